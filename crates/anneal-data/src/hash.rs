@@ -1,0 +1,84 @@
+//! [`ContentHash`]: a BLAKE3 digest, parsed and checked at the boundary.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A 32-byte BLAKE3 digest; displayed and parsed as 64 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ContentHash(pub [u8; 32]);
+
+impl ContentHash {
+    /// The hash of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        Self(*blake3::hash(bytes).as_bytes())
+    }
+
+    /// Lowercase hex.
+    pub fn to_hex(&self) -> String {
+        self.to_string()
+    }
+
+    /// The first 12 hex digits, for display.
+    pub fn short(&self) -> String {
+        self.to_string()[..12].to_string()
+    }
+}
+
+/// A string that is not 64 lowercase hex digits.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid hash `{0}`: expected 64 lowercase hex digits")]
+pub struct HashParseError(pub String);
+
+impl FromStr for ContentHash {
+    type Err = HashParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || HashParseError(s.chars().take(80).collect());
+        if s.len() != 64
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(bad());
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+        }
+        Ok(Self(out))
+    }
+}
+
+impl fmt::Display for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ContentHash({})", self.short())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip_and_rejects() {
+        let h = ContentHash::of(b"abc");
+        assert_eq!(h.to_hex().parse::<ContentHash>().unwrap(), h);
+        assert!("ABC".parse::<ContentHash>().is_err());
+        assert!(h.to_hex().to_uppercase().parse::<ContentHash>().is_err());
+        assert!(
+            format!("{}0", &h.to_hex()[1..])
+                .parse::<ContentHash>()
+                .is_ok()
+        );
+        assert!("../etc/passwd".parse::<ContentHash>().is_err());
+    }
+}

@@ -1,0 +1,342 @@
+//! IDX files (the original MNIST format), optionally gzipped.
+//!
+//! Layout: big-endian `u32` magic (`0x00000803` images, `0x00000801` labels), `u32` count, for
+//! images `u32` rows and `u32` cols; then one unsigned byte per pixel or label.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+/// An IDX problem, naming the file and the byte offset.
+#[derive(Debug, thiserror::Error)]
+pub enum IdxError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The bytes are not a valid IDX file.
+    #[error("{path}: at byte {offset}: {message}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// Offset in the (decompressed) file.
+        offset: usize,
+        /// What was wrong.
+        message: String,
+    },
+    /// Neither the file nor a `PREFIX-images-idx3-ubyte[.gz]` pair exists.
+    #[error(
+        "no IDX images at {path}: expected the images file itself or a prefix of `PREFIX-images-idx3-ubyte[.gz]`"
+    )]
+    NotFound {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// Images and labels disagree.
+    #[error("{images} holds {n_images} images but {labels} holds {n_labels} labels")]
+    CountMismatch {
+        /// Images file.
+        images: PathBuf,
+        /// Image count.
+        n_images: usize,
+        /// Labels file.
+        labels: PathBuf,
+        /// Label count.
+        n_labels: usize,
+    },
+}
+
+/// Images and labels read from an IDX pair.
+#[derive(Debug, Clone)]
+pub struct IdxSet {
+    /// A name for ids: the file name without `-images-idx3-ubyte[.gz]`.
+    pub stem: String,
+    /// Image height.
+    pub rows: usize,
+    /// Image width.
+    pub cols: usize,
+    /// `count * rows * cols` pixels.
+    pub pixels: Vec<u8>,
+    /// One label per image (None when no labels file was found and labels were optional).
+    pub labels: Option<Vec<u8>>,
+    /// The images file.
+    pub images_path: PathBuf,
+    /// The labels file, if any.
+    pub labels_path: Option<PathBuf>,
+}
+
+impl IdxSet {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.pixels.len() / (self.rows * self.cols).max(1)
+    }
+
+    /// True if there are no images.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+const MAX_DECOMPRESSED: u64 = 8 << 30;
+
+fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, IdxError> {
+    let io = |source| IdxError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = File::open(path).map_err(io)?;
+    let mut magic = [0u8; 2];
+    let n = f.read(&mut magic).map_err(io)?;
+    let f = File::open(path).map_err(io)?;
+    let mut out = Vec::new();
+    if n == 2 && magic == [0x1f, 0x8b] {
+        flate2::read::GzDecoder::new(f)
+            .take(MAX_DECOMPRESSED)
+            .read_to_end(&mut out)
+            .map_err(|e| IdxError::Format {
+                path: path.to_path_buf(),
+                offset: out.len(),
+                message: format!("gzip stream is damaged: {e}"),
+            })?;
+    } else {
+        f.take(MAX_DECOMPRESSED).read_to_end(&mut out).map_err(io)?;
+    }
+    Ok(out)
+}
+
+fn be_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// Parse an IDX images file: (count, rows, cols, pixels).
+pub fn parse_images(
+    path: &Path,
+    bytes: Vec<u8>,
+) -> Result<(usize, usize, usize, Vec<u8>), IdxError> {
+    let fail = |offset, message: String| IdxError::Format {
+        path: path.to_path_buf(),
+        offset,
+        message,
+    };
+    if bytes.len() < 16 {
+        return Err(fail(
+            bytes.len(),
+            format!("file is {} bytes; an IDX images header is 16", bytes.len()),
+        ));
+    }
+    let magic = be_u32(&bytes, 0);
+    if magic != 0x803 {
+        let what = if magic == 0x801 {
+            " (this is a labels file)"
+        } else {
+            ""
+        };
+        return Err(fail(
+            0,
+            format!("magic is 0x{magic:08x}, expected 0x00000803 for images{what}"),
+        ));
+    }
+    let (count, rows, cols) = (
+        be_u32(&bytes, 4) as usize,
+        be_u32(&bytes, 8) as usize,
+        be_u32(&bytes, 12) as usize,
+    );
+    if rows == 0 || cols == 0 || rows > 4096 || cols > 4096 {
+        return Err(fail(
+            8,
+            format!("image size {rows}x{cols} is out of range (1 to 4096)"),
+        ));
+    }
+    let expected = count as u128 * rows as u128 * cols as u128;
+    let actual = (bytes.len() - 16) as u128;
+    if expected != actual {
+        return Err(fail(
+            16,
+            format!(
+                "header says {count} images of {rows}x{cols} ({expected} bytes) but {actual} bytes follow"
+            ),
+        ));
+    }
+    let mut pixels = bytes;
+    pixels.drain(..16);
+    Ok((count, rows, cols, pixels))
+}
+
+/// Parse an IDX labels file.
+pub fn parse_labels(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, IdxError> {
+    let fail = |offset, message: String| IdxError::Format {
+        path: path.to_path_buf(),
+        offset,
+        message,
+    };
+    if bytes.len() < 8 {
+        return Err(fail(
+            bytes.len(),
+            format!("file is {} bytes; an IDX labels header is 8", bytes.len()),
+        ));
+    }
+    let magic = be_u32(&bytes, 0);
+    if magic != 0x801 {
+        let what = if magic == 0x803 {
+            " (this is an images file)"
+        } else {
+            ""
+        };
+        return Err(fail(
+            0,
+            format!("magic is 0x{magic:08x}, expected 0x00000801 for labels{what}"),
+        ));
+    }
+    let count = be_u32(&bytes, 4) as usize;
+    if count != bytes.len() - 8 {
+        return Err(fail(
+            8,
+            format!(
+                "header says {count} labels but {} bytes follow",
+                bytes.len() - 8
+            ),
+        ));
+    }
+    let mut labels = bytes;
+    labels.drain(..8);
+    Ok(labels)
+}
+
+/// Find the images (and labels) files for `source`: the images file itself, or a prefix.
+pub fn resolve(source: &Path) -> Result<(PathBuf, Option<PathBuf>, String), IdxError> {
+    let name = source
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let images = if source.is_file() {
+        source.to_path_buf()
+    } else {
+        let dir = source.parent().unwrap_or(Path::new(""));
+        [
+            "-images-idx3-ubyte",
+            "-images-idx3-ubyte.gz",
+            "-images.idx3-ubyte",
+        ]
+        .iter()
+        .map(|suffix| dir.join(format!("{name}{suffix}")))
+        .find(|p| p.is_file())
+        .ok_or_else(|| IdxError::NotFound {
+            path: source.to_path_buf(),
+        })?
+    };
+    let file = images
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = file
+        .split("-images")
+        .next()
+        .filter(|s| !s.is_empty() && *s != file)
+        .map(str::to_string)
+        .unwrap_or_else(|| file.split('.').next().unwrap_or("idx").to_string());
+    let labels_name = file
+        .replace("images-idx3", "labels-idx1")
+        .replace("images.idx3", "labels.idx1");
+    let labels = (labels_name != file)
+        .then(|| images.with_file_name(&labels_name))
+        .filter(|p| p.is_file());
+    Ok((images, labels, stem))
+}
+
+/// Read an IDX pair from `source` (see [`resolve`]). Labels are required unless `unlabeled`.
+pub fn read(source: &Path, unlabeled: bool) -> Result<IdxSet, IdxError> {
+    let (images_path, labels_path, stem) = resolve(source)?;
+    let (count, rows, cols, pixels) = parse_images(&images_path, read_maybe_gz(&images_path)?)?;
+    let labels = match (&labels_path, unlabeled) {
+        (_, true) => None,
+        (Some(lp), false) => {
+            let labels = parse_labels(lp, read_maybe_gz(lp)?)?;
+            if labels.len() != count {
+                return Err(IdxError::CountMismatch {
+                    images: images_path,
+                    n_images: count,
+                    labels: lp.clone(),
+                    n_labels: labels.len(),
+                });
+            }
+            Some(labels)
+        }
+        (None, false) => {
+            return Err(IdxError::Io {
+                path: images_path.with_file_name(
+                    images_path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().replace("images-idx3", "labels-idx1"))
+                        .unwrap_or_default(),
+                ),
+                source: io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "labels file not found (use --unlabeled to import images alone)",
+                ),
+            });
+        }
+    };
+    Ok(IdxSet {
+        stem,
+        rows,
+        cols,
+        pixels,
+        labels,
+        images_path,
+        labels_path: if unlabeled { None } else { labels_path },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn images(count: u32, r: u32, c: u32, body: usize) -> Vec<u8> {
+        let mut v = Vec::new();
+        for x in [0x803, count, r, c] {
+            v.extend_from_slice(&x.to_be_bytes());
+        }
+        v.extend(std::iter::repeat_n(7u8, body));
+        v
+    }
+
+    #[test]
+    fn accepts_a_well_formed_file() {
+        let (n, r, c, px) = parse_images(Path::new("x"), images(2, 2, 3, 12)).unwrap();
+        assert_eq!((n, r, c, px.len()), (2, 2, 3, 12));
+    }
+
+    #[test]
+    fn truncated_file_names_counts() {
+        let e = parse_images(Path::new("t.idx"), images(3, 28, 28, 100))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "t.idx: at byte 16: header says 3 images of 28x28 (2352 bytes) but 100 bytes follow"
+        );
+    }
+
+    #[test]
+    fn swapped_files_are_named() {
+        let mut l = vec![0, 0, 8, 1, 0, 0, 0, 1, 5];
+        assert!(
+            parse_images(Path::new("l"), l.clone())
+                .unwrap_err()
+                .to_string()
+                .contains("this is a labels file")
+        );
+        l[3] = 3;
+        assert!(
+            parse_labels(Path::new("l"), l)
+                .unwrap_err()
+                .to_string()
+                .contains("this is an images file")
+        );
+    }
+}

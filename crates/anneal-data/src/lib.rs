@@ -1,0 +1,35 @@
+//! # anneal-data: the versioned dataset store
+//!
+//! Git's ideas, shaped for labelled examples. A program's examples live in `.anneal/` beside its
+//! `anneal.toml`, as content-addressed objects (BLAKE3) written atomically:
+//!
+//! - [`store`]: opening, reading (hash-verified), committing and the log.
+//! - [`object`]: the byte layout of every object kind (packs of payloads, chunks of example
+//!   rows cut at content-defined boundaries, tables, commits).
+//! - [`idx`] and [`import`]: reading IDX sources and importing them as one commit.
+//! - [`payload`]: how example payloads are encoded.
+//! - [`fs`]: the single atomic-write helper every store write goes through.
+//!
+//! ```
+//! # let dir = tempfile::tempdir().unwrap();
+//! use anneal_data::{object::Row, store::Store, hash::ContentHash};
+//! let store = Store::init(dir.path()).unwrap();
+//! let blob = b"RAW8\x01\x00\x01\x00\x01\x00\x7f";
+//! let row = Row { id: "a".into(), payload: ContentHash::of(blob), label: Some("1".into()),
+//!                 split: "train".into(), meta: String::new() };
+//! let commit = store.commit(vec![row.clone()], &[blob], "first").unwrap();
+//! assert_eq!(store.head().unwrap(), Some(commit));
+//! let snap = store.snapshot(&commit).unwrap();
+//! assert_eq!(snap.payload(&snap.rows[0]).unwrap(), blob);
+//! ```
+
+pub mod fs;
+pub mod hash;
+pub mod idx;
+pub mod import;
+pub mod object;
+pub mod payload;
+pub mod store;
+
+pub use hash::ContentHash;
+pub use store::{Snapshot, Store, StoreError};

@@ -1,0 +1,474 @@
+//! The dataset store: a `.anneal/` folder beside `anneal.toml`.
+//!
+//! ```text
+//! .anneal/
+//!   format                 "anneal-store 1"
+//!   HEAD                   "ref: refs/heads/main"
+//!   refs/heads/NAME        the branch's commit hash (hex)
+//!   logs/HEAD              one line per ref move: old new unix-time message
+//!   objects/ab/cdef…       immutable objects, named by the BLAKE3 of their bytes
+//!   lock                   held (advisory lock) while a writer runs
+//! ```
+//!
+//! A commit writes its objects first and moves the branch ref last (atomically), so an
+//! interrupted commit leaves HEAD where it was. Reads verify every object's hash.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::fs::{append_line, create_dir_durable, write_atomic};
+use crate::hash::ContentHash;
+use crate::object::{
+    Commit, DecodeError, Kind, Row, Table, chunk_rows, decode_chunk, decode_pack, decode_table,
+    encode_chunk, encode_pack, encode_table, frame, unframe,
+};
+
+/// The store folder's name.
+pub const STORE_DIR: &str = ".anneal";
+const FORMAT_LINE: &str = "anneal-store 1";
+/// Largest pack written (payload bytes); bigger imports are split across packs.
+const MAX_PACK_BYTES: usize = 256 << 20;
+
+/// What can go wrong with the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// There is no store in the folder.
+    #[error("no dataset store in {dir} (no `.anneal/` folder)")]
+    NoStore {
+        /// The program folder.
+        dir: PathBuf,
+    },
+    /// The store was written by an incompatible version.
+    #[error("{path}: unsupported store format `{found}` (this anneal reads `{FORMAT_LINE}`)")]
+    Format {
+        /// The format file.
+        path: PathBuf,
+        /// What it says.
+        found: String,
+    },
+    /// An object is absent.
+    #[error("object {hash} is missing from {path}")]
+    Missing {
+        /// The object.
+        hash: ContentHash,
+        /// Where it should be.
+        path: PathBuf,
+    },
+    /// An object's bytes do not match its name.
+    #[error("object {path} is corrupt: its content hashes to {actual}")]
+    Corrupt {
+        /// The object file.
+        path: PathBuf,
+        /// The hash of what is there.
+        actual: ContentHash,
+    },
+    /// An object decoded badly.
+    #[error("object {hash}: {source}")]
+    Decode {
+        /// The object.
+        hash: ContentHash,
+        /// What was wrong.
+        #[source]
+        source: DecodeError,
+    },
+    /// A ref or HEAD file is malformed.
+    #[error("{path}: {message}")]
+    BadRef {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
+    },
+    /// Two examples with one id.
+    #[error("example `{id}` already exists in the dataset")]
+    Duplicate {
+        /// The id.
+        id: String,
+    },
+    /// A payload named by a row is in none of the table's packs.
+    #[error("example `{id}`: payload {payload} is in none of the dataset's packs")]
+    DanglingPayload {
+        /// The example.
+        id: String,
+        /// Its payload.
+        payload: ContentHash,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// An open store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// A dataset snapshot with its payloads, ready to decode.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Examples sorted by id.
+    pub rows: Vec<Row>,
+    packs: Vec<Vec<u8>>,
+    index: HashMap<ContentHash, (usize, std::ops::Range<usize>)>,
+}
+
+impl Snapshot {
+    /// The payload bytes of `row` (already verified against its hash).
+    pub fn payload(&self, row: &Row) -> Result<&[u8], StoreError> {
+        let (pack, range) =
+            self.index
+                .get(&row.payload)
+                .ok_or_else(|| StoreError::DanglingPayload {
+                    id: row.id.clone(),
+                    payload: row.payload,
+                })?;
+        Ok(&self.packs[*pack][range.clone()])
+    }
+}
+
+impl Store {
+    /// The store folder for a program folder.
+    pub fn path_in(program_dir: &Path) -> PathBuf {
+        program_dir.join(STORE_DIR)
+    }
+
+    /// Open the store of `program_dir`.
+    pub fn open(program_dir: &Path) -> Result<Store, StoreError> {
+        let root = Self::path_in(program_dir);
+        let format = root.join("format");
+        let text = match fs::read_to_string(&format) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::NoStore {
+                    dir: program_dir.to_path_buf(),
+                });
+            }
+            Err(e) => return Err(io_err(&format)(e)),
+        };
+        if text.trim() != FORMAT_LINE {
+            return Err(StoreError::Format {
+                path: format,
+                found: text.trim().chars().take(60).collect(),
+            });
+        }
+        Ok(Store { root })
+    }
+
+    /// Create an empty store in `program_dir` (built in a temporary folder and renamed into
+    /// place, so a store is either complete or absent). Opens it if it already exists.
+    pub fn init(program_dir: &Path) -> Result<Store, StoreError> {
+        let root = Self::path_in(program_dir);
+        if root.join("format").exists() {
+            return Self::open(program_dir);
+        }
+        let tmp = program_dir.join(format!(".anneal.init-{}", std::process::id()));
+        let build = || -> io::Result<()> {
+            fs::create_dir_all(tmp.join("objects"))?;
+            fs::create_dir_all(tmp.join("refs/heads"))?;
+            fs::create_dir_all(tmp.join("refs/tags"))?;
+            fs::create_dir_all(tmp.join("logs"))?;
+            write_atomic(&tmp.join("HEAD"), b"ref: refs/heads/main\n")?;
+            write_atomic(&tmp.join("format"), format!("{FORMAT_LINE}\n").as_bytes())?;
+            fs::rename(&tmp, &root)?;
+            crate::fs::sync_dir(program_dir)
+        };
+        if let Err(e) = build() {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(io_err(&root)(e));
+        }
+        Ok(Store { root })
+    }
+
+    /// The `.anneal/` folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn object_path(&self, h: &ContentHash) -> PathBuf {
+        let hex = h.to_hex();
+        self.root.join("objects").join(&hex[..2]).join(&hex[2..])
+    }
+
+    /// Store an object (no-op if present); returns its hash.
+    pub fn put(&self, kind: Kind, body: &[u8]) -> Result<ContentHash, StoreError> {
+        let bytes = frame(kind, body);
+        let h = ContentHash::of(&bytes);
+        let path = self.object_path(&h);
+        if !path.exists() {
+            let dir = path.parent().unwrap_or(&self.root);
+            if !dir.exists() {
+                create_dir_durable(dir).map_err(io_err(dir))?;
+            }
+            write_atomic(&path, &bytes).map_err(io_err(&path))?;
+        }
+        Ok(h)
+    }
+
+    /// Read an object, verify its hash and kind, and return its body.
+    pub fn get(&self, kind: Kind, h: &ContentHash) -> Result<Vec<u8>, StoreError> {
+        let path = self.object_path(h);
+        let mut bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::Missing { hash: *h, path });
+            }
+            Err(e) => return Err(io_err(&path)(e)),
+        };
+        let actual = ContentHash::of(&bytes);
+        if actual != *h {
+            return Err(StoreError::Corrupt { path, actual });
+        }
+        unframe(kind, &bytes).map_err(|source| StoreError::Decode { hash: *h, source })?;
+        bytes.drain(..6);
+        Ok(bytes)
+    }
+
+    /// The current branch name.
+    pub fn branch(&self) -> Result<String, StoreError> {
+        let path = self.root.join("HEAD");
+        let text = fs::read_to_string(&path).map_err(io_err(&path))?;
+        text.trim()
+            .strip_prefix("ref: refs/heads/")
+            .filter(|b| valid_ref_name(b))
+            .map(str::to_string)
+            .ok_or_else(|| StoreError::BadRef {
+                path,
+                message: format!("expected `ref: refs/heads/NAME`, found `{}`", text.trim()),
+            })
+    }
+
+    /// The commit the current branch points at (None before the first commit).
+    pub fn head(&self) -> Result<Option<ContentHash>, StoreError> {
+        let path = self.root.join("refs/heads").join(self.branch()?);
+        match fs::read_to_string(&path) {
+            Ok(t) => t
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|e: crate::hash::HashParseError| StoreError::BadRef {
+                    path,
+                    message: e.to_string(),
+                }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
+    /// Read a commit.
+    pub fn commit_object(&self, h: &ContentHash) -> Result<Commit, StoreError> {
+        let body = self.get(Kind::Commit, h)?;
+        serde_json::from_slice(&body).map_err(|e| StoreError::Decode {
+            hash: *h,
+            source: DecodeError {
+                kind: "commit",
+                offset: e.column(),
+                message: e.to_string(),
+            },
+        })
+    }
+
+    /// Read the table of a commit.
+    pub fn table(&self, commit: &Commit, commit_hash: &ContentHash) -> Result<Table, StoreError> {
+        let th: ContentHash = commit
+            .table
+            .parse()
+            .map_err(|e: crate::hash::HashParseError| StoreError::Decode {
+                hash: *commit_hash,
+                source: DecodeError {
+                    kind: "commit",
+                    offset: 0,
+                    message: e.to_string(),
+                },
+            })?;
+        let body = self.get(Kind::Table, &th)?;
+        decode_table(&body).map_err(|source| StoreError::Decode { hash: th, source })
+    }
+
+    /// All rows of a table, sorted by id.
+    pub fn rows(&self, table: &Table) -> Result<Vec<Row>, StoreError> {
+        let mut rows = Vec::with_capacity(table.rows as usize);
+        for (h, n) in &table.chunks {
+            let body = self.get(Kind::Chunk, h)?;
+            let chunk =
+                decode_chunk(&body).map_err(|source| StoreError::Decode { hash: *h, source })?;
+            if chunk.len() != *n as usize {
+                return Err(StoreError::Decode {
+                    hash: *h,
+                    source: DecodeError {
+                        kind: "chunk",
+                        offset: 6,
+                        message: format!("{} rows, the table says {n}", chunk.len()),
+                    },
+                });
+            }
+            rows.extend(chunk);
+        }
+        Ok(rows)
+    }
+
+    /// The rows and payloads of a commit.
+    pub fn snapshot(&self, commit_hash: &ContentHash) -> Result<Snapshot, StoreError> {
+        let commit = self.commit_object(commit_hash)?;
+        let table = self.table(&commit, commit_hash)?;
+        let rows = self.rows(&table)?;
+        let mut packs = Vec::with_capacity(table.packs.len());
+        let mut index = HashMap::new();
+        for (i, ph) in table.packs.iter().enumerate() {
+            let body = self.get(Kind::Pack, ph)?;
+            for (bh, range) in
+                decode_pack(&body).map_err(|source| StoreError::Decode { hash: *ph, source })?
+            {
+                index.insert(bh, (i, range));
+            }
+            packs.push(body);
+        }
+        Ok(Snapshot { rows, packs, index })
+    }
+
+    /// Commit `rows` (any order; ids must be unique) on the current branch. `new_blobs` are
+    /// payloads not yet in the parent's packs; they are written to new packs.
+    pub fn commit(
+        &self,
+        mut rows: Vec<Row>,
+        new_blobs: &[&[u8]],
+        message: &str,
+    ) -> Result<ContentHash, StoreError> {
+        let lock_path = self.root.join("lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err(&lock_path))?;
+        lock.lock().map_err(io_err(&lock_path))?;
+
+        let parent = self.head()?;
+        let mut packs = match &parent {
+            Some(p) => self.table(&self.commit_object(p)?, p)?.packs,
+            None => Vec::new(),
+        };
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        if let Some(w) = rows.windows(2).find(|w| w[0].id == w[1].id) {
+            return Err(StoreError::Duplicate {
+                id: w[0].id.clone(),
+            });
+        }
+        let mut start = 0;
+        let mut size = 0;
+        for (i, b) in new_blobs.iter().enumerate() {
+            size += b.len();
+            if size >= MAX_PACK_BYTES || i + 1 == new_blobs.len() {
+                let (body, _) = encode_pack(&new_blobs[start..=i]);
+                packs.push(self.put(Kind::Pack, &body)?);
+                start = i + 1;
+                size = 0;
+            }
+        }
+        let mut seen = HashSet::new();
+        packs.retain(|p| seen.insert(*p));
+        let chunks = chunk_rows(&rows)
+            .into_iter()
+            .map(|c| Ok((self.put(Kind::Chunk, &encode_chunk(c))?, c.len() as u32)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let table = Table {
+            rows: rows.len() as u64,
+            chunks,
+            packs,
+        };
+        let table_hash = self.put(Kind::Table, &encode_table(&table))?;
+        let commit = Commit {
+            format: 1,
+            table: table_hash.to_hex(),
+            parents: parent.iter().map(ContentHash::to_hex).collect(),
+            author: author(),
+            time: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            message: message.to_string(),
+        };
+        let body = serde_json::to_vec_pretty(&commit).unwrap_or_default();
+        let h = self.put(Kind::Commit, &body)?;
+        self.move_branch(parent, h, message)?;
+        drop(lock);
+        Ok(h)
+    }
+
+    fn move_branch(
+        &self,
+        old: Option<ContentHash>,
+        new: ContentHash,
+        message: &str,
+    ) -> Result<(), StoreError> {
+        let path = self.root.join("refs/heads").join(self.branch()?);
+        write_atomic(&path, format!("{new}\n").as_bytes()).map_err(io_err(&path))?;
+        let log = self.root.join("logs/HEAD");
+        let old = old.map_or_else(|| "0".repeat(64), |h| h.to_hex());
+        let time = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let line = format!(
+            "{old} {new} {time} {}",
+            message.lines().next().unwrap_or("")
+        );
+        append_line(&log, &line).map_err(io_err(&log))
+    }
+
+    /// Commits reachable from HEAD, newest first (first parents).
+    pub fn log(&self) -> Result<Vec<(ContentHash, Commit)>, StoreError> {
+        let mut out = Vec::new();
+        let mut next = self.head()?;
+        while let Some(h) = next {
+            let c = self.commit_object(&h)?;
+            next = match c.parents.first() {
+                Some(p) => Some(p.parse().map_err(|e: crate::hash::HashParseError| {
+                    StoreError::Decode {
+                        hash: h,
+                        source: DecodeError {
+                            kind: "commit",
+                            offset: 0,
+                            message: e.to_string(),
+                        },
+                    }
+                })?),
+                None => None,
+            };
+            out.push((h, c));
+            if out.len() > 1_000_000 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn valid_ref_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains("..")
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+}
+
+fn author() -> String {
+    std::env::var("ANNEAL_AUTHOR")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into())
+}

@@ -1,0 +1,186 @@
+//! # anneal-engine: training, evaluation and inference
+//!
+//! Compiles a validated [`anneal_spec::Program`] into weights. The engine is burn (0.22, its
+//! `flex` CPU backend with autodiff); burn's types never leave this crate: callers hand in plain
+//! f32 buffers and get back [`NamedTensor`]s and probabilities.
+//!
+//! - [`train`]: the training loop (seeded shuffling, augmentation, Adam/SGD, schedules),
+//!   reporting progress and per-example losses through an [`Observer`].
+//! - [`Model`]: a loaded set of weights for batched inference (softmax probabilities).
+//! - [`preprocess`]: bytes to model inputs, the one normalisation used by build, predict,
+//!   eval and serve alike.
+//!
+//! ```
+//! use anneal_engine::{Examples, NoObserver, Model, train};
+//! let program = anneal_spec::Program::parse("anneal.toml", r#"
+//! [program]
+//! name = "xor"
+//! version = "0.1.0"
+//! [data]
+//! input = "image"
+//! shape = [1, 1, 2]
+//! classes = 2
+//! [model]
+//! layers = ["flatten", "dense 16", "tanh", "dense 2"]
+//! [train]
+//! epochs = 200
+//! batch = 4
+//! optimizer = "adam 0.05"
+//! "#).unwrap();
+//! let x = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
+//! let y = [0, 1, 1, 0];
+//! let trained = train(&program, &Examples { x: &x, y: &y }, &mut NoObserver).unwrap();
+//! let model = Model::new(&program, &trained.weights).unwrap();
+//! let probs = model.predict(&x).unwrap();
+//! let predicted: Vec<usize> = probs.chunks(2).map(|p| usize::from(p[1] > p[0])).collect();
+//! assert_eq!(predicted, [0, 1, 1, 0]);
+//! ```
+
+mod net;
+mod preprocess;
+mod rng;
+mod train;
+
+use burn::tensor::{Device, Tensor, TensorData, activation};
+
+pub use anneal_spec::NamedTensor;
+use anneal_spec::{Program, Shape};
+
+pub use preprocess::{Normalization, preprocess};
+pub use train::{EpochStats, NoObserver, Observer, Trained, train};
+
+/// The engine's name and version, recorded in every package's lineage and in the build key.
+pub const ENGINE: &str = "burn-flex";
+/// The burn version this engine is built on.
+pub const ENGINE_VERSION: &str = "0.22.1";
+
+/// Labelled examples for training: `x` holds `y.len()` preprocessed inputs back to back.
+#[derive(Debug, Clone, Copy)]
+pub struct Examples<'a> {
+    /// Inputs, `n * features` values.
+    pub x: &'a [f32],
+    /// Class indices.
+    pub y: &'a [u32],
+}
+
+/// What can go wrong in the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The inputs do not match the program.
+    #[error("{0}")]
+    Input(String),
+    /// Stored weights do not match the program's layers.
+    #[error("weights do not match the program: {0}")]
+    Weights(String),
+    /// The observer asked to stop (Ctrl-C).
+    #[error("training interrupted")]
+    Interrupted,
+    /// The loss became NaN or infinite.
+    #[error("training diverged at epoch {epoch}, step {step}: the loss is {loss}")]
+    Diverged {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based step within the epoch.
+        step: usize,
+        /// The loss value.
+        loss: f32,
+    },
+    /// The thread pool could not be configured.
+    #[error("could not configure {threads} threads: {reason}")]
+    Threads {
+        /// Requested threads.
+        threads: usize,
+        /// Why not.
+        reason: String,
+    },
+}
+
+/// Use `threads` worker threads for all engine work. Call once, before any other engine call;
+/// later calls fail (the pool is global).
+pub fn set_threads(threads: usize) -> Result<(), EngineError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .map_err(|e| EngineError::Threads {
+            threads,
+            reason: e.to_string(),
+        })
+}
+
+/// The number of worker threads the engine uses.
+pub fn threads() -> usize {
+    rayon::current_num_threads()
+}
+
+/// A program's weights, loaded for inference.
+#[derive(Debug)]
+pub struct Model {
+    net: net::Net,
+    input: Shape,
+    classes: usize,
+    device: Device,
+}
+
+/// Inference batch size: bounds memory for large inputs.
+const INFER_BATCH: usize = 512;
+
+impl Model {
+    /// Load `weights` (as produced by [`train`] or read from a package) for `program`.
+    pub fn new(program: &Program, weights: &[NamedTensor]) -> Result<Model, EngineError> {
+        let device = Device::flex();
+        let layers = program.logit_layers();
+        let input = program.input.shape;
+        let net = net::Net::init(input, layers, &device).load(input, layers, weights)?;
+        Ok(Model {
+            net,
+            input,
+            classes: program.classes.len(),
+            device,
+        })
+    }
+
+    /// Class probabilities for `x.len() / features` inputs, `classes` values each.
+    pub fn predict(&self, x: &[f32]) -> Result<Vec<f32>, EngineError> {
+        let features = self.input.elements();
+        if x.len() % features != 0 {
+            return Err(EngineError::Input(format!(
+                "{} input values are not a whole number of {features}-value examples",
+                x.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(x.len() / features * self.classes);
+        for chunk in x.chunks(INFER_BATCH * features) {
+            let logits = self
+                .net
+                .forward(batch_tensor(chunk, self.input, &self.device));
+            let probs = activation::softmax(logits, 1).into_data();
+            out.extend(to_f32(probs)?);
+        }
+        Ok(out)
+    }
+
+    /// Number of classes.
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+}
+
+fn batch_tensor(x: &[f32], input: Shape, device: &Device) -> net::Act {
+    let n = x.len() / input.elements();
+    match input {
+        Shape::Flat([f]) => net::Act::Flat(Tensor::from_data(
+            TensorData::new(x.to_vec(), [n, f]),
+            device,
+        )),
+        Shape::Image([c, h, w]) => net::Act::Image(Tensor::from_data(
+            TensorData::new(x.to_vec(), [n, c, h, w]),
+            device,
+        )),
+    }
+}
+
+fn to_f32(data: TensorData) -> Result<Vec<f32>, EngineError> {
+    data.convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| EngineError::Input(format!("unexpected tensor data: {e:?}")))
+}

@@ -1,0 +1,325 @@
+//! # anneal-pack: the package format
+//!
+//! A package (`NAME-VERSION.anneal`) is one [safetensors] file: the tensors are the weights
+//! (f32, little-endian, named `layers.{i}.{param}`), and the header's `__metadata__` carries
+//! JSON strings:
+//!
+//! | key | content |
+//! |---|---|
+//! | `anneal.format` | the package format version (`1`) |
+//! | `anneal.program` | the validated program ([`anneal_spec::Program`]) |
+//! | `anneal.signature` | [`Signature`]: input and output names, dtypes, shapes, classes, normalisation |
+//! | `anneal.lineage` | [`Lineage`]: dataset commit, build key, engine and version, seed |
+//! | `anneal.metrics` | [`Metrics`] on the test split |
+//! | `anneal.cost` | [`anneal_spec::CostTable`]: parameters, FLOPs and bytes per example |
+//!
+//! Any safetensors reader (Python's `safetensors`, for one) can load it; nothing in it is ever
+//! executed. Readers here check the header before allocating (the `safetensors` crate caps the
+//! header size and validates every offset) and then the metadata types.
+//!
+//! [safetensors]: https://github.com/huggingface/safetensors
+
+mod metrics;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anneal_spec::{CostTable, NamedTensor, Program};
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use serde::{Deserialize, Serialize};
+
+pub use metrics::{ClassMetrics, Metrics, argmax};
+
+/// The package format version this crate writes and reads.
+pub const FORMAT: u32 = 1;
+
+/// How inputs are fed and outputs read, enough to serve the package with no other file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signature {
+    /// Inputs (one: the preprocessed image batch).
+    pub inputs: Vec<TensorSpec>,
+    /// Outputs (probabilities, then the predicted class).
+    pub outputs: Vec<TensorSpec>,
+    /// Class names in output order.
+    pub classes: Vec<String>,
+    /// Raw image layout expected before preprocessing.
+    pub image: ImageSpec,
+    /// `input = (pixel * scale - mean) / std`.
+    pub normalization: Normalization,
+}
+
+/// A named tensor in a signature; `-1` marks the batch dimension.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TensorSpec {
+    /// Name.
+    pub name: String,
+    /// Open Inference Protocol datatype (`FP32`, `INT64`).
+    pub datatype: String,
+    /// Shape, `-1` for the batch.
+    pub shape: Vec<i64>,
+}
+
+/// The raw image an input is made from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageSpec {
+    /// 1 (grey) or 3 (RGB).
+    pub channels: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// Width in pixels.
+    pub width: usize,
+}
+
+/// Pixel normalisation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Normalization {
+    /// Multiplier applied first.
+    pub scale: f32,
+    /// Subtracted after scaling.
+    pub mean: f32,
+    /// Divided by last.
+    pub std: f32,
+}
+
+/// Where a package came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lineage {
+    /// The dataset commit trained on.
+    pub dataset_commit: String,
+    /// BLAKE3 of the canonical program, dataset commit, engine version and seed.
+    pub build_key: String,
+    /// Engine name.
+    pub engine: String,
+    /// Engine version.
+    pub engine_version: String,
+    /// The seed.
+    pub seed: u64,
+    /// Worker threads used in training.
+    pub threads: usize,
+    /// The anneal version that built it.
+    pub anneal_version: String,
+    /// Packages this one was derived from.
+    pub parents: Vec<String>,
+}
+
+/// A package in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Package {
+    /// The program.
+    pub program: Program,
+    /// The signature.
+    pub signature: Signature,
+    /// The lineage.
+    pub lineage: Lineage,
+    /// Test metrics.
+    pub metrics: Metrics,
+    /// Forward-pass cost.
+    pub cost: CostTable,
+    /// The weights.
+    pub weights: Vec<NamedTensor>,
+}
+
+/// The metadata of a package, without its weights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    /// The program.
+    pub program: Program,
+    /// The signature.
+    pub signature: Signature,
+    /// The lineage.
+    pub lineage: Lineage,
+    /// Test metrics.
+    pub metrics: Metrics,
+    /// Forward-pass cost.
+    pub cost: CostTable,
+}
+
+/// Why a package could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    /// I/O failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not a safetensors file, or a malformed one.
+    #[error("{path}: not a valid safetensors file: {message}")]
+    Safetensors {
+        /// The file.
+        path: PathBuf,
+        /// What the reader said.
+        message: String,
+    },
+    /// A safetensors file that is not an anneal package, or a damaged one.
+    #[error("{path}: {message}")]
+    Metadata {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+const KEYS: [&str; 6] = [
+    "anneal.format",
+    "anneal.program",
+    "anneal.signature",
+    "anneal.lineage",
+    "anneal.metrics",
+    "anneal.cost",
+];
+
+impl Package {
+    /// Serialize to bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
+        let json = |v: &dyn erased::Json| v.json();
+        let mut meta = HashMap::new();
+        meta.insert(KEYS[0].to_string(), FORMAT.to_string());
+        meta.insert(KEYS[1].to_string(), json(&self.program)?);
+        meta.insert(KEYS[2].to_string(), json(&self.signature)?);
+        meta.insert(KEYS[3].to_string(), json(&self.lineage)?);
+        meta.insert(KEYS[4].to_string(), json(&self.metrics)?);
+        meta.insert(KEYS[5].to_string(), json(&self.cost)?);
+        let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = self
+            .weights
+            .iter()
+            .map(|t| {
+                (
+                    t.name.clone(),
+                    t.shape.clone(),
+                    t.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                )
+            })
+            .collect();
+        let views = bytes
+            .iter()
+            .map(|(n, s, b)| TensorView::new(Dtype::F32, s.clone(), b).map(|v| (n.clone(), v)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        safetensors::serialize(views, Some(meta)).map_err(|e| e.to_string())
+    }
+
+    /// Parse a package from bytes; `path` names it in errors.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Package, PackError> {
+        let header = Header::from_bytes(path, bytes)?;
+        let st = SafeTensors::deserialize(bytes).map_err(|e| PackError::Safetensors {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let mut weights = Vec::new();
+        for (name, view) in st.tensors() {
+            if view.dtype() != Dtype::F32 {
+                return Err(PackError::Metadata {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "tensor `{name}` is {:?}; packages hold F32 weights",
+                        view.dtype()
+                    ),
+                });
+            }
+            let data = view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            weights.push(NamedTensor {
+                name,
+                shape: view.shape().to_vec(),
+                data,
+            });
+        }
+        weights.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Package {
+            program: header.program,
+            signature: header.signature,
+            lineage: header.lineage,
+            metrics: header.metrics,
+            cost: header.cost,
+            weights,
+        })
+    }
+
+    /// Read a package file.
+    pub fn read(path: &Path) -> Result<Package, PackError> {
+        let bytes = std::fs::read(path).map_err(|source| PackError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_bytes(path, &bytes)
+    }
+
+    /// The BLAKE3 digest of the serialized package, `blake3:HEX`.
+    pub fn digest(bytes: &[u8]) -> String {
+        format!("blake3:{}", blake3::hash(bytes).to_hex())
+    }
+}
+
+impl Header {
+    /// Parse only the metadata of a package held in `bytes`.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Header, PackError> {
+        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| PackError::Safetensors {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let bad = |message: String| PackError::Metadata {
+            path: path.to_path_buf(),
+            message,
+        };
+        let Some(map) = meta.metadata() else {
+            return Err(bad(
+                "no `__metadata__`: this safetensors file is not an anneal package".into(),
+            ));
+        };
+        let get = |key: &str| {
+            map.get(key)
+                .ok_or_else(|| bad(format!("metadata key `{key}` is missing")))
+        };
+        let format = get(KEYS[0])?;
+        if format.trim() != FORMAT.to_string() {
+            return Err(bad(format!(
+                "package format `{format}`; this anneal reads format {FORMAT}"
+            )));
+        }
+        fn parse<T: serde::de::DeserializeOwned>(
+            key: &str,
+            text: &str,
+            bad: &dyn Fn(String) -> PackError,
+        ) -> Result<T, PackError> {
+            serde_json::from_str(text)
+                .map_err(|e| bad(format!("metadata `{key}` is malformed: {e}")))
+        }
+        Ok(Header {
+            program: parse(KEYS[1], get(KEYS[1])?, &bad)?,
+            signature: parse(KEYS[2], get(KEYS[2])?, &bad)?,
+            lineage: parse(KEYS[3], get(KEYS[3])?, &bad)?,
+            metrics: parse(KEYS[4], get(KEYS[4])?, &bad)?,
+            cost: parse(KEYS[5], get(KEYS[5])?, &bad)?,
+        })
+    }
+
+    /// Read only the metadata of a package file.
+    pub fn read(path: &Path) -> Result<Header, PackError> {
+        let bytes = std::fs::read(path).map_err(|source| PackError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_bytes(path, &bytes)
+    }
+}
+
+mod erased {
+    /// Serialize to a JSON string without a generic in the caller's signature.
+    pub trait Json {
+        fn json(&self) -> Result<String, String>;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> Result<String, String> {
+            serde_json::to_string(self).map_err(|e| e.to_string())
+        }
+    }
+}

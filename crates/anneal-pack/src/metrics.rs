@@ -1,0 +1,129 @@
+//! Classification metrics: accuracy, per-class precision/recall/F1 and the confusion matrix.
+
+use serde::{Deserialize, Serialize};
+
+/// Metrics of a model on one labelled set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Examples evaluated.
+    pub examples: usize,
+    /// Fraction predicted correctly.
+    pub accuracy: f64,
+    /// Mean cross-entropy (natural log).
+    pub loss: f64,
+    /// Per class, in class order.
+    pub per_class: Vec<ClassMetrics>,
+    /// `confusion[true][predicted]` counts.
+    pub confusion: Vec<Vec<u64>>,
+}
+
+/// Metrics of one class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassMetrics {
+    /// Class name.
+    pub class: String,
+    /// Of the examples predicted as this class, the fraction that are.
+    pub precision: f64,
+    /// Of the examples of this class, the fraction predicted as it.
+    pub recall: f64,
+    /// Harmonic mean of precision and recall.
+    pub f1: f64,
+    /// Examples of this class.
+    pub support: u64,
+}
+
+impl Metrics {
+    /// Compute from probabilities (`labels.len() * classes.len()` values) and true labels.
+    pub fn compute(probs: &[f32], labels: &[u32], classes: &[String]) -> Metrics {
+        let k = classes.len();
+        let mut confusion = vec![vec![0u64; k]; k];
+        let mut loss = 0f64;
+        for (p, &y) in probs.chunks(k).zip(labels) {
+            let pred = argmax(p);
+            let y = y as usize;
+            if y < k {
+                confusion[y][pred] += 1;
+                loss -= f64::from(p[y].max(1e-12)).ln();
+            }
+        }
+        let n = labels.len();
+        let correct: u64 = (0..k).map(|i| confusion[i][i]).sum();
+        let per_class = (0..k)
+            .map(|c| {
+                let tp = confusion[c][c] as f64;
+                let predicted: u64 = (0..k).map(|t| confusion[t][c]).sum();
+                let support: u64 = confusion[c].iter().sum();
+                let precision = if predicted == 0 {
+                    0.0
+                } else {
+                    tp / predicted as f64
+                };
+                let recall = if support == 0 {
+                    0.0
+                } else {
+                    tp / support as f64
+                };
+                let f1 = if precision + recall == 0.0 {
+                    0.0
+                } else {
+                    2.0 * precision * recall / (precision + recall)
+                };
+                ClassMetrics {
+                    class: classes[c].clone(),
+                    precision,
+                    recall,
+                    f1,
+                    support,
+                }
+            })
+            .collect();
+        Metrics {
+            examples: n,
+            accuracy: if n == 0 {
+                0.0
+            } else {
+                correct as f64 / n as f64
+            },
+            loss: if n == 0 { 0.0 } else { loss / n as f64 },
+            per_class,
+            confusion,
+        }
+    }
+
+    /// Macro average of a per-class figure.
+    pub fn macro_avg(&self, f: impl Fn(&ClassMetrics) -> f64) -> f64 {
+        if self.per_class.is_empty() {
+            return 0.0;
+        }
+        self.per_class.iter().map(f).sum::<f64>() / self.per_class.len() as f64
+    }
+}
+
+/// Index of the largest value (the first on ties).
+pub fn argmax(p: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, v) in p.iter().enumerate() {
+        if *v > p[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_confusion() {
+        let classes = vec!["a".to_string(), "b".to_string()];
+        // true a, predicted a; true a, predicted b; true b, predicted b.
+        let probs = [0.9, 0.1, 0.4, 0.6, 0.2, 0.8];
+        let m = Metrics::compute(&probs, &[0, 0, 1], &classes);
+        assert_eq!(m.confusion, vec![vec![1, 1], vec![0, 1]]);
+        assert!((m.accuracy - 2.0 / 3.0).abs() < 1e-12);
+        assert!((m.per_class[0].recall - 0.5).abs() < 1e-12);
+        assert!((m.per_class[1].precision - 0.5).abs() < 1e-12);
+        assert!((m.per_class[0].precision - 1.0).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,123 @@
+//! Manifest errors that point at a file, line and column.
+
+use std::fmt;
+use std::ops::Range;
+
+/// A problem in `anneal.toml`, located in the file.
+///
+/// `Display` gives one line (`FILE:LINE:COL: message`); [`ManifestError::render`] gives the
+/// compiler-style snippet with the offending text underlined and the hint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManifestError {
+    /// The manifest's path as the user gave it.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (in characters).
+    pub column: usize,
+    /// What is wrong, naming what was expected.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+    /// The source line, for rendering.
+    pub source_line: String,
+    /// How many characters to underline.
+    pub width: usize,
+}
+
+impl ManifestError {
+    /// An error at byte range `span` of `source`.
+    pub fn at(
+        file: &str,
+        source: &str,
+        span: Range<usize>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> Self {
+        let start = span.start.min(source.len());
+        let end = span.end.clamp(start, source.len());
+        let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = source[start..]
+            .find('\n')
+            .map_or(source.len(), |i| start + i);
+        let line = source[..start].matches('\n').count() + 1;
+        let column = source[line_start..start].chars().count() + 1;
+        let width = source[start..end.min(line_end)].chars().count().max(1);
+        Self {
+            file: file.to_string(),
+            line,
+            column,
+            message: message.into(),
+            hint,
+            source_line: source[line_start..line_end]
+                .trim_end_matches('\r')
+                .to_string(),
+            width,
+        }
+    }
+
+    /// The multi-line, compiler-style rendering:
+    ///
+    /// ```text
+    /// error: unknown layer `maxpol`
+    ///   --> anneal.toml:9:22
+    ///    |
+    ///  9 |   "conv 32 5x5", "relu", "maxpol 2",
+    ///    |                           ^^^^^^
+    ///    = hint: did you mean `maxpool`?
+    /// ```
+    pub fn render(&self) -> String {
+        let num = self.line.to_string();
+        let pad = " ".repeat(num.len());
+        let mut out = format!(
+            "error: {}\n{pad}--> {}:{}:{}\n{pad} |\n{num} | {}\n{pad} | {}{}\n",
+            self.message,
+            self.file,
+            self.line,
+            self.column,
+            self.source_line,
+            " ".repeat(self.column - 1),
+            "^".repeat(self.width),
+        );
+        if let Some(hint) = &self.hint {
+            out.push_str(&format!("{pad} = hint: {hint}\n"));
+        }
+        out
+    }
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_line_and_column() {
+        let src = "a = 1\nlayers = [\"maxpol 2\"]\n";
+        let start = src.find("maxpol").unwrap();
+        let e = ManifestError::at(
+            "m.toml",
+            src,
+            start..start + 6,
+            "unknown layer `maxpol`",
+            None,
+        );
+        assert_eq!((e.line, e.column, e.width), (2, 12, 6));
+        assert_eq!(e.to_string(), "m.toml:2:12: unknown layer `maxpol`");
+        assert!(
+            e.render()
+                .contains("2 | layers = [\"maxpol 2\"]\n  |            ^^^^^^\n")
+        );
+    }
+}

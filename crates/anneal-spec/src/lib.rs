@@ -1,0 +1,46 @@
+//! # anneal-spec: what a program *is*
+//!
+//! Parses `anneal.toml` and validates it into a [`Program`], with no I/O of its own.
+//!
+//! - [`manifest`]: the serde schema, exactly as written (spans kept for errors).
+//! - [`program`]: the validated meaning: input, classes, layers, training, checks.
+//! - [`layer`]: the layer grammar (`"conv 32 5x5 pad 2"`), with suggestions for typos.
+//! - [`shape`]: shape inference and the forward-pass cost model (parameters, FLOPs, bytes).
+//! - [`tensor`]: [`NamedTensor`], weights as plain f32 buffers.
+//! - [`error`]: [`ManifestError`], located at file:line:column and rendered like a compiler's.
+//!
+//! ```
+//! let toml = r#"
+//! [program]
+//! name = "tiny"
+//! version = "0.1.0"
+//! [data]
+//! input = "image"
+//! shape = [1, 4, 4]
+//! classes = 2
+//! [model]
+//! layers = ["flatten", "dense 8", "relu", "dense 2"]
+//! "#;
+//! let program = anneal_spec::Program::parse("anneal.toml", toml).unwrap();
+//! assert_eq!(program.cost.params, 16 * 8 + 8 + 8 * 2 + 2);
+//!
+//! let bad = toml.replace("relu", "rleu");
+//! let err = anneal_spec::Program::parse("anneal.toml", &bad).unwrap_err();
+//! assert_eq!(err.hint.as_deref(), Some("did you mean `relu`?"));
+//! ```
+
+pub mod error;
+pub mod layer;
+pub mod manifest;
+pub mod program;
+pub mod shape;
+pub mod tensor;
+
+pub use error::ManifestError;
+pub use layer::Layer;
+pub use program::{Check, Metric, Normalize, Optimizer, Program, Schedule, Slice};
+pub use shape::{CostTable, Shape};
+pub use tensor::NamedTensor;
+
+/// The manifest file name.
+pub const MANIFEST: &str = "anneal.toml";

@@ -1,0 +1,130 @@
+//! The schema of `anneal.toml`: plain serde types, exactly as written, with spans kept so that
+//! validation errors can point at the line and column. Meaning lives in [`crate::program`].
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+/// The whole manifest file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Manifest {
+    /// `[program]`: name and version.
+    pub program: ProgramTable,
+    /// `[data]`: the input, classes and where the examples come from.
+    pub data: DataTable,
+    /// `[model]`: the architecture.
+    pub model: ModelTable,
+    /// `[train]`: optimisation settings.
+    #[serde(default)]
+    pub train: TrainTable,
+    /// `[[check]]`: the program's tests.
+    #[serde(default)]
+    pub check: Vec<CheckTable>,
+}
+
+/// `[program]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ProgramTable {
+    /// Package name: lowercase letters, digits, `-` and `_`.
+    pub name: Spanned<String>,
+    /// Version, `MAJOR.MINOR.PATCH`.
+    pub version: Spanned<String>,
+    /// One line saying what the program does.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Manifest format version; only 1 exists.
+    #[serde(default)]
+    pub format: Option<Spanned<u32>>,
+}
+
+/// `[data]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DataTable {
+    /// `image` (more kinds to come: `audio`, `table`).
+    pub input: Spanned<String>,
+    /// Per-example input shape, `[C, H, W]` for images.
+    pub shape: Spanned<Vec<usize>>,
+    /// Class names, or a count `N` meaning `"0"` … `"N-1"`.
+    pub classes: Spanned<Classes>,
+    /// `unit` (pixels / 255, the default), `standard` (then minus the training mean, over the
+    /// training standard deviation) or `none`.
+    #[serde(default)]
+    pub normalize: Option<Spanned<String>>,
+    /// The split trained on (default `train`).
+    #[serde(default)]
+    pub train_split: Option<String>,
+    /// The split evaluated on (default `test`).
+    #[serde(default)]
+    pub test_split: Option<String>,
+    /// Sources `anneal build` imports into an empty store.
+    #[serde(default)]
+    pub source: Vec<SourceTable>,
+}
+
+/// Class names or a class count.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Classes {
+    /// `classes = 10`
+    Count(usize),
+    /// `classes = ["cat", "dog"]`
+    Names(Vec<String>),
+}
+
+/// `[[data.source]]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SourceTable {
+    /// Path relative to the program folder.
+    pub path: Spanned<String>,
+    /// `idx` (the only format for now).
+    #[serde(default)]
+    pub format: Option<Spanned<String>>,
+    /// The split its examples go to.
+    pub split: String,
+}
+
+/// `[model]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ModelTable {
+    /// The layers, one string each (see [`crate::layer`]).
+    pub layers: Vec<Spanned<String>>,
+}
+
+/// `[train]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TrainTable {
+    /// Passes over the training split (default 5).
+    pub epochs: Option<Spanned<usize>>,
+    /// Examples per step (default 64).
+    pub batch: Option<Spanned<usize>>,
+    /// `adam LR` or `sgd LR [momentum M]` (default `adam 1e-3`).
+    pub optimizer: Option<Spanned<String>>,
+    /// `constant` or `cosine` learning-rate schedule (default `constant`).
+    pub schedule: Option<Spanned<String>>,
+    /// Seed for initialisation, shuffling, dropout and augmentation (default 42).
+    pub seed: Option<u64>,
+    /// Data augmentation for images: `shift N` (random translation by up to N pixels).
+    pub augment: Option<Spanned<String>>,
+}
+
+/// `[[check]]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CheckTable {
+    /// A name for reports (default: derived from metric and slice).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `accuracy`, `precision`, `recall` or `f1`.
+    pub metric: Spanned<String>,
+    /// A slice: `label = NAME`.
+    #[serde(default, rename = "where")]
+    pub where_: Option<Spanned<String>>,
+    /// The floor (`at-least`; `at_least` as in DESIGN.md is accepted too).
+    #[serde(alias = "at_least")]
+    pub at_least: Spanned<f64>,
+}

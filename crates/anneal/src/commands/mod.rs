@@ -1,0 +1,9 @@
+//! One module per verb; each `run` returns the process exit code.
+
+pub mod build;
+pub mod check;
+pub mod data;
+pub mod eval;
+pub mod new;
+pub mod predict;
+pub mod test;

@@ -1,0 +1,176 @@
+//! The `anneal` binary: argument parsing, then one short function per verb.
+
+mod commands;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "anneal",
+    version,
+    about = "The Software 2.0 toolchain: datasets plus architectures, compiled into tested models"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// `-C DIR`: the program folder.
+#[derive(Debug, clap::Args)]
+struct Dir {
+    /// Run as if started in DIR (the folder holding anneal.toml).
+    #[arg(short = 'C', value_name = "DIR", default_value = ".")]
+    dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a new program skeleton.
+    New {
+        /// The folder to create.
+        dir: PathBuf,
+        /// `digits` (a small CNN) or `mlp`.
+        #[arg(long, default_value = "digits")]
+        template: String,
+    },
+    /// Validate a program and print its shape table and forward-pass cost.
+    Check {
+        #[command(flatten)]
+        dir: Dir,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Work with the dataset store.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+    /// Train the program on its dataset commit and write target/NAME-VERSION.anneal.
+    Build {
+        /// The program folder (same as -C).
+        path: Option<PathBuf>,
+        #[command(flatten)]
+        dir: Dir,
+        /// Print machine-readable JSON events instead of progress bars.
+        #[arg(long)]
+        json: bool,
+        /// Worker threads (default: 2, or ANNEAL_THREADS).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Predict the class of PNG/JPEG images or of every image of an IDX file.
+    Predict {
+        /// The package (.anneal).
+        package: PathBuf,
+        /// Inputs: .png, .jpg/.jpeg, or IDX images (file or prefix).
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accuracy, per-class precision/recall and the confusion matrix on a labelled source.
+    Eval {
+        /// The package (.anneal).
+        package: PathBuf,
+        /// A labelled source (IDX images file or prefix).
+        source: PathBuf,
+        /// Source format.
+        #[arg(long, default_value = "idx")]
+        format: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the program's [[check]]s against its last build.
+    Test {
+        #[command(flatten)]
+        dir: Dir,
+        /// Also write JUnit XML here.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Import a source into the store as one commit.
+    Import {
+        /// The source: IDX images file or prefix.
+        source: PathBuf,
+        #[command(flatten)]
+        dir: Dir,
+        /// Source format.
+        #[arg(long, default_value = "idx")]
+        format: String,
+        /// The split its examples go to.
+        #[arg(long, default_value = "train")]
+        split: String,
+        /// Import images without labels (the unlabeled pool).
+        #[arg(long)]
+        unlabeled: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List commits, newest first.
+    Log {
+        #[command(flatten)]
+        dir: Dir,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::New { dir, template } => commands::new::run(&dir, &template),
+        Command::Check { dir, json } => commands::check::run(&dir.dir, json),
+        Command::Data { command } => match command {
+            DataCommand::Import {
+                source,
+                dir,
+                format,
+                split,
+                unlabeled,
+                json,
+            } => commands::data::import(&dir.dir, &source, &format, &split, unlabeled, json),
+            DataCommand::Log { dir, json } => commands::data::log(&dir.dir, json),
+        },
+        Command::Build {
+            path,
+            dir,
+            json,
+            threads,
+        } => commands::build::run(&path.unwrap_or(dir.dir), json, threads),
+        Command::Predict {
+            package,
+            inputs,
+            json,
+        } => commands::predict::run(&package, &inputs, json),
+        Command::Eval {
+            package,
+            source,
+            format,
+            json,
+        } => commands::eval::run(&package, &source, &format, json),
+        Command::Test { dir, junit, json } => commands::test::run(&dir.dir, junit.as_deref(), json),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprint!("{}", e.render());
+            ExitCode::from(u8::try_from(e.code).unwrap_or(2))
+        }
+    }
+}

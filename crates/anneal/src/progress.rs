@@ -1,0 +1,82 @@
+//! Training progress: a bar per epoch (loss, samples/s, ETA) or JSON events, and Ctrl-C.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anneal_engine::{EpochStats, Observer};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+/// Reports progress on stderr (bars) or stdout (JSON lines), and stops on Ctrl-C.
+pub struct Progress {
+    json: bool,
+    bar: Option<ProgressBar>,
+    interrupted: Arc<AtomicBool>,
+    batch: usize,
+}
+
+impl Progress {
+    /// A reporter; installs a Ctrl-C handler that asks training to stop.
+    pub fn new(json: bool, batch: usize) -> Progress {
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let flag = interrupted.clone();
+        // If a handler is already installed (tests), training simply cannot be interrupted.
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+        Progress {
+            json,
+            bar: None,
+            interrupted,
+            batch,
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn epoch_start(&mut self, epoch: usize, epochs: usize, steps: usize) {
+        if self.json {
+            println!(
+                "{}",
+                json!({"event": "epoch_start", "epoch": epoch, "epochs": epochs, "steps": steps})
+            );
+            return;
+        }
+        let bar = ProgressBar::new(steps as u64);
+        let style = ProgressStyle::with_template(&format!(
+            "epoch {epoch:>2}/{epochs} [{{bar:30}}] {{pos}}/{{len}} {{msg}} eta {{eta}}"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        self.bar = Some(bar);
+    }
+
+    fn step(&mut self, step: usize, loss: f32, _seen: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(step as u64);
+            if step % 10 == 0 {
+                let rate = bar.per_sec() * self.batch as f64;
+                bar.set_message(format!("loss {loss:.4} {rate:>6.0} samples/s"));
+            }
+        }
+    }
+
+    fn epoch_end(&mut self, s: &EpochStats) {
+        if self.json {
+            println!(
+                "{}",
+                json!({"event": "epoch_end", "epoch": s.epoch, "epochs": s.epochs, "loss": s.loss,
+                       "train_accuracy": s.accuracy, "samples_per_sec": s.samples_per_sec, "seconds": s.seconds})
+            );
+        } else if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+            eprintln!(
+                "epoch {:>2}/{} loss {:.4} train-accuracy {:.4} {:.0} samples/s {:.1}s",
+                s.epoch, s.epochs, s.loss, s.accuracy, s.samples_per_sec, s.seconds
+            );
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
+    }
+}
