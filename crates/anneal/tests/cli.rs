@@ -1,0 +1,333 @@
+//! End-to-end tests of the `anneal` binary: every verb on small synthetic programs, and the
+//! exact text of its errors (snapshots, with temporary paths masked).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tempfile::TempDir;
+
+fn anneal(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_anneal"))
+        .args(args)
+        .current_dir(cwd)
+        .env("ANNEAL_AUTHOR", "test")
+        .output()
+        .expect("run anneal")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Write an IDX images + labels pair `dir/NAME-{images-idx3,labels-idx1}-ubyte` of 8x8 images:
+/// class 0 is bright in the top half, class 1 in the bottom half, with deterministic noise.
+fn write_idx(dir: &Path, name: &str, n: usize, seed: u64) {
+    let mut images = Vec::new();
+    for x in [0x803u32, n as u32, 8, 8] {
+        images.extend_from_slice(&x.to_be_bytes());
+    }
+    let mut labels = Vec::new();
+    for x in [0x801u32, n as u32] {
+        labels.extend_from_slice(&x.to_be_bytes());
+    }
+    let mut s = seed;
+    for i in 0..n {
+        let class = (i % 2) as u8;
+        labels.push(class);
+        for p in 0..64 {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let noise = (s >> 58) as u8; // 0..63
+            let bright = (p < 32) == (class == 0);
+            images.push(if bright { 160 + noise } else { noise });
+        }
+    }
+    std::fs::write(dir.join(format!("{name}-images-idx3-ubyte")), images).unwrap();
+    std::fs::write(dir.join(format!("{name}-labels-idx1-ubyte")), labels).unwrap();
+}
+
+const TINY: &str = r#"[program]
+name = "tiny"
+version = "0.1.0"
+
+[data]
+input = "image"
+shape = [1, 8, 8]
+classes = 2
+
+[[data.source]]
+path = "data/train"
+split = "train"
+
+[[data.source]]
+path = "data/test"
+split = "test"
+
+[model]
+layers = ["flatten", "dense 16", "relu", "dense 2", "softmax"]
+
+[train]
+epochs = 3
+batch = 16
+optimizer = "adam 1e-2"
+seed = 7
+
+[[check]]
+metric = "accuracy"
+at_least = 0.9
+
+[[check]]
+metric = "recall"
+where = "label = 1"
+at_least = 0.9
+"#;
+
+/// A temp folder holding `prog/` with the tiny program and its data.
+fn tiny_program(manifest: &str) -> (TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let prog = tmp.path().join("prog");
+    std::fs::create_dir_all(prog.join("data")).unwrap();
+    std::fs::write(prog.join("anneal.toml"), manifest).unwrap();
+    write_idx(&prog.join("data"), "train", 400, 1);
+    write_idx(&prog.join("data"), "test", 100, 2);
+    (tmp, prog)
+}
+
+fn assert_nothing_written(prog: &Path) {
+    assert!(!prog.join(".anneal").exists(), "a store was left behind");
+    assert!(
+        !prog.join("target").exists(),
+        "build outputs were left behind"
+    );
+}
+
+#[test]
+fn check_prints_the_shape_table() {
+    let (tmp, _) = tiny_program(TINY);
+    let o = anneal(tmp.path(), &["check", "-C", "prog"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    insta::assert_snapshot!(stdout(&o));
+}
+
+#[test]
+fn check_of_the_digits_example() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let o = anneal(&root, &["check", "-C", "examples/digits"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    insta::assert_snapshot!(stdout(&o));
+}
+
+fn error_case(manifest: &str, args: &[&str]) -> String {
+    let (tmp, prog) = tiny_program(manifest);
+    let o = anneal(tmp.path(), args);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "stdout: {}\nstderr: {}",
+        stdout(&o),
+        stderr(&o)
+    );
+    assert_nothing_written(&prog);
+    stderr(&o)
+}
+
+#[test]
+fn misspelt_layer_suggests_the_fix() {
+    let err = error_case(
+        &TINY.replace("\"relu\"", "\"rleu\""),
+        &["build", "-C", "prog"],
+    );
+    insta::assert_snapshot!(err);
+}
+
+#[test]
+fn shape_mismatch_names_both_layers_and_shapes() {
+    let err = error_case(&TINY.replace("\"flatten\", ", ""), &["check", "-C", "prog"]);
+    insta::assert_snapshot!(err);
+}
+
+#[test]
+fn manifest_that_is_not_toml() {
+    let err = error_case("[program\nname = tiny\n", &["build", "-C", "prog"]);
+    insta::assert_snapshot!(err);
+}
+
+#[test]
+fn missing_dataset() {
+    let manifest = TINY.replace("[[data.source]]\npath = \"data/train\"\nsplit = \"train\"\n\n[[data.source]]\npath = \"data/test\"\nsplit = \"test\"\n", "");
+    let err = error_case(&manifest, &["build", "-C", "prog"]);
+    insta::assert_snapshot!(err);
+}
+
+#[test]
+fn truncated_idx_file_is_rejected_and_nothing_is_written() {
+    let (tmp, prog) = tiny_program(TINY);
+    let file = prog.join("data/train-images-idx3-ubyte");
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() - 10]).unwrap();
+    let o = anneal(
+        tmp.path(),
+        &[
+            "data",
+            "import",
+            "prog/data/train",
+            "-C",
+            "prog",
+            "--split",
+            "train",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_nothing_written(&prog);
+    insta::assert_snapshot!(stderr(&o));
+    // The declared-source path of `build` fails the same way, and leaves nothing either.
+    let o = anneal(tmp.path(), &["build", "-C", "prog"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("header says 400 images of 8x8 (25600 bytes) but 25590 bytes follow")
+    );
+    assert_nothing_written(&prog);
+}
+
+#[test]
+fn the_whole_loop_on_a_tiny_program() {
+    let (tmp, prog) = tiny_program(TINY);
+    let o = anneal(tmp.path(), &["build", "-C", "prog"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("built prog/target/tiny-0.1.0.anneal"),
+        "{out}"
+    );
+    let package = prog.join("target/tiny-0.1.0.anneal");
+    assert!(prog.join("target/tiny-0.1.0.report.json").exists());
+    assert!(
+        std::fs::read_to_string(prog.join("anneal.lock"))
+            .unwrap()
+            .contains("dataset-commit = \"")
+    );
+
+    // Unchanged key: fresh, no training.
+    let o = anneal(tmp.path(), &["build", "-C", "prog", "--json"]);
+    let done: serde_json::Value = serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
+    assert_eq!(done["fresh"], true);
+
+    // The log has the two declared imports.
+    let o = anneal(tmp.path(), &["data", "log", "-C", "prog", "--json"]);
+    let log: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(log.as_array().unwrap().len(), 2);
+
+    // Checks pass, JUnit written.
+    let o = anneal(tmp.path(), &["test", "-C", "prog", "--junit", "junit.xml"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let junit = std::fs::read_to_string(tmp.path().join("junit.xml")).unwrap();
+    assert!(junit.contains("tests=\"2\" failures=\"0\""), "{junit}");
+
+    // Predict on the test IDX: classes named, probabilities sum to 1.
+    let o = anneal(
+        tmp.path(),
+        &[
+            "predict",
+            "prog/target/tiny-0.1.0.anneal",
+            "prog/data/test",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let preds: Vec<serde_json::Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(preds.len(), 100);
+    let right = preds
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| p["class"] == ["0", "1"][i % 2])
+        .count();
+    assert!(right >= 90, "{right} of 100 right");
+    let sum: f64 = preds[0]["probabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    assert!((sum - 1.0).abs() < 1e-5);
+
+    // Eval agrees with the build's own test metrics.
+    let o = anneal(
+        tmp.path(),
+        &[
+            "eval",
+            "prog/target/tiny-0.1.0.anneal",
+            "prog/data/test",
+            "--json",
+        ],
+    );
+    let m: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let header = anneal_pack::Header::read(&package).unwrap();
+    assert!((m["accuracy"].as_f64().unwrap() - header.metrics.accuracy).abs() < 1e-12);
+    assert_eq!(m["confusion"].as_array().unwrap().len(), 2);
+
+    // A PNG input is greyscaled and resized: a bright-bottom 32x32 image is class "1".
+    let img =
+        image::GrayImage::from_fn(32, 32, |_, y| image::Luma([if y >= 16 { 220 } else { 10 }]));
+    img.save(tmp.path().join("bottom.png")).unwrap();
+    let o = anneal(
+        tmp.path(),
+        &["predict", "prog/target/tiny-0.1.0.anneal", "bottom.png"],
+    );
+    assert!(
+        stdout(&o).starts_with("bottom.png: 1 ("),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+
+    // Raising a floor above what was reached fails `anneal test` with exit 1, without a rebuild.
+    let manifest = std::fs::read_to_string(prog.join("anneal.toml")).unwrap();
+    std::fs::write(
+        prog.join("anneal.toml"),
+        manifest.replace("at_least = 0.9\n", "at_least = 1.0\n"),
+    )
+    .unwrap();
+    let o = anneal(tmp.path(), &["test", "-C", "prog"]);
+    let text = stdout(&o);
+    if header.metrics.accuracy < 1.0 {
+        assert_eq!(o.status.code(), Some(1), "{text}");
+        assert!(text.contains("FAIL"), "{text}");
+    }
+}
+
+#[test]
+fn clean_builds_of_one_key_are_byte_identical() {
+    let manifest = TINY.replace("[model]\nlayers = [\"flatten\", \"dense 16\", \"relu\", \"dense 2\", \"softmax\"]", "[model]\nlayers = [\"conv 4 3x3 pad 1\", \"relu\", \"maxpool 2\", \"flatten\", \"dropout 0.1\", \"dense 2\"]");
+    let (a, pa) = tiny_program(&manifest);
+    let (b, pb) = tiny_program(&manifest);
+    for (tmp, threads) in [(&a, "1"), (&b, "2")] {
+        let o = anneal(tmp.path(), &["build", "-C", "prog", "--threads", threads]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let read = |p: &Path| anneal_pack::Package::read(&p.join("target/tiny-0.1.0.anneal")).unwrap();
+    let (x, y) = (read(&pa), read(&pb));
+    assert_eq!(x.lineage.build_key, y.lineage.build_key);
+    assert_eq!(
+        x.weights, y.weights,
+        "weights differ between two builds of one key"
+    );
+}
+
+#[test]
+fn new_writes_a_valid_program() {
+    let tmp = tempfile::tempdir().unwrap();
+    for template in ["digits", "mlp"] {
+        let o = anneal(tmp.path(), &["new", template, "--template", template]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = anneal(tmp.path(), &["check", "-C", template]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = anneal(tmp.path(), &["new", "digits"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("already exists"));
+}
