@@ -123,14 +123,12 @@ pub fn parse_images(
         offset,
         message,
     };
-    if bytes.len() < 16 {
-        return Err(fail(
-            bytes.len(),
-            format!("file is {} bytes; an IDX images header is 16", bytes.len()),
-        ));
-    }
-    let magic = be_u32(&bytes, 0);
-    if magic != 0x803 {
+    let magic = if bytes.len() >= 4 {
+        be_u32(&bytes, 0)
+    } else {
+        0
+    };
+    if bytes.len() >= 4 && magic != 0x803 {
         let what = if magic == 0x801 {
             " (this is a labels file)"
         } else {
@@ -139,6 +137,12 @@ pub fn parse_images(
         return Err(fail(
             0,
             format!("magic is 0x{magic:08x}, expected 0x00000803 for images{what}"),
+        ));
+    }
+    if bytes.len() < 16 {
+        return Err(fail(
+            bytes.len(),
+            format!("file is {} bytes; an IDX images header is 16", bytes.len()),
         ));
     }
     let (count, rows, cols) = (
@@ -174,14 +178,12 @@ pub fn parse_labels(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, IdxError> {
         offset,
         message,
     };
-    if bytes.len() < 8 {
-        return Err(fail(
-            bytes.len(),
-            format!("file is {} bytes; an IDX labels header is 8", bytes.len()),
-        ));
-    }
-    let magic = be_u32(&bytes, 0);
-    if magic != 0x801 {
+    let magic = if bytes.len() >= 4 {
+        be_u32(&bytes, 0)
+    } else {
+        0
+    };
+    if bytes.len() >= 4 && magic != 0x801 {
         let what = if magic == 0x803 {
             " (this is an images file)"
         } else {
@@ -190,6 +192,12 @@ pub fn parse_labels(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, IdxError> {
         return Err(fail(
             0,
             format!("magic is 0x{magic:08x}, expected 0x00000801 for labels{what}"),
+        ));
+    }
+    if bytes.len() < 8 {
+        return Err(fail(
+            bytes.len(),
+            format!("file is {} bytes; an IDX labels header is 8", bytes.len()),
         ));
     }
     let count = be_u32(&bytes, 4) as usize;

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `anneal` binary: every verb on small synthetic programs, and the
 //! exact text of its errors (snapshots, with temporary paths masked).
+#![allow(clippy::disallowed_methods)] // fixtures are written with plain fs::write
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
