@@ -152,7 +152,7 @@ impl Model {
         for chunk in x.chunks(INFER_BATCH * features) {
             let logits = self
                 .net
-                .forward(batch_tensor(chunk, self.input, &self.device));
+                .forward(batch_tensor(chunk, self.input, &self.device), None);
             let probs = activation::softmax(logits, 1).into_data();
             out.extend(to_f32(probs)?);
         }

@@ -3,13 +3,12 @@
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
-use burn::nn::{
-    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d,
-};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor, TensorData, activation};
 
 use anneal_spec::{Layer, Shape};
 
+use crate::rng::SplitMix64;
 use crate::{EngineError, NamedTensor};
 
 /// One layer with its parameters.
@@ -20,7 +19,6 @@ pub(crate) enum Block {
     MaxPool(MaxPool2d),
     AvgPool(AvgPool2d),
     BatchNorm(BatchNorm),
-    Dropout(Dropout),
     Stateless(Stateless),
 }
 
@@ -38,6 +36,9 @@ enum Op {
     Tanh,
     Sigmoid,
     Flatten,
+    /// Drop probability; masks come from the caller's seeded generator, so training does not
+    /// depend on burn's global RNG (shared by every thread of the process).
+    Dropout(f64),
 }
 
 impl Block {
@@ -98,7 +99,7 @@ impl Net {
                     let features = cur.dims()[0];
                     Block::BatchNorm(BatchNormConfig::new(features).init(device))
                 }
-                Layer::Dropout { p } => Block::Dropout(DropoutConfig::new(p).init()),
+                Layer::Dropout { p } => Block::op(Op::Dropout(p)),
                 Layer::Relu => Block::op(Op::Relu),
                 Layer::Gelu => Block::op(Op::Gelu),
                 Layer::Tanh => Block::op(Op::Tanh),
@@ -110,11 +111,12 @@ impl Net {
         Net { blocks }
     }
 
-    /// Logits `[B, classes]`.
-    pub fn forward(&self, x: Act) -> Tensor<2> {
+    /// Logits `[B, classes]`. With `rng` (training), dropout masks are drawn from it; without,
+    /// dropout is the identity.
+    pub fn forward(&self, x: Act, mut rng: Option<&mut SplitMix64>) -> Tensor<2> {
         let mut x = x;
         for block in &self.blocks {
-            x = block.forward(x);
+            x = block.forward(x, rng.as_deref_mut());
         }
         match x {
             Act::Flat(t) => t,
@@ -134,7 +136,7 @@ fn input_shapes(input: Shape, layers: &[Layer]) -> Vec<Shape> {
 }
 
 impl Block {
-    fn forward(&self, x: Act) -> Act {
+    fn forward(&self, x: Act, rng: Option<&mut SplitMix64>) -> Act {
         match (self, x) {
             (Block::Dense(l), Act::Flat(t)) => Act::Flat(l.forward(t)),
             (Block::Conv(c), Act::Image(t)) => Act::Image(c.forward(t)),
@@ -142,8 +144,6 @@ impl Block {
             (Block::AvgPool(p), Act::Image(t)) => Act::Image(p.forward(t)),
             (Block::BatchNorm(b), Act::Flat(t)) => Act::Flat(b.forward(t)),
             (Block::BatchNorm(b), Act::Image(t)) => Act::Image(b.forward(t)),
-            (Block::Dropout(d), Act::Flat(t)) => Act::Flat(d.forward(t)),
-            (Block::Dropout(d), Act::Image(t)) => Act::Image(d.forward(t)),
             (Block::Stateless(s), x) => match s.op {
                 Op::Relu => x.map(activation::relu, activation::relu),
                 Op::Gelu => x.map(activation::gelu, activation::gelu),
@@ -153,6 +153,10 @@ impl Block {
                     Act::Image(t) => Act::Flat(t.flatten(1, 3)),
                     flat => flat,
                 },
+                Op::Dropout(p) => match rng {
+                    Some(rng) if p > 0.0 => x.dropout(p, rng),
+                    _ => x,
+                },
             },
             // Remaining pairs are rejected by shape inference before a net is built.
             (_, x) => x,
@@ -161,6 +165,35 @@ impl Block {
 }
 
 impl Act {
+    /// Zero each element with probability `p` and scale the rest by `1 / (1 - p)`.
+    fn dropout(self, p: f64, rng: &mut SplitMix64) -> Act {
+        fn mask(dims: &[usize], p: f64, rng: &mut SplitMix64) -> TensorData {
+            let keep = 1.0 / (1.0 - p) as f32;
+            let threshold = (p * (1u64 << 53) as f64) as u64;
+            let n: usize = dims.iter().product();
+            let values = (0..n)
+                .map(|_| {
+                    if rng.next_u64() >> 11 < threshold {
+                        0.0
+                    } else {
+                        keep
+                    }
+                })
+                .collect();
+            TensorData::new(values, dims.to_vec())
+        }
+        match self {
+            Act::Flat(t) => {
+                let m = Tensor::from_data(mask(&t.dims(), p, rng), &t.device());
+                Act::Flat(t * m)
+            }
+            Act::Image(t) => {
+                let m = Tensor::from_data(mask(&t.dims(), p, rng), &t.device());
+                Act::Image(t * m)
+            }
+        }
+    }
+
     fn map(
         self,
         f2: impl FnOnce(Tensor<2>) -> Tensor<2>,
@@ -206,6 +239,45 @@ pub(crate) fn param_layout(input: Shape, layers: &[Layer]) -> Vec<(String, Vec<u
     out
 }
 
+/// Fresh parameters drawn from `rng`: weights and biases uniform in `±1/sqrt(fan_in)` (as
+/// PyTorch's defaults), batch-norm scale 1, shift 0, running mean 0 and variance 1.
+pub(crate) fn initial_weights(
+    input: Shape,
+    layers: &[Layer],
+    rng: &mut SplitMix64,
+) -> Vec<NamedTensor> {
+    let shapes = input_shapes(input, layers);
+    param_layout(input, layers)
+        .into_iter()
+        .map(|(name, shape)| {
+            let n: usize = shape.iter().product();
+            let data = if name.ends_with("gamma") || name.ends_with("running_var") {
+                vec![1.0; n]
+            } else if name.ends_with("beta") || name.ends_with("running_mean") {
+                vec![0.0; n]
+            } else {
+                let index: usize = name
+                    .split('.')
+                    .nth(1)
+                    .and_then(|i| i.parse().ok())
+                    .unwrap_or(0);
+                let fan_in = match layers.get(index) {
+                    Some(Layer::Conv { kernel, .. }) => {
+                        shapes[index].dims()[0] * kernel[0] * kernel[1]
+                    }
+                    _ => shapes[index].elements(),
+                };
+                let k = 1.0 / (fan_in.max(1) as f64).sqrt();
+                (0..n)
+                    .map(|_| ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * k)
+                    .map(|v| v as f32)
+                    .collect()
+            };
+            NamedTensor { name, shape, data }
+        })
+        .collect()
+}
+
 /// Collects every float tensor (parameters and running statistics) in visit order.
 struct Collect(Vec<(Vec<usize>, Vec<f32>)>);
 
@@ -243,7 +315,9 @@ impl ModuleMapper for Load<'_> {
                 )));
                 return old;
             }
+            let grad = old.is_require_grad();
             Tensor::from_data(TensorData::new(next.data.clone(), dims), &old.device())
+                .set_require_grad(grad)
         })
     }
 }

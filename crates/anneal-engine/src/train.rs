@@ -9,7 +9,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData, activation};
 
 use anneal_spec::{Optimizer, Program, Schedule, Shape};
 
-use crate::net::Net;
+use crate::net::{Net, initial_weights};
 use crate::rng::SplitMix64;
 use crate::{EngineError, Examples, NamedTensor, batch_tensor, to_f32};
 
@@ -90,9 +90,13 @@ pub fn train(
 
     let t = &program.train;
     let device = Device::flex().autodiff();
-    device.seed(t.seed);
     let layers = program.logit_layers();
-    let mut net = Net::init(input, layers, &device);
+    // Every random draw (initialisation, shuffling, augmentation, dropout) comes from this
+    // seeded generator, never from burn's process-wide RNG, so a seed fixes the weights even
+    // when other trainings run in the same process.
+    let mut rng = SplitMix64::new(t.seed);
+    let init = initial_weights(input, layers, &mut rng);
+    let mut net = Net::init(input, layers, &device).load(input, layers, &init)?;
     let mut optim: ModuleOptimizer = match t.optimizer {
         Optimizer::Adam { .. } => AdamConfig::new().with_epsilon(1e-8).init(),
         Optimizer::Sgd { momentum, .. } => SgdConfig::new()
@@ -104,7 +108,6 @@ pub fn train(
             .init(),
     };
 
-    let mut rng = SplitMix64::new(t.seed ^ 0x616e_6e65_616c);
     let mut order: Vec<usize> = (0..n).collect();
     let steps = n.div_ceil(t.batch);
     let total_steps = (steps * t.epochs) as f64;
@@ -139,7 +142,7 @@ pub fn train(
             let yb: Vec<i32> = idx.iter().map(|&i| examples.y[i] as i32).collect();
             let x = batch_tensor(&xb, input, &device);
             let targets = Tensor::<1, Int>::from_data(TensorData::new(yb.clone(), [b]), &device);
-            let logits = net.forward(x);
+            let logits = net.forward(x, Some(&mut rng));
             let logp = activation::log_softmax(logits, 1);
             let per_example = logp
                 .clone()

@@ -21,11 +21,11 @@
 
 mod metrics;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anneal_spec::{CostTable, NamedTensor, Program};
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 
 pub use metrics::{ClassMetrics, Metrics, argmax};
@@ -174,33 +174,55 @@ const KEYS: [&str; 6] = [
 ];
 
 impl Package {
-    /// Serialize to bytes.
+    /// Serialize to bytes. The output is deterministic: metadata keys and tensors are written
+    /// in name order, so one build key always gives one digest. (The `safetensors` crate's own
+    /// writer orders metadata by a `HashMap`, which is why this writes the header itself; the
+    /// reader is the crate's.)
     pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
         let json = |v: &dyn erased::Json| v.json();
-        let mut meta = HashMap::new();
-        meta.insert(KEYS[0].to_string(), FORMAT.to_string());
-        meta.insert(KEYS[1].to_string(), json(&self.program)?);
-        meta.insert(KEYS[2].to_string(), json(&self.signature)?);
-        meta.insert(KEYS[3].to_string(), json(&self.lineage)?);
-        meta.insert(KEYS[4].to_string(), json(&self.metrics)?);
-        meta.insert(KEYS[5].to_string(), json(&self.cost)?);
-        let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = self
-            .weights
-            .iter()
-            .map(|t| {
-                (
-                    t.name.clone(),
-                    t.shape.clone(),
-                    t.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                )
-            })
-            .collect();
-        let views = bytes
-            .iter()
-            .map(|(n, s, b)| TensorView::new(Dtype::F32, s.clone(), b).map(|v| (n.clone(), v)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
-        safetensors::serialize(views, Some(meta)).map_err(|e| e.to_string())
+        let mut meta = BTreeMap::new();
+        meta.insert(KEYS[0], FORMAT.to_string());
+        meta.insert(KEYS[1], json(&self.program)?);
+        meta.insert(KEYS[2], json(&self.signature)?);
+        meta.insert(KEYS[3], json(&self.lineage)?);
+        meta.insert(KEYS[4], json(&self.metrics)?);
+        meta.insert(KEYS[5], json(&self.cost)?);
+        let mut tensors: Vec<&NamedTensor> = self.weights.iter().collect();
+        tensors.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut header = serde_json::Map::new();
+        header.insert(
+            "__metadata__".into(),
+            serde_json::to_value(&meta).map_err(|e| e.to_string())?,
+        );
+        let mut offset = 0usize;
+        for t in &tensors {
+            if t.shape.iter().product::<usize>() != t.data.len() {
+                return Err(format!(
+                    "tensor `{}` has {} values for shape {:?}",
+                    t.name,
+                    t.data.len(),
+                    t.shape
+                ));
+            }
+            let end = offset + 4 * t.data.len();
+            header.insert(
+                t.name.clone(),
+                serde_json::json!({"dtype": "F32", "shape": t.shape, "data_offsets": [offset, end]}),
+            );
+            offset = end;
+        }
+        let mut text = serde_json::to_string(&header).map_err(|e| e.to_string())?;
+        // Pad the header with spaces so the data starts 8-byte aligned, as the format suggests.
+        while (8 + text.len()) % 8 != 0 {
+            text.push(' ');
+        }
+        let mut out = Vec::with_capacity(8 + text.len() + offset);
+        out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+        out.extend_from_slice(text.as_bytes());
+        for t in tensors {
+            out.extend(t.data.iter().flat_map(|v| v.to_le_bytes()));
+        }
+        Ok(out)
     }
 
     /// Parse a package from bytes; `path` names it in errors.

@@ -33,8 +33,8 @@ normalize = "unit"
 
 [model]
 layers = [
-  "conv 16 5x5", "relu", "maxpool 2",
-  "conv 32 5x5", "relu", "maxpool 2",
+  "conv 16 5x5", "batchnorm", "relu", "maxpool 2",
+  "conv 32 5x5", "batchnorm", "relu", "maxpool 2",
   "flatten", "dense 128", "relu", "dense 10",
 ]
 

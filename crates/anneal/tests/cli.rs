@@ -2,8 +2,9 @@
 //! exact text of its errors (snapshots, with temporary paths masked).
 #![allow(clippy::disallowed_methods)] // fixtures are written with plain fs::write
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use tempfile::TempDir;
 
@@ -331,4 +332,40 @@ fn new_writes_a_valid_program() {
     let o = anneal(tmp.path(), &["new", "digits"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("already exists"));
+}
+
+#[test]
+fn ctrl_c_leaves_no_partial_package() {
+    let (tmp, prog) = tiny_program(&TINY.replace("epochs = 3", "epochs = 500"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_anneal"))
+        .args(["build", "-C", "prog", "--json"])
+        .current_dir(tmp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    // Wait until training is under way, then interrupt it.
+    let mut lines = BufReader::new(out).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("\"epoch_end\"") {
+            break;
+        }
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted: no package was written"), "{err}");
+    let target = prog.join("target");
+    let left: Vec<_> = std::fs::read_dir(&target)
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in target/: {left:?}");
+    assert!(!prog.join("anneal.lock").exists());
 }

@@ -1,0 +1,165 @@
+//! The store's promises at this stage: commits move HEAD atomically, reads verify hashes, a bad
+//! source leaves the store unchanged.
+#![allow(clippy::disallowed_methods)] // fixtures and corruption are written with plain fs::write
+
+use std::path::{Path, PathBuf};
+
+use anneal_data::import::{ImportError, import_idx};
+use anneal_data::object::Row;
+use anneal_data::{ContentHash, Store, StoreError};
+
+fn write_idx(dir: &Path, name: &str, n: usize) -> PathBuf {
+    let mut images = Vec::new();
+    for x in [0x803u32, n as u32, 2, 2] {
+        images.extend_from_slice(&x.to_be_bytes());
+    }
+    let mut labels = Vec::new();
+    for x in [0x801u32, n as u32] {
+        labels.extend_from_slice(&x.to_be_bytes());
+    }
+    for i in 0..n {
+        images.extend_from_slice(&[i as u8, (i >> 8) as u8, 3, 4]);
+        labels.push((i % 10) as u8);
+    }
+    std::fs::write(dir.join(format!("{name}-images-idx3-ubyte")), images).unwrap();
+    std::fs::write(dir.join(format!("{name}-labels-idx1-ubyte")), labels).unwrap();
+    dir.join(name)
+}
+
+fn one_commit(n: usize) -> (tempfile::TempDir, Store, ContentHash) {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write_idx(dir.path(), "digits", n);
+    let summary = import_idx(dir.path(), &src, "train", false).unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    (dir, store, summary.commit)
+}
+
+fn objects(store: &Store) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for d in std::fs::read_dir(store.root().join("objects")).unwrap() {
+        for f in std::fs::read_dir(d.unwrap().path()).unwrap() {
+            out.push(f.unwrap().path());
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn import_makes_one_commit_with_every_example() {
+    let (_dir, store, commit) = one_commit(3000);
+    assert_eq!(store.head().unwrap(), Some(commit));
+    let log = store.log().unwrap();
+    assert_eq!(log.len(), 1);
+    assert!(log[0].1.message.contains("3000 examples, split train"));
+    let snap = store.snapshot(&commit).unwrap();
+    assert_eq!(snap.rows.len(), 3000);
+    assert_eq!(snap.rows[7].id, "digits:00007");
+    assert_eq!(snap.rows[7].label.as_deref(), Some("7"));
+    let image = anneal_data::payload::decode_raw(snap.payload(&snap.rows[7]).unwrap()).unwrap();
+    assert_eq!(image.pixels, vec![7, 0, 3, 4]);
+    // 3,000 rows are cut into several content-defined chunks.
+    let c = store.commit_object(&commit).unwrap();
+    assert!(store.table(&c, &commit).unwrap().chunks.len() > 1);
+}
+
+#[test]
+fn a_second_import_is_a_child_commit_and_payloads_are_stored_once() {
+    let (dir, store, first) = one_commit(100);
+    // Same pixels under another name: new ids, no new blobs.
+    let src = write_idx(dir.path(), "again", 100);
+    let s = import_idx(dir.path(), &src, "test", false).unwrap();
+    assert_eq!(s.added, 100);
+    assert_eq!(s.new_blobs, 0);
+    let log = store.log().unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].1.parents, vec![first.to_hex()]);
+    assert_eq!(store.snapshot(&s.commit).unwrap().rows.len(), 200);
+}
+
+#[test]
+fn importing_the_same_source_twice_is_refused_and_head_stays() {
+    let (dir, store, first) = one_commit(10);
+    let err = import_idx(dir.path(), &dir.path().join("digits"), "train", false).unwrap_err();
+    assert!(matches!(err, ImportError::Exists { .. }), "{err}");
+    assert_eq!(store.head().unwrap(), Some(first));
+}
+
+#[test]
+fn a_bad_first_import_leaves_no_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write_idx(dir.path(), "bad", 10);
+    let labels = dir.path().join("bad-labels-idx1-ubyte");
+    let mut bytes = std::fs::read(&labels).unwrap();
+    bytes.pop();
+    std::fs::write(&labels, bytes).unwrap();
+    let err = import_idx(dir.path(), &src, "train", false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("bad-labels-idx1-ubyte: at byte 8: header says 10 labels but 9 bytes follow"),
+        "{err}"
+    );
+    assert!(!dir.path().join(".anneal").exists());
+}
+
+#[test]
+fn every_corrupted_object_is_detected_on_read() {
+    let (_dir, store, commit) = one_commit(2000);
+    let files = objects(&store);
+    assert!(files.len() >= 4, "pack, chunks, table, commit");
+    for file in &files {
+        let good = std::fs::read(file).unwrap();
+        for at in [0, good.len() / 2, good.len() - 1] {
+            let mut bad = good.clone();
+            bad[at] ^= 0x40;
+            std::fs::write(file, &bad).unwrap();
+            match store.snapshot(&commit) {
+                Err(StoreError::Corrupt { path, .. }) => assert_eq!(&path, file),
+                other => panic!("flipping byte {at} of {} gave {other:?}", file.display()),
+            }
+        }
+        std::fs::write(file, &good[..good.len() / 2]).unwrap();
+        assert!(matches!(
+            store.snapshot(&commit),
+            Err(StoreError::Corrupt { .. })
+        ));
+        std::fs::remove_file(file).unwrap();
+        assert!(matches!(
+            store.snapshot(&commit),
+            Err(StoreError::Missing { .. })
+        ));
+        std::fs::write(file, &good).unwrap();
+    }
+    assert!(store.snapshot(&commit).is_ok());
+}
+
+#[test]
+fn a_commit_with_duplicate_ids_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::init(dir.path()).unwrap();
+    let row = Row {
+        id: "a".into(),
+        payload: ContentHash::of(b"x"),
+        label: None,
+        split: String::new(),
+        meta: String::new(),
+    };
+    let err = store
+        .commit(vec![row.clone(), row], &[b"x"], "dup")
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate { .. }));
+    assert_eq!(store.head().unwrap(), None);
+}
+
+#[test]
+fn a_store_from_the_future_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    Store::init(dir.path()).unwrap();
+    std::fs::write(dir.path().join(".anneal/format"), "anneal-store 9\n").unwrap();
+    let err = Store::open(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("unsupported store format `anneal-store 9`"),
+        "{err}"
+    );
+}

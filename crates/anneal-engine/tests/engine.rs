@@ -1,0 +1,162 @@
+//! Training and inference on small programs: every layer kind runs, the same seed gives the same
+//! weights, exported weights reload to the same predictions.
+
+use anneal_engine::{EngineError, Examples, Model, NoObserver, Observer, train};
+use anneal_spec::Program;
+
+fn program(layers: &str, extra: &str) -> Program {
+    let text = format!(
+        "[program]\nname = \"t\"\nversion = \"0.1.0\"\n[data]\ninput = \"image\"\nshape = [1, 6, 6]\nclasses = 3\n\
+         [model]\nlayers = [{layers}]\n[train]\nepochs = 3\nbatch = 8\nseed = 5\n{extra}"
+    );
+    Program::parse("anneal.toml", &text).unwrap()
+}
+
+/// 3 classes: a bright row at the top, middle or bottom.
+fn data(n: usize) -> (Vec<f32>, Vec<u32>) {
+    let mut x = Vec::with_capacity(n * 36);
+    let mut y = Vec::with_capacity(n);
+    for i in 0..n {
+        let class = i % 3;
+        for r in 0..6 {
+            for c in 0..6 {
+                let on = r / 2 == class;
+                x.push(if on { 0.9 } else { 0.05 } + ((i * 7 + r * 5 + c) % 11) as f32 * 0.01);
+            }
+        }
+        y.push(class as u32);
+    }
+    (x, y)
+}
+
+#[test]
+fn every_layer_kind_trains_and_reloads() {
+    let p = program(
+        r#""conv 4 3x3 pad 1", "batchnorm", "gelu", "avgpool 2", "conv 4 2x2 stride 1", "sigmoid", "maxpool 2", "flatten", "dropout 0.2", "dense 8", "tanh", "batchnorm", "relu", "dense 3", "softmax""#,
+        "optimizer = \"adam 0.01\"\naugment = \"shift 1\"",
+    );
+    let (x, y) = data(96);
+    let t = train(&p, &Examples { x: &x, y: &y }, &mut NoObserver).unwrap();
+    assert_eq!(t.losses.len(), 3);
+    assert_eq!(t.losses[0].len(), 96);
+    let names: Vec<&str> = t.weights.iter().map(|w| w.name.as_str()).collect();
+    assert!(names.contains(&"layers.1.running_var"), "{names:?}");
+    let model = Model::new(&p, &t.weights).unwrap();
+    let probs = model.predict(&x).unwrap();
+    assert_eq!(probs.len(), 96 * 3);
+    for row in probs.chunks(3) {
+        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+    // Reloading exported weights gives the same predictions, whatever the tensor order.
+    let mut shuffled = t.weights.clone();
+    shuffled.reverse();
+    assert_eq!(
+        Model::new(&p, &shuffled).unwrap().predict(&x).unwrap(),
+        probs
+    );
+}
+
+#[test]
+fn a_seed_fixes_the_weights() {
+    let (x, y) = data(48);
+    let ex = Examples { x: &x, y: &y };
+    let p = program(r#""flatten", "dropout 0.1", "dense 3""#, "");
+    let a = train(&p, &ex, &mut NoObserver).unwrap();
+    let b = train(&p, &ex, &mut NoObserver).unwrap();
+    assert_eq!(a.weights, b.weights);
+    let q = program(r#""flatten", "dropout 0.1", "dense 3""#, "");
+    let q = Program {
+        train: anneal_spec::program::Train { seed: 6, ..q.train },
+        ..q
+    };
+    assert_ne!(train(&q, &ex, &mut NoObserver).unwrap().weights, a.weights);
+}
+
+#[test]
+fn it_learns() {
+    let (x, y) = data(150);
+    let p = program(
+        r#""flatten", "dense 16", "relu", "dense 3""#,
+        "optimizer = \"adam 0.02\"",
+    );
+    let p = Program {
+        train: anneal_spec::program::Train {
+            epochs: 20,
+            ..p.train
+        },
+        ..p
+    };
+    let t = train(&p, &Examples { x: &x, y: &y }, &mut NoObserver).unwrap();
+    assert!(
+        t.epochs.last().unwrap().loss < t.epochs[0].loss / 4.0,
+        "{:?}",
+        t.epochs
+    );
+    let probs = Model::new(&p, &t.weights).unwrap().predict(&x).unwrap();
+    let right = probs
+        .chunks(3)
+        .zip(&y)
+        .filter(|(p, y)| anneal_pack_free_argmax(p) == **y as usize)
+        .count();
+    assert!(right >= 145, "{right} of 150");
+}
+
+fn anneal_pack_free_argmax(p: &[f32]) -> usize {
+    (0..p.len()).fold(0, |b, i| if p[i] > p[b] { i } else { b })
+}
+
+#[test]
+fn bad_inputs_are_errors() {
+    let p = program(r#""flatten", "dense 3""#, "");
+    let (x, y) = data(6);
+    let short = Examples { x: &x[1..], y: &y };
+    assert!(matches!(
+        train(&p, &short, &mut NoObserver),
+        Err(EngineError::Input(_))
+    ));
+    let bad_label = [0, 1, 7, 0, 1, 2];
+    assert!(
+        train(
+            &p,
+            &Examples {
+                x: &x,
+                y: &bad_label
+            },
+            &mut NoObserver
+        )
+        .unwrap_err()
+        .to_string()
+        .contains("label index 7")
+    );
+    let t = train(&p, &Examples { x: &x, y: &y }, &mut NoObserver).unwrap();
+    let model = Model::new(&p, &t.weights).unwrap();
+    assert!(model.predict(&x[..35]).is_err());
+    let mut wrong = t.weights.clone();
+    wrong[0].shape = vec![36, 2];
+    assert!(matches!(
+        Model::new(&p, &wrong),
+        Err(EngineError::Weights(_))
+    ));
+}
+
+struct StopAfter(usize, std::cell::Cell<usize>);
+impl Observer for StopAfter {
+    fn step(&mut self, _: usize, _: f32, _: usize) {
+        self.1.set(self.1.get() + 1);
+    }
+    fn cancelled(&self) -> bool {
+        self.1.get() >= self.0
+    }
+}
+
+#[test]
+fn an_observer_can_interrupt() {
+    let p = program(r#""flatten", "dense 3""#, "");
+    let (x, y) = data(64);
+    let mut stop = StopAfter(3, std::cell::Cell::new(0));
+    assert!(matches!(
+        train(&p, &Examples { x: &x, y: &y }, &mut stop),
+        Err(EngineError::Interrupted)
+    ));
+    assert_eq!(stop.1.get(), 3);
+}
