@@ -87,6 +87,33 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve packages over the Open Inference Protocol (KServe v2 REST, Triton binary tensors).
+    Serve {
+        /// Packages (.anneal) or folders of them.
+        #[arg(required = true)]
+        packages: Vec<PathBuf>,
+        /// Address to bind.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Port (0 picks a free one).
+        #[arg(long, default_value_t = 8000)]
+        port: u16,
+        /// Most examples gathered into one forward pass.
+        #[arg(long, default_value_t = 64)]
+        max_batch: usize,
+        /// Longest a request waits for others to join its batch, in microseconds.
+        #[arg(long, default_value_t = 500)]
+        max_delay_us: u64,
+        /// Requests that may queue per model before new ones get 503.
+        #[arg(long, default_value_t = 256)]
+        queue: usize,
+        /// Per-request timeout in milliseconds (504 past it).
+        #[arg(long, default_value_t = 10_000)]
+        timeout_ms: u64,
+        /// Largest request body in bytes (413 past it).
+        #[arg(long, default_value_t = 16 << 20)]
+        max_body: usize,
+    },
     /// Run the program's [[check]]s against its last build.
     Test {
         #[command(flatten)]
@@ -165,6 +192,28 @@ fn main() -> ExitCode {
             json,
         } => commands::eval::run(&package, &source, &format, json),
         Command::Test { dir, junit, json } => commands::test::run(&dir.dir, junit.as_deref(), json),
+        Command::Serve {
+            packages,
+            host,
+            port,
+            max_batch,
+            max_delay_us,
+            queue,
+            timeout_ms,
+            max_body,
+        } => {
+            let config = anneal_serve::Config {
+                batch: anneal_serve::BatchConfig {
+                    max_batch,
+                    max_delay: std::time::Duration::from_micros(max_delay_us),
+                    queue,
+                },
+                max_body,
+                timeout: std::time::Duration::from_millis(timeout_ms),
+                ..anneal_serve::Config::default()
+            };
+            commands::serve::run(&packages, &host, port, config)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

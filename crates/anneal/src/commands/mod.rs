@@ -6,4 +6,5 @@ pub mod data;
 pub mod eval;
 pub mod new;
 pub mod predict;
+pub mod serve;
 pub mod test;

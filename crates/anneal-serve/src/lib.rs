@@ -1,0 +1,537 @@
+//! # anneal-serve: packages behind the Open Inference Protocol
+//!
+//! Serves anneal packages over HTTP as Triton, KServe and MLServer do (the KServe v2 REST
+//! protocol), including Triton's binary tensor extension, so the stock `tritonclient.http`
+//! works with its defaults.
+//!
+//! - [`app`] builds the axum [`Router`] from a [`State`]; tests drive it without sockets
+//!   (`tower::ServiceExt::oneshot`), [`serve`] runs it on a listener with graceful shutdown.
+//! - [`protocol`]: parsing and validating requests, encoding responses (JSON and binary).
+//! - [`batcher`]: dynamic batching on a worker thread per model, with a bounded queue.
+//! - [`metrics`]: Prometheus counters and histograms for `/metrics`.
+//! - [`error`]: [`ServeError`], mapped to status codes and `{"error": "..."}` bodies.
+//!
+//! | route | |
+//! |---|---|
+//! | `GET /v2/health/live`, `GET /v2/health/ready` | liveness; readiness (503 once shutdown starts) |
+//! | `GET /v2` | server metadata |
+//! | `GET /v2/models/{m}[/versions/{v}]` | model metadata from the package signature |
+//! | `GET /v2/models/{m}[/versions/{v}]/ready` | model readiness |
+//! | `POST /v2/models/{m}[/versions/{v}]/infer` | inference |
+//! | `GET /metrics` | Prometheus text format |
+
+pub mod batcher;
+pub mod error;
+pub mod metrics;
+pub mod protocol;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path as UrlPath, Request, State as AxumState};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http_body_util::BodyExt;
+use serde_json::json;
+
+use anneal_pack::{Header as PackageHeader, Package};
+
+pub use batcher::BatchConfig;
+pub use error::ServeError;
+
+use crate::batcher::{Batcher, SubmitError};
+use crate::error::bad;
+use crate::metrics::{Metrics, ModelLabel, StatusLabel};
+use crate::protocol::Limits;
+
+/// Server settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// Batching.
+    pub batch: BatchConfig,
+    /// Largest request body accepted, in bytes.
+    pub max_body: usize,
+    /// Most examples in one request.
+    pub max_examples: usize,
+    /// Deepest JSON nesting accepted.
+    pub max_json_depth: usize,
+    /// Longest a request may wait for its result.
+    pub timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            batch: BatchConfig::default(),
+            max_body: 16 << 20,
+            max_examples: 4096,
+            max_json_depth: 32,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// One served package.
+#[derive(Debug)]
+pub struct Served {
+    /// Metadata.
+    pub header: PackageHeader,
+    /// Its worker.
+    pub batcher: Batcher,
+}
+
+/// Shared server state.
+#[derive(Debug)]
+pub struct State {
+    /// Models by name, then version.
+    pub models: BTreeMap<String, BTreeMap<String, Arc<Served>>>,
+    /// False once shutdown has begun.
+    pub ready: AtomicBool,
+    /// Settings.
+    pub config: Config,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A package could not be read.
+    #[error(transparent)]
+    Package(#[from] anneal_pack::PackError),
+    /// A package's model could not be loaded.
+    #[error("{path}: {message}")]
+    Model {
+        /// The package.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// Two packages with one name and version.
+    #[error("{path}: model `{name}` version `{version}` is already served from another package")]
+    Duplicate {
+        /// The second package.
+        path: PathBuf,
+        /// Name.
+        name: String,
+        /// Version.
+        version: String,
+    },
+    /// Nothing to serve.
+    #[error("no packages to serve (expected .anneal files or folders holding them)")]
+    Empty,
+    /// A folder could not be listed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The folder.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl State {
+    /// Load packages (files, or folders whose `*.anneal` files are all served).
+    pub fn load(paths: &[PathBuf], config: Config) -> Result<State, LoadError> {
+        let metrics = Arc::new(Metrics::default());
+        let mut models: BTreeMap<String, BTreeMap<String, Arc<Served>>> = BTreeMap::new();
+        for path in expand(paths)? {
+            let package = Package::read(&path)?;
+            let name = package.program.name.clone();
+            let version = package.program.version.clone();
+            if models.get(&name).is_some_and(|v| v.contains_key(&version)) {
+                return Err(LoadError::Duplicate {
+                    path,
+                    name,
+                    version,
+                });
+            }
+            let batcher = Batcher::start(
+                name.clone(),
+                package.program.clone(),
+                package.weights,
+                config.batch,
+                metrics.clone(),
+            )
+            .map_err(|message| LoadError::Model {
+                path: path.clone(),
+                message,
+            })?;
+            let header = PackageHeader {
+                program: package.program,
+                signature: package.signature,
+                lineage: package.lineage,
+                metrics: package.metrics,
+                cost: package.cost,
+            };
+            models
+                .entry(name)
+                .or_default()
+                .insert(version, Arc::new(Served { header, batcher }));
+        }
+        if models.is_empty() {
+            return Err(LoadError::Empty);
+        }
+        Ok(State {
+            models,
+            ready: AtomicBool::new(true),
+            config,
+            metrics,
+        })
+    }
+
+    fn model(&self, name: &str, version: Option<&str>) -> Result<(&str, &Arc<Served>), ServeError> {
+        let versions = self
+            .models
+            .get(name)
+            .ok_or_else(|| ServeError::NotFound(format!("unknown model `{}`", cut(name))))?;
+        match version {
+            Some(v) => versions
+                .get_key_value(v)
+                .map(|(k, s)| (k.as_str(), s))
+                .ok_or_else(|| {
+                    ServeError::NotFound(format!("model `{name}` has no version `{}`", cut(v)))
+                }),
+            None => versions
+                .iter()
+                .max_by(|a, b| semver(a.0).cmp(&semver(b.0)))
+                .map(|(k, s)| (k.as_str(), s))
+                .ok_or_else(|| ServeError::NotFound(format!("unknown model `{}`", cut(name)))),
+        }
+    }
+}
+
+fn semver(v: &str) -> Vec<u64> {
+    v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
+fn cut(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let entries = std::fs::read_dir(p).map_err(|source| LoadError::Io {
+                path: p.clone(),
+                source,
+            })?;
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|f| f.extension().is_some_and(|e| e == "anneal"))
+                .collect();
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+type Shared = Arc<State>;
+
+/// The router.
+pub fn app(state: Shared) -> Router {
+    Router::new()
+        .route("/v2", get(server_metadata))
+        .route("/v2/health/live", get(live))
+        .route("/v2/health/ready", get(ready))
+        .route("/v2/models/{model}", get(model_metadata))
+        .route(
+            "/v2/models/{model}/versions/{version}",
+            get(model_metadata_v),
+        )
+        .route("/v2/models/{model}/ready", get(model_ready))
+        .route(
+            "/v2/models/{model}/versions/{version}/ready",
+            get(model_ready_v),
+        )
+        .route("/v2/models/{model}/infer", post(infer))
+        .route("/v2/models/{model}/versions/{version}/infer", post(infer_v))
+        .route("/metrics", get(metrics_text))
+        .fallback(|| async { ServeError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async { ServeError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Count every response by status and log one line per request.
+async fn observe(AxumState(state): AxumState<Shared>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let resp = next.run(req).await;
+    let code = resp.status().as_u16();
+    state
+        .metrics
+        .requests
+        .get_or_create(&StatusLabel { code })
+        .inc();
+    let micros = start.elapsed().as_micros();
+    if resp.status().is_server_error() {
+        tracing::warn!(%method, path, code, micros, "request failed");
+    } else {
+        tracing::debug!(%method, path, code, micros, "request");
+    }
+    resp
+}
+
+async fn server_metadata() -> Response {
+    axum::Json(json!({"name": "anneal", "version": env!("CARGO_PKG_VERSION"), "extensions": ["binary_tensor_data"]}))
+        .into_response()
+}
+
+async fn live() -> Response {
+    axum::Json(json!({"live": true})).into_response()
+}
+
+async fn ready(AxumState(state): AxumState<Shared>) -> Response {
+    let ready = state.ready.load(Ordering::SeqCst);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(json!({"ready": ready}))).into_response()
+}
+
+async fn model_metadata(
+    s: AxumState<Shared>,
+    UrlPath(model): UrlPath<String>,
+) -> Result<Response, ServeError> {
+    metadata(&s.0, &model, None)
+}
+
+async fn model_metadata_v(
+    s: AxumState<Shared>,
+    UrlPath((model, version)): UrlPath<(String, String)>,
+) -> Result<Response, ServeError> {
+    metadata(&s.0, &model, Some(&version))
+}
+
+fn metadata(state: &State, model: &str, version: Option<&str>) -> Result<Response, ServeError> {
+    let (_, served) = state.model(model, version)?;
+    let versions: Vec<&String> = state
+        .models
+        .get(model)
+        .map(|v| v.keys().collect())
+        .unwrap_or_default();
+    let sig = &served.header.signature;
+    let tensors = |specs: &[anneal_pack::TensorSpec]| {
+        specs
+            .iter()
+            .map(|t| json!({"name": t.name, "datatype": t.datatype, "shape": t.shape}))
+            .collect::<Vec<_>>()
+    };
+    let mut outputs = tensors(&sig.outputs);
+    outputs.push(json!({"name": "label", "datatype": "BYTES", "shape": [-1]}));
+    Ok(axum::Json(json!({
+        "name": model,
+        "versions": versions,
+        "platform": "anneal",
+        "inputs": tensors(&sig.inputs),
+        "outputs": outputs,
+        "parameters": {
+            "classes": sig.classes,
+            "normalization": sig.normalization,
+            "image": sig.image,
+            "build_key": served.header.lineage.build_key,
+        },
+    }))
+    .into_response())
+}
+
+async fn model_ready(
+    s: AxumState<Shared>,
+    UrlPath(model): UrlPath<String>,
+) -> Result<Response, ServeError> {
+    readiness(&s.0, &model, None)
+}
+
+async fn model_ready_v(
+    s: AxumState<Shared>,
+    UrlPath((model, version)): UrlPath<(String, String)>,
+) -> Result<Response, ServeError> {
+    readiness(&s.0, &model, Some(&version))
+}
+
+fn readiness(state: &State, model: &str, version: Option<&str>) -> Result<Response, ServeError> {
+    state.model(model, version)?;
+    let ready = state.ready.load(Ordering::SeqCst);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Ok((status, axum::Json(json!({"name": model, "ready": ready}))).into_response())
+}
+
+async fn metrics_text(AxumState(state): AxumState<Shared>) -> Response {
+    for (name, versions) in &state.models {
+        let depth: usize = versions.values().map(|s| s.batcher.depth()).sum();
+        state
+            .metrics
+            .queue_depth
+            .get_or_create(&ModelLabel {
+                model: name.clone(),
+            })
+            .set(depth as i64);
+    }
+    let mut resp = state.metrics.encode().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    resp
+}
+
+async fn infer(
+    s: AxumState<Shared>,
+    UrlPath(model): UrlPath<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ServeError> {
+    run_infer(s.0, model, None, headers, body).await
+}
+
+async fn infer_v(
+    s: AxumState<Shared>,
+    UrlPath((model, version)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ServeError> {
+    run_infer(s.0, model, Some(version), headers, body).await
+}
+
+/// Read the body, refusing it before buffering when it is too large (by `Content-Length`, or
+/// as it streams for chunked bodies).
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ServeError> {
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && len > limit as u64
+    {
+        return Err(ServeError::PayloadTooLarge { limit });
+    }
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(ServeError::PayloadTooLarge { limit })
+        }
+        Err(e) => Err(bad(format!("could not read the request body: {e}"))),
+    }
+}
+
+async fn run_infer(
+    state: Shared,
+    model: String,
+    version: Option<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ServeError> {
+    let start = Instant::now();
+    if !state.ready.load(Ordering::SeqCst) {
+        return Err(ServeError::NotReady);
+    }
+    let (version, served) = {
+        let (v, s) = state.model(&model, version.as_deref())?;
+        (v.to_string(), s.clone())
+    };
+    let header_len = match headers.get("inference-header-content-length") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<usize>().ok())
+                .ok_or_else(|| {
+                    bad("Inference-Header-Content-Length must be a non-negative integer")
+                })?,
+        ),
+    };
+    let bytes = read_body(&headers, body, state.config.max_body).await?;
+    let limits = Limits {
+        max_examples: state.config.max_examples,
+        max_depth: state.config.max_json_depth,
+    };
+    let sig = &served.header.signature;
+    let parsed = protocol::parse(&bytes, header_len, sig, limits)?;
+    let rx = served
+        .batcher
+        .submit(parsed.x.clone(), parsed.n)
+        .map_err(|e| match e {
+            SubmitError::Full => ServeError::Overloaded {
+                model: model.clone(),
+                capacity: served.batcher.capacity(),
+            },
+            SubmitError::Closed => ServeError::Internal,
+        })?;
+    let probs = match tokio::time::timeout(state.config.timeout, rx).await {
+        Err(_) => {
+            return Err(ServeError::Timeout {
+                ms: state.config.timeout.as_millis() as u64,
+            });
+        }
+        Ok(Err(_)) => return Err(ServeError::Internal),
+        Ok(Ok(Err(e))) => {
+            tracing::error!(model, error = e, "forward pass failed");
+            return Err(ServeError::Internal);
+        }
+        Ok(Ok(Ok(p))) => p,
+    };
+    let encoded = protocol::respond(&model, &version, &parsed, &probs, &sig.classes);
+    state.metrics.latency.observe(start.elapsed().as_secs_f64());
+    let mut resp = Response::new(Body::from(encoded.body));
+    let h = resp.headers_mut();
+    match encoded.header_len {
+        Some(n) => {
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            h.insert("inference-header-content-length", HeaderValue::from(n));
+        }
+        None => {
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
+    }
+    Ok(resp)
+}
+
+/// Serve on `listener` until `shutdown` resolves; then readiness turns false at once, new
+/// connections are refused and in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Shared,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let flag = state.clone();
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            flag.ready.store(false, Ordering::SeqCst);
+            tracing::info!("shutting down: readiness is false, finishing in-flight requests");
+        })
+        .await
+}
+
+/// Load the packages at `paths` into a shared state (see [`State::load`]).
+pub fn load(paths: &[PathBuf], config: Config) -> Result<Shared, LoadError> {
+    State::load(paths, config).map(Arc::new)
+}

@@ -1,0 +1,80 @@
+//! Prometheus metrics: requests by status, latency, batch sizes and queue depth.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Label: the HTTP status code.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabel {
+    /// e.g. 200, 400, 503.
+    pub code: u16,
+}
+
+/// Label: a model name.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelLabel {
+    /// The model.
+    pub model: String,
+}
+
+/// Everything `/metrics` reports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by status.
+    pub requests: Family<StatusLabel, Counter>,
+    /// Inference latency in seconds, from receipt to response.
+    pub latency: Histogram,
+    /// Examples per forward pass.
+    pub batch_size: Histogram,
+    /// Requests queued or in service, per model (set at scrape time).
+    pub queue_depth: Family<ModelLabel, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("anneal");
+        let requests = Family::<StatusLabel, Counter>::default();
+        registry.register("requests", "HTTP requests by status code", requests.clone());
+        let latency = Histogram::new(exponential_buckets(0.0000625, 2.0, 18));
+        registry.register(
+            "inference_latency_seconds",
+            "Inference request latency",
+            latency.clone(),
+        );
+        let batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 12));
+        registry.register(
+            "batch_size",
+            "Examples per forward pass",
+            batch_size.clone(),
+        );
+        let queue_depth = Family::<ModelLabel, Gauge>::default();
+        registry.register(
+            "queue_depth",
+            "Requests queued or in service",
+            queue_depth.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            batch_size,
+            queue_depth,
+        }
+    }
+}
+
+impl Metrics {
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

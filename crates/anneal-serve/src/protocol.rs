@@ -1,0 +1,551 @@
+//! Inference requests and responses: the Open Inference Protocol's JSON tensors and Triton's
+//! binary tensor extension.
+//!
+//! A request body is a JSON header, optionally followed by binary tensor data whose JSON length
+//! is given by the `Inference-Header-Content-Length` header. An input carries its values either
+//! as `data` (flat or nested JSON) or as `parameters.binary_data_size` bytes of the binary part,
+//! little-endian, in input order. Outputs are returned as JSON `data` unless the request asks
+//! for binary (`parameters.binary_data` on a requested output, or `binary_data_output` on the
+//! request); binary outputs follow the JSON response header in output order.
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use anneal_pack::Signature;
+
+use crate::error::{ServeError, bad};
+
+/// The request's JSON header.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Request {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    parameters: Option<Map<String, Value>>,
+    inputs: Vec<InputTensor>,
+    #[serde(default)]
+    outputs: Option<Vec<RequestedOutput>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputTensor {
+    name: String,
+    shape: Vec<i64>,
+    datatype: String,
+    #[serde(default)]
+    parameters: Option<Map<String, Value>>,
+    #[serde(default)]
+    data: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestedOutput {
+    name: String,
+    #[serde(default)]
+    parameters: Option<Map<String, Value>>,
+}
+
+/// The outputs a model offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// `probabilities`, FP32 `[B, classes]`.
+    Probabilities,
+    /// `class`, INT64 `[B]`: the index of the most probable class.
+    Class,
+    /// `label`, BYTES `[B]`: its name.
+    Label,
+}
+
+/// Output names, in the order they are returned by default.
+pub const OUTPUTS: [(&str, Output); 3] = [
+    ("probabilities", Output::Probabilities),
+    ("class", Output::Class),
+    ("label", Output::Label),
+];
+
+/// A validated request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// The request id, echoed back.
+    pub id: Option<String>,
+    /// Number of examples.
+    pub n: usize,
+    /// `n * features` model inputs.
+    pub x: Vec<f32>,
+    /// Outputs to return, each with whether it is binary.
+    pub outputs: Vec<(Output, bool)>,
+}
+
+/// Limits applied while parsing.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most examples in one request.
+    pub max_examples: usize,
+    /// Deepest JSON nesting accepted.
+    pub max_depth: usize,
+}
+
+/// The datatypes of the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DType {
+    Bool,
+    U8,
+    U16,
+    U32,
+    U64,
+    I8,
+    I16,
+    I32,
+    I64,
+    F16,
+    Bf16,
+    F32,
+    F64,
+}
+
+impl DType {
+    fn parse(s: &str) -> Result<DType, ServeError> {
+        Ok(match s {
+            "BOOL" => DType::Bool,
+            "UINT8" => DType::U8,
+            "UINT16" => DType::U16,
+            "UINT32" => DType::U32,
+            "UINT64" => DType::U64,
+            "INT8" => DType::I8,
+            "INT16" => DType::I16,
+            "INT32" => DType::I32,
+            "INT64" => DType::I64,
+            "FP16" => DType::F16,
+            "BF16" => DType::Bf16,
+            "FP32" => DType::F32,
+            "FP64" => DType::F64,
+            "BYTES" => {
+                return Err(bad(
+                    "datatype BYTES cannot feed the numeric input; send FP32 (or another numeric type)",
+                ));
+            }
+            other => {
+                return Err(bad(format!(
+                    "unknown datatype `{}`: expected one of BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, BF16, FP32, FP64",
+                    truncate(other)
+                )));
+            }
+        })
+    }
+
+    fn size(self) -> usize {
+        match self {
+            DType::Bool | DType::U8 | DType::I8 => 1,
+            DType::U16 | DType::I16 | DType::F16 | DType::Bf16 => 2,
+            DType::U32 | DType::I32 | DType::F32 => 4,
+            DType::U64 | DType::I64 | DType::F64 => 8,
+        }
+    }
+
+    /// Little-endian element bytes to f32.
+    fn decode(self, b: &[u8]) -> f32 {
+        match self {
+            DType::Bool | DType::U8 => f32::from(b[0]),
+            DType::I8 => f32::from(b[0] as i8),
+            DType::U16 => f32::from(u16::from_le_bytes([b[0], b[1]])),
+            DType::I16 => f32::from(i16::from_le_bytes([b[0], b[1]])),
+            DType::F16 => f16_to_f32(u16::from_le_bytes([b[0], b[1]])),
+            DType::Bf16 => f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16),
+            DType::U32 => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32,
+            DType::I32 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32,
+            DType::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            DType::U64 => {
+                u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
+            }
+            DType::I64 => {
+                i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
+            }
+            DType::F64 => {
+                f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
+            }
+        }
+    }
+}
+
+/// IEEE half to single precision.
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = u32::from(h >> 15) << 31;
+    let exp = u32::from((h >> 10) & 0x1f);
+    let frac = u32::from(h & 0x3ff);
+    let bits = match (exp, frac) {
+        (0, 0) => sign,
+        (0, f) => {
+            // Subnormal: normalise.
+            let shift = f.leading_zeros() - 21;
+            sign | ((113 - shift) << 23) | (((f << shift) & 0x3ff) << 13)
+        }
+        (0x1f, f) => sign | 0x7f80_0000 | (f << 13),
+        (e, f) => sign | ((e + 112) << 23) | (f << 13),
+    };
+    f32::from_bits(bits)
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// The deepest nesting of `[`/`{` in a JSON text, outside strings; stops counting past `limit`.
+pub fn json_depth(bytes: &[u8], limit: usize) -> usize {
+    let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
+    for &b in bytes {
+        if in_str {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+                if max > limit {
+                    return max;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Parse and validate a request body against the model's signature.
+pub fn parse(
+    body: &[u8],
+    header_len: Option<usize>,
+    sig: &Signature,
+    limits: Limits,
+) -> Result<Parsed, ServeError> {
+    let (json_part, mut binary) = match header_len {
+        Some(n) if n > body.len() => {
+            return Err(bad(format!(
+                "Inference-Header-Content-Length is {n} but the body has only {} bytes",
+                body.len()
+            )));
+        }
+        Some(n) => body.split_at(n),
+        None => (body, &[][..]),
+    };
+    let depth = json_depth(json_part, limits.max_depth);
+    if depth > limits.max_depth {
+        return Err(bad(format!(
+            "JSON nesting is deeper than {} levels",
+            limits.max_depth
+        )));
+    }
+    let req: Request = serde_json::from_slice(json_part)
+        .map_err(|e| bad(format!("invalid inference request JSON: {e}")))?;
+    let input_spec = sig.inputs.first().ok_or(ServeError::Internal)?;
+    let [input] = req.inputs.as_slice() else {
+        return Err(bad(format!(
+            "expected exactly 1 input (`{}`), got {}",
+            input_spec.name,
+            req.inputs.len()
+        )));
+    };
+    if input.name != input_spec.name {
+        return Err(bad(format!(
+            "unknown input `{}`: the model's input is `{}`",
+            truncate(&input.name),
+            input_spec.name
+        )));
+    }
+    let dtype = DType::parse(&input.datatype)?;
+    let n = check_shape(&input.shape, &input_spec.shape, limits.max_examples)?;
+    let count = n * input_spec.shape[1..].iter().product::<i64>() as usize;
+    let binary_size = match input
+        .parameters
+        .as_ref()
+        .and_then(|p| p.get("binary_data_size"))
+    {
+        None => None,
+        Some(v) => Some(
+            v.as_u64()
+                .ok_or_else(|| bad("`binary_data_size` must be a non-negative integer"))?,
+        ),
+    };
+    let x = match (&input.data, binary_size) {
+        (Some(_), Some(_)) => {
+            return Err(bad("input `input` has both `data` and `binary_data_size`"));
+        }
+        (None, None) => {
+            return Err(bad(
+                "input `input` has neither `data` nor `binary_data_size`",
+            ));
+        }
+        (None, Some(size)) => {
+            if header_len.is_none() {
+                return Err(bad(
+                    "a binary input needs the Inference-Header-Content-Length header",
+                ));
+            }
+            let want = count * dtype.size();
+            if size != want as u64 {
+                return Err(bad(format!(
+                    "binary_data_size is {size} but shape {:?} of {} needs {want} bytes",
+                    input.shape, input.datatype
+                )));
+            }
+            if binary.len() < want {
+                return Err(bad(format!(
+                    "the body holds {} bytes of binary data, the input needs {want}",
+                    binary.len()
+                )));
+            }
+            let (mine, rest) = binary.split_at(want);
+            binary = rest;
+            mine.chunks_exact(dtype.size())
+                .map(|b| dtype.decode(b))
+                .collect()
+        }
+        (Some(data), None) => {
+            let mut out = Vec::with_capacity(count);
+            flatten(data, dtype, count, &mut out)?;
+            if out.len() != count {
+                return Err(bad(format!(
+                    "`data` holds {} values, shape {:?} needs {count}",
+                    out.len(),
+                    input.shape
+                )));
+            }
+            out
+        }
+    };
+    if !binary.is_empty() {
+        return Err(bad(format!(
+            "{} bytes of binary data follow that no input claims",
+            binary.len()
+        )));
+    }
+    if let Some(bad_value) = x.iter().find(|v| !v.is_finite()) {
+        return Err(bad(format!(
+            "input values must be finite, found {bad_value}"
+        )));
+    }
+    let default_binary = match req
+        .parameters
+        .as_ref()
+        .and_then(|p| p.get("binary_data_output"))
+    {
+        None => false,
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| bad("`binary_data_output` must be true or false"))?,
+    };
+    let outputs = match &req.outputs {
+        None => OUTPUTS.iter().map(|(_, o)| (*o, default_binary)).collect(),
+        Some(list) => list
+            .iter()
+            .map(|o| {
+                let kind = OUTPUTS
+                    .iter()
+                    .find(|(name, _)| *name == o.name)
+                    .map(|(_, k)| *k)
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "unknown output `{}`: expected probabilities, class or label",
+                            truncate(&o.name)
+                        ))
+                    })?;
+                let binary = match o.parameters.as_ref().and_then(|p| p.get("binary_data")) {
+                    None => default_binary,
+                    Some(v) => v
+                        .as_bool()
+                        .ok_or_else(|| bad("`binary_data` must be true or false"))?,
+                };
+                Ok((kind, binary))
+            })
+            .collect::<Result<Vec<_>, ServeError>>()?,
+    };
+    Ok(Parsed {
+        id: req.id,
+        n,
+        x,
+        outputs,
+    })
+}
+
+/// Check a request shape against the signature's (`-1` is the batch) and return the batch size.
+fn check_shape(shape: &[i64], spec: &[i64], max_examples: usize) -> Result<usize, ServeError> {
+    if shape.len() != spec.len() {
+        return Err(bad(format!(
+            "input shape {shape:?} has rank {}, the model expects {spec:?}",
+            shape.len()
+        )));
+    }
+    if let Some(d) = shape.iter().find(|d| **d < 0) {
+        return Err(bad(format!(
+            "input shape {shape:?} has a negative dimension {d}"
+        )));
+    }
+    let mut total: u64 = 1;
+    for d in shape {
+        total = total.checked_mul(*d as u64).ok_or_else(|| {
+            bad(format!(
+                "input shape {shape:?} has more elements than can be addressed"
+            ))
+        })?;
+    }
+    if shape[1..] != spec[1..] {
+        return Err(bad(format!(
+            "input shape {shape:?} does not match the model's {spec:?}"
+        )));
+    }
+    let n = shape[0] as u64;
+    if n == 0 {
+        return Err(bad("the batch dimension is 0"));
+    }
+    if n > max_examples as u64 {
+        return Err(bad(format!(
+            "a request may hold at most {max_examples} examples, this one has {n}"
+        )));
+    }
+    Ok(n as usize)
+}
+
+/// Append the leaves of nested `data` to `out`, stopping past `limit`.
+fn flatten(v: &Value, dtype: DType, limit: usize, out: &mut Vec<f32>) -> Result<(), ServeError> {
+    match v {
+        Value::Array(items) => {
+            for item in items {
+                flatten(item, dtype, limit, out)?;
+                if out.len() > limit {
+                    return Ok(());
+                }
+            }
+            Ok(())
+        }
+        Value::Bool(b) if dtype == DType::Bool => {
+            out.push(f32::from(u8::from(*b)));
+            Ok(())
+        }
+        Value::Number(num) if dtype != DType::Bool => {
+            let f = num
+                .as_f64()
+                .ok_or_else(|| bad("a number in `data` is out of range"))?;
+            let integral = !matches!(dtype, DType::F16 | DType::Bf16 | DType::F32 | DType::F64);
+            if integral && (f.fract() != 0.0 || num.is_f64() && !(num.is_i64() || num.is_u64())) {
+                return Err(bad(format!(
+                    "`data` holds {num}, which is not an integer as datatype requires"
+                )));
+            }
+            out.push(f as f32);
+            Ok(())
+        }
+        other => Err(bad(format!(
+            "`data` holds {}, expected {}",
+            kind(other),
+            if dtype == DType::Bool {
+                "booleans"
+            } else {
+                "numbers"
+            }
+        ))),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A response: the bytes, and the JSON header's length when binary data follows.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// The whole body.
+    pub body: Vec<u8>,
+    /// Length of the JSON part, when binary outputs follow it.
+    pub header_len: Option<usize>,
+}
+
+/// Build the response for `probs` (`n * classes` values).
+pub fn respond(
+    model: &str,
+    version: &str,
+    req: &Parsed,
+    probs: &[f32],
+    classes: &[String],
+) -> Encoded {
+    let k = classes.len();
+    let predicted: Vec<usize> = probs.chunks(k).map(anneal_pack::argmax).collect();
+    let mut outputs = Vec::with_capacity(req.outputs.len());
+    let mut binary: Vec<u8> = Vec::new();
+    for (output, as_binary) in &req.outputs {
+        let (name, datatype, shape) = match output {
+            Output::Probabilities => ("probabilities", "FP32", json!([req.n, k])),
+            Output::Class => ("class", "INT64", json!([req.n])),
+            Output::Label => ("label", "BYTES", json!([req.n])),
+        };
+        let mut entry = json!({"name": name, "datatype": datatype, "shape": shape});
+        if *as_binary {
+            let start = binary.len();
+            match output {
+                Output::Probabilities => binary.extend(probs.iter().flat_map(|p| p.to_le_bytes())),
+                Output::Class => {
+                    binary.extend(predicted.iter().flat_map(|c| (*c as i64).to_le_bytes()))
+                }
+                Output::Label => {
+                    for c in &predicted {
+                        let name = classes[*c].as_bytes();
+                        binary.extend((name.len() as u32).to_le_bytes());
+                        binary.extend(name);
+                    }
+                }
+            }
+            entry["parameters"] = json!({"binary_data_size": binary.len() - start});
+        } else {
+            entry["data"] = match output {
+                Output::Probabilities => json!(probs),
+                Output::Class => json!(predicted),
+                Output::Label => json!(predicted.iter().map(|c| &classes[*c]).collect::<Vec<_>>()),
+            };
+        }
+        outputs.push(entry);
+    }
+    let mut head = json!({"model_name": model, "model_version": version, "outputs": outputs});
+    if let Some(id) = &req.id {
+        head["id"] = json!(id);
+    }
+    let mut body = head.to_string().into_bytes();
+    let header_len = (!binary.is_empty()).then_some(body.len());
+    body.extend(binary);
+    Encoded { body, header_len }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_precision() {
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x3555), 0.333_251_95);
+        assert_eq!(f16_to_f32(0x0001), 5.960_464_5e-8);
+        assert!(f16_to_f32(0x7c00).is_infinite());
+    }
+
+    #[test]
+    fn depth_ignores_brackets_in_strings() {
+        assert_eq!(json_depth(br#"{"a": "[[[[", "b": [[1]]}"#, 100), 3);
+        assert_eq!(json_depth(br#"{"a": "\"[[", "b": 1}"#, 100), 1);
+    }
+}
