@@ -4,6 +4,8 @@
 //! (`try_send`: a full queue is a fast 503, never unbounded memory). The worker takes the first
 //! waiting job, then keeps gathering until the batch holds `max_batch` examples or `max_delay`
 //! has passed since that first job, runs one forward pass and answers each job with its rows.
+//! With `max_delay` zero (the default) it takes whatever queued while the previous pass ran:
+//! no added latency when idle, and batches that grow with the load.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

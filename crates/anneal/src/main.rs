@@ -101,8 +101,9 @@ enum Command {
         /// Most examples gathered into one forward pass.
         #[arg(long, default_value_t = 64)]
         max_batch: usize,
-        /// Longest a request waits for others to join its batch, in microseconds.
-        #[arg(long, default_value_t = 500)]
+        /// Longest a request waits for others to join its batch, in microseconds. With 0 (the
+        /// default) a forward pass takes every request queued while the previous one ran.
+        #[arg(long, default_value_t = 0)]
         max_delay_us: u64,
         /// Requests that may queue per model before new ones get 503.
         #[arg(long, default_value_t = 256)]
