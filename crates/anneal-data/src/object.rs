@@ -453,13 +453,13 @@ mod tests {
         Row {
             id: format!("ex:{i:06}"),
             payload: ContentHash::of(&i.to_le_bytes()),
-            label: (i % 3 != 0).then(|| (i % 10).to_string()),
-            split: if i % 2 == 0 {
+            label: (!i.is_multiple_of(3)).then(|| (i % 10).to_string()),
+            split: if i.is_multiple_of(2) {
                 "train".into()
             } else {
                 String::new()
             },
-            meta: if i % 5 == 0 {
+            meta: if i.is_multiple_of(5) {
                 r#"{"speaker":"jo"}"#.into()
             } else {
                 String::new()

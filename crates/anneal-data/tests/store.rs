@@ -1,6 +1,6 @@
 //! The store's promises at this stage: commits move HEAD atomically, reads verify hashes, a bad
 //! source leaves the store unchanged.
-#![allow(clippy::disallowed_methods)] // fixtures and corruption are written with plain fs::write
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // test code: panics are failures
 
 use std::path::{Path, PathBuf};
 

@@ -3,6 +3,7 @@
 //! (batch 64). Run by `bench/train_throughput.sh`.
 //!
 //! Usage: throughput [SECONDS_PER_WORKLOAD] [THREADS]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // test code: panics are failures
 
 use std::time::Instant;
 

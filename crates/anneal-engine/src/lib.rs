@@ -142,7 +142,7 @@ impl Model {
     /// Class probabilities for `x.len() / features` inputs, `classes` values each.
     pub fn predict(&self, x: &[f32]) -> Result<Vec<f32>, EngineError> {
         let features = self.input.elements();
-        if x.len() % features != 0 {
+        if !x.len().is_multiple_of(features) {
             return Err(EngineError::Input(format!(
                 "{} input values are not a whole number of {features}-value examples",
                 x.len()

@@ -1,5 +1,6 @@
 //! Training and inference on small programs: every layer kind runs, the same seed gives the same
 //! weights, exported weights reload to the same predictions.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // test code: panics are failures
 
 use anneal_engine::{EngineError, Examples, Model, NoObserver, Observer, train};
 use anneal_spec::Program;

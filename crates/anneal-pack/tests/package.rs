@@ -1,4 +1,5 @@
 //! Package round trips and malformed files: typed errors, never a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // test code: panics are failures
 
 use std::path::Path;
 

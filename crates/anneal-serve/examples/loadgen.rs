@@ -5,6 +5,7 @@
 //! Usage: loadgen URL BODY_FILE CLIENTS SECONDS [HEADER_LEN]
 //!   URL        e.g. http://127.0.0.1:8000/v2/models/digits/infer
 //!   BODY_FILE  the request body (JSON, or JSON + binary when HEADER_LEN is given)
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // test code: panics are failures
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,7 @@
 //! The server through its router (no sockets) and on a real socket: every endpoint, JSON and
 //! binary tensors, a table of malformed requests (all 4xx), backpressure, timeouts and graceful
 //! shutdown.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // test code: panics are failures
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,4 +1,5 @@
 //! Manifest errors: each names the file, line and column, what was expected, and a fix.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // test code: panics are failures
 
 use anneal_spec::{Optimizer, Program, Schedule};
 
@@ -67,7 +68,9 @@ fn the_build_key_ignores_names_and_checks() {
 
 #[test]
 fn errors_point_at_the_offending_text() {
-    let cases: &[((&str, &str), (usize, usize), &str, Option<&str>)] = &[
+    // (edit, (line, column), message prefix, hint)
+    type Case<'a> = ((&'a str, &'a str), (usize, usize), &'a str, Option<&'a str>);
+    let cases: &[Case] = &[
         (
             ("\"relu\"", "\"rleu\""),
             (11, 32),

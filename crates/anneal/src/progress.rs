@@ -53,7 +53,7 @@ impl Observer for Progress {
     fn step(&mut self, step: usize, loss: f32, _seen: usize) {
         if let Some(bar) = &self.bar {
             bar.set_position(step as u64);
-            if step % 10 == 0 {
+            if step.is_multiple_of(10) {
                 let rate = bar.per_sec() * self.batch as f64;
                 bar.set_message(format!("loss {loss:.4} {rate:>6.0} samples/s"));
             }

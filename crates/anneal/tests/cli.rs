@@ -1,6 +1,6 @@
 //! End-to-end tests of the `anneal` binary: every verb on small synthetic programs, and the
 //! exact text of its errors (snapshots, with temporary paths masked).
-#![allow(clippy::disallowed_methods)] // fixtures are written with plain fs::write
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // test code: panics are failures
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
