@@ -8,6 +8,8 @@
 //!   rows cut at content-defined boundaries, tables, commits).
 //! - [`idx`] and [`import`]: reading IDX sources and importing them as one commit.
 //! - [`payload`]: how example payloads are encoded.
+//! - [`refs`]: branches, tags, checkout and revision names; [`diff`] between commits;
+//!   [`fsck`] over every object and everything reachable.
 //! - [`fs`]: the single atomic-write helper every store write goes through.
 //!
 //! ```
@@ -23,12 +25,15 @@
 //! assert_eq!(snap.payload(&snap.rows[0]).unwrap(), blob);
 //! ```
 
+pub mod diff;
 pub mod fs;
+pub mod fsck;
 pub mod hash;
 pub mod idx;
 pub mod import;
 pub mod object;
 pub mod payload;
+pub mod refs;
 pub mod store;
 
 pub use hash::ContentHash;

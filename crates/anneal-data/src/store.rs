@@ -97,6 +97,34 @@ pub enum StoreError {
         /// The id.
         id: String,
     },
+    /// A revision names no commit.
+    #[error(
+        "unknown revision `{0}`: expected HEAD, a branch, a tag or a commit hash (or a unique prefix of 4+ hex digits)"
+    )]
+    UnknownRevision(String),
+    /// A hash prefix matches several commits.
+    #[error("revision `{0}` is ambiguous: it prefixes several objects")]
+    AmbiguousRevision(String),
+    /// A branch or tag name is not valid.
+    #[error("invalid ref name `{0}`: use letters, digits, `-`, `_`, `.` and `/`")]
+    BadRefName(String),
+    /// A branch or tag already exists.
+    #[error("{kind} `{name}` already exists")]
+    RefExists {
+        /// `branch` or `tag`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// The store has no commit yet.
+    #[error("the dataset has no commits yet")]
+    NoCommits,
+    /// An example id is not in the dataset.
+    #[error("no example `{id}` in the dataset")]
+    UnknownExample {
+        /// The id.
+        id: String,
+    },
     /// A payload named by a row is in none of the table's packs.
     #[error("example `{id}`: payload {payload} is in none of the dataset's packs")]
     DanglingPayload {
@@ -201,7 +229,8 @@ impl Store {
         &self.root
     }
 
-    fn object_path(&self, h: &ContentHash) -> PathBuf {
+    /// The file an object lives in.
+    pub fn object_path(&self, h: &ContentHash) -> PathBuf {
         let hex = h.to_hex();
         self.root.join("objects").join(&hex[..2]).join(&hex[2..])
     }
@@ -342,14 +371,9 @@ impl Store {
         Ok(Snapshot { rows, packs, index })
     }
 
-    /// Commit `rows` (any order; ids must be unique) on the current branch. `new_blobs` are
-    /// payloads not yet in the parent's packs; they are written to new packs.
-    pub fn commit(
-        &self,
-        mut rows: Vec<Row>,
-        new_blobs: &[&[u8]],
-        message: &str,
-    ) -> Result<ContentHash, StoreError> {
+    /// Hold the store's writer lock (advisory; released when the guard drops or the process
+    /// dies).
+    pub fn lock(&self) -> Result<std::fs::File, StoreError> {
         let lock_path = self.root.join("lock");
         let lock = OpenOptions::new()
             .create(true)
@@ -358,7 +382,47 @@ impl Store {
             .open(&lock_path)
             .map_err(io_err(&lock_path))?;
         lock.lock().map_err(io_err(&lock_path))?;
+        Ok(lock)
+    }
 
+    /// Commit `rows` (any order; ids must be unique) on the current branch. `new_blobs` are
+    /// payloads not yet in the parent's packs; they are written to new packs.
+    pub fn commit(
+        &self,
+        rows: Vec<Row>,
+        new_blobs: &[&[u8]],
+        message: &str,
+    ) -> Result<ContentHash, StoreError> {
+        let _lock = self.lock()?;
+        self.commit_locked(rows, new_blobs, message)
+    }
+
+    /// Read the rows at HEAD, let `edit` change them, and commit the result, all under the
+    /// writer lock (so concurrent edits cannot lose each other's changes). Returns None when
+    /// `edit` changed nothing.
+    pub fn update(
+        &self,
+        message: &str,
+        edit: impl FnOnce(&mut Vec<Row>) -> Result<(), StoreError>,
+    ) -> Result<Option<ContentHash>, StoreError> {
+        let _lock = self.lock()?;
+        let head = self.head()?.ok_or(StoreError::NoCommits)?;
+        let mut rows = self.rows(&self.table(&self.commit_object(&head)?, &head)?)?;
+        let before = rows.clone();
+        edit(&mut rows)?;
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        if rows == before {
+            return Ok(None);
+        }
+        self.commit_locked(rows, &[], message).map(Some)
+    }
+
+    fn commit_locked(
+        &self,
+        mut rows: Vec<Row>,
+        new_blobs: &[&[u8]],
+        message: &str,
+    ) -> Result<ContentHash, StoreError> {
         let parent = self.head()?;
         let mut packs = match &parent {
             Some(p) => self.table(&self.commit_object(p)?, p)?.packs,
@@ -406,11 +470,11 @@ impl Store {
         let body = serde_json::to_vec_pretty(&commit).unwrap_or_default();
         let h = self.put(Kind::Commit, &body)?;
         self.move_branch(parent, h, message)?;
-        drop(lock);
         Ok(h)
     }
 
-    fn move_branch(
+    /// Point the current branch at `new` (atomically), logging the move.
+    pub(crate) fn move_branch(
         &self,
         old: Option<ContentHash>,
         new: ContentHash,
@@ -458,7 +522,7 @@ impl Store {
     }
 }
 
-fn valid_ref_name(name: &str) -> bool {
+pub(crate) fn valid_ref_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('.')
         && !name.contains("..")

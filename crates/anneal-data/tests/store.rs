@@ -163,3 +163,137 @@ fn a_store_from_the_future_is_refused() {
         "{err}"
     );
 }
+
+fn relabel(store: &Store, ids: &[&str], label: &str) -> ContentHash {
+    store
+        .update("relabel", |rows| {
+            for r in rows.iter_mut().filter(|r| ids.contains(&r.id.as_str())) {
+                r.label = Some(label.to_string());
+            }
+            Ok(())
+        })
+        .unwrap()
+        .unwrap()
+}
+
+#[test]
+fn a_label_edit_is_a_small_commit_and_diff_reports_it() {
+    let (_dir, store, first) = one_commit(3000);
+    let second = relabel(&store, &["digits:00017", "digits:02001"], "3");
+    assert_eq!(store.head().unwrap(), Some(second));
+    let d = anneal_data::diff::diff(&store, &first, &second).unwrap();
+    assert!(d.added.is_empty() && d.removed.is_empty() && d.changed.is_empty());
+    let edits: Vec<(String, Option<String>, Option<String>)> = d
+        .relabeled
+        .iter()
+        .map(|(a, b)| (a.id.clone(), a.label.clone(), b.label.clone()))
+        .collect();
+    assert_eq!(
+        edits,
+        vec![
+            ("digits:00017".into(), Some("7".into()), Some("3".into())),
+            ("digits:02001".into(), Some("1".into()), Some("3".into())),
+        ]
+    );
+    assert_eq!(d.class_counts.get("3"), Some(&2));
+    assert_eq!(d.class_counts.get("7"), Some(&-1));
+    assert_eq!(d.class_counts.get("1"), Some(&-1));
+    let table = |h: &ContentHash| store.table(&store.commit_object(h).unwrap(), h).unwrap();
+    let chunks = table(&first).chunks.len();
+    assert!(
+        d.chunks_skipped >= chunks - 2,
+        "{} of {chunks} chunks skipped",
+        d.chunks_skipped
+    );
+    // The edit wrote at most two chunks, a table and a commit; payloads are shared.
+    assert_eq!(table(&first).packs, table(&second).packs);
+    // An edit that changes nothing makes no commit.
+    assert_eq!(store.update("noop", |_| Ok(())).unwrap(), None);
+    // Removing examples.
+    let third = store.update("remove", |rows| {
+        rows.retain(|r| r.id != "digits:00005");
+        Ok(())
+    });
+    let third = third.unwrap().unwrap();
+    let d = anneal_data::diff::diff(&store, &second, &third).unwrap();
+    assert_eq!(d.removed.len(), 1);
+    assert_eq!(d.removed[0].id, "digits:00005");
+    assert!(
+        anneal_data::diff::diff(&store, &third, &third)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn branches_tags_and_revisions() {
+    let (_dir, store, first) = one_commit(50);
+    assert_eq!(store.branch().unwrap(), "main");
+    store.create_tag("v1", None).unwrap();
+    store.create_branch("fix", None).unwrap();
+    assert!(matches!(
+        store.create_branch("fix", None),
+        Err(StoreError::RefExists { .. })
+    ));
+    assert!(matches!(
+        store.create_branch("../evil", None),
+        Err(StoreError::BadRefName(_))
+    ));
+    store.checkout("fix").unwrap();
+    let on_fix = relabel(&store, &["digits:00001"], "9");
+    assert_eq!(store.resolve("fix").unwrap(), on_fix);
+    assert_eq!(store.resolve("main").unwrap(), first);
+    assert_eq!(store.resolve("v1").unwrap(), first);
+    assert_eq!(store.resolve("HEAD").unwrap(), on_fix);
+    assert_eq!(store.resolve(&first.to_hex()[..10]).unwrap(), first);
+    assert!(matches!(
+        store.resolve("nope"),
+        Err(StoreError::UnknownRevision(_))
+    ));
+    store.checkout("main").unwrap();
+    assert_eq!(store.head().unwrap(), Some(first));
+    let names: Vec<String> = store
+        .branches()
+        .unwrap()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["fix", "main"]);
+}
+
+#[test]
+fn fsck_is_clean_on_a_good_store_and_names_every_damaged_object() {
+    let (_dir, store, first) = one_commit(2000);
+    relabel(&store, &["digits:00003"], "0");
+    store.create_tag("v1", Some(first)).unwrap();
+    let clean = anneal_data::fsck::fsck(&store).unwrap();
+    assert!(clean.problems.is_empty(), "{:?}", clean.problems);
+    assert_eq!(clean.commits, 2);
+    for file in objects(&store) {
+        let good = std::fs::read(&file).unwrap();
+        // A flipped bit.
+        let mut bad = good.clone();
+        bad[good.len() / 3] ^= 1;
+        std::fs::write(&file, &bad).unwrap();
+        let r = anneal_data::fsck::fsck(&store).unwrap();
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.path == file && p.message.starts_with("corrupt")),
+            "{file:?}: {:?}",
+            r.problems
+        );
+        // A deleted object: every reachable one is reported missing.
+        std::fs::remove_file(&file).unwrap();
+        let r = anneal_data::fsck::fsck(&store).unwrap();
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.message.contains("missing object")),
+            "{file:?}: {:?}",
+            r.problems
+        );
+        std::fs::write(&file, &good).unwrap();
+    }
+    assert!(anneal_data::fsck::fsck(&store).unwrap().problems.is_empty());
+}

@@ -157,6 +157,104 @@ enum DataCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The current branch and commit, and the dataset's size.
+    Status {
+        #[command(flatten)]
+        dir: Dir,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One commit: its metadata and what it changed from its parent.
+    Show {
+        /// A revision (default HEAD).
+        #[arg(default_value = "HEAD")]
+        rev: String,
+        #[command(flatten)]
+        dir: Dir,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Examples added and removed, labels changed (before -> after), per-class count changes.
+    Diff {
+        /// The older revision.
+        a: String,
+        /// The newer revision (default HEAD).
+        #[arg(default_value = "HEAD")]
+        b: String,
+        #[command(flatten)]
+        dir: Dir,
+        /// Only the counts.
+        #[arg(long)]
+        stat: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set labels: `label ID LABEL` or `label --from FILE.csv` (columns id,label), as one commit.
+    Label {
+        /// An example id and its new label.
+        args: Vec<String>,
+        /// A CSV file of id,label rows (a header row is skipped).
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+        /// Commit message.
+        #[arg(short, long)]
+        message: Option<String>,
+        #[command(flatten)]
+        dir: Dir,
+    },
+    /// Remove examples by id, as one commit.
+    Remove {
+        /// Example ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[command(flatten)]
+        dir: Dir,
+    },
+    /// List branches, or create one at HEAD.
+    Branch {
+        /// The branch to create.
+        name: Option<String>,
+        #[command(flatten)]
+        dir: Dir,
+    },
+    /// Switch to a branch.
+    Checkout {
+        /// The branch.
+        name: String,
+        #[command(flatten)]
+        dir: Dir,
+    },
+    /// List tags, or tag a revision.
+    Tag {
+        /// The tag to create.
+        name: Option<String>,
+        /// What it names (default HEAD).
+        rev: Option<String>,
+        #[command(flatten)]
+        dir: Dir,
+    },
+    /// Example counts per split and label.
+    Stats {
+        /// A revision (default HEAD).
+        #[arg(default_value = "HEAD")]
+        rev: String,
+        #[command(flatten)]
+        dir: Dir,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify every object and everything reachable from the refs; exit 1 on any problem.
+    Fsck {
+        #[command(flatten)]
+        dir: Dir,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -174,6 +272,33 @@ fn main() -> ExitCode {
                 json,
             } => commands::data::import(&dir.dir, &source, &format, &split, unlabeled, json),
             DataCommand::Log { dir, json } => commands::data::log(&dir.dir, json),
+            DataCommand::Status { dir, json } => commands::data_edit::status(&dir.dir, json),
+            DataCommand::Show { rev, dir, json } => commands::data_edit::show(&dir.dir, &rev, json),
+            DataCommand::Diff {
+                a,
+                b,
+                dir,
+                stat,
+                json,
+            } => commands::data_edit::diff(&dir.dir, &a, &b, stat, json),
+            DataCommand::Label {
+                args,
+                from,
+                message,
+                dir,
+            } => commands::data_edit::label(&dir.dir, &args, from.as_deref(), message.as_deref()),
+            DataCommand::Remove { ids, dir } => commands::data_edit::remove(&dir.dir, &ids),
+            DataCommand::Branch { name, dir } => {
+                commands::data_edit::branch(&dir.dir, name.as_deref())
+            }
+            DataCommand::Checkout { name, dir } => commands::data_edit::checkout(&dir.dir, &name),
+            DataCommand::Tag { name, rev, dir } => {
+                commands::data_edit::tag(&dir.dir, name.as_deref(), rev.as_deref())
+            }
+            DataCommand::Stats { rev, dir, json } => {
+                commands::data_edit::stats(&dir.dir, &rev, json)
+            }
+            DataCommand::Fsck { dir, json } => commands::data_edit::fsck(&dir.dir, json),
         },
         Command::Build {
             path,

@@ -369,3 +369,106 @@ fn ctrl_c_leaves_no_partial_package() {
     assert!(left.is_empty(), "left in target/: {left:?}");
     assert!(!prog.join("anneal.lock").exists());
 }
+
+#[test]
+fn store_verbs_and_rebuild_after_a_label_edit() {
+    let (tmp, prog) = tiny_program(TINY);
+    let run = |args: &[&str]| {
+        let o = anneal(tmp.path(), args);
+        assert!(o.status.success(), "{args:?}: {}{}", stdout(&o), stderr(&o));
+        stdout(&o)
+    };
+    run(&["build", "-C", "prog"]);
+    let out = run(&["build", "-C", "prog"]);
+    assert!(out.starts_with("fresh"), "{out}");
+
+    // A label edit is a commit; the next build retrains.
+    run(&["data", "label", "train:00003", "0", "-C", "prog"]);
+    std::fs::write(
+        prog.join("edits.csv"),
+        "id,label\ntrain:00005,0\ntrain:00007,0\n",
+    )
+    .unwrap();
+    run(&[
+        "data",
+        "label",
+        "--from",
+        "prog/edits.csv",
+        "-C",
+        "prog",
+        "-m",
+        "fix three labels",
+    ]);
+    let out = run(&["build", "-C", "prog"]);
+    assert!(out.starts_with("built"), "{out}");
+
+    let log: Vec<serde_json::Value> =
+        serde_json::from_str(&run(&["data", "log", "-C", "prog", "--json"])).unwrap();
+    assert_eq!(log.len(), 4);
+    assert_eq!(log[0]["message"], "fix three labels");
+    let first = log[2]["commit"].as_str().unwrap()[..12].to_string(); // after both imports
+    let d: serde_json::Value =
+        serde_json::from_str(&run(&["data", "diff", &first, "-C", "prog", "--json"])).unwrap();
+    assert_eq!(d["relabeled"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        d["relabeled"][0],
+        serde_json::json!({"id": "train:00003", "before": "1", "after": "0"})
+    );
+    assert_eq!(d["class_counts"], serde_json::json!({"0": 3, "1": -3}));
+    let text = run(&["data", "diff", &first, "HEAD", "-C", "prog", "--stat"]);
+    assert!(
+        text.contains("0 added, 0 removed, 3 relabeled, 0 changed"),
+        "{text}"
+    );
+
+    // Branches keep edits apart.
+    run(&["data", "branch", "experiment", "-C", "prog"]);
+    run(&["data", "checkout", "experiment", "-C", "prog"]);
+    run(&["data", "remove", "test:00001", "-C", "prog"]);
+    let status: serde_json::Value =
+        serde_json::from_str(&run(&["data", "status", "-C", "prog", "--json"])).unwrap();
+    assert_eq!(status["branch"], "experiment");
+    assert_eq!(status["examples"], 499);
+    run(&["data", "checkout", "main", "-C", "prog"]);
+    let stats: serde_json::Value =
+        serde_json::from_str(&run(&["data", "stats", "-C", "prog", "--json"])).unwrap();
+    assert_eq!(
+        stats["counts"]["test"]["0"].as_u64().unwrap()
+            + stats["counts"]["test"]["1"].as_u64().unwrap(),
+        100
+    );
+
+    // fsck: clean, then a damaged object is named and the exit code is 1.
+    assert!(run(&["data", "fsck", "-C", "prog"]).contains(": 0 problems"));
+    let objects = prog.join(".anneal/objects");
+    let dir = std::fs::read_dir(&objects)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[8] ^= 0x10;
+    std::fs::write(&file, bytes).unwrap();
+    let o = anneal(tmp.path(), &["data", "fsck", "-C", "prog"]);
+    assert_eq!(o.status.code(), Some(1));
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(stdout(&o).contains(&name), "{}", stdout(&o));
+
+    // Unknown ids and revisions are clear errors.
+    let o = anneal(tmp.path(), &["data", "label", "nope:1", "0", "-C", "prog"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no example `nope:1` in the dataset"));
+    let o = anneal(tmp.path(), &["data", "diff", "zzzz", "-C", "prog"]);
+    assert!(
+        stderr(&o).contains("unknown revision `zzzz`"),
+        "{}",
+        stderr(&o)
+    );
+}

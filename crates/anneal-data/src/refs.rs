@@ -1,0 +1,186 @@
+//! Branches, tags, checkout and revision names.
+//!
+//! `refs/heads/NAME` and `refs/tags/NAME` each hold a commit hash; `HEAD` names the current
+//! branch. Every ref write is atomic. A revision is `HEAD`, a branch, a tag, a full commit hash
+//! or a unique prefix of at least 4 hex digits.
+
+use std::path::PathBuf;
+
+use crate::fs::write_atomic;
+use crate::hash::ContentHash;
+use crate::object::Kind;
+use crate::store::{Store, StoreError, valid_ref_name};
+
+impl Store {
+    fn ref_path(&self, kind: &str, name: &str) -> Result<PathBuf, StoreError> {
+        if !valid_ref_name(name) || name.ends_with('/') || name.contains("//") {
+            return Err(StoreError::BadRefName(name.chars().take(80).collect()));
+        }
+        Ok(self.root().join("refs").join(kind).join(name))
+    }
+
+    fn read_ref(&self, kind: &str, name: &str) -> Result<Option<ContentHash>, StoreError> {
+        let path = self.ref_path(kind, name)?;
+        match std::fs::read_to_string(&path) {
+            Ok(t) => t
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|e: crate::hash::HashParseError| StoreError::BadRef {
+                    path,
+                    message: e.to_string(),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Io { path, source }),
+        }
+    }
+
+    fn list_refs(&self, kind: &str) -> Result<Vec<(String, ContentHash)>, StoreError> {
+        let dir = self.root().join("refs").join(kind);
+        let mut out = Vec::new();
+        let mut stack = vec![dir.clone()];
+        while let Some(d) = stack.pop() {
+            let entries = match std::fs::read_dir(&d) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(StoreError::Io { path: d, source }),
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(rel) = path.strip_prefix(&dir) {
+                    let name = rel.to_string_lossy().into_owned();
+                    if name.starts_with('.') {
+                        continue; // a temp file of an interrupted write
+                    }
+                    if let Some(h) = self.read_ref(kind, &name)? {
+                        out.push((name, h));
+                    }
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Branches and the commits they point at.
+    pub fn branches(&self) -> Result<Vec<(String, ContentHash)>, StoreError> {
+        self.list_refs("heads")
+    }
+
+    /// Tags and the commits they point at.
+    pub fn tags(&self) -> Result<Vec<(String, ContentHash)>, StoreError> {
+        self.list_refs("tags")
+    }
+
+    fn create_ref(
+        &self,
+        kind: &'static str,
+        name: &str,
+        at: ContentHash,
+    ) -> Result<(), StoreError> {
+        let path = self.ref_path(kind, name)?;
+        if path.exists() {
+            return Err(StoreError::RefExists {
+                kind: if kind == "heads" { "branch" } else { "tag" },
+                name: name.into(),
+            });
+        }
+        self.commit_object(&at)?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        write_atomic(&path, format!("{at}\n").as_bytes())
+            .map_err(|source| StoreError::Io { path, source })
+    }
+
+    /// Create branch `name` at `at` (default HEAD).
+    pub fn create_branch(
+        &self,
+        name: &str,
+        at: Option<ContentHash>,
+    ) -> Result<ContentHash, StoreError> {
+        let at = match at {
+            Some(h) => h,
+            None => self.head()?.ok_or(StoreError::NoCommits)?,
+        };
+        self.create_ref("heads", name, at)?;
+        Ok(at)
+    }
+
+    /// Create tag `name` at `at` (default HEAD).
+    pub fn create_tag(
+        &self,
+        name: &str,
+        at: Option<ContentHash>,
+    ) -> Result<ContentHash, StoreError> {
+        let at = match at {
+            Some(h) => h,
+            None => self.head()?.ok_or(StoreError::NoCommits)?,
+        };
+        self.create_ref("tags", name, at)?;
+        Ok(at)
+    }
+
+    /// Make `name` the current branch.
+    pub fn checkout(&self, name: &str) -> Result<ContentHash, StoreError> {
+        let _lock = self.lock()?;
+        let at = self
+            .read_ref("heads", name)?
+            .ok_or_else(|| StoreError::UnknownRevision(name.into()))?;
+        let path = self.root().join("HEAD");
+        write_atomic(&path, format!("ref: refs/heads/{name}\n").as_bytes())
+            .map_err(|source| StoreError::Io { path, source })?;
+        Ok(at)
+    }
+
+    /// The commit a revision names.
+    pub fn resolve(&self, rev: &str) -> Result<ContentHash, StoreError> {
+        if rev == "HEAD" {
+            return self.head()?.ok_or(StoreError::NoCommits);
+        }
+        if valid_ref_name(rev) {
+            if let Some(h) = self.read_ref("heads", rev)? {
+                return Ok(h);
+            }
+            if let Some(h) = self.read_ref("tags", rev)? {
+                return Ok(h);
+            }
+        }
+        if let Ok(h) = rev.parse::<ContentHash>() {
+            self.commit_object(&h)
+                .map_err(|_| StoreError::UnknownRevision(rev.into()))?;
+            return Ok(h);
+        }
+        let hex = rev.len() >= 4
+            && rev.len() < 64
+            && rev
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !hex {
+            return Err(StoreError::UnknownRevision(rev.chars().take(80).collect()));
+        }
+        let dir = self.root().join("objects").join(&rev[..2]);
+        let mut found = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                let name = format!("{}{}", &rev[..2], e.file_name().to_string_lossy());
+                if name.starts_with(rev)
+                    && let Ok(h) = name.parse::<ContentHash>()
+                    && self.get(Kind::Commit, &h).is_ok()
+                {
+                    found.push(h);
+                }
+            }
+        }
+        match found.as_slice() {
+            [h] => Ok(*h),
+            [] => Err(StoreError::UnknownRevision(rev.into())),
+            _ => Err(StoreError::AmbiguousRevision(rev.into())),
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! The store verbs beyond import and log: status, show, diff, label, remove, branch, checkout,
+//! tag, stats and fsck.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use anneal::error::{CliError, EXIT_FAILED};
+use anneal_data::diff::Diff;
+use anneal_data::{ContentHash, Store, StoreError};
+use serde_json::json;
+
+fn rows_at(store: &Store, h: &ContentHash) -> Result<Vec<anneal_data::object::Row>, CliError> {
+    Ok(store.rows(&store.table(&store.commit_object(h)?, h)?)?)
+}
+
+pub fn status(dir: &Path, json: bool) -> Result<u8, CliError> {
+    let store = Store::open(dir)?;
+    let branch = store.branch()?;
+    let Some(head) = store.head()? else {
+        if json {
+            println!(
+                "{}",
+                json!({"branch": branch, "commit": null, "examples": 0})
+            );
+        } else {
+            println!("on branch {branch}, no commits yet");
+        }
+        return Ok(0);
+    };
+    let table = store.table(&store.commit_object(&head)?, &head)?;
+    if json {
+        println!(
+            "{}",
+            json!({"branch": branch, "commit": head.to_hex(), "examples": table.rows, "chunks": table.chunks.len(), "packs": table.packs.len()})
+        );
+    } else {
+        println!("on branch {branch} at {}", head.short());
+        println!(
+            "{} examples in {} chunks, payloads in {} packs",
+            table.rows,
+            table.chunks.len(),
+            table.packs.len()
+        );
+    }
+    Ok(0)
+}
+
+fn diff_json(d: &Diff) -> serde_json::Value {
+    let row =
+        |r: &anneal_data::object::Row| json!({"id": r.id, "label": r.label, "split": r.split});
+    json!({
+        "added": d.added.iter().map(row).collect::<Vec<_>>(),
+        "removed": d.removed.iter().map(row).collect::<Vec<_>>(),
+        "relabeled": d.relabeled.iter().map(|(a, b)| json!({"id": a.id, "before": a.label, "after": b.label})).collect::<Vec<_>>(),
+        "changed": d.changed.iter().map(|(_, b)| row(b)).collect::<Vec<_>>(),
+        "class_counts": d.class_counts,
+    })
+}
+
+fn print_diff(d: &Diff, stat: bool) {
+    let show = |l: &Option<String>| l.clone().unwrap_or_else(|| "(unlabeled)".into());
+    if !stat {
+        for r in &d.added {
+            println!("+ {} {} [{}]", r.id, show(&r.label), r.split);
+        }
+        for r in &d.removed {
+            println!("- {} {} [{}]", r.id, show(&r.label), r.split);
+        }
+        for (a, b) in &d.relabeled {
+            println!("~ {} {} -> {}", a.id, show(&a.label), show(&b.label));
+        }
+        for (_, b) in &d.changed {
+            println!("* {} payload, split or metadata changed", b.id);
+        }
+    }
+    println!(
+        "{} added, {} removed, {} relabeled, {} changed",
+        d.added.len(),
+        d.removed.len(),
+        d.relabeled.len(),
+        d.changed.len()
+    );
+    if !d.class_counts.is_empty() {
+        let parts: Vec<String> = d
+            .class_counts
+            .iter()
+            .map(|(k, v)| format!("{}: {v:+}", if k.is_empty() { "(unlabeled)" } else { k }))
+            .collect();
+        println!("per class: {}", parts.join(", "));
+    }
+}
+
+pub fn show(dir: &Path, rev: &str, json: bool) -> Result<u8, CliError> {
+    let store = Store::open(dir)?;
+    let h = store.resolve(rev)?;
+    let c = store.commit_object(&h)?;
+    let d = match c
+        .parents
+        .first()
+        .and_then(|p| p.parse::<ContentHash>().ok())
+    {
+        Some(p) => anneal_data::diff::diff(&store, &p, &h)?,
+        None => Diff {
+            added: rows_at(&store, &h)?,
+            ..Diff::default()
+        },
+    };
+    if json {
+        println!(
+            "{}",
+            json!({"commit": h.to_hex(), "parents": c.parents, "author": c.author, "time": c.time,
+                   "message": c.message, "diff": diff_json(&d)})
+        );
+    } else {
+        println!(
+            "commit {h}\nauthor {}\ntime   {}\n\n    {}\n",
+            c.author, c.time, c.message
+        );
+        print_diff(&d, d.added.len() > 20);
+    }
+    Ok(0)
+}
+
+pub fn diff(dir: &Path, a: &str, b: &str, stat: bool, json: bool) -> Result<u8, CliError> {
+    let store = Store::open(dir)?;
+    let (ha, hb) = (store.resolve(a)?, store.resolve(b)?);
+    let d = anneal_data::diff::diff(&store, &ha, &hb)?;
+    if json {
+        println!("{}", diff_json(&d));
+    } else {
+        print_diff(&d, stat);
+    }
+    Ok(0)
+}
+
+/// Read `id,label` rows; a first row whose second field is `label` is a header.
+fn read_edits(path: &Path) -> Result<Vec<(String, String)>, CliError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+    let mut out = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+        if record.len() != 2 {
+            return Err(CliError::new(format!(
+                "{}: line {}: expected 2 fields (id,label), found {}",
+                path.display(),
+                i + 1,
+                record.len()
+            )));
+        }
+        if i == 0 && &record[1] == "label" {
+            continue;
+        }
+        out.push((record[0].trim().to_string(), record[1].trim().to_string()));
+    }
+    Ok(out)
+}
+
+pub fn label(
+    dir: &Path,
+    args: &[String],
+    from: Option<&Path>,
+    message: Option<&str>,
+) -> Result<u8, CliError> {
+    let edits: Vec<(String, String)> = match (from, args) {
+        (Some(f), []) => read_edits(f)?,
+        (None, [id, label]) => vec![(id.clone(), label.clone())],
+        _ => {
+            return Err(CliError::new(
+                "expected `label ID LABEL` or `label --from FILE.csv`",
+            ));
+        }
+    };
+    if let Some((id, _)) = edits.iter().find(|(id, l)| id.is_empty() || l.is_empty()) {
+        return Err(CliError::new(format!(
+            "empty id or label in the edit for `{id}`"
+        )));
+    }
+    let store = Store::open(dir)?;
+    let n = edits.len();
+    let message = message.map_or_else(
+        || format!("label {n} example{}", if n == 1 { "" } else { "s" }),
+        str::to_string,
+    );
+    let map: HashMap<String, String> = edits.into_iter().collect();
+    let result = store.update(&message, |rows| {
+        let mut found = 0;
+        for r in rows.iter_mut() {
+            if let Some(l) = map.get(&r.id) {
+                r.label = Some(l.clone());
+                found += 1;
+            }
+        }
+        if found < map.len() {
+            let known: std::collections::HashSet<&str> =
+                rows.iter().map(|r| r.id.as_str()).collect();
+            let missing = map
+                .keys()
+                .find(|id| !known.contains(id.as_str()))
+                .cloned()
+                .unwrap_or_default();
+            return Err(StoreError::UnknownExample { id: missing });
+        }
+        Ok(())
+    })?;
+    match result {
+        Some(h) => println!("committed {} ({message})", h.short()),
+        None => println!("nothing to commit: the labels were already set"),
+    }
+    Ok(0)
+}
+
+pub fn remove(dir: &Path, ids: &[String]) -> Result<u8, CliError> {
+    let store = Store::open(dir)?;
+    let message = format!(
+        "remove {} example{}",
+        ids.len(),
+        if ids.len() == 1 { "" } else { "s" }
+    );
+    let h = store.update(&message, |rows| {
+        let known: std::collections::HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        if let Some(missing) = ids.iter().find(|id| !known.contains(id.as_str())) {
+            return Err(StoreError::UnknownExample {
+                id: missing.clone(),
+            });
+        }
+        rows.retain(|r| !ids.contains(&r.id));
+        Ok(())
+    })?;
+    if let Some(h) = h {
+        println!("committed {} ({message})", h.short());
+    }
+    Ok(0)
+}
+
+pub fn branch(dir: &Path, name: Option<&str>) -> Result<u8, CliError> {
+    let store = Store::open(dir)?;
+    match name {
+        Some(n) => {
+            let at = store.create_branch(n, None)?;
+            println!("created branch {n} at {}", at.short());
+        }
+        None => {
+            let current = store.branch()?;
+            for (n, h) in store.branches()? {
+                let mark = if n == current { "*" } else { " " };
+                println!("{mark} {n} {}", h.short());
+            }
+        }
+    }
+    Ok(0)
+}
+
+pub fn checkout(dir: &Path, name: &str) -> Result<u8, CliError> {
+    let store = Store::open(dir)?;
+    let at = store.checkout(name)?;
+    println!("on branch {name} at {}", at.short());
+    Ok(0)
+}
+
+pub fn tag(dir: &Path, name: Option<&str>, rev: Option<&str>) -> Result<u8, CliError> {
+    let store = Store::open(dir)?;
+    match name {
+        Some(n) => {
+            let at = rev.map(|r| store.resolve(r)).transpose()?;
+            let at = store.create_tag(n, at)?;
+            println!("tagged {} as {n}", at.short());
+        }
+        None => {
+            for (n, h) in store.tags()? {
+                println!("{n} {}", h.short());
+            }
+        }
+    }
+    Ok(0)
+}
+
+pub fn stats(dir: &Path, rev: &str, json: bool) -> Result<u8, CliError> {
+    let store = Store::open(dir)?;
+    let h = store.resolve(rev)?;
+    let mut counts: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for r in rows_at(&store, &h)? {
+        let split = if r.split.is_empty() {
+            "(none)".to_string()
+        } else {
+            r.split
+        };
+        *counts
+            .entry(split)
+            .or_default()
+            .entry(r.label.unwrap_or_else(|| "(unlabeled)".into()))
+            .or_default() += 1;
+    }
+    if json {
+        println!("{}", json!({"commit": h.to_hex(), "counts": counts}));
+        return Ok(0);
+    }
+    for (split, labels) in &counts {
+        let total: u64 = labels.values().sum();
+        println!("{split}: {total} examples");
+        for (label, n) in labels {
+            println!("  {label:<16} {n:>8}");
+        }
+    }
+    Ok(0)
+}
+
+pub fn fsck(dir: &Path, json: bool) -> Result<u8, CliError> {
+    let store = Store::open(dir)?;
+    let report = anneal_data::fsck::fsck(&store)?;
+    if json {
+        let problems: Vec<_> = report
+            .problems
+            .iter()
+            .map(|p| json!({"path": p.path, "problem": p.message}))
+            .collect();
+        println!(
+            "{}",
+            json!({"objects": report.objects, "commits": report.commits, "problems": problems})
+        );
+    } else {
+        for p in &report.problems {
+            println!("{}: {}", p.path.display(), p.message);
+        }
+        println!(
+            "checked {} objects and {} commits: {} problem{}",
+            report.objects,
+            report.commits,
+            report.problems.len(),
+            if report.problems.len() == 1 { "" } else { "s" }
+        );
+    }
+    Ok(if report.problems.is_empty() {
+        0
+    } else {
+        EXIT_FAILED as u8
+    })
+}
