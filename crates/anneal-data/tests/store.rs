@@ -297,3 +297,59 @@ fn fsck_is_clean_on_a_good_store_and_names_every_damaged_object() {
     }
     assert!(anneal_data::fsck::fsck(&store).unwrap().problems.is_empty());
 }
+
+/// Promise 1: a commit interrupted at any durable step leaves HEAD at the old commit or the
+/// new one, and a store that fsck finds clean.
+#[test]
+fn a_crash_at_every_step_of_a_commit_leaves_old_or_new() {
+    use anneal_data::fs::failpoint;
+    let mut crashes = 0;
+    for k in 0.. {
+        let (_dir, store, first) = one_commit(1500);
+        failpoint::arm(k);
+        let result = store.update("edit", |rows| {
+            rows[10].label = Some("edited".into());
+            rows.retain(|r| r.id != "digits:00020");
+            Ok(())
+        });
+        let steps = failpoint::disarm();
+        let head = store.head().unwrap();
+        let report = anneal_data::fsck::fsck(&store).unwrap();
+        assert!(
+            report.problems.is_empty(),
+            "crash at step {k}: {:?}",
+            report.problems
+        );
+        match result {
+            Err(_) => {
+                crashes += 1;
+                // Old, or (a crash after the atomic ref rename) exactly the new commit.
+                let head = head.unwrap();
+                if head != first {
+                    let c = store.commit_object(&head).unwrap();
+                    assert_eq!(
+                        (c.parents, c.message.as_str()),
+                        (vec![first.to_hex()], "edit"),
+                        "crash at step {k}"
+                    );
+                    let d = anneal_data::diff::diff(&store, &first, &head).unwrap();
+                    assert_eq!(
+                        (d.relabeled.len(), d.removed.len()),
+                        (1, 1),
+                        "crash at step {k} left a mix"
+                    );
+                }
+                // The store is usable again: the same edit now commits.
+                let again = relabel(&store, &["digits:00010"], "again");
+                assert_eq!(store.head().unwrap(), Some(again));
+            }
+            Ok(new) => {
+                assert_eq!(head, new, "a finished commit is HEAD");
+                assert!(steps <= k, "step {k} was never reached");
+                break;
+            }
+        }
+    }
+    assert!(crashes >= 10, "only {crashes} crash points");
+    eprintln!("crash points tested: {crashes}");
+}

@@ -472,3 +472,69 @@ fn store_verbs_and_rebuild_after_a_label_edit() {
         stderr(&o)
     );
 }
+
+/// Promise 1 under real process death: `anneal data label` killed with SIGKILL at random
+/// moments leaves HEAD at the old or the new commit and a store that fsck finds clean.
+/// 40 kills here; `ANNEAL_LONG=1` runs 200.
+#[test]
+fn sigkill_during_commits_never_leaves_a_mix() {
+    let (tmp, _prog) = tiny_program(TINY);
+    let o = anneal(
+        tmp.path(),
+        &[
+            "data",
+            "import",
+            "prog/data/train",
+            "-C",
+            "prog",
+            "--split",
+            "train",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rounds = if std::env::var_os("ANNEAL_LONG").is_some() {
+        200
+    } else {
+        40
+    };
+    let mut seed = 12345u64;
+    let (mut killed, mut finished) = (0, 0);
+    for round in 0..rounds {
+        let log = |tmp: &TempDir| -> Vec<serde_json::Value> {
+            serde_json::from_str(&stdout(&anneal(
+                tmp.path(),
+                &["data", "log", "-C", "prog", "--json"],
+            )))
+            .unwrap()
+        };
+        let before = log(&tmp).len();
+        let label = if round % 2 == 0 { "0" } else { "1" };
+        let mut child = Command::new(env!("CARGO_BIN_EXE_anneal"))
+            .args(["data", "label", "train:00002", label, "-C", "prog"])
+            .current_dir(tmp.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        std::thread::sleep(std::time::Duration::from_micros((seed >> 33) % 12_000));
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        if status.success() {
+            finished += 1
+        } else {
+            killed += 1
+        }
+        let o = anneal(tmp.path(), &["data", "fsck", "-C", "prog"]);
+        assert!(o.status.success(), "round {round}: {}", stdout(&o));
+        let after = log(&tmp).len();
+        assert!(
+            after == before || after == before + 1,
+            "round {round}: {before} -> {after} commits"
+        );
+    }
+    eprintln!("{killed} killed, {finished} finished");
+    assert!(killed > 0, "no run was killed mid-way");
+}
