@@ -11,48 +11,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import gzip
 
 import numpy as np
 from safetensors import safe_open
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DATA = os.path.join(ROOT, "examples", "digits", "data")
-
-MANIFEST = """
-[program]
-name = "peer"
-version = "0.1.0"
-
-[data]
-input = "image"
-shape = [1, 28, 28]
-classes = 10
-normalize = "standard"
-
-[[data.source]]
-path = "data/train10k"
-split = "train"
-
-[[data.source]]
-path = "data/t10k"
-split = "test"
-
-[model]
-layers = ["flatten", "dense 64", "relu", "dense 32", "tanh", "dense 10", "softmax"]
-
-[train]
-epochs = 1
-batch = 128
-seed = 3
-"""
-
-
-def read_idx_images(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    n, rows, cols = (int.from_bytes(data[i:i + 4], "big") for i in (4, 8, 12))
-    return np.frombuffer(data, dtype=np.uint8, offset=16).reshape(n, 1, rows, cols)
+from common import DATA, build, read_idx_images
 
 
 def forward(program, tensors, x):
@@ -82,13 +45,7 @@ def main():
     anneal = os.path.abspath(sys.argv[1])
     tmp = tempfile.mkdtemp(prefix="anneal-peer-")
     try:
-        prog = os.path.join(tmp, "peer")
-        os.makedirs(prog)
-        shutil.copytree(DATA, os.path.join(prog, "data"))
-        with open(os.path.join(prog, "anneal.toml"), "w") as f:
-            f.write(MANIFEST)
-        subprocess.run([anneal, "build", "-C", prog], check=True, stdout=subprocess.DEVNULL)
-        package = os.path.join(prog, "target", "peer-0.1.0.anneal")
+        package = build(anneal, tmp, "peer", ["flatten", "dense 64", "relu", "dense 32", "tanh", "dense 10", "softmax"])
 
         with safe_open(package, framework="np") as f:
             meta = f.metadata()

@@ -5,7 +5,6 @@ binary_data=False, compared with `anneal predict --json` on the same images.
 Usage: python3 tests/peer/check_serve.py PATH/TO/anneal
 """
 
-import gzip
 import json
 import os
 import re
@@ -18,43 +17,7 @@ import tempfile
 import numpy as np
 import tritonclient.http as httpclient
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DATA = os.path.join(ROOT, "examples", "digits", "data")
-
-MANIFEST = """
-[program]
-name = "mlp"
-version = "0.1.0"
-
-[data]
-input = "image"
-shape = [1, 28, 28]
-classes = 10
-normalize = "standard"
-
-[[data.source]]
-path = "data/train10k"
-split = "train"
-
-[[data.source]]
-path = "data/t10k"
-split = "test"
-
-[model]
-layers = ["flatten", "dense 64", "relu", "dense 10"]
-
-[train]
-epochs = 1
-batch = 128
-seed = 11
-"""
-
-
-def read_idx_images(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    n, rows, cols = (int.from_bytes(data[i:i + 4], "big") for i in (4, 8, 12))
-    return np.frombuffer(data, dtype=np.uint8, offset=16).reshape(n, 1, rows, cols)
+from common import DATA, build, read_idx_images
 
 
 def check(cond, what):
@@ -69,13 +32,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="anneal-serve-peer-")
     server = None
     try:
-        prog = os.path.join(tmp, "mlp")
-        os.makedirs(prog)
-        shutil.copytree(DATA, os.path.join(prog, "data"))
-        with open(os.path.join(prog, "anneal.toml"), "w") as f:
-            f.write(MANIFEST)
-        subprocess.run([anneal, "build", "-C", prog], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        package = os.path.join(prog, "target", "mlp-0.1.0.anneal")
+        package = build(anneal, tmp, "mlp", ["flatten", "dense 64", "relu", "dense 10"], seed=11)
 
         server = subprocess.Popen([anneal, "serve", package, "--port", "0"], stderr=subprocess.PIPE, text=True)
         line = server.stderr.readline()

@@ -98,9 +98,9 @@ impl Store {
             .map_err(|source| StoreError::Io { path, source })
     }
 
-    /// Create branch `name` at `at` (default HEAD).
-    pub fn create_branch(
+    fn create_at_head(
         &self,
+        kind: &'static str,
         name: &str,
         at: Option<ContentHash>,
     ) -> Result<ContentHash, StoreError> {
@@ -108,8 +108,17 @@ impl Store {
             Some(h) => h,
             None => self.head()?.ok_or(StoreError::NoCommits)?,
         };
-        self.create_ref("heads", name, at)?;
+        self.create_ref(kind, name, at)?;
         Ok(at)
+    }
+
+    /// Create branch `name` at `at` (default HEAD).
+    pub fn create_branch(
+        &self,
+        name: &str,
+        at: Option<ContentHash>,
+    ) -> Result<ContentHash, StoreError> {
+        self.create_at_head("heads", name, at)
     }
 
     /// Create tag `name` at `at` (default HEAD).
@@ -118,12 +127,7 @@ impl Store {
         name: &str,
         at: Option<ContentHash>,
     ) -> Result<ContentHash, StoreError> {
-        let at = match at {
-            Some(h) => h,
-            None => self.head()?.ok_or(StoreError::NoCommits)?,
-        };
-        self.create_ref("tags", name, at)?;
-        Ok(at)
+        self.create_at_head("tags", name, at)
     }
 
     /// Make `name` the current branch.
