@@ -1,11 +1,16 @@
-//! Differences between two commits. Chunks with the same hash on both sides are skipped without
-//! decoding; only the rows of differing chunks are compared.
+//! Differences between two commits.
+//!
+//! When one commit's table is a chain of patches on the other's (the usual case for label
+//! edits), the diff is read from the patches alone. Between two full tables, chunks with the
+//! same hash on both sides are skipped without decoding; only differing chunks are compared.
+//! Otherwise both datasets are read and compared row by row.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::hash::ContentHash;
-use crate::object::{Kind, Row, decode_chunk};
+use crate::object::{ChunkRef, Edit, Row, Table};
 use crate::store::{Store, StoreError};
+use crate::tables::{chain, edits_between};
 
 /// What changed from one commit to another.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,7 +25,7 @@ pub struct Diff {
     pub changed: Vec<(Row, Row)>,
     /// Per label (`""` for unlabeled): the change in its example count, for labels that changed.
     pub class_counts: BTreeMap<String, i64>,
-    /// Chunks compared without decoding because they were identical.
+    /// Chunks or patches not decoded because they could not differ.
     pub chunks_skipped: usize,
 }
 
@@ -32,67 +37,119 @@ impl Diff {
             && self.relabeled.is_empty()
             && self.changed.is_empty()
     }
+
+    fn from_edits(edits: impl IntoIterator<Item = Edit>, skipped: usize) -> Diff {
+        let mut d = Diff {
+            chunks_skipped: skipped,
+            ..Diff::default()
+        };
+        let mut counts: HashMap<String, i64> = HashMap::new();
+        let mut count = |r: &Row, by: i64| {
+            *counts
+                .entry(r.label.clone().unwrap_or_default())
+                .or_default() += by
+        };
+        for e in edits {
+            match e {
+                Edit::Add(r) => {
+                    count(&r, 1);
+                    d.added.push(r);
+                }
+                Edit::Remove(r) => {
+                    count(&r, -1);
+                    d.removed.push(r);
+                }
+                Edit::Change(a, b) => {
+                    count(&a, -1);
+                    count(&b, 1);
+                    if a.label != b.label {
+                        d.relabeled.push((a, b));
+                    } else {
+                        d.changed.push((a, b));
+                    }
+                }
+            }
+        }
+        d.class_counts = counts.into_iter().filter(|(_, v)| *v != 0).collect();
+        d
+    }
 }
 
-fn differing_rows(
-    store: &Store,
-    chunks: &[(ContentHash, u32)],
-    other: &HashSet<ContentHash>,
-) -> Result<Vec<Row>, StoreError> {
-    let mut rows = Vec::new();
-    for (h, _) in chunks.iter().filter(|(h, _)| !other.contains(h)) {
-        let body = store.get(Kind::Chunk, h)?;
-        rows.extend(decode_chunk(&body).map_err(|source| StoreError::Decode { hash: *h, source })?);
+/// Compose the patches of `chain` (newest first) down to `base` into one set of edits.
+fn compose(chain: &[(ContentHash, Table)]) -> Vec<Edit> {
+    // id -> (row before the first patch, row after the last)
+    let mut net: BTreeMap<String, (Option<Row>, Option<Row>)> = BTreeMap::new();
+    for (_, t) in chain.iter().rev() {
+        let Table::Patch(p) = t else { continue };
+        for e in &p.edits {
+            let (before, after) = match e {
+                Edit::Add(r) => (None, Some(r.clone())),
+                Edit::Change(a, b) => (Some(a.clone()), Some(b.clone())),
+                Edit::Remove(r) => (Some(r.clone()), None),
+            };
+            net.entry(e.id().to_string())
+                .and_modify(|v| v.1 = after.clone())
+                .or_insert((before, after));
+        }
     }
-    Ok(rows)
+    net.into_values()
+        .filter_map(|(b, a)| match (b, a) {
+            (None, Some(a)) => Some(Edit::Add(a)),
+            (Some(b), None) => Some(Edit::Remove(b)),
+            (Some(b), Some(a)) if a != b => Some(Edit::Change(b, a)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn invert(e: Edit) -> Edit {
+    match e {
+        Edit::Add(r) => Edit::Remove(r),
+        Edit::Remove(r) => Edit::Add(r),
+        Edit::Change(a, b) => Edit::Change(b, a),
+    }
 }
 
 /// The difference from commit `a` to commit `b`.
 pub fn diff(store: &Store, a: &ContentHash, b: &ContentHash) -> Result<Diff, StoreError> {
-    let ta = store.table(&store.commit_object(a)?, a)?;
-    let tb = store.table(&store.commit_object(b)?, b)?;
-    let ha: HashSet<ContentHash> = ta.chunks.iter().map(|(h, _)| *h).collect();
-    let hb: HashSet<ContentHash> = tb.chunks.iter().map(|(h, _)| *h).collect();
-    let old = differing_rows(store, &ta.chunks, &hb)?;
-    let new = differing_rows(store, &tb.chunks, &ha)?;
-    let mut d = Diff {
-        chunks_skipped: ta.chunks.iter().filter(|(h, _)| hb.contains(h)).count(),
-        ..Diff::default()
+    let ta = store.table_hash(&store.commit_object(a)?, a)?;
+    let tb = store.table_hash(&store.commit_object(b)?, b)?;
+    let chain_b = chain(store, tb)?;
+    if let Some(pos) = chain_b.iter().position(|(h, _)| *h == ta) {
+        return Ok(Diff::from_edits(compose(&chain_b[..pos]), 0));
+    }
+    let chain_a = chain(store, ta)?;
+    if let Some(pos) = chain_a.iter().position(|(h, _)| *h == tb) {
+        return Ok(Diff::from_edits(
+            compose(&chain_a[..pos]).into_iter().map(invert),
+            0,
+        ));
+    }
+    let (Some((_, full_a)), Some((_, full_b))) = (chain_a.last(), chain_b.last()) else {
+        return Ok(Diff::default());
     };
-    let mut counts: HashMap<String, (u64, u64)> = HashMap::new();
-    for r in &old {
-        counts
-            .entry(r.label.clone().unwrap_or_default())
-            .or_default()
-            .0 += 1;
+    if let (Table::Full(fa), Table::Full(fb), 1, 1) = (full_a, full_b, chain_a.len(), chain_b.len())
+    {
+        let ha: HashSet<ContentHash> = fa.chunks.iter().map(|c| c.hash).collect();
+        let hb: HashSet<ContentHash> = fb.chunks.iter().map(|c| c.hash).collect();
+        let old = differing_rows(store, &fa.chunks, &hb)?;
+        let new = differing_rows(store, &fb.chunks, &ha)?;
+        let skipped = fa.chunks.iter().filter(|c| hb.contains(&c.hash)).count();
+        return Ok(Diff::from_edits(edits_between(&old, &new), skipped));
     }
-    for r in &new {
-        counts
-            .entry(r.label.clone().unwrap_or_default())
-            .or_default()
-            .1 += 1;
+    let old = store.rows(&chain_a[0].1)?;
+    let new = store.rows(&chain_b[0].1)?;
+    Ok(Diff::from_edits(edits_between(&old, &new), 0))
+}
+
+fn differing_rows(
+    store: &Store,
+    chunks: &[ChunkRef],
+    other: &HashSet<ContentHash>,
+) -> Result<Vec<Row>, StoreError> {
+    let mut rows = Vec::new();
+    for c in chunks.iter().filter(|c| !other.contains(&c.hash)) {
+        rows.extend(store.chunk(c)?);
     }
-    let old_by_id: HashMap<&str, &Row> = old.iter().map(|r| (r.id.as_str(), r)).collect();
-    let new_ids: HashSet<&str> = new.iter().map(|r| r.id.as_str()).collect();
-    for r in &new {
-        match old_by_id.get(r.id.as_str()) {
-            None => d.added.push(r.clone()),
-            Some(before) if before.label != r.label => {
-                d.relabeled.push(((*before).clone(), r.clone()))
-            }
-            Some(before) if *before != r => d.changed.push(((*before).clone(), r.clone())),
-            Some(_) => {}
-        }
-    }
-    d.removed = old
-        .iter()
-        .filter(|r| !new_ids.contains(r.id.as_str()))
-        .cloned()
-        .collect();
-    d.class_counts = counts
-        .into_iter()
-        .filter(|(_, (before, after))| before != after)
-        .map(|(label, (before, after))| (label, after as i64 - before as i64))
-        .collect();
-    Ok(d)
+    Ok(rows)
 }

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use crate::hash::ContentHash;
-use crate::object::{Kind, decode_chunk, decode_pack};
+use crate::object::{Edit, Kind, Table, decode_pack};
 use crate::store::{Store, StoreError};
 
 /// One problem found, naming the object (or file) and what is wrong with it.
@@ -145,34 +145,39 @@ fn check_commit(
             message: format!("bad parent `{p}`"),
         })?);
     }
-    let table = store.table(&commit, h)?;
+    // The table, and every table down its chain of patches.
     let mut blobs = HashSet::new();
-    for ph in &table.packs {
-        let body = store.get(Kind::Pack, ph)?;
-        let entries =
-            decode_pack(&body).map_err(|source| StoreError::Decode { hash: *ph, source })?;
-        blobs.extend(entries.into_iter().map(|(b, _)| b));
+    let mut rows_to_check: Vec<crate::object::Row> = Vec::new();
+    let top = store.table_hash(&commit, h)?;
+    for (i, (_, table)) in crate::tables::chain(store, top)?.into_iter().enumerate() {
+        if i == 0 {
+            for ph in table.packs() {
+                let body = store.get(Kind::Pack, ph)?;
+                let entries = decode_pack(&body)
+                    .map_err(|source| StoreError::Decode { hash: *ph, source })?;
+                blobs.extend(entries.into_iter().map(|(b, _)| b));
+            }
+        }
+        match table {
+            Table::Full(t) => {
+                for c in &t.chunks {
+                    rows_to_check.extend(store.chunk(c)?);
+                }
+            }
+            Table::Patch(p) => {
+                for e in p.edits {
+                    if let Edit::Add(r) | Edit::Change(_, r) = e {
+                        rows_to_check.push(r);
+                    }
+                }
+            }
+        }
     }
-    for (ch, n) in &table.chunks {
-        let body = store.get(Kind::Chunk, ch)?;
-        let rows =
-            decode_chunk(&body).map_err(|source| StoreError::Decode { hash: *ch, source })?;
-        if rows.len() != *n as usize {
-            return Err(StoreError::Decode {
-                hash: *ch,
-                source: crate::object::DecodeError {
-                    kind: "chunk",
-                    offset: 6,
-                    message: format!("{} rows, the table says {n}", rows.len()),
-                },
-            });
-        }
-        if let Some(r) = rows.iter().find(|r| !blobs.contains(&r.payload)) {
-            return Err(StoreError::DanglingPayload {
-                id: r.id.clone(),
-                payload: r.payload,
-            });
-        }
+    if let Some(r) = rows_to_check.iter().find(|r| !blobs.contains(&r.payload)) {
+        return Err(StoreError::DanglingPayload {
+            id: r.id.clone(),
+            payload: r.payload,
+        });
     }
     Ok(())
 }

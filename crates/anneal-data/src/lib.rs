@@ -35,6 +35,7 @@ pub mod object;
 pub mod payload;
 pub mod refs;
 pub mod store;
+pub mod tables;
 
 pub use hash::ContentHash;
 pub use store::{Snapshot, Store, StoreError};

@@ -19,8 +19,15 @@
 //! `u16 id_len, id, [32] payload, u16 label_len (0xFFFF = unlabeled), label, u8 split_len, split,
 //! u32 meta_len, meta` where `meta` is a JSON object (empty when `meta_len` is 0).
 //!
-//! **table** (a whole dataset): `u64 rows, u32 chunks`, then per chunk `[32] hash, u32 rows`,
-//! then `u32 packs` and the pack hashes `[32]` each.
+//! **table** (a whole dataset), one of two variants after a `u8` tag:
+//!
+//! - `0` full: `u64 rows, u32 chunks`, then per chunk `[32] hash, u32 rows, u16 len, first id`
+//!   (so a lookup by id decodes one chunk), then `u32 packs` and the pack hashes `[32]` each.
+//! - `1` patch (a small edit of another table): `[32] base table, u32 depth, u64 rows, u32 packs`
+//!   and the pack hashes, then `u32 n` edits of `u8 op` (0 add, 1 change, 2 remove), then the
+//!   row before (change, remove) and the row after (add, change), rows encoded as in chunks.
+//!   Keeping the before-rows makes `diff` and `show` of an edit commit read one object. A chain
+//!   of patches is compacted into a full table past [`MAX_PATCH_DEPTH`].
 //!
 //! **commit**: JSON (see [`Commit`]).
 
@@ -144,22 +151,26 @@ pub fn encode_chunk(rows: &[Row]) -> Vec<u8> {
     let mut out = Vec::with_capacity(rows.len() * 64);
     out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
     for r in rows {
-        out.extend_from_slice(&(r.id.len() as u16).to_le_bytes());
-        out.extend_from_slice(r.id.as_bytes());
-        out.extend_from_slice(&r.payload.0);
-        match &r.label {
-            Some(l) => {
-                out.extend_from_slice(&(l.len() as u16).to_le_bytes());
-                out.extend_from_slice(l.as_bytes());
-            }
-            None => out.extend_from_slice(&u16::MAX.to_le_bytes()),
-        }
-        out.push(r.split.len() as u8);
-        out.extend_from_slice(r.split.as_bytes());
-        out.extend_from_slice(&(r.meta.len() as u32).to_le_bytes());
-        out.extend_from_slice(r.meta.as_bytes());
+        encode_row(r, &mut out);
     }
     out
+}
+
+fn encode_row(r: &Row, out: &mut Vec<u8>) {
+    out.extend_from_slice(&(r.id.len() as u16).to_le_bytes());
+    out.extend_from_slice(r.id.as_bytes());
+    out.extend_from_slice(&r.payload.0);
+    match &r.label {
+        Some(l) => {
+            out.extend_from_slice(&(l.len() as u16).to_le_bytes());
+            out.extend_from_slice(l.as_bytes());
+        }
+        None => out.extend_from_slice(&u16::MAX.to_le_bytes()),
+    }
+    out.push(r.split.len() as u8);
+    out.extend_from_slice(r.split.as_bytes());
+    out.extend_from_slice(&(r.meta.len() as u32).to_le_bytes());
+    out.extend_from_slice(r.meta.as_bytes());
 }
 
 /// A bounds-checked little-endian reader.
@@ -245,6 +256,36 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
 
+    fn packs(&mut self) -> Result<Vec<ContentHash>, DecodeError> {
+        let n = self.count(32)?;
+        let mut packs = Vec::with_capacity(n);
+        for _ in 0..n {
+            packs.push(self.hash()?);
+        }
+        Ok(packs)
+    }
+
+    fn row(&mut self) -> Result<Row, DecodeError> {
+        let len = self.u16()? as usize;
+        let id = self.string(len)?;
+        let payload = self.hash()?;
+        let label = match self.u16()? {
+            u16::MAX => None,
+            len => Some(self.string(len as usize)?),
+        };
+        let len = self.u8()? as usize;
+        let split = self.string(len)?;
+        let len = self.u32()? as usize;
+        let meta = self.string(len)?;
+        Ok(Row {
+            id,
+            payload,
+            label,
+            split,
+            meta,
+        })
+    }
+
     fn finish(&self) -> Result<(), DecodeError> {
         if self.pos != self.bytes.len() {
             return Err(self.err(format!("{} trailing bytes", self.bytes.len() - self.pos)));
@@ -253,63 +294,162 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The smallest encoded row.
+const ROW_MIN: usize = 2 + 32 + 2 + 1 + 4;
+
 /// Decode a chunk body.
 pub fn decode_chunk(body: &[u8]) -> Result<Vec<Row>, DecodeError> {
     let mut r = Reader::new("chunk", body);
-    let n = r.count(2 + 32 + 2 + 1 + 4)?;
+    let n = r.count(ROW_MIN)?;
     let mut rows = Vec::with_capacity(n);
     for _ in 0..n {
-        let len = r.u16()? as usize;
-        let id = r.string(len)?;
-        let payload = r.hash()?;
-        let label = match r.u16()? {
-            u16::MAX => None,
-            len => Some(r.string(len as usize)?),
-        };
-        let len = r.u8()? as usize;
-        let split = r.string(len)?;
-        let len = r.u32()? as usize;
-        let meta = r.string(len)?;
+        let row = r.row()?;
         if let Some(prev) = rows.last().map(|p: &Row| &p.id)
-            && *prev >= id
+            && *prev >= row.id
         {
-            return Err(r.err(format!("rows out of order: `{prev}` before `{id}`")));
+            return Err(r.err(format!("rows out of order: `{prev}` before `{}`", row.id)));
         }
-        rows.push(Row {
-            id,
-            payload,
-            label,
-            split,
-            meta,
-        });
+        rows.push(row);
     }
     r.finish()?;
     Ok(rows)
 }
 
-/// A dataset: its chunks and the packs holding its payloads.
+/// Patches chained on one full table before a commit compacts them.
+pub const MAX_PATCH_DEPTH: u32 = 32;
+
+/// A dataset as stored: a full table, or a patch of another table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Table {
+    /// Every row, in chunks.
+    Full(FullTable),
+    /// A few rows changed from a base table.
+    Patch(PatchTable),
+}
+
+/// A whole dataset: its chunks and the packs holding its payloads.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Table {
+pub struct FullTable {
     /// Total rows.
     pub rows: u64,
-    /// Chunks in id order, with their row counts.
-    pub chunks: Vec<(ContentHash, u32)>,
+    /// Chunks in id order: hash, row count and first id.
+    pub chunks: Vec<ChunkRef>,
     /// Packs holding every payload the rows name.
     pub packs: Vec<ContentHash>,
 }
 
+/// A chunk of a full table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkRef {
+    /// The chunk object.
+    pub hash: ContentHash,
+    /// Rows in it.
+    pub rows: u32,
+    /// Its first (smallest) id.
+    pub first: String,
+}
+
+/// An edit of a base table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchTable {
+    /// The table this edits.
+    pub base: ContentHash,
+    /// Patches between this and the nearest full table (1 for a patch of a full table).
+    pub depth: u32,
+    /// Rows after the edit.
+    pub rows: u64,
+    /// Packs holding every payload the rows name.
+    pub packs: Vec<ContentHash>,
+    /// The edits, sorted by id.
+    pub edits: Vec<Edit>,
+}
+
+/// One row's change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    /// A new row.
+    Add(Row),
+    /// A row replaced: before, after (same id).
+    Change(Row, Row),
+    /// A row removed.
+    Remove(Row),
+}
+
+impl Edit {
+    /// The row's id.
+    pub fn id(&self) -> &str {
+        match self {
+            Edit::Add(r) | Edit::Change(_, r) | Edit::Remove(r) => &r.id,
+        }
+    }
+}
+
+impl Table {
+    /// Rows in the dataset.
+    pub fn rows(&self) -> u64 {
+        match self {
+            Table::Full(t) => t.rows,
+            Table::Patch(p) => p.rows,
+        }
+    }
+
+    /// Packs holding its payloads.
+    pub fn packs(&self) -> &[ContentHash] {
+        match self {
+            Table::Full(t) => &t.packs,
+            Table::Patch(p) => &p.packs,
+        }
+    }
+}
+
+fn encode_packs(packs: &[ContentHash], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(packs.len() as u32).to_le_bytes());
+    for h in packs {
+        out.extend_from_slice(&h.0);
+    }
+}
+
 /// Encode a table body.
 pub fn encode_table(t: &Table) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + t.chunks.len() * 36 + t.packs.len() * 32);
-    out.extend_from_slice(&t.rows.to_le_bytes());
-    out.extend_from_slice(&(t.chunks.len() as u32).to_le_bytes());
-    for (h, n) in &t.chunks {
-        out.extend_from_slice(&h.0);
-        out.extend_from_slice(&n.to_le_bytes());
-    }
-    out.extend_from_slice(&(t.packs.len() as u32).to_le_bytes());
-    for h in &t.packs {
-        out.extend_from_slice(&h.0);
+    let mut out = Vec::new();
+    match t {
+        Table::Full(t) => {
+            out.push(0);
+            out.extend_from_slice(&t.rows.to_le_bytes());
+            out.extend_from_slice(&(t.chunks.len() as u32).to_le_bytes());
+            for c in &t.chunks {
+                out.extend_from_slice(&c.hash.0);
+                out.extend_from_slice(&c.rows.to_le_bytes());
+                out.extend_from_slice(&(c.first.len() as u16).to_le_bytes());
+                out.extend_from_slice(c.first.as_bytes());
+            }
+            encode_packs(&t.packs, &mut out);
+        }
+        Table::Patch(p) => {
+            out.push(1);
+            out.extend_from_slice(&p.base.0);
+            out.extend_from_slice(&p.depth.to_le_bytes());
+            out.extend_from_slice(&p.rows.to_le_bytes());
+            encode_packs(&p.packs, &mut out);
+            out.extend_from_slice(&(p.edits.len() as u32).to_le_bytes());
+            for e in &p.edits {
+                match e {
+                    Edit::Add(r) => {
+                        out.push(0);
+                        encode_row(r, &mut out);
+                    }
+                    Edit::Change(a, b) => {
+                        out.push(1);
+                        encode_row(a, &mut out);
+                        encode_row(b, &mut out);
+                    }
+                    Edit::Remove(r) => {
+                        out.push(2);
+                        encode_row(r, &mut out);
+                    }
+                }
+            }
+        }
     }
     out
 }
@@ -317,27 +457,87 @@ pub fn encode_table(t: &Table) -> Vec<u8> {
 /// Decode a table body.
 pub fn decode_table(body: &[u8]) -> Result<Table, DecodeError> {
     let mut r = Reader::new("table", body);
-    let rows = r.u64()?;
-    let n = r.count(36)?;
-    let mut chunks = Vec::with_capacity(n);
-    for _ in 0..n {
-        chunks.push((r.hash()?, r.u32()?));
-    }
-    let n = r.count(32)?;
-    let mut packs = Vec::with_capacity(n);
-    for _ in 0..n {
-        packs.push(r.hash()?);
-    }
+    let table = match r.u8()? {
+        0 => {
+            let rows = r.u64()?;
+            let n = r.count(38)?;
+            let mut chunks = Vec::with_capacity(n);
+            for _ in 0..n {
+                let hash = r.hash()?;
+                let count = r.u32()?;
+                let len = r.u16()? as usize;
+                let first = r.string(len)?;
+                chunks.push(ChunkRef {
+                    hash,
+                    rows: count,
+                    first,
+                });
+            }
+            let packs = r.packs()?;
+            let sum: u64 = chunks.iter().map(|c| u64::from(c.rows)).sum();
+            if sum != rows {
+                return Err(r.err(format!("chunks hold {sum} rows, the table says {rows}")));
+            }
+            if let Some(w) = chunks.windows(2).find(|w| w[0].first >= w[1].first) {
+                return Err(r.err(format!(
+                    "chunks out of order: `{}` before `{}`",
+                    w[0].first, w[1].first
+                )));
+            }
+            Table::Full(FullTable {
+                rows,
+                chunks,
+                packs,
+            })
+        }
+        1 => {
+            let base = r.hash()?;
+            let depth = r.u32()?;
+            let rows = r.u64()?;
+            let packs = r.packs()?;
+            let n = r.count(1 + ROW_MIN)?;
+            let mut edits: Vec<Edit> = Vec::with_capacity(n);
+            for _ in 0..n {
+                let edit = match r.u8()? {
+                    0 => Edit::Add(r.row()?),
+                    1 => {
+                        let (a, b) = (r.row()?, r.row()?);
+                        if a.id != b.id {
+                            return Err(r.err(format!("a change of `{}` into `{}`", a.id, b.id)));
+                        }
+                        Edit::Change(a, b)
+                    }
+                    2 => Edit::Remove(r.row()?),
+                    op => return Err(r.err(format!("unknown edit op {op}"))),
+                };
+                if let Some(prev) = edits.last()
+                    && prev.id() >= edit.id()
+                {
+                    return Err(r.err(format!(
+                        "edits out of order: `{}` before `{}`",
+                        prev.id(),
+                        edit.id()
+                    )));
+                }
+                edits.push(edit);
+            }
+            if depth == 0 || depth > MAX_PATCH_DEPTH {
+                return Err(r.err(format!(
+                    "patch depth {depth} is outside 1..={MAX_PATCH_DEPTH}"
+                )));
+            }
+            Table::Patch(PatchTable {
+                base,
+                depth,
+                rows,
+                packs,
+                edits,
+            })
+        }
+        tag => return Err(r.err(format!("unknown table variant {tag}"))),
+    };
     r.finish()?;
-    let sum: u64 = chunks.iter().map(|(_, n)| u64::from(*n)).sum();
-    if sum != rows {
-        return Err(r.err(format!("chunks hold {sum} rows, the table says {rows}")));
-    }
-    Ok(Table {
-        rows,
-        chunks,
-        packs,
-    })
+    Ok(table)
 }
 
 /// Encode blobs as a pack body; returns the body and each blob's hash.
@@ -421,19 +621,19 @@ pub struct Commit {
 /// A content hash serialised as hex in JSON.
 pub type ContentHashHex = String;
 
-/// Content-defined chunk boundaries: a chunk ends after a row whose id hash has its low 10 bits
-/// zero (about 1,024 rows per chunk), with at least 64 and at most 8,192 rows. Boundaries
+/// Content-defined chunk boundaries: a chunk ends after a row whose id hash has its low 8 bits
+/// zero (about 256 rows per chunk), with at least 16 and at most 4,096 rows. Boundaries
 /// depend only on ids, so a label edit rewrites exactly the chunk holding that row.
 pub fn chunk_rows(rows: &[Row]) -> Vec<&[Row]> {
-    const MIN: usize = 64;
-    const MAX: usize = 8192;
+    const MIN: usize = 16;
+    const MAX: usize = 4096;
     let mut out = Vec::new();
     let mut start = 0;
     for (i, row) in rows.iter().enumerate() {
         let len = i + 1 - start;
         let h = blake3::hash(row.id.as_bytes());
         let b = h.as_bytes();
-        let cut = u16::from_le_bytes([b[0], b[1]]) & 0x3ff == 0;
+        let cut = b[0] == 0;
         if (cut && len >= MIN) || len >= MAX {
             out.push(&rows[start..=i]);
             start = i + 1;
@@ -505,7 +705,7 @@ mod tests {
         edited[7777].label = Some("edited".into());
         let b: Vec<usize> = chunk_rows(&edited).iter().map(|c| c.len()).collect();
         assert_eq!(a, b);
-        assert!(a.len() > 5 && a.len() < 80, "{} chunks", a.len());
+        assert!(a.len() > 40 && a.len() < 200, "{} chunks", a.len());
         let changed = chunk_rows(&rows)
             .iter()
             .zip(chunk_rows(&edited))
@@ -516,7 +716,10 @@ mod tests {
 
     #[test]
     fn header_is_checked() {
-        let framed = frame(Kind::Table, &encode_table(&Table::default()));
+        let framed = frame(
+            Kind::Table,
+            &encode_table(&Table::Full(FullTable::default())),
+        );
         assert!(unframe(Kind::Table, &framed).is_ok());
         assert!(
             unframe(Kind::Commit, &framed)

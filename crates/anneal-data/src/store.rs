@@ -22,8 +22,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::fs::{append_line, create_dir_durable, write_atomic};
 use crate::hash::ContentHash;
 use crate::object::{
-    Commit, DecodeError, Kind, Row, Table, chunk_rows, decode_chunk, decode_pack, decode_table,
-    encode_chunk, encode_pack, encode_table, frame, unframe,
+    ChunkRef, Commit, DecodeError, FullTable, Kind, Row, Table, chunk_rows, decode_chunk,
+    decode_pack, decode_table, encode_chunk, encode_pack, encode_table, frame, unframe,
 };
 
 /// The store folder's name.
@@ -313,9 +313,13 @@ impl Store {
         })
     }
 
-    /// Read the table of a commit.
-    pub fn table(&self, commit: &Commit, commit_hash: &ContentHash) -> Result<Table, StoreError> {
-        let th: ContentHash = commit
+    /// The table hash a commit names.
+    pub fn table_hash(
+        &self,
+        commit: &Commit,
+        commit_hash: &ContentHash,
+    ) -> Result<ContentHash, StoreError> {
+        commit
             .table
             .parse()
             .map_err(|e: crate::hash::HashParseError| StoreError::Decode {
@@ -325,31 +329,66 @@ impl Store {
                     offset: 0,
                     message: e.to_string(),
                 },
-            })?;
-        let body = self.get(Kind::Table, &th)?;
-        decode_table(&body).map_err(|source| StoreError::Decode { hash: th, source })
+            })
     }
 
-    /// All rows of a table, sorted by id.
-    pub fn rows(&self, table: &Table) -> Result<Vec<Row>, StoreError> {
-        let mut rows = Vec::with_capacity(table.rows as usize);
-        for (h, n) in &table.chunks {
-            let body = self.get(Kind::Chunk, h)?;
-            let chunk =
-                decode_chunk(&body).map_err(|source| StoreError::Decode { hash: *h, source })?;
-            if chunk.len() != *n as usize {
-                return Err(StoreError::Decode {
-                    hash: *h,
-                    source: DecodeError {
-                        kind: "chunk",
-                        offset: 6,
-                        message: format!("{} rows, the table says {n}", chunk.len()),
-                    },
-                });
-            }
-            rows.extend(chunk);
+    /// Read the table of a commit.
+    pub fn table(&self, commit: &Commit, commit_hash: &ContentHash) -> Result<Table, StoreError> {
+        self.table_object(&self.table_hash(commit, commit_hash)?)
+    }
+
+    /// Read a table object.
+    pub fn table_object(&self, th: &ContentHash) -> Result<Table, StoreError> {
+        let body = self.get(Kind::Table, th)?;
+        decode_table(&body).map_err(|source| StoreError::Decode { hash: *th, source })
+    }
+
+    /// Read and check one chunk of a full table.
+    pub fn chunk(&self, c: &ChunkRef) -> Result<Vec<Row>, StoreError> {
+        let body = self.get(Kind::Chunk, &c.hash)?;
+        let rows = decode_chunk(&body).map_err(|source| StoreError::Decode {
+            hash: c.hash,
+            source,
+        })?;
+        let bad = |message: String| StoreError::Decode {
+            hash: c.hash,
+            source: DecodeError {
+                kind: "chunk",
+                offset: 6,
+                message,
+            },
+        };
+        if rows.len() != c.rows as usize {
+            return Err(bad(format!(
+                "{} rows, the table says {}",
+                rows.len(),
+                c.rows
+            )));
+        }
+        if rows.first().map(|r| &r.id) != Some(&c.first) {
+            return Err(bad(format!(
+                "first row is not `{}` as the table says",
+                c.first
+            )));
         }
         Ok(rows)
+    }
+
+    /// All rows of a table, sorted by id (a patch is applied to its base).
+    pub fn rows(&self, table: &Table) -> Result<Vec<Row>, StoreError> {
+        match table {
+            Table::Full(t) => {
+                let mut rows = Vec::with_capacity(t.rows as usize);
+                for c in &t.chunks {
+                    rows.extend(self.chunk(c)?);
+                }
+                Ok(rows)
+            }
+            Table::Patch(p) => {
+                let base = self.rows(&self.table_object(&p.base)?)?;
+                Ok(crate::tables::apply_edits(base, &p.edits))
+            }
+        }
     }
 
     /// The rows and payloads of a commit.
@@ -357,9 +396,9 @@ impl Store {
         let commit = self.commit_object(commit_hash)?;
         let table = self.table(&commit, commit_hash)?;
         let rows = self.rows(&table)?;
-        let mut packs = Vec::with_capacity(table.packs.len());
+        let mut packs = Vec::with_capacity(table.packs().len());
         let mut index = HashMap::new();
-        for (i, ph) in table.packs.iter().enumerate() {
+        for (i, ph) in table.packs().iter().enumerate() {
             let body = self.get(Kind::Pack, ph)?;
             for (bh, range) in
                 decode_pack(&body).map_err(|source| StoreError::Decode { hash: *ph, source })?
@@ -394,7 +433,7 @@ impl Store {
         message: &str,
     ) -> Result<ContentHash, StoreError> {
         let _lock = self.lock()?;
-        self.commit_locked(rows, new_blobs, message)
+        self.commit_full_locked(rows, new_blobs, message)
     }
 
     /// Read the rows at HEAD, let `edit` change them, and commit the result, all under the
@@ -411,13 +450,19 @@ impl Store {
         let before = rows.clone();
         edit(&mut rows)?;
         rows.sort_by(|a, b| a.id.cmp(&b.id));
-        if rows == before {
+        if let Some(w) = rows.windows(2).find(|w| w[0].id == w[1].id) {
+            return Err(StoreError::Duplicate {
+                id: w[0].id.clone(),
+            });
+        }
+        let edits = crate::tables::edits_between(&before, &rows);
+        if edits.is_empty() {
             return Ok(None);
         }
-        self.commit_locked(rows, &[], message).map(Some)
+        self.commit_edits(head, edits, message).map(Some)
     }
 
-    fn commit_locked(
+    pub(crate) fn commit_full_locked(
         &self,
         mut rows: Vec<Row>,
         new_blobs: &[&[u8]],
@@ -425,7 +470,7 @@ impl Store {
     ) -> Result<ContentHash, StoreError> {
         let parent = self.head()?;
         let mut packs = match &parent {
-            Some(p) => self.table(&self.commit_object(p)?, p)?.packs,
+            Some(p) => self.table(&self.commit_object(p)?, p)?.packs().to_vec(),
             None => Vec::new(),
         };
         rows.sort_by(|a, b| a.id.cmp(&b.id));
@@ -449,14 +494,31 @@ impl Store {
         packs.retain(|p| seen.insert(*p));
         let chunks = chunk_rows(&rows)
             .into_iter()
-            .map(|c| Ok((self.put(Kind::Chunk, &encode_chunk(c))?, c.len() as u32)))
+            .map(|c| {
+                let hash = self.put(Kind::Chunk, &encode_chunk(c))?;
+                Ok(ChunkRef {
+                    hash,
+                    rows: c.len() as u32,
+                    first: c[0].id.clone(),
+                })
+            })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let table = Table {
+        let table = Table::Full(FullTable {
             rows: rows.len() as u64,
             chunks,
             packs,
-        };
+        });
         let table_hash = self.put(Kind::Table, &encode_table(&table))?;
+        self.write_commit(parent, table_hash, message)
+    }
+
+    /// Write a commit of `table_hash` on the current branch and move the branch to it.
+    pub(crate) fn write_commit(
+        &self,
+        parent: Option<ContentHash>,
+        table_hash: ContentHash,
+        message: &str,
+    ) -> Result<ContentHash, StoreError> {
         let commit = Commit {
             format: 1,
             table: table_hash.to_hex(),

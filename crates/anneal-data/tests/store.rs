@@ -60,7 +60,10 @@ fn import_makes_one_commit_with_every_example() {
     assert_eq!(image.pixels, vec![7, 0, 3, 4]);
     // 3,000 rows are cut into several content-defined chunks.
     let c = store.commit_object(&commit).unwrap();
-    assert!(store.table(&c, &commit).unwrap().chunks.len() > 1);
+    match store.table(&c, &commit).unwrap() {
+        anneal_data::object::Table::Full(t) => assert!(t.chunks.len() > 1),
+        other => panic!("an import writes a full table, got {other:?}"),
+    }
 }
 
 #[test]
@@ -199,14 +202,16 @@ fn a_label_edit_is_a_small_commit_and_diff_reports_it() {
     assert_eq!(d.class_counts.get("7"), Some(&-1));
     assert_eq!(d.class_counts.get("1"), Some(&-1));
     let table = |h: &ContentHash| store.table(&store.commit_object(h).unwrap(), h).unwrap();
-    let chunks = table(&first).chunks.len();
-    assert!(
-        d.chunks_skipped >= chunks - 2,
-        "{} of {chunks} chunks skipped",
-        d.chunks_skipped
-    );
-    // The edit wrote at most two chunks, a table and a commit; payloads are shared.
-    assert_eq!(table(&first).packs, table(&second).packs);
+    // The edit is a patch of the import's table holding just the two rows.
+    match table(&second) {
+        anneal_data::object::Table::Patch(p) => {
+            assert_eq!(p.edits.len(), 2);
+            assert_eq!(p.depth, 1);
+            assert_eq!(p.rows, 3000);
+        }
+        other => panic!("expected a patch, got {other:?}"),
+    }
+    assert_eq!(table(&first).packs(), table(&second).packs());
     // An edit that changes nothing makes no commit.
     assert_eq!(store.update("noop", |_| Ok(())).unwrap(), None);
     // Removing examples.
@@ -352,4 +357,71 @@ fn a_crash_at_every_step_of_a_commit_leaves_old_or_new() {
     }
     assert!(crashes >= 10, "only {crashes} crash points");
     eprintln!("crash points tested: {crashes}");
+}
+
+#[test]
+fn chains_of_patches_compact_and_diff_both_ways() {
+    use anneal_data::object::{MAX_PATCH_DEPTH, Table};
+    use anneal_data::tables::Change;
+    let (_dir, store, first) = one_commit(500);
+    let mut heads = vec![first];
+    for i in 0..MAX_PATCH_DEPTH + 3 {
+        let id = format!("digits:{:05}", i % 50);
+        let h = store
+            .apply(
+                "edit",
+                &[Change::Label {
+                    id,
+                    label: Some(format!("v{i}")),
+                }],
+            )
+            .unwrap()
+            .unwrap();
+        heads.push(h);
+    }
+    let kind = |h: &ContentHash| match store.table(&store.commit_object(h).unwrap(), h).unwrap() {
+        Table::Full(_) => 0,
+        Table::Patch(p) => p.depth,
+    };
+    let depths: Vec<u32> = heads.iter().map(kind).collect();
+    assert_eq!(depths[..3], [0, 1, 2]);
+    assert!(depths.contains(&MAX_PATCH_DEPTH));
+    assert_eq!(
+        depths[MAX_PATCH_DEPTH as usize + 1],
+        0,
+        "the chain was compacted: {depths:?}"
+    );
+    // Reading through a chain equals applying every edit.
+    let rows = store.snapshot(heads.last().unwrap()).unwrap().rows;
+    assert_eq!(rows.len(), 500);
+    assert_eq!(
+        rows[34].label.as_deref(),
+        Some(format!("v{}", MAX_PATCH_DEPTH + 2).as_str())
+    );
+    // Diffs along a chain, forwards and backwards, and across a compaction.
+    let fwd = anneal_data::diff::diff(&store, &heads[2], &heads[10]).unwrap();
+    assert_eq!(fwd.relabeled.len(), 8);
+    let back = anneal_data::diff::diff(&store, &heads[10], &heads[2]).unwrap();
+    assert_eq!(back.relabeled.len(), 8);
+    assert_eq!(back.relabeled[0].0.label, fwd.relabeled[0].1.label);
+    let across = anneal_data::diff::diff(&store, &heads[1], heads.last().unwrap()).unwrap();
+    assert_eq!(across.relabeled.len(), 35 - 1);
+    // Removal through apply; unknown ids are refused without a commit.
+    let before = store.head().unwrap();
+    assert!(matches!(
+        store.apply("x", &[Change::Remove { id: "nope".into() }]),
+        Err(StoreError::UnknownExample { .. })
+    ));
+    assert_eq!(store.head().unwrap(), before);
+    let h = store
+        .apply(
+            "rm",
+            &[Change::Remove {
+                id: "digits:00499".into(),
+            }],
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.snapshot(&h).unwrap().rows.len(), 499);
+    assert!(anneal_data::fsck::fsck(&store).unwrap().problems.is_empty());
 }

@@ -1,12 +1,13 @@
 //! The store verbs beyond import and log: status, show, diff, label, remove, branch, checkout,
 //! tag, stats and fsck.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anneal::error::{CliError, EXIT_FAILED};
 use anneal_data::diff::Diff;
-use anneal_data::{ContentHash, Store, StoreError};
+use anneal_data::tables::Change;
+use anneal_data::{ContentHash, Store};
 use serde_json::json;
 
 fn rows_at(store: &Store, h: &ContentHash) -> Result<Vec<anneal_data::object::Row>, CliError> {
@@ -27,19 +28,23 @@ pub fn status(dir: &Path, json: bool) -> Result<u8, CliError> {
         }
         return Ok(0);
     };
-    let table = store.table(&store.commit_object(&head)?, &head)?;
+    let top = store.table_hash(&store.commit_object(&head)?, &head)?;
+    let chain = anneal_data::tables::chain(&store, top)?;
+    let table = &chain[0].1;
+    let patches = chain.len() - 1;
     if json {
         println!(
             "{}",
-            json!({"branch": branch, "commit": head.to_hex(), "examples": table.rows, "chunks": table.chunks.len(), "packs": table.packs.len()})
+            json!({"branch": branch, "commit": head.to_hex(), "examples": table.rows(), "patches": patches, "packs": table.packs().len()})
         );
     } else {
         println!("on branch {branch} at {}", head.short());
         println!(
-            "{} examples in {} chunks, payloads in {} packs",
-            table.rows,
-            table.chunks.len(),
-            table.packs.len()
+            "{} examples ({} patch{} on a full table), payloads in {} packs",
+            table.rows(),
+            patches,
+            if patches == 1 { "" } else { "es" },
+            table.packs().len()
         );
     }
     Ok(0)
@@ -185,27 +190,14 @@ pub fn label(
         || format!("label {n} example{}", if n == 1 { "" } else { "s" }),
         str::to_string,
     );
-    let map: HashMap<String, String> = edits.into_iter().collect();
-    let result = store.update(&message, |rows| {
-        let mut found = 0;
-        for r in rows.iter_mut() {
-            if let Some(l) = map.get(&r.id) {
-                r.label = Some(l.clone());
-                found += 1;
-            }
-        }
-        if found < map.len() {
-            let known: std::collections::HashSet<&str> =
-                rows.iter().map(|r| r.id.as_str()).collect();
-            let missing = map
-                .keys()
-                .find(|id| !known.contains(id.as_str()))
-                .cloned()
-                .unwrap_or_default();
-            return Err(StoreError::UnknownExample { id: missing });
-        }
-        Ok(())
-    })?;
+    let changes: Vec<Change> = edits
+        .into_iter()
+        .map(|(id, label)| Change::Label {
+            id,
+            label: Some(label),
+        })
+        .collect();
+    let result = store.apply(&message, &changes)?;
     match result {
         Some(h) => println!("committed {} ({message})", h.short()),
         None => println!("nothing to commit: the labels were already set"),
@@ -220,16 +212,11 @@ pub fn remove(dir: &Path, ids: &[String]) -> Result<u8, CliError> {
         ids.len(),
         if ids.len() == 1 { "" } else { "s" }
     );
-    let h = store.update(&message, |rows| {
-        let known: std::collections::HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-        if let Some(missing) = ids.iter().find(|id| !known.contains(id.as_str())) {
-            return Err(StoreError::UnknownExample {
-                id: missing.clone(),
-            });
-        }
-        rows.retain(|r| !ids.contains(&r.id));
-        Ok(())
-    })?;
+    let changes: Vec<Change> = ids
+        .iter()
+        .map(|id| Change::Remove { id: id.clone() })
+        .collect();
+    let h = store.apply(&message, &changes)?;
     if let Some(h) = h {
         println!("committed {} ({message})", h.short());
     }

@@ -1,0 +1,254 @@
+//! Reading tables by id, and committing edits as patches.
+//!
+//! A label edit of a million-example dataset should not rewrite it: [`Store::apply`] looks up
+//! only the rows it changes (one chunk each, found by the chunks' first ids), and commits a
+//! patch table holding those rows before and after. Reading applies the patches to their base;
+//! past [`MAX_PATCH_DEPTH`] patches, or when an edit touches a quarter of the rows, the commit
+//! writes a full table instead.
+
+use std::collections::HashMap;
+
+use crate::hash::ContentHash;
+use crate::object::{Edit, Kind, MAX_PATCH_DEPTH, PatchTable, Row, Table, encode_table};
+use crate::store::{Store, StoreError};
+
+/// A change to one example.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Set (or clear) its label.
+    Label {
+        /// The example.
+        id: String,
+        /// The new label; None moves it to the unlabeled pool.
+        label: Option<String>,
+    },
+    /// Remove it.
+    Remove {
+        /// The example.
+        id: String,
+    },
+}
+
+impl Change {
+    fn id(&self) -> &str {
+        match self {
+            Change::Label { id, .. } | Change::Remove { id } => id,
+        }
+    }
+}
+
+/// Apply sorted `edits` to sorted `base` rows.
+pub fn apply_edits(base: Vec<Row>, edits: &[Edit]) -> Vec<Row> {
+    let mut out = Vec::with_capacity(base.len() + edits.len());
+    let mut edits = edits.iter().peekable();
+    for row in base {
+        while let Some(Edit::Add(r)) = edits.peek().filter(|e| e.id() < row.id.as_str()) {
+            out.push(r.clone());
+            edits.next();
+        }
+        match edits.peek() {
+            Some(e) if e.id() == row.id => {
+                match e {
+                    Edit::Change(_, after) | Edit::Add(after) => out.push(after.clone()),
+                    Edit::Remove(_) => {}
+                }
+                edits.next();
+            }
+            _ => out.push(row),
+        }
+    }
+    for e in edits {
+        if let Edit::Add(r) | Edit::Change(_, r) = e {
+            out.push(r.clone());
+        }
+    }
+    out
+}
+
+/// The edits that turn sorted `before` into sorted `after`.
+pub fn edits_between(before: &[Row], after: &[Row]) -> Vec<Edit> {
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::new();
+    while i < before.len() || j < after.len() {
+        match (before.get(i), after.get(j)) {
+            (Some(a), Some(b)) if a.id == b.id => {
+                if a != b {
+                    out.push(Edit::Change(a.clone(), b.clone()));
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(a), Some(b)) if a.id < b.id => {
+                out.push(Edit::Remove(a.clone()));
+                i += 1;
+            }
+            (Some(_), Some(b)) => {
+                out.push(Edit::Add(b.clone()));
+                j += 1;
+            }
+            (Some(a), None) => {
+                out.push(Edit::Remove(a.clone()));
+                i += 1;
+            }
+            (None, Some(b)) => {
+                out.push(Edit::Add(b.clone()));
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    out
+}
+
+impl Store {
+    /// The rows with the given ids (absent ids are left out), reading only what it must.
+    pub fn lookup(&self, table: &Table, ids: &[&str]) -> Result<HashMap<String, Row>, StoreError> {
+        let mut found = HashMap::new();
+        match table {
+            Table::Full(t) => {
+                let mut by_chunk: HashMap<usize, Vec<&str>> = HashMap::new();
+                for id in ids {
+                    let at = t.chunks.partition_point(|c| c.first.as_str() <= *id);
+                    if at > 0 {
+                        by_chunk.entry(at - 1).or_default().push(id);
+                    }
+                }
+                for (index, wanted) in by_chunk {
+                    let rows = self.chunk(&t.chunks[index])?;
+                    for id in wanted {
+                        if let Ok(k) = rows.binary_search_by(|r| r.id.as_str().cmp(id)) {
+                            found.insert(id.to_string(), rows[k].clone());
+                        }
+                    }
+                }
+            }
+            Table::Patch(p) => {
+                let mut rest = Vec::new();
+                for id in ids {
+                    match p.edits.binary_search_by(|e| e.id().cmp(id)) {
+                        Ok(k) => {
+                            if let Edit::Add(r) | Edit::Change(_, r) = &p.edits[k] {
+                                found.insert(id.to_string(), r.clone());
+                            }
+                        }
+                        Err(_) => rest.push(*id),
+                    }
+                }
+                if !rest.is_empty() {
+                    found.extend(self.lookup(&self.table_object(&p.base)?, &rest)?);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Commit `edits` (sorted by id) on top of the current branch's commit `parent`: as a patch
+    /// of its table, or as a full table when the chain is long or the edit is large.
+    pub(crate) fn commit_edits(
+        &self,
+        parent: ContentHash,
+        edits: Vec<Edit>,
+        message: &str,
+    ) -> Result<ContentHash, StoreError> {
+        let commit = self.commit_object(&parent)?;
+        let base = self.table_hash(&commit, &parent)?;
+        let table = self.table_object(&base)?;
+        let depth = match &table {
+            Table::Full(_) => 1,
+            Table::Patch(p) => p.depth + 1,
+        };
+        let adds = edits.iter().filter(|e| matches!(e, Edit::Add(_))).count() as u64;
+        let removes = edits
+            .iter()
+            .filter(|e| matches!(e, Edit::Remove(_)))
+            .count() as u64;
+        if depth > MAX_PATCH_DEPTH || edits.len() as u64 > table.rows() / 4 {
+            let rows = apply_edits(self.rows(&table)?, &edits);
+            return self.commit_full_locked(rows, &[], message);
+        }
+        let patch = Table::Patch(PatchTable {
+            base,
+            depth,
+            rows: table.rows() + adds - removes,
+            packs: table.packs().to_vec(),
+            edits,
+        });
+        let table_hash = self.put(Kind::Table, &encode_table(&patch))?;
+        self.write_commit(Some(parent), table_hash, message)
+    }
+
+    /// Apply `changes` as one commit on the current branch. Every id must exist. Returns None
+    /// when nothing changes.
+    pub fn apply(
+        &self,
+        message: &str,
+        changes: &[Change],
+    ) -> Result<Option<ContentHash>, StoreError> {
+        let _lock = self.lock()?;
+        let head = self.head()?.ok_or(StoreError::NoCommits)?;
+        let table = self.table(&self.commit_object(&head)?, &head)?;
+        let mut ids: Vec<&str> = changes.iter().map(Change::id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let current = self.lookup(&table, &ids)?;
+        if let Some(missing) = ids.iter().find(|id| !current.contains_key(**id)) {
+            return Err(StoreError::UnknownExample {
+                id: missing.to_string(),
+            });
+        }
+        // Later changes of one id win.
+        let mut after: HashMap<&str, Option<Row>> = HashMap::new();
+        for c in changes {
+            let now = after
+                .get(c.id())
+                .cloned()
+                .unwrap_or_else(|| current.get(c.id()).cloned());
+            let next = match (c, now) {
+                (Change::Label { label, .. }, Some(mut row)) => {
+                    row.label = label.clone();
+                    Some(row)
+                }
+                _ => None,
+            };
+            after.insert(c.id(), next);
+        }
+        let mut edits: Vec<Edit> = Vec::new();
+        for id in ids {
+            let before = current.get(id).cloned();
+            match (before, after.remove(id).flatten()) {
+                (Some(b), Some(a)) if a != b => edits.push(Edit::Change(b, a)),
+                (Some(b), None) => edits.push(Edit::Remove(b)),
+                _ => {}
+            }
+        }
+        if edits.is_empty() {
+            return Ok(None);
+        }
+        self.commit_edits(head, edits, message).map(Some)
+    }
+}
+
+/// The table hashes from `table` down its chain of patches to the full table.
+pub fn chain(store: &Store, table: ContentHash) -> Result<Vec<(ContentHash, Table)>, StoreError> {
+    let mut out = Vec::new();
+    let mut next = Some(table);
+    while let Some(h) = next {
+        let t = store.table_object(&h)?;
+        next = match &t {
+            Table::Patch(p) => Some(p.base),
+            Table::Full(_) => None,
+        };
+        out.push((h, t));
+        if out.len() > MAX_PATCH_DEPTH as usize + 1 {
+            return Err(StoreError::Decode {
+                hash: h,
+                source: crate::object::DecodeError {
+                    kind: "table",
+                    offset: 0,
+                    message: "patch chain longer than its depth allows".into(),
+                },
+            });
+        }
+    }
+    Ok(out)
+}
