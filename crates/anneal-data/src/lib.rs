@@ -28,12 +28,15 @@
 pub mod diff;
 pub mod fs;
 pub mod fsck;
+pub mod gc;
 pub mod hash;
 pub mod idx;
 pub mod import;
+pub mod merge;
 pub mod object;
 pub mod payload;
 pub mod refs;
+pub mod split;
 pub mod store;
 pub mod tables;
 

@@ -490,6 +490,18 @@ impl Store {
                 size = 0;
             }
         }
+        self.write_full(parent.into_iter().collect(), rows, packs, message)
+    }
+
+    /// Write `rows` (sorted, unique ids) as a full table whose payloads are in `packs`, and
+    /// commit it with `parents` (the first is the current branch's commit).
+    pub(crate) fn write_full(
+        &self,
+        parents: Vec<ContentHash>,
+        rows: Vec<Row>,
+        mut packs: Vec<ContentHash>,
+        message: &str,
+    ) -> Result<ContentHash, StoreError> {
         let mut seen = HashSet::new();
         packs.retain(|p| seen.insert(*p));
         let chunks = chunk_rows(&rows)
@@ -509,20 +521,21 @@ impl Store {
             packs,
         });
         let table_hash = self.put(Kind::Table, &encode_table(&table))?;
-        self.write_commit(parent, table_hash, message)
+        self.write_commit(parents, table_hash, message)
     }
 
     /// Write a commit of `table_hash` on the current branch and move the branch to it.
     pub(crate) fn write_commit(
         &self,
-        parent: Option<ContentHash>,
+        parents: Vec<ContentHash>,
         table_hash: ContentHash,
         message: &str,
     ) -> Result<ContentHash, StoreError> {
+        let parent = parents.first().copied();
         let commit = Commit {
             format: 1,
             table: table_hash.to_hex(),
-            parents: parent.iter().map(ContentHash::to_hex).collect(),
+            parents: parents.iter().map(ContentHash::to_hex).collect(),
             author: author(),
             time: SystemTime::now()
                 .duration_since(UNIX_EPOCH)

@@ -22,6 +22,13 @@ pub enum Change {
         /// The new label; None moves it to the unlabeled pool.
         label: Option<String>,
     },
+    /// Move it to another split.
+    Split {
+        /// The example.
+        id: String,
+        /// The split.
+        split: String,
+    },
     /// Remove it.
     Remove {
         /// The example.
@@ -32,7 +39,7 @@ pub enum Change {
 impl Change {
     fn id(&self) -> &str {
         match self {
-            Change::Label { id, .. } | Change::Remove { id } => id,
+            Change::Label { id, .. } | Change::Split { id, .. } | Change::Remove { id } => id,
         }
     }
 }
@@ -174,7 +181,7 @@ impl Store {
             edits,
         });
         let table_hash = self.put(Kind::Table, &encode_table(&patch))?;
-        self.write_commit(Some(parent), table_hash, message)
+        self.write_commit(vec![parent], table_hash, message)
     }
 
     /// Apply `changes` as one commit on the current branch. Every id must exist. Returns None
@@ -206,6 +213,10 @@ impl Store {
             let next = match (c, now) {
                 (Change::Label { label, .. }, Some(mut row)) => {
                     row.label = label.clone();
+                    Some(row)
+                }
+                (Change::Split { split, .. }, Some(mut row)) => {
+                    row.split = split.clone();
                     Some(row)
                 }
                 _ => None,

@@ -425,3 +425,144 @@ fn chains_of_patches_compact_and_diff_both_ways() {
     assert_eq!(store.snapshot(&h).unwrap().rows.len(), 499);
     assert!(anneal_data::fsck::fsck(&store).unwrap().problems.is_empty());
 }
+
+/// Promise 4: conflicting label edits are reported, never resolved silently.
+#[test]
+fn merges_apply_both_sides_and_report_every_conflict() {
+    use anneal_data::merge::{Outcome, Side, merge};
+    let (_dir, store, base) = one_commit(300);
+    store.create_branch("theirs", None).unwrap();
+    // Ours: relabel 1 and 2, remove 5.
+    relabel(&store, &["digits:00001", "digits:00002"], "ours");
+    store
+        .update("rm", |rows| {
+            rows.retain(|r| r.id != "digits:00005");
+            Ok(())
+        })
+        .unwrap();
+    let ours = store.head().unwrap().unwrap();
+    // Theirs: relabel 2 differently, 3, and 5 (removed on our side).
+    store.checkout("theirs").unwrap();
+    relabel(
+        &store,
+        &["digits:00002", "digits:00003", "digits:00005"],
+        "theirs",
+    );
+    let theirs = store.head().unwrap().unwrap();
+    store.checkout("main").unwrap();
+    assert_eq!(
+        anneal_data::merge::merge_base(&store, ours, theirs).unwrap(),
+        Some(base)
+    );
+
+    match merge(&store, theirs, "theirs", None).unwrap() {
+        Outcome::Conflicts(c) => {
+            let ids: Vec<&str> = c.iter().map(|c| c.id.as_str()).collect();
+            assert_eq!(ids, ["digits:00002", "digits:00005"]);
+            assert_eq!(c[0].ours.as_ref().unwrap().label.as_deref(), Some("ours"));
+            assert_eq!(
+                c[0].theirs.as_ref().unwrap().label.as_deref(),
+                Some("theirs")
+            );
+            assert_eq!(c[0].base.as_ref().unwrap().label.as_deref(), Some("2"));
+            assert!(c[1].ours.is_none(), "removed on our side");
+        }
+        other => panic!("expected conflicts, got {other:?}"),
+    }
+    assert_eq!(
+        store.head().unwrap(),
+        Some(ours),
+        "a conflicted merge commits nothing"
+    );
+
+    let Outcome::Merged { commit, resolved } =
+        merge(&store, theirs, "theirs", Some(Side::Theirs)).unwrap()
+    else {
+        panic!("expected a merge");
+    };
+    assert_eq!(resolved, 2);
+    let c = store.commit_object(&commit).unwrap();
+    assert_eq!(c.parents, vec![ours.to_hex(), theirs.to_hex()]);
+    let rows = store.snapshot(&commit).unwrap().rows;
+    let label = |id: &str| {
+        rows.iter()
+            .find(|r| r.id == id)
+            .map(|r| r.label.clone().unwrap_or_default())
+    };
+    assert_eq!(label("digits:00001").as_deref(), Some("ours"));
+    assert_eq!(label("digits:00002").as_deref(), Some("theirs"));
+    assert_eq!(label("digits:00003").as_deref(), Some("theirs"));
+    assert_eq!(label("digits:00005").as_deref(), Some("theirs"));
+    assert!(anneal_data::fsck::fsck(&store).unwrap().problems.is_empty());
+
+    // Merging again: up to date. A branch behind us fast-forwards.
+    assert_eq!(
+        merge(&store, theirs, "theirs", None).unwrap(),
+        Outcome::UpToDate
+    );
+    store.checkout("theirs").unwrap();
+    assert_eq!(
+        merge(&store, commit, "main", None).unwrap(),
+        Outcome::FastForward(commit)
+    );
+    assert_eq!(store.head().unwrap(), Some(commit));
+}
+
+#[test]
+fn gc_removes_only_what_no_ref_reaches() {
+    use anneal_data::fs::failpoint;
+    let (_dir, store, first) = one_commit(400);
+    // An interrupted commit leaves orphans (objects written before the crash, a temp file).
+    failpoint::arm(4);
+    assert!(
+        store
+            .update("crash", |rows| {
+                rows[0].label = Some("x".into());
+                Ok(())
+            })
+            .is_err()
+    );
+    failpoint::disarm();
+    let kept_before = objects(&store).len();
+    let tagged = relabel(&store, &["digits:00001"], "t");
+    store.create_tag("keep", Some(tagged)).unwrap();
+    let r = anneal_data::gc::gc(&store).unwrap();
+    assert!(r.removed >= 1, "{r:?}");
+    assert!(anneal_data::fsck::fsck(&store).unwrap().problems.is_empty());
+    assert!(store.snapshot(&first).is_ok() && store.snapshot(&tagged).is_ok());
+    assert!(objects(&store).len() >= kept_before - r.removed);
+    // Nothing left to collect.
+    assert_eq!(anneal_data::gc::gc(&store).unwrap().removed, 0);
+}
+
+#[test]
+fn stratified_splits_are_seeded_and_keep_label_proportions() {
+    use anneal_data::split::stratified;
+    let (_dir, store, first) = one_commit(1000);
+    let rows = store.snapshot(&first).unwrap().rows;
+    let fractions = vec![("test".to_string(), 0.2), ("validation".to_string(), 0.1)];
+    let changes = stratified(&rows, Some("train"), &fractions, "train", 7);
+    assert_eq!(
+        changes,
+        stratified(&rows, Some("train"), &fractions, "train", 7),
+        "same seed, same split"
+    );
+    assert_ne!(
+        changes,
+        stratified(&rows, Some("train"), &fractions, "train", 8)
+    );
+    let h = store.apply("split", &changes).unwrap().unwrap();
+    let rows = store.snapshot(&h).unwrap().rows;
+    for label in 0..10 {
+        let of = |split: &str| {
+            rows.iter()
+                .filter(|r| r.split == split && r.label.as_deref() == Some(&label.to_string()))
+                .count()
+        };
+        assert_eq!(
+            (of("test"), of("validation"), of("train")),
+            (20, 10, 70),
+            "label {label}"
+        );
+    }
+}

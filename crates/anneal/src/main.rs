@@ -247,6 +247,42 @@ enum DataCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Merge a branch into the current one; conflicting edits are listed and nothing is
+    /// committed unless --ours or --theirs picks a side for all of them.
+    Merge {
+        /// The branch (or revision) to merge.
+        branch: String,
+        /// Resolve every conflict with the current branch's version.
+        #[arg(long, conflicts_with = "theirs")]
+        ours: bool,
+        /// Resolve every conflict with the merged branch's version.
+        #[arg(long)]
+        theirs: bool,
+        #[command(flatten)]
+        dir: Dir,
+    },
+    /// Assign splits by seed and fraction, stratified by label, as one commit.
+    Split {
+        /// Fraction for the test split.
+        #[arg(long, default_value_t = 0.2)]
+        test: f64,
+        /// Fraction for the validation split.
+        #[arg(long, default_value_t = 0.0)]
+        validation: f64,
+        /// Only re-split examples now in this split (default: all).
+        #[arg(long)]
+        from: Option<String>,
+        /// Seed of the shuffle.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[command(flatten)]
+        dir: Dir,
+    },
+    /// Delete objects no branch or tag reaches.
+    Gc {
+        #[command(flatten)]
+        dir: Dir,
+    },
     /// Verify every object and everything reachable from the refs; exit 1 on any problem.
     Fsck {
         #[command(flatten)]
@@ -299,6 +335,20 @@ fn main() -> ExitCode {
                 commands::data_edit::stats(&dir.dir, &rev, json)
             }
             DataCommand::Fsck { dir, json } => commands::data_edit::fsck(&dir.dir, json),
+            DataCommand::Merge {
+                branch,
+                ours,
+                theirs,
+                dir,
+            } => commands::data_edit::merge(&dir.dir, &branch, ours, theirs),
+            DataCommand::Split {
+                test,
+                validation,
+                from,
+                seed,
+                dir,
+            } => commands::data_edit::split(&dir.dir, test, validation, from.as_deref(), seed),
+            DataCommand::Gc { dir } => commands::data_edit::gc(&dir.dir),
         },
         Command::Build {
             path,

@@ -538,3 +538,100 @@ fn sigkill_during_commits_never_leaves_a_mix() {
     eprintln!("{killed} killed, {finished} finished");
     assert!(killed > 0, "no run was killed mid-way");
 }
+
+#[test]
+fn merge_lists_conflicts_and_commits_nothing_until_told() {
+    let (tmp, _prog) = tiny_program(TINY);
+    let run = |args: &[&str]| anneal(tmp.path(), args);
+    assert!(
+        run(&[
+            "data",
+            "import",
+            "prog/data/train",
+            "-C",
+            "prog",
+            "--split",
+            "train"
+        ])
+        .status
+        .success()
+    );
+    assert!(
+        run(&["data", "branch", "other", "-C", "prog"])
+            .status
+            .success()
+    );
+    assert!(
+        run(&["data", "label", "train:00004", "1", "-C", "prog"])
+            .status
+            .success()
+    );
+    assert!(
+        run(&["data", "checkout", "other", "-C", "prog"])
+            .status
+            .success()
+    );
+    assert!(
+        run(&[
+            "data",
+            "label",
+            "train:00004",
+            "2",
+            "-C",
+            "prog",
+            "-m",
+            "a third class"
+        ])
+        .status
+        .success()
+    );
+    assert!(
+        run(&["data", "label", "train:00006", "1", "-C", "prog"])
+            .status
+            .success()
+    );
+    assert!(
+        run(&["data", "checkout", "main", "-C", "prog"])
+            .status
+            .success()
+    );
+    let head = stdout(&run(&["data", "status", "-C", "prog", "--json"]));
+    let o = run(&["data", "merge", "other", "-C", "prog"]);
+    assert_eq!(o.status.code(), Some(1));
+    insta::assert_snapshot!(stdout(&o));
+    assert_eq!(
+        stdout(&run(&["data", "status", "-C", "prog", "--json"])),
+        head,
+        "nothing committed"
+    );
+    let o = run(&["data", "merge", "other", "--theirs", "-C", "prog"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("1 conflict resolved by --theirs"),
+        "{}",
+        stdout(&o)
+    );
+    let stats: serde_json::Value =
+        serde_json::from_str(&stdout(&run(&["data", "stats", "-C", "prog", "--json"]))).unwrap();
+    // train:00004 is 2 (theirs), train:00006 moved from 0 to 1 (theirs, no conflict).
+    assert_eq!(stats["counts"]["train"]["2"], 1);
+    assert_eq!(stats["counts"]["train"]["1"], 201);
+    let o = run(&[
+        "data", "split", "--test", "0.25", "--seed", "3", "-C", "prog",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stats: serde_json::Value =
+        serde_json::from_str(&stdout(&run(&["data", "stats", "-C", "prog", "--json"]))).unwrap();
+    assert_eq!(
+        stats["counts"]["test"]["0"].as_u64().unwrap()
+            + stats["counts"]["test"]["1"].as_u64().unwrap(),
+        100
+    );
+    let o = run(&["data", "gc", "-C", "prog"]);
+    assert!(
+        o.status.success() && stdout(&o).starts_with("removed "),
+        "{}",
+        stdout(&o)
+    );
+    assert!(run(&["data", "fsck", "-C", "prog"]).status.success());
+}

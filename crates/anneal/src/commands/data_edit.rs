@@ -326,3 +326,98 @@ pub fn fsck(dir: &Path, json: bool) -> Result<u8, CliError> {
         EXIT_FAILED as u8
     })
 }
+
+pub fn merge(dir: &Path, branch: &str, ours: bool, theirs: bool) -> Result<u8, CliError> {
+    use anneal_data::merge::{Outcome, Side};
+    let store = Store::open(dir)?;
+    let other = store.resolve(branch)?;
+    let prefer = match (ours, theirs) {
+        (true, _) => Some(Side::Ours),
+        (_, true) => Some(Side::Theirs),
+        _ => None,
+    };
+    match anneal_data::merge::merge(&store, other, branch, prefer)? {
+        Outcome::UpToDate => println!("already up to date"),
+        Outcome::FastForward(h) => println!("fast-forward to {}", h.short()),
+        Outcome::Merged { commit, resolved } => {
+            println!("merged {branch} as {}", commit.short());
+            if resolved > 0 {
+                println!(
+                    "{resolved} conflict{} resolved by --{}",
+                    if resolved == 1 { "" } else { "s" },
+                    if ours { "ours" } else { "theirs" }
+                );
+            }
+        }
+        Outcome::Conflicts(conflicts) => {
+            let show = |r: &Option<anneal_data::object::Row>| match r {
+                None => "(removed)".to_string(),
+                Some(r) => r.label.clone().unwrap_or_else(|| "(unlabeled)".into()),
+            };
+            for c in &conflicts {
+                println!(
+                    "conflict {}: base {}, ours {}, theirs {}",
+                    c.id,
+                    show(&c.base),
+                    show(&c.ours),
+                    show(&c.theirs)
+                );
+            }
+            println!(
+                "{} conflict{}; nothing committed",
+                conflicts.len(),
+                if conflicts.len() == 1 { "" } else { "s" }
+            );
+            println!(
+                "resolve by relabeling on either branch and merging again, or pass --ours or --theirs"
+            );
+            return Ok(EXIT_FAILED as u8);
+        }
+    }
+    Ok(0)
+}
+
+pub fn split(
+    dir: &Path,
+    test: f64,
+    validation: f64,
+    from: Option<&str>,
+    seed: u64,
+) -> Result<u8, CliError> {
+    if !(0.0..=1.0).contains(&test) || !(0.0..=1.0).contains(&validation) || test + validation > 1.0
+    {
+        return Err(CliError::new(format!(
+            "--test {test} and --validation {validation} must be fractions adding up to at most 1"
+        )));
+    }
+    let store = Store::open(dir)?;
+    let head = store
+        .head()?
+        .ok_or_else(|| CliError::new("the dataset has no commits yet"))?;
+    let rows = rows_at(&store, &head)?;
+    let mut fractions = vec![("test".to_string(), test)];
+    if validation > 0.0 {
+        fractions.push(("validation".to_string(), validation));
+    }
+    let changes = anneal_data::split::stratified(&rows, from, &fractions, "train", seed);
+    let message = format!("split test {test} validation {validation} seed {seed}");
+    match store.apply(&message, &changes)? {
+        Some(h) => println!(
+            "moved {} examples between splits: commit {}",
+            changes.len(),
+            h.short()
+        ),
+        None => println!("nothing to commit: the splits already match"),
+    }
+    Ok(0)
+}
+
+pub fn gc(dir: &Path) -> Result<u8, CliError> {
+    let store = Store::open(dir)?;
+    let r = anneal_data::gc::gc(&store)?;
+    println!(
+        "removed {} unreachable objects ({} bytes), kept {}",
+        r.removed, r.bytes, r.kept
+    );
+    Ok(0)
+}

@@ -1,0 +1,58 @@
+//! Assigning splits by seed and fraction, stratified by label.
+
+use std::collections::BTreeMap;
+
+use crate::object::Row;
+use crate::tables::Change;
+
+/// The split changes that give each label's examples (of `rows`, those in split `from` when
+/// given) the fractions `fractions` (e.g. `[("test", 0.2)]`; the rest go to `rest`). Each
+/// label's examples are shuffled with `seed` (by id hash, so the result does not depend on the
+/// order of the store), then cut.
+pub fn stratified(
+    rows: &[Row],
+    from: Option<&str>,
+    fractions: &[(String, f64)],
+    rest: &str,
+    seed: u64,
+) -> Vec<Change> {
+    let mut by_label: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| from.is_none_or(|f| r.split == f)) {
+        by_label
+            .entry(r.label.as_deref().unwrap_or(""))
+            .or_default()
+            .push(r);
+    }
+    let mut changes = Vec::new();
+    for (_, mut group) in by_label {
+        let key = |r: &Row| {
+            let mut h = blake3::Hasher::new();
+            h.update(&seed.to_le_bytes());
+            h.update(r.id.as_bytes());
+            *h.finalize().as_bytes()
+        };
+        group.sort_by_cached_key(|r| key(r));
+        let n = group.len();
+        let mut start = 0;
+        let mut bounds = Vec::new();
+        let mut acc = 0.0;
+        for (name, f) in fractions {
+            acc += f;
+            let end = ((acc * n as f64).round() as usize).min(n);
+            bounds.push((name.as_str(), start, end));
+            start = end;
+        }
+        bounds.push((rest, start, n));
+        for (name, a, b) in bounds {
+            for r in &group[a..b] {
+                if r.split != name {
+                    changes.push(Change::Split {
+                        id: r.id.clone(),
+                        split: name.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    changes
+}
