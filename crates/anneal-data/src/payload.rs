@@ -1,8 +1,9 @@
 //! Payload encodings: how an example's bytes are laid out.
 //!
 //! `RAW8` images: `b"RAW8"`, then `u16 channels, u16 height, u16 width` (little-endian), then
-//! `channels * height * width` bytes, channel-major. This is what IDX imports store; encoded
-//! PNG and JPEG payloads are recognised by their own signatures.
+//! `channels * height * width` bytes, channel-major. This is what IDX imports store. Image-folder
+//! imports store the original PNG or JPEG bytes, recognised by their own signatures and decoded
+//! (converted and resized to the program's input) by [`decode_image`].
 
 /// A decoded 8-bit image, channel-major.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,5 +52,63 @@ pub fn decode_raw(bytes: &[u8]) -> Result<Image, PayloadError> {
         height,
         width,
         pixels: bytes[10..].to_vec(),
+    })
+}
+
+/// Is this an encoded PNG or JPEG?
+pub fn is_encoded_image(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\x89PNG\r\n\x1a\n") || bytes.starts_with(&[0xff, 0xd8, 0xff])
+}
+
+/// Decode a payload (RAW8, PNG or JPEG) to `channels` (1: grey, 3: RGB) at `height` x `width`.
+/// RAW8 payloads must already have that shape; PNG and JPEG are converted and resized.
+pub fn decode_image(
+    bytes: &[u8],
+    channels: usize,
+    height: usize,
+    width: usize,
+) -> Result<Image, PayloadError> {
+    if bytes.starts_with(b"RAW8") {
+        let img = decode_raw(bytes)?;
+        if [img.channels, img.height, img.width] != [channels, height, width] {
+            return Err(PayloadError(format!(
+                "a {}x{}x{} image where {channels}x{height}x{width} is expected",
+                img.channels, img.height, img.width
+            )));
+        }
+        return Ok(img);
+    }
+    if !is_encoded_image(bytes) {
+        return Err(PayloadError("not a RAW8, PNG or JPEG image".into()));
+    }
+    let img = image::load_from_memory(bytes)
+        .map_err(|e| PayloadError(format!("not a readable PNG or JPEG image: {e}")))?;
+    let (w, h) = (width as u32, height as u32);
+    let filter = image::imageops::FilterType::Triangle;
+    let pixels = if channels == 1 {
+        let grey = img.to_luma8();
+        if grey.dimensions() == (w, h) {
+            grey.into_raw()
+        } else {
+            image::imageops::resize(&grey, w, h, filter).into_raw()
+        }
+    } else {
+        let rgb = img.to_rgb8();
+        let rgb = if rgb.dimensions() == (w, h) {
+            rgb
+        } else {
+            image::imageops::resize(&rgb, w, h, filter)
+        };
+        let raw = rgb.into_raw();
+        // Interleaved RGB to channel-major.
+        (0..3)
+            .flat_map(|c| raw.iter().skip(c).step_by(3).copied().collect::<Vec<_>>())
+            .collect()
+    };
+    Ok(Image {
+        channels,
+        height,
+        width,
+        pixels,
     })
 }

@@ -537,9 +537,7 @@ impl Store {
             table: table_hash.to_hex(),
             parents: parents.iter().map(ContentHash::to_hex).collect(),
             author: author(),
-            time: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
+            time: commit_time(),
             message: message.to_string(),
         };
         let body = serde_json::to_vec_pretty(&commit).unwrap_or_default();
@@ -604,6 +602,19 @@ pub(crate) fn valid_ref_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+}
+
+/// Seconds since the Unix epoch, or `SOURCE_DATE_EPOCH` when set (reproducible commits, as
+/// reproducible-builds tools expect).
+fn commit_time() -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        })
 }
 
 fn author() -> String {

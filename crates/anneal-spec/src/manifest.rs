@@ -79,7 +79,7 @@ pub enum Classes {
 pub struct SourceTable {
     /// Path relative to the program folder.
     pub path: Spanned<String>,
-    /// `idx` (the only format for now).
+    /// `idx` (the default) or `images` (a folder of `LABEL/NAME.png`).
     #[serde(default)]
     pub format: Option<Spanned<String>>,
     /// The split its examples go to.

@@ -528,12 +528,14 @@ impl Validator<'_> {
             .map(|s| {
                 let format = match &s.format {
                     None => "idx".to_string(),
-                    Some(f) if f.get_ref() == "idx" => "idx".to_string(),
+                    Some(f) if f.get_ref() == "idx" || f.get_ref() == "images" => {
+                        f.get_ref().clone()
+                    }
                     Some(f) => {
                         return Err(self.err(
                             f.span(),
                             format!(
-                                "unsupported source format `{}`: expected `idx`",
+                                "unsupported source format `{}`: expected `idx` or `images`",
                                 f.get_ref()
                             ),
                             None,

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anneal_data::fs::write_atomic;
 use anneal_data::object::Row;
-use anneal_data::payload::decode_raw;
+use anneal_data::payload::decode_image;
 use anneal_data::{ContentHash, Store, StoreError};
 use anneal_engine::{ENGINE, ENGINE_VERSION, Examples, Model, Normalization, Observer, preprocess};
 use anneal_pack::{ImageSpec, Lineage, Metrics, Package, Signature, TensorSpec};
@@ -88,14 +88,19 @@ pub fn resolve_commit(
             path.display(),
             source.split
         ));
-        let summary = anneal_data::import::import_idx(&project.dir, &path, &source.split, false)
-            .map_err(|e| {
-                CliError::from(e).context(format!(
-                    "declared source `{}` in {}",
-                    source.path,
-                    project.manifest_display()
-                ))
-            })?;
+        let imported = match source.format.as_str() {
+            "images" => {
+                anneal_data::import::import_images(&project.dir, &path, &source.split, false)
+            }
+            _ => anneal_data::import::import_idx(&project.dir, &path, &source.split, false),
+        };
+        let summary = imported.map_err(|e| {
+            CliError::from(e).context(format!(
+                "declared source `{}` in {}",
+                source.path,
+                project.manifest_display()
+            ))
+        })?;
         last = Some(summary.commit);
     }
     last.ok_or_else(|| CliError::new("no sources imported"))
@@ -141,15 +146,10 @@ fn collect_split(
             ))
             .hint("fix the label, or add the class to `classes` in anneal.toml"));
         };
-        let image = decode_raw(snap.payload(row)?)
-            .map_err(|e| CliError::new(format!("example `{}`: {e}", row.id)))?;
-        if [image.channels, image.height, image.width] != [c, h, w] {
-            return Err(CliError::new(format!(
-                "example `{}` is a {}x{}x{} image; the program's input shape is [{c}, {h}, {w}]",
-                row.id, image.channels, image.height, image.width
-            ))
-            .hint("set `shape` in [data] to match the dataset"));
-        }
+        let image = decode_image(snap.payload(row)?, c, h, w).map_err(|e| {
+            CliError::new(format!("example `{}`: {e}", row.id))
+                .hint("set `shape` in [data] to match the dataset")
+        })?;
         out.ids.push(row.id.clone());
         out.pixels.extend_from_slice(&image.pixels);
         out.labels.push(class as u32);

@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use anneal_pack::ImageSpec;
-use image::imageops::FilterType;
 
 use crate::error::CliError;
 
@@ -51,30 +50,11 @@ pub fn read(path: &Path, spec: &ImageSpec) -> Result<Vec<Input>, CliError> {
 }
 
 fn read_image(path: &Path, spec: &ImageSpec) -> Result<Input, CliError> {
-    let img = image::ImageReader::open(path)
-        .map_err(|e| CliError::io(path, e))?
-        .with_guessed_format()
-        .map_err(|e| CliError::io(path, e))?
-        .decode()
-        .map_err(|e| {
-            CliError::new(format!(
-                "{}: not a readable PNG or JPEG image: {e}",
-                path.display()
-            ))
-        })?;
-    let (w, h) = (spec.width as u32, spec.height as u32);
-    let pixels = if spec.channels == 1 {
-        image::imageops::resize(&img.to_luma8(), w, h, FilterType::Triangle).into_raw()
-    } else {
-        let rgb = image::imageops::resize(&img.to_rgb8(), w, h, FilterType::Triangle);
-        // Interleaved RGB to channel-major.
-        let raw = rgb.into_raw();
-        (0..3)
-            .flat_map(|c| raw.iter().skip(c).step_by(3).copied().collect::<Vec<_>>())
-            .collect()
-    };
+    let bytes = std::fs::read(path).map_err(|e| CliError::io(path, e))?;
+    let img = anneal_data::payload::decode_image(&bytes, spec.channels, spec.height, spec.width)
+        .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
     Ok(Input {
         name: path.display().to_string(),
-        pixels,
+        pixels: img.pixels,
     })
 }

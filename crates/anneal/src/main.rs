@@ -132,13 +132,13 @@ enum Command {
 enum DataCommand {
     /// Import a source into the store as one commit.
     Import {
-        /// The source: IDX images file or prefix.
+        /// The source: IDX images file or prefix, or a folder of LABEL/NAME.png images.
         source: PathBuf,
         #[command(flatten)]
         dir: Dir,
-        /// Source format.
-        #[arg(long, default_value = "idx")]
-        format: String,
+        /// Source format: `idx` or `images` (default: `images` for a folder, else `idx`).
+        #[arg(long)]
+        format: Option<String>,
         /// The split its examples go to.
         #[arg(long, default_value = "train")]
         split: String,
@@ -306,7 +306,14 @@ fn main() -> ExitCode {
                 split,
                 unlabeled,
                 json,
-            } => commands::data::import(&dir.dir, &source, &format, &split, unlabeled, json),
+            } => commands::data::import(
+                &dir.dir,
+                &source,
+                format.as_deref(),
+                &split,
+                unlabeled,
+                json,
+            ),
             DataCommand::Log { dir, json } => commands::data::log(&dir.dir, json),
             DataCommand::Status { dir, json } => commands::data_edit::status(&dir.dir, json),
             DataCommand::Show { rev, dir, json } => commands::data_edit::show(&dir.dir, &rev, json),

@@ -13,6 +13,7 @@ fn anneal(cwd: &Path, args: &[&str]) -> Output {
         .args(args)
         .current_dir(cwd)
         .env("ANNEAL_AUTHOR", "test")
+        .env("SOURCE_DATE_EPOCH", "1764000000")
         .output()
         .expect("run anneal")
 }
@@ -634,4 +635,81 @@ fn merge_lists_conflicts_and_commits_nothing_until_told() {
         stdout(&o)
     );
     assert!(run(&["data", "fsck", "-C", "prog"]).status.success());
+}
+
+/// Write `FOLDER/LABEL/NAME.png` images: label 0 bright on top, 1 bright at the bottom, 16x16
+/// (the program resizes to 8x8), every fifth one as a JPEG.
+fn write_image_folder(dir: &Path, n: usize, seed: u32) {
+    for i in 0..n {
+        let class = i % 2;
+        let folder = dir.join(class.to_string());
+        std::fs::create_dir_all(&folder).unwrap();
+        let img = image::GrayImage::from_fn(16, 16, |x, y| {
+            let noise = ((x * 7 + y * 13 + i as u32 * 31 + seed) % 40) as u8;
+            let bright = (y < 8) == (class == 0);
+            image::Luma([if bright { 180 + noise } else { noise }])
+        });
+        let ext = if i % 5 == 0 { "jpg" } else { "png" };
+        img.save(folder.join(format!("img{i:04}.{ext}"))).unwrap();
+    }
+}
+
+#[test]
+fn image_folders_import_build_and_reject_bad_files() {
+    let manifest = TINY
+        .replace(
+            "path = \"data/train\"",
+            "path = \"imgs/train\"\nformat = \"images\"",
+        )
+        .replace(
+            "path = \"data/test\"",
+            "path = \"imgs/test\"\nformat = \"images\"",
+        );
+    let (tmp, prog) = tiny_program(&manifest);
+    write_image_folder(&prog.join("imgs/train"), 200, 1);
+    write_image_folder(&prog.join("imgs/test"), 60, 2);
+    let o = anneal(tmp.path(), &["build", "-C", "prog"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let header = anneal_pack::Header::read(&prog.join("target/tiny-0.1.0.anneal")).unwrap();
+    assert_eq!(header.metrics.examples, 60);
+    assert!(header.metrics.accuracy > 0.9, "{}", header.metrics.accuracy);
+    let o = anneal(tmp.path(), &["data", "stats", "-C", "prog", "--json"]);
+    let stats: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(stats["counts"]["train"]["1"], 100);
+
+    // A file that claims to be a PNG but is not: a clear error naming it, the store unchanged.
+    let bad = tmp.path().join("more");
+    write_image_folder(&bad, 4, 3);
+    std::fs::write(bad.join("1/broken.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    let before = stdout(&anneal(
+        tmp.path(),
+        &["data", "status", "-C", "prog", "--json"],
+    ));
+    let o = anneal(tmp.path(), &["data", "import", "more", "-C", "prog"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("more/1/broken.png: not a readable PNG or JPEG image"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        stdout(&anneal(
+            tmp.path(),
+            &["data", "status", "-C", "prog", "--json"]
+        )),
+        before
+    );
+    // Without the broken file, the folder imports (auto-detected as images) with ids
+    // FOLDER:LABEL/NAME.
+    std::fs::remove_file(bad.join("1/broken.png")).unwrap();
+    let o = anneal(
+        tmp.path(),
+        &["data", "import", "more", "-C", "prog", "--split", "extra"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = anneal(
+        tmp.path(),
+        &["data", "label", "more:0/img0002", "1", "-C", "prog"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
 }

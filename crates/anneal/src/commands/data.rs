@@ -6,23 +6,28 @@ use anneal_data::Store;
 pub fn import(
     dir: &Path,
     source: &Path,
-    format: &str,
+    format: Option<&str>,
     split: &str,
     unlabeled: bool,
     json: bool,
 ) -> Result<u8, CliError> {
-    if format != "idx" {
-        return Err(
-            CliError::new(format!("unsupported import format `{format}`")).hint("expected `idx`"),
-        );
-    }
+    let format = format.unwrap_or(if source.is_dir() { "images" } else { "idx" });
     if !dir.join(anneal_spec::MANIFEST).exists() {
         return Err(
             CliError::new(format!("no {} in {}", anneal_spec::MANIFEST, dir.display()))
                 .hint("create a program first with `anneal new DIR`, or pass `-C DIR`"),
         );
     }
-    let s = anneal_data::import::import_idx(dir, source, split, unlabeled)?;
+    let s = match format {
+        "idx" => anneal_data::import::import_idx(dir, source, split, unlabeled)?,
+        "images" => anneal_data::import::import_images(dir, source, split, unlabeled)?,
+        other => {
+            return Err(
+                CliError::new(format!("unsupported import format `{other}`"))
+                    .hint("expected `idx` or `images`"),
+            );
+        }
+    };
     if json {
         println!(
             "{}",
