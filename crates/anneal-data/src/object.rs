@@ -318,6 +318,42 @@ pub fn decode_chunk(body: &[u8]) -> Result<Vec<Row>, DecodeError> {
 /// Patches chained on one full table before a commit compacts them.
 pub const MAX_PATCH_DEPTH: u32 = 32;
 
+/// The rows of a chunk body whose ids are in `ids` (sorted), without decoding the others:
+/// each row is skipped by its length fields, so a lookup of a few ids is cheap.
+pub fn find_rows(body: &[u8], ids: &[&str]) -> Result<Vec<Row>, DecodeError> {
+    let mut r = Reader::new("chunk", body);
+    let n = r.count(ROW_MIN)?;
+    let mut out = Vec::new();
+    let mut want = ids.iter().peekable();
+    for _ in 0..n {
+        let start = r.pos;
+        let len = r.u16()? as usize;
+        let id = r.take(len)?;
+        while want.peek().is_some_and(|w| w.as_bytes() < id) {
+            want.next();
+        }
+        let Some(next) = want.peek() else { break };
+        if id == next.as_bytes() {
+            r.pos = start;
+            out.push(r.row()?);
+            want.next();
+            continue;
+        }
+        r.take(32)?;
+        match r.u16()? {
+            u16::MAX => {}
+            l => {
+                r.take(l as usize)?;
+            }
+        }
+        let l = r.u8()? as usize;
+        r.take(l)?;
+        let l = r.u32()? as usize;
+        r.take(l)?;
+    }
+    Ok(out)
+}
+
 /// A dataset as stored: a full table, or a patch of another table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Table {
@@ -683,6 +719,30 @@ mod tests {
         let mut huge = bytes.clone();
         huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(decode_chunk(&huge).unwrap_err().message.contains("exceeds"));
+    }
+
+    #[test]
+    fn find_rows_matches_a_full_decode() {
+        let rows: Vec<Row> = (0..300).map(row).collect();
+        let body = encode_chunk(&rows);
+        let ids = [
+            "a",
+            "ex:000000",
+            "ex:000007",
+            "ex:0001",
+            "ex:000150",
+            "ex:000299",
+            "ex:999999",
+            "zz",
+        ];
+        let found = find_rows(&body, &ids).unwrap();
+        let want: Vec<Row> = rows
+            .iter()
+            .filter(|r| ids.contains(&r.id.as_str()))
+            .cloned()
+            .collect();
+        assert_eq!(found, want);
+        assert!(find_rows(&body[..body.len() - 3], &["ex:000299"]).is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use crate::hash::ContentHash;
-use crate::object::{Edit, Kind, MAX_PATCH_DEPTH, PatchTable, Row, Table, encode_table};
+use crate::object::{Edit, Kind, MAX_PATCH_DEPTH, PatchTable, Row, Table, encode_table, find_rows};
 use crate::store::{Store, StoreError};
 
 /// A change to one example.
@@ -120,13 +120,15 @@ impl Store {
                         by_chunk.entry(at - 1).or_default().push(id);
                     }
                 }
-                for (index, wanted) in by_chunk {
-                    let rows = self.chunk(&t.chunks[index])?;
-                    for id in wanted {
-                        if let Ok(k) = rows.binary_search_by(|r| r.id.as_str().cmp(id)) {
-                            found.insert(id.to_string(), rows[k].clone());
-                        }
-                    }
+                for (index, mut wanted) in by_chunk {
+                    let c = &t.chunks[index];
+                    let body = self.get(Kind::Chunk, &c.hash)?;
+                    wanted.sort_unstable();
+                    let rows = find_rows(&body, &wanted).map_err(|source| StoreError::Decode {
+                        hash: c.hash,
+                        source,
+                    })?;
+                    found.extend(rows.into_iter().map(|r| (r.id.clone(), r)));
                 }
             }
             Table::Patch(p) => {
