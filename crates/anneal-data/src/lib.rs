@@ -36,6 +36,7 @@ pub mod merge;
 pub mod object;
 pub mod payload;
 pub mod refs;
+pub mod remote;
 pub mod split;
 pub mod store;
 pub mod tables;

@@ -154,6 +154,11 @@ impl Store {
             if let Some(h) = self.read_ref("tags", rev)? {
                 return Ok(h);
             }
+            if let Some((remote, branch)) = rev.split_once('/')
+                && let Some(h) = self.remote_ref(remote, branch)?
+            {
+                return Ok(h);
+            }
         }
         if let Ok(h) = rev.parse::<ContentHash>() {
             self.commit_object(&h)

@@ -566,3 +566,92 @@ fn stratified_splits_are_seeded_and_keep_label_proportions() {
         );
     }
 }
+
+/// Promise 3: a push or fetch cut short at any object never leaves a ref naming missing objects.
+#[test]
+fn push_fetch_and_clone_through_a_folder_remote_survive_interruption() {
+    use anneal_data::fs::failpoint;
+    use anneal_data::remote::{fetch, fetch_url, push};
+    let (dir, store, _first) = one_commit(800);
+    let remote_dir = dir.path().join("remote");
+    let url = remote_dir.to_string_lossy().into_owned();
+    store.add_remote("origin", &url).unwrap();
+
+    // A push cut at every upload: the remote ref never appears before all objects are there.
+    let mut k = 0;
+    let full = loop {
+        failpoint::arm(k);
+        let r = push(&store, "origin", "main");
+        failpoint::disarm();
+        match r {
+            Ok(t) => break t,
+            Err(_) => {
+                assert!(
+                    !remote_dir.join("refs/heads/main").exists(),
+                    "ref written by a push cut at {k}"
+                );
+                k += 1;
+            }
+        }
+    };
+    assert!(k >= 4, "only {k} interruption points");
+
+    // An edit pushes only what is new.
+    let second = relabel(&store, &["digits:00004"], "pushed");
+    let t = push(&store, "origin", "main").unwrap();
+    assert_eq!(t.commit, second);
+    assert!(t.objects <= 2, "{t:?} vs first push {full:?}");
+
+    // A clone's fetch cut at every download moves no ref; then it completes and fsck is clean.
+    let clone_dir = tempfile::tempdir().unwrap();
+    let clone = Store::init(clone_dir.path()).unwrap();
+    let mut k = 0;
+    loop {
+        failpoint::arm(k);
+        let r = fetch_url(&clone, "origin", &url, "main");
+        failpoint::disarm();
+        assert!(
+            anneal_data::fsck::fsck(&clone).unwrap().problems.is_empty(),
+            "fetch cut at {k}"
+        );
+        match r {
+            Ok(t) => {
+                assert_eq!(t.commit, second);
+                break;
+            }
+            Err(_) => {
+                assert_eq!(
+                    clone.remote_ref("origin", "main").unwrap(),
+                    None,
+                    "remote ref moved by a fetch cut at {k}"
+                );
+                k += 1;
+            }
+        }
+    }
+    clone.reset_branch(second, "clone").unwrap();
+    assert_eq!(
+        clone.snapshot(&second).unwrap().rows,
+        store.snapshot(&second).unwrap().rows
+    );
+
+    // A corrupted object on the remote is refused, not written.
+    let third = relabel(&store, &["digits:00005"], "again");
+    push(&store, "origin", "main").unwrap();
+    let table = store
+        .table_hash(&store.commit_object(&third).unwrap(), &third)
+        .unwrap();
+    let hex = table.to_hex();
+    let remote_obj = remote_dir.join("objects").join(&hex[..2]).join(&hex[2..]);
+    let mut bytes = std::fs::read(&remote_obj).unwrap();
+    bytes[10] ^= 1;
+    std::fs::write(&remote_obj, bytes).unwrap();
+    clone.add_remote("origin", &url).unwrap();
+    let err = fetch(&clone, "origin", "main").unwrap_err();
+    assert!(
+        matches!(err, anneal_data::remote::RemoteError::Corrupt { .. }),
+        "{err}"
+    );
+    assert!(!clone.object_path(&table).exists());
+    assert_eq!(clone.remote_ref("origin", "main").unwrap(), Some(second));
+}

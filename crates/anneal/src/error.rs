@@ -139,3 +139,12 @@ impl From<anneal_pack::PackError> for CliError {
         Self::new(e.to_string())
     }
 }
+
+impl From<anneal_data::remote::RemoteError> for CliError {
+    fn from(e: anneal_data::remote::RemoteError) -> Self {
+        match e {
+            anneal_data::remote::RemoteError::Store(s) => s.into(),
+            other => Self::new(other.to_string()),
+        }
+    }
+}

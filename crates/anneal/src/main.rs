@@ -278,6 +278,42 @@ enum DataCommand {
         #[command(flatten)]
         dir: Dir,
     },
+    /// Add a remote (a folder path or file:///path), or list remotes.
+    Remote {
+        /// `add NAME URL`, or nothing to list.
+        args: Vec<String>,
+        #[command(flatten)]
+        dir: Dir,
+    },
+    /// Upload a branch to a remote: objects first, the remote ref last.
+    Push {
+        /// The remote (default origin).
+        #[arg(default_value = "origin")]
+        remote: String,
+        /// The branch (default: the current one).
+        #[arg(long)]
+        branch: Option<String>,
+        #[command(flatten)]
+        dir: Dir,
+    },
+    /// Fetch a branch from a remote and merge it into the current branch.
+    Pull {
+        /// The remote (default origin).
+        #[arg(default_value = "origin")]
+        remote: String,
+        /// The branch (default: the current one).
+        #[arg(long)]
+        branch: Option<String>,
+        #[command(flatten)]
+        dir: Dir,
+    },
+    /// Create this program's store from a remote's `main` branch.
+    Clone {
+        /// The remote URL.
+        url: String,
+        #[command(flatten)]
+        dir: Dir,
+    },
     /// Delete objects no branch or tag reaches.
     Gc {
         #[command(flatten)]
@@ -356,6 +392,18 @@ fn main() -> ExitCode {
                 dir,
             } => commands::data_edit::split(&dir.dir, test, validation, from.as_deref(), seed),
             DataCommand::Gc { dir } => commands::data_edit::gc(&dir.dir),
+            DataCommand::Remote { args, dir } => commands::data_remote::remote(&dir.dir, &args),
+            DataCommand::Push {
+                remote,
+                branch,
+                dir,
+            } => commands::data_remote::push(&dir.dir, &remote, branch.as_deref()),
+            DataCommand::Pull {
+                remote,
+                branch,
+                dir,
+            } => commands::data_remote::pull(&dir.dir, &remote, branch.as_deref()),
+            DataCommand::Clone { url, dir } => commands::data_remote::clone(&dir.dir, &url),
         },
         Command::Build {
             path,

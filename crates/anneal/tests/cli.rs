@@ -713,3 +713,57 @@ fn image_folders_import_build_and_reject_bad_files() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn push_clone_and_pull_through_a_folder_remote() {
+    let (tmp, _prog) = tiny_program(TINY);
+    let run = |args: &[&str]| {
+        let o = anneal(tmp.path(), args);
+        assert!(o.status.success(), "{args:?}: {}{}", stdout(&o), stderr(&o));
+        stdout(&o)
+    };
+    run(&[
+        "data",
+        "import",
+        "prog/data/train",
+        "-C",
+        "prog",
+        "--split",
+        "train",
+    ]);
+    let remote = tmp.path().join("shared-remote");
+    run(&[
+        "data",
+        "remote",
+        "add",
+        "origin",
+        remote.to_str().unwrap(),
+        "-C",
+        "prog",
+    ]);
+    assert!(run(&["data", "push", "-C", "prog"]).starts_with("pushed main"));
+    // A second program folder clones the dataset.
+    std::fs::create_dir_all(tmp.path().join("copy")).unwrap();
+    std::fs::copy(
+        tmp.path().join("prog/anneal.toml"),
+        tmp.path().join("copy/anneal.toml"),
+    )
+    .unwrap();
+    assert!(run(&["data", "clone", remote.to_str().unwrap(), "-C", "copy"]).starts_with("cloned "));
+    // An edit pushed from the first arrives by pull (fast-forward).
+    run(&["data", "label", "train:00000", "1", "-C", "prog"]);
+    run(&["data", "push", "-C", "prog"]);
+    let out = run(&["data", "pull", "-C", "copy"]);
+    assert!(out.contains("fast-forward"), "{out}");
+    let a = run(&["data", "status", "-C", "prog", "--json"]);
+    let b = run(&["data", "status", "-C", "copy", "--json"]);
+    let commit = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap()["commit"].clone();
+    assert_eq!(commit(&a), commit(&b));
+    assert!(run(&["data", "fsck", "-C", "copy"]).contains(": 0 problems"));
+    let o = anneal(tmp.path(), &["data", "push", "nowhere", "-C", "prog"]);
+    assert!(
+        stderr(&o).contains("no remote named `nowhere`"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -1,0 +1,419 @@
+//! Remotes: push, fetch and clone through the `object_store` crate.
+//!
+//! A remote holds the same layout as `.anneal/` (`format`, `objects/ab/cdef…`,
+//! `refs/heads/NAME`), so a folder remote is itself a store `fsck` can check. Transfers move
+//! objects first and a ref last:
+//!
+//! - **push** uploads the objects the remote lacks, then writes the remote branch ref; a push
+//!   cut short leaves the remote ref where it was.
+//! - **fetch** downloads what is missing, verifying every object's hash before writing it
+//!   (atomically) into the local store, then writes `refs/remotes/REMOTE/BRANCH`; a fetch cut
+//!   short moves no local ref.
+//!
+//! So no ref ever points at missing objects (RELIABILITY.md, promise 3). Remote names and URLs
+//! live in `.anneal/remotes.json`. URLs: a folder path or `file:///path`. (S3 and other object
+//! stores are the next step: `object_store` speaks them behind the same trait.)
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use futures_util::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use crate::fs::{failpoint, write_atomic};
+use crate::hash::ContentHash;
+use crate::object::{Kind, Table, decode_table, unframe};
+use crate::store::{Store, StoreError};
+
+/// Why a transfer failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The object store failed (network, permissions, a missing path).
+    #[error("remote `{remote}`: {message}")]
+    Transfer {
+        /// Remote name or URL.
+        remote: String,
+        /// What failed.
+        message: String,
+    },
+    /// No such remote, or a bad URL.
+    #[error("{0}")]
+    Config(String),
+    /// The remote sent bytes that do not match their name.
+    #[error("remote `{remote}`: object {hash} does not match its hash; nothing was written")]
+    Corrupt {
+        /// The remote.
+        remote: String,
+        /// The object.
+        hash: ContentHash,
+    },
+}
+
+/// What a push or fetch moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transfer {
+    /// The commit the ref now names.
+    pub commit: ContentHash,
+    /// Objects copied.
+    pub objects: usize,
+    /// Bytes copied.
+    pub bytes: u64,
+}
+
+impl Store {
+    fn remotes_path(&self) -> std::path::PathBuf {
+        self.root().join("remotes.json")
+    }
+
+    /// Remote names and URLs.
+    pub fn remotes(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        let path = self.remotes_path();
+        match std::fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| StoreError::BadRef {
+                path,
+                message: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Err(source) => Err(StoreError::Io { path, source }),
+        }
+    }
+
+    /// Add (or replace) a remote.
+    pub fn add_remote(&self, name: &str, url: &str) -> Result<(), StoreError> {
+        if !crate::store::valid_ref_name(name) || name.contains('/') {
+            return Err(StoreError::BadRefName(name.into()));
+        }
+        let _lock = self.lock()?;
+        let mut remotes = self.remotes()?;
+        remotes.insert(name.to_string(), url.to_string());
+        let path = self.remotes_path();
+        let text = serde_json::to_vec_pretty(&remotes).unwrap_or_default();
+        write_atomic(&path, &text).map_err(|source| StoreError::Io { path, source })
+    }
+}
+
+/// Open the object store a URL names.
+pub fn open(url: &str) -> Result<Arc<dyn ObjectStore>, RemoteError> {
+    let path = if let Some(rest) = url.strip_prefix("file://") {
+        rest.to_string()
+    } else if url.contains("://") {
+        return Err(RemoteError::Config(format!(
+            "unsupported remote URL `{url}`: this build reaches folders (a path or file:///path)"
+        )));
+    } else {
+        url.to_string()
+    };
+    std::fs::create_dir_all(&path).map_err(|e| RemoteError::Config(format!("{path}: {e}")))?;
+    let fs = LocalFileSystem::new_with_prefix(&path)
+        .map_err(|e| RemoteError::Config(format!("{path}: {e}")))?;
+    Ok(Arc::new(fs))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, RemoteError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RemoteError::Config(format!("could not start the I/O runtime: {e}")))
+}
+
+fn object_path(h: &ContentHash) -> StorePath {
+    let hex = h.to_hex();
+    StorePath::from(format!("objects/{}/{}", &hex[..2], &hex[2..]))
+}
+
+/// Everything reachable from `roots`: commits, tables (down patch chains), chunks and packs.
+pub fn reachable_from(
+    store: &Store,
+    roots: &[ContentHash],
+) -> Result<Vec<ContentHash>, StoreError> {
+    let mut seen = HashSet::new();
+    let mut order = Vec::new();
+    let mut stack = roots.to_vec();
+    while let Some(h) = stack.pop() {
+        if !seen.insert(h) {
+            continue;
+        }
+        let commit = store.commit_object(&h)?;
+        stack.extend(
+            commit
+                .parents
+                .iter()
+                .filter_map(|p| p.parse::<ContentHash>().ok()),
+        );
+        for (th, table) in crate::tables::chain(store, store.table_hash(&commit, &h)?)? {
+            for o in table.packs().iter().copied().chain(std::iter::once(th)) {
+                if seen.insert(o) {
+                    order.push(o);
+                }
+            }
+            if let Table::Full(t) = table {
+                for c in t.chunks {
+                    if seen.insert(c.hash) {
+                        order.push(c.hash);
+                    }
+                }
+            }
+        }
+        order.push(h);
+    }
+    Ok(order)
+}
+
+/// Push `branch` to the remote `name`: objects first, the remote ref last.
+pub fn push(store: &Store, name: &str, branch: &str) -> Result<Transfer, RemoteError> {
+    let url = store
+        .remotes()?
+        .get(name)
+        .cloned()
+        .ok_or_else(|| RemoteError::Config(format!("no remote named `{name}`")))?;
+    let remote = open(&url)?;
+    let commit = store.resolve(branch)?;
+    let objects = reachable_from(store, &[commit])?;
+    let fail = |e: object_store::Error| RemoteError::Transfer {
+        remote: name.to_string(),
+        message: e.to_string(),
+    };
+    runtime()?.block_on(async {
+        let present: HashSet<String> = remote
+            .list(Some(&StorePath::from("objects")))
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .map_err(fail)?;
+        let mut moved = Transfer {
+            commit,
+            objects: 0,
+            bytes: 0,
+        };
+        remote
+            .put(
+                &StorePath::from("format"),
+                PutPayload::from_static(b"anneal-store 1\n"),
+            )
+            .await
+            .map_err(fail)?;
+        for h in &objects {
+            let path = object_path(h);
+            if present.contains(path.as_ref()) {
+                continue;
+            }
+            let bytes = std::fs::read(store.object_path(h)).map_err(|source| StoreError::Io {
+                path: store.object_path(h),
+                source,
+            })?;
+            if ContentHash::of(&bytes) != *h {
+                return Err(StoreError::Corrupt {
+                    path: store.object_path(h),
+                    actual: ContentHash::of(&bytes),
+                }
+                .into());
+            }
+            failpoint::step("upload").map_err(|e| RemoteError::Transfer {
+                remote: name.to_string(),
+                message: e.to_string(),
+            })?;
+            moved.bytes += bytes.len() as u64;
+            moved.objects += 1;
+            remote
+                .put(&path, PutPayload::from(bytes))
+                .await
+                .map_err(fail)?;
+        }
+        failpoint::step("upload ref").map_err(|e| RemoteError::Transfer {
+            remote: name.to_string(),
+            message: e.to_string(),
+        })?;
+        let r = StorePath::from(format!("refs/heads/{branch}"));
+        remote
+            .put(&r, PutPayload::from(format!("{commit}\n").into_bytes()))
+            .await
+            .map_err(fail)?;
+        Ok(moved)
+    })
+}
+
+/// Fetch `branch` from the remote at `url` (named `name`) into the local store, and point
+/// `refs/remotes/NAME/BRANCH` at it. Returns the commit.
+pub fn fetch_url(
+    store: &Store,
+    name: &str,
+    url: &str,
+    branch: &str,
+) -> Result<Transfer, RemoteError> {
+    let remote = open(url)?;
+    let fail = |e: object_store::Error| RemoteError::Transfer {
+        remote: name.to_string(),
+        message: e.to_string(),
+    };
+    runtime()?.block_on(async {
+        let r = StorePath::from(format!("refs/heads/{branch}"));
+        let text = remote
+            .get(&r)
+            .await
+            .map_err(fail)?
+            .bytes()
+            .await
+            .map_err(fail)?;
+        let commit: ContentHash = std::str::from_utf8(&text)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .ok_or_else(|| RemoteError::Transfer {
+                remote: name.to_string(),
+                message: format!("ref {r} is malformed"),
+            })?;
+        let mut moved = Transfer {
+            commit,
+            objects: 0,
+            bytes: 0,
+        };
+        let mut stack = vec![(commit, Kind::Commit)];
+        let mut seen = HashSet::new();
+        while let Some((h, kind)) = stack.pop() {
+            if !seen.insert(h) {
+                continue;
+            }
+            let local = store.object_path(&h);
+            let bytes = if local.exists() {
+                // Present: still walk it, since what it names may be missing (an earlier fetch
+                // may have been cut short).
+                std::fs::read(&local).map_err(|source| StoreError::Io {
+                    path: local.clone(),
+                    source,
+                })?
+            } else {
+                failpoint::step("download").map_err(|e| RemoteError::Transfer {
+                    remote: name.to_string(),
+                    message: e.to_string(),
+                })?;
+                let bytes = remote
+                    .get(&object_path(&h))
+                    .await
+                    .map_err(fail)?
+                    .bytes()
+                    .await
+                    .map_err(fail)?
+                    .to_vec();
+                if ContentHash::of(&bytes) != h {
+                    return Err(RemoteError::Corrupt {
+                        remote: name.to_string(),
+                        hash: h,
+                    });
+                }
+                moved.objects += 1;
+                moved.bytes += bytes.len() as u64;
+                store.put_raw(&h, &bytes)?;
+                bytes
+            };
+            let body =
+                unframe(kind, &bytes).map_err(|source| StoreError::Decode { hash: h, source })?;
+            match kind {
+                Kind::Commit => {
+                    let c: crate::object::Commit =
+                        serde_json::from_slice(body).map_err(|e| StoreError::Decode {
+                            hash: h,
+                            source: crate::object::DecodeError {
+                                kind: "commit",
+                                offset: 0,
+                                message: e.to_string(),
+                            },
+                        })?;
+                    stack.extend(
+                        c.parents
+                            .iter()
+                            .filter_map(|p| p.parse().ok())
+                            .map(|p| (p, Kind::Commit)),
+                    );
+                    if let Ok(t) = c.table.parse() {
+                        stack.push((t, Kind::Table));
+                    }
+                }
+                Kind::Table => match decode_table(body)
+                    .map_err(|source| StoreError::Decode { hash: h, source })?
+                {
+                    Table::Full(t) => {
+                        stack.extend(t.packs.iter().map(|p| (*p, Kind::Pack)));
+                        stack.extend(t.chunks.iter().map(|c| (c.hash, Kind::Chunk)));
+                    }
+                    Table::Patch(p) => {
+                        stack.extend(p.packs.iter().map(|p| (*p, Kind::Pack)));
+                        stack.push((p.base, Kind::Table));
+                    }
+                },
+                Kind::Chunk | Kind::Pack => {}
+            }
+        }
+        store.set_remote_ref(name, branch, commit)?;
+        Ok(moved)
+    })
+}
+
+/// Fetch `branch` from the remote `name`.
+pub fn fetch(store: &Store, name: &str, branch: &str) -> Result<Transfer, RemoteError> {
+    let url = store
+        .remotes()?
+        .get(name)
+        .cloned()
+        .ok_or_else(|| RemoteError::Config(format!("no remote named `{name}`")))?;
+    fetch_url(store, name, &url, branch)
+}
+
+impl Store {
+    /// Write an object whose bytes were verified against `h` (atomically).
+    pub fn put_raw(&self, h: &ContentHash, bytes: &[u8]) -> Result<(), StoreError> {
+        let path = self.object_path(h);
+        if let Some(dir) = path.parent()
+            && !dir.exists()
+        {
+            crate::fs::create_dir_durable(dir).map_err(|source| StoreError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        write_atomic(&path, bytes).map_err(|source| StoreError::Io { path, source })
+    }
+
+    /// Point `refs/remotes/REMOTE/BRANCH` at `commit`.
+    pub fn set_remote_ref(
+        &self,
+        remote: &str,
+        branch: &str,
+        commit: ContentHash,
+    ) -> Result<(), StoreError> {
+        let path = self.root().join("refs/remotes").join(remote).join(branch);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        write_atomic(&path, format!("{commit}\n").as_bytes())
+            .map_err(|source| StoreError::Io { path, source })
+    }
+
+    /// The commit `refs/remotes/REMOTE/BRANCH` names.
+    pub fn remote_ref(
+        &self,
+        remote: &str,
+        branch: &str,
+    ) -> Result<Option<ContentHash>, StoreError> {
+        let path = self.root().join("refs/remotes").join(remote).join(branch);
+        match std::fs::read_to_string(&path) {
+            Ok(t) => Ok(t.trim().parse().ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Io { path, source }),
+        }
+    }
+
+    /// Point the current branch at `commit` (it must be present), as after a clone.
+    pub fn reset_branch(&self, commit: ContentHash, message: &str) -> Result<(), StoreError> {
+        let _lock = self.lock()?;
+        self.commit_object(&commit)?;
+        let old = self.head()?;
+        self.move_branch(old, commit, message)
+    }
+}
