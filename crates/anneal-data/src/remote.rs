@@ -11,8 +11,9 @@
 //!   short moves no local ref.
 //!
 //! So no ref ever points at missing objects (RELIABILITY.md, promise 3). Remote names and URLs
-//! live in `.anneal/remotes.json`. URLs: a folder path or `file:///path`. (S3 and other object
-//! stores are the next step: `object_store` speaks them behind the same trait.)
+//! live in `.anneal/remotes.json`. URLs: a folder path, `file:///path`, or `s3://bucket/prefix`
+//! (credentials, region and endpoint from the usual `AWS_*` variables; `AWS_ENDPOINT_URL` for
+//! an S3-compatible server such as MinIO or moto, plain HTTP allowed there).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -101,9 +102,24 @@ impl Store {
 pub fn open(url: &str) -> Result<Arc<dyn ObjectStore>, RemoteError> {
     let path = if let Some(rest) = url.strip_prefix("file://") {
         rest.to_string()
+    } else if let Some(rest) = url.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+        if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
+            let http = endpoint.starts_with("http://");
+            builder = builder.with_endpoint(endpoint).with_allow_http(http);
+        }
+        let s3 = builder
+            .build()
+            .map_err(|e| RemoteError::Config(format!("{url}: {e}")))?;
+        let store: Arc<dyn ObjectStore> = Arc::new(s3);
+        return Ok(match prefix.trim_matches('/') {
+            "" => store,
+            p => Arc::new(object_store::prefix::PrefixStore::new(store, p.to_string())),
+        });
     } else if url.contains("://") {
         return Err(RemoteError::Config(format!(
-            "unsupported remote URL `{url}`: this build reaches folders (a path or file:///path)"
+            "unsupported remote URL `{url}`: expected a folder path, file:///path or s3://bucket/prefix"
         )));
     } else {
         url.to_string()

@@ -655,3 +655,56 @@ fn push_fetch_and_clone_through_a_folder_remote_survive_interruption() {
     assert!(!clone.object_path(&table).exists());
     assert_eq!(clone.remote_ref("origin", "main").unwrap(), Some(second));
 }
+
+/// The same through a real S3-compatible server. `.ci/run` starts moto and sets
+/// `ANNEAL_TEST_S3_URL=s3://BUCKET` and `AWS_ENDPOINT_URL`; elsewhere this test says it skipped.
+#[test]
+fn push_and_clone_through_s3() {
+    use anneal_data::fs::failpoint;
+    use anneal_data::remote::{fetch_url, push};
+    let Ok(base) = std::env::var("ANNEAL_TEST_S3_URL") else {
+        eprintln!(
+            "skipped: set ANNEAL_TEST_S3_URL=s3://BUCKET and AWS_ENDPOINT_URL to run against an S3 server (.ci/run starts moto)"
+        );
+        return;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let url = format!("{base}/test-{}-{nanos}", std::process::id());
+    let (_dir, store, first) = one_commit(600);
+    store.add_remote("s3", &url).unwrap();
+    // Cut the first push after two objects: no ref on the remote yet.
+    failpoint::arm(2);
+    assert!(push(&store, "s3", "main").is_err());
+    failpoint::disarm();
+    let probe = tempfile::tempdir().unwrap();
+    let probe_store = Store::init(probe.path()).unwrap();
+    assert!(
+        fetch_url(&probe_store, "s3", &url, "main").is_err(),
+        "a ref appeared after a cut push"
+    );
+    assert!(
+        anneal_data::fsck::fsck(&probe_store)
+            .unwrap()
+            .problems
+            .is_empty()
+    );
+    // Then the whole push, an edit, and a clone that matches.
+    push(&store, "s3", "main").unwrap();
+    let second = relabel(&store, &["digits:00009"], "s3");
+    let t = push(&store, "s3", "main").unwrap();
+    assert!(t.objects <= 2);
+    let clone_dir = tempfile::tempdir().unwrap();
+    let clone = Store::init(clone_dir.path()).unwrap();
+    let got = fetch_url(&clone, "s3", &url, "main").unwrap();
+    assert_eq!(got.commit, second);
+    clone.reset_branch(second, "clone").unwrap();
+    assert_eq!(
+        clone.snapshot(&second).unwrap().rows,
+        store.snapshot(&second).unwrap().rows
+    );
+    assert!(clone.snapshot(&first).is_ok(), "history came along");
+    assert!(anneal_data::fsck::fsck(&clone).unwrap().problems.is_empty());
+}
