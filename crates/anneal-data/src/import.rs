@@ -67,66 +67,26 @@ pub fn import_idx(
 }
 
 fn commit_idx(store: &Store, set: &idx::IdxSet, split: &str) -> Result<ImportSummary, ImportError> {
-    let (mut rows, known) = match store.head()? {
-        Some(h) => {
-            let c = store.commit_object(&h)?;
-            let rows = store.rows(&store.table(&c, &h)?)?;
-            let known: HashSet<ContentHash> = rows.iter().map(|r| r.payload).collect();
-            (rows, known)
-        }
-        None => (Vec::new(), HashSet::new()),
-    };
-    let ids: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    let n = set.len();
-    let width = n.saturating_sub(1).to_string().len().max(5);
-    let px = set.rows * set.cols;
-    let payloads: Vec<Vec<u8>> = set
+    let width = set.len().saturating_sub(1).to_string().len().max(5);
+    let examples = set
         .pixels
-        .chunks(px)
-        .map(|p| encode_raw(1, set.rows, set.cols, p))
+        .chunks(set.rows * set.cols)
+        .enumerate()
+        .map(|(i, p)| {
+            let id = format!("{}:{i:0width$}", set.stem);
+            let label = set.labels.as_ref().map(|l| l[i].to_string());
+            (id, label, encode_raw(1, set.rows, set.cols, p))
+        })
         .collect();
-    let mut new_rows = Vec::with_capacity(n);
-    let mut fresh: Vec<&[u8]> = Vec::new();
-    let mut fresh_set = HashSet::new();
-    for (i, payload) in payloads.iter().enumerate() {
-        let id = format!("{}:{i:0width$}", set.stem);
-        if ids.contains(id.as_str()) {
-            return Err(ImportError::Exists {
-                id,
-                source_path: set.images_path.display().to_string(),
-            });
-        }
-        let h = ContentHash::of(payload);
-        if !known.contains(&h) && fresh_set.insert(h) {
-            fresh.push(payload);
-        }
-        new_rows.push(Row {
-            id,
-            payload: h,
-            label: set.labels.as_ref().map(|l| l[i].to_string()),
-            split: split.to_string(),
-            meta: String::new(),
-        });
-    }
-    let added = new_rows.len();
-    rows.extend(new_rows);
-    let message = format!(
-        "import {} ({added} examples, split {split})",
-        set.images_path.display()
-    );
-    let commit = store.commit(rows, &fresh, &message)?;
-    Ok(ImportSummary {
-        commit,
-        added,
-        new_blobs: fresh.len(),
-        image: [set.rows, set.cols],
-    })
+    let source = set.images_path.display().to_string();
+    commit_examples(store, examples, split, &source, [set.rows, set.cols])
 }
 
 /// Import a folder of images laid out as `FOLDER/LABEL/NAME.png` (or `.jpg`, `.jpeg`) as one
-/// commit. Ids are `FOLDER:LABEL/NAME` (`FOLDER` is the folder's own name); payloads are the original file bytes, each decoded once here so
-/// that a file that is not a readable image is an error naming it, before anything is written.
-/// Files directly in `FOLDER` are imported unlabeled (ids `NAME`) with `unlabeled`, and refused
+/// commit. Ids are `FOLDER:LABEL/NAME` (`FOLDER` is the folder's own name); payloads are the
+/// original file bytes, each decoded once here so that a file that is not a readable image is an
+/// error naming it, before anything is written. Files directly in `FOLDER` are imported
+/// unlabeled (ids `FOLDER:NAME`) with `unlabeled`, and refused
 /// otherwise.
 pub fn import_images(
     program_dir: &Path,
