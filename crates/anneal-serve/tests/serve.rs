@@ -648,6 +648,68 @@ async fn dynamic_batching_gathers_concurrent_requests() {
     );
 }
 
+/// A model slow enough (a 3x32x32 convolution) that one large request keeps its worker busy
+/// while others arrive.
+fn write_slow_package(dir: &Path) -> std::path::PathBuf {
+    let text = MANIFEST
+        .replace("name = \"tiny\"", "name = \"slow\"")
+        .replace("shape = [1, 2, 2]", "shape = [3, 32, 32]")
+        .replace(
+            "layers = [\"flatten\", \"dense 2\"]",
+            "layers = [\"conv 64 3x3 pad 1\", \"relu\", \"flatten\", \"dense 2\"]",
+        );
+    let program = Program::parse("anneal.toml", &text).unwrap();
+    let weights = vec![
+        NamedTensor {
+            name: "layers.0.weight".into(),
+            shape: vec![64, 3, 3, 3],
+            data: vec![0.01; 64 * 27],
+        },
+        NamedTensor {
+            name: "layers.0.bias".into(),
+            shape: vec![64],
+            data: vec![0.0; 64],
+        },
+        NamedTensor {
+            name: "layers.3.weight".into(),
+            shape: vec![65536, 2],
+            data: vec![0.001; 131_072],
+        },
+        NamedTensor {
+            name: "layers.3.bias".into(),
+            shape: vec![2],
+            data: vec![0.0; 2],
+        },
+    ];
+    let mut package = Package::from_bytes(
+        Path::new("x"),
+        &std::fs::read(write_package(dir, "9.9.9")).unwrap(),
+    )
+    .unwrap();
+    package.signature.inputs[0].shape = vec![-1, 3, 32, 32];
+    package.signature.image = ImageSpec {
+        channels: 3,
+        height: 32,
+        width: 32,
+    };
+    package.cost = program.cost.clone();
+    package.program = program;
+    package.weights = weights;
+    let path = dir.join("slow.anneal");
+    std::fs::write(&path, package.to_bytes().unwrap()).unwrap();
+    std::fs::remove_file(dir.join("tiny-9.9.9.anneal")).unwrap();
+    path
+}
+
+fn binary_request(n: usize, features: usize) -> (Vec<u8>, usize) {
+    let head = json!({"inputs": [{"name": "input", "shape": [n, 3, 32, 32], "datatype": "FP32",
+                                   "parameters": {"binary_data_size": n * features * 4}}]})
+    .to_string();
+    let mut body = head.clone().into_bytes();
+    body.resize(head.len() + n * features * 4, 0);
+    (body, head.len())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_answers_503_with_retry_after_and_a_slow_one_504() {
     let config = Config {
@@ -656,36 +718,50 @@ async fn a_full_queue_answers_503_with_retry_after_and_a_slow_one_504() {
             max_delay: Duration::ZERO,
             queue: 1,
         },
+        max_body: 64 << 20,
         ..Config::default()
     };
-    let (_d, s) = server(config);
-    let big: Vec<f32> = (0..4096 * 4).map(|i| (i % 7) as f32).collect();
-    let body = input(json!([4096, 1, 2, 2]), "FP32", json!(big)).to_string();
-    let replies = futures_util_join_all((0..24).map(|_| {
-        let (s, body) = (s.clone(), body.clone());
-        async move { post(&s, INFER, body, None).await }
-    }))
-    .await;
-    let busy: Vec<&Reply> = replies
-        .iter()
-        .filter(|r| r.status == StatusCode::SERVICE_UNAVAILABLE)
-        .collect();
-    assert!(
-        replies
-            .iter()
-            .all(|r| r.status == StatusCode::OK || r.status == StatusCode::SERVICE_UNAVAILABLE)
+    let dir = tempfile::tempdir().unwrap();
+    let slow = write_slow_package(dir.path());
+    let s = load(&[slow], config).unwrap();
+    let uri = "/v2/models/slow/infer";
+    // One large request occupies the worker...
+    let (big, big_len) = binary_request(2048, 3 * 32 * 32);
+    let started = std::time::Instant::now();
+    let busy_worker = {
+        let s = s.clone();
+        tokio::spawn(async move { post(&s, uri, big, Some(big_len)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // ...the next one waits in the queue of 1, and the one after is turned away at once.
+    let (small, small_len) = binary_request(1, 3 * 32 * 32);
+    let queued = {
+        let (s, small) = (s.clone(), small.clone());
+        tokio::spawn(async move { post(&s, uri, small, Some(small_len)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let refused = post(&s, uri, small, Some(small_len)).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
     );
+    assert_eq!(refused.headers["retry-after"], "1");
     assert!(
-        !busy.is_empty(),
-        "no request was turned away by a queue of 1"
-    );
-    assert_eq!(busy[0].headers["retry-after"], "1");
-    assert!(
-        busy[0].json()["error"]
+        refused.json()["error"]
             .as_str()
             .unwrap()
             .contains("at capacity")
     );
+    assert_eq!(busy_worker.await.unwrap().status, StatusCode::OK);
+    let held = started.elapsed();
+    assert!(
+        held > Duration::from_millis(400),
+        "the large request took only {held:?}: the test proves nothing"
+    );
+    assert_eq!(queued.await.unwrap().status, StatusCode::OK);
+    eprintln!("the large request held the worker for {held:?}");
 
     let config = Config {
         batch: BatchConfig {
