@@ -3,9 +3,8 @@
 use std::collections::HashSet;
 
 use crate::hash::ContentHash;
-use crate::object::Table;
+use crate::remote::reachable_from;
 use crate::store::{Store, StoreError};
-use crate::tables::chain;
 
 /// What `gc` removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -18,34 +17,15 @@ pub struct Collected {
     pub bytes: u64,
 }
 
-/// Every object reachable from the refs.
+/// Every object reachable from the branches and tags.
 pub fn reachable(store: &Store) -> Result<HashSet<ContentHash>, StoreError> {
-    let mut keep = HashSet::new();
-    let mut stack: Vec<ContentHash> = store
+    let roots: Vec<ContentHash> = store
         .branches()?
         .into_iter()
         .chain(store.tags()?)
         .map(|(_, h)| h)
         .collect();
-    while let Some(h) = stack.pop() {
-        if !keep.insert(h) {
-            continue;
-        }
-        let commit = store.commit_object(&h)?;
-        for p in &commit.parents {
-            if let Ok(p) = p.parse() {
-                stack.push(p);
-            }
-        }
-        for (th, table) in chain(store, store.table_hash(&commit, &h)?)? {
-            keep.insert(th);
-            keep.extend(table.packs().iter().copied());
-            if let Table::Full(t) = table {
-                keep.extend(t.chunks.iter().map(|c| c.hash));
-            }
-        }
-    }
-    Ok(keep)
+    Ok(reachable_from(store, &roots)?.into_iter().collect())
 }
 
 /// Remove what is unreachable. Holds the writer lock, so no commit is in progress.

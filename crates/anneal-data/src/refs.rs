@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use crate::fs::write_atomic;
 use crate::hash::ContentHash;
 use crate::object::Kind;
-use crate::store::{Store, StoreError, valid_ref_name};
+use crate::store::{Store, StoreError, read_hash_file, valid_ref_name};
 
 impl Store {
     fn ref_path(&self, kind: &str, name: &str) -> Result<PathBuf, StoreError> {
@@ -20,19 +20,7 @@ impl Store {
     }
 
     fn read_ref(&self, kind: &str, name: &str) -> Result<Option<ContentHash>, StoreError> {
-        let path = self.ref_path(kind, name)?;
-        match std::fs::read_to_string(&path) {
-            Ok(t) => t
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|e: crate::hash::HashParseError| StoreError::BadRef {
-                    path,
-                    message: e.to_string(),
-                }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StoreError::Io { path, source }),
-        }
+        read_hash_file(&self.ref_path(kind, name)?)
     }
 
     fn list_refs(&self, kind: &str) -> Result<Vec<(String, ContentHash)>, StoreError> {

@@ -417,12 +417,7 @@ impl Store {
         remote: &str,
         branch: &str,
     ) -> Result<Option<ContentHash>, StoreError> {
-        let path = self.root().join("refs/remotes").join(remote).join(branch);
-        match std::fs::read_to_string(&path) {
-            Ok(t) => Ok(t.trim().parse().ok()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StoreError::Io { path, source }),
-        }
+        crate::store::read_hash_file(&self.root().join("refs/remotes").join(remote).join(branch))
     }
 
     /// Point the current branch at `commit` (it must be present), as after a clone.

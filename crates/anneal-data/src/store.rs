@@ -285,19 +285,7 @@ impl Store {
 
     /// The commit the current branch points at (None before the first commit).
     pub fn head(&self) -> Result<Option<ContentHash>, StoreError> {
-        let path = self.root.join("refs/heads").join(self.branch()?);
-        match fs::read_to_string(&path) {
-            Ok(t) => t
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|e: crate::hash::HashParseError| StoreError::BadRef {
-                    path,
-                    message: e.to_string(),
-                }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_err(&path)(e)),
-        }
+        read_hash_file(&self.root.join("refs/heads").join(self.branch()?))
     }
 
     /// Read a commit.
@@ -592,6 +580,22 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+/// Read a ref file holding one commit hash; None if it does not exist.
+pub(crate) fn read_hash_file(path: &Path) -> Result<Option<ContentHash>, StoreError> {
+    match fs::read_to_string(path) {
+        Ok(t) => t
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|e: crate::hash::HashParseError| StoreError::BadRef {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path)(e)),
     }
 }
 

@@ -18,6 +18,13 @@ fn anneal(cwd: &Path, args: &[&str]) -> Output {
         .expect("run anneal")
 }
 
+/// Run anneal, assert it succeeded, and return its stdout.
+fn ok(cwd: &Path, args: &[&str]) -> String {
+    let o = anneal(cwd, args);
+    assert!(o.status.success(), "{args:?}: {}{}", stdout(&o), stderr(&o));
+    stdout(&o)
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -374,11 +381,7 @@ fn ctrl_c_leaves_no_partial_package() {
 #[test]
 fn store_verbs_and_rebuild_after_a_label_edit() {
     let (tmp, prog) = tiny_program(TINY);
-    let run = |args: &[&str]| {
-        let o = anneal(tmp.path(), args);
-        assert!(o.status.success(), "{args:?}: {}{}", stdout(&o), stderr(&o));
-        stdout(&o)
-    };
+    let run = |args: &[&str]| ok(tmp.path(), args);
     run(&["build", "-C", "prog"]);
     let out = run(&["build", "-C", "prog"]);
     assert!(out.starts_with("fresh"), "{out}");
@@ -544,36 +547,27 @@ fn sigkill_during_commits_never_leaves_a_mix() {
 fn merge_lists_conflicts_and_commits_nothing_until_told() {
     let (tmp, _prog) = tiny_program(TINY);
     let run = |args: &[&str]| anneal(tmp.path(), args);
-    assert!(
-        run(&[
+    ok(
+        tmp.path(),
+        &[
             "data",
             "import",
             "prog/data/train",
             "-C",
             "prog",
             "--split",
-            "train"
-        ])
-        .status
-        .success()
+            "train",
+        ],
     );
-    assert!(
-        run(&["data", "branch", "other", "-C", "prog"])
-            .status
-            .success()
+    ok(tmp.path(), &["data", "branch", "other", "-C", "prog"]);
+    ok(
+        tmp.path(),
+        &["data", "label", "train:00004", "1", "-C", "prog"],
     );
-    assert!(
-        run(&["data", "label", "train:00004", "1", "-C", "prog"])
-            .status
-            .success()
-    );
-    assert!(
-        run(&["data", "checkout", "other", "-C", "prog"])
-            .status
-            .success()
-    );
-    assert!(
-        run(&[
+    ok(tmp.path(), &["data", "checkout", "other", "-C", "prog"]);
+    ok(
+        tmp.path(),
+        &[
             "data",
             "label",
             "train:00004",
@@ -581,21 +575,14 @@ fn merge_lists_conflicts_and_commits_nothing_until_told() {
             "-C",
             "prog",
             "-m",
-            "a third class"
-        ])
-        .status
-        .success()
+            "a third class",
+        ],
     );
-    assert!(
-        run(&["data", "label", "train:00006", "1", "-C", "prog"])
-            .status
-            .success()
+    ok(
+        tmp.path(),
+        &["data", "label", "train:00006", "1", "-C", "prog"],
     );
-    assert!(
-        run(&["data", "checkout", "main", "-C", "prog"])
-            .status
-            .success()
-    );
+    ok(tmp.path(), &["data", "checkout", "main", "-C", "prog"]);
     let head = stdout(&run(&["data", "status", "-C", "prog", "--json"]));
     let o = run(&["data", "merge", "other", "-C", "prog"]);
     assert_eq!(o.status.code(), Some(1));
@@ -717,11 +704,7 @@ fn image_folders_import_build_and_reject_bad_files() {
 #[test]
 fn push_clone_and_pull_through_a_folder_remote() {
     let (tmp, _prog) = tiny_program(TINY);
-    let run = |args: &[&str]| {
-        let o = anneal(tmp.path(), args);
-        assert!(o.status.success(), "{args:?}: {}{}", stdout(&o), stderr(&o));
-        stdout(&o)
-    };
+    let run = |args: &[&str]| ok(tmp.path(), args);
     run(&[
         "data",
         "import",
