@@ -1,26 +1,53 @@
 #!/usr/bin/env bash
-# Training throughput of anneal (burn flex) beside PyTorch's, from the same run, on random data:
-# MLP 784-512-256-10 at batch 128 and the CNN conv32 5x5-pool-conv64 5x5-pool-dense128-dense10
-# at batch 64, Adam, 2 threads each. Not run in CI. PyTorch is used when importable
-# (pip install torch --index-url ... is not needed: the CPU wheel from PyPI works).
+# anneal's engine beside PyTorch and onnxruntime, from one run on this machine: training
+# steps/s of the MLP 784-512-256-10 (batch 128) and the CNN conv32 5x5-pool-conv64
+# 5x5-pool-dense128-dense10 (batch 64) with Adam; the GFLOP/s each reaches as a fraction of a
+# GEMM peak measured in the same run (the higher of the gemm crate's and torch.mm's); and MLP
+# inference latency at batch 1 and samples/s at batch 256. Every figure is the median of 3
+# blocks of at least SECONDS after a warm-up, THREADS threads for everyone. Not run in CI.
 #
-# Usage: bench/train_throughput.sh [SECONDS_PER_WORKLOAD]
+# PyTorch and onnxruntime come from PyPI: pip install torch onnx onnxruntime
+#
+# Usage: bench/train_throughput.sh [SECONDS_PER_BLOCK] [THREADS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs=${1:-5}
+secs=${1:-2}
+threads=${2:-2}
 cargo build --release -q -p anneal-engine --example throughput
-out=$(./target/release/examples/throughput "$secs" 2)
-echo "$out"
-if python3 -c 'import torch' 2>/dev/null; then
-  python3 bench/torch_throughput.py "$secs" | tee /tmp/anneal-torch.txt
-  python3 - "$out" <<'PY'
-import re, sys
-ours = dict(re.findall(r"anneal (\w+) batch \d+: (\d+) samples/s", sys.argv[1]))
-theirs = dict(re.findall(r"pytorch (\w+) batch \d+: (\d+) samples/s", open("/tmp/anneal-torch.txt").read()))
-for k in ours:
-    if k in theirs:
-        print(f"ratio {k}: anneal / pytorch = {int(ours[k]) / int(theirs[k]):.2f}")
-PY
-else
-  echo "pytorch not importable: pip install torch to print its figures beside ours"
+ours=$(./target/release/examples/throughput "$secs" "$threads")
+echo "$ours"
+if ! python3 -c 'import torch' 2>/dev/null; then
+  echo "pytorch not importable: pip install torch onnx onnxruntime to print their figures beside ours"
+  exit 0
 fi
+theirs=$(python3 bench/torch_throughput.py "$secs" "$threads")
+echo "$theirs"
+python3 - "$ours" "$theirs" <<'PY'
+import re, sys
+
+ours, theirs = sys.argv[1], sys.argv[2]
+
+def find(text, pattern):
+    m = re.search(pattern, text)
+    return float(m.group(1)) if m else None
+
+peak = max(p for p in [find(ours, r"gemm peak .*?: ([\d.]+) GFLOP/s"),
+                       find(theirs, r"gemm peak .*?: ([\d.]+) GFLOP/s")] if p)
+print(f"\nsummary (peak = {peak:.1f} GFLOP/s, the higher of the two GEMMs)")
+print(f"{'workload':<28}{'anneal':>12}{'pytorch':>12}{'onnxruntime':>14}{'anneal/pytorch':>16}{'anneal/ort':>12}")
+for name, batch in [("mlp", 128), ("cnn", 64)]:
+    pat = rf"{name} train batch {batch}: ([\d.]+) steps/s"
+    a, t = find(ours, "anneal " + pat), find(theirs, "pytorch " + pat)
+    flops = find(ours, rf"anneal {name} train batch {batch}: .*?([\d.]+) GFLOP/s")
+    tflops = find(theirs, rf"pytorch {name} train batch {batch}: .*?([\d.]+) GFLOP/s")
+    print(f"{name + ' train steps/s':<28}{a:>12.1f}{t:>12.1f}{'':>14}{a / t:>15.2f}x{'':>12}")
+    print(f"{name + ' train % of peak':<28}{100 * flops / peak:>11.0f}%{100 * tflops / peak:>11.0f}%")
+a = find(ours, r"anneal mlp infer batch 1: ([\d.]+) us")
+t = find(theirs, r"pytorch mlp infer batch 1: ([\d.]+) us")
+o = find(theirs, r"onnxruntime mlp infer batch 1: ([\d.]+) us")
+print(f"{'mlp infer batch 1 (us)':<28}{a:>12.1f}{t:>12.1f}{(o or 0):>14.1f}{t / a:>15.2f}x{(o / a if o else 0):>11.2f}x  (speedup)")
+a = find(ours, r"anneal mlp infer batch 256: ([\d.]+) samples/s")
+t = find(theirs, r"pytorch mlp infer batch 256: ([\d.]+) samples/s")
+o = find(theirs, r"onnxruntime mlp infer batch 256: ([\d.]+) samples/s")
+print(f"{'mlp infer b256 (samples/s)':<28}{a:>12.0f}{t:>12.0f}{(o or 0):>14.0f}{a / t:>15.2f}x{(a / o if o else 0):>11.2f}x")
+PY

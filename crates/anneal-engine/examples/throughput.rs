@@ -1,13 +1,21 @@
-//! Training throughput on random data, as `anneal build` trains: prints samples/s for the
-//! MLP 784-512-256-10 (batch 128) and the CNN conv32 5x5-pool-conv64 5x5-pool-dense128-dense10
-//! (batch 64). Run by `bench/train_throughput.sh`.
+//! Engine speed on random data, as `anneal build` and `anneal serve` run it. Prints, for
+//! `bench/train_throughput.sh` to put beside PyTorch's and onnxruntime's figures:
 //!
-//! Usage: throughput [SECONDS_PER_WORKLOAD] [THREADS]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // test code: panics are failures
+//! - the GEMM peak of the `gemm` crate on this machine (f32, 1024³, the given threads);
+//! - training throughput of the MLP 784-512-256-10 (batch 128) and of the CNN conv32 5x5-pool-
+//!   conv64 5x5-pool-dense128-dense10 (batch 64), Adam, through [`anneal_engine::train`] (so
+//!   shuffling, batching and the optimizer step are all counted), with the achieved GFLOP/s
+//!   (3 × the forward FLOPs per example: forward, input gradient, weight gradient);
+//! - MLP inference: batch-1 latency and batch-256 samples/s through [`anneal_engine::Model`].
+//!
+//! Every figure is the median of 3 blocks of at least SECONDS each, after a warm-up.
+//!
+//! Usage: throughput [SECONDS_PER_BLOCK] [THREADS]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // bench code: panics are failures
 
 use std::time::Instant;
 
-use anneal_engine::{Examples, NoObserver};
+use anneal_engine::{Examples, Model, NoObserver};
 
 const MLP: &str = r#"[program]
 name = "mlp"
@@ -19,8 +27,9 @@ classes = 10
 [model]
 layers = ["flatten", "dense 512", "relu", "dense 256", "relu", "dense 10"]
 [train]
-epochs = 1
+epochs = 5
 batch = 128
+optimizer = "adam 0.001"
 "#;
 
 const CNN: &str = r#"[program]
@@ -33,46 +42,103 @@ classes = 10
 [model]
 layers = ["conv 32 5x5", "relu", "maxpool 2", "conv 64 5x5", "relu", "maxpool 2", "flatten", "dense 128", "relu", "dense 10"]
 [train]
-epochs = 1
+epochs = 5
 batch = 64
+optimizer = "adam 0.001"
 "#;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let seconds: f64 = args.get(1).map_or(Ok(3.0), |s| s.parse())?;
-    let threads: usize = args.get(2).map_or(Ok(2), |s| s.parse())?;
-    anneal_engine::set_threads(threads)?;
-    for (name, manifest) in [("mlp", MLP), ("cnn", CNN)] {
-        let program = anneal_spec::Program::parse(name, manifest)?;
-        let batch = program.train.batch;
-        // Random inputs in [0, 1) and labels, from a fixed LCG.
-        let mut s = 1u64;
-        let mut next = || {
+/// Median over 3 blocks of `seconds` each of `work` (which reports how many units it did) per
+/// second.
+fn median_rate(seconds: f64, mut work: impl FnMut() -> f64) -> f64 {
+    work();
+    let mut rates: Vec<f64> = (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            let mut done = 0.0;
+            while start.elapsed().as_secs_f64() < seconds {
+                done += work();
+            }
+            done / start.elapsed().as_secs_f64()
+        })
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    rates[1]
+}
+
+/// Uniform values in [0, 1) from a fixed LCG.
+fn random(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
             s = s
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             (s >> 40) as f32 / (1u64 << 24) as f32
-        };
+        })
+        .collect()
+}
+
+fn gemm_peak(seconds: f64) -> f64 {
+    let n = 1024;
+    let a = random(n * n, 1);
+    let b = random(n * n, 2);
+    let mut c = vec![0f32; n * n];
+    let flops = 2.0 * (n * n * n) as f64;
+    median_rate(seconds, || {
+        anneal_engine::matmul(n, n, n, &a, &b, &mut c);
+        flops
+    }) / 1e9
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let seconds: f64 = args.get(1).map_or(Ok(2.0), |s| s.parse())?;
+    let threads: usize = args.get(2).map_or(Ok(2), |s| s.parse())?;
+    anneal_engine::set_threads(threads)?;
+    println!(
+        "engine {} {}, {threads} threads",
+        anneal_engine::ENGINE,
+        anneal_engine::ENGINE_VERSION
+    );
+    let peak = gemm_peak(seconds);
+    println!("gemm peak (gemm crate, f32 1024^3): {peak:.1} GFLOP/s");
+    for (name, manifest) in [("mlp", MLP), ("cnn", CNN)] {
+        let program = anneal_spec::Program::parse(name, manifest)?;
+        let batch = program.train.batch;
+        let cost = anneal_spec::shape::infer(
+            program.input.shape,
+            program.logit_layers(),
+            program.classes.len(),
+        )?;
         let n = batch * 20;
-        let x: Vec<f32> = (0..n * 784).map(|_| next()).collect();
+        let x = random(n * 784, 3);
         let y: Vec<u32> = (0..n).map(|i| (i % 10) as u32).collect();
         let examples = Examples { x: &x, y: &y };
-        // A warm-up run, then timed runs of 20 steps each until `seconds` pass.
-        anneal_engine::train(&program, &examples, &mut NoObserver)?;
-        let start = Instant::now();
-        let mut rates = Vec::new();
-        while start.elapsed().as_secs_f64() < seconds {
-            let t = Instant::now();
-            anneal_engine::train(&program, &examples, &mut NoObserver)?;
-            rates.push(n as f64 / t.elapsed().as_secs_f64());
-        }
-        rates.sort_by(f64::total_cmp);
-        let median = rates[rates.len() / 2];
+        let steps_per_call = (20 * program.train.epochs) as f64;
+        let steps = median_rate(seconds, || {
+            anneal_engine::train(&program, &examples, &mut NoObserver).unwrap();
+            steps_per_call
+        });
+        let gflops = steps * batch as f64 * 3.0 * cost.flops as f64 / 1e9;
         println!(
-            "anneal {name} batch {batch}: {median:.0} samples/s ({:.1} steps/s, median of {} runs of 20 steps)",
-            median / batch as f64,
-            rates.len()
+            "anneal {name} train batch {batch}: {steps:.1} steps/s, {:.0} samples/s, {gflops:.1} GFLOP/s = {:.0}% of peak",
+            steps * batch as f64,
+            100.0 * gflops / peak
         );
+        if name == "mlp" {
+            let trained = anneal_engine::train(&program, &examples, &mut NoObserver)?;
+            let model = Model::new(&program, &trained.weights)?;
+            let one = median_rate(seconds, || {
+                std::hint::black_box(model.predict(&x[..784]).unwrap());
+                1.0
+            });
+            println!("anneal mlp infer batch 1: {:.1} us", 1e6 / one);
+            let many = median_rate(seconds, || {
+                std::hint::black_box(model.predict(&x[..256 * 784]).unwrap());
+                256.0
+            });
+            println!("anneal mlp infer batch 256: {many:.0} samples/s");
+        }
     }
     Ok(())
 }

@@ -1,8 +1,13 @@
 //! # anneal-engine: training, evaluation and inference
 //!
-//! Compiles a validated [`anneal_spec::Program`] into weights. The engine is burn (0.22, its
-//! `flex` CPU backend with autodiff); burn's types never leave this crate: callers hand in plain
-//! f32 buffers and get back [`NamedTensor`]s and probabilities.
+//! Compiles a validated [`anneal_spec::Program`] into weights. The program is known whole before
+//! training starts, so the default backend ([`Backend::Compiled`]) compiles its layer stack into
+//! a plan: every activation, gradient and optimizer buffer is allocated once for the batch size,
+//! layers run as channels-last kernels around one GEMM each (the `gemm` crate), and the backward
+//! pass is the plan run in reverse, with no autodiff graph. burn (0.22, its `flex` CPU backend
+//! with autodiff) is kept as [`Backend::Burn`], the reference the compiled plan is tested
+//! against. Neither backend's types leave this crate: callers hand in plain f32 buffers and get
+//! back [`NamedTensor`]s and probabilities.
 //!
 //! - [`train`]: the training loop (seeded shuffling, augmentation, Adam/SGD, schedules),
 //!   reporting progress and per-example losses through an [`Observer`].
@@ -36,6 +41,7 @@
 //! assert_eq!(predicted, [0, 1, 1, 0]);
 //! ```
 
+mod cpu;
 mod net;
 mod preprocess;
 mod rng;
@@ -47,12 +53,24 @@ pub use anneal_spec::NamedTensor;
 use anneal_spec::{Program, Shape};
 
 pub use preprocess::{Normalization, preprocess};
-pub use train::{EpochStats, NoObserver, Observer, Trained, train};
+pub use train::{EpochStats, NoObserver, Observer, Trained, train, train_with};
 
 /// The engine's name and version, recorded in every package's lineage and in the build key.
-pub const ENGINE: &str = "burn-flex";
-/// The burn version this engine is built on.
-pub const ENGINE_VERSION: &str = "0.22.1";
+pub const ENGINE: &str = "anneal-cpu";
+/// The version of the compiled engine's kernels: it changes whenever their results may.
+pub const ENGINE_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+gemm0.19");
+
+/// Which implementation trains and runs a program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// The compiled CPU engine: the program is compiled once into a fixed plan of `gemm`
+    /// products and fused loops over preallocated buffers. What `anneal` uses.
+    #[default]
+    Compiled,
+    /// burn's `flex` CPU backend with autodiff and burn's optimizers, layer by layer. Slower;
+    /// kept as the reference the compiled engine is tested against.
+    Burn,
+}
 
 /// Labelled examples for training: `x` holds `y.len()` preprocessed inputs back to back.
 #[derive(Debug, Clone, Copy)]
@@ -107,6 +125,21 @@ pub fn set_threads(threads: usize) -> Result<(), EngineError> {
         })
 }
 
+/// `c = a * b` for row-major `a` (`m x k`) and `b` (`k x n`), through the same GEMM the
+/// compiled engine runs, on the engine's threads: for measuring this machine's GEMM peak.
+///
+/// # Panics
+/// When a slice is shorter than its shape says.
+#[doc(hidden)]
+pub fn matmul(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    cpu::gemm::matmul(
+        c,
+        false,
+        cpu::gemm::View::rows(a, m, k),
+        cpu::gemm::View::rows(b, k, n),
+    );
+}
+
 /// The number of worker threads the engine uses.
 pub fn threads() -> usize {
     rayon::current_num_threads()
@@ -115,10 +148,25 @@ pub fn threads() -> usize {
 /// A program's weights, loaded for inference.
 #[derive(Debug)]
 pub struct Model {
-    net: net::Net,
+    inner: Inner,
     input: Shape,
     classes: usize,
-    device: Device,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Compiled {
+        plan: cpu::Plan,
+        params: Vec<f32>,
+        stats: Vec<f32>,
+        /// Reused between calls; inference is serialised per model (the server runs one worker
+        /// per model).
+        ws: std::sync::Mutex<cpu::Workspace>,
+    },
+    Burn {
+        net: net::Net,
+        device: Device,
+    },
 }
 
 /// Inference batch size: bounds memory for large inputs.
@@ -127,15 +175,40 @@ const INFER_BATCH: usize = 512;
 impl Model {
     /// Load `weights` (as produced by [`train`] or read from a package) for `program`.
     pub fn new(program: &Program, weights: &[NamedTensor]) -> Result<Model, EngineError> {
-        let device = Device::flex();
+        Model::with_backend(Backend::Compiled, program, weights)
+    }
+
+    /// [`Model::new`] on a chosen backend.
+    pub fn with_backend(
+        backend: Backend,
+        program: &Program,
+        weights: &[NamedTensor],
+    ) -> Result<Model, EngineError> {
         let layers = program.logit_layers();
         let input = program.input.shape;
-        let net = net::Net::init(input, layers, &device).load(input, layers, weights)?;
+        let classes = program.classes.len();
+        let inner = match backend {
+            Backend::Compiled => {
+                let plan = cpu::Plan::compile(input, layers, classes)?;
+                let (params, stats) = plan.load(weights)?;
+                let ws = std::sync::Mutex::new(plan.workspace(1));
+                Inner::Compiled {
+                    plan,
+                    params,
+                    stats,
+                    ws,
+                }
+            }
+            Backend::Burn => {
+                let device = Device::flex();
+                let net = net::Net::init(input, layers, &device).load(input, layers, weights)?;
+                Inner::Burn { net, device }
+            }
+        };
         Ok(Model {
-            net,
+            inner,
             input,
-            classes: program.classes.len(),
-            device,
+            classes,
         })
     }
 
@@ -150,11 +223,33 @@ impl Model {
         }
         let mut out = Vec::with_capacity(x.len() / features * self.classes);
         for chunk in x.chunks(INFER_BATCH * features) {
-            let logits = self
-                .net
-                .forward(batch_tensor(chunk, self.input, &self.device), None);
-            let probs = activation::softmax(logits, 1).into_data();
-            out.extend(to_f32(probs)?);
+            let b = chunk.len() / features;
+            match &self.inner {
+                Inner::Compiled {
+                    plan,
+                    params,
+                    stats,
+                    ws,
+                } => {
+                    // A poisoned lock only means another call panicked mid-batch; the buffers
+                    // are overwritten before use, so they are still fine to use.
+                    let mut ws = ws.lock().unwrap_or_else(|e| e.into_inner());
+                    let start = out.len();
+                    out.extend_from_slice(plan.forward(
+                        params,
+                        &mut ws,
+                        chunk,
+                        b,
+                        cpu::Mode::Eval(stats),
+                    ));
+                    cpu::softmax_rows(&mut out[start..], self.classes);
+                }
+                Inner::Burn { net, device } => {
+                    let logits = net.forward(batch_tensor(chunk, self.input, device), None);
+                    let probs = activation::softmax(logits, 1).into_data();
+                    out.extend(to_f32(probs)?);
+                }
+            }
         }
         Ok(out)
     }

@@ -7,11 +7,12 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData, activation};
 
-use anneal_spec::{Optimizer, Program, Schedule, Shape};
+use anneal_spec::{Layer, Optimizer, Program, Schedule, Shape};
 
+use crate::cpu::{self, Mode, Plan, Workspace};
 use crate::net::{Net, initial_weights};
 use crate::rng::SplitMix64;
-use crate::{EngineError, Examples, NamedTensor, batch_tensor, to_f32};
+use crate::{Backend, EngineError, Examples, NamedTensor, batch_tensor, to_f32};
 
 /// Figures for one finished epoch.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +70,16 @@ pub fn train(
     examples: &Examples<'_>,
     observer: &mut dyn Observer,
 ) -> Result<Trained, EngineError> {
+    train_with(Backend::Compiled, program, examples, observer)
+}
+
+/// [`train`] on a chosen backend.
+pub fn train_with(
+    backend: Backend,
+    program: &Program,
+    examples: &Examples<'_>,
+    observer: &mut dyn Observer,
+) -> Result<Trained, EngineError> {
     let input = program.input.shape;
     let features = input.elements();
     let n = examples.y.len();
@@ -89,23 +100,15 @@ pub fn train(
     }
 
     let t = &program.train;
-    let device = Device::flex().autodiff();
-    let layers = program.logit_layers();
     // Every random draw (initialisation, shuffling, augmentation, dropout) comes from this
-    // seeded generator, never from burn's process-wide RNG, so a seed fixes the weights even
-    // when other trainings run in the same process.
+    // seeded generator, never from a process-wide one, so a seed fixes the weights even when
+    // other trainings run in the same process.
     let mut rng = SplitMix64::new(t.seed);
+    let layers = program.logit_layers();
     let init = initial_weights(input, layers, &mut rng);
-    let mut net = Net::init(input, layers, &device).load(input, layers, &init)?;
-    let mut optim: ModuleOptimizer = match t.optimizer {
-        Optimizer::Adam { .. } => AdamConfig::new().with_epsilon(1e-8).init(),
-        Optimizer::Sgd { momentum, .. } => SgdConfig::new()
-            .with_momentum((momentum > 0.0).then(|| {
-                MomentumConfig::new()
-                    .with_momentum(momentum)
-                    .with_dampening(0.0)
-            }))
-            .init(),
+    let mut stepper: Box<dyn Stepper> = match backend {
+        Backend::Compiled => Box::new(CompiledStepper::new(program, &init)?),
+        Backend::Burn => Box::new(BurnStepper::new(program, &init)?),
     };
 
     let mut order: Vec<usize> = (0..n).collect();
@@ -139,18 +142,7 @@ pub fn train(
                     _ => xb.extend_from_slice(row),
                 }
             }
-            let yb: Vec<i32> = idx.iter().map(|&i| examples.y[i] as i32).collect();
-            let x = batch_tensor(&xb, input, &device);
-            let targets = Tensor::<1, Int>::from_data(TensorData::new(yb.clone(), [b]), &device);
-            let logits = net.forward(x, Some(&mut rng));
-            let logp = activation::log_softmax(logits, 1);
-            let per_example = logp
-                .clone()
-                .gather(1, targets.reshape([b, 1]))
-                .reshape([b])
-                .neg();
-            let loss = per_example.clone().mean();
-            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            let yb: Vec<u32> = idx.iter().map(|&i| examples.y[i]).collect();
             let lr = match t.schedule {
                 Schedule::Constant => t.optimizer.lr(),
                 Schedule::Cosine => {
@@ -158,10 +150,7 @@ pub fn train(
                     0.5 * t.optimizer.lr() * (1.0 + (std::f64::consts::PI * done).cos())
                 }
             };
-            net = optim.step(lr, net, grads);
-
-            let values = to_f32(per_example.into_data())?;
-            let predicted = to_f32(logp.argmax(1).reshape([b]).into_data().convert::<f32>())?;
+            let (values, predicted) = stepper.step(&xb, &yb, lr, &mut rng)?;
             let batch_loss = values.iter().sum::<f32>() / b as f32;
             if !batch_loss.is_finite() {
                 return Err(EngineError::Diverged {
@@ -172,7 +161,7 @@ pub fn train(
             }
             for ((&i, &l), (&p, &y)) in idx.iter().zip(&values).zip(predicted.iter().zip(&yb)) {
                 epoch_loss[i] = l;
-                correct += usize::from(p as i32 == y);
+                correct += usize::from(p == y);
             }
             sum += f64::from(batch_loss) * b as f64;
             observer.step(step + 1, batch_loss, (step * t.batch + b).min(n));
@@ -190,7 +179,7 @@ pub fn train(
         epochs.push(stats);
         losses.push(epoch_loss);
     }
-    let weights = net.valid().export(input, layers)?;
+    let weights = stepper.export()?;
     Ok(Trained {
         weights,
         losses,
@@ -226,6 +215,183 @@ fn shifted(
                     fill
                 });
             }
+        }
+    }
+}
+
+/// One training step on one backend: per-example losses and predicted classes of the batch.
+trait Stepper {
+    fn step(
+        &mut self,
+        x: &[f32],
+        y: &[u32],
+        lr: f64,
+        rng: &mut SplitMix64,
+    ) -> Result<(Vec<f32>, Vec<u32>), EngineError>;
+    fn export(&self) -> Result<Vec<NamedTensor>, EngineError>;
+}
+
+/// The compiled engine: one plan, one workspace, flat parameter and optimizer buffers.
+struct CompiledStepper {
+    plan: Plan,
+    ws: Workspace,
+    params: Vec<f32>,
+    stats: Vec<f32>,
+    grads: Vec<f32>,
+    /// Adam's first moment or SGD's velocity.
+    m: Vec<f32>,
+    /// Adam's second moment.
+    v: Vec<f32>,
+    optimizer: Optimizer,
+    steps: i32,
+}
+
+impl CompiledStepper {
+    fn new(program: &Program, init: &[NamedTensor]) -> Result<Self, EngineError> {
+        let plan = Plan::compile(
+            program.input.shape,
+            program.logit_layers(),
+            program.classes.len(),
+        )?;
+        let (params, stats) = plan.load(init)?;
+        let n = plan.n_params();
+        Ok(CompiledStepper {
+            ws: plan.workspace(program.train.batch),
+            plan,
+            params,
+            stats,
+            grads: vec![0.0; n],
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+            optimizer: program.train.optimizer,
+            steps: 0,
+        })
+    }
+}
+
+impl Stepper for CompiledStepper {
+    fn step(
+        &mut self,
+        x: &[f32],
+        y: &[u32],
+        lr: f64,
+        rng: &mut SplitMix64,
+    ) -> Result<(Vec<f32>, Vec<u32>), EngineError> {
+        let b = y.len();
+        let classes = self.plan.classes();
+        self.plan.forward(
+            &self.params,
+            &mut self.ws,
+            x,
+            b,
+            Mode::Train(rng, &mut self.stats),
+        );
+        let mut losses = vec![0f32; b];
+        let mut predicted = vec![0u32; b];
+        let (logits, dlogits) = self.ws.logits_and_grad(b * classes);
+        cpu::softmax_cross_entropy(logits, y, classes, &mut losses, &mut predicted, dlogits);
+        self.plan
+            .backward(&self.params, &mut self.ws, b, &mut self.grads);
+        self.steps += 1;
+        match self.optimizer {
+            Optimizer::Adam { .. } => cpu::adam(
+                &mut self.params,
+                &self.grads,
+                &mut self.m,
+                &mut self.v,
+                lr as f32,
+                self.steps,
+                (0.9, 0.999, 1e-8),
+            ),
+            Optimizer::Sgd { momentum, .. } => cpu::sgd(
+                &mut self.params,
+                &self.grads,
+                &mut self.m,
+                lr as f32,
+                momentum as f32,
+            ),
+        }
+        Ok((losses, predicted))
+    }
+
+    fn export(&self) -> Result<Vec<NamedTensor>, EngineError> {
+        Ok(self.plan.export(&self.params, &self.stats))
+    }
+}
+
+/// burn's autodiff and optimizers: the reference the compiled engine is tested against.
+struct BurnStepper {
+    net: Option<Net>,
+    optim: ModuleOptimizer,
+    device: Device,
+    input: Shape,
+    layers: Vec<Layer>,
+}
+
+impl BurnStepper {
+    fn new(program: &Program, init: &[NamedTensor]) -> Result<Self, EngineError> {
+        let device = Device::flex().autodiff();
+        let input = program.input.shape;
+        let layers = program.logit_layers();
+        let net = Net::init(input, layers, &device).load(input, layers, init)?;
+        let optim: ModuleOptimizer = match program.train.optimizer {
+            Optimizer::Adam { .. } => AdamConfig::new().with_epsilon(1e-8).init(),
+            Optimizer::Sgd { momentum, .. } => SgdConfig::new()
+                .with_momentum((momentum > 0.0).then(|| {
+                    MomentumConfig::new()
+                        .with_momentum(momentum)
+                        .with_dampening(0.0)
+                }))
+                .init(),
+        };
+        Ok(BurnStepper {
+            net: Some(net),
+            optim,
+            device,
+            input,
+            layers: layers.to_vec(),
+        })
+    }
+}
+
+impl Stepper for BurnStepper {
+    fn step(
+        &mut self,
+        x: &[f32],
+        y: &[u32],
+        lr: f64,
+        rng: &mut SplitMix64,
+    ) -> Result<(Vec<f32>, Vec<u32>), EngineError> {
+        let Some(net) = self.net.take() else {
+            return Err(EngineError::Weights(
+                "the model was lost in a failed step".into(),
+            ));
+        };
+        let b = y.len();
+        let yb: Vec<i32> = y.iter().map(|&v| v as i32).collect();
+        let x = batch_tensor(x, self.input, &self.device);
+        let targets = Tensor::<1, Int>::from_data(TensorData::new(yb, [b]), &self.device);
+        let logits = net.forward(x, Some(rng));
+        let logp = activation::log_softmax(logits, 1);
+        let per_example = logp
+            .clone()
+            .gather(1, targets.reshape([b, 1]))
+            .reshape([b])
+            .neg();
+        let loss = per_example.clone().mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        self.net = Some(self.optim.step(lr, net, grads));
+        let values = to_f32(per_example.into_data())?;
+        let predicted = to_f32(logp.argmax(1).reshape([b]).into_data().convert::<f32>())?;
+        Ok((values, predicted.iter().map(|&p| p as u32).collect()))
+    }
+
+    fn export(&self) -> Result<Vec<NamedTensor>, EngineError> {
+        match &self.net {
+            Some(net) => net.valid().export(self.input, &self.layers),
+            None => Err(EngineError::Weights(
+                "the model was lost in a failed step".into(),
+            )),
         }
     }
 }

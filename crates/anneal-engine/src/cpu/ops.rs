@@ -1,0 +1,641 @@
+//! The kernels of the compiled engine, on plain slices. Images are channels-last
+//! (`[B, H, W, C]`) inside the engine so that a convolution's patch rows are contiguous runs.
+//!
+//! Every reduction runs in a fixed order that depends on shapes only, never on the thread
+//! count: parallel loops split over examples (or fixed-size chunks) and each output element is
+//! computed by exactly one task.
+
+use rayon::prelude::*;
+
+use super::gemm::{View, matmul};
+
+/// Elements per task for parallel elementwise loops.
+const CHUNK: usize = 1 << 14;
+
+/// A convolution's geometry (input `[h, w, c]`, output `[oh, ow, oc]`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConvGeom {
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub oc: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: usize,
+    pub pad: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+impl ConvGeom {
+    /// Values in one patch (a row of the unfolded input), ordered `(ky, kx, c)`.
+    pub fn k(&self) -> usize {
+        self.kh * self.kw * self.c
+    }
+
+    fn input_len(&self) -> usize {
+        self.h * self.w * self.c
+    }
+
+    fn rows(&self) -> usize {
+        self.oh * self.ow
+    }
+}
+
+/// Unfold `b` images into patch rows: `col[(n, oy, ox), (ky, kx, c)]`.
+pub(crate) fn im2col(x: &[f32], b: usize, g: &ConvGeom, col: &mut [f32]) {
+    let (k, per_in) = (g.k(), g.input_len());
+    col[..b * g.rows() * k]
+        .par_chunks_mut(g.rows() * k)
+        .zip(x[..b * per_in].par_chunks(per_in))
+        .for_each(|(col, x)| {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let row = &mut col[(oy * g.ow + ox) * k..][..k];
+                    for ky in 0..g.kh {
+                        let dst = &mut row[ky * g.kw * g.c..(ky + 1) * g.kw * g.c];
+                        let iy = (oy * g.stride + ky) as isize - g.pad as isize;
+                        if iy < 0 || iy >= g.h as isize {
+                            dst.fill(0.0);
+                            continue;
+                        }
+                        let line = &x[iy as usize * g.w * g.c..(iy as usize + 1) * g.w * g.c];
+                        let ix0 = (ox * g.stride) as isize - g.pad as isize;
+                        if ix0 >= 0 && ix0 as usize + g.kw <= g.w {
+                            let start = ix0 as usize * g.c;
+                            dst.copy_from_slice(&line[start..start + g.kw * g.c]);
+                        } else {
+                            for kx in 0..g.kw {
+                                let ix = ix0 + kx as isize;
+                                let d = &mut dst[kx * g.c..(kx + 1) * g.c];
+                                if ix < 0 || ix >= g.w as isize {
+                                    d.fill(0.0);
+                                } else {
+                                    d.copy_from_slice(&line[ix as usize * g.c..][..g.c]);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        });
+}
+
+/// The adjoint of [`im2col`]: add each patch row back onto the image it came from.
+pub(crate) fn col2im(col: &[f32], b: usize, g: &ConvGeom, dx: &mut [f32]) {
+    let (k, per_in) = (g.k(), g.input_len());
+    dx[..b * per_in]
+        .par_chunks_mut(per_in)
+        .zip(col[..b * g.rows() * k].par_chunks(g.rows() * k))
+        .for_each(|(dx, col)| {
+            dx.fill(0.0);
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let row = &col[(oy * g.ow + ox) * k..][..k];
+                    for ky in 0..g.kh {
+                        let iy = (oy * g.stride + ky) as isize - g.pad as isize;
+                        if iy < 0 || iy >= g.h as isize {
+                            continue;
+                        }
+                        let src = &row[ky * g.kw * g.c..(ky + 1) * g.kw * g.c];
+                        let ix0 = (ox * g.stride) as isize - g.pad as isize;
+                        for kx in 0..g.kw {
+                            let ix = ix0 + kx as isize;
+                            if ix < 0 || ix >= g.w as isize {
+                                continue;
+                            }
+                            let d = &mut dx[(iy as usize * g.w + ix as usize) * g.c..][..g.c];
+                            for (d, s) in d.iter_mut().zip(&src[kx * g.c..(kx + 1) * g.c]) {
+                                *d += s;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+}
+
+/// Broadcast `bias` into every row of `out` (`rows x bias.len()`).
+pub(crate) fn fill_rows(out: &mut [f32], rows: usize, bias: &[f32]) {
+    for row in out[..rows * bias.len()].chunks_exact_mut(bias.len()) {
+        row.copy_from_slice(bias);
+    }
+}
+
+/// Column sums of a row-major `rows x cols` matrix, written to `out`.
+pub(crate) fn column_sums(m: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
+    out[..cols].fill(0.0);
+    for row in m[..rows * cols].chunks_exact(cols) {
+        for (o, v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
+}
+
+/// `y = x W + b` for `x: [b, inp]`, `W: [inp, out]`.
+pub(crate) fn dense_forward(x: &[f32], b: usize, w: &[f32], bias: &[f32], y: &mut [f32]) {
+    let (out, inp) = (bias.len(), w.len() / bias.len());
+    fill_rows(y, b, bias);
+    matmul(
+        &mut y[..b * out],
+        true,
+        View::rows(&x[..b * inp], b, inp),
+        View::rows(w, inp, out),
+    );
+}
+
+/// Gradients of [`dense_forward`]: `gw = xᵀ dy`, `gb = Σ dy`, and `dx = dy Wᵀ` when asked.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn dense_backward(
+    x: &[f32],
+    b: usize,
+    w: &[f32],
+    dy: &[f32],
+    gw: &mut [f32],
+    gb: &mut [f32],
+    dx: Option<&mut [f32]>,
+) {
+    let (out, inp) = (gb.len(), w.len() / gb.len());
+    let dyv = View::rows(&dy[..b * out], b, out);
+    matmul(gw, false, View::rows(&x[..b * inp], b, inp).t(), dyv);
+    column_sums(dy, b, out, gb);
+    if let Some(dx) = dx {
+        matmul(&mut dx[..b * inp], false, dyv, View::rows(w, inp, out).t());
+    }
+}
+
+/// A convolution through its unfolded input: `y[(n,oy,ox), oc] = col · Wᵀ + b` with the
+/// weights stored `[oc, (ky, kx, c)]`.
+pub(crate) fn conv_forward(
+    x: &[f32],
+    b: usize,
+    g: &ConvGeom,
+    w: &[f32],
+    bias: &[f32],
+    col: &mut [f32],
+    y: &mut [f32],
+) {
+    let (rows, k) = (b * g.rows(), g.k());
+    im2col(x, b, g, col);
+    fill_rows(y, rows, bias);
+    matmul(
+        &mut y[..rows * g.oc],
+        true,
+        View::rows(&col[..rows * k], rows, k),
+        View::rows(w, g.oc, k).t(),
+    );
+}
+
+/// Gradients of [`conv_forward`]. `col` must still hold the forward pass's unfolded input; it
+/// is overwritten with the unfolded input gradient when `dx` is asked for.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv_backward(
+    b: usize,
+    g: &ConvGeom,
+    w: &[f32],
+    dy: &[f32],
+    col: &mut [f32],
+    gw: &mut [f32],
+    gb: &mut [f32],
+    dx: Option<&mut [f32]>,
+) {
+    let (rows, k) = (b * g.rows(), g.k());
+    let dyv = View::rows(&dy[..rows * g.oc], rows, g.oc);
+    matmul(gw, false, dyv.t(), View::rows(&col[..rows * k], rows, k));
+    column_sums(dy, rows, g.oc, gb);
+    if let Some(dx) = dx {
+        matmul(&mut col[..rows * k], false, dyv, View::rows(w, g.oc, k));
+        col2im(col, b, g, dx);
+    }
+}
+
+/// A pooling window's geometry (input `[h, w, c]`, output `[oh, ow, c]`, no padding).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolGeom {
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+impl PoolGeom {
+    fn input_len(&self) -> usize {
+        self.h * self.w * self.c
+    }
+    fn output_len(&self) -> usize {
+        self.oh * self.ow * self.c
+    }
+}
+
+/// Max pooling; `arg` receives, per output, the index of the chosen input within its image.
+pub(crate) fn maxpool_forward(x: &[f32], b: usize, g: &PoolGeom, y: &mut [f32], arg: &mut [u32]) {
+    let (pi, po) = (g.input_len(), g.output_len());
+    y[..b * po]
+        .par_chunks_mut(po)
+        .zip(arg[..b * po].par_chunks_mut(po))
+        .zip(x[..b * pi].par_chunks(pi))
+        .for_each(|((y, arg), x)| {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let o = (oy * g.ow + ox) * g.c;
+                    let (y, arg) = (&mut y[o..o + g.c], &mut arg[o..o + g.c]);
+                    y.fill(f32::NEG_INFINITY);
+                    for ky in 0..g.k {
+                        for kx in 0..g.k {
+                            let i = ((oy * g.stride + ky) * g.w + ox * g.stride + kx) * g.c;
+                            for (ch, v) in x[i..i + g.c].iter().enumerate() {
+                                // `>` keeps the first maximum, as a scan in window order would;
+                                // NaN propagates by replacing the current best.
+                                if *v > y[ch] || v.is_nan() {
+                                    y[ch] = *v;
+                                    arg[ch] = (i + ch) as u32;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        });
+}
+
+/// Routes each output gradient to the input [`maxpool_forward`] chose.
+pub(crate) fn maxpool_backward(dy: &[f32], b: usize, g: &PoolGeom, arg: &[u32], dx: &mut [f32]) {
+    let (pi, po) = (g.input_len(), g.output_len());
+    dx[..b * pi]
+        .par_chunks_mut(pi)
+        .zip(
+            dy[..b * po]
+                .par_chunks(po)
+                .zip(arg[..b * po].par_chunks(po)),
+        )
+        .for_each(|(dx, (dy, arg))| {
+            dx.fill(0.0);
+            for (d, &a) in dy.iter().zip(arg) {
+                dx[a as usize] += d;
+            }
+        });
+}
+
+/// Average pooling.
+pub(crate) fn avgpool_forward(x: &[f32], b: usize, g: &PoolGeom, y: &mut [f32]) {
+    let (pi, po) = (g.input_len(), g.output_len());
+    let scale = 1.0 / (g.k * g.k) as f32;
+    y[..b * po]
+        .par_chunks_mut(po)
+        .zip(x[..b * pi].par_chunks(pi))
+        .for_each(|(y, x)| {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let y = &mut y[(oy * g.ow + ox) * g.c..][..g.c];
+                    y.fill(0.0);
+                    for ky in 0..g.k {
+                        for kx in 0..g.k {
+                            let i = ((oy * g.stride + ky) * g.w + ox * g.stride + kx) * g.c;
+                            for (o, v) in y.iter_mut().zip(&x[i..i + g.c]) {
+                                *o += v;
+                            }
+                        }
+                    }
+                    for o in y.iter_mut() {
+                        *o *= scale;
+                    }
+                }
+            }
+        });
+}
+
+/// Spreads each output gradient evenly over its window.
+pub(crate) fn avgpool_backward(dy: &[f32], b: usize, g: &PoolGeom, dx: &mut [f32]) {
+    let (pi, po) = (g.input_len(), g.output_len());
+    let scale = 1.0 / (g.k * g.k) as f32;
+    dx[..b * pi]
+        .par_chunks_mut(pi)
+        .zip(dy[..b * po].par_chunks(po))
+        .for_each(|(dx, dy)| {
+            dx.fill(0.0);
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let d = &dy[(oy * g.ow + ox) * g.c..][..g.c];
+                    for ky in 0..g.k {
+                        for kx in 0..g.k {
+                            let i = ((oy * g.stride + ky) * g.w + ox * g.stride + kx) * g.c;
+                            for (o, v) in dx[i..i + g.c].iter_mut().zip(d) {
+                                *o += v * scale;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+}
+
+/// Batch-norm epsilon and momentum (as burn's and PyTorch's defaults).
+pub(crate) const BN_EPS: f64 = 1e-5;
+pub(crate) const BN_MOMENTUM: f32 = 0.1;
+
+/// Batch normalisation over the rows of `x: [rows, c]` with the batch's own statistics
+/// (biased variance, as the running statistics use too). Saves the mean and `1/std` per
+/// channel in `saved` (`2c` values) and updates the running statistics.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn batchnorm_train(
+    x: &[f32],
+    rows: usize,
+    gamma: &[f32],
+    beta: &[f32],
+    running_mean: &mut [f32],
+    running_var: &mut [f32],
+    saved: &mut [f32],
+    y: &mut [f32],
+) {
+    let c = gamma.len();
+    let mut mean = vec![0f64; c];
+    for row in x[..rows * c].chunks_exact(c) {
+        for (m, v) in mean.iter_mut().zip(row) {
+            *m += f64::from(*v);
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= rows as f64);
+    let mut var = vec![0f64; c];
+    for row in x[..rows * c].chunks_exact(c) {
+        for ((s, v), m) in var.iter_mut().zip(row).zip(&mean) {
+            let d = f64::from(*v) - m;
+            *s += d * d;
+        }
+    }
+    var.iter_mut().for_each(|s| *s /= rows as f64);
+    let (saved_mean, saved_inv) = saved[..2 * c].split_at_mut(c);
+    for ch in 0..c {
+        saved_mean[ch] = mean[ch] as f32;
+        saved_inv[ch] = (1.0 / (var[ch] + BN_EPS).sqrt()) as f32;
+        running_mean[ch] = (1.0 - BN_MOMENTUM) * running_mean[ch] + BN_MOMENTUM * mean[ch] as f32;
+        running_var[ch] = (1.0 - BN_MOMENTUM) * running_var[ch] + BN_MOMENTUM * var[ch] as f32;
+    }
+    normalize(x, rows, saved_mean, saved_inv, gamma, beta, y);
+}
+
+/// Batch normalisation with the running statistics (inference).
+pub(crate) fn batchnorm_eval(
+    x: &[f32],
+    rows: usize,
+    gamma: &[f32],
+    beta: &[f32],
+    running_mean: &[f32],
+    running_var: &[f32],
+    y: &mut [f32],
+) {
+    let inv: Vec<f32> = running_var
+        .iter()
+        .map(|v| (1.0 / (f64::from(*v) + BN_EPS).sqrt()) as f32)
+        .collect();
+    normalize(x, rows, running_mean, &inv, gamma, beta, y);
+}
+
+fn normalize(
+    x: &[f32],
+    rows: usize,
+    mean: &[f32],
+    inv: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    y: &mut [f32],
+) {
+    let c = gamma.len();
+    for (yr, xr) in y[..rows * c].chunks_exact_mut(c).zip(x.chunks_exact(c)) {
+        for ch in 0..c {
+            yr[ch] = (xr[ch] - mean[ch]) * inv[ch] * gamma[ch] + beta[ch];
+        }
+    }
+}
+
+/// Gradients of [`batchnorm_train`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn batchnorm_backward(
+    x: &[f32],
+    rows: usize,
+    gamma: &[f32],
+    saved: &[f32],
+    dy: &[f32],
+    ggamma: &mut [f32],
+    gbeta: &mut [f32],
+    dx: Option<&mut [f32]>,
+) {
+    let c = gamma.len();
+    let (mean, inv) = saved[..2 * c].split_at(c);
+    let mut sum_dy = vec![0f64; c];
+    let mut sum_dy_xhat = vec![0f64; c];
+    for (xr, dr) in x[..rows * c].chunks_exact(c).zip(dy.chunks_exact(c)) {
+        for ch in 0..c {
+            let xhat = (xr[ch] - mean[ch]) * inv[ch];
+            sum_dy[ch] += f64::from(dr[ch]);
+            sum_dy_xhat[ch] += f64::from(dr[ch] * xhat);
+        }
+    }
+    for ch in 0..c {
+        ggamma[ch] = sum_dy_xhat[ch] as f32;
+        gbeta[ch] = sum_dy[ch] as f32;
+    }
+    if let Some(dx) = dx {
+        let n = rows as f32;
+        let a: Vec<f32> = (0..c).map(|ch| gamma[ch] * inv[ch] / n).collect();
+        for ((xr, dr), out) in x[..rows * c]
+            .chunks_exact(c)
+            .zip(dy.chunks_exact(c))
+            .zip(dx.chunks_exact_mut(c))
+        {
+            for ch in 0..c {
+                let xhat = (xr[ch] - mean[ch]) * inv[ch];
+                out[ch] = a[ch] * (n * dr[ch] - sum_dy[ch] as f32 - xhat * sum_dy_xhat[ch] as f32);
+            }
+        }
+    }
+}
+
+/// An elementwise activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Activation {
+    Relu,
+    Gelu,
+    Tanh,
+    Sigmoid,
+}
+
+/// `y = f(x)`.
+pub(crate) fn activation_forward(f: Activation, x: &[f32], y: &mut [f32]) {
+    y.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK))
+        .for_each(|(y, x)| {
+            for (y, &x) in y.iter_mut().zip(x) {
+                *y = match f {
+                    Activation::Relu => x.max(0.0),
+                    Activation::Gelu => x * phi(x),
+                    Activation::Tanh => x.tanh(),
+                    Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+                };
+            }
+        });
+}
+
+/// `dx = dy · f'(x)`, from the input `x` and output `y` of the forward pass.
+pub(crate) fn activation_backward(f: Activation, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32]) {
+    dx.par_chunks_mut(CHUNK)
+        .zip(dy.par_chunks(CHUNK))
+        .zip(x.par_chunks(CHUNK).zip(y.par_chunks(CHUNK)))
+        .for_each(|((dx, dy), (x, y))| {
+            for (((dx, &dy), &x), &y) in dx.iter_mut().zip(dy).zip(x).zip(y) {
+                *dx = dy
+                    * match f {
+                        Activation::Relu => {
+                            if y > 0.0 {
+                                1.0
+                            } else {
+                                0.0
+                            }
+                        }
+                        Activation::Gelu => {
+                            let density = (-0.5 * x * x).exp() * std::f32::consts::FRAC_2_SQRT_PI
+                                / (2.0 * std::f32::consts::SQRT_2);
+                            phi(x) + x * density
+                        }
+                        Activation::Tanh => 1.0 - y * y,
+                        Activation::Sigmoid => y * (1.0 - y),
+                    };
+            }
+        });
+}
+
+/// The standard normal distribution function, `(1 + erf(x / √2)) / 2`.
+fn phi(x: f32) -> f32 {
+    0.5 * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// Elementwise product `y = x * m` (dropout with a precomputed scaled mask).
+pub(crate) fn multiply(x: &[f32], m: &[f32], y: &mut [f32]) {
+    for ((y, x), m) in y.iter_mut().zip(x).zip(m) {
+        *y = x * m;
+    }
+}
+
+/// Channels-last `[b, hw, c]` to channel-major `[b, c, hw]` (the order `flatten` promises).
+pub(crate) fn to_channel_major(x: &[f32], b: usize, c: usize, hw: usize, y: &mut [f32]) {
+    for (y, x) in y[..b * c * hw]
+        .chunks_exact_mut(c * hw)
+        .zip(x.chunks_exact(c * hw))
+    {
+        for p in 0..hw {
+            for ch in 0..c {
+                y[ch * hw + p] = x[p * c + ch];
+            }
+        }
+    }
+}
+
+/// Channel-major `[b, c, hw]` to channels-last `[b, hw, c]`.
+pub(crate) fn to_channels_last(x: &[f32], b: usize, c: usize, hw: usize, y: &mut [f32]) {
+    for (y, x) in y[..b * c * hw]
+        .chunks_exact_mut(c * hw)
+        .zip(x.chunks_exact(c * hw))
+    {
+        for ch in 0..c {
+            for p in 0..hw {
+                y[p * c + ch] = x[ch * hw + p];
+            }
+        }
+    }
+}
+
+/// Softmax cross-entropy of `logits: [b, classes]` against `targets`: writes each example's
+/// loss, its predicted class, and the gradient of the mean loss into `dlogits`.
+pub(crate) fn softmax_cross_entropy(
+    logits: &[f32],
+    targets: &[u32],
+    classes: usize,
+    losses: &mut [f32],
+    predicted: &mut [u32],
+    dlogits: &mut [f32],
+) {
+    let b = targets.len();
+    let scale = 1.0 / b as f32;
+    for (i, (row, grad)) in logits[..b * classes]
+        .chunks_exact(classes)
+        .zip(dlogits.chunks_exact_mut(classes))
+        .enumerate()
+    {
+        let (mut best, mut max) = (0, f32::NEG_INFINITY);
+        for (j, &v) in row.iter().enumerate() {
+            if v > max {
+                (best, max) = (j, v);
+            }
+        }
+        let mut sum = 0f32;
+        for (g, &v) in grad.iter_mut().zip(row) {
+            *g = (v - max).exp();
+            sum += *g;
+        }
+        let y = targets[i] as usize;
+        losses[i] = sum.ln() - (row[y] - max);
+        predicted[i] = best as u32;
+        for g in grad.iter_mut() {
+            *g *= scale / sum;
+        }
+        grad[y] -= scale;
+    }
+}
+
+/// In-place softmax of each `classes`-wide row.
+pub(crate) fn softmax_rows(x: &mut [f32], classes: usize) {
+    for row in x.chunks_exact_mut(classes) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0f32;
+        for v in row.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        for v in row.iter_mut() {
+            *v /= sum;
+        }
+    }
+}
+
+/// One Adam step (bias-corrected, as PyTorch's and burn's) over all parameters.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn adam(
+    params: &mut [f32],
+    grads: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    lr: f32,
+    step: i32,
+    (beta1, beta2, eps): (f32, f32, f32),
+) {
+    let c1 = 1.0 - beta1.powi(step);
+    let c2 = 1.0 - beta2.powi(step);
+    params
+        .par_chunks_mut(CHUNK)
+        .zip(grads.par_chunks(CHUNK))
+        .zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)))
+        .for_each(|((p, g), (m, v))| {
+            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                *m = beta1 * *m + (1.0 - beta1) * g;
+                *v = beta2 * *v + (1.0 - beta2) * g * g;
+                let mhat = *m / c1;
+                let vhat = *v / c2;
+                *p -= lr * mhat / (vhat.sqrt() + eps);
+            }
+        });
+}
+
+/// One step of SGD with (undampened) momentum; `momentum = 0` is plain SGD.
+pub(crate) fn sgd(params: &mut [f32], grads: &[f32], velocity: &mut [f32], lr: f32, momentum: f32) {
+    params
+        .par_chunks_mut(CHUNK)
+        .zip(grads.par_chunks(CHUNK).zip(velocity.par_chunks_mut(CHUNK)))
+        .for_each(|(p, (g, vel))| {
+            for ((p, &g), vel) in p.iter_mut().zip(g).zip(vel.iter_mut()) {
+                *vel = momentum * *vel + g;
+                *p -= lr * *vel;
+            }
+        });
+}
