@@ -10,7 +10,7 @@
 //!
 //! Every figure is the median of 3 blocks of at least SECONDS each, after a warm-up.
 //!
-//! Usage: throughput [SECONDS_PER_BLOCK] [THREADS]
+//! Usage: throughput [SECONDS_PER_BLOCK] [THREADS] [ONLY: gemm, mlp or cnn, for profiling]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // bench code: panics are failures
 
 use std::time::Instant;
@@ -100,9 +100,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         anneal_engine::ENGINE,
         anneal_engine::ENGINE_VERSION
     );
-    let peak = gemm_peak(seconds);
+    let only = args.get(3).map(String::as_str);
+    let peak = if only.is_none_or(|o| o == "gemm") {
+        gemm_peak(seconds)
+    } else {
+        f64::NAN
+    };
     println!("gemm peak (gemm crate, f32 1024^3): {peak:.1} GFLOP/s");
     for (name, manifest) in [("mlp", MLP), ("cnn", CNN)] {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
         let program = anneal_spec::Program::parse(name, manifest)?;
         let batch = program.train.batch;
         let cost = anneal_spec::shape::infer(

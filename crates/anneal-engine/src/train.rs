@@ -118,6 +118,7 @@ pub fn train_with(
     let mut epochs = Vec::with_capacity(t.epochs);
     let mut xb = Vec::with_capacity(t.batch * features);
     let fill = background(examples.x, features);
+    let mut batching = 0f64;
 
     for epoch in 1..=t.epochs {
         let start = Instant::now();
@@ -130,6 +131,7 @@ pub fn train_with(
                 return Err(EngineError::Interrupted);
             }
             let b = idx.len();
+            let started = Instant::now();
             xb.clear();
             for &i in idx {
                 let row = &examples.x[i * features..(i + 1) * features];
@@ -143,6 +145,7 @@ pub fn train_with(
                 }
             }
             let yb: Vec<u32> = idx.iter().map(|&i| examples.y[i]).collect();
+            batching += started.elapsed().as_secs_f64();
             let lr = match t.schedule {
                 Schedule::Constant => t.optimizer.lr(),
                 Schedule::Cosine => {
@@ -178,6 +181,13 @@ pub fn train_with(
         observer.epoch_end(&stats);
         epochs.push(stats);
         losses.push(epoch_loss);
+    }
+    if let Some(profile) = stepper.profile() {
+        eprint!(
+            "{profile}{:<28}{:>12.3}\n",
+            "batching",
+            1e3 * batching / total_steps
+        );
     }
     let weights = stepper.export()?;
     Ok(Trained {
@@ -229,6 +239,10 @@ trait Stepper {
         rng: &mut SplitMix64,
     ) -> Result<(Vec<f32>, Vec<u32>), EngineError>;
     fn export(&self) -> Result<Vec<NamedTensor>, EngineError>;
+    /// With `ANNEAL_PROFILE` set: where the steps' time went, as text.
+    fn profile(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The compiled engine: one plan, one workspace, flat parameter and optimizer buffers.
@@ -244,6 +258,9 @@ struct CompiledStepper {
     v: Vec<f32>,
     optimizer: Optimizer,
     steps: i32,
+    /// Seconds in the loss and in the optimizer update, when profiling.
+    loss_seconds: f64,
+    optimizer_seconds: f64,
 }
 
 impl CompiledStepper {
@@ -255,8 +272,12 @@ impl CompiledStepper {
         )?;
         let (params, stats) = plan.load(init)?;
         let n = plan.n_params();
+        let mut ws = plan.workspace(program.train.batch);
+        if std::env::var_os("ANNEAL_PROFILE").is_some() {
+            ws.profile = Some(vec![[0.0; 2]; plan.len()]);
+        }
         Ok(CompiledStepper {
-            ws: plan.workspace(program.train.batch),
+            ws,
             plan,
             params,
             stats,
@@ -265,6 +286,8 @@ impl CompiledStepper {
             v: vec![0.0; n],
             optimizer: program.train.optimizer,
             steps: 0,
+            loss_seconds: 0.0,
+            optimizer_seconds: 0.0,
         })
     }
 }
@@ -286,13 +309,16 @@ impl Stepper for CompiledStepper {
             b,
             Mode::Train(rng, &mut self.stats),
         );
+        let started = Instant::now();
         let mut losses = vec![0f32; b];
         let mut predicted = vec![0u32; b];
         let (logits, dlogits) = self.ws.logits_and_grad(b * classes);
         cpu::softmax_cross_entropy(logits, y, classes, &mut losses, &mut predicted, dlogits);
+        self.loss_seconds += started.elapsed().as_secs_f64();
         self.plan
             .backward(&self.params, &mut self.ws, b, &mut self.grads);
         self.steps += 1;
+        let started = Instant::now();
         match self.optimizer {
             Optimizer::Adam { .. } => cpu::adam(
                 &mut self.params,
@@ -311,11 +337,36 @@ impl Stepper for CompiledStepper {
                 momentum as f32,
             ),
         }
+        self.optimizer_seconds += started.elapsed().as_secs_f64();
         Ok((losses, predicted))
     }
 
     fn export(&self) -> Result<Vec<NamedTensor>, EngineError> {
         Ok(self.plan.export(&self.params, &self.stats))
+    }
+
+    fn profile(&self) -> Option<String> {
+        let nodes = self.ws.profile.as_ref()?;
+        let per_step = |s: f64| 1e3 * s / f64::from(self.steps.max(1));
+        let mut out = format!(
+            "{:<28}{:>12}{:>12}\n",
+            "per step (ms)", "forward", "backward"
+        );
+        for (i, [f, b]) in nodes.iter().enumerate() {
+            out += &format!(
+                "{:<28}{:>12.3}{:>12.3}\n",
+                self.plan.label(i),
+                per_step(*f),
+                per_step(*b)
+            );
+        }
+        out += &format!("{:<28}{:>12.3}\n", "loss", per_step(self.loss_seconds));
+        out += &format!(
+            "{:<28}{:>12.3}\n",
+            "optimizer",
+            per_step(self.optimizer_seconds)
+        );
+        Some(out)
     }
 }
 

@@ -13,6 +13,8 @@
 pub(crate) mod gemm;
 mod ops;
 
+use std::time::Instant;
+
 use anneal_spec::{Layer, NamedTensor, Shape};
 
 use crate::EngineError;
@@ -71,6 +73,8 @@ enum Node {
 pub(crate) struct Plan {
     input: Shape,
     nodes: Vec<Node>,
+    /// The layer each node runs, as written in the program (for profiles).
+    labels: Vec<String>,
     /// Values per example entering node `i` (`sizes[i]`) and leaving the last node.
     sizes: Vec<usize>,
     slots: Vec<Slot>,
@@ -95,6 +99,8 @@ pub(crate) struct Workspace {
     acts: Vec<Vec<f32>>,
     grad: [Vec<f32>; 2],
     scratch: Vec<Scratch>,
+    /// When profiling: seconds spent in each node, forward and backward, summed over calls.
+    pub profile: Option<Vec<[f64; 2]>>,
 }
 
 #[derive(Debug)]
@@ -114,6 +120,7 @@ impl Plan {
         let table = anneal_spec::shape::infer_layers(input, layers)
             .map_err(|e| EngineError::Input(format!("the layers do not fit the input: {e:?}")))?;
         let mut nodes = Vec::with_capacity(layers.len());
+        let mut labels = Vec::with_capacity(layers.len());
         let mut slots = Vec::new();
         let mut sizes = vec![input.elements()];
         let (mut n_params, mut n_stats) = (0, 0);
@@ -225,6 +232,7 @@ impl Plan {
                 }
             };
             nodes.push(node);
+            labels.push(layer.to_string());
             sizes.push(out.elements());
             cur = out;
         }
@@ -237,6 +245,7 @@ impl Plan {
         Ok(Plan {
             input,
             nodes,
+            labels,
             sizes,
             slots,
             n_params,
@@ -359,6 +368,7 @@ impl Plan {
             acts: self.sizes.iter().map(|s| vec![0.0; batch * s]).collect(),
             grad: [vec![0.0; batch * widest], vec![0.0; batch * widest]],
             scratch,
+            profile: None,
         }
     }
 
@@ -383,6 +393,7 @@ impl Plan {
             _ => ws.acts[0][..b * self.sizes[0]].copy_from_slice(&x[..b * self.sizes[0]]),
         }
         for (i, node) in self.nodes.iter().enumerate() {
+            let started = ws.profile.is_some().then(Instant::now);
             let (before, after) = ws.acts.split_at_mut(i + 1);
             let (x, y) = (&before[i][..b * self.sizes[i]], &mut after[0]);
             let y = &mut y[..b * self.sizes[i + 1]];
@@ -466,6 +477,9 @@ impl Plan {
                 (&Node::Flatten { c, hw }, _) => ops::to_channel_major(x, b, c, hw, y),
                 _ => y.copy_from_slice(x),
             }
+            if let (Some(t), Some(p)) = (started, &mut ws.profile) {
+                p[i][0] += t.elapsed().as_secs_f64();
+            }
         }
         let last = self.nodes.len();
         &ws.acts[last][..b * self.classes]
@@ -479,6 +493,7 @@ impl Plan {
         // `cur` holds the gradient flowing into the output of node `i`.
         let mut cur = 0;
         for (i, node) in self.nodes.iter().enumerate().rev() {
+            let started = ws.profile.is_some().then(Instant::now);
             let [g0, g1] = &mut ws.grad;
             let (dy, dx) = if cur == 0 { (&*g0, g1) } else { (&*g1, g0) };
             let dy = &dy[..b * self.sizes[i + 1]];
@@ -570,8 +585,23 @@ impl Plan {
                     }
                 }
             }
+            if let (Some(t), Some(p)) = (started, &mut ws.profile) {
+                p[i][1] += t.elapsed().as_secs_f64();
+            }
             cur = 1 - cur;
         }
+    }
+}
+
+impl Plan {
+    /// The layer node `i` runs, as the program writes it.
+    pub fn label(&self, i: usize) -> &str {
+        &self.labels[i]
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
     }
 }
 
