@@ -204,6 +204,18 @@ pub enum ImportError {
         /// The format.
         format: &'static str,
     },
+    /// A split, id or label longer than the row encoding holds.
+    #[error("{what} `{start}...` is {len} bytes long; at most {max} are stored")]
+    TooLong {
+        /// `split`, `id` or `label`.
+        what: &'static str,
+        /// Its first characters.
+        start: String,
+        /// Its length in bytes.
+        len: usize,
+        /// The most allowed.
+        max: usize,
+    },
     /// The format is not supported.
     #[error("unsupported import format `{0}`: expected idx, images, wav, csv or jsonl")]
     Format(String),
@@ -435,6 +447,13 @@ pub fn read(
     if let Some(meta) = &opts.meta {
         meta::MetaTable::read(meta)?.join(&mut read.examples)?;
     }
+    check_len("split", &opts.split, u8::MAX as usize)?;
+    for e in &read.examples {
+        check_len("id", &e.id, u16::MAX as usize)?;
+        if let Some(l) = &e.label {
+            check_len("label", l, u16::MAX as usize - 1)?;
+        }
+    }
     let mut seen = HashSet::with_capacity(read.examples.len());
     if let Some(e) = read.examples.iter().find(|e| !seen.insert(e.id.as_str())) {
         return Err(ImportError::DuplicateId {
@@ -443,6 +462,19 @@ pub fn read(
         });
     }
     Ok(read)
+}
+
+/// Refuse strings longer than the row encoding's length fields (see [`crate::object`]).
+fn check_len(what: &'static str, value: &str, max: usize) -> Result<(), ImportError> {
+    if value.len() > max {
+        return Err(ImportError::TooLong {
+            what,
+            start: value.chars().take(20).collect(),
+            len: value.len(),
+            max,
+        });
+    }
+    Ok(())
 }
 
 /// Import `source` into the store of `program_dir` (created if absent) as one commit. The

@@ -1064,6 +1064,15 @@ fn options_a_format_does_not_use_are_refused() {
     };
     let err = failed_import(dir.path(), &src, &o);
     assert_eq!(err, "--pattern does not apply to --format csv");
+    let long = ImportOptions {
+        split: "s".repeat(300),
+        ..opts(Format::Csv)
+    };
+    let err = failed_import(dir.path(), &src, &long);
+    assert!(
+        err.ends_with("is 300 bytes long; at most 255 are stored"),
+        "{err}"
+    );
     assert!(!dir.path().join(".anneal").exists());
 }
 
