@@ -774,9 +774,7 @@ fn wav_bytes(n: usize) -> Vec<u8> {
     let mut b = b"RIFF".to_vec();
     b.extend_from_slice(&(36 + data).to_le_bytes());
     b.extend_from_slice(b"WAVEfmt ");
-    for x in [16u32] {
-        b.extend_from_slice(&x.to_le_bytes());
-    }
+    b.extend_from_slice(&16u32.to_le_bytes());
     for x in [1u16, 1] {
         b.extend_from_slice(&x.to_le_bytes());
     }
