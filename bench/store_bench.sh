@@ -2,7 +2,8 @@
 # Dataset-store figures on a synthetic store of 1,000,000 examples (4x4 images, 10 labels):
 # commit of 1,000 label edits, diff between those commits, log, status, and store growth;
 # beside DVC doing the same edit (labels in a CSV tracked by `dvc add` + git) when `dvc` is
-# installed (pip install dvc). Also the import of Fashion-MNIST train60k. Not run in CI.
+# installed (pip install dvc). Also the imports of Fashion-MNIST train60k, FSDD (WAV folder with
+# a pattern and speakers.csv) and UCI Adult (CSV). Not run in CI.
 #
 # Usage: bench/store_bench.sh [EXAMPLES]
 set -euo pipefail
@@ -20,6 +21,21 @@ if [ -d ../shared/datasets/fashion-mnist ]; then
   $anneal new "$work/fashion" --template mlp > /dev/null
   t0=$(now); $anneal data import ../shared/datasets/fashion-mnist/train60k -C "$work/fashion" --split train > /dev/null; t1=$(now)
   echo "import fashion-mnist train60k: $(ms $t0 $t1) ms"
+fi
+if [ -d ../shared/datasets/fsdd ]; then
+  $anneal new "$work/fsdd" --template mlp > /dev/null
+  t0=$(now)
+  $anneal data import ../shared/datasets/fsdd/recordings -C "$work/fsdd" \
+    --pattern '{label}_{speaker}_{take}.wav' --meta ../shared/datasets/fsdd/speakers.csv > /dev/null
+  t1=$(now)
+  echo "import fsdd (3,000 WAVs, every sample decoded, speakers joined): $(ms $t0 $t1) ms"
+fi
+if [ -d ../shared/datasets/adult ]; then
+  $anneal new "$work/adult" --template mlp > /dev/null
+  t0=$(now)
+  $anneal data import ../shared/datasets/adult/adult.data --format csv --label-column Y -C "$work/adult" > /dev/null
+  t1=$(now)
+  echo "import adult.data (32,561 CSV rows): $(ms $t0 $t1) ms"
 fi
 
 python3 - "$work" "$n" <<'PY'

@@ -1,8 +1,47 @@
 //! Importers: read a source completely and validate it, then commit it in one step, so a bad
 //! source leaves the store unchanged.
+//!
+//! | format   | source                       | label                            | payload             |
+//! |----------|------------------------------|----------------------------------|---------------------|
+//! | `idx`    | IDX images (+ labels) file   | the labels file                  | `RAW8` pixels       |
+//! | `images` | folder of PNG/JPEG           | `LABEL/NAME.png`, `--pattern`, or `--labels FILE.csv` | the file |
+//! | `wav`    | folder of WAV                | `--pattern '{label}_{speaker}.wav'`, `LABEL/NAME.wav` or `--labels` | the file |
+//! | `csv`    | CSV with a header line       | `--label-column` (default `label`) | `F32V` features, or the file in `--path-column` |
+//! | `jsonl`  | one JSON object per line     | `label`                          | `features` (`F32V`) or the file at `path` |
+//!
+//! **Ids.** IDX: `STEM:INDEX`; folders: `FOLDER:RELATIVE/PATH` without the extension; CSV and
+//! JSONL: `STEM:INDEX` (data rows from 0, zero-padded), `STEM:PATH` for a path column or field,
+//! or `STEM:ID` for a JSONL `id`.
+//!
+//! **Metadata** (stored per example as a JSON object of strings): the `{field}`s of a
+//! pattern other than `{label}`; CSV columns that are neither the label, the path nor a
+//! feature; JSONL keys other than `id`, `label`, `features` and `path`; and the columns joined
+//! from `--meta FILE.csv`. That file's first column is the join key: every example must carry
+//! that key, with a value the file lists, or the import fails naming the example and the value
+//! (a typo in either file is never silently dropped). Joined columns never replace a field the
+//! example already has.
+//!
+//! **CSV features.** With `--features a,b,c` those columns are the features and any other
+//! value is an error naming the line and column. Without it, every column (but the label and
+//! path) whose values all parse as numbers is a feature, and the others (categorical
+//! columns, or numeric ones with missing values such as `?`) are metadata; the summary lists
+//! which is which. Fields are trimmed, so `a, b` reads as `a` and `b`.
+//!
+//! **Unlabeled.** An empty CSV label, or a JSONL `label` that is absent or `null`, puts that
+//! example in the unlabeled pool; `--unlabeled` does so for every example.
 
-use std::collections::HashSet;
-use std::path::Path;
+mod csv_source;
+mod folder;
+mod jsonl_source;
+mod meta;
+mod pattern;
+
+use std::collections::{BTreeMap, HashSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+pub use pattern::{Pattern, PatternError};
 
 use crate::hash::ContentHash;
 use crate::idx::{self, IdxError};
@@ -10,10 +49,11 @@ use crate::object::Row;
 use crate::payload::encode_raw;
 use crate::store::{Store, StoreError};
 
-/// Why an import failed.
+/// Why an import failed. Every message names the file, and the line, column or field where
+/// that applies.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    /// The source is malformed.
+    /// The IDX source is malformed.
     #[error(transparent)]
     Idx(#[from] IdxError),
     /// The store failed.
@@ -27,12 +67,348 @@ pub enum ImportError {
         /// The source.
         source_path: String,
     },
+    /// Two examples of the source have one id.
+    #[error("{source_path}: example `{id}` appears twice")]
+    DuplicateId {
+        /// The id.
+        id: String,
+        /// The source.
+        source_path: String,
+    },
+    /// A file or folder could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
     /// An image folder problem, naming the file.
-    #[error("{0}")]
-    Images(String),
+    #[error("{path}: {message}")]
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
+    },
+    /// A file that is not a readable WAV.
+    #[error("{path}: not a readable WAV file: {source}")]
+    Wav {
+        /// The file.
+        path: PathBuf,
+        /// What hound found.
+        #[source]
+        source: hound::Error,
+    },
+    /// A CSV or JSONL line is malformed.
+    #[error("{path}: line {line}: {message}")]
+    Line {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// What was wrong.
+        message: String,
+    },
+    /// A CSV row with a different number of fields than the header.
+    #[error("{path}: line {line}: {found} fields where the header has {expected}")]
+    Ragged {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// Fields in the header.
+        expected: usize,
+        /// Fields in this row.
+        found: usize,
+    },
+    /// A feature value that is not a number.
+    #[error("{path}: line {line}, column `{column}`: expected a number, found `{value}`")]
+    NotNumber {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The column.
+        column: String,
+        /// What was there.
+        value: String,
+    },
+    /// A column named by an option is not in the header.
+    #[error("{path}: no column `{column}` (named by {option}); the header has: {header}")]
+    MissingColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column.
+        column: String,
+        /// The option naming it.
+        option: &'static str,
+        /// The header's columns, comma-separated.
+        header: String,
+    },
+    /// A bad `--pattern`.
+    #[error(transparent)]
+    Pattern(#[from] PatternError),
+    /// A file name that does not match `--pattern`.
+    #[error("{path}: the file name does not match --pattern `{pattern}`")]
+    NoMatch {
+        /// The file.
+        path: PathBuf,
+        /// The pattern.
+        pattern: String,
+    },
+    /// An image or WAV in the folder that the labels CSV does not list.
+    #[error("{path}: not listed in {labels} (list it, or move it out of the folder)")]
+    Unlisted {
+        /// The file.
+        path: PathBuf,
+        /// The labels CSV.
+        labels: PathBuf,
+    },
+    /// An example without the key that `--meta` joins on.
+    #[error("example `{id}` has no `{key}` to join {meta} on (its first column)")]
+    MetaNoKey {
+        /// The example.
+        id: String,
+        /// The join key.
+        key: String,
+        /// The metadata file.
+        meta: PathBuf,
+    },
+    /// A join key value that the metadata file does not list.
+    #[error("example `{id}`: {key} `{value}` is not in {meta}")]
+    MetaMissing {
+        /// The example.
+        id: String,
+        /// The join key.
+        key: String,
+        /// The value.
+        value: String,
+        /// The metadata file.
+        meta: PathBuf,
+    },
+    /// Nothing to import.
+    #[error("{path}: no examples found (expected {expected})")]
+    Empty {
+        /// The source.
+        path: PathBuf,
+        /// What was looked for.
+        expected: &'static str,
+    },
+    /// An option that the format does not use.
+    #[error("{option} does not apply to --format {format}")]
+    Option {
+        /// The option.
+        option: &'static str,
+        /// The format.
+        format: &'static str,
+    },
+    /// A split, id or label longer than the row encoding holds.
+    #[error("{what} `{start}...` is {len} bytes long; at most {max} are stored")]
+    TooLong {
+        /// `split`, `id` or `label`.
+        what: &'static str,
+        /// Its first characters.
+        start: String,
+        /// Its length in bytes.
+        len: usize,
+        /// The most allowed.
+        max: usize,
+    },
     /// The format is not supported.
-    #[error("unsupported import format `{0}`: expected `idx` or `images`")]
+    #[error("unsupported import format `{0}`: expected idx, images, wav, csv or jsonl")]
     Format(String),
+}
+
+impl ImportError {
+    fn io(path: &Path) -> impl FnOnce(io::Error) -> ImportError + '_ {
+        move |source| ImportError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// A source format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// IDX images and labels.
+    Idx,
+    /// A folder of PNG and JPEG images.
+    Images,
+    /// A folder of WAV files.
+    Wav,
+    /// A CSV file with a header line.
+    Csv,
+    /// JSON Lines.
+    Jsonl,
+}
+
+impl FromStr for Format {
+    type Err = ImportError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "idx" => Format::Idx,
+            "images" => Format::Images,
+            "wav" => Format::Wav,
+            "csv" => Format::Csv,
+            "jsonl" => Format::Jsonl,
+            other => return Err(ImportError::Format(other.to_string())),
+        })
+    }
+}
+
+impl Format {
+    /// The format's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Idx => "idx",
+            Format::Images => "images",
+            Format::Wav => "wav",
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+        }
+    }
+
+    /// Guess the format of `source`: a folder holds images unless it holds `.wav` files; a
+    /// file is CSV or JSONL by its extension, IDX otherwise.
+    pub fn detect(source: &Path) -> Format {
+        if source.is_dir() {
+            return if folder::has_wav(source) {
+                Format::Wav
+            } else {
+                Format::Images
+            };
+        }
+        let ext = source
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        match ext.as_str() {
+            "csv" => Format::Csv,
+            "jsonl" | "ndjson" => Format::Jsonl,
+            _ => Format::Idx,
+        }
+    }
+}
+
+/// How to import a source.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// The source format.
+    pub format: Format,
+    /// The split every example goes to.
+    pub split: String,
+    /// Import every example unlabeled.
+    pub unlabeled: bool,
+    /// CSV: the label column.
+    pub label_column: String,
+    /// CSV: a column of file paths (relative to the CSV) to images or WAVs.
+    pub path_column: Option<String>,
+    /// CSV: the feature columns (default: every numeric column).
+    pub features: Option<Vec<String>>,
+    /// Folders: labels and metadata from file names.
+    pub pattern: Option<Pattern>,
+    /// Folders: a CSV of `filename,label` rows.
+    pub labels: Option<PathBuf>,
+    /// A CSV of metadata joined on its first column.
+    pub meta: Option<PathBuf>,
+}
+
+impl ImportOptions {
+    /// Defaults for `format`: split `train`, labelled, label column `label`.
+    pub fn new(format: Format) -> Self {
+        ImportOptions {
+            format,
+            split: "train".into(),
+            unlabeled: false,
+            label_column: "label".into(),
+            path_column: None,
+            features: None,
+            pattern: None,
+            labels: None,
+            meta: None,
+        }
+    }
+
+    fn reject(&self, used: bool, option: &'static str) -> Result<(), ImportError> {
+        if used {
+            return Err(ImportError::Option {
+                option,
+                format: self.format.name(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuse options that the format ignores, rather than ignoring them silently.
+    fn check(&self) -> Result<(), ImportError> {
+        let (folder, table) = match self.format {
+            Format::Images | Format::Wav => (true, false),
+            Format::Csv => (false, true),
+            Format::Jsonl | Format::Idx => (false, false),
+        };
+        self.reject(!folder && self.pattern.is_some(), "--pattern")?;
+        self.reject(!folder && self.labels.is_some(), "--labels")?;
+        self.reject(!table && self.path_column.is_some(), "--path-column")?;
+        self.reject(!table && self.features.is_some(), "--features")?;
+        self.reject(self.format == Format::Idx && self.meta.is_some(), "--meta")?;
+        self.reject(
+            self.path_column.is_some() && self.features.is_some(),
+            "--features with --path-column",
+        )?;
+        self.reject(
+            self.pattern.is_some() && self.labels.is_some(),
+            "--pattern with --labels",
+        )
+    }
+}
+
+/// Told how far an import's reading has got (the commit at the end is not counted).
+pub trait Progress {
+    /// The work ahead, in `unit`s (`files`, `bytes`, `lines`).
+    fn start(&mut self, total: u64, unit: &'static str);
+    /// Work done so far.
+    fn set(&mut self, done: u64);
+    /// Reading is over.
+    fn finish(&mut self) {}
+}
+
+/// Reports nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&mut self, _: u64, _: &'static str) {}
+    fn set(&mut self, _: u64) {}
+}
+
+/// One example read from a source, not yet committed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    /// Its id.
+    pub id: String,
+    /// Its label.
+    pub label: Option<String>,
+    /// Its metadata.
+    pub meta: BTreeMap<String, String>,
+    /// Its payload bytes.
+    pub payload: Vec<u8>,
+}
+
+/// What a source held, before committing.
+#[derive(Debug, Clone, Default)]
+pub struct Read {
+    /// The examples.
+    pub examples: Vec<Example>,
+    /// What the payloads are, for people (`28x28 images`, `WAV 8000 Hz mono`, `6 features`).
+    pub detail: String,
+    /// Image height and width (folders of images and IDX).
+    pub image: [usize; 2],
+    /// Feature column names (CSV and JSONL features).
+    pub features: Vec<String>,
 }
 
 /// What an import did.
@@ -44,8 +420,86 @@ pub struct ImportSummary {
     pub added: usize,
     /// Payload blobs written (others were already stored).
     pub new_blobs: usize,
-    /// Image height and width.
+    /// Image height and width (zero for sources of other payloads).
     pub image: [usize; 2],
+    /// What the payloads are, for people.
+    pub detail: String,
+    /// Feature columns, in payload order (CSV, JSONL).
+    pub features: Vec<String>,
+    /// Metadata fields present on the imported examples.
+    pub meta_fields: Vec<String>,
+}
+
+/// Read and validate `source` as `opts` say, without touching any store.
+pub fn read(
+    source: &Path,
+    opts: &ImportOptions,
+    progress: &mut dyn Progress,
+) -> Result<Read, ImportError> {
+    opts.check()?;
+    let mut read = match opts.format {
+        Format::Idx => read_idx(source, opts.unlabeled)?,
+        Format::Images | Format::Wav => folder::read(source, opts, progress)?,
+        Format::Csv => csv_source::read(source, opts, progress)?,
+        Format::Jsonl => jsonl_source::read(source, opts, progress)?,
+    };
+    progress.finish();
+    if let Some(meta) = &opts.meta {
+        meta::MetaTable::read(meta)?.join(&mut read.examples)?;
+    }
+    check_len("split", &opts.split, u8::MAX as usize)?;
+    for e in &read.examples {
+        check_len("id", &e.id, u16::MAX as usize)?;
+        if let Some(l) = &e.label {
+            check_len("label", l, u16::MAX as usize - 1)?;
+        }
+    }
+    let mut seen = HashSet::with_capacity(read.examples.len());
+    if let Some(e) = read.examples.iter().find(|e| !seen.insert(e.id.as_str())) {
+        return Err(ImportError::DuplicateId {
+            id: e.id.clone(),
+            source_path: source.display().to_string(),
+        });
+    }
+    Ok(read)
+}
+
+/// Refuse strings longer than the row encoding's length fields (see [`crate::object`]).
+fn check_len(what: &'static str, value: &str, max: usize) -> Result<(), ImportError> {
+    if value.len() > max {
+        return Err(ImportError::TooLong {
+            what,
+            start: value.chars().take(20).collect(),
+            len: value.len(),
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// Import `source` into the store of `program_dir` (created if absent) as one commit. The
+/// whole source is read and checked first; a bad source leaves the store as it was (and
+/// leaves no store behind where there was none).
+pub fn import(
+    program_dir: &Path,
+    source: &Path,
+    opts: &ImportOptions,
+    progress: &mut dyn Progress,
+) -> Result<ImportSummary, ImportError> {
+    let read = read(source, opts, progress)?;
+    if read.examples.is_empty() {
+        return Err(ImportError::Empty {
+            path: source.to_path_buf(),
+            expected: "at least one example",
+        });
+    }
+    let existed = Store::path_in(program_dir).exists();
+    let store = Store::init(program_dir)?;
+    let result = commit_examples(&store, read, &opts.split, &source.display().to_string());
+    if result.is_err() && !existed && store.head().ok().flatten().is_none() {
+        let _ = std::fs::remove_dir_all(store.root());
+    }
+    result
 }
 
 /// Import an IDX pair into the store of `program_dir` (created if absent), as one commit.
@@ -56,156 +510,80 @@ pub fn import_idx(
     split: &str,
     unlabeled: bool,
 ) -> Result<ImportSummary, ImportError> {
-    let set = idx::read(source, unlabeled)?;
-    let existed = Store::path_in(program_dir).exists();
-    let store = Store::init(program_dir)?;
-    let result = commit_idx(&store, &set, split);
-    if result.is_err() && !existed && store.head().ok().flatten().is_none() {
-        let _ = std::fs::remove_dir_all(store.root());
-    }
-    result
-}
-
-fn commit_idx(store: &Store, set: &idx::IdxSet, split: &str) -> Result<ImportSummary, ImportError> {
-    let width = set.len().saturating_sub(1).to_string().len().max(5);
-    let examples = set
-        .pixels
-        .chunks(set.rows * set.cols)
-        .enumerate()
-        .map(|(i, p)| {
-            let id = format!("{}:{i:0width$}", set.stem);
-            let label = set.labels.as_ref().map(|l| l[i].to_string());
-            (id, label, encode_raw(1, set.rows, set.cols, p))
-        })
-        .collect();
-    let source = set.images_path.display().to_string();
-    commit_examples(store, examples, split, &source, [set.rows, set.cols])
+    let opts = ImportOptions {
+        split: split.into(),
+        unlabeled,
+        ..ImportOptions::new(Format::Idx)
+    };
+    import(program_dir, source, &opts, &mut NoProgress)
 }
 
 /// Import a folder of images laid out as `FOLDER/LABEL/NAME.png` (or `.jpg`, `.jpeg`) as one
 /// commit. Ids are `FOLDER:LABEL/NAME` (`FOLDER` is the folder's own name); payloads are the
 /// original file bytes, each decoded once here so that a file that is not a readable image is an
 /// error naming it, before anything is written. Files directly in `FOLDER` are imported
-/// unlabeled (ids `FOLDER:NAME`) with `unlabeled`, and refused
-/// otherwise.
+/// unlabeled (ids `FOLDER:NAME`) with `unlabeled`, and refused otherwise.
 pub fn import_images(
     program_dir: &Path,
     folder: &Path,
     split: &str,
     unlabeled: bool,
 ) -> Result<ImportSummary, ImportError> {
-    let mut files = Vec::new();
-    collect_images(folder, folder, &mut files)?;
-    files.sort();
-    if files.is_empty() {
-        return Err(ImportError::Images(format!(
-            "{}: no .png, .jpg or .jpeg files (expected FOLDER/LABEL/NAME.png)",
-            folder.display()
-        )));
-    }
-    let prefix = folder
-        .canonicalize()
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "images".into());
-    let mut examples = Vec::with_capacity(files.len());
-    let mut size = [0usize; 2];
-    for rel in &files {
-        let path = folder.join(rel);
-        let bytes = std::fs::read(&path)
-            .map_err(|e| ImportError::Images(format!("{}: {e}", path.display())))?;
-        let img = image::load_from_memory(&bytes).map_err(|e| {
-            ImportError::Images(format!(
-                "{}: not a readable PNG or JPEG image: {e}",
-                path.display()
-            ))
-        })?;
-        size = [img.height() as usize, img.width() as usize];
-        let parts: Vec<String> = rel
-            .iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect();
-        let stem = |name: &str| {
-            name.rsplit_once('.')
-                .map_or(name.to_string(), |(s, _)| s.to_string())
-        };
-        let (id, label) = match parts.as_slice() {
-            [name] if unlabeled => (format!("{prefix}:{}", stem(name)), None),
-            [name] => {
-                return Err(ImportError::Images(format!(
-                    "{}: an image outside a label folder (expected FOLDER/LABEL/{name}); use --unlabeled to import unlabeled images",
-                    path.display()
-                )));
-            }
-            [label, name] => (
-                format!("{prefix}:{label}/{}", stem(name)),
-                (!unlabeled).then(|| label.clone()),
-            ),
-            _ => {
-                return Err(ImportError::Images(format!(
-                    "{}: nested too deep (expected FOLDER/LABEL/NAME.png)",
-                    path.display()
-                )));
-            }
-        };
-        examples.push((id, label, bytes));
-    }
-    let existed = Store::path_in(program_dir).exists();
-    let store = Store::init(program_dir)?;
-    let source = folder.display().to_string();
-    let result = commit_examples(&store, examples, split, &source, size);
-    if result.is_err() && !existed && store.head().ok().flatten().is_none() {
-        let _ = std::fs::remove_dir_all(store.root());
-    }
-    result
+    let opts = ImportOptions {
+        split: split.into(),
+        unlabeled,
+        ..ImportOptions::new(Format::Images)
+    };
+    import(program_dir, folder, &opts, &mut NoProgress)
 }
 
-fn collect_images(
-    root: &Path,
-    dir: &Path,
-    out: &mut Vec<std::path::PathBuf>,
-) -> Result<(), ImportError> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| ImportError::Images(format!("{}: {e}", dir.display())))?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        let kind = entry
-            .file_type()
-            .map_err(|e| ImportError::Images(format!("{}: {e}", path.display())))?;
-        if kind.is_symlink() {
-            return Err(ImportError::Images(format!(
-                "{}: symbolic links are not followed",
-                path.display()
-            )));
-        }
-        if kind.is_dir() {
-            collect_images(root, &path, out)?;
-        } else {
-            let ext = path
-                .extension()
-                .map(|e| e.to_string_lossy().to_ascii_lowercase())
-                .unwrap_or_default();
-            if ["png", "jpg", "jpeg"].contains(&ext.as_str())
-                && let Ok(rel) = path.strip_prefix(root)
-            {
-                out.push(rel.to_path_buf());
-            }
-        }
-    }
-    Ok(())
+fn read_idx(source: &Path, unlabeled: bool) -> Result<Read, ImportError> {
+    let set = idx::read(source, unlabeled)?;
+    let width = set.len().saturating_sub(1).to_string().len().max(5);
+    let examples = set
+        .pixels
+        .chunks(set.rows * set.cols)
+        .enumerate()
+        .map(|(i, p)| Example {
+            id: format!("{}:{i:0width$}", set.stem),
+            label: set.labels.as_ref().map(|l| l[i].to_string()),
+            meta: BTreeMap::new(),
+            payload: encode_raw(1, set.rows, set.cols, p),
+        })
+        .collect();
+    Ok(Read {
+        examples,
+        detail: format!("{}x{} images", set.rows, set.cols),
+        image: [set.rows, set.cols],
+        features: Vec::new(),
+    })
 }
 
-/// Commit `(id, label, payload)` examples on top of HEAD in one commit.
+/// The canonical stored form of metadata: a JSON object with sorted keys, or empty.
+pub fn encode_meta(meta: &BTreeMap<String, String>) -> String {
+    if meta.is_empty() {
+        return String::new();
+    }
+    serde_json::to_string(meta).unwrap_or_default()
+}
+
+/// `STEM:INDEX` ids are zero-padded to this many digits for `n` examples.
+fn index_width(n: usize) -> usize {
+    n.saturating_sub(1).to_string().len().max(5)
+}
+
+/// The file name without its extension.
+fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .map_or_else(|| "source".into(), |s| s.to_string_lossy().into_owned())
+}
+
+/// Commit the examples of `read` on top of HEAD in one commit.
 fn commit_examples(
     store: &Store,
-    examples: Vec<(String, Option<String>, Vec<u8>)>,
+    read: Read,
     split: &str,
     source: &str,
-    image: [usize; 2],
 ) -> Result<ImportSummary, ImportError> {
     let (mut rows, known) = match store.head()? {
         Some(h) => {
@@ -217,26 +595,28 @@ fn commit_examples(
         None => (Vec::new(), HashSet::new()),
     };
     let ids: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    if let Some((id, _, _)) = examples.iter().find(|(id, _, _)| ids.contains(id.as_str())) {
+    if let Some(e) = read.examples.iter().find(|e| ids.contains(e.id.as_str())) {
         return Err(ImportError::Exists {
-            id: id.clone(),
+            id: e.id.clone(),
             source_path: source.to_string(),
         });
     }
     let mut fresh: Vec<&[u8]> = Vec::new();
     let mut fresh_set = HashSet::new();
-    let mut new_rows = Vec::with_capacity(examples.len());
-    for (id, label, payload) in &examples {
-        let h = ContentHash::of(payload);
+    let mut new_rows = Vec::with_capacity(read.examples.len());
+    let mut fields = std::collections::BTreeSet::new();
+    for e in &read.examples {
+        let h = ContentHash::of(&e.payload);
         if !known.contains(&h) && fresh_set.insert(h) {
-            fresh.push(payload);
+            fresh.push(&e.payload);
         }
+        fields.extend(e.meta.keys().cloned());
         new_rows.push(Row {
-            id: id.clone(),
+            id: e.id.clone(),
             payload: h,
-            label: label.clone(),
+            label: e.label.clone(),
             split: split.to_string(),
-            meta: String::new(),
+            meta: encode_meta(&e.meta),
         });
     }
     let added = new_rows.len();
@@ -247,6 +627,9 @@ fn commit_examples(
         commit,
         added,
         new_blobs: fresh.len(),
-        image,
+        image: read.image,
+        detail: read.detail,
+        features: read.features,
+        meta_fields: fields.into_iter().collect(),
     })
 }

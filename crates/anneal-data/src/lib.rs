@@ -6,7 +6,10 @@
 //! - [`store`]: opening, reading (hash-verified), committing and the log.
 //! - [`object`]: the byte layout of every object kind (packs of payloads, chunks of example
 //!   rows cut at content-defined boundaries, tables, commits).
-//! - [`idx`] and [`import`]: reading IDX sources and importing them as one commit.
+//! - [`idx`] and [`import`]: reading sources (IDX, image and WAV folders, CSV, JSONL), with
+//!   labels and metadata, and importing each as one commit.
+//! - [`stage`]: edits staged in `.anneal/index` and committed together.
+//! - [`stats`]: counts per split, label and metadata value.
 //! - [`payload`]: how example payloads are encoded.
 //! - [`refs`]: branches, tags, checkout and revision names; [`diff`] between commits;
 //!   [`fsck`] over every object and everything reachable.
@@ -38,6 +41,8 @@ pub mod payload;
 pub mod refs;
 pub mod remote;
 pub mod split;
+pub mod stage;
+pub mod stats;
 pub mod store;
 pub mod tables;
 

@@ -4,6 +4,11 @@
 //! `channels * height * width` bytes, channel-major. This is what IDX imports store. Image-folder
 //! imports store the original PNG or JPEG bytes, recognised by their own signatures and decoded
 //! (converted and resized to the program's input) by [`decode_image`].
+//!
+//! `F32V` feature vectors (numeric table rows, from CSV and JSONL imports): `b"F32V"`, then
+//! `u32 n` (little-endian), then `n` little-endian IEEE-754 `f32` values, in the order of the
+//! source's feature columns. Audio (WAV folders) and files named by a CSV or JSONL `path` are
+//! stored as the original file bytes (`RIFF....WAVE`, PNG or JPEG), checked at import.
 
 /// A decoded 8-bit image, channel-major.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +32,41 @@ pub fn encode_raw(channels: usize, height: usize, width: usize, pixels: &[u8]) -
     }
     out.extend_from_slice(pixels);
     out
+}
+
+/// Encode numeric features as an `F32V` payload.
+pub fn encode_f32(values: &[f32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + 4 * values.len());
+    out.extend_from_slice(b"F32V");
+    out.extend_from_slice(&(values.len() as u32).to_le_bytes());
+    for v in values {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// Decode an `F32V` payload.
+pub fn decode_f32(bytes: &[u8]) -> Result<Vec<f32>, PayloadError> {
+    if bytes.len() < 8 || &bytes[..4] != b"F32V" {
+        return Err(PayloadError("not an F32V feature payload".into()));
+    }
+    let n = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
+    let data = &bytes[8..];
+    if data.len() != n.saturating_mul(4) {
+        return Err(PayloadError(format!(
+            "F32V payload of {n} values has {} value bytes",
+            data.len()
+        )));
+    }
+    Ok(data
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
+
+/// Is this a WAV file (RIFF/WAVE)?
+pub fn is_wav(bytes: &[u8]) -> bool {
+    bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WAVE"
 }
 
 /// Why a payload is not an image this version reads.
@@ -111,4 +151,22 @@ pub fn decode_image(
         width,
         pixels,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f32_round_trip_and_bad_lengths() {
+        let v = [1.5f32, -2.0, 0.0, 3.25e7];
+        let bytes = encode_f32(&v);
+        assert_eq!(bytes.len(), 8 + 16);
+        assert_eq!(decode_f32(&bytes).unwrap(), v);
+        assert!(decode_f32(&bytes[..bytes.len() - 1]).is_err());
+        assert!(decode_f32(b"RAW8\x00\x00\x00\x00").is_err());
+        let mut huge = bytes.clone();
+        huge[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode_f32(&huge).is_err());
+    }
 }

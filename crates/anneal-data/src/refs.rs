@@ -121,6 +121,11 @@ impl Store {
     /// Make `name` the current branch.
     pub fn checkout(&self, name: &str) -> Result<ContentHash, StoreError> {
         let _lock = self.lock()?;
+        if self.staged()?.is_some() {
+            return Err(StoreError::Staged {
+                action: "check out another branch",
+            });
+        }
         let at = self
             .read_ref("heads", name)?
             .ok_or_else(|| StoreError::UnknownRevision(name.into()))?;

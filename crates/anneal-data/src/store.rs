@@ -125,6 +125,23 @@ pub enum StoreError {
         /// The id.
         id: String,
     },
+    /// Staged changes were made on another commit than the branch's.
+    #[error("the changes in the index were staged on {base}, but the branch is now at {head}")]
+    StaleIndex {
+        /// The commit they were staged on (short).
+        base: String,
+        /// The branch's commit (short).
+        head: String,
+    },
+    /// `commit` with nothing staged.
+    #[error("nothing staged to commit")]
+    NothingStaged,
+    /// An action that staged changes would be lost or overtaken by.
+    #[error("changes are staged in the index: cannot {action} before they are committed")]
+    Staged {
+        /// What was refused.
+        action: &'static str,
+    },
     /// A payload named by a row is in none of the table's packs.
     #[error("example `{id}`: payload {payload} is in none of the dataset's packs")]
     DanglingPayload {

@@ -13,7 +13,8 @@ use crate::object::{Edit, Kind, MAX_PATCH_DEPTH, PatchTable, Row, Table, encode_
 use crate::store::{Store, StoreError};
 
 /// A change to one example.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Change {
     /// Set (or clear) its label.
     Label {
@@ -37,7 +38,8 @@ pub enum Change {
 }
 
 impl Change {
-    fn id(&self) -> &str {
+    /// The example it changes.
+    pub fn id(&self) -> &str {
         match self {
             Change::Label { id, .. } | Change::Split { id, .. } | Change::Remove { id } => id,
         }
@@ -195,6 +197,16 @@ impl Store {
     ) -> Result<Option<ContentHash>, StoreError> {
         let _lock = self.lock()?;
         let head = self.head()?.ok_or(StoreError::NoCommits)?;
+        self.apply_locked(head, message, changes)
+    }
+
+    /// [`Store::apply`] on commit `head`, with the writer lock already held.
+    pub(crate) fn apply_locked(
+        &self,
+        head: ContentHash,
+        message: &str,
+        changes: &[Change],
+    ) -> Result<Option<ContentHash>, StoreError> {
         let table = self.table(&self.commit_object(&head)?, &head)?;
         let mut ids: Vec<&str> = changes.iter().map(Change::id).collect();
         ids.sort_unstable();

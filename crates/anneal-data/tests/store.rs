@@ -708,3 +708,486 @@ fn push_and_clone_through_s3() {
     assert!(clone.snapshot(&first).is_ok(), "history came along");
     assert!(anneal_data::fsck::fsck(&clone).unwrap().problems.is_empty());
 }
+
+// ---- importers: CSV, image folders with a labels CSV, WAV folders, JSONL, metadata ----
+
+use anneal_data::import::{Format, ImportOptions, NoProgress, import};
+use anneal_data::stats::Stats;
+
+/// `../shared/datasets`, beside the repository, or None (with a message) when absent.
+fn shared_datasets(name: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets");
+    let dir = dir.join(name);
+    if dir.exists() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipped: {} is absent (the shared datasets sit beside the repository)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// A mono 16-bit PCM WAV of `n` samples, written by hand (44-byte header).
+fn wav_bytes(rate: u32, n: usize) -> Vec<u8> {
+    let data = (n * 2) as u32;
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    b.extend_from_slice(&1u16.to_le_bytes()); // mono
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * 2).to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data.to_le_bytes());
+    for i in 0..n {
+        b.extend_from_slice(&((i as i16).wrapping_mul(97)).to_le_bytes());
+    }
+    b
+}
+
+fn opts(format: Format) -> ImportOptions {
+    ImportOptions::new(format)
+}
+
+/// The store's HEAD and object files, to check that a failed import changed nothing.
+fn store_state(dir: &Path) -> Option<(Option<ContentHash>, Vec<PathBuf>)> {
+    Store::open(dir)
+        .ok()
+        .map(|s| (s.head().unwrap(), objects(&s)))
+}
+
+/// Import expecting failure; returns the error text after checking the store is as it was.
+fn failed_import(dir: &Path, source: &Path, o: &ImportOptions) -> String {
+    let before = store_state(dir);
+    let err = import(dir, source, o, &mut NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        store_state(dir),
+        before,
+        "a failed import changed the store"
+    );
+    err
+}
+
+#[test]
+fn csv_features_labels_and_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("points.csv");
+    std::fs::write(
+        &csv,
+        "x, y, colour, label\n1.5, 2, red, a\n-3, 4e2, blue, b\n0, 0, , \n",
+    )
+    .unwrap();
+    let s = import(dir.path(), &csv, &opts(Format::Csv), &mut NoProgress).unwrap();
+    assert_eq!(
+        (s.added, s.features.clone()),
+        (3, vec!["x".to_string(), "y".into()])
+    );
+    assert_eq!(s.meta_fields, vec!["colour".to_string()]);
+    let store = Store::open(dir.path()).unwrap();
+    let snap = store.snapshot(&s.commit).unwrap();
+    let row = &snap.rows[1];
+    assert_eq!(row.id, "points:00001");
+    assert_eq!(row.label.as_deref(), Some("b"));
+    assert_eq!(row.meta, r#"{"colour":"blue"}"#);
+    let values = anneal_data::payload::decode_f32(snap.payload(row).unwrap()).unwrap();
+    assert_eq!(values, vec![-3.0, 400.0]);
+    // An empty label is the unlabeled pool; an empty metadata value is left out.
+    assert_eq!(
+        (snap.rows[2].label.clone(), snap.rows[2].meta.clone()),
+        (None, String::new())
+    );
+}
+
+#[test]
+fn csv_errors_name_the_file_line_and_column_and_change_nothing() {
+    let (dir, _store, _) = one_commit(20);
+    let csv = dir.path().join("bad.csv");
+    std::fs::write(&csv, "a,b,label\n1,2,x\n3,4\n").unwrap();
+    let err = failed_import(dir.path(), &csv, &opts(Format::Csv));
+    assert!(
+        err.ends_with("bad.csv: line 3: 2 fields where the header has 3"),
+        "{err}"
+    );
+    std::fs::write(&csv, "a,b,label\n1,2,x\n3,four,y\n").unwrap();
+    let explicit = ImportOptions {
+        features: Some(vec!["a".into(), "b".into()]),
+        ..opts(Format::Csv)
+    };
+    let err = failed_import(dir.path(), &csv, &explicit);
+    assert!(
+        err.ends_with("bad.csv: line 3, column `b`: expected a number, found `four`"),
+        "{err}"
+    );
+    // Without --features the column of words is metadata, not an error.
+    let err = failed_import(
+        dir.path(),
+        &csv,
+        &ImportOptions {
+            label_column: "class".into(),
+            ..opts(Format::Csv)
+        },
+    );
+    assert!(
+        err.ends_with("no column `class` (named by --label-column); the header has: a, b, label"),
+        "{err}"
+    );
+}
+
+#[test]
+fn image_folder_with_a_labels_csv_and_a_png_that_is_not_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("pics");
+    std::fs::create_dir_all(folder.join("sub")).unwrap();
+    for (i, name) in ["a.png", "b.png", "sub/c.jpg"].iter().enumerate() {
+        let img =
+            image::GrayImage::from_fn(4, 3, |x, y| image::Luma([(x + y) as u8 * 20 + i as u8]));
+        img.save(folder.join(name)).unwrap();
+    }
+    let labels = dir.path().join("labels.csv");
+    std::fs::write(
+        &labels,
+        "filename,label\na.png,cat\nb.png,dog\nsub/c.jpg,cat\n",
+    )
+    .unwrap();
+    let o = ImportOptions {
+        labels: Some(labels.clone()),
+        ..opts(Format::Images)
+    };
+    let s = import(dir.path(), &folder, &o, &mut NoProgress).unwrap();
+    assert_eq!((s.added, s.image), (3, [3, 4]));
+    let store = Store::open(dir.path()).unwrap();
+    let rows = store.snapshot(&s.commit).unwrap().rows;
+    let ids: Vec<_> = rows
+        .iter()
+        .map(|r| (r.id.as_str(), r.label.as_deref()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("pics:a", Some("cat")),
+            ("pics:b", Some("dog")),
+            ("pics:sub/c", Some("cat"))
+        ]
+    );
+
+    // A second folder: a .png that is not a PNG, an unlisted image, a listed file missing.
+    let more = dir.path().join("more");
+    std::fs::create_dir_all(&more).unwrap();
+    std::fs::copy(folder.join("a.png"), more.join("ok.png")).unwrap();
+    std::fs::write(more.join("fake.png"), b"GIF89a not a png").unwrap();
+    std::fs::write(&labels, "fake.png,cat\nok.png,dog\n").unwrap();
+    let err = failed_import(dir.path(), &more, &o);
+    assert!(
+        err.contains("more/fake.png: not a readable PNG or JPEG image"),
+        "{err}"
+    );
+    std::fs::remove_file(more.join("fake.png")).unwrap();
+    let err = failed_import(dir.path(), &more, &o);
+    assert!(
+        err.ends_with(&format!(
+            "labels.csv: line 1: `fake.png` is not a file in {}",
+            more.display()
+        )),
+        "{err}"
+    );
+    std::fs::write(&labels, "other.png,cat\n").unwrap();
+    let err = failed_import(dir.path(), &more, &o);
+    assert!(err.contains("more/ok.png: not listed in"), "{err}");
+}
+
+#[test]
+fn wav_folder_by_pattern_with_joined_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("rec");
+    std::fs::create_dir_all(&folder).unwrap();
+    for (digit, speaker, take) in [(0, "ann", 0), (1, "ann", 1), (1, "bob", 0)] {
+        std::fs::write(
+            folder.join(format!("{digit}_{speaker}_{take}.wav")),
+            wav_bytes(8000, 100 + take),
+        )
+        .unwrap();
+    }
+    let speakers = dir.path().join("speakers.csv");
+    std::fs::write(
+        &speakers,
+        "speaker,gender,accent\nann,female,x\nbob,male,y\n",
+    )
+    .unwrap();
+    let o = ImportOptions {
+        pattern: Some("{label}_{speaker}_{take}.wav".parse().unwrap()),
+        meta: Some(speakers.clone()),
+        ..opts(Format::Wav)
+    };
+    assert_eq!(Format::detect(&folder), Format::Wav);
+    let s = import(dir.path(), &folder, &o, &mut NoProgress).unwrap();
+    assert_eq!(s.detail, "WAV 8000 Hz, 1 channel");
+    assert_eq!(s.meta_fields, ["accent", "gender", "speaker", "take"]);
+    let store = Store::open(dir.path()).unwrap();
+    let snap = store.snapshot(&s.commit).unwrap();
+    assert_eq!(snap.rows[2].id, "rec:1_bob_0");
+    assert_eq!(
+        snap.rows[2].meta,
+        r#"{"accent":"y","gender":"male","speaker":"bob","take":"0"}"#
+    );
+    assert!(anneal_data::payload::is_wav(
+        snap.payload(&snap.rows[2]).unwrap()
+    ));
+    let stats = Stats::of(&snap.rows);
+    assert_eq!(stats.meta["gender"]["female"], 2);
+    assert_eq!(stats.counts["train"]["1"], 2);
+
+    // Errors: a WAV with a wrong header, a name off the pattern, a speaker not in the file.
+    let bad = dir.path().join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    let mut broken = wav_bytes(8000, 10);
+    broken[8..12].copy_from_slice(b"WAVX");
+    std::fs::write(bad.join("2_ann_0.wav"), broken).unwrap();
+    let err = failed_import(dir.path(), &bad, &o);
+    assert!(
+        err.contains("bad/2_ann_0.wav: not a readable WAV file"),
+        "{err}"
+    );
+    std::fs::write(bad.join("2_ann_0.wav"), wav_bytes(8000, 10)).unwrap();
+    std::fs::write(bad.join("2-cid.wav"), wav_bytes(8000, 10)).unwrap();
+    let err = failed_import(dir.path(), &bad, &o);
+    assert!(
+        err.ends_with(
+            "bad/2-cid.wav: the file name does not match --pattern `{label}_{speaker}_{take}.wav`"
+        ),
+        "{err}"
+    );
+    std::fs::rename(bad.join("2-cid.wav"), bad.join("2_cid_0.wav")).unwrap();
+    let err = failed_import(dir.path(), &bad, &o);
+    assert!(
+        err.ends_with(&format!(
+            "example `bad:2_cid_0`: speaker `cid` is not in {}",
+            speakers.display()
+        )),
+        "{err}"
+    );
+    // A truncated data chunk is caught at import, not at build.
+    let mut short = wav_bytes(8000, 10);
+    short.truncate(short.len() - 7);
+    std::fs::write(bad.join("2_cid_0.wav"), short).unwrap();
+    let err = failed_import(
+        dir.path(),
+        &bad,
+        &ImportOptions {
+            meta: None,
+            ..o.clone()
+        },
+    );
+    assert!(
+        err.contains("bad/2_cid_0.wav: not a readable WAV file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn jsonl_features_paths_and_bad_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("clip.wav"), wav_bytes(16000, 50)).unwrap();
+    let src = dir.path().join("items.jsonl");
+    std::fs::write(
+        &src,
+        concat!(
+            "{\"label\": \"up\", \"features\": [1, 2.5], \"source\": \"web\"}\n",
+            "\n",
+            "{\"id\": \"x7\", \"label\": 3, \"path\": \"clip.wav\"}\n",
+            "{\"features\": [0, 0], \"label\": null}\n",
+        ),
+    )
+    .unwrap();
+    let s = import(dir.path(), &src, &opts(Format::Jsonl), &mut NoProgress).unwrap();
+    assert_eq!(s.added, 3);
+    let rows = Store::open(dir.path())
+        .unwrap()
+        .snapshot(&s.commit)
+        .unwrap()
+        .rows;
+    let got: Vec<_> = rows
+        .iter()
+        .map(|r| (r.id.as_str(), r.label.as_deref(), r.meta.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("items:00000", Some("up"), r#"{"source":"web"}"#),
+            ("items:00002", None, ""),
+            ("items:x7", Some("3"), ""),
+        ]
+    );
+    for (text, want) in [
+        (
+            "{\"label\": 1, \"features\": [1]}\n{\"label\": 2, \"features\": [1, \"two\"]}\n",
+            "items.jsonl: line 2: `features[1]`: expected a number, found `\"two\"`",
+        ),
+        (
+            "{\"label\": 1, \"features\": [1]}\n\n{\"label\": 1, \"features\": [1, 2]}\n",
+            "items.jsonl: line 3: 2 features where line 1 has 1",
+        ),
+        (
+            "{\"label\": 1, \"features\": [1]}\n{\"label\": 1, \"features\": [1]\n",
+            "items.jsonl: line 2: not valid JSON",
+        ),
+        (
+            "[1, 2]\n",
+            "items.jsonl: line 1: expected a JSON object, found `[1,2]`",
+        ),
+        (
+            "{\"label\": 1}\n",
+            "items.jsonl: line 1: no `features` (an array of numbers) or `path` (a file)",
+        ),
+    ] {
+        std::fs::write(&src, text).unwrap();
+        let err = failed_import(dir.path(), &src, &opts(Format::Jsonl));
+        assert!(err.contains(want), "{err}\nwanted: {want}");
+    }
+}
+
+#[test]
+fn options_a_format_does_not_use_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("x.csv");
+    std::fs::write(&src, "a,label\n1,x\n").unwrap();
+    let o = ImportOptions {
+        pattern: Some("{label}.wav".parse().unwrap()),
+        ..opts(Format::Csv)
+    };
+    let err = failed_import(dir.path(), &src, &o);
+    assert_eq!(err, "--pattern does not apply to --format csv");
+    let long = ImportOptions {
+        split: "s".repeat(300),
+        ..opts(Format::Csv)
+    };
+    let err = failed_import(dir.path(), &src, &long);
+    assert!(
+        err.ends_with("is 300 bytes long; at most 255 are stored"),
+        "{err}"
+    );
+    assert!(!dir.path().join(".anneal").exists());
+}
+
+#[test]
+fn staged_edits_commit_together_and_go_stale_when_the_branch_moves() {
+    use anneal_data::tables::Change;
+    let (_dir, store, first) = one_commit(50);
+    let label = |id: &str, l: &str| Change::Label {
+        id: id.into(),
+        label: Some(l.into()),
+    };
+    store.stage(vec![label("digits:00001", "9")]).unwrap();
+    let staged = store
+        .stage(vec![Change::Remove {
+            id: "digits:00002".into(),
+        }])
+        .unwrap();
+    assert_eq!(staged.changes.len(), 2);
+    assert_eq!(
+        store.head().unwrap(),
+        Some(first),
+        "staging commits nothing"
+    );
+    assert!(matches!(
+        store.stage(vec![label("nope", "1")]),
+        Err(StoreError::UnknownExample { .. })
+    ));
+    assert!(matches!(
+        store.checkout("main"),
+        Err(StoreError::Staged { .. })
+    ));
+    let c = store.commit_staged("two edits").unwrap().unwrap();
+    assert_eq!(store.log().unwrap().len(), 2);
+    assert_eq!(store.staged().unwrap(), None);
+    let rows = store.snapshot(&c).unwrap().rows;
+    assert_eq!(rows.len(), 49);
+    assert_eq!(rows[1].label.as_deref(), Some("9"));
+    assert!(matches!(
+        store.commit_staged("again"),
+        Err(StoreError::NothingStaged)
+    ));
+    // Staged on one commit, the branch moves: committing is refused until reset.
+    store.stage(vec![label("digits:00003", "9")]).unwrap();
+    store
+        .apply("elsewhere", &[label("digits:00004", "9")])
+        .unwrap();
+    assert!(matches!(
+        store.commit_staged("late"),
+        Err(StoreError::StaleIndex { .. })
+    ));
+    assert_eq!(store.reset_staged().unwrap(), 1);
+    assert_eq!(store.staged().unwrap(), None);
+}
+
+#[test]
+fn fsdd_with_pattern_and_speakers_metadata() {
+    let Some(fsdd) = shared_datasets("fsdd") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let o = ImportOptions {
+        pattern: Some("{label}_{speaker}_{take}.wav".parse().unwrap()),
+        meta: Some(fsdd.join("speakers.csv")),
+        ..opts(Format::Wav)
+    };
+    let s = import(dir.path(), &fsdd.join("recordings"), &o, &mut NoProgress).unwrap();
+    assert_eq!(s.added, 3000);
+    let rows = Store::open(dir.path())
+        .unwrap()
+        .snapshot(&s.commit)
+        .unwrap()
+        .rows;
+    let stats = Stats::of(&rows);
+    assert_eq!(stats.meta["speaker"].len(), 6);
+    assert!(stats.meta["speaker"].values().all(|&n| n == 500));
+    assert_eq!(stats.meta["gender"]["male"], 3000);
+    assert_eq!(stats.counts["train"].len(), 10);
+    assert!(stats.counts["train"].values().all(|&n| n == 300));
+}
+
+#[test]
+fn adult_csv_numeric_features_and_categorical_metadata() {
+    let Some(adult) = shared_datasets("adult") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let o = ImportOptions {
+        label_column: "Y".into(),
+        ..opts(Format::Csv)
+    };
+    let s = import(dir.path(), &adult.join("adult.data"), &o, &mut NoProgress).unwrap();
+    assert_eq!(s.added, 32561);
+    assert_eq!(
+        s.features,
+        [
+            "age",
+            "fnlwgt",
+            "education-num",
+            "capital-gain",
+            "capital-loss",
+            "hours-per-week"
+        ]
+    );
+    assert!(s.meta_fields.contains(&"sex".to_string()));
+    let rows = Store::open(dir.path())
+        .unwrap()
+        .snapshot(&s.commit)
+        .unwrap()
+        .rows;
+    let stats = Stats::of(&rows);
+    let sex = &stats.meta["sex"];
+    assert_eq!(sex.keys().collect::<Vec<_>>(), ["Female", "Male"]);
+    assert_eq!(sex["Female"] + sex["Male"], 32561);
+    assert_eq!(
+        stats.counts["train"].keys().collect::<Vec<_>>(),
+        ["<=50K", ">50K"]
+    );
+}

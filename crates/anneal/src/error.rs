@@ -112,6 +112,12 @@ impl From<anneal_data::import::ImportError> for CliError {
     }
 }
 
+impl From<anneal_data::import::PatternError> for CliError {
+    fn from(e: anneal_data::import::PatternError) -> Self {
+        Self::new(e.to_string()).hint("e.g. --pattern '{label}_{speaker}_{take}.wav'")
+    }
+}
+
 impl From<anneal_data::idx::IdxError> for CliError {
     fn from(e: anneal_data::idx::IdxError) -> Self {
         Self::new(e.to_string())

@@ -130,24 +130,13 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum DataCommand {
-    /// Import a source into the store as one commit.
+    /// Import a source into the store as one commit: IDX, a folder of images or WAVs, CSV or
+    /// JSONL, with labels, a split and metadata.
     Import {
-        /// The source: IDX images file or prefix, or a folder of LABEL/NAME.png images.
-        source: PathBuf,
+        #[command(flatten)]
+        args: commands::data::ImportArgs,
         #[command(flatten)]
         dir: Dir,
-        /// Source format: `idx` or `images` (default: `images` for a folder, else `idx`).
-        #[arg(long)]
-        format: Option<String>,
-        /// The split its examples go to.
-        #[arg(long, default_value = "train")]
-        split: String,
-        /// Import images without labels (the unlabeled pool).
-        #[arg(long)]
-        unlabeled: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// List commits, newest first.
     Log {
@@ -204,6 +193,13 @@ enum DataCommand {
         message: Option<String>,
         #[command(flatten)]
         dir: Dir,
+        /// Stage the change in the index (see `status`) instead of committing it; `commit`
+        /// commits everything staged as one commit.
+        #[arg(long)]
+        no_commit: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Remove examples by id, as one commit.
     Remove {
@@ -212,6 +208,32 @@ enum DataCommand {
         ids: Vec<String>,
         #[command(flatten)]
         dir: Dir,
+        /// Stage the change in the index (see `status`) instead of committing it; `commit`
+        /// commits everything staged as one commit.
+        #[arg(long)]
+        no_commit: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Commit the changes staged with `label --no-commit` and `remove --no-commit`.
+    Commit {
+        /// Commit message.
+        #[arg(short, long)]
+        message: String,
+        #[command(flatten)]
+        dir: Dir,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drop the staged changes.
+    Reset {
+        #[command(flatten)]
+        dir: Dir,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// List branches, or create one at HEAD.
     Branch {
@@ -219,6 +241,9 @@ enum DataCommand {
         name: Option<String>,
         #[command(flatten)]
         dir: Dir,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Switch to a branch.
     Checkout {
@@ -226,6 +251,9 @@ enum DataCommand {
         name: String,
         #[command(flatten)]
         dir: Dir,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// List tags, or tag a revision.
     Tag {
@@ -235,8 +263,11 @@ enum DataCommand {
         rev: Option<String>,
         #[command(flatten)]
         dir: Dir,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
-    /// Example counts per split and label.
+    /// Example counts per split and label, and per value of each metadata field.
     Stats {
         /// A revision (default HEAD).
         #[arg(default_value = "HEAD")]
@@ -260,6 +291,9 @@ enum DataCommand {
         theirs: bool,
         #[command(flatten)]
         dir: Dir,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Assign splits by seed and fraction, stratified by label, as one commit.
     Split {
@@ -277,6 +311,9 @@ enum DataCommand {
         seed: u64,
         #[command(flatten)]
         dir: Dir,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Add a remote (a folder path or file:///path), or list remotes.
     Remote {
@@ -284,6 +321,9 @@ enum DataCommand {
         args: Vec<String>,
         #[command(flatten)]
         dir: Dir,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Upload a branch to a remote: objects first, the remote ref last.
     Push {
@@ -295,6 +335,9 @@ enum DataCommand {
         branch: Option<String>,
         #[command(flatten)]
         dir: Dir,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Fetch a branch from a remote and merge it into the current branch.
     Pull {
@@ -306,6 +349,9 @@ enum DataCommand {
         branch: Option<String>,
         #[command(flatten)]
         dir: Dir,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Create this program's store from a remote's `main` branch.
     Clone {
@@ -313,11 +359,17 @@ enum DataCommand {
         url: String,
         #[command(flatten)]
         dir: Dir,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Delete objects no branch or tag reaches.
     Gc {
         #[command(flatten)]
         dir: Dir,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Verify every object and everything reachable from the refs; exit 1 on any problem.
     Fsck {
@@ -335,21 +387,7 @@ fn main() -> ExitCode {
         Command::New { dir, template } => commands::new::run(&dir, &template),
         Command::Check { dir, json } => commands::check::run(&dir.dir, json),
         Command::Data { command } => match command {
-            DataCommand::Import {
-                source,
-                dir,
-                format,
-                split,
-                unlabeled,
-                json,
-            } => commands::data::import(
-                &dir.dir,
-                &source,
-                format.as_deref(),
-                &split,
-                unlabeled,
-                json,
-            ),
+            DataCommand::Import { args, dir } => commands::data::import(&dir.dir, &args),
             DataCommand::Log { dir, json } => commands::data::log(&dir.dir, json),
             DataCommand::Status { dir, json } => commands::data_edit::status(&dir.dir, json),
             DataCommand::Show { rev, dir, json } => commands::data_edit::show(&dir.dir, &rev, json),
@@ -365,15 +403,41 @@ fn main() -> ExitCode {
                 from,
                 message,
                 dir,
-            } => commands::data_edit::label(&dir.dir, &args, from.as_deref(), message.as_deref()),
-            DataCommand::Remove { ids, dir } => commands::data_edit::remove(&dir.dir, &ids),
-            DataCommand::Branch { name, dir } => {
-                commands::data_edit::branch(&dir.dir, name.as_deref())
+                no_commit,
+                json,
+            } => commands::data_edit::label(
+                &dir.dir,
+                &args,
+                from.as_deref(),
+                message.as_deref(),
+                commands::data_edit::EditMode { no_commit, json },
+            ),
+            DataCommand::Remove {
+                ids,
+                dir,
+                no_commit,
+                json,
+            } => commands::data_edit::remove(
+                &dir.dir,
+                &ids,
+                commands::data_edit::EditMode { no_commit, json },
+            ),
+            DataCommand::Commit { message, dir, json } => {
+                commands::data_edit::commit(&dir.dir, &message, json)
             }
-            DataCommand::Checkout { name, dir } => commands::data_edit::checkout(&dir.dir, &name),
-            DataCommand::Tag { name, rev, dir } => {
-                commands::data_edit::tag(&dir.dir, name.as_deref(), rev.as_deref())
+            DataCommand::Reset { dir, json } => commands::data_edit::reset(&dir.dir, json),
+            DataCommand::Branch { name, dir, json } => {
+                commands::data_refs::branch(&dir.dir, name.as_deref(), json)
             }
+            DataCommand::Checkout { name, dir, json } => {
+                commands::data_refs::checkout(&dir.dir, &name, json)
+            }
+            DataCommand::Tag {
+                name,
+                rev,
+                dir,
+                json,
+            } => commands::data_refs::tag(&dir.dir, name.as_deref(), rev.as_deref(), json),
             DataCommand::Stats { rev, dir, json } => {
                 commands::data_edit::stats(&dir.dir, &rev, json)
             }
@@ -383,27 +447,37 @@ fn main() -> ExitCode {
                 ours,
                 theirs,
                 dir,
-            } => commands::data_edit::merge(&dir.dir, &branch, ours, theirs),
+                json,
+            } => commands::data_refs::merge(&dir.dir, &branch, ours, theirs, json),
             DataCommand::Split {
                 test,
                 validation,
                 from,
                 seed,
                 dir,
-            } => commands::data_edit::split(&dir.dir, test, validation, from.as_deref(), seed),
-            DataCommand::Gc { dir } => commands::data_edit::gc(&dir.dir),
-            DataCommand::Remote { args, dir } => commands::data_remote::remote(&dir.dir, &args),
+                json,
+            } => {
+                commands::data_edit::split(&dir.dir, test, validation, from.as_deref(), seed, json)
+            }
+            DataCommand::Gc { dir, json } => commands::data_edit::gc(&dir.dir, json),
+            DataCommand::Remote { args, dir, json } => {
+                commands::data_remote::remote(&dir.dir, &args, json)
+            }
             DataCommand::Push {
                 remote,
                 branch,
                 dir,
-            } => commands::data_remote::push(&dir.dir, &remote, branch.as_deref()),
+                json,
+            } => commands::data_remote::push(&dir.dir, &remote, branch.as_deref(), json),
             DataCommand::Pull {
                 remote,
                 branch,
                 dir,
-            } => commands::data_remote::pull(&dir.dir, &remote, branch.as_deref()),
-            DataCommand::Clone { url, dir } => commands::data_remote::clone(&dir.dir, &url),
+                json,
+            } => commands::data_remote::pull(&dir.dir, &remote, branch.as_deref(), json),
+            DataCommand::Clone { url, dir, json } => {
+                commands::data_remote::clone(&dir.dir, &url, json)
+            }
         },
         Command::Build {
             path,

@@ -80,3 +80,62 @@ impl Observer for Progress {
         self.interrupted.load(Ordering::SeqCst)
     }
 }
+
+/// An import's reading progress on stderr: hidden with `--json`, when stderr is not a terminal
+/// (indicatif's stderr target), and for small sources.
+pub struct ImportBar {
+    json: bool,
+    bar: Option<ProgressBar>,
+}
+
+impl ImportBar {
+    /// A bar, or none with `json`.
+    pub fn new(json: bool) -> ImportBar {
+        ImportBar { json, bar: None }
+    }
+}
+
+impl Drop for ImportBar {
+    /// An import that failed mid-way clears its bar before the error is printed.
+    fn drop(&mut self) {
+        anneal_data::import::Progress::finish(self);
+    }
+}
+
+impl anneal_data::import::Progress for ImportBar {
+    fn start(&mut self, total: u64, unit: &'static str) {
+        anneal_data::import::Progress::finish(self);
+        let small = if unit == "bytes" {
+            total < 8 << 20
+        } else {
+            total < 500
+        };
+        if self.json || small {
+            return;
+        }
+        let counts = if unit == "bytes" {
+            "{bytes}/{total_bytes}".to_string()
+        } else {
+            format!("{{pos}}/{{len}} {unit}")
+        };
+        let style =
+            ProgressStyle::with_template(&format!("reading [{{bar:30}}] {counts} eta {{eta}}"))
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+        let bar = ProgressBar::new(total);
+        bar.set_style(style);
+        self.bar = Some(bar);
+    }
+
+    fn set(&mut self, done: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -750,3 +750,275 @@ fn push_clone_and_pull_through_a_folder_remote() {
         stderr(&o)
     );
 }
+
+/// `../shared/datasets/NAME` beside the repository, or None (with a message) when absent.
+fn shared_dataset(name: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/datasets")
+        .join(name);
+    if dir.exists() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: {} is absent", dir.display());
+        None
+    }
+}
+
+fn json_of(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// A 44-byte-header mono 16-bit WAV of `n` samples.
+fn wav_bytes(n: usize) -> Vec<u8> {
+    let data = (n * 2) as u32;
+    let mut b = b"RIFF".to_vec();
+    b.extend_from_slice(&(36 + data).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    for x in [1u16, 1] {
+        b.extend_from_slice(&x.to_le_bytes());
+    }
+    for x in [8000u32, 16000] {
+        b.extend_from_slice(&x.to_le_bytes());
+    }
+    for x in [2u16, 16] {
+        b.extend_from_slice(&x.to_le_bytes());
+    }
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data.to_le_bytes());
+    b.resize(b.len() + n * 2, 7);
+    b
+}
+
+#[test]
+fn csv_jsonl_and_wav_imports_name_the_bad_line_or_file_and_write_nothing() {
+    let (tmp, prog) = tiny_program(TINY);
+    let import_err = |source: &str, extra: &[&str]| {
+        let mut args = vec!["data", "import", source, "-C", "prog"];
+        args.extend_from_slice(extra);
+        let o = anneal(tmp.path(), &args);
+        assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+        assert!(!prog.join(".anneal").exists(), "a store was left behind");
+        stderr(&o)
+    };
+    std::fs::write(
+        tmp.path().join("rows.csv"),
+        "a,b,label\n1,2,x\n3,4,y\n5,6\n",
+    )
+    .unwrap();
+    let err = import_err("rows.csv", &[]);
+    assert_eq!(
+        err,
+        "error: rows.csv: line 4: 2 fields where the header has 3\n"
+    );
+    std::fs::write(tmp.path().join("rows.csv"), "a,b,label\n1,2,x\n3,?,y\n").unwrap();
+    let err = import_err("rows.csv", &["--features", "a,b"]);
+    assert_eq!(
+        err,
+        "error: rows.csv: line 3, column `b`: expected a number, found `?`\n"
+    );
+    std::fs::write(
+        tmp.path().join("rows.jsonl"),
+        "{\"label\": \"x\", \"features\": [1]}\n{\"label\": \"y\", \"features\": 5}\n",
+    )
+    .unwrap();
+    let err = import_err("rows.jsonl", &[]);
+    assert_eq!(
+        err,
+        "error: rows.jsonl: line 2: `features` must be an array of numbers\n"
+    );
+    std::fs::create_dir_all(tmp.path().join("wavs")).unwrap();
+    let mut bad = wav_bytes(10);
+    bad[..4].copy_from_slice(b"RIFX");
+    std::fs::write(tmp.path().join("wavs/1_ann_0.wav"), bad).unwrap();
+    let err = import_err("wavs", &["--pattern", "{label}_{speaker}_{take}.wav"]);
+    assert!(
+        err.starts_with("error: wavs/1_ann_0.wav: not a readable WAV file"),
+        "{err}"
+    );
+    let err = import_err("wavs", &["--pattern", "{label}{speaker}.wav"]);
+    assert!(err.contains("need literal text between them"), "{err}");
+    let err = import_err("rows.csv", &["--format", "parquet"]);
+    assert!(err.contains("unsupported import format `parquet`"), "{err}");
+}
+
+#[test]
+fn csv_import_stats_staging_and_json_on_every_verb() {
+    let (tmp, _prog) = tiny_program(TINY);
+    let run = |args: &[&str]| json_of(&ok(tmp.path(), args));
+    std::fs::write(
+        tmp.path().join("people.csv"),
+        "height, weight, city, label\n1.8, 80, Oslo, a\n1.6, 55, Rome, b\n1.7, 70, Oslo, a\n",
+    )
+    .unwrap();
+    let s = run(&["data", "import", "people.csv", "-C", "prog", "--json"]);
+    assert_eq!(s["added"], 3);
+    assert_eq!(s["features"], serde_json::json!(["height", "weight"]));
+    assert_eq!(s["metadata"], serde_json::json!(["city"]));
+    let text = ok(tmp.path(), &["data", "stats", "-C", "prog"]);
+    assert!(text.contains("city: 2 values\n  Oslo"), "{text}");
+    let stats = run(&["data", "stats", "-C", "prog", "--json"]);
+    assert_eq!(stats["meta"]["city"]["Oslo"], 2);
+
+    // Staging: nothing is committed until `commit`.
+    let head = run(&["data", "status", "-C", "prog", "--json"])["commit"].clone();
+    let staged = run(&[
+        "data",
+        "label",
+        "people:00001",
+        "a",
+        "--no-commit",
+        "-C",
+        "prog",
+        "--json",
+    ]);
+    assert_eq!(staged["staged_total"], 1);
+    run(&[
+        "data",
+        "remove",
+        "people:00002",
+        "--no-commit",
+        "-C",
+        "prog",
+        "--json",
+    ]);
+    let status = run(&["data", "status", "-C", "prog", "--json"]);
+    assert_eq!(status["commit"], head);
+    assert_eq!(
+        status["staged"],
+        serde_json::json!([{"op": "label", "id": "people:00001", "label": "a"},
+                           {"op": "remove", "id": "people:00002"}])
+    );
+    let text = ok(tmp.path(), &["data", "status", "-C", "prog"]);
+    assert!(text.contains("2 staged changes"), "{text}");
+    let o = anneal(tmp.path(), &["data", "checkout", "main", "-C", "prog"]);
+    assert!(stderr(&o).contains("changes are staged"), "{}", stderr(&o));
+    let c = run(&["data", "commit", "-m", "fix two", "-C", "prog", "--json"]);
+    assert_eq!(c["changes"], 2);
+    let stats = run(&["data", "stats", "-C", "prog", "--json"]);
+    assert_eq!(stats["counts"]["train"], serde_json::json!({"a": 2}));
+    let o = anneal(tmp.path(), &["data", "commit", "-m", "again", "-C", "prog"]);
+    assert!(stderr(&o).contains("nothing staged"), "{}", stderr(&o));
+
+    // --json on the other verbs.
+    assert_eq!(
+        run(&["data", "branch", "side", "-C", "prog", "--json"])["branch"],
+        "side"
+    );
+    let list = run(&["data", "branch", "-C", "prog", "--json"]);
+    assert_eq!(list["current"], "main");
+    assert_eq!(list["branches"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        run(&["data", "tag", "v1", "-C", "prog", "--json"])["tag"],
+        "v1"
+    );
+    assert_eq!(
+        run(&["data", "tag", "-C", "prog", "--json"])[0]["name"],
+        "v1"
+    );
+    assert_eq!(
+        run(&["data", "checkout", "side", "-C", "prog", "--json"])["branch"],
+        "side"
+    );
+    let l = run(&["data", "label", "people:00000", "b", "-C", "prog", "--json"]);
+    assert!(l["commit"].is_string(), "{l}");
+    run(&["data", "checkout", "main", "-C", "prog", "--json"]);
+    let m = run(&["data", "merge", "side", "-C", "prog", "--json"]);
+    assert_eq!(m["outcome"], "fast-forward");
+    let r = run(&["data", "remove", "people:00000", "-C", "prog", "--json"]);
+    assert_eq!(r["changes"], 1);
+    let sp = run(&["data", "split", "--test", "0.5", "-C", "prog", "--json"]);
+    assert!(sp["moved"].is_u64(), "{sp}");
+    let remote = tmp.path().join("remote");
+    let remote = remote.to_str().unwrap();
+    run(&[
+        "data", "remote", "add", "origin", remote, "-C", "prog", "--json",
+    ]);
+    assert_eq!(
+        run(&["data", "remote", "-C", "prog", "--json"])[0]["url"],
+        remote
+    );
+    let p = run(&["data", "push", "-C", "prog", "--json"]);
+    assert!(p["pushed"]["objects"].as_u64().unwrap() > 0, "{p}");
+    std::fs::create_dir_all(tmp.path().join("copy")).unwrap();
+    let c = run(&["data", "clone", remote, "-C", "copy", "--json"]);
+    assert_eq!(c["fetched"]["commit"], p["pushed"]["commit"]);
+    let pl = run(&["data", "pull", "-C", "copy", "--json"]);
+    assert_eq!(pl["merge"]["outcome"], "up-to-date");
+    let g = run(&["data", "gc", "-C", "prog", "--json"]);
+    assert!(g["kept"].as_u64().unwrap() > 0, "{g}");
+}
+
+#[test]
+fn fsdd_import_by_pattern_with_speakers_then_stats_per_speaker_and_gender() {
+    let Some(fsdd) = shared_dataset("fsdd") else {
+        return;
+    };
+    let (tmp, _prog) = tiny_program(TINY);
+    let rec = fsdd.join("recordings");
+    let meta = fsdd.join("speakers.csv");
+    let s = json_of(&ok(
+        tmp.path(),
+        &[
+            "data",
+            "import",
+            rec.to_str().unwrap(),
+            "--pattern",
+            "{label}_{speaker}_{take}.wav",
+            "--meta",
+            meta.to_str().unwrap(),
+            "-C",
+            "prog",
+            "--json",
+        ],
+    ));
+    assert_eq!(s["format"], "wav");
+    assert_eq!(s["added"], 3000);
+    let stats = json_of(&ok(tmp.path(), &["data", "stats", "-C", "prog", "--json"]));
+    let speakers = stats["meta"]["speaker"].as_object().unwrap();
+    assert_eq!(speakers.len(), 6);
+    assert!(speakers.values().all(|n| n == 500), "{speakers:?}");
+    assert_eq!(stats["meta"]["gender"]["male"], 3000);
+    assert_eq!(stats["meta"]["accent"]["USA/neutral"], 1000);
+    assert_eq!(stats["counts"]["train"]["7"], 300);
+}
+
+#[test]
+fn adult_csv_import_keeps_categorical_columns_as_metadata() {
+    let Some(adult) = shared_dataset("adult") else {
+        return;
+    };
+    let (tmp, _prog) = tiny_program(TINY);
+    let data = adult.join("adult.data");
+    let text = ok(
+        tmp.path(),
+        &[
+            "data",
+            "import",
+            data.to_str().unwrap(),
+            "--format",
+            "csv",
+            "--label-column",
+            "Y",
+            "-C",
+            "prog",
+        ],
+    );
+    assert!(
+        text.contains("imported 32561 examples (6 features, split train)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "features: age, fnlwgt, education-num, capital-gain, capital-loss, hours-per-week"
+        ),
+        "{text}"
+    );
+    let stats = json_of(&ok(tmp.path(), &["data", "stats", "-C", "prog", "--json"]));
+    let sex = &stats["meta"]["sex"];
+    assert_eq!(
+        sex["Female"].as_u64().unwrap() + sex["Male"].as_u64().unwrap(),
+        32561
+    );
+    assert!(stats["counts"]["train"]["<=50K"].as_u64().unwrap() > 20000);
+}

@@ -1,46 +1,113 @@
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anneal::error::CliError;
 use anneal_data::Store;
+use anneal_data::import::{Format, ImportOptions};
 
-pub fn import(
-    dir: &Path,
-    source: &Path,
-    format: Option<&str>,
-    split: &str,
-    unlabeled: bool,
-    json: bool,
-) -> Result<u8, CliError> {
-    let format = format.unwrap_or(if source.is_dir() { "images" } else { "idx" });
+/// `anneal data import`'s source options.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The source: IDX images file or prefix, a folder of images or WAVs, a .csv or a .jsonl
+    /// file.
+    pub source: PathBuf,
+    /// Source format: idx, images, wav, csv or jsonl (default: by the source: a folder holds
+    /// images, or wav when it holds .wav files; .csv, .jsonl; anything else is idx).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The split its examples go to.
+    #[arg(long, default_value = "train")]
+    pub split: String,
+    /// Import every example without a label (the unlabeled pool).
+    #[arg(long)]
+    pub unlabeled: bool,
+    /// CSV: the label column.
+    #[arg(long, value_name = "NAME", default_value = "label")]
+    pub label_column: String,
+    /// CSV: a column of image or WAV paths (relative to the CSV) to import instead of numeric
+    /// features.
+    #[arg(long, value_name = "NAME")]
+    pub path_column: Option<String>,
+    /// CSV: the feature columns (default: every column holding only numbers; other columns
+    /// become metadata).
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
+    pub features: Option<Vec<String>>,
+    /// Folders: the label and metadata from each file name, e.g. '{label}_{speaker}_{take}.wav'.
+    #[arg(long)]
+    pub pattern: Option<String>,
+    /// Folders: a CSV of `filename,label` rows (file names relative to the folder).
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// A CSV of metadata joined by its first column, e.g. `speaker,gender,accent`: every
+    /// example needs a listed value of that field.
+    #[arg(long, value_name = "FILE")]
+    pub meta: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ImportArgs {
+    fn options(&self) -> Result<ImportOptions, CliError> {
+        let format = match &self.format {
+            Some(f) => f.parse::<Format>()?,
+            None => Format::detect(&self.source),
+        };
+        Ok(ImportOptions {
+            split: self.split.clone(),
+            unlabeled: self.unlabeled,
+            label_column: self.label_column.clone(),
+            path_column: self.path_column.clone(),
+            features: self.features.clone(),
+            pattern: self.pattern.as_deref().map(str::parse).transpose()?,
+            labels: self.labels.clone(),
+            meta: self.meta.clone(),
+            ..ImportOptions::new(format)
+        })
+    }
+}
+
+pub fn import(dir: &Path, args: &ImportArgs) -> Result<u8, CliError> {
     if !dir.join(anneal_spec::MANIFEST).exists() {
         return Err(
             CliError::new(format!("no {} in {}", anneal_spec::MANIFEST, dir.display()))
                 .hint("create a program first with `anneal new DIR`, or pass `-C DIR`"),
         );
     }
-    let s = match format {
-        "idx" => anneal_data::import::import_idx(dir, source, split, unlabeled)?,
-        "images" => anneal_data::import::import_images(dir, source, split, unlabeled)?,
-        other => {
-            return Err(
-                CliError::new(format!("unsupported import format `{other}`"))
-                    .hint("expected `idx` or `images`"),
+    let opts = args.options()?;
+    let mut bar = crate::progress::ImportBar::new(args.json);
+    let s = anneal_data::import::import(dir, &args.source, &opts, &mut bar).map_err(|e| {
+        let guessed_idx = args.format.is_none() && matches!(
+                e,
+                anneal_data::import::ImportError::Idx(anneal_data::idx::IdxError::Format { offset: 0, .. })
             );
+        let err = CliError::from(e);
+        if guessed_idx {
+            err.hint("the format was guessed as idx from the source's name; pass --format csv or --format jsonl for other files")
+        } else {
+            err
         }
-    };
-    if json {
+    })?;
+    let split = &args.split;
+    if args.json {
         println!(
             "{}",
-            serde_json::json!({"commit": s.commit.to_hex(), "added": s.added, "new_blobs": s.new_blobs, "split": split})
+            serde_json::json!({"commit": s.commit.to_hex(), "added": s.added, "new_blobs": s.new_blobs,
+                               "split": split, "format": opts.format.name(), "payloads": s.detail,
+                               "features": s.features, "metadata": s.meta_fields})
         );
     } else {
         println!(
-            "imported {} examples ({}x{} images, split {split}) as commit {}",
+            "imported {} examples ({}, split {split}) as commit {}",
             s.added,
-            s.image[0],
-            s.image[1],
+            s.detail,
             s.commit.short()
         );
+        if opts.format == Format::Csv && !s.features.is_empty() {
+            println!("features: {}", s.features.join(", "));
+        }
+        if !s.meta_fields.is_empty() {
+            println!("metadata: {}", s.meta_fields.join(", "));
+        }
     }
     Ok(0)
 }

@@ -1,7 +1,6 @@
-//! The store verbs beyond import and log: status, show, diff, label, remove, branch, checkout,
-//! tag, stats and fsck.
+//! The store verbs that read or edit one branch: status, show, diff, label, remove, commit,
+//! reset, stats, fsck, split and gc.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use anneal::error::{CliError, EXIT_FAILED};
@@ -14,14 +13,31 @@ fn rows_at(store: &Store, h: &ContentHash) -> Result<Vec<anneal_data::object::Ro
     Ok(store.rows(&store.table(&store.commit_object(h)?, h)?)?)
 }
 
+fn change_json(c: &Change) -> serde_json::Value {
+    serde_json::to_value(c).unwrap_or_default()
+}
+
+fn change_text(c: &Change) -> String {
+    match c {
+        Change::Label { id, label } => format!(
+            "label  {id} -> {}",
+            label.as_deref().unwrap_or("(unlabeled)")
+        ),
+        Change::Split { id, split } => format!("split  {id} -> {split}"),
+        Change::Remove { id } => format!("remove {id}"),
+    }
+}
+
 pub fn status(dir: &Path, json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
     let branch = store.branch()?;
+    let staged = store.staged()?.map(|s| s.changes).unwrap_or_default();
+    let staged_json: Vec<_> = staged.iter().map(change_json).collect();
     let Some(head) = store.head()? else {
         if json {
             println!(
                 "{}",
-                json!({"branch": branch, "commit": null, "examples": 0})
+                json!({"branch": branch, "commit": null, "examples": 0, "staged": staged_json})
             );
         } else {
             println!("on branch {branch}, no commits yet");
@@ -35,19 +51,34 @@ pub fn status(dir: &Path, json: bool) -> Result<u8, CliError> {
     if json {
         println!(
             "{}",
-            json!({"branch": branch, "commit": head.to_hex(), "examples": table.rows(), "patches": patches, "packs": table.packs().len()})
+            json!({"branch": branch, "commit": head.to_hex(), "examples": table.rows(), "patches": patches,
+                   "packs": table.packs().len(), "staged": staged_json})
         );
-    } else {
-        println!("on branch {branch} at {}", head.short());
+        return Ok(0);
+    }
+    println!("on branch {branch} at {}", head.short());
+    println!(
+        "{} examples ({} patch{} on a full table), payloads in {} packs",
+        table.rows(),
+        patches,
+        if patches == 1 { "" } else { "es" },
+        table.packs().len()
+    );
+    if !staged.is_empty() {
         println!(
-            "{} examples ({} patch{} on a full table), payloads in {} packs",
-            table.rows(),
-            patches,
-            if patches == 1 { "" } else { "es" },
-            table.packs().len()
+            "{} staged change{} (commit with `anneal data commit -m MSG`, drop with `anneal data reset`):",
+            staged.len(),
+            plural(staged.len())
         );
+        for c in &staged {
+            println!("  {}", change_text(c));
+        }
     }
     Ok(0)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 fn diff_json(d: &Diff) -> serde_json::Value {
@@ -164,11 +195,60 @@ fn read_edits(path: &Path) -> Result<Vec<(String, String)>, CliError> {
     Ok(out)
 }
 
+/// How `label` and `remove` record their changes.
+#[derive(Debug, Clone, Copy)]
+pub struct EditMode {
+    /// Stage in the index instead of committing.
+    pub no_commit: bool,
+    /// Print JSON.
+    pub json: bool,
+}
+
+/// Commit `changes` (or stage them) and report it.
+fn commit_or_stage(
+    store: &Store,
+    message: &str,
+    changes: Vec<Change>,
+    mode: EditMode,
+) -> Result<u8, CliError> {
+    let n = changes.len();
+    if mode.no_commit {
+        let staged = store.stage(changes)?;
+        let total = staged.changes.len();
+        if mode.json {
+            println!(
+                "{}",
+                json!({"staged": n, "staged_total": total, "commit": null})
+            );
+        } else {
+            println!(
+                "staged {n} change{} ({total} in the index; `anneal data commit -m MSG` commits them)",
+                plural(n)
+            );
+        }
+        return Ok(0);
+    }
+    let commit = store.apply(message, &changes)?;
+    if mode.json {
+        println!(
+            "{}",
+            json!({"commit": commit.map(|h| h.to_hex()), "message": message, "changes": n})
+        );
+        return Ok(0);
+    }
+    match commit {
+        Some(h) => println!("committed {} ({message})", h.short()),
+        None => println!("nothing to commit: the dataset already matches"),
+    }
+    Ok(0)
+}
+
 pub fn label(
     dir: &Path,
     args: &[String],
     from: Option<&Path>,
     message: Option<&str>,
+    mode: EditMode,
 ) -> Result<u8, CliError> {
     let edits: Vec<(String, String)> = match (from, args) {
         (Some(f), []) => read_edits(f)?,
@@ -186,10 +266,7 @@ pub fn label(
     }
     let store = Store::open(dir)?;
     let n = edits.len();
-    let message = message.map_or_else(
-        || format!("label {n} example{}", if n == 1 { "" } else { "s" }),
-        str::to_string,
-    );
+    let message = message.map_or_else(|| format!("label {n} example{}", plural(n)), str::to_string);
     let changes: Vec<Change> = edits
         .into_iter()
         .map(|(id, label)| Change::Label {
@@ -197,70 +274,60 @@ pub fn label(
             label: Some(label),
         })
         .collect();
-    let result = store.apply(&message, &changes)?;
-    match result {
-        Some(h) => println!("committed {} ({message})", h.short()),
-        None => println!("nothing to commit: the labels were already set"),
-    }
-    Ok(0)
+    commit_or_stage(&store, &message, changes, mode)
 }
 
-pub fn remove(dir: &Path, ids: &[String]) -> Result<u8, CliError> {
+pub fn remove(dir: &Path, ids: &[String], mode: EditMode) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
-    let message = format!(
-        "remove {} example{}",
-        ids.len(),
-        if ids.len() == 1 { "" } else { "s" }
-    );
+    let message = format!("remove {} example{}", ids.len(), plural(ids.len()));
     let changes: Vec<Change> = ids
         .iter()
         .map(|id| Change::Remove { id: id.clone() })
         .collect();
-    let h = store.apply(&message, &changes)?;
-    if let Some(h) = h {
-        println!("committed {} ({message})", h.short());
-    }
-    Ok(0)
+    commit_or_stage(&store, &message, changes, mode)
 }
 
-pub fn branch(dir: &Path, name: Option<&str>) -> Result<u8, CliError> {
+/// Commit the staged changes.
+pub fn commit(dir: &Path, message: &str, json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
-    match name {
-        Some(n) => {
-            let at = store.create_branch(n, None)?;
-            println!("created branch {n} at {}", at.short());
+    let n = store.staged()?.map_or(0, |s| s.changes.len());
+    let commit = store.commit_staged(message).map_err(|e| {
+        let stale = matches!(e, anneal_data::StoreError::StaleIndex { .. });
+        let err = CliError::from(e);
+        if stale {
+            err.hint("see them with `anneal data status`; drop them with `anneal data reset` and stage them again")
+        } else {
+            err
         }
-        None => {
-            let current = store.branch()?;
-            for (n, h) in store.branches()? {
-                let mark = if n == current { "*" } else { " " };
-                println!("{mark} {n} {}", h.short());
+    })?;
+    if json {
+        println!(
+            "{}",
+            json!({"commit": commit.map(|h| h.to_hex()), "message": message, "changes": n})
+        );
+    } else {
+        match commit {
+            Some(h) => println!(
+                "committed {} ({message}): {n} staged change{}",
+                h.short(),
+                plural(n)
+            ),
+            None => {
+                println!("nothing to commit: the staged changes match the dataset (index cleared)")
             }
         }
     }
     Ok(0)
 }
 
-pub fn checkout(dir: &Path, name: &str) -> Result<u8, CliError> {
+/// Drop the staged changes.
+pub fn reset(dir: &Path, json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
-    let at = store.checkout(name)?;
-    println!("on branch {name} at {}", at.short());
-    Ok(0)
-}
-
-pub fn tag(dir: &Path, name: Option<&str>, rev: Option<&str>) -> Result<u8, CliError> {
-    let store = Store::open(dir)?;
-    match name {
-        Some(n) => {
-            let at = rev.map(|r| store.resolve(r)).transpose()?;
-            let at = store.create_tag(n, at)?;
-            println!("tagged {} as {n}", at.short());
-        }
-        None => {
-            for (n, h) in store.tags()? {
-                println!("{n} {}", h.short());
-            }
-        }
+    let n = store.reset_staged()?;
+    if json {
+        println!("{}", json!({"dropped": n}));
+    } else {
+        println!("dropped {n} staged change{}", plural(n));
     }
     Ok(0)
 }
@@ -268,28 +335,28 @@ pub fn tag(dir: &Path, name: Option<&str>, rev: Option<&str>) -> Result<u8, CliE
 pub fn stats(dir: &Path, rev: &str, json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
     let h = store.resolve(rev)?;
-    let mut counts: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    for r in rows_at(&store, &h)? {
-        let split = if r.split.is_empty() {
-            "(none)".to_string()
-        } else {
-            r.split
-        };
-        *counts
-            .entry(split)
-            .or_default()
-            .entry(r.label.unwrap_or_else(|| "(unlabeled)".into()))
-            .or_default() += 1;
-    }
+    let stats = anneal_data::stats::Stats::of(&rows_at(&store, &h)?);
     if json {
-        println!("{}", json!({"commit": h.to_hex(), "counts": counts}));
+        println!(
+            "{}",
+            json!({"commit": h.to_hex(), "examples": stats.examples, "counts": stats.counts, "meta": stats.meta})
+        );
         return Ok(0);
     }
-    for (split, labels) in &counts {
+    for (split, labels) in &stats.counts {
         let total: u64 = labels.values().sum();
         println!("{split}: {total} examples");
         for (label, n) in labels {
             println!("  {label:<16} {n:>8}");
+        }
+    }
+    for (field, values) in &stats.meta {
+        println!("{field}: {} values", values.len());
+        for (value, n) in values.iter().take(50) {
+            println!("  {value:<16} {n:>8}");
+        }
+        if values.len() > 50 {
+            println!("  ... {} more (see --json)", values.len() - 50);
         }
     }
     Ok(0)
@@ -327,62 +394,13 @@ pub fn fsck(dir: &Path, json: bool) -> Result<u8, CliError> {
     })
 }
 
-pub fn merge(dir: &Path, branch: &str, ours: bool, theirs: bool) -> Result<u8, CliError> {
-    use anneal_data::merge::{Outcome, Side};
-    let store = Store::open(dir)?;
-    let other = store.resolve(branch)?;
-    let prefer = match (ours, theirs) {
-        (true, _) => Some(Side::Ours),
-        (_, true) => Some(Side::Theirs),
-        _ => None,
-    };
-    match anneal_data::merge::merge(&store, other, branch, prefer)? {
-        Outcome::UpToDate => println!("already up to date"),
-        Outcome::FastForward(h) => println!("fast-forward to {}", h.short()),
-        Outcome::Merged { commit, resolved } => {
-            println!("merged {branch} as {}", commit.short());
-            if resolved > 0 {
-                println!(
-                    "{resolved} conflict{} resolved by --{}",
-                    if resolved == 1 { "" } else { "s" },
-                    if ours { "ours" } else { "theirs" }
-                );
-            }
-        }
-        Outcome::Conflicts(conflicts) => {
-            let show = |r: &Option<anneal_data::object::Row>| match r {
-                None => "(removed)".to_string(),
-                Some(r) => r.label.clone().unwrap_or_else(|| "(unlabeled)".into()),
-            };
-            for c in &conflicts {
-                println!(
-                    "conflict {}: base {}, ours {}, theirs {}",
-                    c.id,
-                    show(&c.base),
-                    show(&c.ours),
-                    show(&c.theirs)
-                );
-            }
-            println!(
-                "{} conflict{}; nothing committed",
-                conflicts.len(),
-                if conflicts.len() == 1 { "" } else { "s" }
-            );
-            println!(
-                "resolve by relabeling on either branch and merging again, or pass --ours or --theirs"
-            );
-            return Ok(EXIT_FAILED as u8);
-        }
-    }
-    Ok(0)
-}
-
 pub fn split(
     dir: &Path,
     test: f64,
     validation: f64,
     from: Option<&str>,
     seed: u64,
+    json: bool,
 ) -> Result<u8, CliError> {
     if !(0.0..=1.0).contains(&test) || !(0.0..=1.0).contains(&validation) || test + validation > 1.0
     {
@@ -401,7 +419,15 @@ pub fn split(
     }
     let changes = anneal_data::split::stratified(&rows, from, &fractions, "train", seed);
     let message = format!("split test {test} validation {validation} seed {seed}");
-    match store.apply(&message, &changes)? {
+    let commit = store.apply(&message, &changes)?;
+    if json {
+        println!(
+            "{}",
+            json!({"commit": commit.map(|h| h.to_hex()), "moved": changes.len(), "message": message})
+        );
+        return Ok(0);
+    }
+    match commit {
         Some(h) => println!(
             "moved {} examples between splits: commit {}",
             changes.len(),
@@ -412,9 +438,16 @@ pub fn split(
     Ok(0)
 }
 
-pub fn gc(dir: &Path) -> Result<u8, CliError> {
+pub fn gc(dir: &Path, json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
     let r = anneal_data::gc::gc(&store)?;
+    if json {
+        println!(
+            "{}",
+            json!({"removed": r.removed, "bytes": r.bytes, "kept": r.kept})
+        );
+        return Ok(0);
+    }
     println!(
         "removed {} unreachable objects ({} bytes), kept {}",
         r.removed, r.bytes, r.kept

@@ -4,6 +4,7 @@ pub mod build;
 pub mod check;
 pub mod data;
 pub mod data_edit;
+pub mod data_refs;
 pub mod data_remote;
 pub mod eval;
 pub mod new;

@@ -1,0 +1,241 @@
+//! CSV sources: a header line, a label column, and either numeric feature columns (stored as
+//! `F32V` payloads) or a column of paths to images or WAVs relative to the CSV.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::folder::{MediaSummary, read_media};
+use super::{Example, ImportError, ImportOptions, Progress, Read, file_stem, index_width};
+use crate::payload::encode_f32;
+
+/// A `csv` crate error as an import error naming the file (and line, where known).
+pub(super) fn csv_error(path: &Path, e: csv::Error) -> ImportError {
+    let line = e.position().map_or(0, csv::Position::line);
+    let message = e.to_string();
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => ImportError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        _ => ImportError::Line {
+            path: path.to_path_buf(),
+            line,
+            message,
+        },
+    }
+}
+
+/// A finite number, or None.
+fn number(s: &str) -> Option<f32> {
+    s.parse::<f32>().ok().filter(|v| v.is_finite())
+}
+
+/// The data rows of a CSV with their line numbers, each as long as the header.
+struct Table {
+    header: Vec<String>,
+    records: Vec<(u64, csv::StringRecord)>,
+}
+
+impl Table {
+    fn read(path: &Path, progress: &mut dyn Progress) -> Result<Table, ImportError> {
+        let total = std::fs::metadata(path)
+            .map_err(ImportError::io(path))?
+            .len();
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_path(path)
+            .map_err(|e| csv_error(path, e))?;
+        let header: Vec<String> = reader
+            .headers()
+            .map_err(|e| csv_error(path, e))?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        progress.start(total, "bytes");
+        let mut records = Vec::new();
+        for record in reader.records() {
+            let record = record.map_err(|e| csv_error(path, e))?;
+            let (line, byte) = record.position().map_or((0, 0), |p| (p.line(), p.byte()));
+            if record.len() != header.len() {
+                return Err(ImportError::Ragged {
+                    path: path.to_path_buf(),
+                    line,
+                    expected: header.len(),
+                    found: record.len(),
+                });
+            }
+            if records.len() % 1024 == 0 {
+                progress.set(byte);
+            }
+            records.push((line, record));
+        }
+        progress.set(total);
+        Ok(Table { header, records })
+    }
+
+    fn column(&self, path: &Path, name: &str, option: &'static str) -> Result<usize, ImportError> {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| ImportError::MissingColumn {
+                path: path.to_path_buf(),
+                column: name.to_string(),
+                option,
+                header: self.header.join(", "),
+            })
+    }
+
+    /// The non-empty values of `columns` as metadata.
+    fn meta(&self, record: &csv::StringRecord, columns: &[usize]) -> BTreeMap<String, String> {
+        columns
+            .iter()
+            .filter(|&&c| !record[c].is_empty())
+            .map(|&c| (self.header[c].clone(), record[c].to_string()))
+            .collect()
+    }
+}
+
+/// Read a CSV source.
+pub(super) fn read(
+    path: &Path,
+    opts: &ImportOptions,
+    progress: &mut dyn Progress,
+) -> Result<Read, ImportError> {
+    let table = Table::read(path, progress)?;
+    if table.records.is_empty() {
+        return Err(ImportError::Empty {
+            path: path.to_path_buf(),
+            expected: "data rows after the header line",
+        });
+    }
+    let label = if opts.unlabeled {
+        table.header.iter().position(|h| *h == opts.label_column)
+    } else {
+        Some(table.column(path, &opts.label_column, "--label-column")?)
+    };
+    match &opts.path_column {
+        Some(name) => {
+            let column = table.column(path, name, "--path-column")?;
+            read_paths(path, &table, label, column, opts, progress)
+        }
+        None => read_features(path, &table, label, opts),
+    }
+}
+
+fn label_of(
+    record: &csv::StringRecord,
+    label: Option<usize>,
+    opts: &ImportOptions,
+) -> Option<String> {
+    label
+        .filter(|_| !opts.unlabeled)
+        .map(|c| &record[c])
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+}
+
+fn read_features(
+    path: &Path,
+    table: &Table,
+    label: Option<usize>,
+    opts: &ImportOptions,
+) -> Result<Read, ImportError> {
+    let others: Vec<usize> = (0..table.header.len())
+        .filter(|c| Some(*c) != label)
+        .collect();
+    let features: Vec<usize> = match &opts.features {
+        Some(names) => names
+            .iter()
+            .map(|n| table.column(path, n, "--features"))
+            .collect::<Result<_, _>>()?,
+        None => others
+            .iter()
+            .copied()
+            .filter(|&c| table.records.iter().all(|(_, r)| number(&r[c]).is_some()))
+            .collect(),
+    };
+    if features.is_empty() {
+        return Err(ImportError::Empty {
+            path: path.to_path_buf(),
+            expected: "a column of numbers to use as features, or --path-column",
+        });
+    }
+    let meta: Vec<usize> = others
+        .into_iter()
+        .filter(|c| !features.contains(c))
+        .collect();
+    let stem = file_stem(path);
+    let width = index_width(table.records.len());
+    let mut examples = Vec::with_capacity(table.records.len());
+    let mut values = Vec::with_capacity(features.len());
+    for (i, (line, record)) in table.records.iter().enumerate() {
+        values.clear();
+        for &c in &features {
+            let v = number(&record[c]).ok_or_else(|| ImportError::NotNumber {
+                path: path.to_path_buf(),
+                line: *line,
+                column: table.header[c].clone(),
+                value: record[c].to_string(),
+            })?;
+            values.push(v);
+        }
+        examples.push(Example {
+            id: format!("{stem}:{i:0width$}"),
+            label: label_of(record, label, opts),
+            meta: table.meta(record, &meta),
+            payload: encode_f32(&values),
+        });
+    }
+    let names: Vec<String> = features.iter().map(|&c| table.header[c].clone()).collect();
+    Ok(Read {
+        examples,
+        detail: format!("{} features", names.len()),
+        image: [0, 0],
+        features: names,
+    })
+}
+
+fn read_paths(
+    path: &Path,
+    table: &Table,
+    label: Option<usize>,
+    column: usize,
+    opts: &ImportOptions,
+    progress: &mut dyn Progress,
+) -> Result<Read, ImportError> {
+    let base = path.parent().unwrap_or(Path::new("."));
+    let meta: Vec<usize> = (0..table.header.len())
+        .filter(|c| Some(*c) != label && *c != column)
+        .collect();
+    let stem = file_stem(path);
+    let mut media = MediaSummary::default();
+    let mut examples = Vec::with_capacity(table.records.len());
+    progress.start(table.records.len() as u64, "files");
+    for (i, (line, record)) in table.records.iter().enumerate() {
+        let rel = record[column].replace('\\', "/");
+        if rel.is_empty() {
+            return Err(ImportError::Line {
+                path: path.to_path_buf(),
+                line: *line,
+                message: format!("empty `{}`", table.header[column]),
+            });
+        }
+        let (payload, m) = read_media(&base.join(&rel))?;
+        media.add(m);
+        let id = rel.rsplit_once('.').map_or(rel.as_str(), |(s, _)| s);
+        examples.push(Example {
+            id: format!("{stem}:{id}"),
+            label: label_of(record, label, opts),
+            meta: table.meta(record, &meta),
+            payload,
+        });
+        progress.set(i as u64 + 1);
+    }
+    Ok(Read {
+        examples,
+        detail: media.detail(),
+        image: media.image_size(),
+        features: Vec::new(),
+    })
+}

@@ -1,0 +1,330 @@
+//! Folders of images or WAV files, labelled by their folder (`FOLDER/LABEL/NAME.png`), by a
+//! file-name pattern, or by a `filename,label` CSV. Also the file checks that CSV and JSONL
+//! path columns share.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use super::{Example, Format, ImportError, ImportOptions, Progress, Read};
+
+/// What a media file turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Media {
+    /// A PNG or JPEG of this height and width.
+    Image([usize; 2]),
+    /// A WAV at this sample rate and channel count.
+    Wav(u32, u16),
+}
+
+/// Describes the media of a whole source ("28x28 images", "WAV 8000 Hz, 1 channel").
+#[derive(Debug, Default)]
+pub(super) struct MediaSummary {
+    first: Option<Media>,
+    mixed: bool,
+    images: usize,
+    wavs: usize,
+}
+
+impl MediaSummary {
+    pub(super) fn add(&mut self, m: Media) {
+        match m {
+            Media::Image(_) => self.images += 1,
+            Media::Wav(..) => self.wavs += 1,
+        }
+        match self.first {
+            None => self.first = Some(m),
+            Some(f) if f != m => self.mixed = true,
+            Some(_) => {}
+        }
+    }
+
+    pub(super) fn image_size(&self) -> [usize; 2] {
+        match self.first {
+            Some(Media::Image(s)) if !self.mixed => s,
+            _ => [0, 0],
+        }
+    }
+
+    pub(super) fn detail(&self) -> String {
+        match (self.first, self.mixed) {
+            (Some(Media::Image([h, w])), false) => format!("{h}x{w} images"),
+            (Some(Media::Wav(rate, ch)), false) => format!(
+                "WAV {rate} Hz, {ch} channel{}",
+                if ch == 1 { "" } else { "s" }
+            ),
+            _ => format!(
+                "{} images and {} WAVs of mixed shapes",
+                self.images, self.wavs
+            ),
+        }
+    }
+}
+
+fn extension(path: &Path) -> String {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Read a PNG, JPEG or WAV file and check that it decodes (every WAV sample is read, so a
+/// truncated file is caught here, not at build).
+pub(super) fn read_media(path: &Path) -> Result<(Vec<u8>, Media), ImportError> {
+    let bytes = std::fs::read(path).map_err(ImportError::io(path))?;
+    let media = match extension(path).as_str() {
+        "wav" => check_wav(path, &bytes)?,
+        "png" | "jpg" | "jpeg" => {
+            let img = image::load_from_memory(&bytes).map_err(|e| ImportError::Image {
+                path: path.to_path_buf(),
+                message: format!("not a readable PNG or JPEG image: {e}"),
+            })?;
+            Media::Image([img.height() as usize, img.width() as usize])
+        }
+        _ => {
+            return Err(ImportError::Image {
+                path: path.to_path_buf(),
+                message: "expected a .png, .jpg, .jpeg or .wav file".into(),
+            });
+        }
+    };
+    Ok((bytes, media))
+}
+
+fn check_wav(path: &Path, bytes: &[u8]) -> Result<Media, ImportError> {
+    let wav_err = |source| ImportError::Wav {
+        path: path.to_path_buf(),
+        source,
+    };
+    let reader = hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(wav_err)?;
+    let spec = reader.spec();
+    match spec.sample_format {
+        hound::SampleFormat::Int => {
+            for s in reader.into_samples::<i32>() {
+                s.map_err(wav_err)?;
+            }
+        }
+        hound::SampleFormat::Float => {
+            for s in reader.into_samples::<f32>() {
+                s.map_err(wav_err)?;
+            }
+        }
+    }
+    Ok(Media::Wav(spec.sample_rate, spec.channels))
+}
+
+/// Does the folder (or a folder in it) hold a `.wav` file?
+pub(super) fn has_wav(folder: &Path) -> bool {
+    let mut files = Vec::new();
+    collect(folder, folder, &["wav"], &mut files).is_ok() && !files.is_empty()
+}
+
+/// Files under `dir` with one of `exts` (lowercase), as paths relative to `root`; hidden
+/// files are skipped and symbolic links refused.
+fn collect(
+    root: &Path,
+    dir: &Path,
+    exts: &[&str],
+    out: &mut Vec<PathBuf>,
+) -> Result<(), ImportError> {
+    let entries = std::fs::read_dir(dir).map_err(ImportError::io(dir))?;
+    for entry in entries {
+        let entry = entry.map_err(ImportError::io(dir))?;
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let kind = entry.file_type().map_err(ImportError::io(&path))?;
+        if kind.is_symlink() {
+            return Err(ImportError::Image {
+                path,
+                message: "symbolic links are not followed".into(),
+            });
+        }
+        if kind.is_dir() {
+            collect(root, &path, exts, out)?;
+        } else if exts.contains(&extension(&path).as_str())
+            && let Ok(rel) = path.strip_prefix(root)
+        {
+            out.push(rel.to_path_buf());
+        }
+    }
+    Ok(())
+}
+
+/// A `filename,label` CSV: relative path (with `/`) to the label and the line that gave it.
+struct Labels {
+    path: PathBuf,
+    rows: HashMap<String, (Option<String>, u64)>,
+}
+
+impl Labels {
+    fn read(path: &Path) -> Result<Labels, ImportError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_path(path)
+            .map_err(|e| super::csv_source::csv_error(path, e))?;
+        let mut rows = HashMap::new();
+        for (i, record) in reader.records().enumerate() {
+            let record = record.map_err(|e| super::csv_source::csv_error(path, e))?;
+            let line = record.position().map_or(i as u64 + 1, |p| p.line());
+            if record.len() != 2 {
+                return Err(ImportError::Ragged {
+                    path: path.to_path_buf(),
+                    line,
+                    expected: 2,
+                    found: record.len(),
+                });
+            }
+            if i == 0 && &record[1] == "label" {
+                continue;
+            }
+            let label = (!record[1].is_empty()).then(|| record[1].to_string());
+            let name = record[0].replace('\\', "/");
+            if rows.insert(name.clone(), (label, line)).is_some() {
+                return Err(ImportError::Line {
+                    path: path.to_path_buf(),
+                    line,
+                    message: format!("`{name}` is listed twice"),
+                });
+            }
+        }
+        Ok(Labels {
+            path: path.to_path_buf(),
+            rows,
+        })
+    }
+}
+
+/// Read a folder of images or WAVs.
+pub(super) fn read(
+    folder: &Path,
+    opts: &ImportOptions,
+    progress: &mut dyn Progress,
+) -> Result<Read, ImportError> {
+    let (exts, expected): (&[&str], _) = match opts.format {
+        Format::Wav => (&["wav"], "FOLDER/NAME.wav files"),
+        _ => (
+            &["png", "jpg", "jpeg"],
+            ".png, .jpg or .jpeg files (FOLDER/LABEL/NAME.png)",
+        ),
+    };
+    let mut files = Vec::new();
+    collect(folder, folder, exts, &mut files)?;
+    files.sort();
+    if files.is_empty() {
+        return Err(ImportError::Empty {
+            path: folder.to_path_buf(),
+            expected,
+        });
+    }
+    if let Some(p) = &opts.pattern
+        && !opts.unlabeled
+        && !p.fields().any(|f| f == "label")
+    {
+        return Err(super::PatternError {
+            pattern: p.to_string(),
+            message: "no `{label}` field (use --unlabeled to import without labels)".into(),
+        }
+        .into());
+    }
+    let prefix = folder
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "files".into());
+    let mut labels = opts.labels.as_deref().map(Labels::read).transpose()?;
+    progress.start(files.len() as u64, "files");
+    let mut media = MediaSummary::default();
+    let mut examples = Vec::with_capacity(files.len());
+    for (i, rel) in files.iter().enumerate() {
+        let path = folder.join(rel);
+        let (payload, m) = read_media(&path)?;
+        media.add(m);
+        let parts: Vec<String> = rel
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        let rel_name = parts.join("/");
+        let (label, meta) = match (&opts.pattern, &mut labels) {
+            (Some(p), _) => {
+                let name = parts.last().map_or("", String::as_str);
+                let fields = p.matches(name).ok_or_else(|| ImportError::NoMatch {
+                    path: path.clone(),
+                    pattern: p.to_string(),
+                })?;
+                let mut label = None;
+                let mut meta = BTreeMap::new();
+                for (k, v) in fields {
+                    if k == "label" {
+                        label = Some(v);
+                    } else {
+                        meta.insert(k, v);
+                    }
+                }
+                (label, meta)
+            }
+            (None, Some(l)) => {
+                let (label, _) = l
+                    .rows
+                    .remove(&rel_name)
+                    .ok_or_else(|| ImportError::Unlisted {
+                        path: path.clone(),
+                        labels: l.path.clone(),
+                    })?;
+                (label, BTreeMap::new())
+            }
+            (None, None) => (
+                folder_label(&path, &parts, opts.unlabeled)?,
+                BTreeMap::new(),
+            ),
+        };
+        let stem = rel_name
+            .rsplit_once('.')
+            .map_or(rel_name.as_str(), |(s, _)| s);
+        examples.push(Example {
+            id: format!("{prefix}:{stem}"),
+            label: label.filter(|_| !opts.unlabeled),
+            meta,
+            payload,
+        });
+        progress.set(i as u64 + 1);
+    }
+    if let Some(l) = labels
+        && let Some((name, (_, line))) = l.rows.iter().min_by_key(|(_, (_, line))| *line)
+    {
+        return Err(ImportError::Line {
+            path: l.path.clone(),
+            line: *line,
+            message: format!("`{name}` is not a file in {}", folder.display()),
+        });
+    }
+    Ok(Read {
+        examples,
+        detail: media.detail(),
+        image: media.image_size(),
+        features: Vec::new(),
+    })
+}
+
+/// The label of `FOLDER/LABEL/NAME`; files directly in `FOLDER` only with `unlabeled`.
+fn folder_label(
+    path: &Path,
+    parts: &[String],
+    unlabeled: bool,
+) -> Result<Option<String>, ImportError> {
+    let err = |message: String| ImportError::Image {
+        path: path.to_path_buf(),
+        message,
+    };
+    match parts {
+        [_] if unlabeled => Ok(None),
+        [name] => Err(err(format!(
+            "a file outside a label folder (expected FOLDER/LABEL/{name}); use --unlabeled to import it unlabeled, or --pattern or --labels to label it"
+        ))),
+        [label, _] => Ok(Some(label.clone())),
+        _ => Err(err(
+            "nested too deep (expected FOLDER/LABEL/NAME; use --pattern or --labels for other layouts)".into(),
+        )),
+    }
+}

@@ -1,0 +1,133 @@
+//! Staged edits: `label --no-commit` and `remove --no-commit` collect changes in
+//! `.anneal/index` instead of committing each; `commit -m MSG` applies them all as one commit,
+//! `reset` drops them.
+//!
+//! The index is JSON (`{"format": 1, "base": COMMIT, "changes": [...]}`), rewritten atomically
+//! under the writer lock. `base` is the commit the changes were staged on: if the branch has
+//! moved since (another commit, a pull), committing is refused rather than applying the edits
+//! to a dataset they were not checked against, and so is checking out another branch.
+
+use serde::{Deserialize, Serialize};
+
+use crate::fs::write_atomic;
+use crate::hash::ContentHash;
+use crate::store::{Store, StoreError};
+use crate::tables::Change;
+
+const INDEX_FORMAT: u32 = 1;
+
+/// The staged changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Staged {
+    /// Encoding version (1).
+    pub format: u32,
+    /// The commit they were staged on (hex).
+    pub base: String,
+    /// The changes, in the order they were staged (later ones win).
+    pub changes: Vec<Change>,
+}
+
+impl Store {
+    fn index_path(&self) -> std::path::PathBuf {
+        self.root().join("index")
+    }
+
+    /// The staged changes, if any.
+    pub fn staged(&self) -> Result<Option<Staged>, StoreError> {
+        let path = self.index_path();
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(StoreError::Io { path, source }),
+        };
+        let staged: Staged = serde_json::from_slice(&bytes).map_err(|e| StoreError::BadRef {
+            path: path.clone(),
+            message: format!("not a staged-changes index: {e}"),
+        })?;
+        if staged.format != INDEX_FORMAT {
+            return Err(StoreError::BadRef {
+                path,
+                message: format!(
+                    "index format {} (this anneal reads {INDEX_FORMAT})",
+                    staged.format
+                ),
+            });
+        }
+        Ok(Some(staged))
+    }
+
+    /// The staged changes, checked to be on the current commit.
+    fn staged_on(&self, head: &ContentHash) -> Result<Option<Staged>, StoreError> {
+        let staged = self.staged()?;
+        if let Some(s) = &staged
+            && s.base != head.to_hex()
+        {
+            return Err(StoreError::StaleIndex {
+                base: s.base.chars().take(12).collect(),
+                head: head.short(),
+            });
+        }
+        Ok(staged)
+    }
+
+    /// Add `changes` to the index (every id must be in the dataset at HEAD); returns all
+    /// staged changes.
+    pub fn stage(&self, changes: Vec<Change>) -> Result<Staged, StoreError> {
+        let _lock = self.lock()?;
+        let head = self.head()?.ok_or(StoreError::NoCommits)?;
+        let table = self.table(&self.commit_object(&head)?, &head)?;
+        let mut ids: Vec<&str> = changes.iter().map(Change::id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let found = self.lookup(&table, &ids)?;
+        if let Some(missing) = ids.iter().find(|id| !found.contains_key(**id)) {
+            return Err(StoreError::UnknownExample {
+                id: missing.to_string(),
+            });
+        }
+        let mut staged = self.staged_on(&head)?.unwrap_or(Staged {
+            format: INDEX_FORMAT,
+            base: head.to_hex(),
+            changes: Vec::new(),
+        });
+        staged.changes.extend(changes);
+        self.write_index(&staged)?;
+        Ok(staged)
+    }
+
+    fn write_index(&self, staged: &Staged) -> Result<(), StoreError> {
+        let path = self.index_path();
+        let body = serde_json::to_vec_pretty(staged).unwrap_or_default();
+        write_atomic(&path, &body).map_err(|source| StoreError::Io { path, source })
+    }
+
+    /// Commit the staged changes as one commit and clear the index. Returns None when they
+    /// change nothing (the index is cleared all the same); errors when nothing is staged.
+    pub fn commit_staged(&self, message: &str) -> Result<Option<ContentHash>, StoreError> {
+        let _lock = self.lock()?;
+        let head = self.head()?.ok_or(StoreError::NoCommits)?;
+        let staged = self.staged_on(&head)?.ok_or(StoreError::NothingStaged)?;
+        let commit = self.apply_locked(head, message, &staged.changes)?;
+        self.clear_index()?;
+        Ok(commit)
+    }
+
+    /// Drop the staged changes; returns how many there were.
+    pub fn reset_staged(&self) -> Result<usize, StoreError> {
+        let _lock = self.lock()?;
+        let n = self.staged()?.map_or(0, |s| s.changes.len());
+        self.clear_index()?;
+        Ok(n)
+    }
+
+    fn clear_index(&self) -> Result<(), StoreError> {
+        let path = self.index_path();
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                crate::fs::sync_dir(self.root()).map_err(|source| StoreError::Io { path, source })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(StoreError::Io { path, source }),
+        }
+    }
+}
