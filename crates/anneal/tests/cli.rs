@@ -950,6 +950,51 @@ fn csv_import_stats_staging_and_json_on_every_verb() {
 }
 
 #[test]
+fn import_guesses_the_format_from_the_source() {
+    let (tmp, prog) = tiny_program(TINY);
+    let import = |source: &str| {
+        json_of(&ok(
+            tmp.path(),
+            &["data", "import", source, "-C", "prog", "--json"],
+        ))
+    };
+    // A .csv file (any case) is CSV, .jsonl and .ndjson are JSONL: no --format needed.
+    std::fs::write(tmp.path().join("Plain.CSV"), "a,b,label\n1,2,x\n3,4,y\n").unwrap();
+    let s = import("Plain.CSV");
+    assert_eq!((s["format"].as_str(), s["added"].as_u64()), (Some("csv"), Some(2)));
+    for name in ["lines.jsonl", "more.ndjson"] {
+        std::fs::write(
+            tmp.path().join(name),
+            "{\"label\": \"x\", \"features\": [1, 2]}\n",
+        )
+        .unwrap();
+        let s = import(name);
+        assert_eq!(s["format"], "jsonl", "{name}: {s}");
+    }
+    // A folder holding .wav files (in label folders) is wav; a folder of images is images.
+    std::fs::create_dir_all(tmp.path().join("sounds/7")).unwrap();
+    std::fs::write(tmp.path().join("sounds/7/a.wav"), wav_bytes(16)).unwrap();
+    assert_eq!(import("sounds")["format"], "wav");
+    write_image_folder(&tmp.path().join("pictures"), 4, 0);
+    assert_eq!(import("pictures")["format"], "images");
+    // Anything else is idx; a file that is not one says how to name its format.
+    std::fs::write(tmp.path().join("adult.data"), "a,b,label\n1,2,x\n").unwrap();
+    let o = anneal(tmp.path(), &["data", "import", "adult.data", "-C", "prog"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.contains("adult.data"), "{err}");
+    assert!(err.contains("guessed as idx") && err.contains("--format csv"), "{err}");
+    let s = json_of(&ok(
+        tmp.path(),
+        &["data", "import", "adult.data", "--format", "csv", "-C", "prog", "--json"],
+    ));
+    assert_eq!(s["format"], "csv");
+    let stats = json_of(&ok(tmp.path(), &["data", "stats", "-C", "prog", "--json"]));
+    assert_eq!(stats["examples"], 2 + 1 + 1 + 1 + 4 + 1, "{stats}");
+    assert!(prog.join(".anneal").exists());
+}
+
+#[test]
 fn fsdd_import_by_pattern_with_speakers_then_stats_per_speaker_and_gender() {
     let Some(fsdd) = shared_dataset("fsdd") else {
         return;
