@@ -21,7 +21,10 @@ pub struct Diff {
     pub removed: Vec<Row>,
     /// Examples whose label changed: (before, after).
     pub relabeled: Vec<(Row, Row)>,
-    /// Examples whose payload, split or metadata changed (label unchanged): (before, after).
+    /// Examples whose metadata changed but not their label: (before, after). Their payload or
+    /// split may have changed too.
+    pub meta_changed: Vec<(Row, Row)>,
+    /// Examples whose payload or split changed, label and metadata unchanged: (before, after).
     pub changed: Vec<(Row, Row)>,
     /// Per label (`""` for unlabeled): the change in its example count, for labels that changed.
     pub class_counts: BTreeMap<String, i64>,
@@ -35,6 +38,7 @@ impl Diff {
         self.added.is_empty()
             && self.removed.is_empty()
             && self.relabeled.is_empty()
+            && self.meta_changed.is_empty()
             && self.changed.is_empty()
     }
 
@@ -64,6 +68,8 @@ impl Diff {
                     count(&b, 1);
                     if a.label != b.label {
                         d.relabeled.push((a, b));
+                    } else if a.meta != b.meta {
+                        d.meta_changed.push((a, b));
                     } else {
                         d.changed.push((a, b));
                     }

@@ -231,6 +231,73 @@ fn a_label_edit_is_a_small_commit_and_diff_reports_it() {
 }
 
 #[test]
+fn a_metadata_edit_is_reported_apart_from_labels_in_patches_and_full_tables() {
+    let (_dir, store, first) = one_commit(3000);
+    let set_meta = |ids: &[&str], meta: &str| {
+        store
+            .update("meta", |rows| {
+                for r in rows.iter_mut().filter(|r| ids.contains(&r.id.as_str())) {
+                    r.meta = meta.to_string();
+                }
+                Ok(())
+            })
+            .unwrap()
+            .unwrap()
+    };
+    let second = set_meta(&["digits:00017", "digits:02001"], r#"{"speaker":"ann"}"#);
+    // Through the patch: two metadata changes, nothing relabeled, class counts untouched.
+    let d = anneal_data::diff::diff(&store, &first, &second).unwrap();
+    assert!(d.added.is_empty() && d.removed.is_empty());
+    assert!(d.relabeled.is_empty() && d.changed.is_empty(), "{d:?}");
+    assert!(d.class_counts.is_empty(), "{:?}", d.class_counts);
+    assert!(!d.is_empty());
+    let got: Vec<(&str, &str, &str)> = d
+        .meta_changed
+        .iter()
+        .map(|(a, b)| (a.id.as_str(), a.meta.as_str(), b.meta.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("digits:00017", "", r#"{"speaker":"ann"}"#),
+            ("digits:02001", "", r#"{"speaker":"ann"}"#),
+        ]
+    );
+    // Backwards, before and after swap.
+    let back = anneal_data::diff::diff(&store, &second, &first).unwrap();
+    assert_eq!(back.meta_changed.len(), 2);
+    assert_eq!(back.meta_changed[0].1.meta, "");
+    // A label and a metadata change on one example counts as a relabel only.
+    let third = store
+        .update("both", |rows| {
+            for r in rows.iter_mut().filter(|r| r.id == "digits:00017") {
+                r.label = Some("3".into());
+                r.meta = r#"{"speaker":"bob"}"#.into();
+            }
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+    let d = anneal_data::diff::diff(&store, &second, &third).unwrap();
+    assert_eq!((d.relabeled.len(), d.meta_changed.len()), (1, 0));
+    // Between two full tables (chunks compared by hash, differing ones decoded).
+    let rows = store.snapshot(&third).unwrap().rows;
+    let mut edited = rows.clone();
+    edited[2500].meta = r#"{"speaker":"cy"}"#.into();
+    edited[2999].split = "test".into();
+    let full_a = store.commit(rows, &[], "full a").unwrap();
+    let full_b = store.commit(edited, &[], "full b").unwrap();
+    let d = anneal_data::diff::diff(&store, &full_a, &full_b).unwrap();
+    assert!(d.chunks_skipped > 0, "{d:?}");
+    assert_eq!(d.meta_changed.len(), 1);
+    assert_eq!(d.meta_changed[0].0.id, "digits:02500");
+    assert_eq!(d.meta_changed[0].1.meta, r#"{"speaker":"cy"}"#);
+    assert_eq!(d.changed.len(), 1);
+    assert_eq!(d.changed[0].1.split, "test");
+    assert!(d.relabeled.is_empty() && d.class_counts.is_empty());
+}
+
+#[test]
 fn branches_tags_and_revisions() {
     let (_dir, store, first) = one_commit(50);
     assert_eq!(store.branch().unwrap(), "main");

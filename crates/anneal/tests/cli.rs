@@ -421,7 +421,7 @@ fn store_verbs_and_rebuild_after_a_label_edit() {
     assert_eq!(d["class_counts"], serde_json::json!({"0": 3, "1": -3}));
     let text = run(&["data", "diff", &first, "HEAD", "-C", "prog", "--stat"]);
     assert!(
-        text.contains("0 added, 0 removed, 3 relabeled, 0 changed"),
+        text.contains("0 added, 0 removed, 3 relabeled, 0 metadata changed, 0 changed"),
         "{text}"
     );
 
@@ -961,7 +961,10 @@ fn import_guesses_the_format_from_the_source() {
     // A .csv file (any case) is CSV, .jsonl and .ndjson are JSONL: no --format needed.
     std::fs::write(tmp.path().join("Plain.CSV"), "a,b,label\n1,2,x\n3,4,y\n").unwrap();
     let s = import("Plain.CSV");
-    assert_eq!((s["format"].as_str(), s["added"].as_u64()), (Some("csv"), Some(2)));
+    assert_eq!(
+        (s["format"].as_str(), s["added"].as_u64()),
+        (Some("csv"), Some(2))
+    );
     for name in ["lines.jsonl", "more.ndjson"] {
         std::fs::write(
             tmp.path().join(name),
@@ -983,15 +986,78 @@ fn import_guesses_the_format_from_the_source() {
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     let err = stderr(&o);
     assert!(err.contains("adult.data"), "{err}");
-    assert!(err.contains("guessed as idx") && err.contains("--format csv"), "{err}");
+    assert!(
+        err.contains("guessed as idx") && err.contains("--format csv"),
+        "{err}"
+    );
     let s = json_of(&ok(
         tmp.path(),
-        &["data", "import", "adult.data", "--format", "csv", "-C", "prog", "--json"],
+        &[
+            "data",
+            "import",
+            "adult.data",
+            "--format",
+            "csv",
+            "-C",
+            "prog",
+            "--json",
+        ],
     ));
     assert_eq!(s["format"], "csv");
     let stats = json_of(&ok(tmp.path(), &["data", "stats", "-C", "prog", "--json"]));
     assert_eq!(stats["examples"], 2 + 1 + 1 + 1 + 4 + 1, "{stats}");
     assert!(prog.join(".anneal").exists());
+}
+
+#[test]
+fn diff_and_show_report_metadata_changes() {
+    let (tmp, prog) = tiny_program(TINY);
+    std::fs::write(
+        tmp.path().join("people.csv"),
+        "height,city,label\n1.8,Oslo,a\n1.6,Rome,b\n",
+    )
+    .unwrap();
+    let imported = json_of(&ok(
+        tmp.path(),
+        &["data", "import", "people.csv", "-C", "prog", "--json"],
+    ));
+    let first = imported["commit"].as_str().unwrap();
+    // No verb edits metadata yet; edit it through the store.
+    let store = anneal_data::Store::open(&prog).unwrap();
+    store
+        .update("move ann", |rows| {
+            for r in rows.iter_mut().filter(|r| r.id == "people:00000") {
+                r.meta = r#"{"city":"Bergen"}"#.into();
+            }
+            Ok(())
+        })
+        .unwrap()
+        .unwrap();
+    let d = json_of(&ok(
+        tmp.path(),
+        &["data", "diff", first, "HEAD", "-C", "prog", "--json"],
+    ));
+    assert_eq!(
+        d["meta_changed"],
+        serde_json::json!([{"id": "people:00000", "before": {"city": "Oslo"}, "after": {"city": "Bergen"}}])
+    );
+    assert_eq!(d["relabeled"], serde_json::json!([]));
+    assert_eq!(d["changed"], serde_json::json!([]));
+    let text = ok(
+        tmp.path(),
+        &["data", "diff", first, "HEAD", "-C", "prog", "--stat"],
+    );
+    assert!(
+        text.contains("0 added, 0 removed, 0 relabeled, 1 metadata changed, 0 changed"),
+        "{text}"
+    );
+    let text = ok(tmp.path(), &["data", "show", "-C", "prog"]);
+    assert!(
+        text.contains("m people:00000 city: Oslo -> Bergen"),
+        "{text}"
+    );
+    let s = json_of(&ok(tmp.path(), &["data", "show", "-C", "prog", "--json"]));
+    assert_eq!(s["diff"]["meta_changed"][0]["after"]["city"], "Bergen");
 }
 
 #[test]

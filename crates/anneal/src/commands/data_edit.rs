@@ -88,9 +88,38 @@ fn diff_json(d: &Diff) -> serde_json::Value {
         "added": d.added.iter().map(row).collect::<Vec<_>>(),
         "removed": d.removed.iter().map(row).collect::<Vec<_>>(),
         "relabeled": d.relabeled.iter().map(|(a, b)| json!({"id": a.id, "before": a.label, "after": b.label})).collect::<Vec<_>>(),
+        "meta_changed": d.meta_changed.iter().map(|(a, b)| json!({"id": a.id, "before": meta_value(&a.meta), "after": meta_value(&b.meta)})).collect::<Vec<_>>(),
         "changed": d.changed.iter().map(|(_, b)| row(b)).collect::<Vec<_>>(),
         "class_counts": d.class_counts,
     })
+}
+
+/// A row's metadata as JSON: its object, `{}` when it has none, or the raw text when it is not
+/// JSON (so a damaged value is shown rather than hidden).
+fn meta_value(meta: &str) -> serde_json::Value {
+    if meta.is_empty() {
+        return json!({});
+    }
+    serde_json::from_str(meta).unwrap_or_else(|_| serde_json::Value::String(meta.to_string()))
+}
+
+/// The metadata fields that differ, as `field: before -> after` (`(none)` where absent).
+fn meta_changes(before: &str, after: &str) -> String {
+    let (a, b) = (meta_value(before), meta_value(after));
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return format!("{before} -> {after}");
+    };
+    let show = |v: Option<&serde_json::Value>| match v {
+        None => "(none)".to_string(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    };
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| format!("{k}: {} -> {}", show(a.get(k)), show(b.get(k))))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn print_diff(d: &Diff, stat: bool) {
@@ -105,15 +134,19 @@ fn print_diff(d: &Diff, stat: bool) {
         for (a, b) in &d.relabeled {
             println!("~ {} {} -> {}", a.id, show(&a.label), show(&b.label));
         }
+        for (a, b) in &d.meta_changed {
+            println!("m {} {}", a.id, meta_changes(&a.meta, &b.meta));
+        }
         for (_, b) in &d.changed {
-            println!("* {} payload, split or metadata changed", b.id);
+            println!("* {} payload or split changed", b.id);
         }
     }
     println!(
-        "{} added, {} removed, {} relabeled, {} changed",
+        "{} added, {} removed, {} relabeled, {} metadata changed, {} changed",
         d.added.len(),
         d.removed.len(),
         d.relabeled.len(),
+        d.meta_changed.len(),
         d.changed.len()
     );
     if !d.class_counts.is_empty() {
