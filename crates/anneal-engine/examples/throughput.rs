@@ -85,7 +85,7 @@ fn gemm_peak(seconds: f64) -> f64 {
     let mut c = vec![0f32; n * n];
     let flops = 2.0 * (n * n * n) as f64;
     median_rate(seconds, || {
-        anneal_engine::matmul(n, n, n, &a, &b, &mut c);
+        anneal_engine::matmul(n, n, n, &a, false, &b, false, &mut c);
         flops
     }) / 1e9
 }
@@ -101,6 +101,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         anneal_engine::ENGINE_VERSION
     );
     let only = args.get(3).map(String::as_str);
+    if only == Some("shapes") {
+        // The MLP's GEMMs, each as the engine runs it and in the other layouts it could use.
+        for (label, m, k, n, ta, tb) in [
+            ("fwd1 x.W [128x784]x[784x512]", 128, 784, 512, false, false),
+            ("fwd1 x.Wt (W stored out x in)", 128, 784, 512, false, true),
+            ("dW1 xt.dy -> [784x512]", 784, 128, 512, true, false),
+            ("dW1t dyt.x -> [512x784]", 512, 128, 784, true, false),
+            ("fwd2 [128x512]x[512x256]", 128, 512, 256, false, false),
+            ("dX2 dy.Wt [128x256]x[256x512]", 128, 256, 512, false, true),
+            ("dW2 xt.dy -> [512x256]", 512, 128, 256, true, false),
+        ] {
+            let a = random(m * k, 4);
+            let b = random(k * n, 5);
+            let mut c = vec![0f32; m * n];
+            let flops = 2.0 * (m * k * n) as f64;
+            let rate = median_rate(seconds, || {
+                anneal_engine::matmul(m, k, n, &a, ta, &b, tb, &mut c);
+                flops
+            });
+            println!(
+                "{label:<34} {:>7.1} GFLOP/s {:>8.1} us",
+                rate / 1e9,
+                1e6 * flops / rate
+            );
+        }
+        return Ok(());
+    }
     let peak = if only.is_none_or(|o| o == "gemm") {
         gemm_peak(seconds)
     } else {

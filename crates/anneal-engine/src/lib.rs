@@ -125,19 +125,37 @@ pub fn set_threads(threads: usize) -> Result<(), EngineError> {
         })
 }
 
-/// `c = a * b` for row-major `a` (`m x k`) and `b` (`k x n`), through the same GEMM the
-/// compiled engine runs, on the engine's threads: for measuring this machine's GEMM peak.
+/// `c = op(a) * op(b)` with `c` row-major `m x n`, `op(a)` `m x k` and `op(b)` `k x n`, where
+/// `op` transposes a row-major operand when its flag is set (`a` is then stored `k x m`),
+/// through the same GEMM the compiled engine runs, on the engine's threads: for measuring this
+/// machine's GEMM peak and the shapes the engine runs.
 ///
 /// # Panics
 /// When a slice is shorter than its shape says.
 #[doc(hidden)]
-pub fn matmul(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
-    cpu::gemm::matmul(
-        c,
-        false,
-        cpu::gemm::View::rows(a, m, k),
-        cpu::gemm::View::rows(b, k, n),
-    );
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    transpose_a: bool,
+    b: &[f32],
+    transpose_b: bool,
+    c: &mut [f32],
+) {
+    use cpu::gemm::View;
+    let a = if transpose_a {
+        View::rows(a, k, m).t()
+    } else {
+        View::rows(a, m, k)
+    };
+    let b = if transpose_b {
+        View::rows(b, n, k).t()
+    } else {
+        View::rows(b, k, n)
+    };
+    cpu::gemm::matmul(c, false, a, b);
 }
 
 /// The number of worker threads the engine uses.
@@ -156,7 +174,7 @@ pub struct Model {
 #[derive(Debug)]
 enum Inner {
     Compiled {
-        plan: cpu::Plan,
+        plan: Box<cpu::Plan>,
         params: Vec<f32>,
         stats: Vec<f32>,
         /// Reused between calls; inference is serialised per model (the server runs one worker
@@ -189,7 +207,7 @@ impl Model {
         let classes = program.classes.len();
         let inner = match backend {
             Backend::Compiled => {
-                let plan = cpu::Plan::compile(input, layers, classes)?;
+                let plan = Box::new(cpu::Plan::compile(input, layers, classes)?);
                 let (params, stats) = plan.load(weights)?;
                 let ws = std::sync::Mutex::new(plan.workspace(1));
                 Inner::Compiled {
@@ -235,13 +253,16 @@ impl Model {
                     // are overwritten before use, so they are still fine to use.
                     let mut ws = ws.lock().unwrap_or_else(|e| e.into_inner());
                     let start = out.len();
-                    out.extend_from_slice(plan.forward(
-                        params,
-                        &mut ws,
-                        chunk,
-                        b,
-                        cpu::Mode::Eval(stats),
-                    ));
+                    // On the engine's threads (see `train`), so parallel loops find them awake.
+                    let ws: &mut cpu::Workspace = &mut ws;
+                    let mode = cpu::Mode::Eval(stats);
+                    if b > 4 {
+                        out.extend_from_slice(rayon::scope(|_| {
+                            plan.forward(params, ws, chunk, b, mode)
+                        }));
+                    } else {
+                        out.extend_from_slice(plan.forward(params, ws, chunk, b, mode));
+                    }
                     cpu::softmax_rows(&mut out[start..], self.classes);
                 }
                 Inner::Burn { net, device } => {

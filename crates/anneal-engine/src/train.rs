@@ -153,7 +153,9 @@ pub fn train_with(
                     0.5 * t.optimizer.lr() * (1.0 + (std::f64::consts::PI * done).cos())
                 }
             };
-            let (values, predicted) = stepper.step(&xb, &yb, lr, &mut rng)?;
+            // The step runs on one of the engine's worker threads, so the parallel loops inside
+            // it split work between threads already awake instead of waking them each time.
+            let (values, predicted) = rayon::scope(|_| stepper.step(&xb, &yb, lr, &mut rng))?;
             let batch_loss = values.iter().sum::<f32>() / b as f32;
             if !batch_loss.is_finite() {
                 return Err(EngineError::Diverged {
@@ -183,8 +185,8 @@ pub fn train_with(
         losses.push(epoch_loss);
     }
     if let Some(profile) = stepper.profile() {
-        eprint!(
-            "{profile}{:<28}{:>12.3}\n",
+        eprintln!(
+            "{profile}{:<28}{:>12.3}",
             "batching",
             1e3 * batching / total_steps
         );
@@ -230,7 +232,7 @@ fn shifted(
 }
 
 /// One training step on one backend: per-example losses and predicted classes of the batch.
-trait Stepper {
+trait Stepper: Send {
     fn step(
         &mut self,
         x: &[f32],

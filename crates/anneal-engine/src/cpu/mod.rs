@@ -73,6 +73,8 @@ enum Node {
 pub(crate) struct Plan {
     input: Shape,
     nodes: Vec<Node>,
+    /// The first node with trainable parameters (`nodes.len()` when none has).
+    first_trainable: usize,
     /// The layer each node runs, as written in the program (for profiles).
     labels: Vec<String>,
     /// Values per example entering node `i` (`sizes[i]`) and leaving the last node.
@@ -242,7 +244,31 @@ impl Plan {
                 cur.elements()
             )));
         }
+        // A monotone activation followed by max pooling runs as the pooling then the
+        // activation: the same values and gradients (both pick the same window element), on a
+        // quarter of the elements for a 2x2 pool. (Only a NaN input can tell them apart.)
+        for i in 0..nodes.len().saturating_sub(1) {
+            if let (
+                Node::Act(Activation::Relu | Activation::Tanh | Activation::Sigmoid),
+                Node::MaxPool(_),
+            ) = (&nodes[i], &nodes[i + 1])
+            {
+                nodes.swap(i, i + 1);
+                labels.swap(i, i + 1);
+                sizes[i + 1] = sizes[i + 2];
+            }
+        }
+        let first_trainable = nodes
+            .iter()
+            .position(|n| {
+                matches!(
+                    n,
+                    Node::Dense { .. } | Node::Conv { .. } | Node::BatchNorm { .. }
+                )
+            })
+            .unwrap_or(nodes.len());
         Ok(Plan {
+            first_trainable,
             input,
             nodes,
             labels,
@@ -407,7 +433,8 @@ impl Plan {
                     },
                     _,
                 ) => {
-                    ops::dense_forward(x, b, seg(params, w, inp * out), seg(params, bias, out), y);
+                    let (w, bias) = (seg(params, w, inp * out), seg(params, bias, out));
+                    ops::dense_forward(x, b, w, bias, y);
                 }
                 (&Node::Conv { g, w, b: bias }, Scratch::Col(col)) => {
                     ops::conv_forward(
@@ -497,7 +524,9 @@ impl Plan {
             let [g0, g1] = &mut ws.grad;
             let (dy, dx) = if cur == 0 { (&*g0, g1) } else { (&*g1, g0) };
             let dy = &dy[..b * self.sizes[i + 1]];
-            let need_dx = i > 0;
+            // No gradient is needed below the first node with parameters (for an MLP that
+            // skips a whole product, the first layer's input gradient).
+            let need_dx = i > self.first_trainable;
             let dx_full = dx;
             let dx = &mut dx_full[..b * self.sizes[i]];
             let x = &ws.acts[i][..b * self.sizes[i]];

@@ -115,18 +115,55 @@ pub(crate) fn col2im(col: &[f32], b: usize, g: &ConvGeom, dx: &mut [f32]) {
         });
 }
 
-/// Broadcast `bias` into every row of `out` (`rows x bias.len()`).
-pub(crate) fn fill_rows(out: &mut [f32], rows: usize, bias: &[f32]) {
-    for row in out[..rows * bias.len()].chunks_exact_mut(bias.len()) {
-        row.copy_from_slice(bias);
+/// Add `bias` to every row of the row-major `rows x bias.len()` matrix `out`.
+pub(crate) fn add_rows(out: &mut [f32], rows: usize, bias: &[f32]) {
+    let n = bias.len();
+    let per = n * (CHUNK / n).max(1);
+    let kernel = |block: &mut [f32]| {
+        simd(
+            #[inline(always)]
+            move || {
+                for row in block.chunks_exact_mut(n) {
+                    for j in 0..n {
+                        row[j] += bias[j];
+                    }
+                }
+            },
+        )
+    };
+    if rows * n <= per {
+        kernel(&mut out[..rows * n]);
+    } else {
+        out[..rows * n].par_chunks_mut(per).for_each(kernel);
     }
 }
 
-/// Column sums of a row-major `rows x cols` matrix, written to `out`.
+/// Column sums of a row-major `rows x cols` matrix, written to `out`. Blocks of rows are
+/// summed in parallel and the block sums added in order; the blocks depend on the shape only,
+/// so the result does not depend on the thread count.
 pub(crate) fn column_sums(m: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
+    let per = cols * (CHUNK / cols).max(1);
+    let partial: Vec<Vec<f32>> = m[..rows * cols]
+        .par_chunks(per)
+        .map(|block| {
+            let mut sum = vec![0f32; cols];
+            let acc = &mut sum[..];
+            simd(
+                #[inline(always)]
+                move || {
+                    for row in block.chunks_exact(cols) {
+                        for j in 0..cols {
+                            acc[j] += row[j];
+                        }
+                    }
+                },
+            );
+            sum
+        })
+        .collect();
     out[..cols].fill(0.0);
-    for row in m[..rows * cols].chunks_exact(cols) {
-        for (o, v) in out.iter_mut().zip(row) {
+    for sum in partial {
+        for (o, v) in out.iter_mut().zip(sum) {
             *o += v;
         }
     }
@@ -135,13 +172,13 @@ pub(crate) fn column_sums(m: &[f32], rows: usize, cols: usize, out: &mut [f32]) 
 /// `y = x W + b` for `x: [b, inp]`, `W: [inp, out]`.
 pub(crate) fn dense_forward(x: &[f32], b: usize, w: &[f32], bias: &[f32], y: &mut [f32]) {
     let (out, inp) = (bias.len(), w.len() / bias.len());
-    fill_rows(y, b, bias);
     matmul(
         &mut y[..b * out],
-        true,
+        false,
         View::rows(&x[..b * inp], b, inp),
         View::rows(w, inp, out),
     );
+    add_rows(y, b, bias);
 }
 
 /// Gradients of [`dense_forward`]: `gw = xᵀ dy`, `gb = Σ dy`, and `dx = dy Wᵀ` when asked.
@@ -177,13 +214,13 @@ pub(crate) fn conv_forward(
 ) {
     let (rows, k) = (b * g.rows(), g.k());
     im2col(x, b, g, col);
-    fill_rows(y, rows, bias);
     matmul(
         &mut y[..rows * g.oc],
-        true,
+        false,
         View::rows(&col[..rows * k], rows, k),
         View::rows(w, g.oc, k).t(),
     );
+    add_rows(y, rows, bias);
 }
 
 /// Gradients of [`conv_forward`]. `col` must still hold the forward pass's unfolded input; it
@@ -201,11 +238,47 @@ pub(crate) fn conv_backward(
 ) {
     let (rows, k) = (b * g.rows(), g.k());
     let dyv = View::rows(&dy[..rows * g.oc], rows, g.oc);
-    matmul(gw, false, dyv.t(), View::rows(&col[..rows * k], rows, k));
+    weight_gradient(gw, dy, g.oc, &col[..rows * k], rows, k);
     column_sums(dy, rows, g.oc, gb);
     if let Some(dx) = dx {
         matmul(&mut col[..rows * k], false, dyv, View::rows(w, g.oc, k));
         col2im(col, b, g, dx);
+    }
+}
+
+/// `gw = dyᵀ col` (`oc x k`, summed over `rows`). A small product over many rows (a first
+/// convolution: 32 x 25 over 36,864 rows) leaves the GEMM little to split, so the rows are cut
+/// into fixed parts summed in parallel and then added in order: the parts depend on the shape
+/// only, so the result does not depend on the thread count.
+fn weight_gradient(gw: &mut [f32], dy: &[f32], oc: usize, col: &[f32], rows: usize, k: usize) {
+    const SMALL: usize = 1 << 14;
+    const PART_ROWS: usize = 4096;
+    let parts = rows.div_ceil(PART_ROWS).min(8);
+    if oc * k >= SMALL || parts < 2 {
+        let dyv = View::rows(&dy[..rows * oc], rows, oc);
+        matmul(gw, false, dyv.t(), View::rows(col, rows, k));
+        return;
+    }
+    let per = rows.div_ceil(parts);
+    let partial: Vec<Vec<f32>> = (0..parts)
+        .into_par_iter()
+        .map(|p| {
+            let (r0, r1) = (p * per, ((p + 1) * per).min(rows));
+            let mut out = vec![0f32; oc * k];
+            matmul(
+                &mut out,
+                false,
+                View::rows(&dy[r0 * oc..r1 * oc], r1 - r0, oc).t(),
+                View::rows(&col[r0 * k..r1 * k], r1 - r0, k),
+            );
+            out
+        })
+        .collect();
+    gw[..oc * k].fill(0.0);
+    for part in partial {
+        for (g, v) in gw.iter_mut().zip(part) {
+            *g += v;
+        }
     }
 }
 
@@ -238,26 +311,33 @@ pub(crate) fn maxpool_forward(x: &[f32], b: usize, g: &PoolGeom, y: &mut [f32], 
         .zip(arg[..b * po].par_chunks_mut(po))
         .zip(x[..b * pi].par_chunks(pi))
         .for_each(|((y, arg), x)| {
-            for oy in 0..g.oh {
-                for ox in 0..g.ow {
-                    let o = (oy * g.ow + ox) * g.c;
-                    let (y, arg) = (&mut y[o..o + g.c], &mut arg[o..o + g.c]);
-                    y.fill(f32::NEG_INFINITY);
-                    for ky in 0..g.k {
-                        for kx in 0..g.k {
-                            let i = ((oy * g.stride + ky) * g.w + ox * g.stride + kx) * g.c;
-                            for (ch, v) in x[i..i + g.c].iter().enumerate() {
-                                // `>` keeps the first maximum, as a scan in window order would;
-                                // NaN propagates by replacing the current best.
-                                if *v > y[ch] || v.is_nan() {
-                                    y[ch] = *v;
-                                    arg[ch] = (i + ch) as u32;
+            simd(
+                #[inline(always)]
+                move || {
+                    for oy in 0..g.oh {
+                        for ox in 0..g.ow {
+                            let o = (oy * g.ow + ox) * g.c;
+                            let (y, arg) = (&mut y[o..o + g.c], &mut arg[o..o + g.c]);
+                            y.fill(f32::NEG_INFINITY);
+                            for ky in 0..g.k {
+                                for kx in 0..g.k {
+                                    let i = ((oy * g.stride + ky) * g.w + ox * g.stride + kx) * g.c;
+                                    let x = &x[i..i + g.c];
+                                    for ch in 0..g.c {
+                                        // `>` keeps the first maximum, as a scan in window order
+                                        // would; NaN propagates by replacing the current best.
+                                        // Selects, not branches, so the loop vectorises.
+                                        let v = x[ch];
+                                        let take = (v > y[ch]) | v.is_nan();
+                                        y[ch] = if take { v } else { y[ch] };
+                                        arg[ch] = if take { (i + ch) as u32 } else { arg[ch] };
+                                    }
                                 }
                             }
                         }
                     }
-                }
-            }
+                },
+            )
         });
 }
 
@@ -462,48 +542,100 @@ pub(crate) enum Activation {
     Sigmoid,
 }
 
+/// Run `f` compiled for the widest vector instructions this CPU has (AVX-512 or AVX2 where
+/// present): the elementwise loops below vectorise inside it. Elementwise results are the same
+/// at every width (no reassociation, no fused multiply-add contraction), so this changes speed
+/// only, never a weight.
+#[inline(always)]
+pub(crate) fn simd<R>(f: impl FnOnce() -> R) -> R {
+    pulp::Arch::new().dispatch(f)
+}
+
+/// A chunk of an output and the matching chunk of one input.
+type Out<'a> = (&'a mut [f32], &'a [f32]);
+/// Matching chunks of two inputs.
+type In2<'a> = (&'a [f32], &'a [f32]);
+
 /// `y = f(x)`.
 pub(crate) fn activation_forward(f: Activation, x: &[f32], y: &mut [f32]) {
-    y.par_chunks_mut(CHUNK)
-        .zip(x.par_chunks(CHUNK))
-        .for_each(|(y, x)| {
-            for (y, &x) in y.iter_mut().zip(x) {
-                *y = match f {
-                    Activation::Relu => x.max(0.0),
-                    Activation::Gelu => x * phi(x),
-                    Activation::Tanh => x.tanh(),
-                    Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-                };
-            }
-        });
+    let kernel = |(y, x): (&mut [f32], &[f32])| {
+        let x = &x[..y.len()];
+        simd(
+            #[inline(always)]
+            move || match f {
+                Activation::Relu => {
+                    for i in 0..y.len() {
+                        y[i] = x[i].max(0.0);
+                    }
+                }
+                Activation::Gelu => {
+                    for i in 0..y.len() {
+                        y[i] = x[i] * phi(x[i]);
+                    }
+                }
+                Activation::Tanh => {
+                    for i in 0..y.len() {
+                        y[i] = x[i].tanh();
+                    }
+                }
+                Activation::Sigmoid => {
+                    for i in 0..y.len() {
+                        y[i] = 1.0 / (1.0 + (-x[i]).exp());
+                    }
+                }
+            },
+        )
+    };
+    if y.len() <= CHUNK {
+        kernel((y, x));
+    } else {
+        y.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK))
+            .for_each(kernel);
+    }
 }
 
 /// `dx = dy · f'(x)`, from the input `x` and output `y` of the forward pass.
 pub(crate) fn activation_backward(f: Activation, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32]) {
-    dx.par_chunks_mut(CHUNK)
-        .zip(dy.par_chunks(CHUNK))
-        .zip(x.par_chunks(CHUNK).zip(y.par_chunks(CHUNK)))
-        .for_each(|((dx, dy), (x, y))| {
-            for (((dx, &dy), &x), &y) in dx.iter_mut().zip(dy).zip(x).zip(y) {
-                *dx = dy
-                    * match f {
-                        Activation::Relu => {
-                            if y > 0.0 {
-                                1.0
-                            } else {
-                                0.0
-                            }
-                        }
-                        Activation::Gelu => {
-                            let density = (-0.5 * x * x).exp() * std::f32::consts::FRAC_2_SQRT_PI
-                                / (2.0 * std::f32::consts::SQRT_2);
-                            phi(x) + x * density
-                        }
-                        Activation::Tanh => 1.0 - y * y,
-                        Activation::Sigmoid => y * (1.0 - y),
-                    };
-            }
-        });
+    let kernel = |((dx, dy), (x, y)): (Out<'_>, In2<'_>)| {
+        let n = dx.len();
+        let (dy, x, y) = (&dy[..n], &x[..n], &y[..n]);
+        simd(
+            #[inline(always)]
+            move || match f {
+                Activation::Relu => {
+                    for i in 0..n {
+                        dx[i] = if y[i] > 0.0 { dy[i] } else { 0.0 };
+                    }
+                }
+                Activation::Gelu => {
+                    for i in 0..n {
+                        let density = (-0.5 * x[i] * x[i]).exp() * std::f32::consts::FRAC_2_SQRT_PI
+                            / (2.0 * std::f32::consts::SQRT_2);
+                        dx[i] = dy[i] * (phi(x[i]) + x[i] * density);
+                    }
+                }
+                Activation::Tanh => {
+                    for i in 0..n {
+                        dx[i] = dy[i] * (1.0 - y[i] * y[i]);
+                    }
+                }
+                Activation::Sigmoid => {
+                    for i in 0..n {
+                        dx[i] = dy[i] * (y[i] * (1.0 - y[i]));
+                    }
+                }
+            },
+        )
+    };
+    if dx.len() <= CHUNK {
+        kernel(((dx, dy), (x, y)));
+    } else {
+        dx.par_chunks_mut(CHUNK)
+            .zip(dy.par_chunks(CHUNK))
+            .zip(x.par_chunks(CHUNK).zip(y.par_chunks(CHUNK)))
+            .for_each(kernel);
+    }
 }
 
 /// The standard normal distribution function, `(1 + erf(x / √2)) / 2`.
@@ -612,30 +744,54 @@ pub(crate) fn adam(
 ) {
     let c1 = 1.0 - beta1.powi(step);
     let c2 = 1.0 - beta2.powi(step);
-    params
-        .par_chunks_mut(CHUNK)
-        .zip(grads.par_chunks(CHUNK))
-        .zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)))
-        .for_each(|((p, g), (m, v))| {
-            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                *m = beta1 * *m + (1.0 - beta1) * g;
-                *v = beta2 * *v + (1.0 - beta2) * g * g;
-                let mhat = *m / c1;
-                let vhat = *v / c2;
-                *p -= lr * mhat / (vhat.sqrt() + eps);
-            }
-        });
+    let kernel = |((p, g), (m, v)): (Out<'_>, (&mut [f32], &mut [f32]))| {
+        let n = p.len();
+        let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+        simd(
+            #[inline(always)]
+            move || {
+                for i in 0..n {
+                    m[i] = beta1 * m[i] + (1.0 - beta1) * g[i];
+                    v[i] = beta2 * v[i] + (1.0 - beta2) * g[i] * g[i];
+                    let mhat = m[i] / c1;
+                    let vhat = v[i] / c2;
+                    p[i] -= lr * mhat / (vhat.sqrt() + eps);
+                }
+            },
+        )
+    };
+    if params.len() <= CHUNK {
+        kernel(((params, grads), (m, v)));
+    } else {
+        params
+            .par_chunks_mut(CHUNK)
+            .zip(grads.par_chunks(CHUNK))
+            .zip(m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK)))
+            .for_each(kernel);
+    }
 }
 
 /// One step of SGD with (undampened) momentum; `momentum = 0` is plain SGD.
 pub(crate) fn sgd(params: &mut [f32], grads: &[f32], velocity: &mut [f32], lr: f32, momentum: f32) {
-    params
-        .par_chunks_mut(CHUNK)
-        .zip(grads.par_chunks(CHUNK).zip(velocity.par_chunks_mut(CHUNK)))
-        .for_each(|(p, (g, vel))| {
-            for ((p, &g), vel) in p.iter_mut().zip(g).zip(vel.iter_mut()) {
-                *vel = momentum * *vel + g;
-                *p -= lr * *vel;
-            }
-        });
+    let kernel = |(p, (g, vel)): (&mut [f32], (&[f32], &mut [f32]))| {
+        let n = p.len();
+        let (g, vel) = (&g[..n], &mut vel[..n]);
+        simd(
+            #[inline(always)]
+            move || {
+                for i in 0..n {
+                    vel[i] = momentum * vel[i] + g[i];
+                    p[i] -= lr * vel[i];
+                }
+            },
+        )
+    };
+    if params.len() <= CHUNK {
+        kernel((params, (grads, velocity)));
+    } else {
+        params
+            .par_chunks_mut(CHUNK)
+            .zip(grads.par_chunks(CHUNK).zip(velocity.par_chunks_mut(CHUNK)))
+            .for_each(kernel);
+    }
 }
