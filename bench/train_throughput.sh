@@ -16,6 +16,12 @@ threads=${2:-2}
 cargo build --release -q -p anneal-engine --example throughput
 ours=$(./target/release/examples/throughput "$secs" "$threads")
 echo "$ours"
+# The same figures on burn, the reference backend (the engine before the compiled plan).
+burn=$(ANNEAL_BACKEND=burn ./target/release/examples/throughput "$secs" "$threads" mlp; \
+  ANNEAL_BACKEND=burn ./target/release/examples/throughput "$secs" "$threads" cnn)
+echo "$burn" | grep '^burn'
+ours="$ours
+$burn"
 if ! python3 -c 'import torch' 2>/dev/null; then
   echo "pytorch not importable: pip install torch onnx onnxruntime to print their figures beside ours"
   exit 0
@@ -34,20 +40,23 @@ def find(text, pattern):
 peak = max(p for p in [find(ours, r"gemm peak .*?: ([\d.]+) GFLOP/s"),
                        find(theirs, r"gemm peak .*?: ([\d.]+) GFLOP/s")] if p)
 print(f"\nsummary (peak = {peak:.1f} GFLOP/s, the higher of the two GEMMs)")
-print(f"{'workload':<28}{'anneal':>12}{'pytorch':>12}{'onnxruntime':>14}{'anneal/pytorch':>16}{'anneal/ort':>12}")
+print(f"{'workload':<28}{'anneal':>12}{'pytorch':>12}{'onnxruntime':>14}{'anneal/pytorch':>16}{'anneal/ort':>12}{'burn':>10}")
 for name, batch in [("mlp", 128), ("cnn", 64)]:
     pat = rf"{name} train batch {batch}: ([\d.]+) steps/s"
     a, t = find(ours, "anneal " + pat), find(theirs, "pytorch " + pat)
     flops = find(ours, rf"anneal {name} train batch {batch}: .*?([\d.]+) GFLOP/s")
     tflops = find(theirs, rf"pytorch {name} train batch {batch}: .*?([\d.]+) GFLOP/s")
-    print(f"{name + ' train steps/s':<28}{a:>12.1f}{t:>12.1f}{'':>14}{a / t:>15.2f}x{'':>12}")
+    bu = find(ours, "burn " + pat)
+    print(f"{name + ' train steps/s':<28}{a:>12.1f}{t:>12.1f}{'':>14}{a / t:>15.2f}x{'':>12}{bu:>10.1f}")
     print(f"{name + ' train % of peak':<28}{100 * flops / peak:>11.0f}%{100 * tflops / peak:>11.0f}%")
 a = find(ours, r"anneal mlp infer batch 1: ([\d.]+) us")
 t = find(theirs, r"pytorch mlp infer batch 1: ([\d.]+) us")
 o = find(theirs, r"onnxruntime mlp infer batch 1: ([\d.]+) us")
-print(f"{'mlp infer batch 1 (us)':<28}{a:>12.1f}{t:>12.1f}{(o or 0):>14.1f}{t / a:>15.2f}x{(o / a if o else 0):>11.2f}x  (speedup)")
+bu = find(ours, r"burn mlp infer batch 1: ([\d.]+) us")
+print(f"{'mlp infer batch 1 (us)':<28}{a:>12.1f}{t:>12.1f}{(o or 0):>14.1f}{t / a:>15.2f}x{(o / a if o else 0):>11.2f}x{bu:>10.1f}  (speedups)")
 a = find(ours, r"anneal mlp infer batch 256: ([\d.]+) samples/s")
 t = find(theirs, r"pytorch mlp infer batch 256: ([\d.]+) samples/s")
 o = find(theirs, r"onnxruntime mlp infer batch 256: ([\d.]+) samples/s")
-print(f"{'mlp infer b256 (samples/s)':<28}{a:>12.0f}{t:>12.0f}{(o or 0):>14.0f}{a / t:>15.2f}x{(a / o if o else 0):>11.2f}x")
+bu = find(ours, r"burn mlp infer batch 256: ([\d.]+) samples/s")
+print(f"{'mlp infer b256 (samples/s)':<28}{a:>12.0f}{t:>12.0f}{(o or 0):>14.0f}{a / t:>15.2f}x{(a / o if o else 0):>11.2f}x{bu:>10.0f}")
 PY

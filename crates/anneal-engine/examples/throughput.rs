@@ -11,11 +11,14 @@
 //! Every figure is the median of 3 blocks of at least SECONDS each, after a warm-up.
 //!
 //! Usage: throughput [SECONDS_PER_BLOCK] [THREADS] [ONLY: gemm, mlp or cnn, for profiling]
+//!
+//! With `ANNEAL_BACKEND=burn` the training and inference figures are burn's (the reference
+//! backend, the engine before the compiled plan), labelled `burn` instead of `anneal`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // bench code: panics are failures
 
 use std::time::Instant;
 
-use anneal_engine::{Examples, Model, NoObserver};
+use anneal_engine::{Backend, Examples, Model, NoObserver};
 
 const MLP: &str = r#"[program]
 name = "mlp"
@@ -101,6 +104,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         anneal_engine::ENGINE_VERSION
     );
     let only = args.get(3).map(String::as_str);
+    let (backend, who) = match std::env::var("ANNEAL_BACKEND").as_deref() {
+        Ok("burn") => (Backend::Burn, "burn"),
+        _ => (Backend::Compiled, "anneal"),
+    };
     if only == Some("shapes") {
         // The MLP's GEMMs, each as the engine runs it and in the other layouts it could use.
         for (label, m, k, n, ta, tb) in [
@@ -151,28 +158,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let examples = Examples { x: &x, y: &y };
         let steps_per_call = (20 * program.train.epochs) as f64;
         let steps = median_rate(seconds, || {
-            anneal_engine::train(&program, &examples, &mut NoObserver).unwrap();
+            anneal_engine::train_with(backend, &program, &examples, &mut NoObserver).unwrap();
             steps_per_call
         });
         let gflops = steps * batch as f64 * 3.0 * cost.flops as f64 / 1e9;
         println!(
-            "anneal {name} train batch {batch}: {steps:.1} steps/s, {:.0} samples/s, {gflops:.1} GFLOP/s = {:.0}% of peak",
+            "{who} {name} train batch {batch}: {steps:.1} steps/s, {:.0} samples/s, {gflops:.1} GFLOP/s = {:.0}% of peak",
             steps * batch as f64,
             100.0 * gflops / peak
         );
         if name == "mlp" {
             let trained = anneal_engine::train(&program, &examples, &mut NoObserver)?;
-            let model = Model::new(&program, &trained.weights)?;
+            let model = Model::with_backend(backend, &program, &trained.weights)?;
             let one = median_rate(seconds, || {
                 std::hint::black_box(model.predict(&x[..784]).unwrap());
                 1.0
             });
-            println!("anneal mlp infer batch 1: {:.1} us", 1e6 / one);
+            println!("{who} mlp infer batch 1: {:.1} us", 1e6 / one);
             let many = median_rate(seconds, || {
                 std::hint::black_box(model.predict(&x[..256 * 784]).unwrap());
                 256.0
             });
-            println!("anneal mlp infer batch 256: {many:.0} samples/s");
+            println!("{who} mlp infer batch 256: {many:.0} samples/s");
         }
     }
     Ok(())
