@@ -312,7 +312,12 @@ fn the_whole_loop_on_a_tiny_program() {
 
 #[test]
 fn clean_builds_of_one_key_are_byte_identical() {
-    let manifest = TINY.replace("[model]\nlayers = [\"flatten\", \"dense 16\", \"relu\", \"dense 2\", \"softmax\"]", "[model]\nlayers = [\"conv 4 3x3 pad 1\", \"relu\", \"maxpool 2\", \"flatten\", \"dropout 0.1\", \"dense 2\"]");
+    // Batches of 200 are large enough that the engine splits its GEMMs and its first-layer
+    // weight gradient between threads: the weights must not notice.
+    let manifest = TINY
+        .replace("[model]\nlayers = [\"flatten\", \"dense 16\", \"relu\", \"dense 2\", \"softmax\"]", "[model]\nlayers = [\"conv 16 3x3 pad 1\", \"relu\", \"maxpool 2\", \"flatten\", \"dropout 0.1\", \"dense 64\", \"relu\", \"dense 2\"]")
+        .replace("batch = 16", "batch = 200");
+    assert!(manifest.contains("batch = 200") && manifest.contains("conv 16"));
     let (a, pa) = tiny_program(&manifest);
     let (b, pb) = tiny_program(&manifest);
     for (tmp, threads) in [(&a, "1"), (&b, "2")] {
