@@ -153,9 +153,7 @@ pub fn train_with(
                     0.5 * t.optimizer.lr() * (1.0 + (std::f64::consts::PI * done).cos())
                 }
             };
-            // The step runs on one of the engine's worker threads, so the parallel loops inside
-            // it split work between threads already awake instead of waking them each time.
-            let (values, predicted) = rayon::scope(|_| stepper.step(&xb, &yb, lr, &mut rng))?;
+            let (values, predicted) = stepper.step(&xb, &yb, lr, &mut rng)?;
             let batch_loss = values.iter().sum::<f32>() / b as f32;
             if !batch_loss.is_finite() {
                 return Err(EngineError::Diverged {
@@ -232,7 +230,7 @@ fn shifted(
 }
 
 /// One training step on one backend: per-example losses and predicted classes of the batch.
-trait Stepper: Send {
+trait Stepper {
     fn step(
         &mut self,
         x: &[f32],
@@ -302,6 +300,30 @@ impl Stepper for CompiledStepper {
         lr: f64,
         rng: &mut SplitMix64,
     ) -> Result<(Vec<f32>, Vec<u32>), EngineError> {
+        // The step runs on one of the engine's worker threads, so the parallel loops inside it
+        // split work between threads already awake instead of waking them each time. (Only
+        // this backend: burn keeps batch-norm running statistics per thread and averages them
+        // when read, so its steps must all run on one thread.)
+        rayon::scope(|_| self.step_here(x, y, lr, rng))
+    }
+
+    fn export(&self) -> Result<Vec<NamedTensor>, EngineError> {
+        Ok(self.plan.export(&self.params, &self.stats))
+    }
+
+    fn profile(&self) -> Option<String> {
+        self.profile_text()
+    }
+}
+
+impl CompiledStepper {
+    fn step_here(
+        &mut self,
+        x: &[f32],
+        y: &[u32],
+        lr: f64,
+        rng: &mut SplitMix64,
+    ) -> Result<(Vec<f32>, Vec<u32>), EngineError> {
         let b = y.len();
         let classes = self.plan.classes();
         self.plan.forward(
@@ -343,11 +365,7 @@ impl Stepper for CompiledStepper {
         Ok((losses, predicted))
     }
 
-    fn export(&self) -> Result<Vec<NamedTensor>, EngineError> {
-        Ok(self.plan.export(&self.params, &self.stats))
-    }
-
-    fn profile(&self) -> Option<String> {
+    fn profile_text(&self) -> Option<String> {
         let nodes = self.ws.profile.as_ref()?;
         let per_step = |s: f64| 1e3 * s / f64::from(self.steps.max(1));
         let mut out = format!(
