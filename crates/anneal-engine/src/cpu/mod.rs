@@ -405,24 +405,54 @@ impl Plan {
         &self,
         params: &[f32],
         ws: &'w mut Workspace,
-        x: &[f32],
+        input: &[f32],
         b: usize,
         mut mode: Mode<'_>,
     ) -> &'w [f32] {
         if b > ws.batch {
             *ws = self.workspace(b);
         }
-        match self.input {
+        // Inference keeps no activations for a backward pass, so it copies nothing it need
+        // not: node 0 reads the caller's input where the layout already fits, nodes that only
+        // copy pass their input buffer on, and a relu after a dense layer is applied with its
+        // bias in one pass. `src` is the buffer the next node reads (`None`: the caller's).
+        let eval = matches!(mode, Mode::Eval(_));
+        let mut src = match self.input {
             Shape::Image([c, h, w]) if c > 1 => {
-                ops::to_channels_last(x, b, c, h * w, &mut ws.acts[0]);
+                ops::to_channels_last(input, b, c, h * w, &mut ws.acts[0]);
+                Some(0)
             }
-            _ => ws.acts[0][..b * self.sizes[0]].copy_from_slice(&x[..b * self.sizes[0]]),
-        }
+            _ if eval => None,
+            _ => {
+                let n = b * self.sizes[0];
+                ws.acts[0][..n].copy_from_slice(&input[..n]);
+                Some(0)
+            }
+        };
+        let mut relu_applied = false;
         for (i, node) in self.nodes.iter().enumerate() {
             let started = ws.profile.is_some().then(Instant::now);
+            let passes_through = eval
+                && (relu_applied
+                    || match *node {
+                        Node::Identity | Node::Dropout(_) => true,
+                        Node::Flatten { c, hw } => c == 1 || hw == 1,
+                        _ => false,
+                    });
+            relu_applied = false;
+            if passes_through {
+                if let (Some(t), Some(p)) = (started, &mut ws.profile) {
+                    p[i][0] += t.elapsed().as_secs_f64();
+                }
+                continue;
+            }
             let (before, after) = ws.acts.split_at_mut(i + 1);
-            let (x, y) = (&before[i][..b * self.sizes[i]], &mut after[0]);
-            let y = &mut y[..b * self.sizes[i + 1]];
+            let x = match src {
+                Some(s) => &before[s][..b * self.sizes[i]],
+                None => &input[..b * self.sizes[i]],
+            };
+            let y = &mut after[0][..b * self.sizes[i + 1]];
+            src = Some(i + 1);
             match (node, &mut ws.scratch[i]) {
                 (
                     &Node::Dense {
@@ -434,7 +464,9 @@ impl Plan {
                     _,
                 ) => {
                     let (w, bias) = (seg(params, w, inp * out), seg(params, bias, out));
-                    ops::dense_forward(x, b, w, bias, y);
+                    relu_applied =
+                        eval && matches!(self.nodes.get(i + 1), Some(Node::Act(Activation::Relu)));
+                    ops::dense_forward(x, b, w, bias, relu_applied, y);
                 }
                 (&Node::Conv { g, w, b: bias }, Scratch::Col(col)) => {
                     ops::conv_forward(
@@ -508,8 +540,16 @@ impl Plan {
                 p[i][0] += t.elapsed().as_secs_f64();
             }
         }
-        let last = self.nodes.len();
-        &ws.acts[last][..b * self.classes]
+        let n = b * self.classes;
+        match src {
+            Some(s) => &ws.acts[s][..n],
+            None => {
+                // Only copies: the logits are the input itself.
+                let last = self.nodes.len();
+                ws.acts[last][..n].copy_from_slice(&input[..n]);
+                &ws.acts[last][..n]
+            }
+        }
     }
 
     /// Gradients of the loss with respect to every parameter, into `grads`, given the

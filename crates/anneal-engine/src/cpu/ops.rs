@@ -115,17 +115,26 @@ pub(crate) fn col2im(col: &[f32], b: usize, g: &ConvGeom, dx: &mut [f32]) {
         });
 }
 
-/// Add `bias` to every row of the row-major `rows x bias.len()` matrix `out`.
-pub(crate) fn add_rows(out: &mut [f32], rows: usize, bias: &[f32]) {
+/// Add `bias` to every row of the row-major `rows x bias.len()` matrix `out`, then apply
+/// relu with `relu` (the same values as a separate pass, in one pass over memory).
+pub(crate) fn add_rows(out: &mut [f32], rows: usize, bias: &[f32], relu: bool) {
     let n = bias.len();
     let per = n * (CHUNK / n).max(1);
     let kernel = |block: &mut [f32]| {
         simd(
             #[inline(always)]
             move || {
-                for row in block.chunks_exact_mut(n) {
-                    for j in 0..n {
-                        row[j] += bias[j];
+                if relu {
+                    for row in block.chunks_exact_mut(n) {
+                        for j in 0..n {
+                            row[j] = (row[j] + bias[j]).max(0.0);
+                        }
+                    }
+                } else {
+                    for row in block.chunks_exact_mut(n) {
+                        for j in 0..n {
+                            row[j] += bias[j];
+                        }
                     }
                 }
             },
@@ -169,8 +178,15 @@ pub(crate) fn column_sums(m: &[f32], rows: usize, cols: usize, out: &mut [f32]) 
     }
 }
 
-/// `y = x W + b` for `x: [b, inp]`, `W: [inp, out]`.
-pub(crate) fn dense_forward(x: &[f32], b: usize, w: &[f32], bias: &[f32], y: &mut [f32]) {
+/// `y = x W + b` for `x: [b, inp]`, `W: [inp, out]`, then `max(y, 0)` with `relu`.
+pub(crate) fn dense_forward(
+    x: &[f32],
+    b: usize,
+    w: &[f32],
+    bias: &[f32],
+    relu: bool,
+    y: &mut [f32],
+) {
     let (out, inp) = (bias.len(), w.len() / bias.len());
     matmul(
         &mut y[..b * out],
@@ -178,7 +194,7 @@ pub(crate) fn dense_forward(x: &[f32], b: usize, w: &[f32], bias: &[f32], y: &mu
         View::rows(&x[..b * inp], b, inp),
         View::rows(w, inp, out),
     );
-    add_rows(y, b, bias);
+    add_rows(y, b, bias, relu);
 }
 
 /// Gradients of [`dense_forward`]: `gw = xᵀ dy`, `gb = Σ dy`, and `dx = dy Wᵀ` when asked.
@@ -220,7 +236,7 @@ pub(crate) fn conv_forward(
         View::rows(&col[..rows * k], rows, k),
         View::rows(w, g.oc, k).t(),
     );
-    add_rows(y, rows, bias);
+    add_rows(y, rows, bias, false);
 }
 
 /// Gradients of [`conv_forward`]. `col` must still hold the forward pass's unfolded input; it
