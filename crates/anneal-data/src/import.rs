@@ -41,6 +41,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+pub use csv_source::read_pairs;
 pub use pattern::{Pattern, PatternError};
 
 use crate::hash::ContentHash;

@@ -25,6 +25,55 @@ pub(super) fn csv_error(path: &Path, e: csv::Error) -> ImportError {
     }
 }
 
+/// A CSV reader over `path` (values trimmed, rows of any length: callers check them so the
+/// error names the line), with its header row as strings.
+pub(super) fn open_with_header(
+    path: &Path,
+) -> Result<(csv::Reader<std::fs::File>, Vec<String>), ImportError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| csv_error(path, e))?;
+    let header = reader
+        .headers()
+        .map_err(|e| csv_error(path, e))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    Ok((reader, header))
+}
+
+/// The rows of a two-column CSV (`id,label`, `filename,label`), trimmed, each with its 1-based
+/// line; a first row whose second field is `label` is a header and skipped. A row of another
+/// length is an error naming the file and line.
+pub fn read_pairs(path: &Path) -> Result<Vec<(String, String, u64)>, ImportError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| csv_error(path, e))?;
+    let mut out = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| csv_error(path, e))?;
+        let line = record.position().map_or(i as u64 + 1, |p| p.line());
+        if record.len() != 2 {
+            return Err(ImportError::Ragged {
+                path: path.to_path_buf(),
+                line,
+                expected: 2,
+                found: record.len(),
+            });
+        }
+        if i == 0 && &record[1] == "label" {
+            continue;
+        }
+        out.push((record[0].to_string(), record[1].to_string(), line));
+    }
+    Ok(out)
+}
+
 /// A finite number, or None.
 fn number(s: &str) -> Option<f32> {
     s.parse::<f32>().ok().filter(|v| v.is_finite())
@@ -41,17 +90,7 @@ impl Table {
         let total = std::fs::metadata(path)
             .map_err(ImportError::io(path))?
             .len();
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_path(path)
-            .map_err(|e| csv_error(path, e))?;
-        let header: Vec<String> = reader
-            .headers()
-            .map_err(|e| csv_error(path, e))?
-            .iter()
-            .map(str::to_string)
-            .collect();
+        let (mut reader, header) = open_with_header(path)?;
         progress.start(total, "bytes");
         let mut records = Vec::new();
         for record in reader.records() {

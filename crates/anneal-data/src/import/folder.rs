@@ -158,29 +158,10 @@ struct Labels {
 
 impl Labels {
     fn read(path: &Path) -> Result<Labels, ImportError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_path(path)
-            .map_err(|e| super::csv_source::csv_error(path, e))?;
         let mut rows = HashMap::new();
-        for (i, record) in reader.records().enumerate() {
-            let record = record.map_err(|e| super::csv_source::csv_error(path, e))?;
-            let line = record.position().map_or(i as u64 + 1, |p| p.line());
-            if record.len() != 2 {
-                return Err(ImportError::Ragged {
-                    path: path.to_path_buf(),
-                    line,
-                    expected: 2,
-                    found: record.len(),
-                });
-            }
-            if i == 0 && &record[1] == "label" {
-                continue;
-            }
-            let label = (!record[1].is_empty()).then(|| record[1].to_string());
-            let name = record[0].replace('\\', "/");
+        for (name, label, line) in super::csv_source::read_pairs(path)? {
+            let label = (!label.is_empty()).then_some(label);
+            let name = name.replace('\\', "/");
             if rows.insert(name.clone(), (label, line)).is_some() {
                 return Err(ImportError::Line {
                     path: path.to_path_buf(),

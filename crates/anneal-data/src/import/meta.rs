@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::csv_source::csv_error;
+use super::csv_source::{csv_error, open_with_header};
 use super::{Example, ImportError};
 
 /// A metadata file, keyed by its first column's values.
@@ -19,17 +19,7 @@ pub(super) struct MetaTable {
 impl MetaTable {
     /// Read a metadata CSV (a header line; values trimmed; each key listed once).
     pub(super) fn read(path: &Path) -> Result<MetaTable, ImportError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_path(path)
-            .map_err(|e| csv_error(path, e))?;
-        let header: Vec<String> = reader
-            .headers()
-            .map_err(|e| csv_error(path, e))?
-            .iter()
-            .map(str::to_string)
-            .collect();
+        let (mut reader, header) = open_with_header(path)?;
         let key = match header.first() {
             Some(k) if !k.is_empty() && header.len() > 1 => k.clone(),
             _ => {

@@ -204,28 +204,10 @@ pub fn diff(dir: &Path, a: &str, b: &str, stat: bool, json: bool) -> Result<u8, 
 
 /// Read `id,label` rows; a first row whose second field is `label` is a header.
 fn read_edits(path: &Path) -> Result<Vec<(String, String)>, CliError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_path(path)
-        .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
-    let mut out = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
-        if record.len() != 2 {
-            return Err(CliError::new(format!(
-                "{}: line {}: expected 2 fields (id,label), found {}",
-                path.display(),
-                i + 1,
-                record.len()
-            )));
-        }
-        if i == 0 && &record[1] == "label" {
-            continue;
-        }
-        out.push((record[0].trim().to_string(), record[1].trim().to_string()));
-    }
-    Ok(out)
+    Ok(anneal_data::import::read_pairs(path)?
+        .into_iter()
+        .map(|(id, label, _)| (id, label))
+        .collect())
 }
 
 /// How `label` and `remove` record their changes.
