@@ -82,19 +82,29 @@ for name, make, batch in [("mlp", mlp, 128), ("cnn", cnn, 64)]:
           f"{gflops:.1f} GFLOP/s = {100 * gflops / peak:.0f}% of peak")
 
 model = models["mlp"].eval()
-for batch in [1, 256]:
-    x = torch.rand(batch, 1, 28, 28)
+def report_inference(who, run):
+    """Batch-1 latency and batch-256 throughput of `run(batch)`, one inference of that size."""
+    for batch in [1, 256]:
+        def work():
+            run(batch)
+            return batch
 
-    def infer():
-        with torch.inference_mode():
-            torch.softmax(model(x), 1)
-        return batch
+        rate = median_rate(work)
+        if batch == 1:
+            print(f"{who} mlp infer batch 1: {1e6 / rate:.1f} us")
+        else:
+            print(f"{who} mlp infer batch 256: {rate:.0f} samples/s")
 
-    rate = median_rate(infer)
-    if batch == 1:
-        print(f"pytorch mlp infer batch 1: {1e6 / rate:.1f} us")
-    else:
-        print(f"pytorch mlp infer batch 256: {rate:.0f} samples/s")
+
+inputs = {batch: torch.rand(batch, 1, 28, 28) for batch in [1, 256]}
+
+
+def torch_infer(batch):
+    with torch.inference_mode():
+        torch.softmax(model(inputs[batch]), 1)
+
+
+report_inference("pytorch", torch_infer)
 
 try:
     import numpy as np
@@ -135,15 +145,4 @@ with torch.inference_mode():
 got = session.run(["p"], {"x": x})[0]
 assert np.abs(got - want).max() < 1e-4, "the ONNX graph disagrees with the torch model"
 print(f"onnxruntime {ort.__version__}")
-for batch in [1, 256]:
-    xb = x[:batch]
-
-    def infer():
-        session.run(["p"], {"x": xb})
-        return batch
-
-    rate = median_rate(infer)
-    if batch == 1:
-        print(f"onnxruntime mlp infer batch 1: {1e6 / rate:.1f} us")
-    else:
-        print(f"onnxruntime mlp infer batch 256: {rate:.0f} samples/s")
+report_inference("onnxruntime", lambda batch: session.run(["p"], {"x": x[:batch]}))

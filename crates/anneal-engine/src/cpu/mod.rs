@@ -318,18 +318,8 @@ impl Plan {
                 &mut params[s.offset..s.offset + s.len]
             };
             match s.conv {
-                Some([oc, c, kh, kw]) => {
-                    for o in 0..oc {
-                        for ch in 0..c {
-                            for y in 0..kh {
-                                for x in 0..kw {
-                                    dst[((o * kh + y) * kw + x) * c + ch] =
-                                        t.data[((o * c + ch) * kh + y) * kw + x];
-                                }
-                            }
-                        }
-                    }
-                }
+                // Per output channel, `[c, kh*kw]` to `[kh*kw, c]`: the activations' layout change.
+                Some([oc, c, kh, kw]) => ops::to_channels_last(&t.data, oc, c, kh * kw, dst),
                 None => dst.copy_from_slice(&t.data),
             }
         }
@@ -350,16 +340,7 @@ impl Plan {
                 let data = match s.conv {
                     Some([oc, c, kh, kw]) => {
                         let mut data = vec![0f32; s.len];
-                        for o in 0..oc {
-                            for ch in 0..c {
-                                for y in 0..kh {
-                                    for x in 0..kw {
-                                        data[((o * c + ch) * kh + y) * kw + x] =
-                                            src[((o * kh + y) * kw + x) * c + ch];
-                                    }
-                                }
-                            }
-                        }
+                        ops::to_channel_major(src, oc, c, kh * kw, &mut data);
                         data
                     }
                     None => src.to_vec(),
