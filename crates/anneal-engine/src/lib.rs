@@ -180,15 +180,14 @@ enum Inner {
         /// Reused between calls; inference is serialised per model (the server runs one worker
         /// per model).
         ws: std::sync::Mutex<cpu::Workspace>,
+        /// Built at the first small batch: packed dense weights and the partner thread.
+        latency: std::sync::OnceLock<cpu::Latency>,
     },
     Burn {
         net: net::Net,
         device: Device,
     },
 }
-
-/// Inference batches up to this size run on the calling thread (see [`Model::predict`]).
-const ON_CALLER_MAX_BATCH: usize = 4;
 
 /// Inference batch size: bounds memory for large inputs.
 const INFER_BATCH: usize = 512;
@@ -218,6 +217,7 @@ impl Model {
                     params,
                     stats,
                     ws,
+                    latency: std::sync::OnceLock::new(),
                 }
             }
             Backend::Burn => {
@@ -251,21 +251,26 @@ impl Model {
                     params,
                     stats,
                     ws,
+                    latency,
                 } => {
                     // A poisoned lock only means another call panicked mid-batch; the buffers
                     // are overwritten before use, so they are still fine to use.
                     let mut ws = ws.lock().unwrap_or_else(|e| e.into_inner());
                     let start = out.len();
-                    // Larger batches run on the engine's threads (as training steps do), so the
-                    // parallel loops find them awake; a handful of rows is quicker on this one
-                    // than the handoff (measured: batch 1 took 51 us inside the pool, 34 here).
                     let ws: &mut cpu::Workspace = &mut ws;
-                    let mode = cpu::Mode::Eval(stats);
-                    if b > ON_CALLER_MAX_BATCH {
+                    if b > cpu::MAX_SMALL_BATCH {
+                        // Larger batches run on the engine's threads (as training steps do),
+                        // so the parallel loops find them awake.
+                        let mode = cpu::Mode::Eval(stats, None);
                         out.extend_from_slice(rayon::scope(|_| {
                             plan.forward(params, ws, chunk, b, mode)
                         }));
                     } else {
+                        // A handful of rows is quicker on this thread than any handoff to the
+                        // pool (batch 1 measured 51 us inside it, 34 us here); its dense
+                        // layers stream packed weights, shared with one spinning partner.
+                        let latency = latency.get_or_init(|| plan.latency(params, threads() > 1));
+                        let mode = cpu::Mode::Eval(stats, Some(latency));
                         out.extend_from_slice(plan.forward(params, ws, chunk, b, mode));
                     }
                     cpu::softmax_rows(&mut out[start..], self.classes);

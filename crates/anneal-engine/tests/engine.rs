@@ -261,3 +261,35 @@ fn the_compiled_engine_trains_as_burn_does() {
         }
     }
 }
+
+#[test]
+fn small_batches_predict_as_large_ones() {
+    // Dense layers large enough that batches of 1-4 share panels with the partner thread.
+    let text = "[program]\nname = \"t\"\nversion = \"0.1.0\"\n[data]\ninput = \"image\"\nshape = [1, 28, 28]\nclasses = 3\n\
+                [model]\nlayers = [\"flatten\", \"dense 200\", \"relu\", \"dense 70\", \"tanh\", \"dense 3\"]\n\
+                [train]\nepochs = 1\nbatch = 8\nseed = 5\n";
+    let p = Program::parse("anneal.toml", text).unwrap();
+    let n = 24;
+    let x: Vec<f32> = (0..n * 784)
+        .map(|i| ((i * 7919) % 1013) as f32 / 1013.0)
+        .collect();
+    let y: Vec<u32> = (0..n as u32).map(|i| i % 3).collect();
+    let t = train(&p, &Examples { x: &x, y: &y }, &mut NoObserver).unwrap();
+    let model = Model::new(&p, &t.weights).unwrap();
+    let batch = model.predict(&x).unwrap();
+    for rows in 1..=5 {
+        for round in 0..20 {
+            let start = (round * rows) % (n - rows);
+            let got = model
+                .predict(&x[start * 784..(start + rows) * 784])
+                .unwrap();
+            let want = &batch[start * 3..(start + rows) * 3];
+            for (g, w) in got.iter().zip(want) {
+                assert!(
+                    (g - w).abs() < 1e-5,
+                    "{rows} rows from {start}: {got:?} against {want:?}"
+                );
+            }
+        }
+    }
+}

@@ -11,7 +11,11 @@
 //! (`[out, in, ky, kx]`, as burn and PyTorch store them).
 
 pub(crate) mod gemm;
+mod gemv;
 mod ops;
+mod partner;
+
+use std::sync::Arc;
 
 use std::time::Instant;
 
@@ -87,8 +91,9 @@ pub(crate) struct Plan {
 
 /// Training or inference.
 pub(crate) enum Mode<'a> {
-    /// Running statistics (read only), no dropout.
-    Eval(&'a [f32]),
+    /// Running statistics (read only), no dropout; dense layers of batches up to
+    /// [`MAX_SMALL_BATCH`] run from the [`Latency`] panels when one is given.
+    Eval(&'a [f32], Option<&'a Latency>),
     /// Batch statistics, dropout masks from the generator, running statistics updated.
     Train(&'a mut SplitMix64, &'a mut [f32]),
 }
@@ -397,7 +402,11 @@ impl Plan {
         // not: node 0 reads the caller's input where the layout already fits, nodes that only
         // copy pass their input buffer on, and a relu after a dense layer is applied with its
         // bias in one pass. `src` is the buffer the next node reads (`None`: the caller's).
-        let eval = matches!(mode, Mode::Eval(_));
+        let eval = matches!(mode, Mode::Eval(..));
+        let latency = match mode {
+            Mode::Eval(_, Some(l)) if b <= MAX_SMALL_BATCH => Some(l),
+            _ => None,
+        };
         let mut src = match self.input {
             Shape::Image([c, h, w]) if c > 1 => {
                 ops::to_channels_last(input, b, c, h * w, &mut ws.acts[0]);
@@ -447,7 +456,13 @@ impl Plan {
                     let (w, bias) = (seg(params, w, inp * out), seg(params, bias, out));
                     relu_applied =
                         eval && matches!(self.nodes.get(i + 1), Some(Node::Act(Activation::Relu)));
-                    ops::dense_forward(x, b, w, bias, relu_applied, y);
+                    match latency.and_then(|l| l.slot[i].map(|k| (l, k))) {
+                        Some((l, k)) => {
+                            l.product(k, x, b, y);
+                            ops::add_rows(y, b, bias, relu_applied);
+                        }
+                        None => ops::dense_forward(x, b, w, bias, relu_applied, y),
+                    }
                 }
                 (&Node::Conv { g, w, b: bias }, Scratch::Col(col)) => {
                     ops::conv_forward(
@@ -487,7 +502,7 @@ impl Plan {
                                 y,
                             );
                         }
-                        Mode::Eval(stats) => ops::batchnorm_eval(
+                        Mode::Eval(stats, _) => ops::batchnorm_eval(
                             x,
                             rows,
                             seg(params, gamma, c),
@@ -652,6 +667,64 @@ impl Plan {
     /// Number of nodes.
     pub fn len(&self) -> usize {
         self.nodes.len()
+    }
+}
+
+/// Batches up to this size are latency-bound: their dense layers run from panels
+/// ([`Latency`]) rather than through the GEMM.
+pub(crate) const MAX_SMALL_BATCH: usize = gemv::MAX_ROWS;
+
+/// Dense layers with fewer multiply-adds per row than this run on the caller alone: handing
+/// half of them to the partner thread costs more than it saves (about 2 us of work).
+const PARTNER_MIN_MACS: usize = 1 << 15;
+
+/// What small-batch inference keeps beside a plan: every dense layer's weights repacked into
+/// panels ([`gemv::Packed`], a second copy of those weights) and, on more than one thread, a
+/// partner thread that computes some of the panels of the larger layers.
+#[derive(Debug)]
+pub(crate) struct Latency {
+    /// For each node, the index of its packed weights when it is a dense layer.
+    slot: Vec<Option<usize>>,
+    layers: Arc<[gemv::Packed]>,
+    partner: Option<partner::Partner>,
+}
+
+impl Latency {
+    fn product(&self, k: usize, x: &[f32], rows: usize, y: &mut [f32]) {
+        let w = &self.layers[k];
+        match &self.partner {
+            Some(p) if w.inp() * w.out() >= PARTNER_MIN_MACS && w.panels() > 1 => {
+                p.product(k, x, rows, y);
+            }
+            _ => w.product(x, rows, 0..w.panels(), y),
+        }
+    }
+}
+
+impl Plan {
+    /// Pack this plan's dense layers for small batches; with `partner`, start a partner thread
+    /// when a layer is large enough to share.
+    pub fn latency(&self, params: &[f32], partner: bool) -> Latency {
+        let mut slot = vec![None; self.nodes.len()];
+        let mut layers = Vec::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            if let &Node::Dense { inp, out, w, .. } = node {
+                slot[i] = Some(layers.len());
+                layers.push(gemv::Packed::new(seg(params, w, inp * out), inp, out));
+            }
+        }
+        let layers: Arc<[gemv::Packed]> = layers.into();
+        let shares = layers
+            .iter()
+            .any(|w| w.inp() * w.out() >= PARTNER_MIN_MACS && w.panels() > 1);
+        let partner = (partner && shares)
+            .then(|| partner::Partner::start(Arc::clone(&layers)))
+            .flatten();
+        Latency {
+            slot,
+            layers,
+            partner,
+        }
     }
 }
 
