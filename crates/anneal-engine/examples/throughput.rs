@@ -10,7 +10,11 @@
 //!
 //! Every figure is the median of 3 blocks of at least SECONDS each, after a warm-up.
 //!
-//! Usage: throughput [SECONDS_PER_BLOCK] [THREADS] [ONLY: gemm, mlp or cnn, for profiling]
+//! Usage: throughput [SECONDS_PER_BLOCK] [THREADS] [ONLY: gemm, mlp, cnn or digits]
+//!
+//! `digits` (only when named) trains the embedded digits program's layers (two conv +
+//! batch-norm blocks, batch 64), the shapes `anneal build` runs by default; with
+//! `ANNEAL_PROFILE=1` it prints where each step's time goes.
 //!
 //! With `ANNEAL_BACKEND=burn` the training and inference figures are burn's (the reference
 //! backend, the engine before the compiled plan), labelled `burn` instead of `anneal`.
@@ -48,6 +52,21 @@ layers = ["conv 32 5x5", "relu", "maxpool 2", "conv 64 5x5", "relu", "maxpool 2"
 epochs = 5
 batch = 64
 optimizer = "adam 0.001"
+"#;
+
+const DIGITS: &str = r#"[program]
+name = "digits"
+version = "0.1.0"
+[data]
+input = "image"
+shape = [1, 28, 28]
+classes = 10
+[model]
+layers = ["conv 16 5x5", "batchnorm", "relu", "maxpool 2", "conv 32 5x5", "batchnorm", "relu", "maxpool 2", "flatten", "dense 128", "relu", "dense 10"]
+[train]
+epochs = 5
+batch = 64
+optimizer = "adam 0.002"
 "#;
 
 /// Median over 3 blocks of `seconds` each of `work` (which reports how many units it did) per
@@ -141,8 +160,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         f64::NAN
     };
     println!("gemm peak (gemm crate, f32 1024^3): {peak:.1} GFLOP/s");
-    for (name, manifest) in [("mlp", MLP), ("cnn", CNN)] {
-        if only.is_some_and(|o| o != name) {
+    for (name, manifest) in [("mlp", MLP), ("cnn", CNN), ("digits", DIGITS)] {
+        if only.is_some_and(|o| o != name) || (name == "digits" && only != Some("digits")) {
             continue;
         }
         let program = anneal_spec::Program::parse(name, manifest)?;
