@@ -189,6 +189,13 @@ enum Inner {
     },
 }
 
+/// Whether small-batch inference may use a partner thread: with more than one engine thread,
+/// unless `ANNEAL_PARTNER=off` (for machines where no thread should wait for work, and for
+/// measuring what the partner buys).
+fn partner_wanted() -> bool {
+    threads() > 1 && std::env::var("ANNEAL_PARTNER").map_or(true, |v| v != "off")
+}
+
 /// Inference batch size: bounds memory for large inputs.
 const INFER_BATCH: usize = 512;
 
@@ -269,7 +276,8 @@ impl Model {
                         // A handful of rows is quicker on this thread than any handoff to the
                         // pool (batch 1 measured 51 us inside it, 34 us here); its dense
                         // layers stream packed weights, shared with one spinning partner.
-                        let latency = latency.get_or_init(|| plan.latency(params, threads() > 1));
+                        let latency =
+                            latency.get_or_init(|| plan.latency(params, partner_wanted()));
                         let mode = cpu::Mode::Eval(stats, Some(latency));
                         out.extend_from_slice(plan.forward(params, ws, chunk, b, mode));
                     }
