@@ -148,6 +148,11 @@ impl Partner {
             spins += 1;
             if spins < 1 << 16 {
                 std::hint::spin_loop();
+            } else if self.thread.as_ref().is_some_and(|t| t.is_finished()) {
+                // It died mid-job (a bug: its kernels check their shapes before they lock
+                // anything): do the whole layer here. Later jobs find nobody to join them.
+                w.product(x, rows, 0..w.panels(), y);
+                return;
             } else {
                 thread::yield_now(); // it was descheduled: let it run
             }
