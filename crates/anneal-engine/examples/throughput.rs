@@ -24,50 +24,55 @@ use std::time::Instant;
 
 use anneal_engine::{Backend, Examples, Model, NoObserver};
 
-const MLP: &str = r#"[program]
-name = "mlp"
-version = "0.1.0"
-[data]
-input = "image"
-shape = [1, 28, 28]
-classes = 10
-[model]
-layers = ["flatten", "dense 512", "relu", "dense 256", "relu", "dense 10"]
-[train]
-epochs = 5
-batch = 128
-optimizer = "adam 0.001"
-"#;
+/// A program on 28x28 grey images with 10 classes, trained with Adam.
+fn manifest(name: &str, layers: &[&str], batch: usize, lr: &str) -> String {
+    let layers: Vec<String> = layers.iter().map(|l| format!("{l:?}")).collect();
+    format!(
+        "[program]\nname = {name:?}\nversion = \"0.1.0\"\n\
+         [data]\ninput = \"image\"\nshape = [1, 28, 28]\nclasses = 10\n\
+         [model]\nlayers = [{}]\n\
+         [train]\nepochs = 5\nbatch = {batch}\noptimizer = \"adam {lr}\"\n",
+        layers.join(", ")
+    )
+}
 
-const CNN: &str = r#"[program]
-name = "cnn"
-version = "0.1.0"
-[data]
-input = "image"
-shape = [1, 28, 28]
-classes = 10
-[model]
-layers = ["conv 32 5x5", "relu", "maxpool 2", "conv 64 5x5", "relu", "maxpool 2", "flatten", "dense 128", "relu", "dense 10"]
-[train]
-epochs = 5
-batch = 64
-optimizer = "adam 0.001"
-"#;
+const MLP: &[&str] = &[
+    "flatten",
+    "dense 512",
+    "relu",
+    "dense 256",
+    "relu",
+    "dense 10",
+];
 
-const DIGITS: &str = r#"[program]
-name = "digits"
-version = "0.1.0"
-[data]
-input = "image"
-shape = [1, 28, 28]
-classes = 10
-[model]
-layers = ["conv 16 5x5", "batchnorm", "relu", "maxpool 2", "conv 32 5x5", "batchnorm", "relu", "maxpool 2", "flatten", "dense 128", "relu", "dense 10"]
-[train]
-epochs = 5
-batch = 64
-optimizer = "adam 0.002"
-"#;
+const CNN: &[&str] = &[
+    "conv 32 5x5",
+    "relu",
+    "maxpool 2",
+    "conv 64 5x5",
+    "relu",
+    "maxpool 2",
+    "flatten",
+    "dense 128",
+    "relu",
+    "dense 10",
+];
+
+/// The embedded digits program's layers.
+const DIGITS: &[&str] = &[
+    "conv 16 5x5",
+    "batchnorm",
+    "relu",
+    "maxpool 2",
+    "conv 32 5x5",
+    "batchnorm",
+    "relu",
+    "maxpool 2",
+    "flatten",
+    "dense 128",
+    "relu",
+    "dense 10",
+];
 
 /// Median over 3 blocks of `seconds` each of `work` (which reports how many units it did) per
 /// second.
@@ -160,11 +165,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         f64::NAN
     };
     println!("gemm peak (gemm crate, f32 1024^3): {peak:.1} GFLOP/s");
-    for (name, manifest) in [("mlp", MLP), ("cnn", CNN), ("digits", DIGITS)] {
+    for (name, layers, batch, lr) in [
+        ("mlp", MLP, 128, "0.001"),
+        ("cnn", CNN, 64, "0.001"),
+        ("digits", DIGITS, 64, "0.002"),
+    ] {
         if only.is_some_and(|o| o != name) || (name == "digits" && only != Some("digits")) {
             continue;
         }
-        let program = anneal_spec::Program::parse(name, manifest)?;
+        let program = anneal_spec::Program::parse(name, &manifest(name, layers, batch, lr))?;
         let batch = program.train.batch;
         let cost = anneal_spec::shape::infer(
             program.input.shape,
