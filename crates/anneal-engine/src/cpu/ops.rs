@@ -43,43 +43,70 @@ impl ConvGeom {
 }
 
 /// Unfold `b` images into patch rows: `col[(n, oy, ox), (ky, kx, c)]`.
+///
+/// A patch row is `kh` runs of `kw * c` values, one per kernel row. Runs of up to
+/// [`SHORT_RUN`] values (a 5x5 kernel on one channel copies 5 at a time) are copied as one
+/// fixed-size vector move whose tail spills onto values this loop writes later (the rest of
+/// the row, the next rows), instead of a call into `memmove` per run, which made the first
+/// digits convolution's unfolding take 0.49 ms of its 0.9 ms.
 pub(crate) fn im2col(x: &[f32], b: usize, g: &ConvGeom, col: &mut [f32]) {
-    let (k, per_in) = (g.k(), g.input_len());
+    let (k, per_in, run) = (g.k(), g.input_len(), g.kw * g.c);
     col[..b * g.rows() * k]
         .par_chunks_mut(g.rows() * k)
         .zip(x[..b * per_in].par_chunks(per_in))
         .for_each(|(col, x)| {
-            for oy in 0..g.oh {
-                for ox in 0..g.ow {
-                    let row = &mut col[(oy * g.ow + ox) * k..][..k];
-                    for ky in 0..g.kh {
-                        let dst = &mut row[ky * g.kw * g.c..(ky + 1) * g.kw * g.c];
-                        let iy = (oy * g.stride + ky) as isize - g.pad as isize;
-                        if iy < 0 || iy >= g.h as isize {
-                            dst.fill(0.0);
-                            continue;
-                        }
-                        let line = &x[iy as usize * g.w * g.c..(iy as usize + 1) * g.w * g.c];
-                        let ix0 = (ox * g.stride) as isize - g.pad as isize;
-                        if ix0 >= 0 && ix0 as usize + g.kw <= g.w {
-                            let start = ix0 as usize * g.c;
-                            dst.copy_from_slice(&line[start..start + g.kw * g.c]);
-                        } else {
-                            for kx in 0..g.kw {
-                                let ix = ix0 + kx as isize;
-                                let d = &mut dst[kx * g.c..(kx + 1) * g.c];
-                                if ix < 0 || ix >= g.w as isize {
-                                    d.fill(0.0);
+            simd(
+                #[inline(always)]
+                || {
+                    for oy in 0..g.oh {
+                        for ox in 0..g.ow {
+                            let at = (oy * g.ow + ox) * k;
+                            for ky in 0..g.kh {
+                                let d0 = at + ky * run;
+                                let iy = (oy * g.stride + ky) as isize - g.pad as isize;
+                                if iy < 0 || iy >= g.h as isize {
+                                    col[d0..d0 + run].fill(0.0);
+                                    continue;
+                                }
+                                let line = iy as usize * g.w * g.c;
+                                let ix0 = (ox * g.stride) as isize - g.pad as isize;
+                                if ix0 >= 0 && ix0 as usize + g.kw <= g.w {
+                                    let s0 = line + ix0 as usize * g.c;
+                                    if run <= SHORT_RUN
+                                        && d0 + SHORT_RUN <= col.len()
+                                        && s0 + SHORT_RUN <= x.len()
+                                    {
+                                        let v: [f32; SHORT_RUN] = {
+                                            let s = &x[s0..s0 + SHORT_RUN];
+                                            std::array::from_fn(|j| s[j])
+                                        };
+                                        col[d0..d0 + SHORT_RUN].copy_from_slice(&v);
+                                    } else {
+                                        col[d0..d0 + run].copy_from_slice(&x[s0..s0 + run]);
+                                    }
                                 } else {
-                                    d.copy_from_slice(&line[ix as usize * g.c..][..g.c]);
+                                    for kx in 0..g.kw {
+                                        let ix = ix0 + kx as isize;
+                                        let d = &mut col[d0 + kx * g.c..d0 + (kx + 1) * g.c];
+                                        if ix < 0 || ix >= g.w as isize {
+                                            d.fill(0.0);
+                                        } else {
+                                            d.copy_from_slice(
+                                                &x[line + ix as usize * g.c..][..g.c],
+                                            );
+                                        }
+                                    }
                                 }
                             }
                         }
                     }
-                }
-            }
+                },
+            )
         });
 }
+
+/// Runs of up to this many values are unfolded as one vector move (see [`im2col`]).
+const SHORT_RUN: usize = 16;
 
 /// The adjoint of [`im2col`]: add each patch row back onto the image it came from.
 pub(crate) fn col2im(col: &[f32], b: usize, g: &ConvGeom, dx: &mut [f32]) {
@@ -939,5 +966,78 @@ pub(crate) fn sgd(params: &mut [f32], grads: &[f32], velocity: &mut [f32], lr: f
             .par_chunks_mut(CHUNK)
             .zip(grads.par_chunks(CHUNK).zip(velocity.par_chunks_mut(CHUNK)))
             .for_each(kernel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `col` by the definition: patch value `(ky, kx, ch)` of output `(oy, ox)`, zero outside.
+    fn unfold_by_definition(x: &[f32], b: usize, g: &ConvGeom) -> Vec<f32> {
+        let mut out = Vec::new();
+        for n in 0..b {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    for ky in 0..g.kh {
+                        for kx in 0..g.kw {
+                            for ch in 0..g.c {
+                                let iy = (oy * g.stride + ky) as isize - g.pad as isize;
+                                let ix = (ox * g.stride + kx) as isize - g.pad as isize;
+                                let inside = (0..g.h as isize).contains(&iy)
+                                    && (0..g.w as isize).contains(&ix);
+                                out.push(if inside {
+                                    x[n * g.input_len()
+                                        + (iy as usize * g.w + ix as usize) * g.c
+                                        + ch]
+                                } else {
+                                    0.0
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn unfolding_matches_the_definition() {
+        // (c, h, w, k, stride, pad): short runs that spill (one channel, 5x5 and 3x3), padded
+        // and strided ones, and runs too long to spill.
+        for (c, h, w, kk, stride, pad) in [
+            (1, 28, 28, 5, 1, 0),
+            (1, 9, 7, 3, 2, 1),
+            (3, 8, 8, 3, 1, 1),
+            (2, 6, 5, 2, 1, 2),
+            (16, 12, 12, 5, 1, 0),
+        ] {
+            let (oh, ow) = (
+                (h + 2 * pad - kk) / stride + 1,
+                (w + 2 * pad - kk) / stride + 1,
+            );
+            let g = ConvGeom {
+                c,
+                h,
+                w,
+                oc: 4,
+                kh: kk,
+                kw: kk,
+                stride,
+                pad,
+                oh,
+                ow,
+            };
+            let b = 3;
+            let x: Vec<f32> = (0..b * g.input_len()).map(|i| i as f32 + 1.0).collect();
+            let mut col = vec![f32::NAN; b * g.rows() * g.k()];
+            im2col(&x, b, &g, &mut col);
+            assert_eq!(
+                col,
+                unfold_by_definition(&x, b, &g),
+                "c {c}, {h}x{w}, kernel {kk}, stride {stride}, pad {pad}"
+            );
+        }
     }
 }
