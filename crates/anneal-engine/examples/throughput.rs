@@ -133,7 +133,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => (Backend::Compiled, "anneal"),
     };
     if only == Some("shapes") {
-        // The MLP's GEMMs, each as the engine runs it and in the other layouts it could use.
+        // The MLP's GEMMs, each as the engine runs it and in the other layouts it could use,
+        // then its three batch-256 inference products.
         for (label, m, k, n, ta, tb) in [
             ("fwd1 x.W [128x784]x[784x512]", 128, 784, 512, false, false),
             ("fwd1 x.Wt (W stored out x in)", 128, 784, 512, false, true),
@@ -142,6 +143,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ("fwd2 [128x512]x[512x256]", 128, 512, 256, false, false),
             ("dX2 dy.Wt [128x256]x[256x512]", 128, 256, 512, false, true),
             ("dW2 xt.dy -> [512x256]", 512, 128, 256, true, false),
+            ("infer1 [256x784]x[784x512]", 256, 784, 512, false, false),
+            ("infer2 [256x512]x[512x256]", 256, 512, 256, false, false),
+            ("infer3 [256x256]x[256x10]", 256, 256, 10, false, false),
         ] {
             let a = random(m * k, 4);
             let b = random(k * n, 5);
