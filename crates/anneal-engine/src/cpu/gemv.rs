@@ -9,8 +9,9 @@
 //! prefetches. Measured on the 784x512 layer at batch 1 on one thread of this project's 2-core
 //! AVX-512 machine: 18 us from panels against 30 us through the `gemm` crate.
 //!
-//! Every output column is summed by one kernel in input order with fused multiply-adds, the
-//! order the GEMM uses for one row, so which thread computes a panel never changes a value.
+//! Every output column is summed by one kernel in input order, with fused multiply-adds where
+//! the CPU has them (AVX2 or AVX-512: the order the GEMM uses for one row), so which thread
+//! computes a panel never changes a value.
 
 use std::ops::Range;
 
@@ -98,7 +99,7 @@ impl<const R: usize> pulp::WithSimd for Rows<'_, R> {
     fn with_simd<S: pulp::Simd>(self, simd: S) {
         let Product { w, x, panels, y } = self.0;
         let (inp, out) = (w.inp, w.out);
-        // Vectors per panel row: 4 with AVX-512, 8 with AVX2 (PANEL lanes in all).
+        // Vectors per panel row: 4 with AVX-512, 8 with AVX2, 64 scalars without either.
         let nv = PANEL / S::F32_LANES;
         for p in panels {
             let panel = &w.data[p * inp * PANEL..][..inp * PANEL];

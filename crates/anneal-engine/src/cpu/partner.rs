@@ -12,13 +12,17 @@
 //! partner at 8 and 64 clients and about 1.9x as many at one.
 //!
 //! Panels are claimed one at a time, the caller from the first panel up and the partner from
-//! the last one down, until they meet. A partner that is asleep, descheduled or slow costs
+//! the last one down, until they meet. A partner that is asleep or slow to start costs
 //! nothing but its share: the caller claims what is left and, if the partner never joined the
-//! job, closes it and goes on alone. When both run at the same pace each thread takes the same
-//! half of every layer call after call, so that half stays in its core's cache (the MLP's
-//! 2.1 MB of weights do not fit one core's 1 MiB L2; each half nearly does). Each panel is
-//! computed whole by one thread with the same kernel, so values never depend on who computed
-//! what.
+//! job, closes it and goes on alone. A partner descheduled in the middle of a panel makes the
+//! caller wait for that panel (spinning for [`WAIT_SPIN`], then yielding to it). When both
+//! run at the same pace each thread takes the same half of every layer call after call, so
+//! that half stays in its core's cache (the MLP's 2.1 MB of weights do not fit one core's
+//! 1 MiB L2; each half nearly does). Each panel is computed whole by one thread with the same
+//! kernel, so values never depend on who computed what.
+//!
+//! Calls are serialised by the owner (the model's workspace lock); a caller that unwinds
+//! mid-job leaves the job to be closed or finished by the next one before it posts its own.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -30,6 +34,10 @@ use super::gemv::Packed;
 /// How long the partner keeps checking for work after its last job before it sleeps. While it
 /// sleeps, calls run on the caller alone (and wake it for the next ones).
 pub(crate) const SPIN: Duration = Duration::from_millis(1);
+
+/// How long a caller spins for the partner's last panel before it yields its core. A panel of
+/// the 784x512 layer takes about 2 us; a partner still busy after this was descheduled.
+const WAIT_SPIN: Duration = Duration::from_micros(50);
 
 // A job's phase, in the low two bits of `Shared::state` (the job number is above them).
 const OPEN: u64 = 0;
@@ -55,6 +63,8 @@ struct Shared {
     /// Set by the partner just before it sleeps; whoever clears it wakes it.
     sleeping: AtomicBool,
     quit: AtomicBool,
+    /// Held by the caller of the job in progress ([`Turn`]).
+    busy: AtomicBool,
     /// Jobs the partner joined (for tests and profiles).
     joined: AtomicU64,
     job: Mutex<Job>,
@@ -91,6 +101,7 @@ impl Partner {
             unclaimed: AtomicU64::new(0),
             sleeping: AtomicBool::new(false),
             quit: AtomicBool::new(false),
+            busy: AtomicBool::new(false),
             joined: AtomicU64::new(0),
             job: Mutex::new(Job::default()),
             result: Mutex::new(Result::default()),
@@ -117,6 +128,30 @@ impl Partner {
     fn run(&self, layer: usize, x: &[f32], rows: usize, y: &mut [f32], claim: bool) {
         let s = &*self.shared;
         let w = &s.layers[layer];
+        // The owner serialises calls (the model's workspace lock); should a second caller come
+        // anyway, it computes alone rather than share the one job slot.
+        let Some(_turn) = Turn::take(&s.busy) else {
+            w.product(x, rows, 0..w.panels(), y);
+            return;
+        };
+        // A caller that unwound mid-job (a panic in its kernel) left that job open or taken:
+        // close it or let the partner finish it before the slot is reused.
+        let previous = s.state.load(Ordering::Acquire);
+        if previous & 3 == OPEN || previous & 3 == TAKEN {
+            let n = previous >> 2;
+            let closed = previous & 3 == OPEN
+                && s.state
+                    .compare_exchange(
+                        previous,
+                        n << 2 | CLOSED,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    )
+                    .is_ok();
+            if !closed {
+                self.wait_done(n);
+            }
+        }
         {
             let mut job = lock(&s.job);
             job.layer = layer;
@@ -155,19 +190,11 @@ impl Partner {
             return; // The partner never joined: every panel was ours.
         }
         // It joined: it finishes its last panel about when we finished ours.
-        let mut spins = 0u32;
-        while s.state.load(Ordering::Acquire) != number << 2 | DONE {
-            spins += 1;
-            if spins < 1 << 16 {
-                std::hint::spin_loop();
-            } else if self.thread.as_ref().is_some_and(|t| t.is_finished()) {
-                // It died mid-job (a bug: its kernels check their shapes before they lock
-                // anything): do the whole layer here. Later jobs find nobody to join them.
-                w.product(x, rows, 0..w.panels(), y);
-                return;
-            } else {
-                thread::yield_now(); // it was descheduled: let it run
-            }
+        if !self.wait_done(number) {
+            // It died mid-job (a bug: its kernels check their shapes before they lock
+            // anything): do the whole layer here. Later jobs find nobody to join them.
+            w.product(x, rows, 0..w.panels(), y);
+            return;
         }
         let result = lock(&s.result);
         for &p in &result.claimed {
@@ -177,6 +204,40 @@ impl Partner {
                     .copy_from_slice(&result.values[r * w.out()..][cols.clone()]);
             }
         }
+    }
+
+    /// Wait for the partner to finish job `number`: spin for [`WAIT_SPIN`], then yield (it
+    /// was descheduled: let it run). `false` when its thread has died instead.
+    fn wait_done(&self, number: u64) -> bool {
+        let s = &*self.shared;
+        let started = Instant::now();
+        let mut spins = 0u32;
+        while s.state.load(Ordering::Acquire) != number << 2 | DONE {
+            spins = spins.wrapping_add(1);
+            if !spins.is_multiple_of(64) || started.elapsed() < WAIT_SPIN {
+                std::hint::spin_loop();
+            } else if self.thread.as_ref().is_some_and(|t| t.is_finished()) {
+                return false;
+            } else {
+                thread::yield_now();
+            }
+        }
+        true
+    }
+}
+
+/// Holds the partner's one job slot for a caller; released on drop, unwinding included.
+struct Turn<'a>(&'a AtomicBool);
+
+impl<'a> Turn<'a> {
+    fn take(busy: &'a AtomicBool) -> Option<Turn<'a>> {
+        (!busy.swap(true, Ordering::Acquire)).then_some(Turn(busy))
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -245,7 +306,13 @@ impl Shared {
                 {
                     self.joined.fetch_add(1, Ordering::Relaxed);
                     self.work(&mut values, &mut claimed);
-                    self.state.store(number << 2 | DONE, Ordering::Release);
+                    // Only this thread moves a taken job on, and callers wait for it.
+                    let _ = self.state.compare_exchange(
+                        number << 2 | TAKEN,
+                        number << 2 | DONE,
+                        Ordering::Release,
+                        Ordering::Relaxed,
+                    );
                 }
                 idle_since = Instant::now();
                 continue;
@@ -331,6 +398,58 @@ mod tests {
         }
         let joined = partner.shared.joined.load(Ordering::Relaxed) - before;
         assert_eq!(joined, 4 * layers.len() as u64);
+    }
+
+    #[test]
+    fn a_caller_that_unwinds_mid_job_leaves_the_next_call_correct() {
+        // A too-short output panics in the caller's kernel after the job was posted; the next
+        // call must close or await that job, not hang on it or lose panels to it.
+        let layers: Arc<[Packed]> = vec![layer(784, 512, 5), layer(64, 300, 6)].into();
+        let partner = Arc::new(Partner::start(Arc::clone(&layers)).unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let theirs = Arc::clone(&partner);
+        let checks = Arc::clone(&layers);
+        // The default panic hook prints, which takes long enough for the partner to finish
+        // the abandoned job first; this thread's panics are silent so the next call races it.
+        const NAME: &str = "anneal-partner-unwinder";
+        let others = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if thread::current().name() != Some(NAME) {
+                others(info);
+            }
+        }));
+        let caller = thread::Builder::new().name(NAME.into());
+        caller
+            .spawn(move || {
+                for call in 0..2000 {
+                    let k = call % 2;
+                    let w = &checks[k];
+                    let x: Vec<f32> = (0..w.inp())
+                        .map(|i| ((i + call) % 7) as f32 - 3.0)
+                        .collect();
+                    let mut short = vec![0.0; w.out() - 1];
+                    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        theirs.product(k, &x, 1, &mut short);
+                    }));
+                    assert!(
+                        unwound.is_err(),
+                        "call {call}: the short output was accepted"
+                    );
+                    let mut y = vec![f32::NAN; w.out()];
+                    theirs.product(k, &x, 1, &mut y);
+                    assert_eq!(
+                        y,
+                        alone(w, &x, 1),
+                        "call {call}: layer {k} after an unwound call"
+                    );
+                }
+                let _ = tx.send(());
+            })
+            .unwrap();
+        assert!(
+            rx.recv_timeout(Duration::from_secs(60)).is_ok(),
+            "a call after an unwound one hung or failed"
+        );
     }
 
     #[test]
