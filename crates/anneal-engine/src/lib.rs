@@ -275,7 +275,7 @@ impl Model {
                     } else {
                         // A handful of rows is quicker on this thread than any handoff to the
                         // pool (batch 1 measured 51 us inside it, 34 us here); its dense
-                        // layers stream packed weights, shared with one spinning partner.
+                        // layers stream packed weights, shared with one partner thread.
                         let latency =
                             latency.get_or_init(|| plan.latency(params, partner_wanted()));
                         let mode = cpu::Mode::Eval(stats, Some(latency));

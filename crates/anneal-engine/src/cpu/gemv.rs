@@ -36,7 +36,7 @@ impl Packed {
         let panels = out.div_ceil(PANEL);
         let mut data = vec![0.0; panels * inp * PANEL];
         for (p, panel) in data.chunks_exact_mut(inp * PANEL).enumerate() {
-            let cols = p * PANEL..((p + 1) * PANEL).min(out);
+            let cols = columns(p, out);
             for (row, dst) in panel.chunks_exact_mut(PANEL).enumerate() {
                 dst[..cols.len()].copy_from_slice(&w[row * out..][cols.clone()]);
             }
@@ -55,6 +55,11 @@ impl Packed {
     /// Number of panels.
     pub fn panels(&self) -> usize {
         self.out.div_ceil(PANEL)
+    }
+
+    /// The output columns panel `p` holds.
+    pub fn columns(&self, p: usize) -> Range<usize> {
+        columns(p, self.out)
     }
 
     /// `y[r, cols of panel p] = x[r, :] · W[:, cols of panel p]` for `rows` rows of `x`
@@ -80,6 +85,11 @@ impl Packed {
             _ => pulp::Arch::new().dispatch(Rows::<4>(job)),
         }
     }
+}
+
+/// The columns of panel `p` of a layer with `out` outputs.
+fn columns(p: usize, out: usize) -> Range<usize> {
+    p * PANEL..((p + 1) * PANEL).min(out)
 }
 
 struct Product<'a> {
@@ -113,7 +123,7 @@ impl<const R: usize> pulp::WithSimd for Rows<'_, R> {
                     }
                 }
             }
-            let cols = p * PANEL..((p + 1) * PANEL).min(out);
+            let cols = columns(p, out);
             for (r, acc) in acc.iter().enumerate() {
                 let mut lanes = [0.0f32; PANEL];
                 let (dst, _) = S::as_mut_simd_f32s(&mut lanes);

@@ -678,6 +678,11 @@ pub(crate) const MAX_SMALL_BATCH: usize = gemv::MAX_ROWS;
 /// half of them to the partner thread costs more than it saves (about 2 us of work).
 const PARTNER_MIN_MACS: usize = 1 << 15;
 
+/// Whether a layer's panels are worth splitting with the partner thread.
+fn worth_sharing(w: &gemv::Packed) -> bool {
+    w.inp() * w.out() >= PARTNER_MIN_MACS && w.panels() > 1
+}
+
 /// What small-batch inference keeps beside a plan: every dense layer's weights repacked into
 /// panels ([`gemv::Packed`], a second copy of those weights) and, on more than one thread, a
 /// partner thread that computes some of the panels of the larger layers.
@@ -693,7 +698,7 @@ impl Latency {
     fn product(&self, k: usize, x: &[f32], rows: usize, y: &mut [f32]) {
         let w = &self.layers[k];
         match &self.partner {
-            Some(p) if w.inp() * w.out() >= PARTNER_MIN_MACS && w.panels() > 1 => {
+            Some(p) if worth_sharing(w) => {
                 p.product(k, x, rows, y);
             }
             _ => w.product(x, rows, 0..w.panels(), y),
@@ -714,10 +719,7 @@ impl Plan {
             }
         }
         let layers: Arc<[gemv::Packed]> = layers.into();
-        let shares = layers
-            .iter()
-            .any(|w| w.inp() * w.out() >= PARTNER_MIN_MACS && w.panels() > 1);
-        let partner = (partner && shares)
+        let partner = (partner && layers.iter().any(worth_sharing))
             .then(|| partner::Partner::start(Arc::clone(&layers)))
             .flatten();
         Latency {

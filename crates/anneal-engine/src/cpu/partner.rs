@@ -198,7 +198,7 @@ impl Partner {
         }
         let result = lock(&s.result);
         for &p in &result.claimed {
-            let cols = p * super::gemv::PANEL..((p + 1) * super::gemv::PANEL).min(w.out());
+            let cols = w.columns(p);
             for r in 0..rows {
                 y[r * w.out()..][cols.clone()]
                     .copy_from_slice(&result.values[r * w.out()..][cols.clone()]);
