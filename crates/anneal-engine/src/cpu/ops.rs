@@ -492,8 +492,7 @@ pub(crate) fn batchnorm_train(
     let c = gamma.len();
     let zero = vec![0.0; c];
     let (sum, _) = channel_sums(x, x, &zero, rows, c, |x, _, _| (x, [0.0; LANES]));
-    let mean: Vec<f64> = sum.iter().map(|s| s / rows as f64).collect();
-    let mean32: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
+    let mean32: Vec<f32> = sum.iter().map(|s| (s / rows as f64) as f32).collect();
     let (squares, _) = channel_sums(x, x, &mean32, rows, c, |x, _, m| {
         (
             std::array::from_fn(|j| (x[j] - m[j]) * (x[j] - m[j])),
