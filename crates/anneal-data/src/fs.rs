@@ -112,3 +112,15 @@ pub fn create_dir_durable(dir: &Path) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Open `path` for reading if it is a regular file (after links): a FIFO, socket or device
+/// named like a data file is refused instead of blocking the reader forever.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    if !fs::metadata(path)?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, socket, device or folder is never read as data)",
+        ));
+    }
+    File::open(path)
+}

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use crate::hash::ContentHash;
 use crate::object::{Edit, Kind, Table, decode_pack};
-use crate::store::{Store, StoreError};
+use crate::scan::{self, Entry};
+use crate::store::{Store, StoreError, read_hash_file};
 
 /// One problem found, naming the object (or file) and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,107 +31,94 @@ pub struct Report {
 /// Check the store.
 pub fn fsck(store: &Store) -> Result<Report, StoreError> {
     let mut report = Report::default();
-    let objects_dir = store.root().join("objects");
-    let mut dirs: Vec<_> = std::fs::read_dir(&objects_dir)
-        .map_err(|source| StoreError::Io {
-            path: objects_dir.clone(),
-            source,
-        })?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    dirs.sort();
     // 1. Every object file: named by the hash of its bytes.
-    for dir in dirs {
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        files.sort();
-        for file in files {
-            let name = format!(
-                "{}{}",
-                dir.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                file.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            );
-            if name.contains(".tmp-") {
-                continue; // an interrupted write's temp file: harmless, removed by gc
-            }
-            report.objects += 1;
-            let Ok(expected) = name.parse::<ContentHash>() else {
-                report.problems.push(Problem {
-                    path: file,
-                    message: "stray file: not named by a content hash".into(),
-                });
-                continue;
-            };
-            match std::fs::read(&file) {
-                Ok(bytes) => {
-                    let actual = ContentHash::of(&bytes);
-                    if actual != expected {
-                        report.problems.push(Problem {
-                            path: file,
-                            message: format!("corrupt: content hashes to {}", actual.short()),
-                        });
-                    }
-                }
-                Err(e) => report.problems.push(Problem {
-                    path: file,
-                    message: format!("unreadable: {e}"),
-                }),
-            }
-        }
+    for entry in scan::objects(store)? {
+        check_file(entry, &mut report);
     }
-    // 2. Everything reachable from the refs.
-    let mut roots: Vec<(String, ContentHash)> = Vec::new();
-    roots.extend(
-        store
-            .branches()?
-            .into_iter()
-            .map(|(n, h)| (format!("branch {n}"), h)),
-    );
-    roots.extend(
-        store
-            .tags()?
-            .into_iter()
-            .map(|(n, h)| (format!("tag {n}"), h)),
-    );
+    // 2. Everything reachable from HEAD and the refs.
+    let mut stack = refs(store, &mut report);
     let mut seen = HashSet::new();
-    for (_, root) in roots {
-        let mut stack = vec![root];
-        while let Some(h) = stack.pop() {
-            if !seen.insert(h) {
-                continue;
-            }
+    while let Some(h) = stack.pop() {
+        if seen.insert(h) {
             report.commits += 1;
             if let Err(e) = check_commit(store, &h, &mut stack) {
-                let path = match &e {
-                    StoreError::Missing { path, .. } | StoreError::Corrupt { path, .. } => {
-                        path.clone()
-                    }
-                    StoreError::Decode { hash, .. } => store.object_path(hash),
-                    _ => store.object_path(&h),
-                };
-                let message = match &e {
-                    StoreError::Missing { hash, .. } => format!(
-                        "missing object {hash} (reachable from commit {})",
-                        h.short()
-                    ),
-                    other => format!("{other} (reachable from commit {})", h.short()),
-                };
-                if !report.problems.iter().any(|p| p.path == path) {
-                    report.problems.push(Problem { path, message });
-                }
+                report.unreachable_object(store, &h, &e);
             }
         }
     }
     Ok(report)
+}
+
+fn check_file(entry: Entry, report: &mut Report) {
+    let (expected, path) = match entry {
+        Entry::Temp(_) => return, // an interrupted write's temp file: harmless, removed by gc
+        Entry::Stray(path, why) => return report.problem(path, why),
+        Entry::Object(h, path) => (h, path),
+    };
+    report.objects += 1;
+    match std::fs::read(&path) {
+        Ok(bytes) if ContentHash::of(&bytes) != expected => {
+            let actual = ContentHash::of(&bytes).short();
+            report.problem(path, format!("corrupt: content hashes to {actual}"));
+        }
+        Ok(_) => {}
+        Err(e) => report.problem(path, format!("unreadable: {e}")),
+    }
+}
+
+/// HEAD, then the commit of every branch and tag; what cannot be read is a problem.
+fn refs(store: &Store, report: &mut Report) -> Vec<ContentHash> {
+    let head = store.root().join("HEAD");
+    match store.branch() {
+        Err(e) => report.problem(head, format!("HEAD is unreadable: {e}")),
+        Ok(b) => check_head_branch(store, &b, report),
+    }
+    let mut roots = Vec::new();
+    for kind in ["heads", "tags"] {
+        for (name, path) in store.ref_files(kind) {
+            match read_hash_file(&path) {
+                Ok(Some(h)) => roots.push(h),
+                Ok(None) => {}
+                Err(e) => report.problem(path, format!("ref `{name}` is unreadable: {e}")),
+            }
+        }
+    }
+    roots
+}
+
+fn check_head_branch(store: &Store, branch: &str, report: &mut Report) {
+    let path = store.root().join("refs/heads").join(branch);
+    let others = !store.ref_files("heads").is_empty();
+    if !path.exists() && others {
+        let message = format!("HEAD names branch `{branch}`, which does not exist");
+        report.problem(store.root().join("HEAD"), message);
+    }
+}
+
+impl Report {
+    /// Record what went wrong reading commit `h` or an object it reaches.
+    fn unreachable_object(&mut self, store: &Store, h: &ContentHash, e: &StoreError) {
+        let path = match e {
+            StoreError::Missing { path, .. } | StoreError::Corrupt { path, .. } => path.clone(),
+            StoreError::Decode { hash, .. } => store.object_path(hash),
+            _ => store.object_path(h),
+        };
+        let at = h.short();
+        let message = match e {
+            StoreError::Missing { hash, .. } => {
+                format!("missing object {hash} (reachable from commit {at})")
+            }
+            other => format!("{other} (reachable from commit {at})"),
+        };
+        self.problem(path, message);
+    }
+
+    fn problem(&mut self, path: PathBuf, message: impl Into<String>) {
+        if !self.problems.iter().any(|p| p.path == path) {
+            let message = message.into();
+            self.problems.push(Problem { path, message });
+        }
+    }
 }
 
 fn check_commit(

@@ -1,9 +1,11 @@
 //! `gc`: delete objects no branch or tag reaches, and temp files of interrupted writes.
 
 use std::collections::HashSet;
+use std::path::Path;
 
 use crate::hash::ContentHash;
 use crate::remote::reachable_from;
+use crate::scan::{self, Entry};
 use crate::store::{Store, StoreError};
 
 /// What `gc` removed.
@@ -15,6 +17,8 @@ pub struct Collected {
     pub removed: usize,
     /// Bytes freed.
     pub bytes: u64,
+    /// Entries that are not objects (links, stray files), left in place.
+    pub strays: usize,
 }
 
 /// Every object reachable from the branches and tags.
@@ -28,46 +32,30 @@ pub fn reachable(store: &Store) -> Result<HashSet<ContentHash>, StoreError> {
     Ok(reachable_from(store, &roots)?.into_iter().collect())
 }
 
-/// Remove what is unreachable. Holds the writer lock, so no commit is in progress.
+/// Remove what is unreachable: unreachable objects and temp files of interrupted writes, by
+/// name and place only (see [`crate::scan`]); links and strays are left for `fsck` to report.
+/// Holds the writer lock, so no commit is in progress.
 pub fn gc(store: &Store) -> Result<Collected, StoreError> {
     let _lock = store.lock()?;
     let keep = reachable(store)?;
     let mut out = Collected::default();
-    let objects = store.root().join("objects");
-    let dirs = std::fs::read_dir(&objects).map_err(|source| StoreError::Io {
-        path: objects.clone(),
-        source,
-    })?;
-    for dir in dirs.flatten().map(|e| e.path()) {
-        let prefix = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        for file in std::fs::read_dir(&dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-        {
-            let name = format!(
-                "{prefix}{}",
-                file.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            );
-            let live = name.parse::<ContentHash>().is_ok_and(|h| keep.contains(&h));
-            if live {
-                out.kept += 1;
-                continue;
-            }
-            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-            std::fs::remove_file(&file).map_err(|source| StoreError::Io {
-                path: file.clone(),
-                source,
-            })?;
-            out.removed += 1;
-            out.bytes += size;
+    for entry in scan::objects(store)? {
+        match entry {
+            Entry::Object(h, _) if keep.contains(&h) => out.kept += 1,
+            Entry::Object(_, path) | Entry::Temp(path) => remove(&path, &mut out)?,
+            Entry::Stray(..) => out.strays += 1,
         }
     }
     Ok(out)
+}
+
+fn remove(path: &Path, out: &mut Collected) -> Result<(), StoreError> {
+    let size = path.symlink_metadata().map_or(0, |m| m.len());
+    std::fs::remove_file(path).map_err(|source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    out.removed += 1;
+    out.bytes += size;
+    Ok(())
 }

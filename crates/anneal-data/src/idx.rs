@@ -84,28 +84,77 @@ impl IdxSet {
 
 const MAX_DECOMPRESSED: u64 = 8 << 30;
 
-fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, IdxError> {
+/// How a kind of IDX file declares its length: header bytes, and the body length its header
+/// declares (None when the header is not of this kind; the parser then names the problem).
+struct Layout {
+    header: usize,
+    body: fn(&[u8]) -> Option<u64>,
+}
+
+const IMAGES: Layout = Layout {
+    header: 16,
+    body: |h| {
+        let dims = [be_u32(h, 4), be_u32(h, 8), be_u32(h, 12)].map(u64::from);
+        let sane =
+            be_u32(h, 0) == 0x803 && (1..=4096).contains(&dims[1]) && (1..=4096).contains(&dims[2]);
+        sane.then(|| dims.iter().product())
+    },
+};
+
+const LABELS: Layout = Layout {
+    header: 8,
+    body: |h| (be_u32(h, 0) == 0x801).then(|| u64::from(be_u32(h, 4))),
+};
+
+/// Read an IDX file (gzipped or not) as far as its header declares, checking the header
+/// before inflating or reading the rest, so a small file cannot make this read gigabytes.
+fn read_maybe_gz(path: &Path, layout: &Layout) -> Result<Vec<u8>, IdxError> {
     let io = |source| IdxError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let mut f = File::open(path).map_err(io)?;
+    let mut f = crate::fs::open_regular(path).map_err(io)?;
     let mut magic = [0u8; 2];
     let n = f.read(&mut magic).map_err(io)?;
     let f = File::open(path).map_err(io)?;
-    let mut out = Vec::new();
-    if n == 2 && magic == [0x1f, 0x8b] {
-        flate2::read::GzDecoder::new(f)
-            .take(MAX_DECOMPRESSED)
-            .read_to_end(&mut out)
-            .map_err(|e| IdxError::Format {
-                path: path.to_path_buf(),
-                offset: out.len(),
-                message: format!("gzip stream is damaged: {e}"),
-            })?;
+    let gz = n == 2 && magic == [0x1f, 0x8b];
+    let mut stream: Box<dyn Read> = if gz {
+        Box::new(flate2::read::GzDecoder::new(f))
     } else {
-        f.take(MAX_DECOMPRESSED).read_to_end(&mut out).map_err(io)?;
+        Box::new(f)
+    };
+    let damaged = |e: io::Error, at: usize| match gz {
+        true => IdxError::Format {
+            path: path.to_path_buf(),
+            offset: at,
+            message: format!("gzip stream is damaged: {e}"),
+        },
+        false => io(e),
+    };
+    let mut out = Vec::new();
+    (&mut stream)
+        .take(layout.header as u64)
+        .read_to_end(&mut out)
+        .map_err(|e| damaged(e, 0))?;
+    let Some(body) = (out.len() == layout.header)
+        .then(|| (layout.body)(&out))
+        .flatten()
+    else {
+        return Ok(out);
+    };
+    if body > MAX_DECOMPRESSED {
+        return Err(IdxError::Format {
+            path: path.to_path_buf(),
+            offset: 4,
+            message: format!(
+                "the header declares {body} bytes of data; at most {MAX_DECOMPRESSED} are read"
+            ),
+        });
     }
+    (&mut stream)
+        .take(body + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| damaged(e, out.len()))?;
     Ok(out)
 }
 
@@ -259,11 +308,12 @@ pub fn resolve(source: &Path) -> Result<(PathBuf, Option<PathBuf>, String), IdxE
 /// Read an IDX pair from `source` (see [`resolve`]). Labels are required unless `unlabeled`.
 pub fn read(source: &Path, unlabeled: bool) -> Result<IdxSet, IdxError> {
     let (images_path, labels_path, stem) = resolve(source)?;
-    let (count, rows, cols, pixels) = parse_images(&images_path, read_maybe_gz(&images_path)?)?;
+    let (count, rows, cols, pixels) =
+        parse_images(&images_path, read_maybe_gz(&images_path, &IMAGES)?)?;
     let labels = match (&labels_path, unlabeled) {
         (_, true) => None,
         (Some(lp), false) => {
-            let labels = parse_labels(lp, read_maybe_gz(lp)?)?;
+            let labels = parse_labels(lp, read_maybe_gz(lp, &LABELS)?)?;
             if labels.len() != count {
                 return Err(IdxError::CountMismatch {
                     images: images_path,

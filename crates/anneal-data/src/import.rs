@@ -46,6 +46,7 @@ pub use pattern::{Pattern, PatternError};
 
 use crate::hash::ContentHash;
 use crate::idx::{self, IdxError};
+use crate::limits::{Field, RowError, check_text};
 use crate::object::Row;
 use crate::payload::encode_raw;
 use crate::store::{Store, StoreError};
@@ -205,18 +206,9 @@ pub enum ImportError {
         /// The format.
         format: &'static str,
     },
-    /// A split, id or label longer than the row encoding holds.
-    #[error("{what} `{start}...` is {len} bytes long; at most {max} are stored")]
-    TooLong {
-        /// `split`, `id` or `label`.
-        what: &'static str,
-        /// Its first characters.
-        start: String,
-        /// Its length in bytes.
-        len: usize,
-        /// The most allowed.
-        max: usize,
-    },
+    /// An id, label or split the store cannot hold or print.
+    #[error(transparent)]
+    Row(#[from] RowError),
     /// The format is not supported.
     #[error("unsupported import format `{0}`: expected idx, images, wav, csv or jsonl")]
     Format(String),
@@ -448,12 +440,12 @@ pub fn read(
     if let Some(meta) = &opts.meta {
         meta::MetaTable::read(meta)?.join(&mut read.examples)?;
     }
-    check_len("split", &opts.split, u8::MAX as usize)?;
     for e in &read.examples {
-        check_len("id", &e.id, u16::MAX as usize)?;
+        check_text(&e.id, Field::Id, &e.id)?;
         if let Some(l) = &e.label {
-            check_len("label", l, u16::MAX as usize - 1)?;
+            check_text(&e.id, Field::Label, l)?;
         }
+        check_text(&e.id, Field::Split, &opts.split)?;
     }
     let mut seen = HashSet::with_capacity(read.examples.len());
     if let Some(e) = read.examples.iter().find(|e| !seen.insert(e.id.as_str())) {
@@ -463,19 +455,6 @@ pub fn read(
         });
     }
     Ok(read)
-}
-
-/// Refuse strings longer than the row encoding's length fields (see [`crate::object`]).
-fn check_len(what: &'static str, value: &str, max: usize) -> Result<(), ImportError> {
-    if value.len() > max {
-        return Err(ImportError::TooLong {
-            what,
-            start: value.chars().take(20).collect(),
-            len: value.len(),
-            max,
-        });
-    }
-    Ok(())
 }
 
 /// Import `source` into the store of `program_dir` (created if absent) as one commit. The
@@ -579,55 +558,40 @@ fn file_stem(path: &Path) -> String {
         .map_or_else(|| "source".into(), |s| s.to_string_lossy().into_owned())
 }
 
-/// Commit the examples of `read` on top of HEAD in one commit.
+/// Commit the examples of `read` on top of HEAD in one commit (HEAD is read under the
+/// writer lock, so edits committed while the source was being read are kept).
 fn commit_examples(
     store: &Store,
     read: Read,
     split: &str,
     source: &str,
 ) -> Result<ImportSummary, ImportError> {
-    let (mut rows, known) = match store.head()? {
-        Some(h) => {
-            let c = store.commit_object(&h)?;
-            let rows = store.rows(&store.table(&c, &h)?)?;
-            let known: HashSet<ContentHash> = rows.iter().map(|r| r.payload).collect();
-            (rows, known)
-        }
-        None => (Vec::new(), HashSet::new()),
-    };
-    let ids: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    if let Some(e) = read.examples.iter().find(|e| ids.contains(e.id.as_str())) {
-        return Err(ImportError::Exists {
-            id: e.id.clone(),
-            source_path: source.to_string(),
-        });
-    }
-    let mut fresh: Vec<&[u8]> = Vec::new();
-    let mut fresh_set = HashSet::new();
-    let mut new_rows = Vec::with_capacity(read.examples.len());
     let mut fields = std::collections::BTreeSet::new();
+    let mut rows = Vec::with_capacity(read.examples.len());
     for e in &read.examples {
-        let h = ContentHash::of(&e.payload);
-        if !known.contains(&h) && fresh_set.insert(h) {
-            fresh.push(&e.payload);
-        }
         fields.extend(e.meta.keys().cloned());
-        new_rows.push(Row {
+        rows.push(Row {
             id: e.id.clone(),
-            payload: h,
+            payload: ContentHash::of(&e.payload),
             label: e.label.clone(),
             split: split.to_string(),
             meta: encode_meta(&e.meta),
         });
     }
-    let added = new_rows.len();
-    rows.extend(new_rows);
+    let added = rows.len();
+    let blobs: Vec<&[u8]> = read.examples.iter().map(|e| e.payload.as_slice()).collect();
     let message = format!("import {source} ({added} examples, split {split})");
-    let commit = store.commit(rows, &fresh, &message)?;
+    let (commit, new_blobs) = store.add(rows, &blobs, &message).map_err(|e| match e {
+        StoreError::Duplicate { id } => ImportError::Exists {
+            id,
+            source_path: source.to_string(),
+        },
+        e => ImportError::Store(e),
+    })?;
     Ok(ImportSummary {
         commit,
         added,
-        new_blobs: fresh.len(),
+        new_blobs,
         image: read.image,
         detail: read.detail,
         features: read.features,

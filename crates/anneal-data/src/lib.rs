@@ -10,9 +10,11 @@
 //!   labels and metadata, and importing each as one commit.
 //! - [`stage`]: edits staged in `.anneal/index` and committed together.
 //! - [`stats`]: counts per split, label and metadata value.
-//! - [`payload`]: how example payloads are encoded.
+//! - [`payload`]: how example payloads are encoded; [`limits`]: what a row may hold.
 //! - [`refs`]: branches, tags, checkout and revision names; [`diff`] between commits;
 //!   [`fsck`] over every object and everything reachable.
+//! - [`relpath`]: untrusted relative paths that stay inside their folder.
+//! - [`scan`]: walking `objects/` by name and place, never following links.
 //! - [`fs`]: the single atomic-write helper every store write goes through.
 //!
 //! ```
@@ -35,11 +37,14 @@ pub mod gc;
 pub mod hash;
 pub mod idx;
 pub mod import;
+pub mod limits;
 pub mod merge;
 pub mod object;
 pub mod payload;
 pub mod refs;
+pub mod relpath;
 pub mod remote;
+pub mod scan;
 pub mod split;
 pub mod stage;
 pub mod stats;

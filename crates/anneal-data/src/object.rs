@@ -34,6 +34,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::hash::ContentHash;
+use crate::limits::RowError;
 
 /// The object header magic.
 pub const MAGIC: &[u8; 4] = b"ANOB";
@@ -146,17 +147,19 @@ pub struct Row {
     pub meta: String,
 }
 
-/// Encode rows (already sorted by id) as a chunk body.
-pub fn encode_chunk(rows: &[Row]) -> Vec<u8> {
+/// Encode rows (already sorted by id) as a chunk body; refuses a row the encoding cannot
+/// hold (see [`crate::limits`]) instead of writing a length that wraps.
+pub fn encode_chunk(rows: &[Row]) -> Result<Vec<u8>, RowError> {
     let mut out = Vec::with_capacity(rows.len() * 64);
     out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
     for r in rows {
-        encode_row(r, &mut out);
+        encode_row(r, &mut out)?;
     }
-    out
+    Ok(out)
 }
 
-fn encode_row(r: &Row, out: &mut Vec<u8>) {
+fn encode_row(r: &Row, out: &mut Vec<u8>) -> Result<(), RowError> {
+    crate::limits::encodable(r)?;
     out.extend_from_slice(&(r.id.len() as u16).to_le_bytes());
     out.extend_from_slice(r.id.as_bytes());
     out.extend_from_slice(&r.payload.0);
@@ -171,6 +174,7 @@ fn encode_row(r: &Row, out: &mut Vec<u8>) {
     out.extend_from_slice(r.split.as_bytes());
     out.extend_from_slice(&(r.meta.len() as u32).to_le_bytes());
     out.extend_from_slice(r.meta.as_bytes());
+    Ok(())
 }
 
 /// A bounds-checked little-endian reader.
@@ -445,8 +449,8 @@ fn encode_packs(packs: &[ContentHash], out: &mut Vec<u8>) {
     }
 }
 
-/// Encode a table body.
-pub fn encode_table(t: &Table) -> Vec<u8> {
+/// Encode a table body; refuses rows the encoding cannot hold.
+pub fn encode_table(t: &Table) -> Result<Vec<u8>, RowError> {
     let mut out = Vec::new();
     match t {
         Table::Full(t) => {
@@ -456,6 +460,7 @@ pub fn encode_table(t: &Table) -> Vec<u8> {
             for c in &t.chunks {
                 out.extend_from_slice(&c.hash.0);
                 out.extend_from_slice(&c.rows.to_le_bytes());
+                crate::limits::check_len(&c.first, crate::limits::Field::Id, &c.first)?;
                 out.extend_from_slice(&(c.first.len() as u16).to_le_bytes());
                 out.extend_from_slice(c.first.as_bytes());
             }
@@ -472,22 +477,22 @@ pub fn encode_table(t: &Table) -> Vec<u8> {
                 match e {
                     Edit::Add(r) => {
                         out.push(0);
-                        encode_row(r, &mut out);
+                        encode_row(r, &mut out)?;
                     }
                     Edit::Change(a, b) => {
                         out.push(1);
-                        encode_row(a, &mut out);
-                        encode_row(b, &mut out);
+                        encode_row(a, &mut out)?;
+                        encode_row(b, &mut out)?;
                     }
                     Edit::Remove(r) => {
                         out.push(2);
-                        encode_row(r, &mut out);
+                        encode_row(r, &mut out)?;
                     }
                 }
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Decode a table body.
@@ -706,13 +711,13 @@ mod tests {
     #[test]
     fn chunk_round_trip() {
         let rows: Vec<Row> = (0..500).map(row).collect();
-        assert_eq!(decode_chunk(&encode_chunk(&rows)).unwrap(), rows);
+        assert_eq!(decode_chunk(&encode_chunk(&rows).unwrap()).unwrap(), rows);
     }
 
     #[test]
     fn truncated_chunk_is_an_error_not_a_panic() {
         let rows: Vec<Row> = (0..10).map(row).collect();
-        let bytes = encode_chunk(&rows);
+        let bytes = encode_chunk(&rows).unwrap();
         for cut in 0..bytes.len() {
             assert!(decode_chunk(&bytes[..cut]).is_err(), "cut at {cut}");
         }
@@ -724,7 +729,7 @@ mod tests {
     #[test]
     fn find_rows_matches_a_full_decode() {
         let rows: Vec<Row> = (0..300).map(row).collect();
-        let body = encode_chunk(&rows);
+        let body = encode_chunk(&rows).unwrap();
         let ids = [
             "a",
             "ex:000000",
@@ -769,7 +774,7 @@ mod tests {
         let changed = chunk_rows(&rows)
             .iter()
             .zip(chunk_rows(&edited))
-            .filter(|(x, y)| encode_chunk(x) != encode_chunk(y))
+            .filter(|(x, y)| encode_chunk(x).unwrap() != encode_chunk(y).unwrap())
             .count();
         assert_eq!(changed, 1);
     }
@@ -778,7 +783,7 @@ mod tests {
     fn header_is_checked() {
         let framed = frame(
             Kind::Table,
-            &encode_table(&Table::Full(FullTable::default())),
+            &encode_table(&Table::Full(FullTable::default())).unwrap(),
         );
         assert!(unframe(Kind::Table, &framed).is_ok());
         assert!(

@@ -24,32 +24,37 @@ impl Store {
     }
 
     fn list_refs(&self, kind: &str) -> Result<Vec<(String, ContentHash)>, StoreError> {
+        let mut out = Vec::new();
+        for (name, path) in self.ref_files(kind) {
+            if let Some(h) = read_hash_file(&path)? {
+                out.push((name, h));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ref files of `kind` (`heads` or `tags`) with their names, sorted; links and temp
+    /// files of interrupted writes are skipped, and folders are walked without following links.
+    pub fn ref_files(&self, kind: &str) -> Vec<(String, PathBuf)> {
         let dir = self.root().join("refs").join(kind);
         let mut out = Vec::new();
         let mut stack = vec![dir.clone()];
         while let Some(d) = stack.pop() {
-            let entries = match std::fs::read_dir(&d) {
-                Ok(e) => e,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(source) => return Err(StoreError::Io { path: d, source }),
-            };
-            for entry in entries.flatten() {
+            for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
                 let path = entry.path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if let Ok(rel) = path.strip_prefix(&dir) {
-                    let name = rel.to_string_lossy().into_owned();
-                    if name.starts_with('.') {
-                        continue; // a temp file of an interrupted write
-                    }
-                    if let Some(h) = self.read_ref(kind, &name)? {
-                        out.push((name, h));
-                    }
+                let hidden = entry.file_name().to_string_lossy().starts_with('.');
+                let name = path
+                    .strip_prefix(&dir)
+                    .map(|r| r.to_string_lossy().into_owned());
+                match (entry.file_type(), name) {
+                    (Ok(k), _) if k.is_dir() => stack.push(path),
+                    (Ok(k), Ok(n)) if k.is_file() && !hidden => out.push((n, path)),
+                    _ => {}
                 }
             }
         }
         out.sort();
-        Ok(out)
+        out
     }
 
     /// Branches and the commits they point at.

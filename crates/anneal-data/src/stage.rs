@@ -27,6 +27,16 @@ pub struct Staged {
     pub changes: Vec<Change>,
 }
 
+/// What dropping the index dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dropped {
+    /// This many staged changes.
+    Changes(usize),
+    /// An index that could not be read (damaged, or from another version).
+    Unreadable,
+}
+
 impl Store {
     fn index_path(&self) -> std::path::PathBuf {
         self.root().join("index")
@@ -73,6 +83,7 @@ impl Store {
     /// Add `changes` to the index (every id must be in the dataset at HEAD); returns all
     /// staged changes.
     pub fn stage(&self, changes: Vec<Change>) -> Result<Staged, StoreError> {
+        changes.iter().try_for_each(Change::check)?;
         let _lock = self.lock()?;
         let head = self.head()?.ok_or(StoreError::NoCommits)?;
         let table = self.table(&self.commit_object(&head)?, &head)?;
@@ -112,12 +123,35 @@ impl Store {
         Ok(commit)
     }
 
-    /// Drop the staged changes; returns how many there were.
-    pub fn reset_staged(&self) -> Result<usize, StoreError> {
+    /// Drop the staged changes, even an index that can no longer be read.
+    pub fn reset_staged(&self) -> Result<Dropped, StoreError> {
         let _lock = self.lock()?;
-        let n = self.staged()?.map_or(0, |s| s.changes.len());
+        let dropped = self.dropped();
         self.clear_index()?;
-        Ok(n)
+        Ok(dropped)
+    }
+
+    /// Move the current branch to commit `to` and drop the staged changes: the way back from
+    /// a commit that should not have been made (the old commit stays in the store and in
+    /// `logs/HEAD` until `gc`). Returns the commit the branch was at, if it could be read.
+    pub fn reset_hard(
+        &self,
+        to: ContentHash,
+    ) -> Result<(Option<ContentHash>, Dropped), StoreError> {
+        let _lock = self.lock()?;
+        self.commit_object(&to)?;
+        let old = self.head().ok().flatten();
+        let dropped = self.dropped();
+        self.clear_index()?;
+        self.move_branch(old, to, &format!("reset --hard {}", to.short()))?;
+        Ok((old, dropped))
+    }
+
+    fn dropped(&self) -> Dropped {
+        match self.staged() {
+            Ok(s) => Dropped::Changes(s.map_or(0, |s| s.changes.len())),
+            Err(_) => Dropped::Unreadable,
+        }
     }
 
     fn clear_index(&self) -> Result<(), StoreError> {

@@ -125,6 +125,9 @@ pub enum StoreError {
         /// The id.
         id: String,
     },
+    /// A row the encoding cannot hold, or text that would not print as itself.
+    #[error(transparent)]
+    Row(#[from] crate::limits::RowError),
     /// Staged changes were made on another commit than the branch's.
     #[error("the changes in the index were staged on {base}, but the branch is now at {head}")]
     StaleIndex {
@@ -467,6 +470,37 @@ impl Store {
         self.commit_edits(head, edits, message).map(Some)
     }
 
+    /// Add `rows` (ids new to the dataset) on top of HEAD as one commit, reading HEAD under
+    /// the writer lock so that a commit made while the caller was reading its source is kept.
+    /// `blobs` are the rows' payloads; those HEAD already holds are not written again.
+    /// Returns the commit and how many blobs were written.
+    pub fn add(
+        &self,
+        rows: Vec<Row>,
+        blobs: &[&[u8]],
+        message: &str,
+    ) -> Result<(ContentHash, usize), StoreError> {
+        rows.iter().try_for_each(crate::limits::printable)?;
+        let _lock = self.lock()?;
+        let mut all = match self.head()? {
+            Some(h) => self.rows(&self.table(&self.commit_object(&h)?, &h)?)?,
+            None => Vec::new(),
+        };
+        let ids: HashSet<&str> = all.iter().map(|r| r.id.as_str()).collect();
+        if let Some(r) = rows.iter().find(|r| ids.contains(r.id.as_str())) {
+            return Err(StoreError::Duplicate { id: r.id.clone() });
+        }
+        let mut known: HashSet<ContentHash> = all.iter().map(|r| r.payload).collect();
+        let fresh: Vec<&[u8]> = blobs
+            .iter()
+            .copied()
+            .filter(|b| known.insert(ContentHash::of(b)))
+            .collect();
+        all.extend(rows);
+        let commit = self.commit_full_locked(all, &fresh, message)?;
+        Ok((commit, fresh.len()))
+    }
+
     pub(crate) fn commit_full_locked(
         &self,
         mut rows: Vec<Row>,
@@ -507,12 +541,13 @@ impl Store {
         mut packs: Vec<ContentHash>,
         message: &str,
     ) -> Result<ContentHash, StoreError> {
+        rows.iter().try_for_each(crate::limits::encodable)?;
         let mut seen = HashSet::new();
         packs.retain(|p| seen.insert(*p));
         let chunks = chunk_rows(&rows)
             .into_iter()
             .map(|c| {
-                let hash = self.put(Kind::Chunk, &encode_chunk(c))?;
+                let hash = self.put(Kind::Chunk, &encode_chunk(c)?)?;
                 Ok(ChunkRef {
                     hash,
                     rows: c.len() as u32,
@@ -525,7 +560,7 @@ impl Store {
             chunks,
             packs,
         });
-        let table_hash = self.put(Kind::Table, &encode_table(&table))?;
+        let table_hash = self.put(Kind::Table, &encode_table(&table)?)?;
         self.write_commit(parents, table_hash, message)
     }
 

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use crate::hash::ContentHash;
+use crate::limits::{Field, RowError, check_text};
 use crate::object::{Edit, Kind, MAX_PATCH_DEPTH, PatchTable, Row, Table, encode_table, find_rows};
 use crate::store::{Store, StoreError};
 
@@ -38,6 +39,15 @@ pub enum Change {
 }
 
 impl Change {
+    /// Refuse a label or split the store cannot hold or print (see [`crate::limits`]).
+    pub fn check(&self) -> Result<(), RowError> {
+        match self {
+            Change::Label { id, label: Some(l) } => check_text(id, Field::Label, l),
+            Change::Split { id, split } => check_text(id, Field::Split, split),
+            Change::Label { label: None, .. } | Change::Remove { .. } => Ok(()),
+        }
+    }
+
     /// The example it changes.
     pub fn id(&self) -> &str {
         match self {
@@ -184,7 +194,7 @@ impl Store {
             packs: table.packs().to_vec(),
             edits,
         });
-        let table_hash = self.put(Kind::Table, &encode_table(&patch))?;
+        let table_hash = self.put(Kind::Table, &encode_table(&patch)?)?;
         self.write_commit(vec![parent], table_hash, message)
     }
 
@@ -207,6 +217,7 @@ impl Store {
         message: &str,
         changes: &[Change],
     ) -> Result<Option<ContentHash>, StoreError> {
+        changes.iter().try_for_each(Change::check)?;
         let table = self.table(&self.commit_object(&head)?, &head)?;
         let mut ids: Vec<&str> = changes.iter().map(Change::id).collect();
         ids.sort_unstable();

@@ -8,6 +8,9 @@ use anneal_data::import::{ImportError, import_idx};
 use anneal_data::object::Row;
 use anneal_data::{ContentHash, Store, StoreError};
 
+#[path = "store/hostile.rs"]
+mod hostile;
+
 fn write_idx(dir: &Path, name: &str, n: usize) -> PathBuf {
     let mut images = Vec::new();
     for x in [0x803u32, n as u32, 2, 2] {
@@ -1190,7 +1193,10 @@ fn staged_edits_commit_together_and_go_stale_when_the_branch_moves() {
         store.commit_staged("late"),
         Err(StoreError::StaleIndex { .. })
     ));
-    assert_eq!(store.reset_staged().unwrap(), 1);
+    assert_eq!(
+        store.reset_staged().unwrap(),
+        anneal_data::stage::Dropped::Changes(1)
+    );
     assert_eq!(store.staged().unwrap(), None);
 }
 

@@ -227,8 +227,13 @@ enum DataCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Drop the staged changes.
+    /// Drop the staged changes; with --hard REV, also move the branch back to REV.
     Reset {
+        /// Move the current branch to this commit (a hash, tag or branch): the way back from
+        /// a commit that should not have been made. The commit it leaves stays in the store
+        /// (and in `.anneal/logs/HEAD`) until `gc`.
+        #[arg(long, value_name = "REV")]
+        hard: Option<String>,
         #[command(flatten)]
         dir: Dir,
         /// Print JSON.
@@ -383,6 +388,12 @@ enum DataCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. }) {
+        // `anneal data log | head -1`: end quietly when the reader goes away, as git and
+        // cargo do, instead of panicking on the closed pipe. (The server keeps Rust's default:
+        // a client closing its socket must not end it.)
+        sigpipe::reset();
+    }
     let result = match cli.command {
         Command::New { dir, template } => commands::new::run(&dir, &template),
         Command::Check { dir, json } => commands::check::run(&dir.dir, json),
@@ -425,7 +436,9 @@ fn main() -> ExitCode {
             DataCommand::Commit { message, dir, json } => {
                 commands::data_edit::commit(&dir.dir, &message, json)
             }
-            DataCommand::Reset { dir, json } => commands::data_edit::reset(&dir.dir, json),
+            DataCommand::Reset { hard, dir, json } => {
+                commands::data_reset::run(&dir.dir, hard.as_deref(), json)
+            }
             DataCommand::Branch { name, dir, json } => {
                 commands::data_refs::branch(&dir.dir, name.as_deref(), json)
             }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::folder::{MediaSummary, read_media};
+use super::folder::{MediaSummary, PathColumn};
 use super::{Example, ImportError, ImportOptions, Progress, Read, file_stem, index_width};
 use crate::payload::encode_f32;
 
@@ -33,8 +33,7 @@ pub(super) fn open_with_header(
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| csv_error(path, e))?;
+        .from_reader(crate::fs::open_regular(path).map_err(ImportError::io(path))?);
     let header = reader
         .headers()
         .map_err(|e| csv_error(path, e))?
@@ -52,8 +51,7 @@ pub fn read_pairs(path: &Path) -> Result<Vec<(String, String, u64)>, ImportError
         .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| csv_error(path, e))?;
+        .from_reader(crate::fs::open_regular(path).map_err(ImportError::io(path))?);
     let mut out = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| csv_error(path, e))?;
@@ -243,7 +241,7 @@ fn read_paths(
     opts: &ImportOptions,
     progress: &mut dyn Progress,
 ) -> Result<Read, ImportError> {
-    let base = path.parent().unwrap_or(Path::new("."));
+    let mut files = PathColumn::new(path);
     let meta: Vec<usize> = (0..table.header.len())
         .filter(|c| Some(*c) != label && *c != column)
         .collect();
@@ -252,17 +250,19 @@ fn read_paths(
     let mut examples = Vec::with_capacity(table.records.len());
     progress.start(table.records.len() as u64, "files");
     for (i, (line, record)) in table.records.iter().enumerate() {
-        let rel = record[column].replace('\\', "/");
-        if rel.is_empty() {
+        if record[column].is_empty() {
             return Err(ImportError::Line {
                 path: path.to_path_buf(),
                 line: *line,
                 message: format!("empty `{}`", table.header[column]),
             });
         }
-        let (payload, m) = read_media(&base.join(&rel))?;
+        let (rel, payload, m) = files.read(&record[column], *line)?;
         media.add(m);
-        let id = rel.rsplit_once('.').map_or(rel.as_str(), |(s, _)| s);
+        let id = rel
+            .as_str()
+            .rsplit_once('.')
+            .map_or(rel.as_str(), |(s, _)| s);
         examples.push(Example {
             id: format!("{stem}:{id}"),
             label: label_of(record, label, opts),

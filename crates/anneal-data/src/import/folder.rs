@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::{Example, Format, ImportError, ImportOptions, Progress, Read};
+use crate::relpath::RelPath;
 
 /// What a media file turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +67,49 @@ fn extension(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// Where a CSV or JSONL line's `path` points, for [`media_in`]: the source's folder, the
+/// source file and the files already read (so one file under two spellings is one example).
+pub(super) struct PathColumn<'a> {
+    /// The folder paths are relative to.
+    pub base: &'a Path,
+    /// The CSV or JSONL file, for errors.
+    pub source: &'a Path,
+    /// Real paths read so far, with the line that read each.
+    pub seen: HashMap<PathBuf, u64>,
+}
+
+impl PathColumn<'_> {
+    pub(super) fn new<'a>(source: &'a Path) -> PathColumn<'a> {
+        let base = source.parent().filter(|p| !p.as_os_str().is_empty());
+        PathColumn {
+            base: base.unwrap_or(Path::new(".")),
+            source,
+            seen: HashMap::new(),
+        }
+    }
+
+    /// Read the file `raw` names on `line`: a relative path that stays inside the source's
+    /// folder and names a regular file not read before. Returns its normalised path too.
+    pub(super) fn read(
+        &mut self,
+        raw: &str,
+        line: u64,
+    ) -> Result<(RelPath, Vec<u8>, Media), ImportError> {
+        let err = |message: String| ImportError::Line {
+            path: self.source.to_path_buf(),
+            line,
+            message,
+        };
+        let rel = RelPath::parse(raw).map_err(|e| err(e.to_string()))?;
+        let real = rel.resolve_in(self.base).map_err(|e| err(e.to_string()))?;
+        if let Some(first) = self.seen.insert(real.clone(), line) {
+            return Err(err(format!("`{rel}` is the same file as line {first}")));
+        }
+        let (bytes, media) = read_media(&real)?;
+        Ok((rel, bytes, media))
+    }
+}
+
 /// Read a PNG, JPEG or WAV file and check that it decodes (every WAV sample is read, so a
 /// truncated file is caught here, not at build).
 pub(super) fn read_media(path: &Path) -> Result<(Vec<u8>, Media), ImportError> {
@@ -96,6 +140,15 @@ fn check_wav(path: &Path, bytes: &[u8]) -> Result<Media, ImportError> {
     };
     let reader = hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(wav_err)?;
     let spec = reader.spec();
+    if spec.sample_rate == 0 || spec.channels == 0 {
+        return Err(ImportError::Image {
+            path: path.to_path_buf(),
+            message: format!(
+                "a WAV of {} Hz and {} channels holds no sound; expected a rate and channels of at least 1",
+                spec.sample_rate, spec.channels
+            ),
+        });
+    }
     match spec.sample_format {
         hound::SampleFormat::Int => {
             for s in reader.into_samples::<i32>() {
@@ -141,9 +194,14 @@ fn collect(
         }
         if kind.is_dir() {
             collect(root, &path, exts, out)?;
-        } else if exts.contains(&extension(&path).as_str())
-            && let Ok(rel) = path.strip_prefix(root)
-        {
+        } else if !exts.contains(&extension(&path).as_str()) {
+            continue;
+        } else if !kind.is_file() {
+            return Err(ImportError::Image {
+                path,
+                message: "not a regular file (a FIFO, socket or device is never opened)".into(),
+            });
+        } else if let Ok(rel) = path.strip_prefix(root) {
             out.push(rel.to_path_buf());
         }
     }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::folder::{MediaSummary, read_media};
+use super::folder::{MediaSummary, PathColumn};
 use super::{Example, ImportError, ImportOptions, Progress, Read, file_stem, index_width};
 use crate::payload::encode_f32;
 
@@ -26,10 +26,10 @@ pub(super) fn read(
     opts: &ImportOptions,
     progress: &mut dyn Progress,
 ) -> Result<Read, ImportError> {
-    let file = std::fs::File::open(path).map_err(ImportError::io(path))?;
+    let file = crate::fs::open_regular(path).map_err(ImportError::io(path))?;
     let total = file.metadata().map_err(ImportError::io(path))?.len();
     progress.start(total, "bytes");
-    let base = path.parent().unwrap_or(Path::new("."));
+    let mut files = PathColumn::new(path);
     let mut lines = Vec::new();
     let mut done = 0u64;
     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
@@ -101,7 +101,7 @@ pub(super) fn read(
                 encode_f32(&out)
             }
             (None, Some(Value::String(p))) => {
-                let (bytes, m) = read_media(&base.join(&p))?;
+                let (_, bytes, m) = files.read(&p, *line)?;
                 media.add(m);
                 bytes
             }

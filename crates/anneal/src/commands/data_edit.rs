@@ -335,18 +335,6 @@ pub fn commit(dir: &Path, message: &str, json: bool) -> Result<u8, CliError> {
     Ok(0)
 }
 
-/// Drop the staged changes.
-pub fn reset(dir: &Path, json: bool) -> Result<u8, CliError> {
-    let store = Store::open(dir)?;
-    let n = store.reset_staged()?;
-    if json {
-        println!("{}", json!({"dropped": n}));
-    } else {
-        println!("dropped {n} staged change{}", plural(n));
-    }
-    Ok(0)
-}
-
 pub fn stats(dir: &Path, rev: &str, json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
     let h = store.resolve(rev)?;
@@ -459,7 +447,7 @@ pub fn gc(dir: &Path, json: bool) -> Result<u8, CliError> {
     if json {
         println!(
             "{}",
-            json!({"removed": r.removed, "bytes": r.bytes, "kept": r.kept})
+            json!({"removed": r.removed, "bytes": r.bytes, "kept": r.kept, "strays": r.strays})
         );
         return Ok(0);
     }
@@ -467,5 +455,11 @@ pub fn gc(dir: &Path, json: bool) -> Result<u8, CliError> {
         "removed {} unreachable objects ({} bytes), kept {}",
         r.removed, r.bytes, r.kept
     );
+    if r.strays > 0 {
+        println!(
+            "left {} entries that are not objects (links or stray files); `anneal data fsck` lists them",
+            r.strays
+        );
+    }
     Ok(0)
 }

@@ -6,8 +6,18 @@ pub mod data;
 pub mod data_edit;
 pub mod data_refs;
 pub mod data_remote;
+pub mod data_reset;
 pub mod eval;
 pub mod new;
 pub mod predict;
 pub mod serve;
 pub mod test;
+
+/// Print a verb's result: as one JSON value with `json`, else as its text.
+pub fn print<T: serde::Serialize + std::fmt::Display>(value: &T, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(value).unwrap_or_default());
+    } else {
+        println!("{value}");
+    }
+}
