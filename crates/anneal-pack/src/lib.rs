@@ -48,6 +48,42 @@ pub struct Signature {
     pub normalization: Normalization,
 }
 
+impl Signature {
+    /// The signature a package of `program` has: one FP32 input of the program's shape, the
+    /// class probabilities and the predicted class out, with `normalization` from training.
+    pub fn for_program(program: &Program, normalization: Normalization) -> Signature {
+        let mut shape = vec![-1i64];
+        shape.extend(program.input.shape.dims().iter().map(|&d| d as i64));
+        let [channels, height, width] = match program.input.shape {
+            anneal_spec::Shape::Image(d) => d,
+            anneal_spec::Shape::Flat([n]) => [1, 1, n],
+        };
+        let tensor = |name: &str, datatype: &str, shape: Vec<i64>| TensorSpec {
+            name: name.into(),
+            datatype: datatype.into(),
+            shape,
+        };
+        Signature {
+            inputs: vec![tensor("input", "FP32", shape)],
+            outputs: vec![
+                tensor(
+                    "probabilities",
+                    "FP32",
+                    vec![-1, program.classes.len() as i64],
+                ),
+                tensor("class", "INT64", vec![-1]),
+            ],
+            classes: program.classes.clone(),
+            image: ImageSpec {
+                channels,
+                height,
+                width,
+            },
+            normalization,
+        }
+    }
+}
+
 /// A named tensor in a signature; `-1` marks the batch dimension.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TensorSpec {
@@ -243,11 +279,20 @@ impl Package {
                     ),
                 });
             }
-            let data = view
+            let data: Vec<f32> = view
                 .data()
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect();
+            if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+                return Err(PackError::Metadata {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "tensor `{name}` holds a non-finite weight ({} at index {i}); a package's weights must be finite",
+                        data[i]
+                    ),
+                });
+            }
             weights.push(NamedTensor {
                 name,
                 shape: view.shape().to_vec(),
@@ -314,13 +359,52 @@ impl Header {
             serde_json::from_str(text)
                 .map_err(|e| bad(format!("metadata `{key}` is malformed: {e}")))
         }
-        Ok(Header {
+        let header = Header {
             program: parse(KEYS[1], get(KEYS[1])?, &bad)?,
             signature: parse(KEYS[2], get(KEYS[2])?, &bad)?,
             lineage: parse(KEYS[3], get(KEYS[3])?, &bad)?,
             metrics: parse(KEYS[4], get(KEYS[4])?, &bad)?,
             cost: parse(KEYS[5], get(KEYS[5])?, &bad)?,
-        })
+        };
+        header.check().map_err(bad)?;
+        Ok(header)
+    }
+
+    /// A package is untrusted input: its program must pass the manifest's own validation
+    /// (with its bounds on sizes), and its signature and cost must be the ones that program
+    /// gives, with a usable normalisation.
+    fn check(&self) -> Result<(), String> {
+        self.program.revalidate().map_err(|e| {
+            format!(
+                "metadata `{}` is not a valid program: {}",
+                KEYS[1], e.message
+            )
+        })?;
+        let norm = self.signature.normalization;
+        let usable = [norm.scale, norm.mean, norm.std]
+            .iter()
+            .all(|v| v.is_finite())
+            && norm.std > 0.0
+            && norm.scale > 0.0;
+        if !usable {
+            return Err(format!(
+                "metadata `{}`: normalisation {norm:?} is unusable (scale and std must be finite and positive, mean finite)",
+                KEYS[2]
+            ));
+        }
+        if self.signature != Signature::for_program(&self.program, norm) {
+            return Err(format!(
+                "metadata `{}` does not match the package's program (inputs, outputs, classes or image size differ)",
+                KEYS[2]
+            ));
+        }
+        if self.cost != self.program.cost {
+            return Err(format!(
+                "metadata `{}` does not match the package's program",
+                KEYS[5]
+            ));
+        }
+        Ok(())
     }
 
     /// Read only the metadata of a package file.

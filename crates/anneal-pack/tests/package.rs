@@ -20,21 +20,14 @@ layers = ["flatten", "dense 2"]
 fn package() -> Package {
     let program = Program::parse("anneal.toml", MANIFEST).unwrap();
     Package {
-        signature: Signature {
-            inputs: vec![],
-            outputs: vec![],
-            classes: program.classes.clone(),
-            image: anneal_pack::ImageSpec {
-                channels: 1,
-                height: 2,
-                width: 2,
-            },
-            normalization: Normalization {
+        signature: Signature::for_program(
+            &program,
+            Normalization {
                 scale: 1.0 / 255.0,
                 mean: 0.0,
                 std: 1.0,
             },
-        },
+        ),
         lineage: Lineage {
             dataset_commit: "0".repeat(64),
             build_key: "1".repeat(64),
@@ -131,6 +124,118 @@ fn malformed_files_get_typed_errors() {
         match Package::from_bytes(Path::new("bad.anneal"), &bytes) {
             Err(PackError::Safetensors { .. } | PackError::Metadata { .. }) => {}
             other => panic!("{name}: expected a typed error, got {other:?}"),
+        }
+    }
+}
+
+/// Hand-made packages whose metadata lies: each is refused with a typed error naming what is
+/// wrong, before anything is allocated from it (these panicked predict, eval or serve, or
+/// made them allocate gigabytes, before).
+#[test]
+fn packages_whose_metadata_lies_are_refused() {
+    type Edit = fn(&mut Package);
+    let cases: &[(&str, Edit, &str)] = &[
+        (
+            "stride 0",
+            |p| {
+                p.program.layers.insert(
+                    0,
+                    anneal_spec::Layer::MaxPool {
+                        kernel: 1,
+                        stride: 0,
+                    },
+                )
+            },
+            "stride value must be at least 1",
+        ),
+        (
+            "65536x65536 input",
+            |p| p.program.input.shape = anneal_spec::Shape::Image([1, 65536, 65536]),
+            "at most 67108864",
+        ),
+        (
+            "no classes",
+            |p| p.signature.classes.clear(),
+            "does not match the package's program",
+        ),
+        (
+            "classes differ",
+            |p| p.signature.classes.push("2".into()),
+            "does not match",
+        ),
+        (
+            "program with 1 class",
+            |p| {
+                p.program.classes.truncate(1);
+            },
+            "at least 2 classes",
+        ),
+        (
+            "image size differs",
+            |p| p.signature.image.height = 4096,
+            "does not match",
+        ),
+        (
+            "input shape differs",
+            |p| p.signature.inputs[0].shape = vec![-1, 1, 65536, 65536],
+            "does not match",
+        ),
+        (
+            "zero std",
+            |p| p.signature.normalization.std = 0.0,
+            "unusable",
+        ),
+        (
+            "NaN mean",
+            |p| p.signature.normalization.mean = f32::NAN,
+            "`anneal.signature`",
+        ),
+        (
+            "infinite scale",
+            |p| p.signature.normalization.scale = f32::INFINITY,
+            "`anneal.signature`",
+        ),
+        (
+            "negative scale",
+            |p| p.signature.normalization.scale = -1.0,
+            "unusable",
+        ),
+        ("cost differs", |p| p.cost.params = 1, "anneal.cost"),
+        (
+            "program cost differs",
+            |p| p.program.cost.flops = 1,
+            "`cost` differ",
+        ),
+        (
+            "NaN weight",
+            |p| p.weights[0].data[1] = f32::NAN,
+            "non-finite weight (NaN at index 1)",
+        ),
+        (
+            "infinite weight",
+            |p| p.weights[1].data[0] = f32::NEG_INFINITY,
+            "non-finite weight",
+        ),
+        (
+            "absurd epochs",
+            |p| p.program.train.epochs = usize::MAX,
+            "cannot be written as a manifest",
+        ),
+        (
+            "dense of 2^40",
+            |p| p.program.layers[1] = anneal_spec::Layer::Dense { units: 1 << 40 },
+            "at most 16777216",
+        ),
+    ];
+    for (name, edit, expected) in cases {
+        let mut p = package();
+        edit(&mut p);
+        let bytes = p.to_bytes().unwrap();
+        match Package::from_bytes(Path::new("bad.anneal"), &bytes) {
+            Err(e @ PackError::Metadata { .. }) => {
+                assert!(e.to_string().contains(expected), "{name}: {e}")
+            }
+            other => panic!("{name}: expected a metadata error, got {other:?}"),
         }
     }
 }

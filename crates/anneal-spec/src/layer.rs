@@ -138,6 +138,9 @@ fn words(s: &str) -> Vec<Word<'_>> {
     out
 }
 
+/// The largest number a layer takes (units, channels, kernel sides, stride, pad): 2^24.
+pub const MAX_NUMBER: usize = 1 << 24;
+
 /// Parse one layer string such as `"conv 32 3x3 pad 1"`.
 pub fn parse_layer(s: &str) -> Result<Layer, LayerError> {
     let ws = words(s);
@@ -242,6 +245,13 @@ fn parse_kernel(w: &Word<'_>) -> Result<[usize; 2], LayerError> {
         None => a,
     };
     match (a, b, parts.next()) {
+        (Some(a), Some(b), None) if a > MAX_NUMBER || b > MAX_NUMBER => Err(LayerError::at(
+            w,
+            format!(
+                "kernel sides must be at most {MAX_NUMBER}, found `{}`",
+                w.text
+            ),
+        )),
         (Some(a), Some(b), None) if a > 0 && b > 0 => Ok([a, b]),
         _ => Err(bad()),
     }
@@ -291,6 +301,10 @@ fn positive(
         Ok(0) if what != "the pad value" => Err(LayerError::at(
             w,
             format!("{what} must be at least 1, found 0"),
+        )),
+        Ok(v) if v > MAX_NUMBER => Err(LayerError::at(
+            w,
+            format!("{what} must be at most {MAX_NUMBER}, found {v}"),
         )),
         Ok(v) => Ok(v),
         Err(_) => Err(LayerError::at(

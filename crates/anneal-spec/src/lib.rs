@@ -7,6 +7,7 @@
 //! - [`layer`]: the layer grammar (`"conv 32 5x5 pad 2"`), with suggestions for typos.
 //! - [`shape`]: shape inference and the forward-pass cost model (parameters, FLOPs, bytes).
 //! - [`tensor`]: [`NamedTensor`], weights as plain f32 buffers.
+//! - [`budget`]: the bounds on what a program may ask for (layers, classes, sizes, epochs).
 //! - [`error`]: [`ManifestError`], located at file:line:column and rendered like a compiler's.
 //!
 //! ```
@@ -29,10 +30,12 @@
 //! assert_eq!(err.hint.as_deref(), Some("did you mean `relu`?"));
 //! ```
 
+pub mod budget;
 pub mod error;
 pub mod layer;
 pub mod manifest;
 pub mod program;
+mod roundtrip;
 pub mod shape;
 pub mod tensor;
 

@@ -5,6 +5,7 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::budget;
 use crate::error::ManifestError;
 use crate::layer::{Layer, parse_layer, suggest};
 use crate::manifest::{CheckTable, Classes, Manifest};
@@ -258,11 +259,9 @@ impl Validator<'_> {
         let input = self.input(&m.data)?;
         let classes = self.classes(&m.data.classes)?;
         let layers = self.layers(&m.model.layers)?;
-        let cost = infer(input.shape, &layers, classes.len()).map_err(|e| {
-            let span = m.model.layers.get(e.index).map_or(0..0, |l| l.span());
-            self.err(span, e.to_string(), e.hint)
-        })?;
+        let cost = self.cost(&input, &layers, classes.len(), &m.model.layers)?;
         let train = self.train(&m.train)?;
+        self.batch_fits(&cost, &train, &m.train)?;
         let sources = self.sources(&m.data)?;
         let checks = m
             .check
@@ -282,6 +281,44 @@ impl Validator<'_> {
             sources,
             checks,
             cost,
+        })
+    }
+
+    fn cost(
+        &self,
+        input: &Input,
+        layers: &[Layer],
+        classes: usize,
+        spans: &[Spanned<String>],
+    ) -> Result<CostTable, ManifestError> {
+        let span = |i: usize| spans.get(i).map_or(0..0, |l| l.span());
+        let cost = infer(input.shape, layers, classes)
+            .map_err(|e| self.err(span(e.index), e.to_string(), e.hint))?;
+        budget::params(cost.params).map_err(|m| {
+            let biggest = cost
+                .layers
+                .iter()
+                .max_by_key(|r| r.params)
+                .map_or(0, |r| r.index);
+            self.err(span(biggest), m, Some("use fewer units or channels".into()))
+        })?;
+        Ok(cost)
+    }
+
+    /// One batch's activations must fit [`budget::MAX_BATCH_ACTIVATION_BYTES`].
+    fn batch_fits(
+        &self,
+        cost: &CostTable,
+        train: &Train,
+        t: &crate::manifest::TrainTable,
+    ) -> Result<(), ManifestError> {
+        budget::batch_activations(cost.activation_bytes, train.batch).map_err(|m| {
+            let span = t.batch.as_ref().map_or(0..0, |b| b.span());
+            self.err(
+                span,
+                m,
+                Some("use a smaller `batch` or a smaller model".into()),
+            )
         })
     }
 
@@ -336,6 +373,27 @@ impl Validator<'_> {
         }
         let dims = d.shape.get_ref();
         let shape = match dims.as_slice() {
+            [_, h, w] if *h > budget::MAX_INPUT_DIM || *w > budget::MAX_INPUT_DIM => {
+                return Err(self.err(
+                    d.shape.span(),
+                    format!(
+                        "image shape {dims:?} is too large: each side must be at most {}",
+                        budget::MAX_INPUT_DIM
+                    ),
+                    None,
+                ));
+            }
+            [c, h, w] if c.saturating_mul(*h).saturating_mul(*w) > budget::MAX_EXAMPLE_ELEMENTS => {
+                return Err(self.err(
+                    d.shape.span(),
+                    format!(
+                        "an input of {dims:?} has {} values; at most {} are allowed",
+                        c.saturating_mul(*h).saturating_mul(*w),
+                        budget::MAX_EXAMPLE_ELEMENTS
+                    ),
+                    None,
+                ));
+            }
             [c, h, w] if *c > 0 && *h > 0 && *w > 0 && [1, 3].contains(c) => {
                 Shape::Image([*c, *h, *w])
             }
@@ -374,6 +432,17 @@ impl Validator<'_> {
     }
 
     fn classes(&self, c: &Spanned<Classes>) -> Result<Vec<String>, ManifestError> {
+        let count = match c.get_ref() {
+            Classes::Count(n) => *n,
+            Classes::Names(v) => v.len(),
+        };
+        budget::within(
+            "the program",
+            count as u64,
+            budget::MAX_CLASSES as u64,
+            "classes",
+        )
+        .map_err(|m| self.err(c.span(), m, None))?;
         let names: Vec<String> = match c.get_ref() {
             Classes::Count(n) => (0..*n).map(|i| i.to_string()).collect(),
             Classes::Names(v) => v.clone(),
@@ -402,6 +471,14 @@ impl Validator<'_> {
     }
 
     fn layers(&self, ls: &[Spanned<String>]) -> Result<Vec<Layer>, ManifestError> {
+        if let Some(extra) = ls.get(budget::MAX_LAYERS) {
+            let m = format!(
+                "the model has {} layers; at most {} are allowed",
+                ls.len(),
+                budget::MAX_LAYERS
+            );
+            return Err(self.err(extra.span(), m, None));
+        }
         ls.iter()
             .map(|l| {
                 parse_layer(l.get_ref()).map_err(|e| {
@@ -418,13 +495,21 @@ impl Validator<'_> {
     }
 
     fn train(&self, t: &crate::manifest::TrainTable) -> Result<Train, ManifestError> {
-        let positive = |v: &Option<Spanned<usize>>, default: usize, what: &str| match v {
+        let positive = |v: &Option<Spanned<usize>>, default: usize, what: &str, max: usize| match v
+        {
             None => Ok(default),
-            Some(s) if *s.get_ref() > 0 => Ok(*s.get_ref()),
-            Some(s) => Err(self.err(s.span(), format!("`{what}` must be at least 1"), None)),
+            Some(s) if (1..=max).contains(s.get_ref()) => Ok(*s.get_ref()),
+            Some(s) => Err(self.err(
+                s.span(),
+                format!(
+                    "`{what}` must be between 1 and {max}, found {}",
+                    s.get_ref()
+                ),
+                None,
+            )),
         };
-        let epochs = positive(&t.epochs, 5, "epochs")?;
-        let batch = positive(&t.batch, 64, "batch")?;
+        let epochs = positive(&t.epochs, 5, "epochs", budget::MAX_EPOCHS)?;
+        let batch = positive(&t.batch, 64, "batch", budget::MAX_BATCH)?;
         let optimizer = match &t.optimizer {
             None => Optimizer::Adam { lr: 1e-3 },
             Some(o) => self.optimizer(o)?,

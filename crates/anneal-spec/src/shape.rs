@@ -24,7 +24,15 @@ impl Shape {
     pub fn elements(&self) -> usize {
         match self {
             Shape::Flat([n]) => *n,
-            Shape::Image([c, h, w]) => c * h * w,
+            Shape::Image([c, h, w]) => c.saturating_mul(*h).saturating_mul(*w),
+        }
+    }
+
+    /// Number of f32 elements per example, if it fits in a `usize`.
+    pub fn checked_elements(&self) -> Option<usize> {
+        match self {
+            Shape::Flat([n]) => Some(*n),
+            Shape::Image([c, h, w]) => c.checked_mul(*h)?.checked_mul(*w),
         }
     }
 
@@ -121,7 +129,9 @@ pub fn infer(input: Shape, layers: &[Layer], classes: usize) -> Result<CostTable
     }
 }
 
-/// Infer every layer's output shape and cost, without checking the output width.
+/// Infer every layer's output shape and cost, without checking the output width. All
+/// arithmetic is checked: a layer whose shape or cost does not fit in 64 bits, or whose output
+/// is larger than [`budget::MAX_EXAMPLE_ELEMENTS`], is an error naming it, never a wrap.
 pub fn infer_layers(input: Shape, layers: &[Layer]) -> Result<CostTable, ShapeError> {
     if layers.is_empty() {
         return Err(ShapeError {
@@ -134,137 +144,221 @@ pub fn infer_layers(input: Shape, layers: &[Layer]) -> Result<CostTable, ShapeEr
     let mut rows = Vec::with_capacity(layers.len());
     let mut cur = input;
     for (index, layer) in layers.iter().enumerate() {
-        let prev = if index == 0 {
-            "the input".to_string()
-        } else {
-            format!("layer {} `{}`", index - 1, layers[index - 1])
-        };
-        let fail = |message: String, hint: Option<String>| ShapeError {
+        let at = At {
             index,
             layer: *layer,
-            message,
-            hint,
+            prev: match index {
+                0 => "the input".to_string(),
+                _ => format!("layer {} `{}`", index - 1, layers[index - 1]),
+            },
+            last: index + 1 == layers.len(),
         };
-        let (output, params, flops) = match (*layer, cur) {
-            (Layer::Dense { units }, Shape::Flat([n])) => (
-                Shape::Flat([units]),
-                n * units + units,
-                2 * (n * units) as u64,
-            ),
-            (Layer::Dense { .. }, Shape::Image(_)) => {
-                return Err(fail(
-                    format!("expected input [B, N], got {cur} from {prev}",),
-                    Some(format!(
-                        "add `flatten` before it, giving [B, {}]",
-                        cur.elements()
-                    )),
-                ));
-            }
-            (
-                Layer::Conv {
-                    channels,
-                    kernel,
-                    stride,
-                    pad,
-                },
-                Shape::Image([c, h, w]),
-            ) => {
-                let (Some(oh), Some(ow)) = (
-                    out_dim(h, kernel[0], stride, pad),
-                    out_dim(w, kernel[1], stride, pad),
-                ) else {
-                    return Err(fail(
-                        format!(
-                            "a {}x{} kernel does not fit the {h}x{w} output of {prev} ({cur})",
-                            kernel[0], kernel[1]
-                        ),
-                        Some(
-                            "use a smaller kernel, add `pad`, or remove a pooling layer before it"
-                                .into(),
-                        ),
-                    ));
-                };
-                let k = kernel[0] * kernel[1] * c;
-                let out = Shape::Image([channels, oh, ow]);
-                (
-                    out,
-                    k * channels + channels,
-                    2 * (k * channels * oh * ow) as u64,
-                )
-            }
-            (Layer::Conv { .. }, Shape::Flat(_)) => {
-                return Err(fail(
-                    format!("expected input [B, C, H, W], got {cur} from {prev}"),
-                    Some("convolutions need image-shaped input: put them before `flatten`".into()),
-                ));
-            }
-            (
-                Layer::MaxPool { kernel, stride } | Layer::AvgPool { kernel, stride },
-                Shape::Image([c, h, w]),
-            ) => {
-                let (Some(oh), Some(ow)) =
-                    (out_dim(h, kernel, stride, 0), out_dim(w, kernel, stride, 0))
-                else {
-                    return Err(fail(
-                        format!(
-                            "a {kernel}x{kernel} window does not fit the {h}x{w} output of {prev} ({cur})"
-                        ),
-                        Some("use a smaller window or remove a pooling layer".into()),
-                    ));
-                };
-                let out = Shape::Image([c, oh, ow]);
-                (out, 0, (kernel * kernel * out.elements()) as u64)
-            }
-            (Layer::MaxPool { .. } | Layer::AvgPool { .. }, Shape::Flat(_)) => {
-                return Err(fail(
-                    format!("expected input [B, C, H, W], got {cur} from {prev}"),
-                    Some("pooling needs image-shaped input: put it before `flatten`".into()),
-                ));
-            }
-            (Layer::Flatten, s) => (Shape::Flat([s.elements()]), 0, 0),
-            (Layer::Relu | Layer::Dropout { .. }, s) => (s, 0, s.elements() as u64),
-            (Layer::Gelu | Layer::Tanh | Layer::Sigmoid, s) => (s, 0, 4 * s.elements() as u64),
-            (Layer::BatchNorm, s) => {
-                let features = match s {
-                    Shape::Flat([n]) => n,
-                    Shape::Image([c, _, _]) => c,
-                };
-                (s, 2 * features, 2 * s.elements() as u64)
-            }
-            (Layer::Softmax, s) => {
-                if index + 1 != layers.len() {
-                    return Err(fail(
-                        "`softmax` may only be the last layer".into(),
-                        Some("remove it, or move it to the end".into()),
-                    ));
-                }
-                (s, 0, 3 * s.elements() as u64)
-            }
-        };
-        rows.push(LayerCost {
-            index,
-            layer: *layer,
-            output,
-            params,
-            flops,
-            activation_bytes: 4 * output.elements() as u64,
-        });
-        cur = output;
+        let row = at.row(cur)?;
+        cur = row.output;
+        rows.push(row);
     }
-    let params = rows.iter().map(|r| r.params).sum::<usize>();
+    total(input, rows)
+}
+
+fn total(input: Shape, rows: Vec<LayerCost>) -> Result<CostTable, ShapeError> {
+    let last = rows.last().map_or(0, |r| r.index);
+    let over = |what: &str| ShapeError {
+        index: last,
+        layer: rows.last().map_or(Layer::Flatten, |r| r.layer),
+        message: format!("the model's total {what} does not fit in 64 bits"),
+        hint: None,
+    };
+    let params = rows.iter().try_fold(0usize, |a, r| a.checked_add(r.params));
+    let params = params.ok_or_else(|| over("parameter count"))?;
+    let flops = rows.iter().try_fold(0u64, |a, r| a.checked_add(r.flops));
+    let activation_bytes = rows
+        .iter()
+        .try_fold(0u64, |a, r| a.checked_add(r.activation_bytes));
+    let weight_bytes = (params as u64).checked_mul(4);
     Ok(CostTable {
         input,
         params,
-        flops: rows.iter().map(|r| r.flops).sum(),
-        activation_bytes: rows.iter().map(|r| r.activation_bytes).sum(),
-        weight_bytes: 4 * params as u64,
+        flops: flops.ok_or_else(|| over("FLOP count"))?,
+        activation_bytes: activation_bytes.ok_or_else(|| over("activation size"))?,
+        weight_bytes: weight_bytes.ok_or_else(|| over("weight size"))?,
         layers: rows,
     })
 }
 
+/// One layer being inferred: where it is, for errors.
+struct At {
+    index: usize,
+    layer: Layer,
+    prev: String,
+    last: bool,
+}
+
+/// Output shape, parameters and FLOPs of one layer, before the checks of [`At::row`].
+type Out = (Shape, Option<u64>, Option<u64>);
+
+impl At {
+    fn fail(&self, message: String, hint: Option<String>) -> ShapeError {
+        ShapeError {
+            index: self.index,
+            layer: self.layer,
+            message,
+            hint,
+        }
+    }
+
+    /// The shape-table row of this layer on input `cur`.
+    fn row(&self, cur: Shape) -> Result<LayerCost, ShapeError> {
+        let (output, params, flops) = self.out(cur)?;
+        let too_big = |what: &str| {
+            self.fail(
+                format!("its {what} does not fit in 64 bits"),
+                Some("use fewer units or channels, or a smaller kernel".into()),
+            )
+        };
+        let elements = output
+            .checked_elements()
+            .ok_or_else(|| too_big("output size"))?;
+        crate::budget::example_elements(elements).map_err(|m| self.fail(m, None))?;
+        let params = params.and_then(|p| usize::try_from(p).ok());
+        Ok(LayerCost {
+            index: self.index,
+            layer: self.layer,
+            output,
+            params: params.ok_or_else(|| too_big("parameter count"))?,
+            flops: flops.ok_or_else(|| too_big("FLOP count"))?,
+            activation_bytes: elements as u64 * 4,
+        })
+    }
+
+    fn out(&self, cur: Shape) -> Result<Out, ShapeError> {
+        let n = cur.checked_elements().map(|e| e as u64);
+        let elementwise = |k: u64| Ok((cur, Some(0), n.and_then(|n| n.checked_mul(k))));
+        match (self.layer, cur) {
+            (Layer::Dense { units }, Shape::Flat([n])) => Ok(dense(n, units)),
+            (
+                Layer::Conv { .. } | Layer::MaxPool { .. } | Layer::AvgPool { .. },
+                Shape::Image(d),
+            ) => self.window(d),
+            (
+                Layer::Dense { .. }
+                | Layer::Conv { .. }
+                | Layer::MaxPool { .. }
+                | Layer::AvgPool { .. },
+                _,
+            ) => Err(self.wrong_rank(cur)),
+            (Layer::Flatten, s) => {
+                let n = s.checked_elements().ok_or_else(|| {
+                    self.fail("its output size does not fit in 64 bits".into(), None)
+                })?;
+                Ok((Shape::Flat([n]), Some(0), Some(0)))
+            }
+            (Layer::Relu | Layer::Dropout { .. }, _) => elementwise(1),
+            (Layer::Gelu | Layer::Tanh | Layer::Sigmoid, _) => elementwise(4),
+            (Layer::BatchNorm, Shape::Flat([f]) | Shape::Image([f, _, _])) => Ok((
+                cur,
+                (f as u64).checked_mul(2),
+                n.and_then(|n| n.checked_mul(2)),
+            )),
+            (Layer::Softmax, _) if self.last => elementwise(3),
+            (Layer::Softmax, _) => Err(self.fail(
+                "`softmax` may only be the last layer".into(),
+                Some("remove it, or move it to the end".into()),
+            )),
+        }
+    }
+
+    fn wrong_rank(&self, cur: Shape) -> ShapeError {
+        let prev = &self.prev;
+        match self.layer {
+            Layer::Dense { .. } => self.fail(
+                format!("expected input [B, N], got {cur} from {prev}"),
+                cur.checked_elements()
+                    .map(|n| format!("add `flatten` before it, giving [B, {n}]")),
+            ),
+            Layer::Conv { .. } => self.fail(
+                format!("expected input [B, C, H, W], got {cur} from {prev}"),
+                Some("convolutions need image-shaped input: put them before `flatten`".into()),
+            ),
+            _ => self.fail(
+                format!("expected input [B, C, H, W], got {cur} from {prev}"),
+                Some("pooling needs image-shaped input: put it before `flatten`".into()),
+            ),
+        }
+    }
+
+    /// Convolution and pooling: a window slid over `[c, h, w]`.
+    fn window(&self, [c, h, w]: [usize; 3]) -> Result<Out, ShapeError> {
+        let (kernel, stride, pad) = match self.layer {
+            Layer::Conv {
+                kernel,
+                stride,
+                pad,
+                ..
+            } => (kernel, stride, pad),
+            Layer::MaxPool { kernel, stride } | Layer::AvgPool { kernel, stride } => {
+                ([kernel, kernel], stride, 0)
+            }
+            _ => return Err(self.wrong_rank(Shape::Image([c, h, w]))),
+        };
+        let (Some(oh), Some(ow)) = (
+            out_dim(h, kernel[0], stride, pad),
+            out_dim(w, kernel[1], stride, pad),
+        ) else {
+            return Err(self.no_fit(kernel, [h, w]));
+        };
+        Ok(match self.layer {
+            Layer::Conv { channels, .. } => conv(c, kernel, channels, [oh, ow]),
+            _ => {
+                let out = Shape::Image([c, oh, ow]);
+                let flops = out
+                    .checked_elements()
+                    .and_then(|e| prod(&[kernel[0], kernel[1], e]));
+                (out, Some(0), flops)
+            }
+        })
+    }
+
+    fn no_fit(&self, kernel: [usize; 2], [h, w]: [usize; 2]) -> ShapeError {
+        let prev = &self.prev;
+        let shape = format!("the {h}x{w} output of {prev}");
+        match self.layer {
+            Layer::Conv { .. } => self.fail(
+                format!("a {}x{} kernel does not fit {shape}", kernel[0], kernel[1]),
+                Some("use a smaller kernel, add `pad`, or remove a pooling layer before it".into()),
+            ),
+            _ => self.fail(
+                format!("a {k}x{k} window does not fit {shape}", k = kernel[0]),
+                Some("use a smaller window or remove a pooling layer".into()),
+            ),
+        }
+    }
+}
+
+fn dense(n: usize, units: usize) -> Out {
+    let weights = prod(&[n, units]);
+    let params = weights.and_then(|w| w.checked_add(units as u64));
+    (
+        Shape::Flat([units]),
+        params,
+        weights.and_then(|w| w.checked_mul(2)),
+    )
+}
+
+fn conv(c: usize, kernel: [usize; 2], channels: usize, [oh, ow]: [usize; 2]) -> Out {
+    let weights = prod(&[kernel[0], kernel[1], c, channels]);
+    let params = weights.and_then(|w| w.checked_add(channels as u64));
+    let flops = weights.and_then(|w| prod(&[w as usize, oh, ow, 2]));
+    (Shape::Image([channels, oh, ow]), params, flops)
+}
+
+/// The product, if it fits in 64 bits.
+fn prod(xs: &[usize]) -> Option<u64> {
+    xs.iter().try_fold(1u64, |a, &x| a.checked_mul(x as u64))
+}
+
 fn out_dim(size: usize, kernel: usize, stride: usize, pad: usize) -> Option<usize> {
-    let padded = size + 2 * pad;
-    (padded >= kernel).then(|| (padded - kernel) / stride + 1)
+    let padded = pad.checked_mul(2)?.checked_add(size)?;
+    (padded >= kernel && stride > 0).then(|| (padded - kernel) / stride + 1)
 }
 
 #[cfg(test)]

@@ -173,3 +173,125 @@ fn not_toml_is_located_too() {
         e.message
     );
 }
+
+/// Programs no machine could build: `check` refuses each with the figure and the limit, and
+/// nothing wraps or panics on the way (these passed `check` or aborted it before).
+#[test]
+fn absurd_programs_are_refused_with_the_figure_and_the_limit() {
+    let many_layers = format!("layers = [{}\"dense 10\"]", "\"relu\", ".repeat(500_000));
+    let cases: &[((&str, &str), &str)] = &[
+        (
+            ("\"dense 10\"]", "\"dense 99999999999\"]"),
+            "must be at most 16777216",
+        ),
+        (
+            ("classes = 10", "classes = 10000000000"),
+            "10000000000 classes; at most 100000",
+        ),
+        (
+            ("epochs = 2", "epochs = 2\nbatch = 1000000000000"),
+            "between 1 and 65536",
+        ),
+        (
+            ("epochs = 2", "epochs = 1000000000000"),
+            "between 1 and 10000",
+        ),
+        (
+            ("[1, 28, 28]", "[1, 100000, 100000]"),
+            "each side must be at most 65536",
+        ),
+        (
+            ("[1, 28, 28]", "[3, 30000, 30000]"),
+            "at most 67108864 are allowed",
+        ),
+        (
+            ("pad 1", "pad 9223372036854775808"),
+            "must be at most 16777216",
+        ),
+        (("3x3", "16777216x16777216"), "does not fit"),
+        (
+            ("\"conv 8 3x3 pad 1\"", "\"conv 16777216 3x3 pad 1\""),
+            "values per example; at most 67108864",
+        ),
+        (
+            ("\"dense 10\"]", "\"dense 16777216\", \"dense 10\"]"),
+            "parameters",
+        ),
+    ];
+    for (edit, expected) in cases {
+        let e = err(*edit);
+        assert!(e.message.contains(expected), "{edit:?}: {}", e.message);
+    }
+    let big = GOOD.replace("conv 8 3x3", "conv 512 3x3");
+    let e =
+        Program::parse("a", &big.replace("epochs = 2", "epochs = 2\nbatch = 4096")).unwrap_err();
+    assert!(
+        e.message.starts_with(
+            "a batch of 4096 has 16441835520 bytes of activations; at most 8589934592"
+        ),
+        "{}",
+        e.message
+    );
+    let layers_line = GOOD.lines().find(|l| l.starts_with("layers")).unwrap();
+    let e = Program::parse("a", &GOOD.replace(layers_line, &many_layers)).unwrap_err();
+    assert!(
+        e.message.contains("500001 layers; at most 1024"),
+        "{}",
+        e.message
+    );
+}
+
+mod arithmetic {
+    use anneal_spec::shape::{infer, infer_layers};
+    use anneal_spec::{Layer, Shape};
+    use proptest::prelude::*;
+
+    fn size() -> impl Strategy<Value = usize> {
+        prop_oneof![0usize..40, any::<usize>(), Just(usize::MAX), Just(1 << 32)]
+    }
+
+    fn layer() -> impl Strategy<Value = Layer> {
+        prop_oneof![
+            size().prop_map(|units| Layer::Dense { units }),
+            (size(), size(), size(), size(), size()).prop_map(|(channels, a, b, stride, pad)| {
+                Layer::Conv {
+                    channels,
+                    kernel: [a, b],
+                    stride,
+                    pad,
+                }
+            }),
+            (size(), size()).prop_map(|(kernel, stride)| Layer::MaxPool { kernel, stride }),
+            (size(), size()).prop_map(|(kernel, stride)| Layer::AvgPool { kernel, stride }),
+            Just(Layer::Flatten),
+            Just(Layer::Relu),
+            Just(Layer::BatchNorm),
+            Just(Layer::Softmax),
+        ]
+    }
+
+    fn shape() -> impl Strategy<Value = Shape> {
+        prop_oneof![
+            size().prop_map(|n| Shape::Flat([n])),
+            (size(), size(), size()).prop_map(|(c, h, w)| Shape::Image([c, h, w])),
+        ]
+    }
+
+    proptest! {
+        /// No input, however absurd, makes shape and cost inference wrap or panic; what it
+        /// accepts has every layer within the per-example bound and totals that add up.
+        #[test]
+        fn shape_and_cost_inference_never_wraps(
+            input in shape(),
+            layers in prop::collection::vec(layer(), 0..8),
+            classes in size(),
+        ) {
+            let _ = infer(input, &layers, classes);
+            if let Ok(t) = infer_layers(input, &layers) {
+                prop_assert!(t.layers.iter().all(|r| r.output.elements() <= anneal_spec::budget::MAX_EXAMPLE_ELEMENTS));
+                prop_assert_eq!(t.params, t.layers.iter().map(|r| r.params).sum::<usize>());
+                prop_assert_eq!(t.weight_bytes, 4 * t.params as u64);
+            }
+        }
+    }
+}

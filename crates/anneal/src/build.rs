@@ -12,7 +12,7 @@ use anneal_data::object::Row;
 use anneal_data::payload::decode_image;
 use anneal_data::{ContentHash, Store, StoreError};
 use anneal_engine::{ENGINE, ENGINE_VERSION, Examples, Model, Normalization, Observer, preprocess};
-use anneal_pack::{ImageSpec, Lineage, Metrics, Package, Signature, TensorSpec};
+use anneal_pack::{Lineage, Metrics, Package, Signature};
 use anneal_spec::Program;
 use serde::Serialize;
 
@@ -304,43 +304,12 @@ pub fn build(
 
 /// The package signature of a program.
 pub fn signature(program: &Program, norm: &Normalization) -> Signature {
-    let dims = program.input.shape.dims();
-    let mut shape = vec![-1i64];
-    shape.extend(dims.iter().map(|&d| d as i64));
-    let (c, h, w) = match program.input.shape {
-        anneal_spec::Shape::Image([c, h, w]) => (c, h, w),
-        anneal_spec::Shape::Flat([n]) => (1, 1, n),
+    let normalization = anneal_pack::Normalization {
+        scale: norm.scale,
+        mean: norm.mean,
+        std: norm.std,
     };
-    Signature {
-        inputs: vec![TensorSpec {
-            name: "input".into(),
-            datatype: "FP32".into(),
-            shape,
-        }],
-        outputs: vec![
-            TensorSpec {
-                name: "probabilities".into(),
-                datatype: "FP32".into(),
-                shape: vec![-1, program.classes.len() as i64],
-            },
-            TensorSpec {
-                name: "class".into(),
-                datatype: "INT64".into(),
-                shape: vec![-1],
-            },
-        ],
-        classes: program.classes.clone(),
-        image: ImageSpec {
-            channels: c,
-            height: h,
-            width: w,
-        },
-        normalization: anneal_pack::Normalization {
-            scale: norm.scale,
-            mean: norm.mean,
-            std: norm.std,
-        },
-    }
+    Signature::for_program(program, normalization)
 }
 
 /// The engine normalisation recorded in a signature.

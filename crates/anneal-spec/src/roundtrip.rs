@@ -1,0 +1,179 @@
+//! A program back to manifest text, so that a program decoded from untrusted bytes (a
+//! package's `anneal.program`) is validated by the very code that validates `anneal.toml`.
+//!
+//! [`Program::revalidate`] writes the program as a manifest, parses that with
+//! [`Program::parse`], and requires the result to equal the program it started from: every
+//! rule and bound of the validator (layer grammar, shapes, [`crate::budget`]) applies, and a
+//! decoded field the validator would have computed differently (the cost table, a slice's
+//! class index) is caught too.
+
+use serde_json::{Map, Value, json};
+
+use crate::error::ManifestError;
+use crate::program::{Optimizer, Program, Schedule, Slice};
+use crate::shape::Shape;
+
+/// The file name used in errors about a decoded program.
+const DECODED: &str = "anneal.program";
+
+impl Program {
+    /// The program as `anneal.toml` text that [`Program::parse`] reads back to an equal program.
+    pub fn to_manifest(&self) -> Result<String, String> {
+        let value = toml::Value::try_from(self.manifest_json()).map_err(|e| e.to_string())?;
+        toml::to_string(&value).map_err(|e| e.to_string())
+    }
+
+    /// Validate a program decoded from untrusted bytes with the manifest's own validator.
+    pub fn revalidate(&self) -> Result<(), ManifestError> {
+        let fail = |m: String| ManifestError::at(DECODED, "", 0..0, m, None);
+        let text = self
+            .to_manifest()
+            .map_err(|e| fail(format!("cannot be written as a manifest: {e}")))?;
+        let again = Program::parse(DECODED, &text).map_err(|e| fail(e.message))?;
+        match differing(self, &again).as_slice() {
+            [] => Ok(()),
+            fields => Err(fail(format!(
+                "{} differ from what the program's own manifest gives",
+                fields.join(", ")
+            ))),
+        }
+    }
+
+    fn manifest_json(&self) -> Value {
+        let mut program = json!({"name": self.name, "version": self.version, "format": 1});
+        if let Some(d) = &self.description {
+            program["description"] = json!(d);
+        }
+        json!({
+            "program": program,
+            "data": self.data_json(),
+            "model": {"layers": self.layers.iter().map(ToString::to_string).collect::<Vec<_>>()},
+            "train": self.train_json(),
+            "check": self.checks.iter().map(check_json).collect::<Vec<_>>(),
+        })
+    }
+
+    fn data_json(&self) -> Value {
+        let shape = match self.input.shape {
+            Shape::Image(d) => d.to_vec(),
+            Shape::Flat(d) => d.to_vec(),
+        };
+        let normalize = serde_json::to_value(self.input.normalize).unwrap_or_default();
+        let sources: Vec<Value> = self
+            .sources
+            .iter()
+            .map(|s| json!({"path": s.path, "format": s.format, "split": s.split}))
+            .collect();
+        json!({
+            "input": "image", "shape": shape, "classes": self.classes, "normalize": normalize,
+            "train-split": self.train_split, "test-split": self.test_split, "source": sources,
+        })
+    }
+
+    fn train_json(&self) -> Value {
+        let t = &self.train;
+        let optimizer = match t.optimizer {
+            Optimizer::Adam { lr } => format!("adam {lr}"),
+            Optimizer::Sgd { lr, momentum } => format!("sgd {lr} momentum {momentum}"),
+        };
+        let schedule = match t.schedule {
+            Schedule::Constant => "constant",
+            Schedule::Cosine => "cosine",
+        };
+        json!({
+            "epochs": t.epochs, "batch": t.batch, "optimizer": optimizer, "schedule": schedule,
+            "seed": t.seed, "augment": format!("shift {}", t.augment_shift),
+        })
+    }
+}
+
+fn check_json(c: &crate::program::Check) -> Value {
+    let metric = serde_json::to_value(c.metric).unwrap_or_default();
+    let mut out = Map::new();
+    out.insert("name".into(), json!(c.name));
+    out.insert("metric".into(), metric);
+    out.insert("at-least".into(), json!(c.at_least));
+    if let Some(Slice::Label { name, .. }) = &c.slice {
+        out.insert("where".into(), json!(format!("label = {name}")));
+    }
+    Value::Object(out)
+}
+
+/// The top-level fields in which `a` and `b` differ.
+fn differing(a: &Program, b: &Program) -> Vec<String> {
+    let (Ok(Value::Object(a)), Ok(Value::Object(b))) =
+        (serde_json::to_value(a), serde_json::to_value(b))
+    else {
+        return vec!["the program".into()];
+    };
+    a.iter()
+        .filter(|(k, v)| b.get(k.as_str()) != Some(v))
+        .map(|(k, _)| format!("`{k}`"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"[program]
+name = "digits"
+version = "0.1.0"
+description = "digits"
+[data]
+input = "image"
+shape = [1, 28, 28]
+classes = 10
+normalize = "standard"
+[[data.source]]
+path = "data/train"
+split = "train"
+[model]
+layers = ["conv 8 3x3 pad 1", "relu", "maxpool 2 stride 1", "flatten", "dropout 0.25", "dense 10"]
+[train]
+epochs = 2
+optimizer = "sgd 0.1 momentum 0.9"
+schedule = "cosine"
+augment = "shift 2"
+[[check]]
+metric = "recall"
+where = "label = 7"
+at_least = 0.9
+"#;
+
+    #[test]
+    fn a_valid_program_survives_the_round_trip() {
+        let p = Program::parse("anneal.toml", GOOD).unwrap();
+        let text = p.to_manifest().unwrap();
+        assert_eq!(Program::parse("again", &text).unwrap(), p);
+        p.revalidate().unwrap();
+    }
+
+    #[test]
+    fn a_decoded_program_breaking_a_rule_is_refused() {
+        let p = Program::parse("anneal.toml", GOOD).unwrap();
+        let mut bad = p.clone();
+        bad.layers[0] = crate::Layer::Conv {
+            channels: 8,
+            kernel: [3, 3],
+            stride: 0,
+            pad: 1,
+        };
+        let e = bad.revalidate().unwrap_err();
+        assert!(e.message.contains("stride value must be at least 1"), "{e}");
+        let mut bad = p.clone();
+        bad.classes.truncate(0);
+        assert!(bad.revalidate().is_err());
+        let mut bad = p.clone();
+        bad.cost.params += 1;
+        let e = bad.revalidate().unwrap_err();
+        assert_eq!(
+            e.message,
+            "`cost` differ from what the program's own manifest gives"
+        );
+        let mut bad = p;
+        bad.input.shape = Shape::Image([1, 65536, 65536]);
+        let e = bad.revalidate().unwrap_err();
+        assert!(e.message.contains("at most 67108864 are allowed"), "{e}");
+    }
+}
