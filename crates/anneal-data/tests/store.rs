@@ -8,6 +8,8 @@ use anneal_data::import::{ImportError, import_idx};
 use anneal_data::object::Row;
 use anneal_data::{ContentHash, Store, StoreError};
 
+#[path = "store/fuzz.rs"]
+mod fuzz;
 #[path = "store/hostile.rs"]
 mod hostile;
 

@@ -239,3 +239,24 @@ fn packages_whose_metadata_lies_are_refused() {
         }
     }
 }
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(anneal_fuzz::config())]
+
+        /// Package files: any bytes load or get a typed error, and whatever loads writes back
+        /// to a package that loads as the same.
+        #[test]
+        fn fuzz_package(input in anneal_fuzz::bytes(vec![package().to_bytes().unwrap()])) {
+            let _ = Header::from_bytes(Path::new("f.anneal"), &input);
+            if let Ok(p) = Package::from_bytes(Path::new("f.anneal"), &input) {
+                let again = Package::from_bytes(Path::new("g.anneal"), &p.to_bytes().unwrap());
+                prop_assert_eq!(again.unwrap(), p);
+            }
+        }
+    }
+}

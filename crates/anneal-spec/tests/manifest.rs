@@ -295,3 +295,26 @@ mod arithmetic {
         }
     }
 }
+
+mod fuzz {
+    use anneal_spec::Program;
+    use proptest::prelude::*;
+
+    fn seeds() -> Vec<String> {
+        let digits = include_str!("../../../examples/digits/anneal.toml");
+        vec![super::GOOD.to_string(), digits.to_string()]
+    }
+
+    proptest! {
+        #![proptest_config(anneal_fuzz::config())]
+
+        /// Manifests: any text parses or gets a located error, and whatever parses survives
+        /// its own round trip (the check packages get).
+        #[test]
+        fn fuzz_manifest(text in anneal_fuzz::text(seeds())) {
+            if let Ok(p) = Program::parse("f.toml", &text) {
+                prop_assert!(p.revalidate().is_ok(), "{:?}", p.revalidate());
+            }
+        }
+    }
+}
