@@ -74,7 +74,7 @@ fn refs(store: &Store, report: &mut Report) -> Vec<ContentHash> {
         Ok(b) => check_head_branch(store, &b, report),
     }
     let mut roots = Vec::new();
-    for kind in ["heads", "tags"] {
+    for kind in ["heads", "tags", "remotes"] {
         for (name, path) in store.ref_files(kind) {
             match read_hash_file(&path) {
                 Ok(Some(h)) => roots.push(h),

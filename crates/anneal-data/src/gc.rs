@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::hash::ContentHash;
 use crate::remote::reachable_from;
 use crate::scan::{self, Entry};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, read_hash_file};
 
 /// What `gc` removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -21,14 +21,15 @@ pub struct Collected {
     pub strays: usize,
 }
 
-/// Every object reachable from the branches and tags.
+/// Every object reachable from HEAD, the branches, the tags and the remote-tracking refs
+/// (`refs/remotes/`: what a fetch brought, such as a pull that stopped at a conflict).
 pub fn reachable(store: &Store) -> Result<HashSet<ContentHash>, StoreError> {
-    let roots: Vec<ContentHash> = store
-        .branches()?
-        .into_iter()
-        .chain(store.tags()?)
-        .map(|(_, h)| h)
-        .collect();
+    let mut roots: Vec<ContentHash> = store.head()?.into_iter().collect();
+    for kind in ["heads", "tags", "remotes"] {
+        for (_, path) in store.ref_files(kind) {
+            roots.extend(read_hash_file(&path)?);
+        }
+    }
     Ok(reachable_from(store, &roots)?.into_iter().collect())
 }
 

@@ -84,6 +84,10 @@ impl IdxSet {
 
 const MAX_DECOMPRESSED: u64 = 8 << 30;
 
+/// The most a gzipped IDX may inflate to, per compressed byte (MNIST's ratio is about 5:1; a
+/// file of zeros reaches about 1000:1).
+const MAX_GZIP_RATIO: u64 = 1024;
+
 /// How a kind of IDX file declares its length: header bytes, and the body length its header
 /// declares (None when the header is not of this kind; the parser then names the problem).
 struct Layout {
@@ -117,6 +121,7 @@ fn read_maybe_gz(path: &Path, layout: &Layout) -> Result<Vec<u8>, IdxError> {
     let mut magic = [0u8; 2];
     let n = f.read(&mut magic).map_err(io)?;
     let f = File::open(path).map_err(io)?;
+    let packed = f.metadata().map_err(io)?.len();
     let gz = n == 2 && magic == [0x1f, 0x8b];
     let mut stream: Box<dyn Read> = if gz {
         Box::new(flate2::read::GzDecoder::new(f))
@@ -142,6 +147,15 @@ fn read_maybe_gz(path: &Path, layout: &Layout) -> Result<Vec<u8>, IdxError> {
     else {
         return Ok(out);
     };
+    if gz && body > MAX_GZIP_RATIO.saturating_mul(packed) {
+        return Err(IdxError::Format {
+            path: path.to_path_buf(),
+            offset: 4,
+            message: format!(
+                "the header declares {body} bytes of data from a {packed}-byte gzip file (over {MAX_GZIP_RATIO}:1); refusing what looks like a decompression bomb"
+            ),
+        });
+    }
     if body > MAX_DECOMPRESSED {
         return Err(IdxError::Format {
             path: path.to_path_buf(),

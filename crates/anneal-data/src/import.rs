@@ -36,7 +36,7 @@ mod jsonl_source;
 mod meta;
 mod pattern;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -446,6 +446,11 @@ pub fn read(
             check_text(&e.id, Field::Label, l)?;
         }
         check_text(&e.id, Field::Split, &opts.split)?;
+        crate::limits::check_payload(&e.id, e.payload.len())?;
+        for (k, v) in &e.meta {
+            check_text(&e.id, Field::Meta, k)?;
+            check_text(&e.id, Field::Meta, v)?;
+        }
     }
     let mut seen = HashSet::with_capacity(read.examples.len());
     if let Some(e) = read.examples.iter().find(|e| !seen.insert(e.id.as_str())) {
@@ -466,16 +471,30 @@ pub fn import(
     opts: &ImportOptions,
     progress: &mut dyn Progress,
 ) -> Result<ImportSummary, ImportError> {
-    let read = read(source, opts, progress)?;
-    if read.examples.is_empty() {
-        return Err(ImportError::Empty {
-            path: source.to_path_buf(),
-            expected: "at least one example",
-        });
+    import_all(program_dir, &[(source, opts)], progress)
+}
+
+/// Import several sources as one commit: all are read and checked before anything is written,
+/// so a bad one leaves the store as it was (as `anneal build` needs for `[[data.source]]`).
+pub fn import_all(
+    program_dir: &Path,
+    sources: &[(&Path, &ImportOptions)],
+    progress: &mut dyn Progress,
+) -> Result<ImportSummary, ImportError> {
+    let mut reads = Vec::with_capacity(sources.len());
+    for (source, opts) in sources {
+        let read = read(source, opts, progress)?;
+        if read.examples.is_empty() {
+            return Err(ImportError::Empty {
+                path: source.to_path_buf(),
+                expected: "at least one example",
+            });
+        }
+        reads.push((read, opts.split.as_str(), source.display().to_string()));
     }
     let existed = Store::path_in(program_dir).exists();
     let store = Store::init(program_dir)?;
-    let result = commit_examples(&store, read, &opts.split, &source.display().to_string());
+    let result = commit_examples(&store, reads);
     if result.is_err() && !existed && store.head().ok().flatten().is_none() {
         let _ = std::fs::remove_dir_all(store.root());
     }
@@ -558,43 +577,67 @@ fn file_stem(path: &Path) -> String {
         .map_or_else(|| "source".into(), |s| s.to_string_lossy().into_owned())
 }
 
-/// Commit the examples of `read` on top of HEAD in one commit (HEAD is read under the
-/// writer lock, so edits committed while the source was being read are kept).
+/// Commit the examples of every `(read, split, source)` on top of HEAD in one commit (HEAD is
+/// read under the writer lock, so edits committed while the sources were being read are kept).
 fn commit_examples(
     store: &Store,
-    read: Read,
-    split: &str,
-    source: &str,
+    reads: Vec<(Read, &str, String)>,
 ) -> Result<ImportSummary, ImportError> {
     let mut fields = std::collections::BTreeSet::new();
-    let mut rows = Vec::with_capacity(read.examples.len());
-    for e in &read.examples {
-        fields.extend(e.meta.keys().cloned());
-        rows.push(Row {
-            id: e.id.clone(),
-            payload: ContentHash::of(&e.payload),
-            label: e.label.clone(),
-            split: split.to_string(),
-            meta: encode_meta(&e.meta),
-        });
+    let mut rows = Vec::new();
+    let mut origin = HashMap::new();
+    for (read, split, source) in &reads {
+        for e in &read.examples {
+            fields.extend(e.meta.keys().cloned());
+            if origin.insert(e.id.as_str(), source.as_str()).is_some() {
+                return Err(ImportError::DuplicateId {
+                    id: e.id.clone(),
+                    source_path: source.clone(),
+                });
+            }
+            rows.push(row(e, split));
+        }
     }
     let added = rows.len();
-    let blobs: Vec<&[u8]> = read.examples.iter().map(|e| e.payload.as_slice()).collect();
-    let message = format!("import {source} ({added} examples, split {split})");
+    let blobs: Vec<&[u8]> = reads
+        .iter()
+        .flat_map(|(r, ..)| r.examples.iter().map(|e| e.payload.as_slice()))
+        .collect();
+    let message = match reads.as_slice() {
+        [(_, split, source)] => format!("import {source} ({added} examples, split {split})"),
+        _ => format!("import {} sources ({added} examples)", reads.len()),
+    };
     let (commit, new_blobs) = store.add(rows, &blobs, &message).map_err(|e| match e {
         StoreError::Duplicate { id } => ImportError::Exists {
+            source_path: origin
+                .get(id.as_str())
+                .map_or_else(String::new, |s| s.to_string()),
             id,
-            source_path: source.to_string(),
         },
         e => ImportError::Store(e),
     })?;
+    let first = reads
+        .into_iter()
+        .next()
+        .map(|(r, ..)| r)
+        .unwrap_or_default();
     Ok(ImportSummary {
         commit,
         added,
         new_blobs,
-        image: read.image,
-        detail: read.detail,
-        features: read.features,
+        image: first.image,
+        detail: first.detail,
+        features: first.features,
         meta_fields: fields.into_iter().collect(),
     })
+}
+
+fn row(e: &Example, split: &str) -> Row {
+    Row {
+        id: e.id.clone(),
+        payload: ContentHash::of(&e.payload),
+        label: e.label.clone(),
+        split: split.to_string(),
+        meta: encode_meta(&e.meta),
+    }
 }

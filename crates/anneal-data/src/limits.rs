@@ -19,6 +19,8 @@ pub const MAX_LABEL_BYTES: usize = u16::MAX as usize - 1;
 pub const MAX_SPLIT_BYTES: usize = u8::MAX as usize;
 /// Longest metadata JSON, in bytes (a `u32` length).
 pub const MAX_META_BYTES: usize = u32::MAX as usize;
+/// Largest payload, in bytes (a pack entry's `u32` length).
+pub const MAX_PAYLOAD_BYTES: usize = u32::MAX as usize;
 
 /// Which part of a row is wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +33,8 @@ pub enum Field {
     Split,
     /// The metadata JSON.
     Meta,
+    /// The payload (image, audio or features).
+    Payload,
 }
 
 impl Field {
@@ -41,6 +45,7 @@ impl Field {
             Field::Label => "label",
             Field::Split => "split",
             Field::Meta => "metadata",
+            Field::Payload => "payload",
         }
     }
 
@@ -51,6 +56,7 @@ impl Field {
             Field::Label => MAX_LABEL_BYTES,
             Field::Split => MAX_SPLIT_BYTES,
             Field::Meta => MAX_META_BYTES,
+            Field::Payload => MAX_PAYLOAD_BYTES,
         }
     }
 }
@@ -141,6 +147,14 @@ pub fn check_text(id: &str, field: Field, value: &str) -> Result<(), RowError> {
         Some((at, ch)) => Err(error(id, field, Problem::Control { ch, at })),
         None => Ok(()),
     }
+}
+
+/// Refuse a payload of example `id` larger than a pack entry holds.
+pub fn check_payload(id: &str, len: usize) -> Result<(), RowError> {
+    if len > MAX_PAYLOAD_BYTES {
+        return Err(error(id, Field::Payload, Problem::TooLong { len }));
+    }
+    Ok(())
 }
 
 /// Refuse a row the encoding cannot hold.

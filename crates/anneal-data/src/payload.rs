@@ -100,6 +100,24 @@ pub fn is_encoded_image(bytes: &[u8]) -> bool {
     bytes.starts_with(b"\x89PNG\r\n\x1a\n") || bytes.starts_with(&[0xff, 0xd8, 0xff])
 }
 
+/// The largest side of a PNG or JPEG decoded: the header is checked before any pixel is, so a
+/// small file declaring 100,000 x 100,000 pixels is refused, not inflated.
+pub const MAX_IMAGE_SIDE: u32 = 8192;
+
+/// Decode a PNG or JPEG within [`MAX_IMAGE_SIDE`] and 512 MiB of pixels.
+pub fn load_image(bytes: &[u8]) -> Result<image::DynamicImage, PayloadError> {
+    let bad = |e: image::ImageError| PayloadError(format!("not a readable PNG or JPEG image: {e}"));
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| PayloadError(format!("not a readable PNG or JPEG image: {e}")))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(512 << 20);
+    reader.limits(limits);
+    reader.decode().map_err(bad)
+}
+
 /// Decode a payload (RAW8, PNG or JPEG) to `channels` (1: grey, 3: RGB) at `height` x `width`.
 /// RAW8 payloads must already have that shape; PNG and JPEG are converted and resized.
 pub fn decode_image(
@@ -121,8 +139,7 @@ pub fn decode_image(
     if !is_encoded_image(bytes) {
         return Err(PayloadError("not a RAW8, PNG or JPEG image".into()));
     }
-    let img = image::load_from_memory(bytes)
-        .map_err(|e| PayloadError(format!("not a readable PNG or JPEG image: {e}")))?;
+    let img = load_image(bytes)?;
     let (w, h) = (width as u32, height as u32);
     let filter = image::imageops::FilterType::Triangle;
     let pixels = if channels == 1 {

@@ -45,6 +45,18 @@ pub enum RemoteError {
     /// No such remote, or a bad URL.
     #[error("{0}")]
     Config(String),
+    /// The remote branch holds commits the push would drop.
+    #[error(
+        "remote `{remote}`: branch `{branch}` is at {theirs}, which is not in the history being pushed; pull (fetch and merge) first, then push"
+    )]
+    NotFastForward {
+        /// The remote.
+        remote: String,
+        /// The branch.
+        branch: String,
+        /// The remote branch's commit (short).
+        theirs: String,
+    },
     /// The remote sent bytes that do not match their name.
     #[error("remote `{remote}`: object {hash} does not match its hash; nothing was written")]
     Corrupt {
@@ -91,15 +103,30 @@ impl Store {
         }
         let _lock = self.lock()?;
         let mut remotes = self.remotes()?;
-        remotes.insert(name.to_string(), url.to_string());
+        remotes.insert(name.to_string(), absolute_url(url)?);
         let path = self.remotes_path();
         let text = serde_json::to_vec_pretty(&remotes).unwrap_or_default();
         write_atomic(&path, &text).map_err(|source| StoreError::Io { path, source })
     }
 }
 
-/// Open the object store a URL names.
-pub fn open(url: &str) -> Result<Arc<dyn ObjectStore>, RemoteError> {
+/// A folder remote as an absolute path, so the remote means the same folder from wherever
+/// anneal runs (`-C DIR` or not); other URLs as given.
+fn absolute_url(url: &str) -> Result<String, StoreError> {
+    if url.contains("://") {
+        return Ok(url.to_string());
+    }
+    std::path::absolute(url)
+        .map(|p| p.display().to_string())
+        .map_err(|source| StoreError::Io {
+            path: url.into(),
+            source,
+        })
+}
+
+/// Open the object store a URL names. A folder remote is created when `create` (a push) and
+/// must exist otherwise (a fetch never leaves an empty folder behind).
+pub fn open(url: &str, create: bool) -> Result<Arc<dyn ObjectStore>, RemoteError> {
     let path = if let Some(rest) = url.strip_prefix("file://") {
         rest.to_string()
     } else if let Some(rest) = url.strip_prefix("s3://") {
@@ -124,7 +151,9 @@ pub fn open(url: &str) -> Result<Arc<dyn ObjectStore>, RemoteError> {
     } else {
         url.to_string()
     };
-    std::fs::create_dir_all(&path).map_err(|e| RemoteError::Config(format!("{path}: {e}")))?;
+    if create {
+        std::fs::create_dir_all(&path).map_err(|e| RemoteError::Config(format!("{path}: {e}")))?;
+    }
     let fs = LocalFileSystem::new_with_prefix(&path)
         .map_err(|e| RemoteError::Config(format!("{path}: {e}")))?;
     Ok(Arc::new(fs))
@@ -187,14 +216,22 @@ pub fn push(store: &Store, name: &str, branch: &str) -> Result<Transfer, RemoteE
         .get(name)
         .cloned()
         .ok_or_else(|| RemoteError::Config(format!("no remote named `{name}`")))?;
-    let remote = open(&url)?;
+    let remote = open(&url, true)?;
     let commit = store.resolve(branch)?;
     let objects = reachable_from(store, &[commit])?;
     let fail = |e: object_store::Error| RemoteError::Transfer {
         remote: name.to_string(),
         message: e.to_string(),
     };
+    let history: HashSet<ContentHash> = objects.iter().copied().collect();
+    let ff = FastForward {
+        remote: remote.as_ref(),
+        name,
+        branch,
+        history: &history,
+    };
     runtime()?.block_on(async {
+        ff.check().await?;
         let present: HashSet<String> = remote
             .list(Some(&StorePath::from("objects")))
             .map_ok(|m| m.location.to_string())
@@ -244,6 +281,7 @@ pub fn push(store: &Store, name: &str, branch: &str) -> Result<Transfer, RemoteE
             remote: name.to_string(),
             message: e.to_string(),
         })?;
+        ff.check().await?;
         let r = StorePath::from(format!("refs/heads/{branch}"));
         remote
             .put(&r, PutPayload::from(format!("{commit}\n").into_bytes()))
@@ -251,6 +289,69 @@ pub fn push(store: &Store, name: &str, branch: &str) -> Result<Transfer, RemoteE
             .map_err(fail)?;
         Ok(moved)
     })
+}
+
+/// A push may move a remote branch only forward: to a commit whose history holds the one the
+/// remote branch names now (checked before uploading and again just before the ref is written).
+struct FastForward<'a> {
+    remote: &'a dyn ObjectStore,
+    name: &'a str,
+    branch: &'a str,
+    history: &'a HashSet<ContentHash>,
+}
+
+impl FastForward<'_> {
+    async fn check(&self) -> Result<(), RemoteError> {
+        let Some(theirs) = read_remote_ref(self.remote, self.name, self.branch).await? else {
+            return Ok(());
+        };
+        if self.history.contains(&theirs) {
+            return Ok(());
+        }
+        Err(RemoteError::NotFastForward {
+            remote: self.name.to_string(),
+            branch: self.branch.to_string(),
+            theirs: theirs.short(),
+        })
+    }
+}
+
+/// The largest object a store writes: a pack of one payload of the largest size a row holds
+/// (see [`crate::limits::MAX_PAYLOAD_BYTES`]), with its header.
+const MAX_OBJECT_BYTES: u64 = crate::limits::MAX_PAYLOAD_BYTES as u64 + 4096;
+
+/// The most bytes a ref file may hold (a hash and a newline, with room for spaces).
+const MAX_REF_BYTES: usize = 128;
+
+/// The commit `refs/heads/BRANCH` names on a remote (None if it has no such branch).
+async fn read_remote_ref(
+    remote: &dyn ObjectStore,
+    name: &str,
+    branch: &str,
+) -> Result<Option<ContentHash>, RemoteError> {
+    let r = StorePath::from(format!("refs/heads/{branch}"));
+    let bad = |message: String| RemoteError::Transfer {
+        remote: name.to_string(),
+        message,
+    };
+    let got = match remote.get(&r).await {
+        Ok(g) => g,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(bad(e.to_string())),
+    };
+    if got.meta.size > MAX_REF_BYTES as u64 {
+        return Err(bad(format!(
+            "ref {r} is {} bytes; a ref is a hash",
+            got.meta.size
+        )));
+    }
+    let text = got.bytes().await.map_err(|e| bad(e.to_string()))?;
+    let commit = std::str::from_utf8(&text)
+        .ok()
+        .and_then(|t| t.trim().parse().ok());
+    commit
+        .map(Some)
+        .ok_or_else(|| bad(format!("ref {r} is malformed")))
 }
 
 /// Fetch `branch` from the remote at `url` (named `name`) into the local store, and point
@@ -261,26 +362,21 @@ pub fn fetch_url(
     url: &str,
     branch: &str,
 ) -> Result<Transfer, RemoteError> {
-    let remote = open(url)?;
+    let remote = open(url, false)?;
     let fail = |e: object_store::Error| RemoteError::Transfer {
         remote: name.to_string(),
         message: e.to_string(),
     };
+    // Under the writer lock, so `gc` cannot remove what is fetched before its ref is written.
+    let _lock = store.lock()?;
     runtime()?.block_on(async {
-        let r = StorePath::from(format!("refs/heads/{branch}"));
-        let text = remote
-            .get(&r)
-            .await
-            .map_err(fail)?
-            .bytes()
-            .await
-            .map_err(fail)?;
-        let commit: ContentHash = std::str::from_utf8(&text)
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
+        let commit = read_remote_ref(remote.as_ref(), name, branch)
+            .await?
             .ok_or_else(|| RemoteError::Transfer {
                 remote: name.to_string(),
-                message: format!("ref {r} is malformed"),
+                message: format!(
+                    "the remote has no branch `{branch}` (refs/heads/{branch} not found)"
+                ),
             })?;
         let mut moved = Transfer {
             commit,
@@ -306,14 +402,17 @@ pub fn fetch_url(
                     remote: name.to_string(),
                     message: e.to_string(),
                 })?;
-                let bytes = remote
-                    .get(&object_path(&h))
-                    .await
-                    .map_err(fail)?
-                    .bytes()
-                    .await
-                    .map_err(fail)?
-                    .to_vec();
+                let got = remote.get(&object_path(&h)).await.map_err(fail)?;
+                if got.meta.size > MAX_OBJECT_BYTES {
+                    return Err(RemoteError::Transfer {
+                        remote: name.to_string(),
+                        message: format!(
+                            "object {h} is {} bytes; no object is over {MAX_OBJECT_BYTES}",
+                            got.meta.size
+                        ),
+                    });
+                }
+                let bytes = got.bytes().await.map_err(fail)?.to_vec();
                 if ContentHash::of(&bytes) != h {
                     return Err(RemoteError::Corrupt {
                         remote: name.to_string(),

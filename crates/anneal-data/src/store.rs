@@ -385,18 +385,33 @@ impl Store {
     /// All rows of a table, sorted by id (a patch is applied to its base).
     pub fn rows(&self, table: &Table) -> Result<Vec<Row>, StoreError> {
         match table {
-            Table::Full(t) => {
-                let mut rows = Vec::with_capacity(t.rows as usize);
-                for c in &t.chunks {
-                    rows.extend(self.chunk(c)?);
-                }
-                Ok(rows)
-            }
+            Table::Full(t) => self.full_rows(t),
             Table::Patch(p) => {
-                let base = self.rows(&self.table_object(&p.base)?)?;
-                Ok(crate::tables::apply_edits(base, &p.edits))
+                // Down the chain to its full table (bounded by its depth), then the patches
+                // back up: a loop, so no chain of objects can overflow the stack.
+                let chain = crate::tables::chain(self, p.base)?;
+                let mut rows = match chain.last() {
+                    Some((_, Table::Full(t))) => self.full_rows(t)?,
+                    _ => Vec::new(),
+                };
+                for (_, t) in chain.iter().rev() {
+                    if let Table::Patch(q) = t {
+                        rows = crate::tables::apply_edits(rows, &q.edits);
+                    }
+                }
+                Ok(crate::tables::apply_edits(rows, &p.edits))
             }
         }
+    }
+
+    /// The rows of a full table's chunks. The row count a table claims is not trusted for
+    /// allocation: each chunk is checked against its own count as it is read.
+    fn full_rows(&self, t: &crate::object::FullTable) -> Result<Vec<Row>, StoreError> {
+        let mut rows = Vec::with_capacity(t.rows.min(1 << 20) as usize);
+        for c in &t.chunks {
+            rows.extend(self.chunk(c)?);
+        }
+        Ok(rows)
     }
 
     /// The rows and payloads of a commit.
@@ -517,6 +532,13 @@ impl Store {
             return Err(StoreError::Duplicate {
                 id: w[0].id.clone(),
             });
+        }
+        if let Some(b) = new_blobs
+            .iter()
+            .find(|b| b.len() > crate::limits::MAX_PAYLOAD_BYTES)
+        {
+            let id = format!("(payload {})", ContentHash::of(b).short());
+            crate::limits::check_payload(&id, b.len())?;
         }
         let mut start = 0;
         let mut size = 0;
@@ -651,13 +673,19 @@ pub(crate) fn read_hash_file(path: &Path) -> Result<Option<ContentHash>, StoreEr
     }
 }
 
+/// A branch, tag or remote name: `/`-separated parts of letters, digits, `-`, `_` and `.`,
+/// none empty, none starting with `.` (hidden files are skipped when refs are listed, so a
+/// branch named `x/.y` would be invisible to `gc`) and none ending in `.lock`, as git has it.
 pub(crate) fn valid_ref_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('.')
-        && !name.contains("..")
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+    name.len() <= 255
+        && name.split('/').all(|part| {
+            !part.is_empty()
+                && !part.starts_with('.')
+                && !part.ends_with(".lock")
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        })
 }
 
 /// Seconds since the Unix epoch, or `SOURCE_DATE_EPOCH` when set (reproducible commits, as

@@ -120,45 +120,62 @@ pub fn edits_between(before: &[Row], after: &[Row]) -> Vec<Edit> {
 }
 
 impl Store {
-    /// The rows with the given ids (absent ids are left out), reading only what it must.
+    /// The rows with the given ids (absent ids are left out), reading only what it must:
+    /// down a chain of patches (a loop, bounded by the chain's depth) to the full table.
     pub fn lookup(&self, table: &Table, ids: &[&str]) -> Result<HashMap<String, Row>, StoreError> {
         let mut found = HashMap::new();
-        match table {
-            Table::Full(t) => {
-                let mut by_chunk: HashMap<usize, Vec<&str>> = HashMap::new();
-                for id in ids {
-                    let at = t.chunks.partition_point(|c| c.first.as_str() <= *id);
-                    if at > 0 {
-                        by_chunk.entry(at - 1).or_default().push(id);
+        let mut rest: Vec<&str> = ids.to_vec();
+        let mut owned;
+        let mut table = table;
+        for _ in 0..=MAX_PATCH_DEPTH {
+            let p = match table {
+                Table::Full(t) => return self.lookup_full(t, &rest, found),
+                Table::Patch(p) => p,
+            };
+            rest.retain(|id| match p.edits.binary_search_by(|e| e.id().cmp(id)) {
+                Ok(k) => {
+                    if let Edit::Add(r) | Edit::Change(_, r) = &p.edits[k] {
+                        found.insert(id.to_string(), r.clone());
                     }
+                    false
                 }
-                for (index, mut wanted) in by_chunk {
-                    let c = &t.chunks[index];
-                    let body = self.get(Kind::Chunk, &c.hash)?;
-                    wanted.sort_unstable();
-                    let rows = find_rows(&body, &wanted).map_err(|source| StoreError::Decode {
-                        hash: c.hash,
-                        source,
-                    })?;
-                    found.extend(rows.into_iter().map(|r| (r.id.clone(), r)));
-                }
+                Err(_) => true,
+            });
+            if rest.is_empty() {
+                return Ok(found);
             }
-            Table::Patch(p) => {
-                let mut rest = Vec::new();
-                for id in ids {
-                    match p.edits.binary_search_by(|e| e.id().cmp(id)) {
-                        Ok(k) => {
-                            if let Edit::Add(r) | Edit::Change(_, r) = &p.edits[k] {
-                                found.insert(id.to_string(), r.clone());
-                            }
-                        }
-                        Err(_) => rest.push(*id),
-                    }
-                }
-                if !rest.is_empty() {
-                    found.extend(self.lookup(&self.table_object(&p.base)?, &rest)?);
-                }
+            owned = self.table_object(&p.base)?;
+            table = &owned;
+        }
+        let base = match table {
+            Table::Patch(p) => p.base,
+            Table::Full(_) => return Ok(found),
+        };
+        Err(crate::tables::too_deep(base))
+    }
+
+    fn lookup_full(
+        &self,
+        t: &crate::object::FullTable,
+        ids: &[&str],
+        mut found: HashMap<String, Row>,
+    ) -> Result<HashMap<String, Row>, StoreError> {
+        let mut by_chunk: HashMap<usize, Vec<&str>> = HashMap::new();
+        for id in ids {
+            let at = t.chunks.partition_point(|c| c.first.as_str() <= *id);
+            if at > 0 {
+                by_chunk.entry(at - 1).or_default().push(id);
             }
+        }
+        for (index, mut wanted) in by_chunk {
+            let c = &t.chunks[index];
+            let body = self.get(Kind::Chunk, &c.hash)?;
+            wanted.sort_unstable();
+            let rows = find_rows(&body, &wanted).map_err(|source| StoreError::Decode {
+                hash: c.hash,
+                source,
+            })?;
+            found.extend(rows.into_iter().map(|r| (r.id.clone(), r)));
         }
         Ok(found)
     }
@@ -276,15 +293,22 @@ pub fn chain(store: &Store, table: ContentHash) -> Result<Vec<(ContentHash, Tabl
         };
         out.push((h, t));
         if out.len() > MAX_PATCH_DEPTH as usize + 1 {
-            return Err(StoreError::Decode {
-                hash: h,
-                source: crate::object::DecodeError {
-                    kind: "table",
-                    offset: 0,
-                    message: "patch chain longer than its depth allows".into(),
-                },
-            });
+            return Err(too_deep(h));
         }
     }
     Ok(out)
+}
+
+/// A chain of patches longer than [`MAX_PATCH_DEPTH`] allows, found at table `h`.
+pub(crate) fn too_deep(h: ContentHash) -> StoreError {
+    StoreError::Decode {
+        hash: h,
+        source: crate::object::DecodeError {
+            kind: "table",
+            offset: 0,
+            message: format!(
+                "patch chain longer than its depth allows (at most {MAX_PATCH_DEPTH})"
+            ),
+        },
+    }
 }

@@ -312,11 +312,7 @@ impl Package {
 
     /// Read a package file.
     pub fn read(path: &Path) -> Result<Package, PackError> {
-        let bytes = std::fs::read(path).map_err(|source| PackError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_bytes(path, &bytes)
+        Self::from_bytes(path, &read_file(path)?)
     }
 
     /// The BLAKE3 digest of the serialized package, `blake3:HEX`.
@@ -409,12 +405,21 @@ impl Header {
 
     /// Read only the metadata of a package file.
     pub fn read(path: &Path) -> Result<Header, PackError> {
-        let bytes = std::fs::read(path).map_err(|source| PackError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_bytes(path, &bytes)
+        Self::from_bytes(path, &read_file(path)?)
     }
+}
+
+/// The bytes of a package file: a regular file (a FIFO is refused, not waited on).
+fn read_file(path: &Path) -> Result<Vec<u8>, PackError> {
+    let io = |source| PackError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if !std::fs::metadata(path).map_err(io)?.is_file() {
+        let e = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
+        return Err(io(e));
+    }
+    std::fs::read(path).map_err(io)
 }
 
 mod erased {

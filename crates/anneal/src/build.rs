@@ -4,7 +4,7 @@
 //! compute the build key, return early if the package for that key exists, otherwise decode,
 //! train, evaluate and write the package, the report and `anneal.lock`, each atomically.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anneal_data::fs::write_atomic;
@@ -80,30 +80,57 @@ pub fn resolve_commit(
         return Err(CliError::new(format!("the program in {} has no dataset commit", project.dir.display()))
             .hint("import data first: `anneal data import SOURCE --split train`, or declare `[[data.source]]` in anneal.toml"));
     }
-    let mut last = None;
-    for source in &project.program.sources {
-        let path = project.dir.join(&source.path);
-        log(format!(
-            "importing {} (split {})",
-            path.display(),
-            source.split
-        ));
-        let imported = match source.format.as_str() {
-            "images" => {
-                anneal_data::import::import_images(&project.dir, &path, &source.split, false)
-            }
-            _ => anneal_data::import::import_idx(&project.dir, &path, &source.split, false),
-        };
-        let summary = imported.map_err(|e| {
-            CliError::from(e).context(format!(
-                "declared source `{}` in {}",
-                source.path,
-                project.manifest_display()
-            ))
-        })?;
-        last = Some(summary.commit);
+    import_sources(project, log)
+}
+
+/// Import every declared source as one commit: a source that fails leaves no other imported,
+/// so the next build does not train on part of the program's data.
+fn import_sources(project: &Project, log: &mut dyn FnMut(String)) -> Result<ContentHash, CliError> {
+    use anneal_data::import::{Format, ImportOptions, NoProgress, import_all};
+    let sources = &project.program.sources;
+    let paths: Vec<PathBuf> = sources.iter().map(|s| project.dir.join(&s.path)).collect();
+    let opts: Vec<ImportOptions> = sources
+        .iter()
+        .map(|s| ImportOptions {
+            split: s.split.clone(),
+            ..ImportOptions::new(if s.format == "images" {
+                Format::Images
+            } else {
+                Format::Idx
+            })
+        })
+        .collect();
+    for (path, s) in paths.iter().zip(sources) {
+        log(format!("importing {} (split {})", path.display(), s.split));
     }
-    last.ok_or_else(|| CliError::new("no sources imported"))
+    let pairs: Vec<(&Path, &ImportOptions)> = paths
+        .iter()
+        .map(PathBuf::as_path)
+        .zip(opts.iter())
+        .collect();
+    let summary = import_all(&project.dir, &pairs, &mut NoProgress).map_err(|e| {
+        let context = format!("the declared sources in {}", project.manifest_display());
+        CliError::from(e).context(context)
+    })?;
+    Ok(summary.commit)
+}
+
+/// Write `anneal.lock` for a package of `bytes`, unless it already says exactly that.
+fn write_lock(
+    project: &Project,
+    commit: &ContentHash,
+    key: &str,
+    bytes: &[u8],
+) -> Result<(), CliError> {
+    let lock = project.dir.join("anneal.lock");
+    let text = format!(
+        "# Written by `anneal build`: what the last build used.\ndataset-commit = \"{commit}\"\nengine = \"{ENGINE} {ENGINE_VERSION}\"\nbuild-key = \"{key}\"\npackage = \"{}\"\n",
+        Package::digest(bytes)
+    );
+    if std::fs::read_to_string(&lock).is_ok_and(|t| t == text) {
+        return Ok(());
+    }
+    write_atomic(&lock, text.as_bytes()).map_err(|e| CliError::io(&lock, e))
 }
 
 /// Decoded, preprocessed examples of one split.
@@ -196,9 +223,15 @@ pub fn build(
     let commit = resolve_commit(project, log)?;
     let key = build_key(program, &commit);
     let path = package_path(project);
+    let report_path = path.with_extension("report.json");
     if let Ok(header) = anneal_pack::Header::read(&path)
         && header.lineage.build_key == key
+        && report_path.is_file()
     {
+        // The package is current; a lock lost (or left stale by a crash between the package
+        // and the lock) is written again from it.
+        let bytes = std::fs::read(&path).map_err(|e| CliError::io(&path, e))?;
+        write_lock(project, &commit, &key, &bytes)?;
         return Ok(BuildOutcome {
             package: path,
             fresh: true,
@@ -218,6 +251,13 @@ pub fn build(
             program.train_split
         ))
         .hint("import training data with `anneal data import SOURCE --split train`"));
+    }
+    if test.labels.is_empty() {
+        return Err(CliError::new(format!(
+            "the dataset has no labelled examples in split `{}`: the build could not be tested",
+            program.test_split
+        ))
+        .hint("import test data with `anneal data import SOURCE --split test`, or set `test-split` in [data]"));
     }
     let norm = Normalization::fit(program.input.normalize, &train.pixels);
     log(format!(
@@ -280,17 +320,11 @@ pub fn build(
             probs: probs.chunks(program.classes.len()).collect(),
         },
     };
-    let report_path = path.with_extension("report.json");
     let report_bytes = serde_json::to_vec(&report)
         .map_err(|e| CliError::new(format!("could not serialize the report: {e}")))?;
     write_atomic(&report_path, &report_bytes).map_err(|e| CliError::io(&report_path, e))?;
     write_atomic(&path, &bytes).map_err(|e| CliError::io(&path, e))?;
-    let lock = project.dir.join("anneal.lock");
-    let lock_text = format!(
-        "# Written by `anneal build`: what the last build used.\ndataset-commit = \"{commit}\"\nengine = \"{ENGINE} {ENGINE_VERSION}\"\nbuild-key = \"{key}\"\npackage = \"{}\"\n",
-        Package::digest(&bytes)
-    );
-    write_atomic(&lock, lock_text.as_bytes()).map_err(|e| CliError::io(&lock, e))?;
+    write_lock(project, &commit, &key, &bytes)?;
     Ok(BuildOutcome {
         package: path,
         fresh: false,

@@ -50,11 +50,21 @@ pub fn read(path: &Path, spec: &ImageSpec) -> Result<Vec<Input>, CliError> {
 }
 
 fn read_image(path: &Path, spec: &ImageSpec) -> Result<Input, CliError> {
-    let bytes = std::fs::read(path).map_err(|e| CliError::io(path, e))?;
+    let bytes = read_regular(path)?;
     let img = anneal_data::payload::decode_image(&bytes, spec.channels, spec.height, spec.width)
         .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
     Ok(Input {
         name: path.display().to_string(),
         pixels: img.pixels,
     })
+}
+
+/// The bytes of a regular file (a FIFO named `x.png` is refused, not waited on).
+fn read_regular(path: &Path) -> Result<Vec<u8>, CliError> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    anneal_data::fs::open_regular(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|e| CliError::io(path, e))?;
+    Ok(bytes)
 }

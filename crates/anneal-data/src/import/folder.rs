@@ -117,9 +117,9 @@ pub(super) fn read_media(path: &Path) -> Result<(Vec<u8>, Media), ImportError> {
     let media = match extension(path).as_str() {
         "wav" => check_wav(path, &bytes)?,
         "png" | "jpg" | "jpeg" => {
-            let img = image::load_from_memory(&bytes).map_err(|e| ImportError::Image {
+            let img = crate::payload::load_image(&bytes).map_err(|e| ImportError::Image {
                 path: path.to_path_buf(),
-                message: format!("not a readable PNG or JPEG image: {e}"),
+                message: e.0,
             })?;
             Media::Image([img.height() as usize, img.width() as usize])
         }

@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use anneal_data::import::{Format, NoProgress, import};
+use anneal_data::object::Table;
 use anneal_data::stage::Dropped;
 use anneal_data::tables::Change;
 
@@ -367,5 +368,293 @@ fn a_gzipped_idx_is_checked_before_it_is_inflated() {
     }
     std::fs::write(&path, gzip(&huge)).unwrap();
     let err = anneal_data::idx::read(&path, true).unwrap_err().to_string();
-    assert!(err.contains("at most 8589934592 are read"), "{err}");
+    assert!(
+        err.contains("over 1024:1") && err.contains("decompression bomb"),
+        "{err}"
+    );
+}
+
+/// Every kind of writer at once, each in a loop (promise 4a): label edits, staged commits,
+/// removals and imports. Whatever each one was told succeeded is at HEAD afterwards.
+#[test]
+fn concurrent_writers_never_lose_each_others_commits() {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    let (dir, store, _) = one_commit(200);
+    let until = Instant::now() + Duration::from_millis(1500);
+    let id = |i: usize| format!("digits:{i:05}");
+    let labels = move |store: Store, base: usize| {
+        let mut last = std::collections::HashMap::new();
+        for k in 0.. {
+            if Instant::now() > until {
+                break;
+            }
+            let (i, l) = (id(base + k % 10), format!("w{base}-{k}"));
+            store.apply("relabel", &[label(&i, &l)]).unwrap();
+            last.insert(i, l);
+        }
+        last
+    };
+    let staged = move |store: Store| {
+        let mut last = std::collections::HashMap::new();
+        for k in 0.. {
+            if Instant::now() > until {
+                break;
+            }
+            let (i, l) = (id(10 + k % 10), format!("s{k}"));
+            store.stage(vec![label(&i, &l)]).unwrap();
+            match store.commit_staged("staged") {
+                Ok(_) => drop(last.insert(i, l)),
+                Err(StoreError::StaleIndex { .. }) => drop(store.reset_staged().unwrap()),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        last
+    };
+    let removes = move |store: Store| {
+        let mut gone = Vec::new();
+        for i in 100..200 {
+            if Instant::now() > until {
+                break;
+            }
+            store
+                .apply("remove", &[Change::Remove { id: id(i) }])
+                .unwrap();
+            gone.push(id(i));
+        }
+        gone
+    };
+    let root = Arc::new(dir.path().to_path_buf());
+    let imports = move || {
+        let mut added = Vec::new();
+        for k in 0.. {
+            if Instant::now() > until {
+                break;
+            }
+            let src = write_idx(&root, &format!("imp{k}"), 5);
+            import_idx(&root, &src, "train", false).unwrap();
+            added.push(format!("imp{k}:00004"));
+        }
+        added
+    };
+    let (s1, s2, s3) = (store.clone(), store.clone(), store.clone());
+    let t1 = std::thread::spawn(move || labels(s1, 0));
+    let t2 = std::thread::spawn(move || staged(s2));
+    let t3 = std::thread::spawn(move || removes(s3));
+    let t4 = std::thread::spawn(imports);
+    let (relabeled, staged, removed, imported) = (
+        t1.join().unwrap(),
+        t2.join().unwrap(),
+        t3.join().unwrap(),
+        t4.join().unwrap(),
+    );
+    assert!(!relabeled.is_empty() && !removed.is_empty() && !imported.is_empty());
+    for (i, l) in relabeled.iter().chain(&staged) {
+        assert_eq!(label_at_head(&store, i).as_deref(), Some(l.as_str()), "{i}");
+    }
+    let head = store.head().unwrap().unwrap();
+    let rows = store.snapshot(&head).unwrap().rows;
+    let ids: std::collections::HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    assert!(
+        removed.iter().all(|i| !ids.contains(i.as_str())),
+        "a removed example is back"
+    );
+    assert!(
+        imported.iter().all(|i| ids.contains(i.as_str())),
+        "an import was lost"
+    );
+    assert!(anneal_data::fsck::fsck(&store).unwrap().problems.is_empty());
+}
+
+#[test]
+fn branch_names_with_hidden_parts_are_refused_and_gc_keeps_heads_branch() {
+    let (_dir, store, first) = one_commit(10);
+    for name in ["exp/.wip", ".x", "a//b", "a/", "x.lock", "a/b.lock/c"] {
+        let e = store.create_branch(name, None).unwrap_err();
+        assert!(matches!(e, StoreError::BadRefName(_)), "{name}: {e}");
+    }
+    store.create_branch("exp/wip", None).unwrap();
+    store.checkout("exp/wip").unwrap();
+    let edited = store
+        .apply("edit", &[label("digits:00001", "z")])
+        .unwrap()
+        .unwrap();
+    anneal_data::gc::gc(&store).unwrap();
+    assert!(store.snapshot(&edited).is_ok() && store.snapshot(&first).is_ok());
+}
+
+/// A remote with one branch at `store`'s HEAD, and a clone of it.
+fn remote_and_clone(store: &Store, root: &Path) -> (String, tempfile::TempDir, Store) {
+    use anneal_data::remote::{fetch_url, push};
+    let url = root.join("remote").display().to_string();
+    store.add_remote("origin", &url).unwrap();
+    push(store, "origin", "main").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let clone = Store::init(dir.path()).unwrap();
+    let t = fetch_url(&clone, "origin", &url, "main").unwrap();
+    clone.reset_branch(t.commit, "clone").unwrap();
+    clone.add_remote("origin", &url).unwrap();
+    (url, dir, clone)
+}
+
+#[test]
+fn a_push_never_drops_commits_the_remote_has() {
+    use anneal_data::remote::{RemoteError, push};
+    let (dir, store, _) = one_commit(10);
+    let (url, _clone_dir, clone) = remote_and_clone(&store, dir.path());
+    let theirs = clone
+        .apply("theirs", &[label("digits:00001", "t")])
+        .unwrap()
+        .unwrap();
+    push(&clone, "origin", "main").unwrap();
+    store.apply("ours", &[label("digits:00002", "o")]).unwrap();
+    let e = push(&store, "origin", "main").unwrap_err();
+    assert!(matches!(e, RemoteError::NotFastForward { .. }), "{e}");
+    assert!(
+        e.to_string().contains("pull (fetch and merge) first"),
+        "{e}"
+    );
+    let at = std::fs::read_to_string(Path::new(&url).join("refs/heads/main")).unwrap();
+    assert_eq!(at.trim(), theirs.to_hex(), "the remote branch moved");
+}
+
+#[test]
+fn gc_keeps_what_a_fetch_brought_and_fsck_checks_it() {
+    use anneal_data::remote::fetch;
+    let (dir, store, _) = one_commit(10);
+    let (_url, _clone_dir, clone) = remote_and_clone(&store, dir.path());
+    let theirs = store
+        .apply("theirs", &[label("digits:00001", "t")])
+        .unwrap()
+        .unwrap();
+    anneal_data::remote::push(&store, "origin", "main").unwrap();
+    clone.apply("ours", &[label("digits:00002", "o")]).unwrap();
+    assert_eq!(fetch(&clone, "origin", "main").unwrap().commit, theirs);
+    anneal_data::gc::gc(&clone).unwrap();
+    assert!(
+        clone.snapshot(&theirs).is_ok(),
+        "gc removed a fetched commit"
+    );
+    let table = clone
+        .table_hash(&clone.commit_object(&theirs).unwrap(), &theirs)
+        .unwrap();
+    std::fs::remove_file(clone.object_path(&table)).unwrap();
+    let report = anneal_data::fsck::fsck(&clone).unwrap();
+    assert!(
+        !report.problems.is_empty(),
+        "fsck missed a remote-tracking ref's damage"
+    );
+}
+
+#[test]
+fn relative_remote_urls_are_stored_absolute() {
+    let (_dir, store, _) = one_commit(5);
+    store.add_remote("rel", "some/where").unwrap();
+    let url = &store.remotes().unwrap()["rel"];
+    assert!(Path::new(url).is_absolute(), "{url}");
+}
+
+/// Write a commit of `table` on the current branch, as a hostile remote could send it.
+fn commit_table(store: &Store, table: &Table) -> ContentHash {
+    use anneal_data::object::{Kind, encode_table};
+    let th = store
+        .put(Kind::Table, &encode_table(table).unwrap())
+        .unwrap();
+    let commit = serde_json::json!({"format": 1, "table": th.to_hex(), "parents": [],
+        "author": "x", "time": 0, "message": "hostile"});
+    let body = serde_json::to_vec(&commit).unwrap();
+    store.put(anneal_data::object::Kind::Commit, &body).unwrap()
+}
+
+#[test]
+fn tables_that_lie_about_their_size_or_depth_are_errors_not_aborts() {
+    use anneal_data::object::PatchTable;
+    let (_dir, store, head) = one_commit(20);
+    let c = store.commit_object(&head).unwrap();
+    let Table::Full(mut full) = store.table(&c, &head).unwrap() else {
+        panic!()
+    };
+    let honest = full.clone();
+    full.chunks.truncate(1);
+    full.chunks[0].rows = u32::MAX;
+    full.rows = u64::from(u32::MAX);
+    let liar = commit_table(&store, &Table::Full(full));
+    let e = store.snapshot(&liar).unwrap_err().to_string();
+    assert!(e.contains("rows, the table says 4294967295"), "{e}");
+    let full = honest;
+    // 100 patches deep, each claiming depth 1 (20,000 overflowed the stack of the recursive
+    // reader): read in a loop, refused past the bound.
+    let mut base = store
+        .put(
+            anneal_data::object::Kind::Table,
+            &anneal_data::object::encode_table(&Table::Full(full)).unwrap(),
+        )
+        .unwrap();
+    for _ in 0..100 {
+        let patch = Table::Patch(PatchTable {
+            base,
+            depth: 1,
+            rows: 20,
+            packs: vec![],
+            edits: vec![],
+        });
+        base = store
+            .put(
+                anneal_data::object::Kind::Table,
+                &anneal_data::object::encode_table(&patch).unwrap(),
+            )
+            .unwrap();
+    }
+    let deep = commit_table(&store, &store.table_object(&base).unwrap());
+    let e = store.snapshot(&deep).unwrap_err().to_string();
+    assert!(
+        e.contains("patch chain longer than its depth allows"),
+        "{e}"
+    );
+    let t = store.table_object(&base).unwrap();
+    assert!(store.lookup(&t, &["digits:00001"]).is_err());
+}
+
+#[test]
+fn metadata_that_would_not_print_as_itself_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("m.csv");
+    std::fs::write(&csv, "x,label,note\n1,a,\"\x1b[31mRED\x1b]0;pwned\x07\"\n").unwrap();
+    let err = failed_import(dir.path(), &csv, &opts(Format::Csv));
+    assert!(
+        err.contains("metadata holds the control character U+001B"),
+        "{err}"
+    );
+}
+
+#[test]
+fn payloads_larger_than_a_pack_entry_are_refused() {
+    let e = anneal_data::limits::check_payload("big", u32::MAX as usize + 1).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "example `big`: payload is 4294967296 bytes long; at most 4294967295 are stored"
+    );
+}
+
+/// A PNG whose header declares `side` x `side` grey pixels, with no pixel data.
+fn png_header_only(side: u32) -> Vec<u8> {
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend_from_slice(&side.to_be_bytes());
+    ihdr.extend_from_slice(&side.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    let mut crc = flate2::Crc::new();
+    crc.update(&ihdr);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend_from_slice(&13u32.to_be_bytes());
+    png.extend_from_slice(&ihdr);
+    png.extend_from_slice(&crc.sum().to_be_bytes());
+    png
+}
+
+#[test]
+fn a_png_declaring_a_huge_image_is_refused_before_decoding() {
+    let e = anneal_data::payload::load_image(&png_header_only(20_000)).unwrap_err();
+    assert!(e.0.contains("limit"), "{}", e.0);
+    let e = anneal_data::payload::decode_image(&png_header_only(100_000), 1, 28, 28).unwrap_err();
+    assert!(e.0.contains("limit"), "{}", e.0);
 }

@@ -29,7 +29,7 @@ pub fn remote(dir: &Path, args: &[String], json: bool) -> Result<u8, CliError> {
             }
         }
         [verb, name, url] if verb == "add" => {
-            anneal_data::remote::open(url)?;
+            anneal_data::remote::open(url, true)?;
             store.add_remote(name, url)?;
             if json {
                 println!("{}", json!({"added": name, "url": url}));

@@ -146,3 +146,78 @@ fn a_manifest_of_megabytes_is_refused() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_declared_source_that_fails_imports_none_of_them() {
+    let (tmp, prog) = tiny_program(TINY);
+    let test_images = prog.join("data/test-images-idx3-ubyte");
+    let saved = std::fs::read(&test_images).unwrap();
+    std::fs::remove_file(&test_images).unwrap();
+    let o = anneal(tmp.path(), &["build", "-C", "prog"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("declared sources"), "{}", stderr(&o));
+    assert_nothing_written(&prog);
+    std::fs::write(&test_images, saved).unwrap();
+    let out = ok(tmp.path(), &["build", "-C", "prog"]);
+    assert!(out.contains("on 100 examples"), "{out}");
+}
+
+#[test]
+fn an_empty_test_split_is_an_error_not_a_zero_accuracy() {
+    let (tmp, _) = imported();
+    let o = anneal(tmp.path(), &["build", "-C", "prog"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let manifest = std::fs::read_to_string(tmp.path().join("prog/anneal.toml")).unwrap();
+    let edited = manifest.replace("[data]\n", "[data]\ntest-split = \"nothing\"\n");
+    std::fs::write(tmp.path().join("prog/anneal.toml"), edited).unwrap();
+    let o = anneal(tmp.path(), &["build", "-C", "prog"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no labelled examples in split `nothing`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_fresh_build_restores_a_lost_lock_and_rebuilds_a_lost_report() {
+    let (tmp, prog) = tiny_program(TINY);
+    ok(tmp.path(), &["build", "-C", "prog"]);
+    let lock = std::fs::read_to_string(prog.join("anneal.lock")).unwrap();
+    std::fs::remove_file(prog.join("anneal.lock")).unwrap();
+    assert!(ok(tmp.path(), &["build", "-C", "prog"]).starts_with("fresh"));
+    assert_eq!(
+        std::fs::read_to_string(prog.join("anneal.lock")).unwrap(),
+        lock
+    );
+    let report = prog.join("target/tiny-0.1.0.report.json");
+    std::fs::remove_file(&report).unwrap();
+    assert!(ok(tmp.path(), &["build", "-C", "prog"]).starts_with("built"));
+    assert!(report.is_file());
+}
+
+#[cfg(unix)]
+#[test]
+fn predict_refuses_fifos_for_the_package_and_the_inputs() {
+    let (tmp, prog) = tiny_program(TINY);
+    ok(tmp.path(), &["build", "-C", "prog"]);
+    for name in ["f.png", "f.anneal"] {
+        let made = Command::new("mkfifo").arg(prog.join(name)).status();
+        assert!(made.unwrap().success());
+    }
+    for args in [
+        ["predict", "prog/target/tiny-0.1.0.anneal", "prog/f.png"],
+        ["predict", "prog/f.anneal", "prog/f.png"],
+    ] {
+        let child = Command::new(env!("CARGO_BIN_EXE_anneal"))
+            .args(args)
+            .current_dir(tmp.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let o = wait_briefly(child);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    }
+}
