@@ -25,7 +25,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use crate::fs::{failpoint, write_atomic};
 use crate::hash::ContentHash;
-use crate::object::{Kind, Table, decode_table, unframe};
+use crate::object::{Edit, Kind, Table, decode_table, unframe};
 use crate::store::{Store, StoreError};
 
 /// Why a transfer failed.
@@ -424,47 +424,81 @@ pub fn fetch_url(
                 store.put_raw(&h, &bytes)?;
                 bytes
             };
-            let body =
-                unframe(kind, &bytes).map_err(|source| StoreError::Decode { hash: h, source })?;
-            match kind {
-                Kind::Commit => {
-                    let c: crate::object::Commit =
-                        serde_json::from_slice(body).map_err(|e| StoreError::Decode {
-                            hash: h,
-                            source: crate::object::DecodeError {
-                                kind: "commit",
-                                offset: 0,
-                                message: e.to_string(),
-                            },
-                        })?;
-                    stack.extend(
-                        c.parents
-                            .iter()
-                            .filter_map(|p| p.parse().ok())
-                            .map(|p| (p, Kind::Commit)),
-                    );
-                    if let Ok(t) = c.table.parse() {
-                        stack.push((t, Kind::Table));
-                    }
-                }
-                Kind::Table => match decode_table(body)
-                    .map_err(|source| StoreError::Decode { hash: h, source })?
-                {
-                    Table::Full(t) => {
-                        stack.extend(t.packs.iter().map(|p| (*p, Kind::Pack)));
-                        stack.extend(t.chunks.iter().map(|c| (c.hash, Kind::Chunk)));
-                    }
-                    Table::Patch(p) => {
-                        stack.extend(p.packs.iter().map(|p| (*p, Kind::Pack)));
-                        stack.push((p.base, Kind::Table));
-                    }
-                },
-                Kind::Chunk | Kind::Pack => {}
-            }
+            stack.extend(children(kind, h, &bytes)?);
         }
         store.set_remote_ref(name, branch, commit)?;
         Ok(moved)
     })
+}
+
+/// The objects a fetched object names, after checking that it decodes and that every row and
+/// commit message in it is text the store would have accepted (see [`crate::limits`]), so a
+/// remote cannot plant what a local verb refuses.
+fn children(
+    kind: Kind,
+    h: ContentHash,
+    bytes: &[u8],
+) -> Result<Vec<(ContentHash, Kind)>, StoreError> {
+    let decode = |source| StoreError::Decode { hash: h, source };
+    let body = unframe(kind, bytes).map_err(decode)?;
+    match kind {
+        Kind::Commit => commit_children(h, body),
+        Kind::Table => match decode_table(body).map_err(decode)? {
+            Table::Full(t) => Ok(t
+                .packs
+                .iter()
+                .map(|p| (*p, Kind::Pack))
+                .chain(t.chunks.iter().map(|c| (c.hash, Kind::Chunk)))
+                .collect()),
+            Table::Patch(p) => {
+                for e in &p.edits {
+                    if let Edit::Add(r) | Edit::Change(_, r) = e {
+                        crate::limits::printable(r)?;
+                    }
+                }
+                let packs = p.packs.iter().map(|p| (*p, Kind::Pack));
+                Ok(packs.chain([(p.base, Kind::Table)]).collect())
+            }
+        },
+        Kind::Chunk => {
+            let rows = crate::object::decode_chunk(body).map_err(decode)?;
+            rows.iter().try_for_each(crate::limits::printable)?;
+            Ok(Vec::new())
+        }
+        Kind::Pack => Ok(Vec::new()),
+    }
+}
+
+fn commit_children(h: ContentHash, body: &[u8]) -> Result<Vec<(ContentHash, Kind)>, StoreError> {
+    let bad = |message: String| StoreError::Decode {
+        hash: h,
+        source: crate::object::DecodeError {
+            kind: "commit",
+            offset: 0,
+            message,
+        },
+    };
+    let c: crate::object::Commit = serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?;
+    if let Some(ch) = c
+        .message
+        .chars()
+        .chain(c.author.chars())
+        .find(|ch| crate::limits::is_control(*ch) && *ch != '\n' && *ch != '\t')
+    {
+        return Err(bad(format!(
+            "message or author holds the control character U+{:04X}",
+            u32::from(ch)
+        )));
+    }
+    let hash = |p: &String| {
+        p.parse::<ContentHash>()
+            .map_err(|_| bad(format!("`{}` is not a hash", crate::limits::shown(p))))
+    };
+    let mut out = vec![(hash(&c.table)?, Kind::Table)];
+    for p in &c.parents {
+        out.push((hash(p)?, Kind::Commit));
+    }
+    Ok(out)
 }
 
 /// Fetch `branch` from the remote `name`.

@@ -658,3 +658,38 @@ fn a_png_declaring_a_huge_image_is_refused_before_decoding() {
     let e = anneal_data::payload::decode_image(&png_header_only(100_000), 1, 28, 28).unwrap_err();
     assert!(e.0.contains("limit"), "{}", e.0);
 }
+
+#[test]
+fn a_fetch_refuses_rows_a_local_verb_would_refuse() {
+    use anneal_data::object::{ChunkRef, FullTable, Kind, encode_chunk};
+    let (dir, store, head) = one_commit(3);
+    let mut rows = store.snapshot(&head).unwrap().rows;
+    rows[1].label = Some("\u{1b}]0;pwned\u{7}".into());
+    let chunk = store
+        .put(Kind::Chunk, &encode_chunk(&rows).unwrap())
+        .unwrap();
+    let c = store.commit_object(&head).unwrap();
+    let packs = store.table(&c, &head).unwrap().packs().to_vec();
+    let chunks = vec![ChunkRef {
+        hash: chunk,
+        rows: 3,
+        first: rows[0].id.clone(),
+    }];
+    let planted = commit_table(
+        &store,
+        &Table::Full(FullTable {
+            rows: 3,
+            chunks,
+            packs,
+        }),
+    );
+    store.create_branch("planted", Some(planted)).unwrap();
+    let url = dir.path().join("remote").display().to_string();
+    store.add_remote("origin", &url).unwrap();
+    anneal_data::remote::push(&store, "origin", "planted").unwrap();
+    let clone_dir = tempfile::tempdir().unwrap();
+    let clone = Store::init(clone_dir.path()).unwrap();
+    let e = anneal_data::remote::fetch_url(&clone, "origin", &url, "planted").unwrap_err();
+    assert!(e.to_string().contains("U+001B"), "{e}");
+    assert_eq!(clone.remote_ref("origin", "planted").unwrap(), None);
+}
