@@ -12,6 +12,7 @@
 //! | one batch's activations | 8 GiB | forward values of every layer for a whole batch |
 //! | batch | 65,536 | |
 //! | epochs | 10,000 | the report keeps each example's loss per epoch |
+//! | training examples x epochs | 2^26 | those losses, checked by `build` once the data is known |
 
 /// Most layers in a model.
 pub const MAX_LAYERS: usize = 1024;
@@ -29,6 +30,20 @@ pub const MAX_BATCH_ACTIVATION_BYTES: u64 = 8 << 30;
 pub const MAX_BATCH: usize = 65_536;
 /// Most epochs.
 pub const MAX_EPOCHS: usize = 10_000;
+
+/// Most per-example losses a build's report keeps (training examples times epochs).
+pub const MAX_REPORT_LOSSES: u64 = 1 << 26;
+
+/// Refuse a build whose report would keep more than [`MAX_REPORT_LOSSES`] losses.
+pub fn report(examples: usize, epochs: usize) -> Result<(), String> {
+    let losses = (examples as u64).saturating_mul(epochs as u64);
+    within(
+        &format!("{examples} training examples for {epochs} epochs"),
+        losses,
+        MAX_REPORT_LOSSES,
+        "per-example losses for the report",
+    )
+}
 
 /// Refuse a layer output of `elements` values per example past [`MAX_EXAMPLE_ELEMENTS`].
 pub fn example_elements(elements: usize) -> Result<(), String> {

@@ -252,6 +252,8 @@ pub fn build(
         ))
         .hint("import training data with `anneal data import SOURCE --split train`"));
     }
+    anneal_spec::budget::report(train.labels.len(), program.train.epochs)
+        .map_err(|m| CliError::new(m).hint("train for fewer epochs"))?;
     if test.labels.is_empty() {
         return Err(CliError::new(format!(
             "the dataset has no labelled examples in split `{}`: the build could not be tested",
