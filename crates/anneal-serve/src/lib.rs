@@ -451,17 +451,7 @@ async fn run_infer(
         let (v, s) = state.model(&model, version.as_deref())?;
         (v.to_string(), s.clone())
     };
-    let header_len = match headers.get("inference-header-content-length") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(|s| s.trim().parse::<usize>().ok())
-                .ok_or_else(|| {
-                    bad("Inference-Header-Content-Length must be a non-negative integer")
-                })?,
-        ),
-    };
+    let header_len = header_length(&headers)?;
     let bytes = read_body(&headers, body, state.config.max_body).await?;
     let limits = Limits {
         max_examples: state.config.max_examples,
@@ -469,31 +459,55 @@ async fn run_infer(
     };
     let sig = &served.header.signature;
     let parsed = protocol::parse(&bytes, header_len, sig, limits)?;
+    let probs = predict(&state, &model, &served, &parsed).await?;
+    let encoded = protocol::respond(&model, &version, &parsed, &probs, &sig.classes);
+    state.metrics.latency.observe(start.elapsed().as_secs_f64());
+    Ok(encoded_response(encoded))
+}
+
+/// The `Inference-Header-Content-Length` header, if any.
+fn header_length(headers: &HeaderMap) -> Result<Option<usize>, ServeError> {
+    let Some(v) = headers.get("inference-header-content-length") else {
+        return Ok(None);
+    };
+    v.to_str()
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .map(Some)
+        .ok_or_else(|| bad("Inference-Header-Content-Length must be a non-negative integer"))
+}
+
+/// Queue the request on the model's batcher and wait for its probabilities.
+async fn predict(
+    state: &State,
+    model: &str,
+    served: &Served,
+    parsed: &protocol::Parsed,
+) -> Result<Vec<f32>, ServeError> {
     let rx = served
         .batcher
         .submit(parsed.x.clone(), parsed.n)
         .map_err(|e| match e {
             SubmitError::Full => ServeError::Overloaded {
-                model: model.clone(),
+                model: model.to_string(),
                 capacity: served.batcher.capacity(),
             },
             SubmitError::Closed => ServeError::Internal,
         })?;
-    let probs = match tokio::time::timeout(state.config.timeout, rx).await {
-        Err(_) => {
-            return Err(ServeError::Timeout {
-                ms: state.config.timeout.as_millis() as u64,
-            });
-        }
-        Ok(Err(_)) => return Err(ServeError::Internal),
+    match tokio::time::timeout(state.config.timeout, rx).await {
+        Err(_) => Err(ServeError::Timeout {
+            ms: state.config.timeout.as_millis() as u64,
+        }),
+        Ok(Err(_)) => Err(ServeError::Internal),
         Ok(Ok(Err(e))) => {
             tracing::error!(model, error = e, "forward pass failed");
-            return Err(ServeError::Internal);
+            Err(ServeError::Internal)
         }
-        Ok(Ok(Ok(p))) => p,
-    };
-    let encoded = protocol::respond(&model, &version, &parsed, &probs, &sig.classes);
-    state.metrics.latency.observe(start.elapsed().as_secs_f64());
+        Ok(Ok(Ok(p))) => Ok(p),
+    }
+}
+
+fn encoded_response(encoded: protocol::Encoded) -> Response {
     let mut resp = Response::new(Body::from(encoded.body));
     let h = resp.headers_mut();
     match encoded.header_len {
@@ -511,7 +525,7 @@ async fn run_infer(
             );
         }
     }
-    Ok(resp)
+    resp
 }
 
 /// Serve on `listener` until `shutdown` resolves; then readiness turns false at once, new
