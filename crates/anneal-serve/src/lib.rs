@@ -6,6 +6,7 @@
 //!
 //! - [`app`] builds the axum [`Router`] from a [`State`]; tests drive it without sockets
 //!   (`tower::ServiceExt::oneshot`), [`serve`] runs it on a listener with graceful shutdown.
+//! - [`body`]: reading request bodies under size, time and memory limits.
 //! - [`protocol`]: parsing and validating requests, encoding responses (JSON and binary).
 //! - [`batcher`]: dynamic batching on a worker thread per model, with a bounded queue.
 //! - [`metrics`]: Prometheus counters and histograms for `/metrics`.
@@ -21,6 +22,7 @@
 //! | `GET /metrics` | Prometheus text format |
 
 pub mod batcher;
+pub mod body;
 pub mod error;
 pub mod metrics;
 pub mod protocol;
@@ -32,13 +34,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path as UrlPath, Request, State as AxumState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use http_body_util::BodyExt;
 use serde_json::json;
 
 use anneal_pack::{Header as PackageHeader, Package};
@@ -47,6 +48,7 @@ pub use batcher::BatchConfig;
 pub use error::ServeError;
 
 use crate::batcher::{Batcher, SubmitError};
+use crate::body::Budget;
 use crate::error::bad;
 use crate::metrics::{Metrics, ModelLabel, StatusLabel};
 use crate::protocol::Limits;
@@ -64,6 +66,10 @@ pub struct Config {
     pub max_json_depth: usize,
     /// Longest a request may wait for its result.
     pub timeout: Duration,
+    /// Longest a request's body may take to arrive in full (408 past it).
+    pub body_timeout: Duration,
+    /// Most bytes of request bodies being read at once, over all connections (503 past it).
+    pub body_memory: usize,
 }
 
 impl Default for Config {
@@ -74,6 +80,8 @@ impl Default for Config {
             max_examples: 4096,
             max_json_depth: 32,
             timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            body_memory: 256 << 20,
         }
     }
 }
@@ -98,6 +106,8 @@ pub struct State {
     pub config: Config,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// The memory budget for request bodies being read.
+    pub budget: Budget,
 }
 
 /// Why the server could not start.
@@ -185,6 +195,7 @@ impl State {
             ready: AtomicBool::new(true),
             config,
             metrics,
+            budget: Budget::new(config.body_memory),
         })
     }
 
@@ -413,29 +424,6 @@ async fn infer_v(
     run_infer(s.0, model, Some(version), headers, body).await
 }
 
-/// Read the body, refusing it before buffering when it is too large (by `Content-Length`, or
-/// as it streams for chunked bodies).
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ServeError> {
-    if let Some(len) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        && len > limit as u64
-    {
-        return Err(ServeError::PayloadTooLarge { limit });
-    }
-    match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(ServeError::PayloadTooLarge { limit })
-        }
-        Err(e) => Err(bad(format!("could not read the request body: {e}"))),
-    }
-}
-
 async fn run_infer(
     state: Shared,
     model: String,
@@ -452,13 +440,14 @@ async fn run_infer(
         (v.to_string(), s.clone())
     };
     let header_len = header_length(&headers)?;
-    let bytes = read_body(&headers, body, state.config.max_body).await?;
+    let body = body::read(&headers, body, &state.config, &state.budget).await?;
     let limits = Limits {
         max_examples: state.config.max_examples,
         max_depth: state.config.max_json_depth,
     };
     let sig = &served.header.signature;
-    let parsed = protocol::parse(&bytes, header_len, sig, limits)?;
+    let parsed = protocol::parse(&body.bytes, header_len, sig, limits)?;
+    drop(body);
     let probs = predict(&state, &model, &served, &parsed).await?;
     let encoded = protocol::respond(&model, &version, &parsed, &probs, &sig.classes);
     state.metrics.latency.observe(start.elapsed().as_secs_f64());

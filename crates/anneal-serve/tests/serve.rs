@@ -1,7 +1,10 @@
 //! The server through its router (no sockets) and on a real socket: every endpoint, JSON and
 //! binary tensors, a table of malformed requests (all 4xx), backpressure, timeouts and graceful
-//! shutdown.
+//! shutdown; slow clients in [`slow_clients`].
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // test code: panics are failures
+
+#[path = "serve/slow_clients.rs"]
+mod slow_clients;
 
 use std::path::Path;
 use std::sync::Arc;
