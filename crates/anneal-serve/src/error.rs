@@ -48,6 +48,14 @@ pub enum ServeError {
         /// The budget in bytes.
         budget: usize,
     },
+    /// The connection is one of those kept for health checks and metrics.
+    #[error(
+        "the server has {limit} connections open; this one serves only /v2/health/* and /metrics; retry shortly"
+    )]
+    TooManyConnections {
+        /// Connections that serve every route.
+        limit: usize,
+    },
     /// The request waited longer than the timeout.
     #[error("request timed out after {ms} ms")]
     Timeout {
@@ -70,7 +78,8 @@ impl ServeError {
             ServeError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ServeError::NotReady
             | ServeError::Overloaded { .. }
-            | ServeError::BodyMemory { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            | ServeError::BodyMemory { .. }
+            | ServeError::TooManyConnections { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ServeError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ServeError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -80,16 +89,21 @@ impl ServeError {
     fn retry(&self) -> bool {
         matches!(
             self,
-            ServeError::NotReady | ServeError::Overloaded { .. } | ServeError::BodyMemory { .. }
+            ServeError::NotReady
+                | ServeError::Overloaded { .. }
+                | ServeError::BodyMemory { .. }
+                | ServeError::TooManyConnections { .. }
         )
     }
 
     /// Whether the connection closes after the response (`Connection: close`): the body was
-    /// not read.
+    /// not read, or the client holds a slot others need.
     fn close(&self) -> bool {
         matches!(
             self,
-            ServeError::BodyTimeout { .. } | ServeError::BodyMemory { .. }
+            ServeError::BodyTimeout { .. }
+                | ServeError::BodyMemory { .. }
+                | ServeError::TooManyConnections { .. }
         )
     }
 }

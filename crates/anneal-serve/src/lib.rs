@@ -5,7 +5,9 @@
 //! works with its defaults.
 //!
 //! - [`app`] builds the axum [`Router`] from a [`State`]; tests drive it without sockets
-//!   (`tower::ServiceExt::oneshot`), [`serve`] runs it on a listener with graceful shutdown.
+//!   (`tower::ServiceExt::oneshot`).
+//! - [`server`]: [`serve`] runs it on a listener, with header, idle and body timeouts, a
+//!   connection cap that keeps room for health checks, and a deadline on graceful shutdown.
 //! - [`body`]: reading request bodies under size, time and memory limits.
 //! - [`protocol`]: parsing and validating requests, encoding responses (JSON and binary).
 //! - [`batcher`]: dynamic batching on a worker thread per model, with a bounded queue.
@@ -26,6 +28,7 @@ pub mod body;
 pub mod error;
 pub mod metrics;
 pub mod protocol;
+pub mod server;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -46,12 +49,14 @@ use anneal_pack::{Header as PackageHeader, Package};
 
 pub use batcher::BatchConfig;
 pub use error::ServeError;
+pub use server::serve;
 
 use crate::batcher::{Batcher, SubmitError};
 use crate::body::Budget;
 use crate::error::bad;
 use crate::metrics::{Metrics, ModelLabel, StatusLabel};
 use crate::protocol::Limits;
+use crate::server::Slot;
 
 /// Server settings.
 #[derive(Debug, Clone, Copy)]
@@ -66,10 +71,21 @@ pub struct Config {
     pub max_json_depth: usize,
     /// Longest a request may wait for its result.
     pub timeout: Duration,
+    /// Longest a client may take to send a request's head, from accept or from the first byte
+    /// after an idle spell; past it the connection is closed.
+    pub header_timeout: Duration,
+    /// Longest a kept-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
     /// Longest a request's body may take to arrive in full (408 past it).
     pub body_timeout: Duration,
+    /// Most open connections; past it new ones are closed at once.
+    pub max_connections: usize,
+    /// How many of `max_connections` serve only health and metrics.
+    pub reserved_connections: usize,
     /// Most bytes of request bodies being read at once, over all connections (503 past it).
     pub body_memory: usize,
+    /// Longest shutdown waits for in-flight requests before closing their connections.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for Config {
@@ -80,8 +96,13 @@ impl Default for Config {
             max_examples: 4096,
             max_json_depth: 32,
             timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
             body_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            reserved_connections: 64,
             body_memory: 256 << 20,
+            shutdown_timeout: Duration::from_secs(25),
         }
     }
 }
@@ -273,6 +294,10 @@ pub fn app(state: Shared) -> Router {
         .route("/metrics", get(metrics_text))
         .fallback(|| async { ServeError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ServeError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            reserved_slots,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -295,6 +320,18 @@ async fn observe(AxumState(state): AxumState<Shared>, req: Request, next: Next) 
         tracing::debug!(%method, path, code, micros, "request");
     }
     resp
+}
+
+/// On a reserved connection (see [`server`]), serve health and metrics only.
+async fn reserved_slots(AxumState(state): AxumState<Shared>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let health = path.starts_with("/v2/health/") || path == "/metrics";
+    if req.extensions().get::<Slot>() == Some(&Slot::Reserved) && !health {
+        let c = &state.config;
+        let limit = c.max_connections.saturating_sub(c.reserved_connections);
+        return ServeError::TooManyConnections { limit }.into_response();
+    }
+    next.run(req).await
 }
 
 async fn server_metadata() -> Response {
@@ -515,23 +552,6 @@ fn encoded_response(encoded: protocol::Encoded) -> Response {
         }
     }
     resp
-}
-
-/// Serve on `listener` until `shutdown` resolves; then readiness turns false at once, new
-/// connections are refused and in-flight requests finish.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: Shared,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let flag = state.clone();
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            flag.ready.store(false, Ordering::SeqCst);
-            tracing::info!("shutting down: readiness is false, finishing in-flight requests");
-        })
-        .await
 }
 
 /// Load the packages at `paths` into a shared state (see [`State::load`]).

@@ -1,6 +1,6 @@
 //! The server through its router (no sockets) and on a real socket: every endpoint, JSON and
 //! binary tensors, a table of malformed requests (all 4xx), backpressure, timeouts and graceful
-//! shutdown; slow clients in [`slow_clients`].
+//! shutdown; slow and idle clients in [`slow_clients`].
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // test code: panics are failures
 
 #[path = "serve/slow_clients.rs"]

@@ -12,6 +12,7 @@ use super::*;
 
 /// How long a connection that should close is given to close.
 const PATIENCE: Duration = Duration::from_secs(5);
+const LIVE: &[u8] = b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n";
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -21,7 +22,8 @@ fn ms(n: u64) -> Duration {
 struct Running {
     addr: SocketAddr,
     state: Arc<State>,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
     _dir: tempfile::TempDir,
 }
 
@@ -30,13 +32,14 @@ async fn start(config: Config) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(anneal_serve::serve(listener, state.clone(), async move {
+    let task = tokio::spawn(anneal_serve::serve(listener, state.clone(), async move {
         let _ = stopped.await;
     }));
     Running {
         addr,
         state,
-        _stop: stop,
+        stop,
+        task,
         _dir: dir,
     }
 }
@@ -96,6 +99,10 @@ async fn exchange(addr: SocketAddr, request: &[u8]) -> (u16, String, Vec<u8>) {
     response(&mut c).await
 }
 
+fn get_request(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes()
+}
+
 fn infer_head(len: usize) -> Vec<u8> {
     format!("POST {INFER} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n")
         .into_bytes()
@@ -123,6 +130,72 @@ async fn wait_until(what: &str, done: impl Fn() -> bool) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_request_heads_are_closed_after_the_header_timeout() {
+    let s = start(Config {
+        header_timeout: ms(300),
+        ..Config::default()
+    })
+    .await;
+    let started = Instant::now();
+    let mut silent = connect(s.addr).await;
+    let (mut slow, mut slow_write) = connect(s.addr).await.into_split();
+    // The head trickles in a byte every 50 ms: 2 s in all. Each byte must not restart the clock.
+    tokio::spawn(async move {
+        for b in LIVE {
+            if slow_write.write_all(&[*b]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(ms(50)).await;
+        }
+    });
+    let answer = until_closed(&mut slow).await;
+    assert_eq!(
+        answer,
+        Some(vec![]),
+        "the trickled head was answered or left open"
+    );
+    let answer = until_closed(&mut silent).await;
+    assert_eq!(
+        answer,
+        Some(vec![]),
+        "a connection that sent nothing was left open"
+    );
+    assert!(started.elapsed() >= ms(300));
+    // A prompt client is served as before.
+    let mut prompt = connect(s.addr).await;
+    prompt.write_all(LIVE).await.unwrap();
+    assert_eq!(response(&mut prompt).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed_after_the_idle_timeout_not_the_header_timeout() {
+    let s = start(Config {
+        idle_timeout: ms(300),
+        ..Config::default()
+    })
+    .await;
+    let mut c = connect(s.addr).await;
+    c.write_all(LIVE).await.unwrap();
+    assert_eq!(response(&mut c).await.0, 200);
+    let answer = until_closed(&mut c).await;
+    assert_eq!(answer, Some(vec![]), "an idle connection was left open");
+    // With a 300 ms header timeout and a 30 s idle timeout, a connection idle for a second
+    // still serves its next request.
+    let s = start(Config {
+        header_timeout: ms(300),
+        idle_timeout: Duration::from_secs(30),
+        ..Config::default()
+    })
+    .await;
+    let mut c = connect(s.addr).await;
+    c.write_all(LIVE).await.unwrap();
+    assert_eq!(response(&mut c).await.0, 200);
+    tokio::time::sleep(ms(1000)).await;
+    c.write_all(LIVE).await.unwrap();
+    assert_eq!(response(&mut c).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_held_one_byte_short_gets_408_and_its_memory_back() {
     let budget = 64 << 10;
     let s = start(Config {
@@ -142,6 +215,47 @@ async fn a_body_held_one_byte_short_gets_408_and_its_memory_back() {
     assert_eq!(s.state.budget.available(), budget);
     // A body needing most of the budget is read in full.
     assert_eq!(exchange(s.addr, &request).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_connection_cap_only_health_checks_are_served() {
+    let s = start(Config {
+        max_connections: 4,
+        reserved_connections: 2,
+        ..Config::default()
+    })
+    .await;
+    let metrics = s.state.metrics.clone();
+    let open = |n: i64| {
+        let m = metrics.clone();
+        move || m.connections.get() == n
+    };
+    // Two idle clients hold both ordinary connections.
+    let held = [connect(s.addr).await, connect(s.addr).await];
+    wait_until("2 open", open(2)).await;
+    // On the next, a reserved one, health checks and metrics are served and inference is not.
+    let mut c = connect(s.addr).await;
+    for path in ["/v2/health/ready", "/metrics"] {
+        c.write_all(&get_request(path)).await.unwrap();
+        assert_eq!(response(&mut c).await.0, 200, "{path}");
+    }
+    c.write_all(&infer_request(200)).await.unwrap();
+    let (status, head, body) = response(&mut c).await;
+    assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
+    assert!(head.contains("retry-after: 1") && head.contains("connection: close"));
+    assert!(String::from_utf8_lossy(&body).contains("serves only /v2/health/*"));
+    assert!(until_closed(&mut c).await.is_some(), "left open after 503");
+    // Past the cap, a connection is closed as soon as it is accepted.
+    wait_until("2 open", open(2)).await;
+    let reserved = [connect(s.addr).await, connect(s.addr).await];
+    wait_until("4 open", open(4)).await;
+    let mut past = connect(s.addr).await;
+    assert_eq!(until_closed(&mut past).await, Some(vec![]));
+    assert_eq!(metrics.refused_connections.get(), 1);
+    // Once the idle clients leave, inference is served again.
+    drop((held, reserved));
+    wait_until("0 open", open(0)).await;
+    assert_eq!(exchange(s.addr, &infer_request(200)).await.0, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,4 +298,32 @@ async fn the_body_memory_budget_refuses_at_once_while_others_hold_it() {
     drop(holder);
     wait_until("the budget returned", || state.budget.available() == budget).await;
     assert_eq!(exchange(s.addr, &request).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_a_half_sent_body_at_the_deadline() {
+    let s = start(Config {
+        shutdown_timeout: ms(300),
+        ..Config::default()
+    })
+    .await;
+    let request = infer_request(1000);
+    let mut c = connect(s.addr).await;
+    c.write_all(&request[..request.len() - 500]).await.unwrap();
+    let state = s.state.clone();
+    let full = state.config.body_memory;
+    wait_until("the body is being read", || state.budget.available() < full).await;
+    let started = Instant::now();
+    s.stop.send(()).unwrap();
+    tokio::time::timeout(PATIENCE, s.task)
+        .await
+        .expect("serve did not return by the shutdown deadline")
+        .unwrap()
+        .unwrap();
+    assert!(
+        started.elapsed() >= ms(300),
+        "the request was not given its time"
+    );
+    assert!(!state.ready.load(std::sync::atomic::Ordering::SeqCst));
+    assert!(until_closed(&mut c).await.is_some());
 }
