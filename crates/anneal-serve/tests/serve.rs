@@ -1,8 +1,10 @@
 //! The server through its router (no sockets) and on a real socket: every endpoint, JSON and
 //! binary tensors, a table of malformed requests (all 4xx), backpressure, timeouts and graceful
-//! shutdown; slow and idle clients in [`slow_clients`].
+//! shutdown; slow and idle clients in [`slow_clients`], the request parser fuzzed in [`fuzz`].
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // test code: panics are failures
 
+#[path = "serve/fuzz.rs"]
+mod fuzz;
 #[path = "serve/slow_clients.rs"]
 mod slow_clients;
 
