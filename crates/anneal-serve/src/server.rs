@@ -10,6 +10,8 @@
 //! | busy | the request head is parsed | the response is ready | none here: `body_timeout` bounds the body, `timeout` inference |
 //! | idle | the response is ready | the next request's first byte | `idle_timeout` |
 //!
+//! A request head is at most [`MAX_HEAD`] bytes (431 past it), so slow heads hold little memory.
+//!
 //! hyper's own `header_read_timeout` is not used: it runs from the end of the previous
 //! response, so it would also close idle connections, and one setting cannot give a request
 //! head 10 s and an idle connection 60 s.
@@ -50,6 +52,10 @@ use tower::ServiceExt;
 use crate::metrics::Metrics;
 use crate::{Config, Shared, app};
 
+/// Largest request head (request line and headers) in bytes; past it hyper answers 431 and
+/// closes. Its default, its ~400 KiB read buffer, would let 1,024 slow heads hold 400 MiB.
+pub const MAX_HEAD: usize = 64 << 10;
+
 /// Which routes a connection serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
@@ -86,7 +92,7 @@ pub async fn serve(
 ) -> io::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let mut http = http1::Builder::new();
-    http.header_read_timeout(None);
+    http.header_read_timeout(None).max_header_size(MAX_HEAD);
     let ctx = Ctx {
         router: app(state.clone()),
         http,
