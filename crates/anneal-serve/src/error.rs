@@ -34,6 +34,28 @@ pub enum ServeError {
         /// Queue capacity.
         capacity: usize,
     },
+    /// The request's body did not arrive in full within the body timeout.
+    #[error("the request body did not arrive within {ms} ms")]
+    BodyTimeout {
+        /// The timeout.
+        ms: u64,
+    },
+    /// Reading this body would take the bodies being read past the server's memory budget.
+    #[error(
+        "the server is already reading as many request bodies as its {budget}-byte budget allows; retry shortly"
+    )]
+    BodyMemory {
+        /// The budget in bytes.
+        budget: usize,
+    },
+    /// The connection is one of those kept for health checks and metrics.
+    #[error(
+        "the server has {limit} connections open; this one serves only /v2/health/* and /metrics; retry shortly"
+    )]
+    TooManyConnections {
+        /// Connections that serve every route.
+        limit: usize,
+    },
     /// The request waited longer than the timeout.
     #[error("request timed out after {ms} ms")]
     Timeout {
@@ -53,10 +75,36 @@ impl ServeError {
             ServeError::NotFound(_) => StatusCode::NOT_FOUND,
             ServeError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ServeError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ServeError::NotReady | ServeError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ServeError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ServeError::NotReady
+            | ServeError::Overloaded { .. }
+            | ServeError::BodyMemory { .. }
+            | ServeError::TooManyConnections { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ServeError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ServeError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+
+    /// Whether the client should retry shortly (`Retry-After: 1`).
+    fn retry(&self) -> bool {
+        matches!(
+            self,
+            ServeError::NotReady
+                | ServeError::Overloaded { .. }
+                | ServeError::BodyMemory { .. }
+                | ServeError::TooManyConnections { .. }
+        )
+    }
+
+    /// Whether the connection closes after the response (`Connection: close`): the body was
+    /// not read, or the client holds a slot others need.
+    fn close(&self) -> bool {
+        matches!(
+            self,
+            ServeError::BodyTimeout { .. }
+                | ServeError::BodyMemory { .. }
+                | ServeError::TooManyConnections { .. }
+        )
     }
 }
 
@@ -75,8 +123,11 @@ impl IntoResponse for ServeError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        if matches!(self, ServeError::Overloaded { .. } | ServeError::NotReady) {
+        if self.retry() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if self.close() {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         resp
     }

@@ -5,7 +5,10 @@
 //! works with its defaults.
 //!
 //! - [`app`] builds the axum [`Router`] from a [`State`]; tests drive it without sockets
-//!   (`tower::ServiceExt::oneshot`), [`serve`] runs it on a listener with graceful shutdown.
+//!   (`tower::ServiceExt::oneshot`).
+//! - [`server`]: [`serve`] runs it on a listener, with header, idle and body timeouts, a
+//!   connection cap that keeps room for health checks, and a deadline on graceful shutdown.
+//! - [`body`]: reading request bodies under size, time and memory limits.
 //! - [`protocol`]: parsing and validating requests, encoding responses (JSON and binary).
 //! - [`batcher`]: dynamic batching on a worker thread per model, with a bounded queue.
 //! - [`metrics`]: Prometheus counters and histograms for `/metrics`.
@@ -21,9 +24,11 @@
 //! | `GET /metrics` | Prometheus text format |
 
 pub mod batcher;
+pub mod body;
 pub mod error;
 pub mod metrics;
 pub mod protocol;
+pub mod server;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,24 +37,26 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path as UrlPath, Request, State as AxumState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use http_body_util::BodyExt;
 use serde_json::json;
 
 use anneal_pack::{Header as PackageHeader, Package};
 
 pub use batcher::BatchConfig;
 pub use error::ServeError;
+pub use server::serve;
 
 use crate::batcher::{Batcher, SubmitError};
+use crate::body::Budget;
 use crate::error::bad;
 use crate::metrics::{Metrics, ModelLabel, StatusLabel};
 use crate::protocol::Limits;
+use crate::server::Slot;
 
 /// Server settings.
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +71,21 @@ pub struct Config {
     pub max_json_depth: usize,
     /// Longest a request may wait for its result.
     pub timeout: Duration,
+    /// Longest a client may take to send a request's head, from accept or from the first byte
+    /// after an idle spell; past it the connection is closed.
+    pub header_timeout: Duration,
+    /// Longest a kept-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
+    /// Longest a request's body may take to arrive in full (408 past it).
+    pub body_timeout: Duration,
+    /// Most open connections; past it new ones are closed at once.
+    pub max_connections: usize,
+    /// How many of `max_connections` serve only health and metrics.
+    pub reserved_connections: usize,
+    /// Most bytes of request bodies being read at once, over all connections (503 past it).
+    pub body_memory: usize,
+    /// Longest shutdown waits for in-flight requests before closing their connections.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for Config {
@@ -74,6 +96,13 @@ impl Default for Config {
             max_examples: 4096,
             max_json_depth: 32,
             timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            reserved_connections: 64,
+            body_memory: 256 << 20,
+            shutdown_timeout: Duration::from_secs(25),
         }
     }
 }
@@ -98,6 +127,8 @@ pub struct State {
     pub config: Config,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// The memory budget for request bodies being read.
+    pub budget: Budget,
 }
 
 /// Why the server could not start.
@@ -185,6 +216,7 @@ impl State {
             ready: AtomicBool::new(true),
             config,
             metrics,
+            budget: Budget::new(config.body_memory),
         })
     }
 
@@ -262,6 +294,10 @@ pub fn app(state: Shared) -> Router {
         .route("/metrics", get(metrics_text))
         .fallback(|| async { ServeError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ServeError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            reserved_slots,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -284,6 +320,18 @@ async fn observe(AxumState(state): AxumState<Shared>, req: Request, next: Next) 
         tracing::debug!(%method, path, code, micros, "request");
     }
     resp
+}
+
+/// On a reserved connection (see [`server`]), serve health and metrics only.
+async fn reserved_slots(AxumState(state): AxumState<Shared>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let health = path.starts_with("/v2/health/") || path == "/metrics";
+    if req.extensions().get::<Slot>() == Some(&Slot::Reserved) && !health {
+        let c = &state.config;
+        let limit = c.max_connections.saturating_sub(c.reserved_connections);
+        return ServeError::TooManyConnections { limit }.into_response();
+    }
+    next.run(req).await
 }
 
 async fn server_metadata() -> Response {
@@ -413,29 +461,6 @@ async fn infer_v(
     run_infer(s.0, model, Some(version), headers, body).await
 }
 
-/// Read the body, refusing it before buffering when it is too large (by `Content-Length`, or
-/// as it streams for chunked bodies).
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ServeError> {
-    if let Some(len) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        && len > limit as u64
-    {
-        return Err(ServeError::PayloadTooLarge { limit });
-    }
-    match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(ServeError::PayloadTooLarge { limit })
-        }
-        Err(e) => Err(bad(format!("could not read the request body: {e}"))),
-    }
-}
-
 async fn run_infer(
     state: Shared,
     model: String,
@@ -451,49 +476,64 @@ async fn run_infer(
         let (v, s) = state.model(&model, version.as_deref())?;
         (v.to_string(), s.clone())
     };
-    let header_len = match headers.get("inference-header-content-length") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(|s| s.trim().parse::<usize>().ok())
-                .ok_or_else(|| {
-                    bad("Inference-Header-Content-Length must be a non-negative integer")
-                })?,
-        ),
-    };
-    let bytes = read_body(&headers, body, state.config.max_body).await?;
+    let header_len = header_length(&headers)?;
+    let body = body::read(&headers, body, &state.config, &state.budget).await?;
     let limits = Limits {
         max_examples: state.config.max_examples,
         max_depth: state.config.max_json_depth,
     };
     let sig = &served.header.signature;
-    let parsed = protocol::parse(&bytes, header_len, sig, limits)?;
+    let parsed = protocol::parse(&body.bytes, header_len, sig, limits)?;
+    drop(body);
+    let probs = predict(&state, &model, &served, &parsed).await?;
+    let encoded = protocol::respond(&model, &version, &parsed, &probs, &sig.classes);
+    state.metrics.latency.observe(start.elapsed().as_secs_f64());
+    Ok(encoded_response(encoded))
+}
+
+/// The `Inference-Header-Content-Length` header, if any.
+fn header_length(headers: &HeaderMap) -> Result<Option<usize>, ServeError> {
+    let Some(v) = headers.get("inference-header-content-length") else {
+        return Ok(None);
+    };
+    v.to_str()
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .map(Some)
+        .ok_or_else(|| bad("Inference-Header-Content-Length must be a non-negative integer"))
+}
+
+/// Queue the request on the model's batcher and wait for its probabilities.
+async fn predict(
+    state: &State,
+    model: &str,
+    served: &Served,
+    parsed: &protocol::Parsed,
+) -> Result<Vec<f32>, ServeError> {
     let rx = served
         .batcher
         .submit(parsed.x.clone(), parsed.n)
         .map_err(|e| match e {
             SubmitError::Full => ServeError::Overloaded {
-                model: model.clone(),
+                model: model.to_string(),
                 capacity: served.batcher.capacity(),
             },
             SubmitError::Closed => ServeError::Internal,
         })?;
-    let probs = match tokio::time::timeout(state.config.timeout, rx).await {
-        Err(_) => {
-            return Err(ServeError::Timeout {
-                ms: state.config.timeout.as_millis() as u64,
-            });
-        }
-        Ok(Err(_)) => return Err(ServeError::Internal),
+    match tokio::time::timeout(state.config.timeout, rx).await {
+        Err(_) => Err(ServeError::Timeout {
+            ms: state.config.timeout.as_millis() as u64,
+        }),
+        Ok(Err(_)) => Err(ServeError::Internal),
         Ok(Ok(Err(e))) => {
             tracing::error!(model, error = e, "forward pass failed");
-            return Err(ServeError::Internal);
+            Err(ServeError::Internal)
         }
-        Ok(Ok(Ok(p))) => p,
-    };
-    let encoded = protocol::respond(&model, &version, &parsed, &probs, &sig.classes);
-    state.metrics.latency.observe(start.elapsed().as_secs_f64());
+        Ok(Ok(Ok(p))) => Ok(p),
+    }
+}
+
+fn encoded_response(encoded: protocol::Encoded) -> Response {
     let mut resp = Response::new(Body::from(encoded.body));
     let h = resp.headers_mut();
     match encoded.header_len {
@@ -511,24 +551,7 @@ async fn run_infer(
             );
         }
     }
-    Ok(resp)
-}
-
-/// Serve on `listener` until `shutdown` resolves; then readiness turns false at once, new
-/// connections are refused and in-flight requests finish.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: Shared,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let flag = state.clone();
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            flag.ready.store(false, Ordering::SeqCst);
-            tracing::info!("shutting down: readiness is false, finishing in-flight requests");
-        })
-        .await
+    resp
 }
 
 /// Load the packages at `paths` into a shared state (see [`State::load`]).

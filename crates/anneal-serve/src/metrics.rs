@@ -1,4 +1,4 @@
-//! Prometheus metrics: requests by status, latency, batch sizes and queue depth.
+//! Prometheus metrics: requests by status, latency, batch sizes, queue depth and connections.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -33,6 +33,10 @@ pub struct Metrics {
     pub batch_size: Histogram,
     /// Requests queued or in service, per model (set at scrape time).
     pub queue_depth: Family<ModelLabel, Gauge>,
+    /// Open connections.
+    pub connections: Gauge,
+    /// Connections closed on accept because the server was at its connection cap.
+    pub refused_connections: Counter,
 }
 
 impl Default for Metrics {
@@ -58,12 +62,22 @@ impl Default for Metrics {
             "Requests queued or in service",
             queue_depth.clone(),
         );
+        let connections = Gauge::default();
+        registry.register("connections", "Open connections", connections.clone());
+        let refused_connections = Counter::default();
+        registry.register(
+            "refused_connections",
+            "Connections closed at accept: the connection cap was reached",
+            refused_connections.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
             batch_size,
             queue_depth,
+            connections,
+            refused_connections,
         }
     }
 }

@@ -1,7 +1,12 @@
 //! The server through its router (no sockets) and on a real socket: every endpoint, JSON and
 //! binary tensors, a table of malformed requests (all 4xx), backpressure, timeouts and graceful
-//! shutdown.
+//! shutdown; slow and idle clients in [`slow_clients`], the request parser fuzzed in [`fuzz`].
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // test code: panics are failures
+
+#[path = "serve/fuzz.rs"]
+mod fuzz;
+#[path = "serve/slow_clients.rs"]
+mod slow_clients;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -732,14 +737,18 @@ async fn a_full_queue_answers_503_with_retry_after_and_a_slow_one_504() {
         let s = s.clone();
         tokio::spawn(async move { post(&s, uri, big, Some(big_len)).await })
     };
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // (Waiting on the queue depth, not a fixed time: reading and parsing the large body takes
+    // longer than any fixed pause on a loaded machine.)
+    let batcher = &s.models["slow"].values().next().unwrap().batcher;
+    depth_reaches(batcher, 1).await;
+    tokio::time::sleep(Duration::from_millis(50)).await; // the worker takes it off the queue
     // ...the next one waits in the queue of 1, and the one after is turned away at once.
     let (small, small_len) = binary_request(1, 3 * 32 * 32);
     let queued = {
         let (s, small) = (s.clone(), small.clone());
         tokio::spawn(async move { post(&s, uri, small, Some(small_len)).await })
     };
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    depth_reaches(batcher, 2).await;
     let refused = post(&s, uri, small, Some(small_len)).await;
     assert_eq!(
         refused.status,
@@ -781,6 +790,17 @@ async fn a_full_queue_answers_503_with_retry_after_and_a_slow_one_504() {
     )
     .await;
     assert_eq!(r.status, StatusCode::GATEWAY_TIMEOUT);
+}
+
+async fn depth_reaches(batcher: &anneal_serve::batcher::Batcher, depth: usize) {
+    let start = std::time::Instant::now();
+    while batcher.depth() < depth {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "queue depth {depth} never reached"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 fn metric(text: &str, name: &str) -> f64 {

@@ -114,6 +114,29 @@ enum Command {
         /// Largest request body in bytes (413 past it).
         #[arg(long, default_value_t = 16 << 20)]
         max_body: usize,
+        /// Longest a client may take to send a request's head, in milliseconds (from accept,
+        /// or from its first byte on a kept-alive connection); past it the connection closes.
+        #[arg(long, default_value_t = 10_000)]
+        header_timeout_ms: u64,
+        /// Longest a kept-alive connection may wait for its next request, in milliseconds.
+        #[arg(long, default_value_t = 60_000)]
+        idle_timeout_ms: u64,
+        /// Longest a request body may take to arrive in full, in milliseconds (408 past it).
+        #[arg(long, default_value_t = 30_000)]
+        body_timeout_ms: u64,
+        /// Most open connections; past it new ones are closed at once.
+        #[arg(long, default_value_t = 1024)]
+        max_connections: usize,
+        /// How many of --max-connections serve only /v2/health/* and /metrics.
+        #[arg(long, default_value_t = 64)]
+        reserved_connections: usize,
+        /// Most bytes of request bodies being read at once, over all connections (503 past it).
+        #[arg(long, default_value_t = 256 << 20)]
+        body_memory: usize,
+        /// After SIGTERM, how long in-flight requests get to finish, in milliseconds, before
+        /// their connections are closed and the server exits.
+        #[arg(long, default_value_t = 25_000)]
+        shutdown_timeout_ms: u64,
     },
     /// Run the program's [[check]]s against its last build.
     Test {
@@ -519,7 +542,15 @@ fn main() -> ExitCode {
             queue,
             timeout_ms,
             max_body,
+            header_timeout_ms,
+            idle_timeout_ms,
+            body_timeout_ms,
+            max_connections,
+            reserved_connections,
+            body_memory,
+            shutdown_timeout_ms,
         } => {
+            let ms = std::time::Duration::from_millis;
             let config = anneal_serve::Config {
                 batch: anneal_serve::BatchConfig {
                     max_batch,
@@ -527,7 +558,14 @@ fn main() -> ExitCode {
                     queue,
                 },
                 max_body,
-                timeout: std::time::Duration::from_millis(timeout_ms),
+                timeout: ms(timeout_ms),
+                header_timeout: ms(header_timeout_ms),
+                idle_timeout: ms(idle_timeout_ms),
+                body_timeout: ms(body_timeout_ms),
+                max_connections,
+                reserved_connections,
+                body_memory,
+                shutdown_timeout: ms(shutdown_timeout_ms),
                 ..anneal_serve::Config::default()
             };
             commands::serve::run(&packages, &host, port, config)

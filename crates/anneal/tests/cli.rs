@@ -1144,3 +1144,81 @@ fn adult_csv_import_keeps_categorical_columns_as_metadata() {
     );
     assert!(stats["counts"]["train"]["<=50K"].as_u64().unwrap() > 20000);
 }
+
+/// RELIABILITY.md 12a: a client holding a half-sent body cannot keep the server from exiting
+/// after SIGTERM; past `--shutdown-timeout-ms` its connection is dropped.
+#[test]
+fn serve_exits_by_the_shutdown_deadline_while_a_client_holds_half_a_body() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let (tmp, prog) = tiny_program(TINY);
+    ok(tmp.path(), &["build", "-C", "prog"]);
+    let package = prog.join("target/tiny-0.1.0.anneal");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_anneal"))
+        .args(["serve", package.to_str().unwrap(), "--port", "0"])
+        .args(["--shutdown-timeout-ms", "500", "--body-timeout-ms", "60000"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("serving") {
+        line.clear();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "exited before serving"
+        );
+    }
+    let addr = line.trim().rsplit("http://").next().unwrap().to_string();
+    let mut client = std::net::TcpStream::connect(&addr).unwrap();
+    client
+        .write_all(b"POST /v2/models/tiny/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"inputs\": [")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300)); // the request reaches its handler
+    let sent = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if sent.elapsed() > Duration::from_secs(10) {
+            child.kill().unwrap();
+            panic!("still running 10 s after SIGTERM with a 500 ms shutdown deadline");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    assert!(status.success(), "{status}: {rest}");
+    assert!(rest.contains("stopped"), "{rest}");
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = client.read_to_end(&mut buf);
+    assert!(buf.is_empty(), "{}", String::from_utf8_lossy(&buf));
+}
+
+#[test]
+fn serve_refuses_limits_it_cannot_work_with() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (args, message) in [
+        (
+            &["--reserved-connections", "8", "--max-connections", "8"][..],
+            "--reserved-connections (8) must be below --max-connections (8)",
+        ),
+        (
+            &["--body-memory", "1000", "--max-body", "2000"][..],
+            "--body-memory (1000) is below --max-body (2000)",
+        ),
+        (&["--header-timeout-ms", "0"][..], "must be at least 1"),
+    ] {
+        let o = anneal(tmp.path(), &[&["serve", "x.anneal"][..], args].concat());
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(message), "{args:?}: {}", stderr(&o));
+    }
+}

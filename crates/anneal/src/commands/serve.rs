@@ -1,4 +1,5 @@
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anneal::error::CliError;
 
@@ -14,9 +15,7 @@ pub fn run(
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
-    if config.batch.max_batch == 0 || config.batch.queue == 0 {
-        return Err(CliError::new("--max-batch and --queue must be at least 1"));
-    }
+    check(&config)?;
     let state = anneal_serve::load(packages, config).map_err(|e| CliError::new(e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -42,6 +41,36 @@ pub fn run(
         eprintln!("stopped");
         Ok(0)
     })
+}
+
+/// Refuse settings the server could not work with.
+fn check(config: &anneal_serve::Config) -> Result<(), CliError> {
+    if config.batch.max_batch == 0 || config.batch.queue == 0 {
+        return Err(CliError::new("--max-batch and --queue must be at least 1"));
+    }
+    let timeouts = [
+        config.header_timeout,
+        config.idle_timeout,
+        config.body_timeout,
+    ];
+    if timeouts.iter().any(Duration::is_zero) {
+        return Err(CliError::new(
+            "--header-timeout-ms, --idle-timeout-ms and --body-timeout-ms must be at least 1",
+        ));
+    }
+    if config.reserved_connections >= config.max_connections {
+        return Err(CliError::new(format!(
+            "--reserved-connections ({}) must be below --max-connections ({})",
+            config.reserved_connections, config.max_connections
+        )));
+    }
+    if config.body_memory < config.max_body {
+        return Err(CliError::new(format!(
+            "--body-memory ({}) is below --max-body ({}): a body of the largest size could never be read",
+            config.body_memory, config.max_body
+        )));
+    }
+    Ok(())
 }
 
 /// SIGINT or SIGTERM.
