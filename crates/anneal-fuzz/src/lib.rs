@@ -29,10 +29,16 @@ pub const DEFAULT_CASES: u32 = 2_000;
 /// The proptest settings for a fuzz target: the number of cases from `ANNEAL_FUZZ_CASES`,
 /// no regression files written (failures become explicit tests instead).
 pub fn config() -> Config {
+    config_or(DEFAULT_CASES)
+}
+
+/// [`config`] with another number of cases when `ANNEAL_FUZZ_CASES` is unset (for targets
+/// cheap enough to run more in CI).
+pub fn config_or(default_cases: u32) -> Config {
     let cases = std::env::var("ANNEAL_FUZZ_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_CASES);
+        .unwrap_or(default_cases);
     Config {
         cases,
         failure_persistence: None,

@@ -11,7 +11,7 @@
 use anneal_serve::protocol::{self, Limits};
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::{Config as Run, FileFailurePersistence};
+use proptest::test_runner::Config as Run;
 use serde_json::Map;
 
 use super::*;
@@ -27,16 +27,7 @@ const DTYPES: [&str; 16] = [
 ];
 
 fn run() -> Run {
-    let cases = std::env::var("ANNEAL_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_CASES);
-    Run {
-        cases,
-        // A failure found is saved beside this file (`fuzz.regressions`) and replayed first.
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
-        ..Run::default()
-    }
+    anneal_fuzz::config_or(DEFAULT_CASES)
 }
 
 fn signature() -> anneal_pack::Signature {
