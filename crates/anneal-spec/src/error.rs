@@ -34,8 +34,10 @@ impl ManifestError {
         message: impl Into<String>,
         hint: Option<String>,
     ) -> Self {
-        let start = span.start.min(source.len());
-        let end = span.end.clamp(start, source.len());
+        // Spans computed inside a TOML string (a layer's words) are offsets in the parsed
+        // text, which escapes make differ from the source's: keep them on char boundaries.
+        let start = source.floor_char_boundary(span.start);
+        let end = source.floor_char_boundary(span.end.max(start));
         let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = source[start..]
             .find('\n')

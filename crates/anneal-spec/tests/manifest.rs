@@ -318,3 +318,14 @@ mod fuzz {
         }
     }
 }
+
+/// Found by `fuzz_manifest` after 2.9 million cases: an escape before a multi-byte character
+/// in a layer string put the error's span inside that character, and rendering it panicked.
+#[test]
+fn an_error_span_inside_a_multibyte_character_is_not_a_panic() {
+    let layers =
+        "layers = [\"conv 8 3x3 pad 1\", \"conv\\\\\u{fffd} 32 5x5\", \"flatten\", \"dense 10\"]";
+    let line = GOOD.lines().find(|l| l.starts_with("layers")).unwrap();
+    let e = Program::parse("m.toml", &GOOD.replace(line, layers)).unwrap_err();
+    assert!(e.render().contains("m.toml"), "{}", e.render());
+}

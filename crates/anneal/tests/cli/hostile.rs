@@ -26,6 +26,18 @@ fn wait_briefly(mut child: std::process::Child) -> Output {
     panic!("anneal blocked for a minute");
 }
 
+/// Run anneal in `cwd`, failing the test if it has not ended within a minute.
+fn run_briefly(cwd: &Path, args: &[&str]) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_anneal"))
+        .args(args)
+        .current_dir(cwd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_briefly(child)
+}
+
 #[cfg(unix)]
 #[test]
 fn a_reader_that_goes_away_ends_the_output_quietly() {
@@ -121,14 +133,7 @@ fn a_manifest_that_is_a_fifo_is_refused_not_read() {
         .arg(prog.join("anneal.toml"))
         .status();
     assert!(made.unwrap().success());
-    let child = Command::new(env!("CARGO_BIN_EXE_anneal"))
-        .args(["check", "-C", "prog"])
-        .current_dir(tmp.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let o = wait_briefly(child);
+    let o = run_briefly(tmp.path(), &["check", "-C", "prog"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
 }
@@ -209,14 +214,7 @@ fn predict_refuses_fifos_for_the_package_and_the_inputs() {
         ["predict", "prog/target/tiny-0.1.0.anneal", "prog/f.png"],
         ["predict", "prog/f.anneal", "prog/f.png"],
     ] {
-        let child = Command::new(env!("CARGO_BIN_EXE_anneal"))
-            .args(args)
-            .current_dir(tmp.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let o = wait_briefly(child);
+        let o = run_briefly(tmp.path(), &args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
     }
