@@ -42,12 +42,14 @@
 //! ```
 
 mod cpu;
+#[cfg(feature = "burn")]
 mod net;
+mod params;
 mod preprocess;
+#[cfg(feature = "burn")]
+mod reference;
 mod rng;
 mod train;
-
-use burn::tensor::{Device, Tensor, TensorData, activation};
 
 pub use anneal_spec::NamedTensor;
 use anneal_spec::{Program, Shape};
@@ -68,7 +70,8 @@ pub enum Backend {
     #[default]
     Compiled,
     /// burn's `flex` CPU backend with autodiff and burn's optimizers, layer by layer. Slower;
-    /// kept as the reference the compiled engine is tested against.
+    /// kept as the reference the compiled engine is tested against. Only in builds with the
+    /// `burn` feature (the tests'); elsewhere [`EngineError::Unavailable`].
     Burn,
 }
 
@@ -103,6 +106,9 @@ pub enum EngineError {
         /// The loss value.
         loss: f32,
     },
+    /// A part this build does not carry (built without its feature).
+    #[error("{0} is not in this build (enable the `burn` feature of anneal-engine)")]
+    Unavailable(&'static str),
     /// The thread pool could not be configured.
     #[error("could not configure {threads} threads: {reason}")]
     Threads {
@@ -183,10 +189,18 @@ enum Inner {
         /// Built at the first small batch: packed dense weights and the partner thread.
         latency: std::sync::OnceLock<cpu::Latency>,
     },
-    Burn {
-        net: net::Net,
-        device: Device,
-    },
+    #[cfg(feature = "burn")]
+    Burn(reference::Reference),
+}
+
+#[cfg(feature = "burn")]
+fn reference_model(program: &Program, weights: &[NamedTensor]) -> Result<Inner, EngineError> {
+    Ok(Inner::Burn(reference::Reference::load(program, weights)?))
+}
+
+#[cfg(not(feature = "burn"))]
+fn reference_model(_: &Program, _: &[NamedTensor]) -> Result<Inner, EngineError> {
+    Err(EngineError::Unavailable("the burn reference backend"))
 }
 
 /// Whether small-batch inference may use a partner thread: with more than one engine thread,
@@ -227,11 +241,7 @@ impl Model {
                     latency: std::sync::OnceLock::new(),
                 }
             }
-            Backend::Burn => {
-                let device = Device::flex();
-                let net = net::Net::init(input, layers, &device).load(input, layers, weights)?;
-                Inner::Burn { net, device }
-            }
+            Backend::Burn => reference_model(program, weights)?,
         };
         Ok(Model {
             inner,
@@ -283,11 +293,8 @@ impl Model {
                     }
                     cpu::softmax_rows(&mut out[start..], self.classes);
                 }
-                Inner::Burn { net, device } => {
-                    let logits = net.forward(batch_tensor(chunk, self.input, device), None);
-                    let probs = activation::softmax(logits, 1).into_data();
-                    out.extend(to_f32(probs)?);
-                }
+                #[cfg(feature = "burn")]
+                Inner::Burn(reference) => out.extend(reference.predict(chunk)?),
             }
         }
         Ok(out)
@@ -297,24 +304,4 @@ impl Model {
     pub fn classes(&self) -> usize {
         self.classes
     }
-}
-
-fn batch_tensor(x: &[f32], input: Shape, device: &Device) -> net::Act {
-    let n = x.len() / input.elements();
-    match input {
-        Shape::Flat([f]) => net::Act::Flat(Tensor::from_data(
-            TensorData::new(x.to_vec(), [n, f]),
-            device,
-        )),
-        Shape::Image([c, h, w]) => net::Act::Image(Tensor::from_data(
-            TensorData::new(x.to_vec(), [n, c, h, w]),
-            device,
-        )),
-    }
-}
-
-fn to_f32(data: TensorData) -> Result<Vec<f32>, EngineError> {
-    data.convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| EngineError::Input(format!("unexpected tensor data: {e:?}")))
 }

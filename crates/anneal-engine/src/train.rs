@@ -2,17 +2,12 @@
 
 use std::time::Instant;
 
-use burn::module::Module;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
-use burn::tensor::{Device, Int, Tensor, TensorData, activation};
-
-use anneal_spec::{Layer, Optimizer, Program, Schedule, Shape};
+use anneal_spec::{Optimizer, Program, Schedule, Shape};
 
 use crate::cpu::{self, Mode, Plan, Workspace};
-use crate::net::{Net, initial_weights};
+use crate::params::initial_weights;
 use crate::rng::SplitMix64;
-use crate::{Backend, EngineError, Examples, NamedTensor, batch_tensor, to_f32};
+use crate::{Backend, EngineError, Examples, NamedTensor};
 
 /// Figures for one finished epoch.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,7 +103,7 @@ pub fn train_with(
     let init = initial_weights(input, layers, &mut rng);
     let mut stepper: Box<dyn Stepper> = match backend {
         Backend::Compiled => Box::new(CompiledStepper::new(program, &init)?),
-        Backend::Burn => Box::new(BurnStepper::new(program, &init)?),
+        Backend::Burn => reference_stepper(program, &init)?,
     };
 
     let mut order: Vec<usize> = (0..n).collect();
@@ -229,8 +224,21 @@ fn shifted(
     }
 }
 
+#[cfg(feature = "burn")]
+fn reference_stepper(
+    program: &Program,
+    init: &[NamedTensor],
+) -> Result<Box<dyn Stepper>, EngineError> {
+    crate::reference::stepper(program, init)
+}
+
+#[cfg(not(feature = "burn"))]
+fn reference_stepper(_: &Program, _: &[NamedTensor]) -> Result<Box<dyn Stepper>, EngineError> {
+    Err(EngineError::Unavailable("the burn reference backend"))
+}
+
 /// One training step on one backend: per-example losses and predicted classes of the batch.
-trait Stepper {
+pub(crate) trait Stepper {
     fn step(
         &mut self,
         x: &[f32],
@@ -387,82 +395,5 @@ impl CompiledStepper {
             per_step(self.optimizer_seconds)
         );
         Some(out)
-    }
-}
-
-/// burn's autodiff and optimizers: the reference the compiled engine is tested against.
-struct BurnStepper {
-    net: Option<Net>,
-    optim: ModuleOptimizer,
-    device: Device,
-    input: Shape,
-    layers: Vec<Layer>,
-}
-
-impl BurnStepper {
-    fn new(program: &Program, init: &[NamedTensor]) -> Result<Self, EngineError> {
-        let device = Device::flex().autodiff();
-        let input = program.input.shape;
-        let layers = program.logit_layers();
-        let net = Net::init(input, layers, &device).load(input, layers, init)?;
-        let optim: ModuleOptimizer = match program.train.optimizer {
-            Optimizer::Adam { .. } => AdamConfig::new().with_epsilon(1e-8).init(),
-            Optimizer::Sgd { momentum, .. } => SgdConfig::new()
-                .with_momentum((momentum > 0.0).then(|| {
-                    MomentumConfig::new()
-                        .with_momentum(momentum)
-                        .with_dampening(0.0)
-                }))
-                .init(),
-        };
-        Ok(BurnStepper {
-            net: Some(net),
-            optim,
-            device,
-            input,
-            layers: layers.to_vec(),
-        })
-    }
-}
-
-impl Stepper for BurnStepper {
-    fn step(
-        &mut self,
-        x: &[f32],
-        y: &[u32],
-        lr: f64,
-        rng: &mut SplitMix64,
-    ) -> Result<(Vec<f32>, Vec<u32>), EngineError> {
-        let Some(net) = self.net.take() else {
-            return Err(EngineError::Weights(
-                "the model was lost in a failed step".into(),
-            ));
-        };
-        let b = y.len();
-        let yb: Vec<i32> = y.iter().map(|&v| v as i32).collect();
-        let x = batch_tensor(x, self.input, &self.device);
-        let targets = Tensor::<1, Int>::from_data(TensorData::new(yb, [b]), &self.device);
-        let logits = net.forward(x, Some(rng));
-        let logp = activation::log_softmax(logits, 1);
-        let per_example = logp
-            .clone()
-            .gather(1, targets.reshape([b, 1]))
-            .reshape([b])
-            .neg();
-        let loss = per_example.clone().mean();
-        let grads = GradientsParams::from_grads(loss.backward(), &net);
-        self.net = Some(self.optim.step(lr, net, grads));
-        let values = to_f32(per_example.into_data())?;
-        let predicted = to_f32(logp.argmax(1).reshape([b]).into_data().convert::<f32>())?;
-        Ok((values, predicted.iter().map(|&p| p as u32).collect()))
-    }
-
-    fn export(&self) -> Result<Vec<NamedTensor>, EngineError> {
-        match &self.net {
-            Some(net) => net.valid().export(self.input, &self.layers),
-            None => Err(EngineError::Weights(
-                "the model was lost in a failed step".into(),
-            )),
-        }
     }
 }

@@ -74,13 +74,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Accuracy, per-class precision/recall and the confusion matrix on a labelled source.
+    /// Accuracy, per-class precision, recall and F1, and the confusion matrix on a labelled source.
     Eval {
         /// The package (.anneal).
         package: PathBuf,
         /// A labelled source (IDX images file or prefix).
         source: PathBuf,
-        /// Source format.
+        /// Source format (only `idx` for now).
         #[arg(long, default_value = "idx")]
         format: String,
         /// Print JSON.
@@ -343,7 +343,7 @@ enum DataCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Add a remote (a folder path or file:///path), or list remotes.
+    /// Add a remote (a folder path, file:///path or s3://bucket/prefix), or list remotes.
     Remote {
         /// `add NAME URL`, or nothing to list.
         args: Vec<String>,

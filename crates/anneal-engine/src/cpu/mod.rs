@@ -331,7 +331,7 @@ impl Plan {
         Ok((params, stats))
     }
 
-    /// Package tensors (names and layouts as [`crate::net::param_layout`]) from the engine's
+    /// Package tensors (names and layouts as [`crate::params::param_layout`]) from the engine's
     /// buffers.
     pub fn export(&self, params: &[f32], stats: &[f32]) -> Vec<NamedTensor> {
         self.slots
