@@ -54,7 +54,8 @@ mod train;
 pub use anneal_spec::NamedTensor;
 use anneal_spec::{Program, Shape};
 
-pub use preprocess::{Normalization, preprocess};
+pub use anneal_spec::Normalization;
+pub use preprocess::preprocess;
 pub use train::{EpochStats, NoObserver, Observer, Trained, train, train_with};
 
 /// The engine's name and version, recorded in every package's lineage and in the build key.

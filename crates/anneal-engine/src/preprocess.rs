@@ -1,53 +1,6 @@
 //! From stored bytes to model inputs.
 
-use anneal_spec::Normalize;
-/// The normalisation applied to 8-bit pixels: `(x * scale - mean) / std`.
-///
-/// Recorded in the package signature so that every reader (anneal, a Python script, a
-/// server) computes exactly the same inputs.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Normalization {
-    /// Multiplier applied first (1/255 for `unit` and `standard`, 1 for `none`).
-    pub scale: f32,
-    /// Subtracted after scaling.
-    pub mean: f32,
-    /// Divided by last.
-    pub std: f32,
-}
-
-impl Normalization {
-    /// The normalisation for `kind`, with statistics computed from `training` pixels when the
-    /// kind needs them.
-    pub fn fit(kind: Normalize, training: &[u8]) -> Normalization {
-        match kind {
-            Normalize::None => Normalization {
-                scale: 1.0,
-                mean: 0.0,
-                std: 1.0,
-            },
-            Normalize::Unit => Normalization {
-                scale: 1.0 / 255.0,
-                mean: 0.0,
-                std: 1.0,
-            },
-            Normalize::Standard => {
-                let n = training.len().max(1) as f64;
-                let (sum, sq) = training.iter().fold((0f64, 0f64), |(s, q), &b| {
-                    let v = f64::from(b) / 255.0;
-                    (s + v, q + v * v)
-                });
-                let mean = sum / n;
-                let std = (sq / n - mean * mean).max(1e-12).sqrt();
-                Normalization {
-                    scale: 1.0 / 255.0,
-                    mean: mean as f32,
-                    std: std as f32,
-                }
-            }
-        }
-    }
-}
-
+use anneal_spec::Normalization;
 /// Convert 8-bit pixels to model inputs.
 pub fn preprocess(pixels: &[u8], norm: &Normalization) -> Vec<f32> {
     pixels

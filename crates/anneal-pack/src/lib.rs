@@ -24,6 +24,7 @@ mod metrics;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use anneal_spec::Normalization;
 use anneal_spec::{CostTable, NamedTensor, Program};
 use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
@@ -104,17 +105,6 @@ pub struct ImageSpec {
     pub height: usize,
     /// Width in pixels.
     pub width: usize,
-}
-
-/// Pixel normalisation.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Normalization {
-    /// Multiplier applied first.
-    pub scale: f32,
-    /// Subtracted after scaling.
-    pub mean: f32,
-    /// Divided by last.
-    pub std: f32,
 }
 
 /// Where a package came from.

@@ -6,6 +6,7 @@
 //! - [`program`]: the validated meaning: input, classes, layers, training, checks.
 //! - [`layer`]: the layer grammar (`"conv 32 5x5 pad 2"`), with suggestions for typos.
 //! - [`shape`]: shape inference and the forward-pass cost model (parameters, FLOPs, bytes).
+//! - [`normalization`]: how pixels become inputs, fitted by a build and recorded in its package.
 //! - [`tensor`]: [`NamedTensor`], weights as plain f32 buffers.
 //! - [`budget`]: the bounds on what a program may ask for (layers, classes, sizes, epochs).
 //! - [`error`]: [`ManifestError`], located at file:line:column and rendered like a compiler's.
@@ -34,6 +35,7 @@ pub mod budget;
 pub mod error;
 pub mod layer;
 pub mod manifest;
+pub mod normalization;
 pub mod program;
 mod roundtrip;
 pub mod shape;
@@ -41,6 +43,7 @@ pub mod tensor;
 
 pub use error::ManifestError;
 pub use layer::Layer;
+pub use normalization::Normalization;
 pub use program::{Check, Metric, Normalize, Optimizer, Program, Schedule, Slice};
 pub use shape::{CostTable, Shape};
 pub use tensor::NamedTensor;

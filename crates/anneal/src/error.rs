@@ -154,3 +154,23 @@ impl From<anneal_data::remote::RemoteError> for CliError {
         }
     }
 }
+
+impl From<anneal_build::BuildError> for CliError {
+    fn from(e: anneal_build::BuildError) -> Self {
+        use anneal_build::BuildError;
+        let hint = e.hint();
+        let err = match e {
+            BuildError::Manifest(m) => return m.into(),
+            BuildError::Store(s) => return s.into(),
+            BuildError::Engine(x) => return x.into(),
+            BuildError::Import { manifest, source } => {
+                Self::from(source).context(format!("the declared sources in {manifest}"))
+            }
+            other => Self::new(other.to_string()),
+        };
+        match hint {
+            Some(h) => err.hint(h),
+            None => err,
+        }
+    }
+}

@@ -1,8 +1,7 @@
 use std::path::Path;
 
-use anneal::build::build;
 use anneal::error::CliError;
-use anneal::project::Project;
+use anneal_build::{Project, build};
 
 use crate::progress::Progress;
 

@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use anneal::error::CliError;
-use anneal::project::Project;
+use anneal_build::Project;
 
 pub fn run(dir: &Path, json: bool) -> Result<u8, CliError> {
     let project = Project::load(dir)?;

@@ -1,6 +1,5 @@
 use std::path::Path;
 
-use anneal::build::normalization;
 use anneal::error::CliError;
 use anneal_engine::{Model, preprocess};
 use anneal_pack::{Metrics, Package};
@@ -45,7 +44,7 @@ pub fn run(package: &Path, source: &Path, format: &str, json: bool) -> Result<u8
                 })
         })
         .collect::<Result<Vec<u32>, _>>()?;
-    let probs = model.predict(&preprocess(&set.pixels, &normalization(&pkg.signature)))?;
+    let probs = model.predict(&preprocess(&set.pixels, &pkg.signature.normalization))?;
     let m = Metrics::compute(&probs, &labels, classes);
     if json {
         println!(

@@ -1,6 +1,5 @@
 use std::path::Path;
 
-use anneal::build::normalization;
 use anneal::error::CliError;
 use anneal_engine::{Model, preprocess};
 use anneal_pack::{Package, argmax};
@@ -8,7 +7,7 @@ use anneal_pack::{Package, argmax};
 pub fn run(package: &Path, inputs: &[std::path::PathBuf], json: bool) -> Result<u8, CliError> {
     let pkg = Package::read(package)?;
     let model = Model::new(&pkg.program, &pkg.weights)?;
-    let norm = normalization(&pkg.signature);
+    let norm = pkg.signature.normalization;
     let mut items = Vec::new();
     for path in inputs {
         items.extend(anneal::inputs::read(path, &pkg.signature.image)?);

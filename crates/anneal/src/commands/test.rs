@@ -1,15 +1,14 @@
 use std::path::Path;
 
-use anneal::build::{build_key, package_path};
 use anneal::checks::{junit, run as run_check};
 use anneal::error::{CliError, EXIT_FAILED};
-use anneal::project::Project;
+use anneal_build::{Project, build_key};
 use anneal_data::Store;
 use anneal_data::fs::write_atomic;
 
 pub fn run(dir: &Path, junit_path: Option<&Path>, json: bool) -> Result<u8, CliError> {
     let project = Project::load(dir)?;
-    let path = package_path(&project);
+    let path = project.package_path();
     let header = match anneal_pack::Header::read(&path) {
         Ok(h) => h,
         Err(anneal_pack::PackError::Io { source, .. })

@@ -1,10 +1,14 @@
 //! Locating and loading a program folder.
 
+use std::io::{Error, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 
 use anneal_spec::{MANIFEST, Program};
 
-use crate::error::CliError;
+use crate::BuildError;
+
+/// The largest manifest read: a program is a page of TOML, not megabytes.
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 
 /// A program folder with its parsed manifest.
 #[derive(Debug, Clone)]
@@ -17,16 +21,17 @@ pub struct Project {
 
 impl Project {
     /// Load `dir/anneal.toml`.
-    pub fn load(dir: &Path) -> Result<Project, CliError> {
+    pub fn load(dir: &Path) -> Result<Project, BuildError> {
         let path = dir.join(MANIFEST);
-        let text = match read_manifest(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(CliError::new(format!("no {MANIFEST} in {}", display_dir(dir)))
-                    .hint("run in a program folder, pass `-C DIR`, or create one with `anneal new DIR`"));
-            }
-            Err(e) => return Err(CliError::io(&path, e)),
-        };
+        let text = read_manifest(&path).map_err(|source| match source.kind() {
+            ErrorKind::NotFound => BuildError::NoManifest {
+                dir: dir.to_path_buf(),
+            },
+            _ => BuildError::Io {
+                path: path.clone(),
+                source,
+            },
+        })?;
         let program = Program::parse(&path.display().to_string(), &text)?;
         Ok(Project {
             dir: dir.to_path_buf(),
@@ -38,14 +43,16 @@ impl Project {
     pub fn manifest_display(&self) -> String {
         self.dir.join(MANIFEST).display().to_string()
     }
-}
 
-/// The largest manifest read: a program is a page of TOML, not megabytes.
-const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+    /// The package path: `target/NAME-VERSION.anneal`.
+    pub fn package_path(&self) -> PathBuf {
+        let file = format!("{}-{}.anneal", self.program.name, self.program.version);
+        self.dir.join("target").join(file)
+    }
+}
 
 /// Read a manifest: a regular file (never a FIFO) of at most [`MAX_MANIFEST_BYTES`], as UTF-8.
 fn read_manifest(path: &Path) -> std::io::Result<String> {
-    use std::io::{Error, ErrorKind, Read};
     let file = anneal_data::fs::open_regular(path)?;
     let mut text = String::new();
     file.take(MAX_MANIFEST_BYTES + 1)
@@ -56,12 +63,4 @@ fn read_manifest(path: &Path) -> std::io::Result<String> {
         return Err(Error::new(ErrorKind::InvalidData, message));
     }
     Ok(text)
-}
-
-fn display_dir(dir: &Path) -> String {
-    if dir.as_os_str().is_empty() || dir == Path::new(".") {
-        "the current folder".into()
-    } else {
-        dir.display().to_string()
-    }
 }

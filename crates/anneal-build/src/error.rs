@@ -1,0 +1,121 @@
+//! Why a build could not be done, with the input named and a hint for people.
+
+use std::path::PathBuf;
+
+/// What can go wrong in a build.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// There is no `anneal.toml` in the folder.
+    #[error("no {} in {}", anneal_spec::MANIFEST, shown(.dir))]
+    NoManifest {
+        /// The program folder.
+        dir: PathBuf,
+    },
+    /// The manifest is invalid (its `render()` shows it like a compiler's error).
+    #[error("{0}")]
+    Manifest(#[from] anneal_spec::ManifestError),
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] anneal_data::StoreError),
+    /// A declared source could not be imported.
+    #[error("{source}")]
+    Import {
+        /// The manifest that declares the sources.
+        manifest: String,
+        /// What went wrong.
+        #[source]
+        source: anneal_data::import::ImportError,
+    },
+    /// The store is empty and the program declares no sources.
+    #[error("the program in {} has no dataset commit", dir.display())]
+    NoDataset {
+        /// The program folder.
+        dir: PathBuf,
+    },
+    /// A split the build needs holds no labelled example.
+    #[error("the dataset has no labelled examples in split `{split}`{}", if *.test { ": the build could not be tested" } else { "" })]
+    EmptySplit {
+        /// The split.
+        split: String,
+        /// Whether it is the test split.
+        test: bool,
+    },
+    /// An example's label is not one of the program's classes.
+    #[error("example `{id}` has label `{label}`, which is not one of the program's classes ({})", classes.join(", "))]
+    UnknownLabel {
+        /// The example.
+        id: String,
+        /// Its label.
+        label: String,
+        /// The program's classes.
+        classes: Vec<String>,
+    },
+    /// An example's payload is not an image of the program's shape.
+    #[error("example `{id}`: {message}")]
+    Payload {
+        /// The example.
+        id: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The program's input kind cannot be built yet.
+    #[error("only image programs can be built")]
+    NotImages,
+    /// The run would exceed a bound (see `anneal_spec::budget`).
+    #[error("{0}")]
+    Budget(String),
+    /// Training or evaluation failed (or was interrupted).
+    #[error(transparent)]
+    Engine(#[from] anneal_engine::EngineError),
+    /// The package could not be written.
+    #[error("could not serialize the {what}: {message}")]
+    Serialize {
+        /// `package` or `report`.
+        what: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+impl BuildError {
+    /// How to fix it, when there is a usual way.
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self {
+            BuildError::NoManifest { .. } => {
+                "run in a program folder, pass `-C DIR`, or create one with `anneal new DIR`"
+            }
+            BuildError::NoDataset { .. } => {
+                "import data first: `anneal data import SOURCE --split train`, or declare `[[data.source]]` in anneal.toml"
+            }
+            BuildError::EmptySplit { test: false, .. } => {
+                "import training data with `anneal data import SOURCE --split train`"
+            }
+            BuildError::EmptySplit { test: true, .. } => {
+                "import test data with `anneal data import SOURCE --split test`, or set `test-split` in [data]"
+            }
+            BuildError::UnknownLabel { .. } => {
+                "fix the label, or add the class to `classes` in anneal.toml"
+            }
+            BuildError::Payload { .. } => "set `shape` in [data] to match the dataset",
+            BuildError::Budget(_) => "train for fewer epochs",
+            _ => return None,
+        })
+    }
+}
+
+fn shown(dir: &std::path::Path) -> String {
+    if dir.as_os_str().is_empty() || dir == std::path::Path::new(".") {
+        "the current folder".into()
+    } else {
+        dir.display().to_string()
+    }
+}

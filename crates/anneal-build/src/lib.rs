@@ -1,0 +1,229 @@
+//! # anneal-build: the build as a library
+//!
+//! `anneal build` compiles a program and its dataset commit into a package. This crate is that
+//! pipeline, for the CLI and for anything else that builds (the studio, a Python binding):
+//!
+//! - [`project`]: find and load a program folder (`anneal.toml`, validated).
+//! - [`sources`]: the dataset commit: HEAD, or the declared `[[data.source]]`s imported as one
+//!   commit into an empty store.
+//! - [`key`]: the build key, BLAKE3 over what the weights are a pure function of.
+//! - [`split`]: one split decoded into the program's input shape.
+//! - [`report`]: the report (per-example losses, test probabilities) and `anneal.lock`.
+//! - [`build`]: the whole pipeline; a cache hit returns at once.
+//!
+//! Every error is a [`BuildError`] naming the input, with a [`BuildError::hint`].
+
+mod error;
+pub mod key;
+pub mod project;
+pub mod report;
+pub mod sources;
+pub mod split;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anneal_data::{ContentHash, Store};
+use anneal_engine::{ENGINE, ENGINE_VERSION, Examples, Model, Normalization, Observer, preprocess};
+use anneal_pack::{Lineage, Metrics, Package, Signature};
+use serde::Serialize;
+
+pub use error::BuildError;
+pub use key::build_key;
+pub use project::Project;
+pub use report::{Report, TestReport, TrainReport};
+
+/// What a build produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Built {
+    /// The package file.
+    pub package: PathBuf,
+    /// True when the package for this key already existed.
+    pub fresh: bool,
+    /// The build key.
+    pub build_key: String,
+    /// The dataset commit.
+    pub dataset_commit: String,
+    /// Test accuracy.
+    pub accuracy: f64,
+    /// Test examples.
+    pub test_examples: usize,
+    /// Wall time of the whole build, seconds.
+    pub seconds: f64,
+}
+
+/// Build `project`: resolve its dataset commit, and unless the package for its key exists
+/// (with its report), train, evaluate and write the package, the report and `anneal.lock`,
+/// each atomically. `observer` receives training progress; `log` gets one-line notes.
+pub fn build(
+    project: &Project,
+    observer: &mut dyn Observer,
+    log: &mut dyn FnMut(String),
+) -> Result<Built, BuildError> {
+    let start = Instant::now();
+    let commit = sources::resolve_commit(project, log)?;
+    let key = build_key(&project.program, &commit);
+    let built = match fresh(project, &commit, &key)? {
+        Some(built) => built,
+        None => compile(project, &commit, &key, observer, log)?,
+    };
+    Ok(Built {
+        seconds: start.elapsed().as_secs_f64(),
+        ..built
+    })
+}
+
+/// The existing package for `key`, if it and its report are there (a lost lock is written
+/// again from it).
+fn fresh(project: &Project, commit: &ContentHash, key: &str) -> Result<Option<Built>, BuildError> {
+    let path = project.package_path();
+    let Ok(header) = anneal_pack::Header::read(&path) else {
+        return Ok(None);
+    };
+    if header.lineage.build_key != key || !path.with_extension("report.json").is_file() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(&path).map_err(|source| BuildError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    report::write_lock(&project.dir, commit, key, &bytes)?;
+    Ok(Some(Built {
+        package: path,
+        fresh: true,
+        build_key: key.to_string(),
+        dataset_commit: commit.to_hex(),
+        accuracy: header.metrics.accuracy,
+        test_examples: header.metrics.examples,
+        seconds: 0.0,
+    }))
+}
+
+/// Train, evaluate and write everything for `key`.
+fn compile(
+    project: &Project,
+    commit: &ContentHash,
+    key: &str,
+    observer: &mut dyn Observer,
+    log: &mut dyn FnMut(String),
+) -> Result<Built, BuildError> {
+    let program = &project.program;
+    let store = Store::open(&project.dir)?;
+    let train = split::collect(program, &store, commit, &program.train_split)?;
+    let test = split::collect(program, &store, commit, &program.test_split)?;
+    check_splits(project, &train, &test)?;
+    let norm = Normalization::fit(program.input.normalize, &train.pixels);
+    log(format!(
+        "training on {} examples ({}), testing on {} ({}), {} threads",
+        train.labels.len(),
+        program.train_split,
+        test.labels.len(),
+        program.test_split,
+        anneal_engine::threads()
+    ));
+    let x = preprocess(&train.pixels, &norm);
+    let trained = anneal_engine::train(
+        program,
+        &Examples {
+            x: &x,
+            y: &train.labels,
+        },
+        observer,
+    )?;
+    drop(x);
+    let model = Model::new(program, &trained.weights)?;
+    let probs = model.predict(&preprocess(&test.pixels, &norm))?;
+    let package = Package {
+        program: program.clone(),
+        signature: Signature::for_program(program, norm),
+        lineage: lineage(project, commit, key),
+        metrics: Metrics::compute(&probs, &test.labels, &program.classes),
+        cost: program.cost.clone(),
+        weights: trained.weights,
+    };
+    let report = Report {
+        format: 1,
+        build_key: key.to_string(),
+        dataset_commit: commit.to_hex(),
+        classes: program.classes.clone(),
+        train: TrainReport {
+            ids: train.ids,
+            labels: train.labels,
+            loss: trained.losses,
+        },
+        test: TestReport {
+            ids: test.ids,
+            labels: test.labels,
+            probs: probs
+                .chunks(program.classes.len())
+                .map(<[f32]>::to_vec)
+                .collect(),
+        },
+    };
+    write(project, commit, key, &package, &report)
+}
+
+/// Both splits must hold labelled examples, and the report must fit its bound.
+fn check_splits(
+    project: &Project,
+    train: &split::Split,
+    test: &split::Split,
+) -> Result<(), BuildError> {
+    let program = &project.program;
+    if train.labels.is_empty() {
+        let split = program.train_split.clone();
+        return Err(BuildError::EmptySplit { split, test: false });
+    }
+    anneal_spec::budget::report(train.labels.len(), program.train.epochs)
+        .map_err(BuildError::Budget)?;
+    if test.labels.is_empty() {
+        let split = program.test_split.clone();
+        return Err(BuildError::EmptySplit { split, test: true });
+    }
+    Ok(())
+}
+
+fn lineage(project: &Project, commit: &ContentHash, key: &str) -> Lineage {
+    Lineage {
+        dataset_commit: commit.to_hex(),
+        build_key: key.to_string(),
+        engine: ENGINE.into(),
+        engine_version: ENGINE_VERSION.into(),
+        seed: project.program.train.seed,
+        threads: anneal_engine::threads(),
+        anneal_version: env!("CARGO_PKG_VERSION").into(),
+        parents: Vec::new(),
+    }
+}
+
+/// Write the report, then the package, then the lock, each atomically.
+fn write(
+    project: &Project,
+    commit: &ContentHash,
+    key: &str,
+    package: &Package,
+    report: &Report,
+) -> Result<Built, BuildError> {
+    let path = project.package_path();
+    let bytes = package
+        .to_bytes()
+        .map_err(|message| BuildError::Serialize {
+            what: "package",
+            message,
+        })?;
+    let target = project.dir.join("target");
+    let io = |path: PathBuf| move |source| BuildError::Io { path, source };
+    std::fs::create_dir_all(&target).map_err(io(target.clone()))?;
+    report.write(&path.with_extension("report.json"))?;
+    anneal_data::fs::write_atomic(&path, &bytes).map_err(io(path.clone()))?;
+    report::write_lock(&project.dir, commit, key, &bytes)?;
+    Ok(Built {
+        package: path,
+        fresh: false,
+        build_key: key.to_string(),
+        dataset_commit: commit.to_hex(),
+        accuracy: package.metrics.accuracy,
+        test_examples: package.metrics.examples,
+        seconds: 0.0,
+    })
+}

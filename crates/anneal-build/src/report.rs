@@ -1,0 +1,94 @@
+//! What a build leaves beside its package: the report (per-example training loss at each
+//! epoch and test-set probabilities, for mislabel review and the studio) and `anneal.lock`.
+
+use std::path::Path;
+
+use anneal_data::ContentHash;
+use anneal_data::fs::write_atomic;
+use anneal_engine::{ENGINE, ENGINE_VERSION};
+use anneal_pack::Package;
+use serde::{Deserialize, Serialize};
+
+use crate::BuildError;
+
+/// `target/NAME-VERSION.report.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Encoding version (1).
+    pub format: u32,
+    /// The build it describes.
+    pub build_key: String,
+    /// The dataset commit trained on.
+    pub dataset_commit: String,
+    /// Class names, in output order.
+    pub classes: Vec<String>,
+    /// The training split.
+    pub train: TrainReport,
+    /// The test split.
+    pub test: TestReport,
+}
+
+/// The training split in a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    /// Example ids.
+    pub ids: Vec<String>,
+    /// Class index per example.
+    pub labels: Vec<u32>,
+    /// `loss[epoch][example]`
+    pub loss: Vec<Vec<f32>>,
+}
+
+/// The test split in a report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestReport {
+    /// Example ids.
+    pub ids: Vec<String>,
+    /// Class index per example.
+    pub labels: Vec<u32>,
+    /// `probs[example][class]`
+    pub probs: Vec<Vec<f32>>,
+}
+
+impl Report {
+    /// Read a report.
+    pub fn read(path: &Path) -> Result<Report, BuildError> {
+        let io = |source| BuildError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let bytes = std::fs::read(path).map_err(io)?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+    }
+
+    /// Write it atomically.
+    pub fn write(&self, path: &Path) -> Result<(), BuildError> {
+        let bytes = serde_json::to_vec(self).map_err(|e| BuildError::Serialize {
+            what: "report",
+            message: e.to_string(),
+        })?;
+        write_atomic(path, &bytes).map_err(|source| BuildError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// Write `anneal.lock` in `dir` for a package of `bytes`, unless it already says exactly that.
+pub fn write_lock(
+    dir: &Path,
+    commit: &ContentHash,
+    key: &str,
+    bytes: &[u8],
+) -> Result<(), BuildError> {
+    let lock = dir.join("anneal.lock");
+    let digest = Package::digest(bytes);
+    let text = format!(
+        "# Written by `anneal build`: what the last build used.\ndataset-commit = \"{commit}\"\nengine = \"{ENGINE} {ENGINE_VERSION}\"\nbuild-key = \"{key}\"\npackage = \"{digest}\"\n"
+    );
+    if std::fs::read_to_string(&lock).is_ok_and(|t| t == text) {
+        return Ok(());
+    }
+    write_atomic(&lock, text.as_bytes()).map_err(|source| BuildError::Io { path: lock, source })
+}
