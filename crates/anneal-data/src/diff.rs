@@ -118,8 +118,8 @@ fn invert(e: Edit) -> Edit {
 
 /// The difference from commit `a` to commit `b`.
 pub fn diff(store: &Store, a: &ContentHash, b: &ContentHash) -> Result<Diff, StoreError> {
-    let ta = store.table_hash(&store.commit_object(a)?, a)?;
-    let tb = store.table_hash(&store.commit_object(b)?, b)?;
+    let ta = store.commit_object(a)?.table;
+    let tb = store.commit_object(b)?.table;
     let chain_b = chain(store, tb)?;
     if let Some(pos) = chain_b.iter().position(|(h, _)| *h == ta) {
         return Ok(Diff::from_edits(compose(&chain_b[..pos]), 0));

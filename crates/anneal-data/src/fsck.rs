@@ -127,16 +127,11 @@ fn check_commit(
     stack: &mut Vec<ContentHash>,
 ) -> Result<(), StoreError> {
     let commit = store.commit_object(h)?;
-    for p in &commit.parents {
-        stack.push(p.parse().map_err(|_| StoreError::BadRef {
-            path: store.object_path(h),
-            message: format!("bad parent `{p}`"),
-        })?);
-    }
+    stack.extend(&commit.parents);
     // The table, and every table down its chain of patches.
     let mut blobs = HashSet::new();
     let mut rows_to_check: Vec<crate::object::Row> = Vec::new();
-    let top = store.table_hash(&commit, h)?;
+    let top = commit.table;
     for (i, (_, table)) in crate::tables::chain(store, top)?.into_iter().enumerate() {
         if i == 0 {
             for ph in table.packs() {

@@ -57,9 +57,7 @@ fn ancestors(store: &Store, from: ContentHash) -> Result<HashSet<ContentHash>, S
             continue;
         }
         for p in store.commit_object(&h)?.parents {
-            if let Ok(p) = p.parse() {
-                queue.push_back(p);
-            }
+            queue.push_back(p);
         }
     }
     Ok(seen)
@@ -82,9 +80,7 @@ pub fn merge_base(
             continue;
         }
         for p in store.commit_object(&h)?.parents {
-            if let Ok(p) = p.parse() {
-                queue.push_back(p);
-            }
+            queue.push_back(p);
         }
     }
     Ok(None)
@@ -112,7 +108,7 @@ pub fn merge(
         return Ok(Outcome::FastForward(theirs));
     }
     let rows = |h: &ContentHash| -> Result<Vec<Row>, StoreError> {
-        store.rows(&store.table(&store.commit_object(h)?, h)?)
+        store.rows(&store.table(&store.commit_object(h)?)?)
     };
     let b = match base {
         Some(h) => by_id(rows(&h)?),
@@ -148,15 +144,8 @@ pub fn merge(
     if prefer.is_none() && !conflicts.is_empty() {
         return Ok(Outcome::Conflicts(conflicts));
     }
-    let mut packs = store
-        .table(&store.commit_object(&ours)?, &ours)?
-        .packs()
-        .to_vec();
-    packs.extend_from_slice(
-        store
-            .table(&store.commit_object(&theirs)?, &theirs)?
-            .packs(),
-    );
+    let mut packs = store.table(&store.commit_object(&ours)?)?.packs().to_vec();
+    packs.extend_from_slice(store.table(&store.commit_object(&theirs)?)?.packs());
     let message = format!("merge {name}");
     let commit = store.write_full(vec![ours, theirs], merged, packs, &message)?;
     Ok(Outcome::Merged {

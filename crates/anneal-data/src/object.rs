@@ -648,9 +648,9 @@ pub struct Commit {
     /// Encoding version (1).
     pub format: u32,
     /// The table object.
-    pub table: ContentHashHex,
+    pub table: ContentHash,
     /// Parent commits (none for the first).
-    pub parents: Vec<ContentHashHex>,
+    pub parents: Vec<ContentHash>,
     /// Who made it.
     pub author: String,
     /// Seconds since the Unix epoch.
@@ -658,9 +658,6 @@ pub struct Commit {
     /// What it did.
     pub message: String,
 }
-
-/// A content hash serialised as hex in JSON.
-pub type ContentHashHex = String;
 
 /// Content-defined chunk boundaries: a chunk ends after a row whose id hash has its low 8 bits
 /// zero (about 256 rows per chunk), with at least 16 and at most 4,096 rows. Boundaries

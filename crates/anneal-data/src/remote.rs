@@ -184,13 +184,8 @@ pub fn reachable_from(
             continue;
         }
         let commit = store.commit_object(&h)?;
-        stack.extend(
-            commit
-                .parents
-                .iter()
-                .filter_map(|p| p.parse::<ContentHash>().ok()),
-        );
-        for (th, table) in crate::tables::chain(store, store.table_hash(&commit, &h)?)? {
+        stack.extend(&commit.parents);
+        for (th, table) in crate::tables::chain(store, commit.table)? {
             for o in table.packs().iter().copied().chain(std::iter::once(th)) {
                 if seen.insert(o) {
                     order.push(o);
@@ -490,15 +485,11 @@ fn commit_children(h: ContentHash, body: &[u8]) -> Result<Vec<(ContentHash, Kind
             u32::from(ch)
         )));
     }
-    let hash = |p: &String| {
-        p.parse::<ContentHash>()
-            .map_err(|_| bad(format!("`{}` is not a hash", crate::limits::shown(p))))
-    };
-    let mut out = vec![(hash(&c.table)?, Kind::Table)];
-    for p in &c.parents {
-        out.push((hash(p)?, Kind::Commit));
-    }
-    Ok(out)
+    let parents = c.parents.iter().map(|p| (*p, Kind::Commit));
+    Ok([(c.table, Kind::Table)]
+        .into_iter()
+        .chain(parents)
+        .collect())
 }
 
 /// Fetch `branch` from the remote `name`.

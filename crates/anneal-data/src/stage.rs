@@ -86,7 +86,7 @@ impl Store {
         changes.iter().try_for_each(Change::check)?;
         let _lock = self.lock()?;
         let head = self.head()?.ok_or(StoreError::NoCommits)?;
-        let table = self.table(&self.commit_object(&head)?, &head)?;
+        let table = self.table(&self.commit_object(&head)?)?;
         let mut ids: Vec<&str> = changes.iter().map(Change::id).collect();
         ids.sort_unstable();
         ids.dedup();

@@ -321,28 +321,9 @@ impl Store {
         })
     }
 
-    /// The table hash a commit names.
-    pub fn table_hash(
-        &self,
-        commit: &Commit,
-        commit_hash: &ContentHash,
-    ) -> Result<ContentHash, StoreError> {
-        commit
-            .table
-            .parse()
-            .map_err(|e: crate::hash::HashParseError| StoreError::Decode {
-                hash: *commit_hash,
-                source: DecodeError {
-                    kind: "commit",
-                    offset: 0,
-                    message: e.to_string(),
-                },
-            })
-    }
-
     /// Read the table of a commit.
-    pub fn table(&self, commit: &Commit, commit_hash: &ContentHash) -> Result<Table, StoreError> {
-        self.table_object(&self.table_hash(commit, commit_hash)?)
+    pub fn table(&self, commit: &Commit) -> Result<Table, StoreError> {
+        self.table_object(&commit.table)
     }
 
     /// Read a table object.
@@ -417,7 +398,7 @@ impl Store {
     /// The rows and payloads of a commit.
     pub fn snapshot(&self, commit_hash: &ContentHash) -> Result<Snapshot, StoreError> {
         let commit = self.commit_object(commit_hash)?;
-        let table = self.table(&commit, commit_hash)?;
+        let table = self.table(&commit)?;
         let rows = self.rows(&table)?;
         let mut packs = Vec::with_capacity(table.packs().len());
         let mut index = HashMap::new();
@@ -469,7 +450,7 @@ impl Store {
     ) -> Result<Option<ContentHash>, StoreError> {
         let _lock = self.lock()?;
         let head = self.head()?.ok_or(StoreError::NoCommits)?;
-        let mut rows = self.rows(&self.table(&self.commit_object(&head)?, &head)?)?;
+        let mut rows = self.rows(&self.table(&self.commit_object(&head)?)?)?;
         let before = rows.clone();
         edit(&mut rows)?;
         rows.sort_by(|a, b| a.id.cmp(&b.id));
@@ -498,7 +479,7 @@ impl Store {
         rows.iter().try_for_each(crate::limits::printable)?;
         let _lock = self.lock()?;
         let mut all = match self.head()? {
-            Some(h) => self.rows(&self.table(&self.commit_object(&h)?, &h)?)?,
+            Some(h) => self.rows(&self.table(&self.commit_object(&h)?)?)?,
             None => Vec::new(),
         };
         let ids: HashSet<&str> = all.iter().map(|r| r.id.as_str()).collect();
@@ -524,7 +505,7 @@ impl Store {
     ) -> Result<ContentHash, StoreError> {
         let parent = self.head()?;
         let mut packs = match &parent {
-            Some(p) => self.table(&self.commit_object(p)?, p)?.packs().to_vec(),
+            Some(p) => self.table(&self.commit_object(p)?)?.packs().to_vec(),
             None => Vec::new(),
         };
         rows.sort_by(|a, b| a.id.cmp(&b.id));
@@ -596,8 +577,8 @@ impl Store {
         let parent = parents.first().copied();
         let commit = Commit {
             format: 1,
-            table: table_hash.to_hex(),
-            parents: parents.iter().map(ContentHash::to_hex).collect(),
+            table: table_hash,
+            parents,
             author: author(),
             time: commit_time(),
             message: message.to_string(),
@@ -635,19 +616,7 @@ impl Store {
         let mut next = self.head()?;
         while let Some(h) = next {
             let c = self.commit_object(&h)?;
-            next = match c.parents.first() {
-                Some(p) => Some(p.parse().map_err(|e: crate::hash::HashParseError| {
-                    StoreError::Decode {
-                        hash: h,
-                        source: DecodeError {
-                            kind: "commit",
-                            offset: 0,
-                            message: e.to_string(),
-                        },
-                    }
-                })?),
-                None => None,
-            };
+            next = c.parents.first().copied();
             out.push((h, c));
             if out.len() > 1_000_000 {
                 break;

@@ -189,7 +189,7 @@ impl Store {
         message: &str,
     ) -> Result<ContentHash, StoreError> {
         let commit = self.commit_object(&parent)?;
-        let base = self.table_hash(&commit, &parent)?;
+        let base = commit.table;
         let table = self.table_object(&base)?;
         let depth = match &table {
             Table::Full(_) => 1,
@@ -235,7 +235,7 @@ impl Store {
         changes: &[Change],
     ) -> Result<Option<ContentHash>, StoreError> {
         changes.iter().try_for_each(Change::check)?;
-        let table = self.table(&self.commit_object(&head)?, &head)?;
+        let table = self.table(&self.commit_object(&head)?)?;
         let mut ids: Vec<&str> = changes.iter().map(Change::id).collect();
         ids.sort_unstable();
         ids.dedup();

@@ -65,7 +65,7 @@ fn import_makes_one_commit_with_every_example() {
     assert_eq!(image.pixels, vec![7, 0, 3, 4]);
     // 3,000 rows are cut into several content-defined chunks.
     let c = store.commit_object(&commit).unwrap();
-    match store.table(&c, &commit).unwrap() {
+    match store.table(&c).unwrap() {
         anneal_data::object::Table::Full(t) => assert!(t.chunks.len() > 1),
         other => panic!("an import writes a full table, got {other:?}"),
     }
@@ -81,7 +81,7 @@ fn a_second_import_is_a_child_commit_and_payloads_are_stored_once() {
     assert_eq!(s.new_blobs, 0);
     let log = store.log().unwrap();
     assert_eq!(log.len(), 2);
-    assert_eq!(log[0].1.parents, vec![first.to_hex()]);
+    assert_eq!(log[0].1.parents, vec![first]);
     assert_eq!(store.snapshot(&s.commit).unwrap().rows.len(), 200);
 }
 
@@ -206,7 +206,7 @@ fn a_label_edit_is_a_small_commit_and_diff_reports_it() {
     assert_eq!(d.class_counts.get("3"), Some(&2));
     assert_eq!(d.class_counts.get("7"), Some(&-1));
     assert_eq!(d.class_counts.get("1"), Some(&-1));
-    let table = |h: &ContentHash| store.table(&store.commit_object(h).unwrap(), h).unwrap();
+    let table = |h: &ContentHash| store.table(&store.commit_object(h).unwrap()).unwrap();
     // The edit is a patch of the import's table holding just the two rows.
     match table(&second) {
         anneal_data::object::Table::Patch(p) => {
@@ -406,7 +406,7 @@ fn a_crash_at_every_step_of_a_commit_leaves_old_or_new() {
                     let c = store.commit_object(&head).unwrap();
                     assert_eq!(
                         (c.parents, c.message.as_str()),
-                        (vec![first.to_hex()], "edit"),
+                        (vec![first], "edit"),
                         "crash at step {k}"
                     );
                     let d = anneal_data::diff::diff(&store, &first, &head).unwrap();
@@ -451,7 +451,7 @@ fn chains_of_patches_compact_and_diff_both_ways() {
             .unwrap();
         heads.push(h);
     }
-    let kind = |h: &ContentHash| match store.table(&store.commit_object(h).unwrap(), h).unwrap() {
+    let kind = |h: &ContentHash| match store.table(&store.commit_object(h).unwrap()).unwrap() {
         Table::Full(_) => 0,
         Table::Patch(p) => p.depth,
     };
@@ -554,7 +554,7 @@ fn merges_apply_both_sides_and_report_every_conflict() {
     };
     assert_eq!(resolved, 2);
     let c = store.commit_object(&commit).unwrap();
-    assert_eq!(c.parents, vec![ours.to_hex(), theirs.to_hex()]);
+    assert_eq!(c.parents, vec![ours, theirs]);
     let rows = store.snapshot(&commit).unwrap().rows;
     let label = |id: &str| {
         rows.iter()
@@ -710,9 +710,7 @@ fn push_fetch_and_clone_through_a_folder_remote_survive_interruption() {
     // A corrupted object on the remote is refused, not written.
     let third = relabel(&store, &["digits:00005"], "again");
     push(&store, "origin", "main").unwrap();
-    let table = store
-        .table_hash(&store.commit_object(&third).unwrap(), &third)
-        .unwrap();
+    let table = store.commit_object(&third).unwrap().table;
     let hex = table.to_hex();
     let remote_obj = remote_dir.join("objects").join(&hex[..2]).join(&hex[2..]);
     let mut bytes = std::fs::read(&remote_obj).unwrap();

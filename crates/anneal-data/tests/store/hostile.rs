@@ -19,9 +19,7 @@ fn label(id: &str, l: &str) -> Change {
 
 fn label_at_head(store: &Store, id: &str) -> Option<String> {
     let head = store.head().unwrap().unwrap();
-    let table = store
-        .table(&store.commit_object(&head).unwrap(), &head)
-        .unwrap();
+    let table = store.table(&store.commit_object(&head).unwrap()).unwrap();
     store.lookup(&table, &[id]).unwrap()[id].label.clone()
 }
 
@@ -134,9 +132,7 @@ fn reset_hard_recovers_a_branch_whose_head_cannot_be_read() {
         .unwrap()
         .unwrap();
     // The newer commit's table is lost: nothing reads the branch any more.
-    let table = store
-        .table_hash(&store.commit_object(&second).unwrap(), &second)
-        .unwrap();
+    let table = store.commit_object(&second).unwrap().table;
     std::fs::remove_file(store.object_path(&table)).unwrap();
     assert!(store.snapshot(&second).is_err());
     store.stage(vec![label("digits:00002", "q")]).unwrap_err();
@@ -535,9 +531,7 @@ fn gc_keeps_what_a_fetch_brought_and_fsck_checks_it() {
         clone.snapshot(&theirs).is_ok(),
         "gc removed a fetched commit"
     );
-    let table = clone
-        .table_hash(&clone.commit_object(&theirs).unwrap(), &theirs)
-        .unwrap();
+    let table = clone.commit_object(&theirs).unwrap().table;
     std::fs::remove_file(clone.object_path(&table)).unwrap();
     let report = anneal_data::fsck::fsck(&clone).unwrap();
     assert!(
@@ -571,7 +565,7 @@ fn tables_that_lie_about_their_size_or_depth_are_errors_not_aborts() {
     use anneal_data::object::PatchTable;
     let (_dir, store, head) = one_commit(20);
     let c = store.commit_object(&head).unwrap();
-    let Table::Full(mut full) = store.table(&c, &head).unwrap() else {
+    let Table::Full(mut full) = store.table(&c).unwrap() else {
         panic!()
     };
     let honest = full.clone();
@@ -669,7 +663,7 @@ fn a_fetch_refuses_rows_a_local_verb_would_refuse() {
         .put(Kind::Chunk, &encode_chunk(&rows).unwrap())
         .unwrap();
     let c = store.commit_object(&head).unwrap();
-    let packs = store.table(&c, &head).unwrap().packs().to_vec();
+    let packs = store.table(&c).unwrap().packs().to_vec();
     let chunks = vec![ChunkRef {
         hash: chunk,
         rows: 3,

@@ -10,7 +10,7 @@ use anneal_data::{ContentHash, Store};
 use serde_json::json;
 
 fn rows_at(store: &Store, h: &ContentHash) -> Result<Vec<anneal_data::object::Row>, CliError> {
-    Ok(store.rows(&store.table(&store.commit_object(h)?, h)?)?)
+    Ok(store.rows(&store.table(&store.commit_object(h)?)?)?)
 }
 
 fn change_json(c: &Change) -> serde_json::Value {
@@ -44,7 +44,7 @@ pub fn status(dir: &Path, json: bool) -> Result<u8, CliError> {
         }
         return Ok(0);
     };
-    let top = store.table_hash(&store.commit_object(&head)?, &head)?;
+    let top = store.commit_object(&head)?.table;
     let chain = anneal_data::tables::chain(&store, top)?;
     let table = &chain[0].1;
     let patches = chain.len() - 1;
@@ -163,12 +163,8 @@ pub fn show(dir: &Path, rev: &str, json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
     let h = store.resolve(rev)?;
     let c = store.commit_object(&h)?;
-    let d = match c
-        .parents
-        .first()
-        .and_then(|p| p.parse::<ContentHash>().ok())
-    {
-        Some(p) => anneal_data::diff::diff(&store, &p, &h)?,
+    let d = match c.parents.first() {
+        Some(p) => anneal_data::diff::diff(&store, p, &h)?,
         None => Diff {
             added: rows_at(&store, &h)?,
             ..Diff::default()
