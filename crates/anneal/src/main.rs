@@ -6,6 +6,7 @@ mod progress;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anneal::error::CliError;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -88,56 +89,7 @@ enum Command {
         json: bool,
     },
     /// Serve packages over the Open Inference Protocol (KServe v2 REST, Triton binary tensors).
-    Serve {
-        /// Packages (.anneal) or folders of them.
-        #[arg(required = true)]
-        packages: Vec<PathBuf>,
-        /// Address to bind.
-        #[arg(long, default_value = "127.0.0.1")]
-        host: String,
-        /// Port (0 picks a free one).
-        #[arg(long, default_value_t = 8000)]
-        port: u16,
-        /// Most examples gathered into one forward pass.
-        #[arg(long, default_value_t = 64)]
-        max_batch: usize,
-        /// Longest a request waits for others to join its batch, in microseconds. With 0 (the
-        /// default) a forward pass takes every request queued while the previous one ran.
-        #[arg(long, default_value_t = 0)]
-        max_delay_us: u64,
-        /// Requests that may queue per model before new ones get 503.
-        #[arg(long, default_value_t = 256)]
-        queue: usize,
-        /// Per-request timeout in milliseconds (504 past it).
-        #[arg(long, default_value_t = 10_000)]
-        timeout_ms: u64,
-        /// Largest request body in bytes (413 past it).
-        #[arg(long, default_value_t = 16 << 20)]
-        max_body: usize,
-        /// Longest a client may take to send a request's head, in milliseconds (from accept,
-        /// or from its first byte on a kept-alive connection); past it the connection closes.
-        #[arg(long, default_value_t = 10_000)]
-        header_timeout_ms: u64,
-        /// Longest a kept-alive connection may wait for its next request, in milliseconds.
-        #[arg(long, default_value_t = 60_000)]
-        idle_timeout_ms: u64,
-        /// Longest a request body may take to arrive in full, in milliseconds (408 past it).
-        #[arg(long, default_value_t = 30_000)]
-        body_timeout_ms: u64,
-        /// Most open connections; past it new ones are closed at once.
-        #[arg(long, default_value_t = 1024)]
-        max_connections: usize,
-        /// How many of --max-connections serve only /v2/health/* and /metrics.
-        #[arg(long, default_value_t = 64)]
-        reserved_connections: usize,
-        /// Most bytes of request bodies being read at once, over all connections (503 past it).
-        #[arg(long, default_value_t = 256 << 20)]
-        body_memory: usize,
-        /// After SIGTERM, how long in-flight requests get to finish, in milliseconds, before
-        /// their connections are closed and the server exits.
-        #[arg(long, default_value_t = 25_000)]
-        shutdown_timeout_ms: u64,
-    },
+    Serve(commands::serve::ServeArgs),
     /// Run the program's [[check]]s against its last build.
     Test {
         #[command(flatten)]
@@ -417,104 +369,21 @@ fn main() -> ExitCode {
         // a client closing its socket must not end it.)
         sigpipe::reset();
     }
-    let result = match cli.command {
+    let result = run(cli.command);
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprint!("{}", e.render());
+            ExitCode::from(u8::try_from(e.code).unwrap_or(2))
+        }
+    }
+}
+
+fn run(command: Command) -> Result<u8, CliError> {
+    match command {
         Command::New { dir, template } => commands::new::run(&dir, &template),
         Command::Check { dir, json } => commands::check::run(&dir.dir, json),
-        Command::Data { command } => match command {
-            DataCommand::Import { args, dir } => commands::data::import(&dir.dir, &args),
-            DataCommand::Log { dir, json } => commands::data::log(&dir.dir, json),
-            DataCommand::Status { dir, json } => commands::data_edit::status(&dir.dir, json),
-            DataCommand::Show { rev, dir, json } => commands::data_edit::show(&dir.dir, &rev, json),
-            DataCommand::Diff {
-                a,
-                b,
-                dir,
-                stat,
-                json,
-            } => commands::data_edit::diff(&dir.dir, &a, &b, stat, json),
-            DataCommand::Label {
-                args,
-                from,
-                message,
-                dir,
-                no_commit,
-                json,
-            } => commands::data_edit::label(
-                &dir.dir,
-                &args,
-                from.as_deref(),
-                message.as_deref(),
-                commands::data_edit::EditMode { no_commit, json },
-            ),
-            DataCommand::Remove {
-                ids,
-                dir,
-                no_commit,
-                json,
-            } => commands::data_edit::remove(
-                &dir.dir,
-                &ids,
-                commands::data_edit::EditMode { no_commit, json },
-            ),
-            DataCommand::Commit { message, dir, json } => {
-                commands::data_edit::commit(&dir.dir, &message, json)
-            }
-            DataCommand::Reset { hard, dir, json } => {
-                commands::data_reset::run(&dir.dir, hard.as_deref(), json)
-            }
-            DataCommand::Branch { name, dir, json } => {
-                commands::data_refs::branch(&dir.dir, name.as_deref(), json)
-            }
-            DataCommand::Checkout { name, dir, json } => {
-                commands::data_refs::checkout(&dir.dir, &name, json)
-            }
-            DataCommand::Tag {
-                name,
-                rev,
-                dir,
-                json,
-            } => commands::data_refs::tag(&dir.dir, name.as_deref(), rev.as_deref(), json),
-            DataCommand::Stats { rev, dir, json } => {
-                commands::data_edit::stats(&dir.dir, &rev, json)
-            }
-            DataCommand::Fsck { dir, json } => commands::data_edit::fsck(&dir.dir, json),
-            DataCommand::Merge {
-                branch,
-                ours,
-                theirs,
-                dir,
-                json,
-            } => commands::data_refs::merge(&dir.dir, &branch, ours, theirs, json),
-            DataCommand::Split {
-                test,
-                validation,
-                from,
-                seed,
-                dir,
-                json,
-            } => {
-                commands::data_edit::split(&dir.dir, test, validation, from.as_deref(), seed, json)
-            }
-            DataCommand::Gc { dir, json } => commands::data_edit::gc(&dir.dir, json),
-            DataCommand::Remote { args, dir, json } => {
-                commands::data_remote::remote(&dir.dir, &args, json)
-            }
-            DataCommand::Push {
-                remote,
-                branch,
-                dir,
-                json,
-            } => commands::data_remote::push(&dir.dir, &remote, branch.as_deref(), json),
-            DataCommand::Pull {
-                remote,
-                branch,
-                dir,
-                json,
-            } => commands::data_remote::pull(&dir.dir, &remote, branch.as_deref(), json),
-            DataCommand::Clone { url, dir, json } => {
-                commands::data_remote::clone(&dir.dir, &url, json)
-            }
-        },
+        Command::Data { command } => data(command),
         Command::Build {
             path,
             dir,
@@ -533,49 +402,98 @@ fn main() -> ExitCode {
             json,
         } => commands::eval::run(&package, &source, &format, json),
         Command::Test { dir, junit, json } => commands::test::run(&dir.dir, junit.as_deref(), json),
-        Command::Serve {
-            packages,
-            host,
-            port,
-            max_batch,
-            max_delay_us,
-            queue,
-            timeout_ms,
-            max_body,
-            header_timeout_ms,
-            idle_timeout_ms,
-            body_timeout_ms,
-            max_connections,
-            reserved_connections,
-            body_memory,
-            shutdown_timeout_ms,
-        } => {
-            let ms = std::time::Duration::from_millis;
-            let config = anneal_serve::Config {
-                batch: anneal_serve::BatchConfig {
-                    max_batch,
-                    max_delay: std::time::Duration::from_micros(max_delay_us),
-                    queue,
-                },
-                max_body,
-                timeout: ms(timeout_ms),
-                header_timeout: ms(header_timeout_ms),
-                idle_timeout: ms(idle_timeout_ms),
-                body_timeout: ms(body_timeout_ms),
-                max_connections,
-                reserved_connections,
-                body_memory,
-                shutdown_timeout: ms(shutdown_timeout_ms),
-                ..anneal_serve::Config::default()
-            };
-            commands::serve::run(&packages, &host, port, config)
+        Command::Serve(args) => commands::serve::run(&args),
+    }
+}
+
+fn data(command: DataCommand) -> Result<u8, CliError> {
+    match command {
+        DataCommand::Import { args, dir } => commands::data::import(&dir.dir, &args),
+        DataCommand::Log { dir, json } => commands::data::log(&dir.dir, json),
+        DataCommand::Status { dir, json } => commands::data_edit::status(&dir.dir, json),
+        DataCommand::Show { rev, dir, json } => commands::data_edit::show(&dir.dir, &rev, json),
+        DataCommand::Diff {
+            a,
+            b,
+            dir,
+            stat,
+            json,
+        } => commands::data_edit::diff(&dir.dir, &a, &b, stat, json),
+        DataCommand::Label {
+            args,
+            from,
+            message,
+            dir,
+            no_commit,
+            json,
+        } => commands::data_edit::label(
+            &dir.dir,
+            &args,
+            from.as_deref(),
+            message.as_deref(),
+            commands::data_edit::EditMode { no_commit, json },
+        ),
+        DataCommand::Remove {
+            ids,
+            dir,
+            no_commit,
+            json,
+        } => commands::data_edit::remove(
+            &dir.dir,
+            &ids,
+            commands::data_edit::EditMode { no_commit, json },
+        ),
+        DataCommand::Commit { message, dir, json } => {
+            commands::data_edit::commit(&dir.dir, &message, json)
         }
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprint!("{}", e.render());
-            ExitCode::from(u8::try_from(e.code).unwrap_or(2))
+        DataCommand::Reset { hard, dir, json } => {
+            commands::data_reset::run(&dir.dir, hard.as_deref(), json)
         }
+        DataCommand::Branch { name, dir, json } => {
+            commands::data_refs::branch(&dir.dir, name.as_deref(), json)
+        }
+        DataCommand::Checkout { name, dir, json } => {
+            commands::data_refs::checkout(&dir.dir, &name, json)
+        }
+        DataCommand::Tag {
+            name,
+            rev,
+            dir,
+            json,
+        } => commands::data_refs::tag(&dir.dir, name.as_deref(), rev.as_deref(), json),
+        DataCommand::Stats { rev, dir, json } => commands::data_edit::stats(&dir.dir, &rev, json),
+        DataCommand::Fsck { dir, json } => commands::data_edit::fsck(&dir.dir, json),
+        DataCommand::Merge {
+            branch,
+            ours,
+            theirs,
+            dir,
+            json,
+        } => commands::data_refs::merge(&dir.dir, &branch, ours, theirs, json),
+        DataCommand::Split {
+            test,
+            validation,
+            from,
+            seed,
+            dir,
+            json,
+        } => commands::data_edit::split(&dir.dir, test, validation, from.as_deref(), seed, json),
+        DataCommand::Gc { dir, json } => commands::data_edit::gc(&dir.dir, json),
+        DataCommand::Remote { args, dir, json } => {
+            commands::data_remote::remote(&dir.dir, &args, json)
+        }
+        DataCommand::Push {
+            remote,
+            branch,
+            dir,
+            json,
+        } => commands::data_remote::push(&dir.dir, &remote, branch.as_deref(), json),
+        DataCommand::Pull {
+            remote,
+            branch,
+            dir,
+            json,
+        } => commands::data_remote::pull(&dir.dir, &remote, branch.as_deref(), json),
+        DataCommand::Clone { url, dir, json } => commands::data_remote::clone(&dir.dir, &url, json),
     }
 }

@@ -3,12 +3,85 @@ use std::time::Duration;
 
 use anneal::error::CliError;
 
-pub fn run(
-    packages: &[PathBuf],
-    host: &str,
-    port: u16,
-    config: anneal_serve::Config,
-) -> Result<u8, CliError> {
+/// `anneal serve`'s flags.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Packages (.anneal) or folders of them.
+    #[arg(required = true)]
+    pub packages: Vec<PathBuf>,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port (0 picks a free one).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Most examples gathered into one forward pass.
+    #[arg(long, default_value_t = 64)]
+    pub max_batch: usize,
+    /// Longest a request waits for others to join its batch, in microseconds. With 0 (the
+    /// default) a forward pass takes every request queued while the previous one ran.
+    #[arg(long, default_value_t = 0)]
+    pub max_delay_us: u64,
+    /// Requests that may queue per model before new ones get 503.
+    #[arg(long, default_value_t = 256)]
+    pub queue: usize,
+    /// Per-request timeout in milliseconds (504 past it).
+    #[arg(long, default_value_t = 10_000)]
+    pub timeout_ms: u64,
+    /// Largest request body in bytes (413 past it).
+    #[arg(long, default_value_t = 16 << 20)]
+    pub max_body: usize,
+    /// Longest a client may take to send a request's head, in milliseconds (from accept,
+    /// or from its first byte on a kept-alive connection); past it the connection closes.
+    #[arg(long, default_value_t = 10_000)]
+    pub header_timeout_ms: u64,
+    /// Longest a kept-alive connection may wait for its next request, in milliseconds.
+    #[arg(long, default_value_t = 60_000)]
+    pub idle_timeout_ms: u64,
+    /// Longest a request body may take to arrive in full, in milliseconds (408 past it).
+    #[arg(long, default_value_t = 30_000)]
+    pub body_timeout_ms: u64,
+    /// Most open connections; past it new ones are closed at once.
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+    /// How many of --max-connections serve only /v2/health/* and /metrics.
+    #[arg(long, default_value_t = 64)]
+    pub reserved_connections: usize,
+    /// Most bytes of request bodies being read at once, over all connections (503 past it).
+    #[arg(long, default_value_t = 256 << 20)]
+    pub body_memory: usize,
+    /// After SIGTERM, how long in-flight requests get to finish, in milliseconds, before
+    /// their connections are closed and the server exits.
+    #[arg(long, default_value_t = 25_000)]
+    pub shutdown_timeout_ms: u64,
+}
+
+impl ServeArgs {
+    /// The server's configuration.
+    fn config(&self) -> anneal_serve::Config {
+        let ms = Duration::from_millis;
+        anneal_serve::Config {
+            batch: anneal_serve::BatchConfig {
+                max_batch: self.max_batch,
+                max_delay: Duration::from_micros(self.max_delay_us),
+                queue: self.queue,
+            },
+            max_body: self.max_body,
+            timeout: ms(self.timeout_ms),
+            header_timeout: ms(self.header_timeout_ms),
+            idle_timeout: ms(self.idle_timeout_ms),
+            body_timeout: ms(self.body_timeout_ms),
+            max_connections: self.max_connections,
+            reserved_connections: self.reserved_connections,
+            body_memory: self.body_memory,
+            shutdown_timeout: ms(self.shutdown_timeout_ms),
+            ..anneal_serve::Config::default()
+        }
+    }
+}
+
+pub fn run(args: &ServeArgs) -> Result<u8, CliError> {
+    let (packages, host, port, config) = (&args.packages, &args.host, args.port, args.config());
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("ANNEAL_LOG").unwrap_or_else(|_| "info".into());
     let _ = tracing_subscriber::fmt()
