@@ -215,6 +215,18 @@ struct Labels {
 }
 
 impl Labels {
+    /// Refuse a labels CSV that lists a file the folder does not have (the first such line).
+    fn all_used(&self, folder: &Path) -> Result<(), ImportError> {
+        match self.rows.iter().min_by_key(|(_, (_, line))| *line) {
+            Some((name, (_, line))) => Err(ImportError::Line {
+                path: self.path.clone(),
+                line: *line,
+                message: format!("`{name}` is not a file in {}", folder.display()),
+            }),
+            None => Ok(()),
+        }
+    }
+
     fn read(path: &Path) -> Result<Labels, ImportError> {
         let mut rows = HashMap::new();
         for (name, label, line) in super::csv_source::read_pairs(path)? {
@@ -241,32 +253,8 @@ pub(super) fn read(
     opts: &ImportOptions,
     progress: &mut dyn Progress,
 ) -> Result<Read, ImportError> {
-    let (exts, expected): (&[&str], _) = match opts.format {
-        Format::Wav => (&["wav"], "FOLDER/NAME.wav files"),
-        _ => (
-            &["png", "jpg", "jpeg"],
-            ".png, .jpg or .jpeg files (FOLDER/LABEL/NAME.png)",
-        ),
-    };
-    let mut files = Vec::new();
-    collect(folder, folder, exts, &mut files)?;
-    files.sort();
-    if files.is_empty() {
-        return Err(ImportError::Empty {
-            path: folder.to_path_buf(),
-            expected,
-        });
-    }
-    if let Some(p) = &opts.pattern
-        && !opts.unlabeled
-        && !p.fields().any(|f| f == "label")
-    {
-        return Err(super::PatternError {
-            pattern: p.to_string(),
-            message: "no `{label}` field (use --unlabeled to import without labels)".into(),
-        }
-        .into());
-    }
+    let files = media_files(folder, opts)?;
+    check_pattern(opts)?;
     let prefix = folder
         .canonicalize()
         .ok()
@@ -285,65 +273,99 @@ pub(super) fn read(
             .map(|p| p.to_string_lossy().into_owned())
             .collect();
         let rel_name = parts.join("/");
-        let (label, meta) = match (&opts.pattern, &mut labels) {
-            (Some(p), _) => {
-                let name = parts.last().map_or("", String::as_str);
-                let fields = p.matches(name).ok_or_else(|| ImportError::NoMatch {
-                    path: path.clone(),
-                    pattern: p.to_string(),
-                })?;
-                let mut label = None;
-                let mut meta = BTreeMap::new();
-                for (k, v) in fields {
-                    if k == "label" {
-                        label = Some(v);
-                    } else {
-                        meta.insert(k, v);
-                    }
-                }
-                (label, meta)
-            }
-            (None, Some(l)) => {
-                let (label, _) = l
-                    .rows
-                    .remove(&rel_name)
-                    .ok_or_else(|| ImportError::Unlisted {
-                        path: path.clone(),
-                        labels: l.path.clone(),
-                    })?;
-                (label, BTreeMap::new())
-            }
-            (None, None) => (
-                folder_label(&path, &parts, opts.unlabeled)?,
-                BTreeMap::new(),
-            ),
-        };
+        let (label, meta) = label_and_meta(&path, &parts, &rel_name, opts, &mut labels)?;
         let stem = rel_name
             .rsplit_once('.')
             .map_or(rel_name.as_str(), |(s, _)| s);
+        let label = label.filter(|_| !opts.unlabeled);
+        let id = format!("{prefix}:{stem}");
         examples.push(Example {
-            id: format!("{prefix}:{stem}"),
-            label: label.filter(|_| !opts.unlabeled),
+            id,
+            label,
             meta,
             payload,
         });
         progress.set(i as u64 + 1);
     }
-    if let Some(l) = labels
-        && let Some((name, (_, line))) = l.rows.iter().min_by_key(|(_, (_, line))| *line)
-    {
-        return Err(ImportError::Line {
-            path: l.path.clone(),
-            line: *line,
-            message: format!("`{name}` is not a file in {}", folder.display()),
-        });
+    if let Some(l) = labels {
+        l.all_used(folder)?;
     }
+    let (detail, image) = (media.detail(), media.image_size());
     Ok(Read {
         examples,
-        detail: media.detail(),
-        image: media.image_size(),
+        detail,
+        image,
         features: Vec::new(),
     })
+}
+
+/// The media files under `folder` (relative, sorted): `.wav` for WAV imports, images otherwise.
+fn media_files(folder: &Path, opts: &ImportOptions) -> Result<Vec<PathBuf>, ImportError> {
+    let (exts, expected): (&[&str], _) = match opts.format {
+        Format::Wav => (&["wav"], "FOLDER/NAME.wav files"),
+        _ => (
+            &["png", "jpg", "jpeg"],
+            ".png, .jpg or .jpeg files (FOLDER/LABEL/NAME.png)",
+        ),
+    };
+    let mut files = Vec::new();
+    collect(folder, folder, exts, &mut files)?;
+    files.sort();
+    if files.is_empty() {
+        let path = folder.to_path_buf();
+        return Err(ImportError::Empty { path, expected });
+    }
+    Ok(files)
+}
+
+/// A labelled import by pattern needs a `{label}` field.
+fn check_pattern(opts: &ImportOptions) -> Result<(), ImportError> {
+    match &opts.pattern {
+        Some(p) if !opts.unlabeled && !p.fields().any(|f| f == "label") => {
+            Err(super::PatternError {
+                pattern: p.to_string(),
+                message: "no `{label}` field (use --unlabeled to import without labels)".into(),
+            }
+            .into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A file's label and metadata: from the pattern, the labels CSV, or its folder.
+fn label_and_meta(
+    path: &Path,
+    parts: &[String],
+    rel_name: &str,
+    opts: &ImportOptions,
+    labels: &mut Option<Labels>,
+) -> Result<(Option<String>, BTreeMap<String, String>), ImportError> {
+    match (&opts.pattern, labels) {
+        (Some(p), _) => {
+            let name = parts.last().map_or("", String::as_str);
+            let fields = p.matches(name).ok_or_else(|| ImportError::NoMatch {
+                path: path.to_path_buf(),
+                pattern: p.to_string(),
+            })?;
+            let (label, meta): (Vec<_>, Vec<_>) =
+                fields.into_iter().partition(|(k, _)| k == "label");
+            Ok((
+                label.into_iter().next().map(|(_, v)| v),
+                meta.into_iter().collect(),
+            ))
+        }
+        (None, Some(l)) => {
+            let (label, _) = l
+                .rows
+                .remove(rel_name)
+                .ok_or_else(|| ImportError::Unlisted {
+                    path: path.to_path_buf(),
+                    labels: l.path.clone(),
+                })?;
+            Ok((label, BTreeMap::new()))
+        }
+        (None, None) => Ok((folder_label(path, parts, opts.unlabeled)?, BTreeMap::new())),
+    }
 }
 
 /// The label of `FOLDER/LABEL/NAME`; files directly in `FOLDER` only with `unlabeled`.
