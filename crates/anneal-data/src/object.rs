@@ -499,86 +499,86 @@ pub fn encode_table(t: &Table) -> Result<Vec<u8>, RowError> {
 pub fn decode_table(body: &[u8]) -> Result<Table, DecodeError> {
     let mut r = Reader::new("table", body);
     let table = match r.u8()? {
-        0 => {
-            let rows = r.u64()?;
-            let n = r.count(38)?;
-            let mut chunks = Vec::with_capacity(n);
-            for _ in 0..n {
-                let hash = r.hash()?;
-                let count = r.u32()?;
-                let len = r.u16()? as usize;
-                let first = r.string(len)?;
-                chunks.push(ChunkRef {
-                    hash,
-                    rows: count,
-                    first,
-                });
-            }
-            let packs = r.packs()?;
-            let sum: u64 = chunks.iter().map(|c| u64::from(c.rows)).sum();
-            if sum != rows {
-                return Err(r.err(format!("chunks hold {sum} rows, the table says {rows}")));
-            }
-            if let Some(w) = chunks.windows(2).find(|w| w[0].first >= w[1].first) {
-                return Err(r.err(format!(
-                    "chunks out of order: `{}` before `{}`",
-                    w[0].first, w[1].first
-                )));
-            }
-            Table::Full(FullTable {
-                rows,
-                chunks,
-                packs,
-            })
-        }
-        1 => {
-            let base = r.hash()?;
-            let depth = r.u32()?;
-            let rows = r.u64()?;
-            let packs = r.packs()?;
-            let n = r.count(1 + ROW_MIN)?;
-            let mut edits: Vec<Edit> = Vec::with_capacity(n);
-            for _ in 0..n {
-                let edit = match r.u8()? {
-                    0 => Edit::Add(r.row()?),
-                    1 => {
-                        let (a, b) = (r.row()?, r.row()?);
-                        if a.id != b.id {
-                            return Err(r.err(format!("a change of `{}` into `{}`", a.id, b.id)));
-                        }
-                        Edit::Change(a, b)
-                    }
-                    2 => Edit::Remove(r.row()?),
-                    op => return Err(r.err(format!("unknown edit op {op}"))),
-                };
-                if let Some(prev) = edits.last()
-                    && prev.id() >= edit.id()
-                {
-                    return Err(r.err(format!(
-                        "edits out of order: `{}` before `{}`",
-                        prev.id(),
-                        edit.id()
-                    )));
-                }
-                edits.push(edit);
-            }
-            if depth == 0 || depth > MAX_PATCH_DEPTH {
-                return Err(r.err(format!(
-                    "patch depth {depth} is outside 1..={MAX_PATCH_DEPTH}"
-                )));
-            }
-            Table::Patch(PatchTable {
-                base,
-                depth,
-                rows,
-                packs,
-                edits,
-            })
-        }
+        0 => Table::Full(r.full_table()?),
+        1 => Table::Patch(r.patch_table()?),
         tag => return Err(r.err(format!("unknown table variant {tag}"))),
     };
     r.finish()?;
     Ok(table)
+}
+
+impl Reader<'_> {
+    fn full_table(&mut self) -> Result<FullTable, DecodeError> {
+        let rows = self.u64()?;
+        let n = self.count(38)?;
+        let mut chunks = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (hash, count) = (self.hash()?, self.u32()?);
+            let len = self.u16()? as usize;
+            let first = self.string(len)?;
+            chunks.push(ChunkRef {
+                hash,
+                rows: count,
+                first,
+            });
+        }
+        let packs = self.packs()?;
+        let sum: u64 = chunks.iter().map(|c| u64::from(c.rows)).sum();
+        if sum != rows {
+            return Err(self.err(format!("chunks hold {sum} rows, the table says {rows}")));
+        }
+        if let Some(w) = chunks.windows(2).find(|w| w[0].first >= w[1].first) {
+            let (a, b) = (&w[0].first, &w[1].first);
+            return Err(self.err(format!("chunks out of order: `{a}` before `{b}`")));
+        }
+        Ok(FullTable {
+            rows,
+            chunks,
+            packs,
+        })
+    }
+
+    fn patch_table(&mut self) -> Result<PatchTable, DecodeError> {
+        let (base, depth, rows) = (self.hash()?, self.u32()?, self.u64()?);
+        let packs = self.packs()?;
+        let n = self.count(1 + ROW_MIN)?;
+        let mut edits: Vec<Edit> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let edit = self.edit()?;
+            if let Some(prev) = edits.last().filter(|p| p.id() >= edit.id()) {
+                let (a, b) = (prev.id(), edit.id());
+                return Err(self.err(format!("edits out of order: `{a}` before `{b}`")));
+            }
+            edits.push(edit);
+        }
+        if depth == 0 || depth > MAX_PATCH_DEPTH {
+            return Err(self.err(format!(
+                "patch depth {depth} is outside 1..={MAX_PATCH_DEPTH}"
+            )));
+        }
+        Ok(PatchTable {
+            base,
+            depth,
+            rows,
+            packs,
+            edits,
+        })
+    }
+
+    fn edit(&mut self) -> Result<Edit, DecodeError> {
+        match self.u8()? {
+            0 => Ok(Edit::Add(self.row()?)),
+            1 => {
+                let (a, b) = (self.row()?, self.row()?);
+                if a.id != b.id {
+                    return Err(self.err(format!("a change of `{}` into `{}`", a.id, b.id)));
+                }
+                Ok(Edit::Change(a, b))
+            }
+            2 => Ok(Edit::Remove(self.row()?)),
+            op => Err(self.err(format!("unknown edit op {op}"))),
+        }
+    }
 }
 
 /// Encode blobs as a pack body; returns the body and each blob's hash.
