@@ -1,0 +1,245 @@
+//! A compiled node: one layer of the program, with its parameters at fixed offsets. Each kind
+//! lives in its own file (its compilation, scratch, forward and backward); this file is the
+//! enum that dispatches to them, with exhaustive matches: a kind added to [`Node`] that is not
+//! handled everywhere does not compile.
+
+use anneal_spec::{Layer, Shape};
+
+use super::ops::Activation;
+use super::{Latency, Mode, activation, batchnorm, conv, dense, dropout, pool, reshape};
+use crate::EngineError;
+
+/// One compiled step.
+#[derive(Debug, Clone)]
+pub(super) enum Node {
+    Dense(dense::Dense),
+    Conv(conv::Conv),
+    MaxPool(pool::Pool),
+    AvgPool(pool::Pool),
+    BatchNorm(batchnorm::BatchNorm),
+    Act(Activation),
+    Dropout(dropout::Dropout),
+    /// Channels-last image to the channel-major vector `flatten` promises.
+    Flatten(reshape::Flatten),
+    /// A layer with nothing to do here (`flatten` of one channel, a trailing `softmax`).
+    Identity,
+}
+
+/// A parameter tensor's place in the flat buffers.
+#[derive(Debug, Clone)]
+pub(super) struct Slot {
+    pub name: String,
+    /// Shape in the package.
+    pub shape: Vec<usize>,
+    pub offset: usize,
+    pub len: usize,
+    /// Convolution weights: stored `[oc, kh, kw, c]` here, `[oc, c, kh, kw]` in the package.
+    pub conv: Option<[usize; 4]>,
+    /// Running statistics live in the `stats` buffer, trained parameters in `params`.
+    pub running: bool,
+}
+
+/// The parameter slots of a plan as they are allocated, layer by layer.
+#[derive(Debug, Default)]
+pub(super) struct Slots {
+    pub slots: Vec<Slot>,
+    pub n_params: usize,
+    pub n_stats: usize,
+}
+
+impl Slots {
+    /// Allocate `layers.{layer}.{name}` of `shape`; returns its offset in its buffer.
+    pub fn add(
+        &mut self,
+        layer: usize,
+        name: &str,
+        shape: Vec<usize>,
+        conv: Option<[usize; 4]>,
+    ) -> usize {
+        let running = name.starts_with("running_");
+        let len = shape.iter().product();
+        let counter = if running {
+            &mut self.n_stats
+        } else {
+            &mut self.n_params
+        };
+        let offset = *counter;
+        *counter += len;
+        let name = format!("layers.{layer}.{name}");
+        self.slots.push(Slot {
+            name,
+            shape,
+            offset,
+            len,
+            conv,
+            running,
+        });
+        offset
+    }
+}
+
+/// A node's working buffers for one batch size (each kind uses the one it needs).
+#[derive(Debug, Default)]
+pub(super) struct Scratch {
+    /// Convolution: unfolded patches.
+    pub col: Vec<f32>,
+    /// Max pooling: the index of each window's maximum.
+    pub arg: Vec<u32>,
+    /// Batch norm: mean and inverse deviation per channel.
+    pub saved: Vec<f32>,
+    /// Dropout: the mask of the last training step.
+    pub mask: Vec<f32>,
+}
+
+/// What a node's forward pass reads and writes.
+pub(super) struct Forward<'a, 'm> {
+    pub params: &'a [f32],
+    pub x: &'a [f32],
+    pub y: &'a mut [f32],
+    /// Examples in the batch.
+    pub b: usize,
+    pub scratch: &'a mut Scratch,
+    pub mode: &'a mut Mode<'m>,
+    /// Inference with a relu next: a dense layer applies it with its bias.
+    pub fuse_relu: bool,
+    /// Small-batch inference: this dense layer's packed weights.
+    pub latency: Option<(&'a Latency, usize)>,
+}
+
+/// What a node's backward pass reads and writes.
+pub(super) struct Backward<'a> {
+    pub params: &'a [f32],
+    pub grads: &'a mut [f32],
+    /// The node's input and output of the last training forward pass.
+    pub x: &'a [f32],
+    pub y: &'a [f32],
+    /// The gradient at the node's output.
+    pub dy: &'a [f32],
+    /// The gradient at its input, when a node below needs it.
+    pub dx: Option<&'a mut [f32]>,
+    pub b: usize,
+    pub scratch: &'a mut Scratch,
+}
+
+impl Node {
+    /// Compile layer `i` taking `cur` to `out`.
+    pub fn compile(
+        i: usize,
+        layer: Layer,
+        cur: Shape,
+        out: Shape,
+        slots: &mut Slots,
+    ) -> Result<Node, EngineError> {
+        Ok(match (layer, cur, out) {
+            (Layer::Dense { units }, Shape::Flat([inp]), _) => {
+                Node::Dense(dense::Dense::compile(i, inp, units, slots))
+            }
+            (Layer::Conv { .. }, Shape::Image(d), Shape::Image(o)) => {
+                Node::Conv(conv::Conv::compile(i, layer, d, o, slots)?)
+            }
+            (Layer::MaxPool { kernel, stride }, Shape::Image(d), Shape::Image(o)) => {
+                Node::MaxPool(pool::Pool::compile(kernel, stride, d, o))
+            }
+            (Layer::AvgPool { kernel, stride }, Shape::Image(d), Shape::Image(o)) => {
+                Node::AvgPool(pool::Pool::compile(kernel, stride, d, o))
+            }
+            (Layer::BatchNorm, shape, _) => {
+                Node::BatchNorm(batchnorm::BatchNorm::compile(i, shape, slots))
+            }
+            (Layer::Relu, ..) => Node::Act(Activation::Relu),
+            (Layer::Gelu, ..) => Node::Act(Activation::Gelu),
+            (Layer::Tanh, ..) => Node::Act(Activation::Tanh),
+            (Layer::Sigmoid, ..) => Node::Act(Activation::Sigmoid),
+            (Layer::Dropout { p }, ..) => Node::Dropout(dropout::Dropout { p }),
+            (Layer::Flatten | Layer::Softmax, Shape::Image([c, h, w]), _) if c > 1 => {
+                Node::Flatten(reshape::Flatten { c, hw: h * w })
+            }
+            (Layer::Flatten | Layer::Softmax, ..) => Node::Identity,
+            (layer, shape, _) => {
+                let n = i + 1;
+                return Err(EngineError::Input(format!(
+                    "layer {n} ({layer:?}) cannot take input {shape:?}"
+                )));
+            }
+        })
+    }
+
+    /// Whether the node has trainable parameters.
+    pub fn trainable(&self) -> bool {
+        matches!(self, Node::Dense(_) | Node::Conv(_) | Node::BatchNorm(_))
+    }
+
+    /// Whether inference may skip it, passing its input on (it only copies).
+    pub fn copies_in_eval(&self) -> bool {
+        match self {
+            Node::Identity | Node::Dropout(_) => true,
+            Node::Flatten(f) => f.c == 1 || f.hw == 1,
+            Node::Dense(_) | Node::Conv(_) | Node::MaxPool(_) | Node::AvgPool(_) => false,
+            Node::BatchNorm(_) | Node::Act(_) => false,
+        }
+    }
+
+    /// Buffers for `batch` examples of `inp` values in, `out` values out.
+    pub fn scratch(&self, batch: usize, inp: usize, out: usize) -> Scratch {
+        match self {
+            Node::Conv(c) => c.scratch(batch),
+            Node::MaxPool(_) => pool::max_scratch(batch, out),
+            Node::BatchNorm(n) => n.scratch(),
+            Node::Dropout(_) => dropout::scratch(batch, inp),
+            Node::Dense(_)
+            | Node::AvgPool(_)
+            | Node::Act(_)
+            | Node::Flatten(_)
+            | Node::Identity => Scratch::default(),
+        }
+    }
+
+    pub fn forward(&self, f: Forward<'_, '_>) {
+        match self {
+            Node::Dense(d) => d.forward(f),
+            Node::Conv(c) => c.forward(f),
+            Node::MaxPool(p) => p.max_forward(f),
+            Node::AvgPool(p) => p.avg_forward(f),
+            Node::BatchNorm(n) => n.forward(f),
+            Node::Act(a) => activation::forward(*a, f),
+            Node::Dropout(d) => d.forward(f),
+            Node::Flatten(r) => r.forward(f),
+            Node::Identity => f.y.copy_from_slice(f.x),
+        }
+    }
+
+    pub fn backward(&self, k: Backward<'_>) {
+        match self {
+            Node::Dense(d) => d.backward(k),
+            Node::Conv(c) => c.backward(k),
+            Node::MaxPool(p) => p.max_backward(k),
+            Node::AvgPool(p) => p.avg_backward(k),
+            Node::BatchNorm(n) => n.backward(k),
+            Node::Act(a) => activation::backward(*a, k),
+            Node::Dropout(d) => d.backward(k),
+            Node::Flatten(r) => r.backward(k),
+            Node::Identity => {
+                if let Some(dx) = k.dx {
+                    dx.copy_from_slice(k.dy);
+                }
+            }
+        }
+    }
+}
+
+/// `v[o..o + n]`.
+pub(super) fn seg(v: &[f32], o: usize, n: usize) -> &[f32] {
+    &v[o..o + n]
+}
+
+/// Two disjoint gradient slices: `[w, w + wn)` and `[b, b + bn)` with `w + wn <= b`.
+pub(super) fn grad_pair(
+    grads: &mut [f32],
+    w: usize,
+    wn: usize,
+    b: usize,
+    bn: usize,
+) -> (&mut [f32], &mut [f32]) {
+    let (a, rest) = grads.split_at_mut(b);
+    (&mut a[w..w + wn], &mut rest[..bn])
+}
