@@ -2,8 +2,9 @@
 //! the package). Inference of a few rows streams packed weights ([`super::Latency`]); a relu
 //! that follows is applied with the bias in the same pass.
 
+use super::gemm::{View, matmul};
 use super::node::{Backward, Forward, Slots, grad_pair, seg};
-use super::ops;
+use super::ops::{add_rows, column_sums};
 
 /// A compiled dense layer: sizes and parameter offsets.
 #[derive(Debug, Clone)]
@@ -26,11 +27,11 @@ impl Dense {
         match f.latency {
             Some((l, k)) => {
                 l.product(k, f.x, f.b, f.y);
-                ops::add_rows(f.y, f.b, bias, f.fuse_relu);
+                add_rows(f.y, f.b, bias, f.fuse_relu);
             }
             None => {
                 let w = seg(f.params, self.w, self.inp * self.out);
-                ops::dense_forward(f.x, f.b, w, bias, f.fuse_relu, f.y);
+                dense_forward(f.x, f.b, w, bias, f.fuse_relu, f.y);
             }
         }
     }
@@ -38,6 +39,47 @@ impl Dense {
     pub fn backward(&self, k: Backward<'_>) {
         let n = self.inp * self.out;
         let (gw, gb) = grad_pair(k.grads, self.w, n, self.b, self.out);
-        ops::dense_backward(k.x, k.b, seg(k.params, self.w, n), k.dy, gw, gb, k.dx);
+        dense_backward(k.x, k.b, seg(k.params, self.w, n), k.dy, gw, gb, k.dx);
+    }
+}
+
+// The kernels, on plain slices (channels-last images).
+
+/// `y = x W + b` for `x: [b, inp]`, `W: [inp, out]`, then `max(y, 0)` with `relu`.
+pub(crate) fn dense_forward(
+    x: &[f32],
+    b: usize,
+    w: &[f32],
+    bias: &[f32],
+    relu: bool,
+    y: &mut [f32],
+) {
+    let (out, inp) = (bias.len(), w.len() / bias.len());
+    matmul(
+        &mut y[..b * out],
+        false,
+        View::rows(&x[..b * inp], b, inp),
+        View::rows(w, inp, out),
+    );
+    add_rows(y, b, bias, relu);
+}
+
+/// Gradients of [`dense_forward`]: `gw = xᵀ dy`, `gb = Σ dy`, and `dx = dy Wᵀ` when asked.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn dense_backward(
+    x: &[f32],
+    b: usize,
+    w: &[f32],
+    dy: &[f32],
+    gw: &mut [f32],
+    gb: &mut [f32],
+    dx: Option<&mut [f32]>,
+) {
+    let (out, inp) = (gb.len(), w.len() / gb.len());
+    let dyv = View::rows(&dy[..b * out], b, out);
+    matmul(gw, false, View::rows(&x[..b * inp], b, inp).t(), dyv);
+    column_sums(dy, b, out, gb);
+    if let Some(dx) = dx {
+        matmul(&mut dx[..b * inp], false, dyv, View::rows(w, inp, out).t());
     }
 }

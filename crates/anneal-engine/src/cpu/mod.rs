@@ -9,6 +9,11 @@
 //! convolution weights are stored `[out, ky, kx, in]` so that unfolded patches are contiguous;
 //! [`Plan::load`] and [`Plan::export`] convert from and to the package layout
 //! (`[out, in, ky, kx]`, as burn and PyTorch store them).
+//!
+//! One file per layer kind owns its compilation, parameters, scratch, forward and backward
+//! passes and kernels: [`dense`], [`conv`], [`pool`], [`batchnorm`], [`activation`],
+//! [`dropout`], [`reshape`]; [`node`] dispatches to them. Shared kernels are in `ops`, the
+//! matrix products in `gemm` (batches) and `gemv` (a few rows, with a `partner` thread).
 
 mod activation;
 mod batchnorm;
@@ -31,8 +36,8 @@ use anneal_spec::{Layer, NamedTensor, Shape};
 
 use crate::EngineError;
 use crate::rng::SplitMix64;
+use activation::Activation;
 use node::{Backward, Forward, Node, Scratch, Slot, Slots, seg};
-use ops::Activation;
 
 /// A program compiled for the CPU.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@
 
 use anneal_spec::{Layer, Shape};
 
-use super::ops::Activation;
+use super::activation::Activation;
 use super::{Latency, Mode, activation, batchnorm, conv, dense, dropout, pool, reshape};
 use crate::EngineError;
 

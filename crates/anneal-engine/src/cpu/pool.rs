@@ -3,7 +3,9 @@
 //! for the backward pass.
 
 use super::node::{Backward, Forward, Scratch};
-use super::ops::{self, PoolGeom};
+use rayon::prelude::*;
+
+use super::ops::simd;
 
 /// A compiled pooling layer.
 #[derive(Debug, Clone)]
@@ -33,22 +35,22 @@ impl Pool {
     }
 
     pub fn max_forward(&self, f: Forward<'_, '_>) {
-        ops::maxpool_forward(f.x, f.b, &self.g, f.y, &mut f.scratch.arg);
+        maxpool_forward(f.x, f.b, &self.g, f.y, &mut f.scratch.arg);
     }
 
     pub fn max_backward(&self, k: Backward<'_>) {
         if let Some(dx) = k.dx {
-            ops::maxpool_backward(k.dy, k.b, &self.g, &k.scratch.arg, dx);
+            maxpool_backward(k.dy, k.b, &self.g, &k.scratch.arg, dx);
         }
     }
 
     pub fn avg_forward(&self, f: Forward<'_, '_>) {
-        ops::avgpool_forward(f.x, f.b, &self.g, f.y);
+        avgpool_forward(f.x, f.b, &self.g, f.y);
     }
 
     pub fn avg_backward(&self, k: Backward<'_>) {
         if let Some(dx) = k.dx {
-            ops::avgpool_backward(k.dy, k.b, &self.g, dx);
+            avgpool_backward(k.dy, k.b, &self.g, dx);
         }
     }
 }
@@ -59,4 +61,136 @@ pub(super) fn max_scratch(batch: usize, out: usize) -> Scratch {
         arg: vec![0; batch * out],
         ..Scratch::default()
     }
+}
+
+// The kernels, on plain slices (channels-last images).
+
+/// A pooling window's geometry (input `[h, w, c]`, output `[oh, ow, c]`, no padding).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolGeom {
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+impl PoolGeom {
+    fn input_len(&self) -> usize {
+        self.h * self.w * self.c
+    }
+    fn output_len(&self) -> usize {
+        self.oh * self.ow * self.c
+    }
+}
+
+/// Max pooling; `arg` receives, per output, the index of the chosen input within its image.
+pub(crate) fn maxpool_forward(x: &[f32], b: usize, g: &PoolGeom, y: &mut [f32], arg: &mut [u32]) {
+    let (pi, po) = (g.input_len(), g.output_len());
+    y[..b * po]
+        .par_chunks_mut(po)
+        .zip(arg[..b * po].par_chunks_mut(po))
+        .zip(x[..b * pi].par_chunks(pi))
+        .for_each(|((y, arg), x)| {
+            simd(
+                #[inline(always)]
+                move || {
+                    for oy in 0..g.oh {
+                        for ox in 0..g.ow {
+                            let o = (oy * g.ow + ox) * g.c;
+                            let (y, arg) = (&mut y[o..o + g.c], &mut arg[o..o + g.c]);
+                            y.fill(f32::NEG_INFINITY);
+                            for ky in 0..g.k {
+                                for kx in 0..g.k {
+                                    let i = ((oy * g.stride + ky) * g.w + ox * g.stride + kx) * g.c;
+                                    let x = &x[i..i + g.c];
+                                    for ch in 0..g.c {
+                                        // `>` keeps the first maximum, as a scan in window order
+                                        // would; NaN propagates by replacing the current best.
+                                        // Selects, not branches, so the loop vectorises.
+                                        let v = x[ch];
+                                        let take = (v > y[ch]) | v.is_nan();
+                                        y[ch] = if take { v } else { y[ch] };
+                                        arg[ch] = if take { (i + ch) as u32 } else { arg[ch] };
+                                    }
+                                }
+                            }
+                        }
+                    }
+                },
+            )
+        });
+}
+
+/// Routes each output gradient to the input [`maxpool_forward`] chose.
+pub(crate) fn maxpool_backward(dy: &[f32], b: usize, g: &PoolGeom, arg: &[u32], dx: &mut [f32]) {
+    let (pi, po) = (g.input_len(), g.output_len());
+    dx[..b * pi]
+        .par_chunks_mut(pi)
+        .zip(
+            dy[..b * po]
+                .par_chunks(po)
+                .zip(arg[..b * po].par_chunks(po)),
+        )
+        .for_each(|(dx, (dy, arg))| {
+            dx.fill(0.0);
+            for (d, &a) in dy.iter().zip(arg) {
+                dx[a as usize] += d;
+            }
+        });
+}
+
+/// Average pooling.
+pub(crate) fn avgpool_forward(x: &[f32], b: usize, g: &PoolGeom, y: &mut [f32]) {
+    let (pi, po) = (g.input_len(), g.output_len());
+    let scale = 1.0 / (g.k * g.k) as f32;
+    y[..b * po]
+        .par_chunks_mut(po)
+        .zip(x[..b * pi].par_chunks(pi))
+        .for_each(|(y, x)| {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let y = &mut y[(oy * g.ow + ox) * g.c..][..g.c];
+                    y.fill(0.0);
+                    for ky in 0..g.k {
+                        for kx in 0..g.k {
+                            let i = ((oy * g.stride + ky) * g.w + ox * g.stride + kx) * g.c;
+                            for (o, v) in y.iter_mut().zip(&x[i..i + g.c]) {
+                                *o += v;
+                            }
+                        }
+                    }
+                    for o in y.iter_mut() {
+                        *o *= scale;
+                    }
+                }
+            }
+        });
+}
+
+/// Spreads each output gradient evenly over its window.
+pub(crate) fn avgpool_backward(dy: &[f32], b: usize, g: &PoolGeom, dx: &mut [f32]) {
+    let (pi, po) = (g.input_len(), g.output_len());
+    let scale = 1.0 / (g.k * g.k) as f32;
+    dx[..b * pi]
+        .par_chunks_mut(pi)
+        .zip(dy[..b * po].par_chunks(po))
+        .for_each(|(dx, dy)| {
+            dx.fill(0.0);
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let d = &dy[(oy * g.ow + ox) * g.c..][..g.c];
+                    for ky in 0..g.k {
+                        for kx in 0..g.k {
+                            let i = ((oy * g.stride + ky) * g.w + ox * g.stride + kx) * g.c;
+                            for (o, v) in dx[i..i + g.c].iter_mut().zip(d) {
+                                *o += v * scale;
+                            }
+                        }
+                    }
+                }
+            }
+        });
 }
