@@ -3,7 +3,9 @@
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AvgPool2d, AvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d,
+};
 use burn::tensor::{Device, Tensor, TensorData, activation};
 
 use anneal_spec::{Layer, Shape};
@@ -20,6 +22,7 @@ pub(crate) enum Block {
     MaxPool(MaxPool2d),
     AvgPool(AvgPool2d),
     BatchNorm(BatchNorm),
+    LayerNorm(LayerNorm),
     Stateless(Stateless),
 }
 
@@ -100,6 +103,11 @@ impl Net {
                     let features = cur.dims()[0];
                     Block::BatchNorm(BatchNormConfig::new(features).init(device))
                 }
+                Layer::LayerNorm => Block::LayerNorm(
+                    LayerNormConfig::new(cur.elements())
+                        .with_epsilon(1e-5)
+                        .init(device),
+                ),
                 Layer::Dropout { p } => Block::op(Op::Dropout(p)),
                 Layer::Relu => Block::op(Op::Relu),
                 Layer::Gelu => Block::op(Op::Gelu),
@@ -136,6 +144,7 @@ impl Block {
             (Block::AvgPool(p), Act::Image(t)) => Act::Image(p.forward(t)),
             (Block::BatchNorm(b), Act::Flat(t)) => Act::Flat(b.forward(t)),
             (Block::BatchNorm(b), Act::Image(t)) => Act::Image(b.forward(t)),
+            (Block::LayerNorm(n), Act::Flat(t)) => Act::Flat(n.forward(t)),
             (Block::Stateless(s), x) => match s.op {
                 Op::Relu => x.map(activation::relu, activation::relu),
                 Op::Gelu => x.map(activation::gelu, activation::gelu),
@@ -150,8 +159,9 @@ impl Block {
                     _ => x,
                 },
             },
-            // Remaining pairs are rejected by shape inference before a net is built.
-            (_, x) => x,
+            // Shape inference rejects these pairs before a net is built.
+            (Block::Dense(_) | Block::LayerNorm(_), x @ Act::Image(_)) => x,
+            (Block::Conv(_) | Block::MaxPool(_) | Block::AvgPool(_), x @ Act::Flat(_)) => x,
         }
     }
 }

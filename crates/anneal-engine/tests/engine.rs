@@ -35,7 +35,7 @@ fn data(n: usize) -> (Vec<f32>, Vec<u32>) {
 #[test]
 fn every_layer_kind_trains_and_reloads() {
     let p = program(
-        r#""conv 4 3x3 pad 1", "batchnorm", "gelu", "avgpool 2", "conv 4 2x2 stride 1", "sigmoid", "maxpool 2", "flatten", "dropout 0.2", "dense 8", "tanh", "batchnorm", "relu", "dense 3", "softmax""#,
+        r#""conv 4 3x3 pad 1", "batchnorm", "gelu", "avgpool 2", "conv 4 2x2 stride 1", "sigmoid", "maxpool 2", "flatten", "dropout 0.2", "dense 8", "tanh", "batchnorm", "layernorm", "relu", "dense 3", "softmax""#,
         "optimizer = \"adam 0.01\"\naugment = \"shift 1\"",
     );
     let (x, y) = data(96);
@@ -217,6 +217,7 @@ fn the_compiled_engine_trains_as_burn_does() {
         r#""conv 4 3x3 pad 1", "batchnorm", "gelu", "avgpool 2", "conv 5 2x2", "sigmoid", "maxpool 2", "flatten", "dense 8", "tanh", "batchnorm", "relu", "dense 3""#,
         r#""conv 6 3x3 stride 2 pad 1", "relu", "maxpool 2 stride 1", "flatten", "dense 3""#,
         r#""flatten", "dense 16", "relu", "dense 3", "softmax""#,
+        r#""flatten", "layernorm", "dense 16", "layernorm", "gelu", "dense 3""#,
     ];
     let (x, y) = rgb_data(48);
     for layers in layers {

@@ -8,11 +8,18 @@
 //! flatten                       [B, C, H, W] -> [B, C*H*W]
 //! relu | gelu | tanh | sigmoid  element-wise activations, shape kept
 //! dropout P                     zeroes a fraction P in training, identity in inference
-//! batchnorm                     per-feature (or per-channel) normalisation
+//! batchnorm                     per-feature (or per-channel) normalisation over the batch
+//! layernorm                     per-example normalisation of a feature vector [B, N] -> [B, N]
 //! softmax                       probabilities; only as the last layer
 //! ```
 //!
 //! with `H' = (H + 2P - K) / S + 1`. `KxK` may also be written `K` or `KxL`.
+//!
+//! Each kind lives in its own file under `layer/`, which owns its grammar, its shape and cost
+//! rule and its parameters; this file is the [`Layer`] enum, the registry of names and the
+//! exhaustive matches that dispatch to the kinds. A new kind is a file here, a variant, a
+//! registry line and one arm per match (the compiler lists the matches), plus its file in the
+//! engine (`anneal-engine/src/cpu/`).
 //!
 //! ```
 //! use anneal_spec::layer::{Layer, parse_layer};
@@ -27,6 +34,22 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::shape::{At, Out, Shape, ShapeError};
+
+mod activation;
+mod batchnorm;
+mod conv;
+mod dense;
+mod dropout;
+mod flatten;
+mod grammar;
+mod layernorm;
+mod pool;
+mod softmax;
+
+pub use grammar::suggest;
+use grammar::{Args, Word, words};
 
 /// One layer of a model, parsed and range-checked (shapes are checked later, in `shape`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -59,6 +82,8 @@ pub enum Layer {
     Dropout { p: f64 },
     /// Batch normalisation (momentum 0.1, epsilon 1e-5).
     BatchNorm,
+    /// Layer normalisation of each example's feature vector (epsilon 1e-5).
+    LayerNorm,
     /// Softmax over classes; only as the last layer.
     Softmax,
 }
@@ -76,8 +101,36 @@ pub const LAYER_NAMES: &[&str] = &[
     "sigmoid",
     "dropout",
     "batchnorm",
+    "layernorm",
     "softmax",
 ];
+
+/// How a kind reads its arguments.
+type Parse = fn(&Args<'_>) -> Result<Layer, LayerError>;
+
+/// The registry: every name the grammar accepts and the kind that parses it.
+const KINDS: &[(&str, Parse)] = &[
+    ("dense", dense::parse),
+    ("linear", dense::parse),
+    ("conv", conv::parse),
+    ("maxpool", pool::parse),
+    ("avgpool", pool::parse),
+    ("flatten", |a| bare(a, Layer::Flatten)),
+    ("relu", |a| bare(a, Layer::Relu)),
+    ("gelu", |a| bare(a, Layer::Gelu)),
+    ("tanh", |a| bare(a, Layer::Tanh)),
+    ("sigmoid", |a| bare(a, Layer::Sigmoid)),
+    ("dropout", dropout::parse),
+    ("batchnorm", |a| bare(a, Layer::BatchNorm)),
+    ("layernorm", |a| bare(a, Layer::LayerNorm)),
+    ("softmax", |a| bare(a, Layer::Softmax)),
+];
+
+/// A layer written as its name alone.
+fn bare(a: &Args<'_>, layer: Layer) -> Result<Layer, LayerError> {
+    a.no_more(0, a.name)?;
+    Ok(layer)
+}
 
 /// Why a layer string did not parse. `column` is the 0-based byte offset of the offending word
 /// inside the layer string.
@@ -107,37 +160,6 @@ impl LayerError {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Word<'a> {
-    text: &'a str,
-    offset: usize,
-}
-
-fn words(s: &str) -> Vec<Word<'_>> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in s.char_indices() {
-        match (c.is_whitespace(), start) {
-            (true, Some(st)) => {
-                out.push(Word {
-                    text: &s[st..i],
-                    offset: st,
-                });
-                start = None;
-            }
-            (false, None) => start = Some(i),
-            _ => {}
-        }
-    }
-    if let Some(st) = start {
-        out.push(Word {
-            text: &s[st..],
-            offset: st,
-        });
-    }
-    out
-}
-
 /// The largest number a layer takes (units, channels, kernel sides, stride, pad): 2^24.
 pub const MAX_NUMBER: usize = 1 << 24;
 
@@ -152,199 +174,124 @@ pub fn parse_layer(s: &str) -> Result<Layer, LayerError> {
         });
     };
     let name = head.text.to_ascii_lowercase();
-    let args = &ws[1..];
-    let layer = match name.as_str() {
-        "dense" | "linear" => {
-            let units = positive(args, 0, head, "dense N", "the number of outputs")?;
-            no_more(args, 1, "dense N")?;
-            Layer::Dense { units }
+    let args = Args {
+        head: *head,
+        rest: &ws[1..],
+        name: &name,
+    };
+    match KINDS.iter().find(|(n, _)| *n == name) {
+        Some((_, parse)) => parse(&args),
+        None => Err(unknown(head, &name)),
+    }
+}
+
+fn unknown(head: &Word<'_>, name: &str) -> LayerError {
+    let err = LayerError::at(head, format!("unknown layer `{}`", head.text));
+    match suggest(name, LAYER_NAMES) {
+        Some(s) => err.with_hint(format!("did you mean `{s}`?")),
+        None => err.with_hint(format!("expected one of: {}", LAYER_NAMES.join(", "))),
+    }
+}
+
+/// A tensor a layer owns, as a package names it (`layers.{i}.{name}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    /// The name within the layer: `weight`, `bias`, `gamma`, `running_mean`, ...
+    pub name: &'static str,
+    /// The shape in the package.
+    pub shape: Vec<usize>,
+    /// Its value before training.
+    pub init: Init,
+    /// A running statistic: updated by training, not by the optimiser.
+    pub running: bool,
+}
+
+/// How a parameter starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Init {
+    /// Uniform in `±1/sqrt(fan_in)`, as PyTorch's defaults.
+    Uniform {
+        fan_in: usize,
+    },
+    Ones,
+    Zeros,
+}
+
+impl Param {
+    fn new(name: &'static str, shape: Vec<usize>, init: Init) -> Param {
+        Param {
+            name,
+            shape,
+            init,
+            running: false,
         }
-        "conv" => parse_conv(head, args)?,
-        "maxpool" | "avgpool" => {
-            let kernel = positive(args, 0, head, "maxpool K [stride S]", "the window size")?;
-            let opts = options(&args[1..], &["stride"], "maxpool K [stride S]")?;
-            let stride = opts.first().copied().flatten().unwrap_or(kernel);
-            if name == "maxpool" {
-                Layer::MaxPool { kernel, stride }
-            } else {
-                Layer::AvgPool { kernel, stride }
+    }
+
+    fn running(name: &'static str, shape: Vec<usize>, init: Init) -> Param {
+        Param {
+            running: true,
+            ..Param::new(name, shape, init)
+        }
+    }
+}
+
+impl Layer {
+    /// The name this kind is written with.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Layer::Dense { .. } => "dense",
+            Layer::Conv { .. } => "conv",
+            Layer::MaxPool { .. } => "maxpool",
+            Layer::AvgPool { .. } => "avgpool",
+            Layer::Flatten => "flatten",
+            Layer::Relu => "relu",
+            Layer::Gelu => "gelu",
+            Layer::Tanh => "tanh",
+            Layer::Sigmoid => "sigmoid",
+            Layer::Dropout { .. } => "dropout",
+            Layer::BatchNorm => "batchnorm",
+            Layer::LayerNorm => "layernorm",
+            Layer::Softmax => "softmax",
+        }
+    }
+
+    /// The tensors this layer owns on input `cur` (which shape inference has accepted), in the
+    /// order a package lists them.
+    pub fn parameters(&self, cur: Shape) -> Vec<Param> {
+        match *self {
+            Layer::Dense { units } => dense::parameters(cur, units),
+            Layer::Conv {
+                channels, kernel, ..
+            } => conv::parameters(cur, channels, kernel),
+            Layer::BatchNorm => batchnorm::parameters(cur),
+            Layer::LayerNorm => layernorm::parameters(cur),
+            Layer::MaxPool { .. } | Layer::AvgPool { .. } | Layer::Flatten | Layer::Relu => vec![],
+            Layer::Gelu | Layer::Tanh | Layer::Sigmoid | Layer::Dropout { .. } => vec![],
+            Layer::Softmax => vec![],
+        }
+    }
+
+    /// Output shape, parameter count and FLOPs per example on input `cur`.
+    pub(crate) fn out(&self, at: &At, cur: Shape) -> Result<Out, ShapeError> {
+        match *self {
+            Layer::Dense { units } => dense::out(at, cur, units),
+            Layer::Conv {
+                channels,
+                kernel,
+                stride,
+                pad,
+            } => conv::out(at, cur, channels, [kernel[0], kernel[1], stride, pad]),
+            Layer::MaxPool { kernel, stride } | Layer::AvgPool { kernel, stride } => {
+                pool::out(at, cur, kernel, stride)
             }
+            Layer::Flatten => flatten::out(at, cur),
+            Layer::Relu | Layer::Dropout { .. } => Ok(activation::out(cur, 1)),
+            Layer::Gelu | Layer::Tanh | Layer::Sigmoid => Ok(activation::out(cur, 4)),
+            Layer::BatchNorm => Ok(batchnorm::out(cur)),
+            Layer::LayerNorm => layernorm::out(at, cur),
+            Layer::Softmax => softmax::out(at, cur),
         }
-        "dropout" => {
-            let Some(w) = args.first() else {
-                return Err(LayerError::at(head, "`dropout` needs a probability")
-                    .with_hint("write `dropout 0.2`"));
-            };
-            let p: f64 = w.text.parse().map_err(|_| {
-                LayerError::at(w, format!("expected a probability, found `{}`", w.text))
-                    .with_hint("write `dropout 0.2`")
-            })?;
-            if !(0.0..1.0).contains(&p) {
-                return Err(LayerError::at(
-                    w,
-                    format!("dropout probability must be in [0, 1), found {p}"),
-                ));
-            }
-            no_more(args, 1, "dropout P")?;
-            Layer::Dropout { p }
-        }
-        "flatten" | "relu" | "gelu" | "tanh" | "sigmoid" | "batchnorm" | "softmax" => {
-            no_more(args, 0, &name)?;
-            match name.as_str() {
-                "flatten" => Layer::Flatten,
-                "relu" => Layer::Relu,
-                "gelu" => Layer::Gelu,
-                "tanh" => Layer::Tanh,
-                "sigmoid" => Layer::Sigmoid,
-                "batchnorm" => Layer::BatchNorm,
-                _ => Layer::Softmax,
-            }
-        }
-        _ => {
-            let err = LayerError::at(head, format!("unknown layer `{}`", head.text));
-            return Err(match suggest(&name, LAYER_NAMES) {
-                Some(s) => err.with_hint(format!("did you mean `{s}`?")),
-                None => err.with_hint(format!("expected one of: {}", LAYER_NAMES.join(", "))),
-            });
-        }
-    };
-    Ok(layer)
-}
-
-fn parse_conv(head: &Word<'_>, args: &[Word<'_>]) -> Result<Layer, LayerError> {
-    const FORM: &str = "conv C KxK [stride S] [pad P]";
-    let channels = positive(args, 0, head, FORM, "the number of output channels")?;
-    let Some(k) = args.get(1) else {
-        return Err(LayerError::at(head, "`conv` needs a kernel size")
-            .with_hint(format!("write `{FORM}`, e.g. `conv {channels} 3x3`")));
-    };
-    let kernel = parse_kernel(k)?;
-    let opts = options(&args[2..], &["stride", "pad"], FORM)?;
-    let stride = opts.first().copied().flatten().unwrap_or(1);
-    let pad = opts.get(1).copied().flatten().unwrap_or(0);
-    Ok(Layer::Conv {
-        channels,
-        kernel,
-        stride,
-        pad,
-    })
-}
-
-fn parse_kernel(w: &Word<'_>) -> Result<[usize; 2], LayerError> {
-    let bad = || {
-        LayerError::at(
-            w,
-            format!("expected a kernel size like `3x3`, found `{}`", w.text),
-        )
-        .with_hint("write the kernel as `KxK`, e.g. `5x5`")
-    };
-    let mut parts = w.text.split(['x', 'X']);
-    let a = parts.next().and_then(|p| p.parse::<usize>().ok());
-    let b = match parts.next() {
-        Some(p) => p.parse::<usize>().ok(),
-        None => a,
-    };
-    match (a, b, parts.next()) {
-        (Some(a), Some(b), None) if a > MAX_NUMBER || b > MAX_NUMBER => Err(LayerError::at(
-            w,
-            format!(
-                "kernel sides must be at most {MAX_NUMBER}, found `{}`",
-                w.text
-            ),
-        )),
-        (Some(a), Some(b), None) if a > 0 && b > 0 => Ok([a, b]),
-        _ => Err(bad()),
     }
-}
-
-/// `keyword value` pairs after the positional arguments, in any order, each at most once.
-fn options(args: &[Word<'_>], keys: &[&str], form: &str) -> Result<Vec<Option<usize>>, LayerError> {
-    let mut out = vec![None; keys.len()];
-    let mut i = 0;
-    while i < args.len() {
-        let key = &args[i];
-        let Some(slot) = keys.iter().position(|k| *k == key.text) else {
-            let err = LayerError::at(key, format!("unexpected `{}`", key.text));
-            let candidates: Vec<&str> = keys.to_vec();
-            return Err(match suggest(key.text, &candidates) {
-                Some(s) => err.with_hint(format!("did you mean `{s}`? the form is `{form}`")),
-                None => err.with_hint(format!("the form is `{form}`")),
-            });
-        };
-        if out[slot].is_some() {
-            return Err(LayerError::at(key, format!("`{}` given twice", key.text)));
-        }
-        let value = positive(args, i + 1, key, form, &format!("the {} value", key.text))?;
-        if key.text == "stride" && value == 0 {
-            return Err(LayerError::at(key, "stride must be at least 1"));
-        }
-        out[slot] = Some(value);
-        i += 2;
-    }
-    Ok(out)
-}
-
-fn positive(
-    args: &[Word<'_>],
-    i: usize,
-    after: &Word<'_>,
-    form: &str,
-    what: &str,
-) -> Result<usize, LayerError> {
-    let Some(w) = args.get(i) else {
-        return Err(
-            LayerError::at(after, format!("missing {what} after `{}`", after.text))
-                .with_hint(format!("the form is `{form}`")),
-        );
-    };
-    match w.text.parse::<usize>() {
-        Ok(0) if what != "the pad value" => Err(LayerError::at(
-            w,
-            format!("{what} must be at least 1, found 0"),
-        )),
-        Ok(v) if v > MAX_NUMBER => Err(LayerError::at(
-            w,
-            format!("{what} must be at most {MAX_NUMBER}, found {v}"),
-        )),
-        Ok(v) => Ok(v),
-        Err(_) => Err(LayerError::at(
-            w,
-            format!("expected {what} (a whole number), found `{}`", w.text),
-        )
-        .with_hint(format!("the form is `{form}`"))),
-    }
-}
-
-fn no_more(args: &[Word<'_>], n: usize, form: &str) -> Result<(), LayerError> {
-    match args.get(n) {
-        Some(w) => Err(LayerError::at(w, format!("unexpected `{}`", w.text))
-            .with_hint(format!("the form is `{form}`"))),
-        None => Ok(()),
-    }
-}
-
-/// The closest candidate within edit distance 2, if any.
-pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (levenshtein(word, c), *c))
-        .filter(|(d, c)| *d <= 2.min(c.len().saturating_sub(1)))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 impl fmt::Display for Layer {
@@ -357,36 +304,15 @@ impl fmt::Display for Layer {
                 kernel,
                 stride,
                 pad,
-            } => {
-                write!(f, "conv {channels} {}x{}", kernel[0], kernel[1])?;
-                if stride != 1 {
-                    write!(f, " stride {stride}")?;
-                }
-                if pad != 0 {
-                    write!(f, " pad {pad}")?;
-                }
-                Ok(())
-            }
+            } => conv::fmt(f, channels, kernel, stride, pad),
             Layer::MaxPool { kernel, stride } | Layer::AvgPool { kernel, stride } => {
-                let name = if matches!(self, Layer::MaxPool { .. }) {
-                    "maxpool"
-                } else {
-                    "avgpool"
-                };
-                write!(f, "{name} {kernel}")?;
-                if stride != kernel {
-                    write!(f, " stride {stride}")?;
-                }
-                Ok(())
+                pool::fmt(f, self.name(), kernel, stride)
             }
-            Layer::Flatten => f.write_str("flatten"),
-            Layer::Relu => f.write_str("relu"),
-            Layer::Gelu => f.write_str("gelu"),
-            Layer::Tanh => f.write_str("tanh"),
-            Layer::Sigmoid => f.write_str("sigmoid"),
             Layer::Dropout { p } => write!(f, "dropout {p}"),
-            Layer::BatchNorm => f.write_str("batchnorm"),
-            Layer::Softmax => f.write_str("softmax"),
+            Layer::Flatten | Layer::Relu | Layer::Gelu | Layer::Tanh | Layer::Sigmoid => {
+                f.write_str(self.name())
+            }
+            Layer::BatchNorm | Layer::LayerNorm | Layer::Softmax => f.write_str(self.name()),
         }
     }
 }
@@ -406,6 +332,7 @@ mod tests {
             "flatten",
             "dropout 0.25",
             "batchnorm",
+            "layernorm",
             "softmax",
         ] {
             let l = parse_layer(s).unwrap();
@@ -432,5 +359,62 @@ mod tests {
         assert_eq!(e.column, 5);
         let e = parse_layer("frobnicate").unwrap_err();
         assert!(e.hint.unwrap().starts_with("expected one of"));
+    }
+
+    /// The shape table's parameter count is the sum of the tensors each kind lists.
+    #[test]
+    fn parameters_agree_with_the_cost_table() {
+        let models: [(Shape, &[&str]); 2] = [
+            (
+                Shape::Image([3, 8, 8]),
+                &[
+                    "conv 4 3x3 pad 1",
+                    "batchnorm",
+                    "relu",
+                    "maxpool 2",
+                    "avgpool 2",
+                ],
+            ),
+            (
+                Shape::Flat([12]),
+                &[
+                    "dense 6",
+                    "layernorm",
+                    "gelu",
+                    "dropout 0.1",
+                    "batchnorm",
+                    "dense 3",
+                    "softmax",
+                ],
+            ),
+        ];
+        for (input, text) in models {
+            let layers: Vec<Layer> = text.iter().map(|l| parse_layer(l).unwrap()).collect();
+            let table = crate::shape::infer_layers(input, &layers).unwrap();
+            let mut cur = input;
+            for (layer, row) in layers.iter().zip(&table.layers) {
+                let listed: usize = layer
+                    .parameters(cur)
+                    .iter()
+                    .filter(|p| !p.running)
+                    .map(|p| p.shape.iter().product::<usize>())
+                    .sum();
+                assert_eq!(listed, row.params, "{layer}");
+                cur = row.output;
+            }
+        }
+    }
+
+    #[test]
+    fn layernorm_takes_a_vector() {
+        let ln = parse_layer("layernorm").unwrap();
+        let t = crate::shape::infer_layers(Shape::Flat([5]), &[ln]).unwrap();
+        assert_eq!((t.params, t.flops), (10, 35));
+        let e = crate::shape::infer_layers(Shape::Image([1, 4, 4]), &[ln]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "layer 0 `layernorm`: expected input [B, N], got [B, 1, 4, 4] from the input"
+        );
+        assert!(parse_layer("layernorm 3").is_err());
     }
 }

@@ -185,19 +185,23 @@ fn total(input: Shape, rows: Vec<LayerCost>) -> Result<CostTable, ShapeError> {
     })
 }
 
-/// One layer being inferred: where it is, for errors.
-struct At {
+/// One layer being inferred: where it is, for the errors its kind reports.
+pub(crate) struct At {
     index: usize,
     layer: Layer,
-    prev: String,
-    last: bool,
+    /// The layer before it (or the input), as errors name it.
+    pub prev: String,
+    /// Whether it is the model's last layer.
+    pub last: bool,
 }
 
-/// Output shape, parameters and FLOPs of one layer, before the checks of [`At::row`].
-type Out = (Shape, Option<u64>, Option<u64>);
+/// Output shape, parameters and FLOPs of one layer (`None`: does not fit in 64 bits), before
+/// the checks of [`At::row`].
+pub(crate) type Out = (Shape, Option<u64>, Option<u64>);
 
 impl At {
-    fn fail(&self, message: String, hint: Option<String>) -> ShapeError {
+    /// An error at this layer.
+    pub(crate) fn fail(&self, message: String, hint: Option<String>) -> ShapeError {
         ShapeError {
             index: self.index,
             layer: self.layer,
@@ -208,7 +212,7 @@ impl At {
 
     /// The shape-table row of this layer on input `cur`.
     fn row(&self, cur: Shape) -> Result<LayerCost, ShapeError> {
-        let (output, params, flops) = self.out(cur)?;
+        let (output, params, flops) = self.layer.out(self, cur)?;
         let too_big = |what: &str| {
             self.fail(
                 format!("its {what} does not fit in 64 bits"),
@@ -229,131 +233,25 @@ impl At {
             activation_bytes: elements as u64 * 4,
         })
     }
-
-    fn out(&self, cur: Shape) -> Result<Out, ShapeError> {
-        let n = cur.checked_elements().map(|e| e as u64);
-        let elementwise = |k: u64| Ok((cur, Some(0), n.and_then(|n| n.checked_mul(k))));
-        match (self.layer, cur) {
-            (Layer::Dense { units }, Shape::Flat([n])) => Ok(dense(n, units)),
-            (
-                Layer::Conv { .. } | Layer::MaxPool { .. } | Layer::AvgPool { .. },
-                Shape::Image(d),
-            ) => self.window(d),
-            (
-                Layer::Dense { .. }
-                | Layer::Conv { .. }
-                | Layer::MaxPool { .. }
-                | Layer::AvgPool { .. },
-                _,
-            ) => Err(self.wrong_rank(cur)),
-            (Layer::Flatten, s) => {
-                let n = s.checked_elements().ok_or_else(|| {
-                    self.fail("its output size does not fit in 64 bits".into(), None)
-                })?;
-                Ok((Shape::Flat([n]), Some(0), Some(0)))
-            }
-            (Layer::Relu | Layer::Dropout { .. }, _) => elementwise(1),
-            (Layer::Gelu | Layer::Tanh | Layer::Sigmoid, _) => elementwise(4),
-            (Layer::BatchNorm, Shape::Flat([f]) | Shape::Image([f, _, _])) => Ok((
-                cur,
-                (f as u64).checked_mul(2),
-                n.and_then(|n| n.checked_mul(2)),
-            )),
-            (Layer::Softmax, _) if self.last => elementwise(3),
-            (Layer::Softmax, _) => Err(self.fail(
-                "`softmax` may only be the last layer".into(),
-                Some("remove it, or move it to the end".into()),
-            )),
-        }
-    }
-
-    fn wrong_rank(&self, cur: Shape) -> ShapeError {
-        let prev = &self.prev;
-        match self.layer {
-            Layer::Dense { .. } => self.fail(
-                format!("expected input [B, N], got {cur} from {prev}"),
-                cur.checked_elements()
-                    .map(|n| format!("add `flatten` before it, giving [B, {n}]")),
-            ),
-            Layer::Conv { .. } => self.fail(
-                format!("expected input [B, C, H, W], got {cur} from {prev}"),
-                Some("convolutions need image-shaped input: put them before `flatten`".into()),
-            ),
-            _ => self.fail(
-                format!("expected input [B, C, H, W], got {cur} from {prev}"),
-                Some("pooling needs image-shaped input: put it before `flatten`".into()),
-            ),
-        }
-    }
-
-    /// Convolution and pooling: a window slid over `[c, h, w]`.
-    fn window(&self, [c, h, w]: [usize; 3]) -> Result<Out, ShapeError> {
-        let (kernel, stride, pad) = match self.layer {
-            Layer::Conv {
-                kernel,
-                stride,
-                pad,
-                ..
-            } => (kernel, stride, pad),
-            Layer::MaxPool { kernel, stride } | Layer::AvgPool { kernel, stride } => {
-                ([kernel, kernel], stride, 0)
-            }
-            _ => return Err(self.wrong_rank(Shape::Image([c, h, w]))),
-        };
-        let (Some(oh), Some(ow)) = (
-            out_dim(h, kernel[0], stride, pad),
-            out_dim(w, kernel[1], stride, pad),
-        ) else {
-            return Err(self.no_fit(kernel, [h, w]));
-        };
-        Ok(match self.layer {
-            Layer::Conv { channels, .. } => conv(c, kernel, channels, [oh, ow]),
-            _ => {
-                let out = Shape::Image([c, oh, ow]);
-                let flops = out
-                    .checked_elements()
-                    .and_then(|e| prod(&[kernel[0], kernel[1], e]));
-                (out, Some(0), flops)
-            }
-        })
-    }
-
-    fn no_fit(&self, kernel: [usize; 2], [h, w]: [usize; 2]) -> ShapeError {
-        let prev = &self.prev;
-        let shape = format!("the {h}x{w} output of {prev}");
-        match self.layer {
-            Layer::Conv { .. } => self.fail(
-                format!("a {}x{} kernel does not fit {shape}", kernel[0], kernel[1]),
-                Some("use a smaller kernel, add `pad`, or remove a pooling layer before it".into()),
-            ),
-            _ => self.fail(
-                format!("a {k}x{k} window does not fit {shape}", k = kernel[0]),
-                Some("use a smaller window or remove a pooling layer".into()),
-            ),
-        }
-    }
-}
-
-fn dense(n: usize, units: usize) -> Out {
-    let weights = prod(&[n, units]);
-    let params = weights.and_then(|w| w.checked_add(units as u64));
-    (
-        Shape::Flat([units]),
-        params,
-        weights.and_then(|w| w.checked_mul(2)),
-    )
-}
-
-fn conv(c: usize, kernel: [usize; 2], channels: usize, [oh, ow]: [usize; 2]) -> Out {
-    let weights = prod(&[kernel[0], kernel[1], c, channels]);
-    let params = weights.and_then(|w| w.checked_add(channels as u64));
-    let flops = weights.and_then(|w| prod(&[w as usize, oh, ow, 2]));
-    (Shape::Image([channels, oh, ow]), params, flops)
 }
 
 /// The product, if it fits in 64 bits.
-fn prod(xs: &[usize]) -> Option<u64> {
+pub(crate) fn prod(xs: &[usize]) -> Option<u64> {
     xs.iter().try_fold(1u64, |a, &x| a.checked_mul(x as u64))
+}
+
+/// The output sides of a `kernel` window slid over `[h, w]` with `stride` and `pad`, or `None`
+/// when it does not fit.
+pub(crate) fn slide(
+    [h, w]: [usize; 2],
+    kernel: [usize; 2],
+    stride: usize,
+    pad: usize,
+) -> Option<[usize; 2]> {
+    Some([
+        out_dim(h, kernel[0], stride, pad)?,
+        out_dim(w, kernel[1], stride, pad)?,
+    ])
 }
 
 fn out_dim(size: usize, kernel: usize, stride: usize, pad: usize) -> Option<usize> {

@@ -5,7 +5,7 @@
 use anneal_spec::Shape;
 
 use super::Mode;
-use super::node::{Backward, Forward, Scratch, Slots, grad_pair, seg};
+use super::node::{Backward, Forward, Scratch, grad_pair, seg};
 use rayon::prelude::*;
 
 use super::ops::{CHUNK, simd};
@@ -21,20 +21,15 @@ pub(super) struct BatchNorm {
 }
 
 impl BatchNorm {
-    pub fn compile(i: usize, shape: Shape, slots: &mut Slots) -> BatchNorm {
-        let c = match shape {
-            Shape::Flat([f]) => f,
-            Shape::Image([c, _, _]) => c,
-        };
-        let mut slot = |name| slots.add(i, name, vec![c], None);
-        let (gamma, beta) = (slot("gamma"), slot("beta"));
-        let (mean, var) = (slot("running_mean"), slot("running_var"));
+    /// `offsets` of gamma, beta and the running mean and variance, as the spec lists them.
+    pub fn compile(shape: Shape, offsets: &[usize]) -> BatchNorm {
+        let (Shape::Flat([c]) | Shape::Image([c, _, _])) = shape;
         BatchNorm {
             c,
-            gamma,
-            beta,
-            mean,
-            var,
+            gamma: offsets[0],
+            beta: offsets[1],
+            mean: offsets[2],
+            var: offsets[3],
         }
     }
 

@@ -4,7 +4,7 @@
 
 use anneal_spec::Layer;
 
-use super::node::{Backward, Forward, Scratch, Slots, grad_pair, seg};
+use super::node::{Backward, Forward, Scratch, grad_pair, seg};
 use crate::EngineError;
 use rayon::prelude::*;
 
@@ -20,13 +20,14 @@ pub(super) struct Conv {
 }
 
 impl Conv {
-    /// Compile `layer` (a `conv`) from `[c, h, w]` to `[_, oh, ow]`.
+    /// Compile `layer` (a `conv`) from `[c, h, w]` to `[_, oh, ow]`, its weight and bias at
+    /// `offsets`.
     pub fn compile(
         i: usize,
         layer: Layer,
         [c, h, w]: [usize; 3],
         [_, oh, ow]: [usize; 3],
-        slots: &mut Slots,
+        offsets: &[usize],
     ) -> Result<Conv, EngineError> {
         let Layer::Conv {
             channels: oc,
@@ -52,9 +53,7 @@ impl Conv {
             oh,
             ow,
         };
-        let shape = [oc, c, kh, kw];
-        let w = slots.add(i, "weight", shape.to_vec(), Some(shape));
-        let b = slots.add(i, "bias", vec![oc], None);
+        let (w, b) = (offsets[0], offsets[1]);
         Ok(Conv { g, w, b })
     }
 

@@ -3,7 +3,7 @@
 //! that follows is applied with the bias in the same pass.
 
 use super::gemm::{View, matmul};
-use super::node::{Backward, Forward, Slots, grad_pair, seg};
+use super::node::{Backward, Forward, grad_pair, seg};
 use super::ops::{add_rows, column_sums};
 
 /// A compiled dense layer: sizes and parameter offsets.
@@ -16,9 +16,9 @@ pub(super) struct Dense {
 }
 
 impl Dense {
-    pub fn compile(i: usize, inp: usize, out: usize, slots: &mut Slots) -> Dense {
-        let w = slots.add(i, "weight", vec![inp, out], None);
-        let b = slots.add(i, "bias", vec![out], None);
+    /// `offsets` of the weight and the bias, as the spec lists them.
+    pub fn compile(inp: usize, out: usize, offsets: &[usize]) -> Dense {
+        let (w, b) = (offsets[0], offsets[1]);
         Dense { inp, out, w, b }
     }
 

@@ -22,6 +22,7 @@ mod dense;
 mod dropout;
 pub(crate) mod gemm;
 mod gemv;
+mod layernorm;
 mod node;
 mod ops;
 mod partner;

@@ -3,10 +3,11 @@
 //! enum that dispatches to them, with exhaustive matches: a kind added to [`Node`] that is not
 //! handled everywhere does not compile.
 
+use anneal_spec::layer::Param;
 use anneal_spec::{Layer, Shape};
 
 use super::activation::Activation;
-use super::{Latency, Mode, activation, batchnorm, conv, dense, dropout, pool, reshape};
+use super::{Latency, Mode, activation, batchnorm, conv, dense, dropout, layernorm, pool, reshape};
 use crate::EngineError;
 
 /// One compiled step.
@@ -17,6 +18,7 @@ pub(super) enum Node {
     MaxPool(pool::Pool),
     AvgPool(pool::Pool),
     BatchNorm(batchnorm::BatchNorm),
+    LayerNorm(layernorm::LayerNorm),
     Act(Activation),
     Dropout(dropout::Dropout),
     /// Channels-last image to the channel-major vector `flatten` promises.
@@ -48,31 +50,29 @@ pub(super) struct Slots {
 }
 
 impl Slots {
-    /// Allocate `layers.{layer}.{name}` of `shape`; returns its offset in its buffer.
-    pub fn add(
-        &mut self,
-        layer: usize,
-        name: &str,
-        shape: Vec<usize>,
-        conv: Option<[usize; 4]>,
-    ) -> usize {
-        let running = name.starts_with("running_");
-        let len = shape.iter().product();
-        let counter = if running {
+    /// Allocate the tensors layer `i` owns (as the spec lists them); their offsets, in order.
+    pub fn layer(&mut self, i: usize, params: Vec<Param>) -> Vec<usize> {
+        params.into_iter().map(|p| self.add(i, p)).collect()
+    }
+
+    /// Allocate `layers.{layer}.{name}`; returns its offset in its buffer. A 4-d tensor is a
+    /// convolution's weight, which the engine keeps channels-last.
+    fn add(&mut self, layer: usize, p: Param) -> usize {
+        let len = p.shape.iter().product();
+        let counter = if p.running {
             &mut self.n_stats
         } else {
             &mut self.n_params
         };
         let offset = *counter;
         *counter += len;
-        let name = format!("layers.{layer}.{name}");
         self.slots.push(Slot {
-            name,
-            shape,
+            name: format!("layers.{layer}.{}", p.name),
+            conv: <[usize; 4]>::try_from(p.shape.as_slice()).ok(),
+            shape: p.shape,
             offset,
             len,
-            conv,
-            running,
+            running: p.running,
         });
         offset
     }
@@ -130,12 +130,13 @@ impl Node {
         out: Shape,
         slots: &mut Slots,
     ) -> Result<Node, EngineError> {
+        let at = slots.layer(i, layer.parameters(cur));
         Ok(match (layer, cur, out) {
             (Layer::Dense { units }, Shape::Flat([inp]), _) => {
-                Node::Dense(dense::Dense::compile(i, inp, units, slots))
+                Node::Dense(dense::Dense::compile(inp, units, &at))
             }
             (Layer::Conv { .. }, Shape::Image(d), Shape::Image(o)) => {
-                Node::Conv(conv::Conv::compile(i, layer, d, o, slots)?)
+                Node::Conv(conv::Conv::compile(i, layer, d, o, &at)?)
             }
             (Layer::MaxPool { kernel, stride }, Shape::Image(d), Shape::Image(o)) => {
                 Node::MaxPool(pool::Pool::compile(kernel, stride, d, o))
@@ -144,7 +145,10 @@ impl Node {
                 Node::AvgPool(pool::Pool::compile(kernel, stride, d, o))
             }
             (Layer::BatchNorm, shape, _) => {
-                Node::BatchNorm(batchnorm::BatchNorm::compile(i, shape, slots))
+                Node::BatchNorm(batchnorm::BatchNorm::compile(shape, &at))
+            }
+            (Layer::LayerNorm, Shape::Flat([n]), _) => {
+                Node::LayerNorm(layernorm::LayerNorm::compile(n, &at))
             }
             (Layer::Relu, ..) => Node::Act(Activation::Relu),
             (Layer::Gelu, ..) => Node::Act(Activation::Gelu),
@@ -155,7 +159,15 @@ impl Node {
                 Node::Flatten(reshape::Flatten { c, hw: h * w })
             }
             (Layer::Flatten | Layer::Softmax, ..) => Node::Identity,
-            (layer, shape, _) => {
+            (
+                layer @ (Layer::Dense { .. }
+                | Layer::Conv { .. }
+                | Layer::MaxPool { .. }
+                | Layer::AvgPool { .. }
+                | Layer::LayerNorm),
+                shape,
+                _,
+            ) => {
                 let n = i + 1;
                 return Err(EngineError::Input(format!(
                     "layer {n} ({layer:?}) cannot take input {shape:?}"
@@ -166,7 +178,10 @@ impl Node {
 
     /// Whether the node has trainable parameters.
     pub fn trainable(&self) -> bool {
-        matches!(self, Node::Dense(_) | Node::Conv(_) | Node::BatchNorm(_))
+        matches!(
+            self,
+            Node::Dense(_) | Node::Conv(_) | Node::BatchNorm(_) | Node::LayerNorm(_)
+        )
     }
 
     /// Whether inference may skip it, passing its input on (it only copies).
@@ -175,7 +190,7 @@ impl Node {
             Node::Identity | Node::Dropout(_) => true,
             Node::Flatten(f) => f.c == 1 || f.hw == 1,
             Node::Dense(_) | Node::Conv(_) | Node::MaxPool(_) | Node::AvgPool(_) => false,
-            Node::BatchNorm(_) | Node::Act(_) => false,
+            Node::BatchNorm(_) | Node::LayerNorm(_) | Node::Act(_) => false,
         }
     }
 
@@ -185,6 +200,7 @@ impl Node {
             Node::Conv(c) => c.scratch(batch),
             Node::MaxPool(_) => pool::max_scratch(batch, out),
             Node::BatchNorm(n) => n.scratch(),
+            Node::LayerNorm(n) => n.scratch(batch),
             Node::Dropout(_) => dropout::scratch(batch, inp),
             Node::Dense(_)
             | Node::AvgPool(_)
@@ -201,6 +217,7 @@ impl Node {
             Node::MaxPool(p) => p.max_forward(f),
             Node::AvgPool(p) => p.avg_forward(f),
             Node::BatchNorm(n) => n.forward(f),
+            Node::LayerNorm(n) => n.forward(f),
             Node::Act(a) => activation::forward(*a, f),
             Node::Dropout(d) => d.forward(f),
             Node::Flatten(r) => r.forward(f),
@@ -215,6 +232,7 @@ impl Node {
             Node::MaxPool(p) => p.max_backward(k),
             Node::AvgPool(p) => p.avg_backward(k),
             Node::BatchNorm(n) => n.backward(k),
+            Node::LayerNorm(n) => n.backward(k),
             Node::Act(a) => activation::backward(*a, k),
             Node::Dropout(d) => d.backward(k),
             Node::Flatten(r) => r.backward(k),
