@@ -31,6 +31,7 @@ pub(crate) fn params(input: Shape, layers: &[Layer]) -> Vec<(String, Param)> {
 }
 
 /// The names and shapes of the parameters (and running statistics) of `layers`.
+#[cfg(feature = "burn")]
 pub(crate) fn param_layout(input: Shape, layers: &[Layer]) -> Vec<(String, Vec<usize>)> {
     let named = params(input, layers).into_iter();
     named.map(|(name, p)| (name, p.shape)).collect()

@@ -228,55 +228,94 @@ pub fn parse(
     sig: &Signature,
     limits: Limits,
 ) -> Result<Parsed, ServeError> {
-    let (json_part, mut binary) = match header_len {
-        Some(n) if n > body.len() => {
-            return Err(bad(format!(
-                "Inference-Header-Content-Length is {n} but the body has only {} bytes",
-                body.len()
-            )));
-        }
-        Some(n) => body.split_at(n),
-        None => (body, &[][..]),
-    };
-    let depth = json_depth(json_part, limits.max_depth);
-    if depth > limits.max_depth {
+    let (json_part, binary) = split_body(body, header_len)?;
+    let req = read_request(json_part, limits.max_depth)?;
+    let spec = sig.inputs.first().ok_or(ServeError::Internal)?;
+    let input = the_input(&req, &spec.name)?;
+    let dtype = DType::parse(&input.datatype)?;
+    let n = check_shape(&input.shape, &spec.shape, limits.max_examples)?;
+    let count = n * spec.shape[1..].iter().product::<i64>() as usize;
+    let binary = header_len.map(|_| binary);
+    let x = input_values(input, dtype, count, binary)?;
+    Ok(Parsed {
+        id: req.id.clone(),
+        n,
+        x,
+        outputs: requested_outputs(&req)?,
+    })
+}
+
+/// The JSON header and the binary part after it.
+fn split_body(body: &[u8], header_len: Option<usize>) -> Result<(&[u8], &[u8]), ServeError> {
+    match header_len {
+        Some(n) if n > body.len() => Err(bad(format!(
+            "Inference-Header-Content-Length is {n} but the body has only {} bytes",
+            body.len()
+        ))),
+        Some(n) => Ok(body.split_at(n)),
+        None => Ok((body, &[][..])),
+    }
+}
+
+/// The request's JSON header, refused past `max_depth` levels of nesting before it is parsed.
+fn read_request(json_part: &[u8], max_depth: usize) -> Result<Request, ServeError> {
+    if json_depth(json_part, max_depth) > max_depth {
         return Err(bad(format!(
-            "JSON nesting is deeper than {} levels",
-            limits.max_depth
+            "JSON nesting is deeper than {max_depth} levels"
         )));
     }
-    let req: Request = serde_json::from_slice(json_part)
-        .map_err(|e| bad(format!("invalid inference request JSON: {e}")))?;
-    let input_spec = sig.inputs.first().ok_or(ServeError::Internal)?;
+    serde_json::from_slice(json_part)
+        .map_err(|e| bad(format!("invalid inference request JSON: {e}")))
+}
+
+/// The request's one input, which must be the model's `name`.
+fn the_input<'r>(req: &'r Request, name: &str) -> Result<&'r InputTensor, ServeError> {
     let [input] = req.inputs.as_slice() else {
         return Err(bad(format!(
-            "expected exactly 1 input (`{}`), got {}",
-            input_spec.name,
+            "expected exactly 1 input (`{name}`), got {}",
             req.inputs.len()
         )));
     };
-    if input.name != input_spec.name {
+    if input.name != name {
         return Err(bad(format!(
-            "unknown input `{}`: the model's input is `{}`",
-            truncate(&input.name),
-            input_spec.name
+            "unknown input `{}`: the model's input is `{name}`",
+            truncate(&input.name)
         )));
     }
-    let dtype = DType::parse(&input.datatype)?;
-    let n = check_shape(&input.shape, &input_spec.shape, limits.max_examples)?;
-    let count = n * input_spec.shape[1..].iter().product::<i64>() as usize;
-    let binary_size = match input
-        .parameters
-        .as_ref()
-        .and_then(|p| p.get("binary_data_size"))
-    {
+    Ok(input)
+}
+
+/// `key` in an optional `parameters` object.
+fn parameter<'a>(params: &'a Option<Map<String, Value>>, key: &str) -> Option<&'a Value> {
+    params.as_ref().and_then(|p| p.get(key))
+}
+
+/// A boolean parameter, `default` when absent.
+fn flag(params: &Option<Map<String, Value>>, key: &str, default: bool) -> Result<bool, ServeError> {
+    match parameter(params, key) {
+        None => Ok(default),
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| bad(format!("`{key}` must be true or false"))),
+    }
+}
+
+/// The input's `count` values, from its `data` or from the binary part (`None`: the request
+/// has no binary part), which it must use up; all finite.
+fn input_values(
+    input: &InputTensor,
+    dtype: DType,
+    count: usize,
+    binary: Option<&[u8]>,
+) -> Result<Vec<f32>, ServeError> {
+    let size = match parameter(&input.parameters, "binary_data_size") {
         None => None,
         Some(v) => Some(
             v.as_u64()
                 .ok_or_else(|| bad("`binary_data_size` must be a non-negative integer"))?,
         ),
     };
-    let x = match (&input.data, binary_size) {
+    let (x, rest) = match (&input.data, size) {
         (Some(_), Some(_)) => {
             return Err(bad("input `input` has both `data` and `binary_data_size`"));
         }
@@ -285,95 +324,97 @@ pub fn parse(
                 "input `input` has neither `data` nor `binary_data_size`",
             ));
         }
-        (None, Some(size)) => {
-            if header_len.is_none() {
-                return Err(bad(
-                    "a binary input needs the Inference-Header-Content-Length header",
-                ));
-            }
-            let want = count * dtype.size();
-            if size != want as u64 {
-                return Err(bad(format!(
-                    "binary_data_size is {size} but shape {:?} of {} needs {want} bytes",
-                    input.shape, input.datatype
-                )));
-            }
-            if binary.len() < want {
-                return Err(bad(format!(
-                    "the body holds {} bytes of binary data, the input needs {want}",
-                    binary.len()
-                )));
-            }
-            let (mine, rest) = binary.split_at(want);
-            binary = rest;
-            mine.chunks_exact(dtype.size())
-                .map(|b| dtype.decode(b))
-                .collect()
-        }
-        (Some(data), None) => {
-            let mut out = Vec::with_capacity(count);
-            flatten(data, dtype, count, &mut out)?;
-            if out.len() != count {
-                return Err(bad(format!(
-                    "`data` holds {} values, shape {:?} needs {count}",
-                    out.len(),
-                    input.shape
-                )));
-            }
-            out
-        }
+        (None, Some(size)) => binary_values(input, dtype, count, size, binary)?,
+        (Some(data), None) => (
+            json_values(input, data, dtype, count)?,
+            binary.unwrap_or_default(),
+        ),
     };
-    if !binary.is_empty() {
+    if !rest.is_empty() {
         return Err(bad(format!(
             "{} bytes of binary data follow that no input claims",
+            rest.len()
+        )));
+    }
+    match x.iter().find(|v| !v.is_finite()) {
+        Some(v) => Err(bad(format!("input values must be finite, found {v}"))),
+        None => Ok(x),
+    }
+}
+
+/// `size` bytes of the binary part as `count` values; the rest of the binary part.
+fn binary_values<'b>(
+    input: &InputTensor,
+    dtype: DType,
+    count: usize,
+    size: u64,
+    binary: Option<&'b [u8]>,
+) -> Result<(Vec<f32>, &'b [u8]), ServeError> {
+    let Some(binary) = binary else {
+        return Err(bad(
+            "a binary input needs the Inference-Header-Content-Length header",
+        ));
+    };
+    let want = count * dtype.size();
+    if size != want as u64 {
+        return Err(bad(format!(
+            "binary_data_size is {size} but shape {:?} of {} needs {want} bytes",
+            input.shape, input.datatype
+        )));
+    }
+    if binary.len() < want {
+        return Err(bad(format!(
+            "the body holds {} bytes of binary data, the input needs {want}",
             binary.len()
         )));
     }
-    if let Some(bad_value) = x.iter().find(|v| !v.is_finite()) {
+    let (mine, rest) = binary.split_at(want);
+    let x = mine.chunks_exact(dtype.size()).map(|b| dtype.decode(b));
+    Ok((x.collect(), rest))
+}
+
+/// The `count` values of a JSON `data` (flat or nested).
+fn json_values(
+    input: &InputTensor,
+    data: &Value,
+    dtype: DType,
+    count: usize,
+) -> Result<Vec<f32>, ServeError> {
+    let mut out = Vec::with_capacity(count);
+    flatten(data, dtype, count, &mut out)?;
+    if out.len() != count {
         return Err(bad(format!(
-            "input values must be finite, found {bad_value}"
+            "`data` holds {} values, shape {:?} needs {count}",
+            out.len(),
+            input.shape
         )));
     }
-    let default_binary = match req
-        .parameters
-        .as_ref()
-        .and_then(|p| p.get("binary_data_output"))
-    {
-        None => false,
-        Some(v) => v
-            .as_bool()
-            .ok_or_else(|| bad("`binary_data_output` must be true or false"))?,
+    Ok(out)
+}
+
+/// The outputs asked for (all by default), each with whether it is returned binary.
+fn requested_outputs(req: &Request) -> Result<Vec<(Output, bool)>, ServeError> {
+    let default_binary = flag(&req.parameters, "binary_data_output", false)?;
+    let Some(list) = &req.outputs else {
+        return Ok(OUTPUTS.iter().map(|(_, o)| (*o, default_binary)).collect());
     };
-    let outputs = match &req.outputs {
-        None => OUTPUTS.iter().map(|(_, o)| (*o, default_binary)).collect(),
-        Some(list) => list
-            .iter()
-            .map(|o| {
-                let kind = OUTPUTS
-                    .iter()
-                    .find(|(name, _)| *name == o.name)
-                    .map(|(_, k)| *k)
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "unknown output `{}`: expected probabilities, class or label",
-                            truncate(&o.name)
-                        ))
-                    })?;
-                let binary = match o.parameters.as_ref().and_then(|p| p.get("binary_data")) {
-                    None => default_binary,
-                    Some(v) => v
-                        .as_bool()
-                        .ok_or_else(|| bad("`binary_data` must be true or false"))?,
-                };
-                Ok((kind, binary))
-            })
-            .collect::<Result<Vec<_>, ServeError>>()?,
-    };
-    Ok(Parsed {
-        id: req.id,
-        n,
-        x,
-        outputs,
+    list.iter()
+        .map(|o| {
+            Ok((
+                output_kind(&o.name)?,
+                flag(&o.parameters, "binary_data", default_binary)?,
+            ))
+        })
+        .collect()
+}
+
+fn output_kind(name: &str) -> Result<Output, ServeError> {
+    let found = OUTPUTS.iter().find(|(n, _)| *n == name);
+    found.map(|(_, k)| *k).ok_or_else(|| {
+        bad(format!(
+            "unknown output `{}`: expected probabilities, class or label",
+            truncate(name)
+        ))
     })
 }
 
