@@ -75,8 +75,36 @@ pub fn train_with(
     examples: &Examples<'_>,
     observer: &mut dyn Observer,
 ) -> Result<Trained, EngineError> {
-    let input = program.input.shape;
-    let features = input.elements();
+    check_examples(program, examples)?;
+    // Every random draw (initialisation, shuffling, augmentation, dropout) comes from this
+    // seeded generator, never from a process-wide one, so a seed fixes the weights even when
+    // other trainings run in the same process.
+    let mut rng = SplitMix64::new(program.train.seed);
+    let init = initial_weights(program.input.shape, program.logit_layers(), &mut rng);
+    let stepper: Box<dyn Stepper> = match backend {
+        Backend::Compiled => Box::new(CompiledStepper::new(program, &init)?),
+        Backend::Burn => reference_stepper(program, &init)?,
+    };
+    let mut run = Run::new(program, examples, stepper, rng);
+    let epochs = program.train.epochs;
+    let (mut losses, mut stats) = (Vec::with_capacity(epochs), Vec::with_capacity(epochs));
+    for epoch in 1..=epochs {
+        let (s, l) = run.epoch(epoch, observer)?;
+        observer.epoch_end(&s);
+        stats.push(s);
+        losses.push(l);
+    }
+    run.print_profile();
+    Ok(Trained {
+        weights: run.stepper.export()?,
+        losses,
+        epochs: stats,
+    })
+}
+
+/// Examples that fit the program: some, of the input's size, labels below the class count.
+fn check_examples(program: &Program, examples: &Examples<'_>) -> Result<(), EngineError> {
+    let features = program.input.shape.elements();
     let n = examples.y.len();
     if n == 0 {
         return Err(EngineError::Input("no training examples".into()));
@@ -88,108 +116,169 @@ pub fn train_with(
         )));
     }
     let classes = program.classes.len();
-    if let Some(bad) = examples.y.iter().find(|&&y| y as usize >= classes) {
-        return Err(EngineError::Input(format!(
+    match examples.y.iter().find(|&&y| y as usize >= classes) {
+        Some(bad) => Err(EngineError::Input(format!(
             "label index {bad} is not below {classes} classes"
-        )));
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A training run in progress.
+struct Run<'a> {
+    train: &'a anneal_spec::program::Train,
+    input: Shape,
+    examples: &'a Examples<'a>,
+    stepper: Box<dyn Stepper>,
+    rng: SplitMix64,
+    /// The examples in this epoch's order.
+    order: Vec<usize>,
+    /// Steps per epoch.
+    steps: usize,
+    /// The batch's inputs, augmented.
+    xb: Vec<f32>,
+    /// The value shifted images are filled with.
+    fill: f32,
+    /// Seconds spent assembling batches.
+    batching: f64,
+}
+
+/// One epoch's figures as its steps add them up.
+struct Tally {
+    losses: Vec<f32>,
+    sum: f64,
+    correct: usize,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        program: &'a Program,
+        examples: &'a Examples<'a>,
+        stepper: Box<dyn Stepper>,
+        rng: SplitMix64,
+    ) -> Run<'a> {
+        let (n, train, input) = (examples.y.len(), &program.train, program.input.shape);
+        Run {
+            train,
+            input,
+            examples,
+            stepper,
+            rng,
+            order: (0..n).collect(),
+            steps: n.div_ceil(train.batch),
+            xb: Vec::with_capacity(train.batch * input.elements()),
+            fill: background(examples.x, input.elements()),
+            batching: 0.0,
+        }
     }
 
-    let t = &program.train;
-    // Every random draw (initialisation, shuffling, augmentation, dropout) comes from this
-    // seeded generator, never from a process-wide one, so a seed fixes the weights even when
-    // other trainings run in the same process.
-    let mut rng = SplitMix64::new(t.seed);
-    let layers = program.logit_layers();
-    let init = initial_weights(input, layers, &mut rng);
-    let mut stepper: Box<dyn Stepper> = match backend {
-        Backend::Compiled => Box::new(CompiledStepper::new(program, &init)?),
-        Backend::Burn => reference_stepper(program, &init)?,
-    };
-
-    let mut order: Vec<usize> = (0..n).collect();
-    let steps = n.div_ceil(t.batch);
-    let total_steps = (steps * t.epochs) as f64;
-    let mut losses = Vec::with_capacity(t.epochs);
-    let mut epochs = Vec::with_capacity(t.epochs);
-    let mut xb = Vec::with_capacity(t.batch * features);
-    let fill = background(examples.x, features);
-    let mut batching = 0f64;
-
-    for epoch in 1..=t.epochs {
+    /// Train one epoch (1-based); its figures and per-example losses.
+    fn epoch(
+        &mut self,
+        epoch: usize,
+        observer: &mut dyn Observer,
+    ) -> Result<(EpochStats, Vec<f32>), EngineError> {
         let start = Instant::now();
-        rng.shuffle(&mut order);
-        observer.epoch_start(epoch, t.epochs, steps);
-        let mut epoch_loss = vec![0f32; n];
-        let (mut sum, mut correct) = (0f64, 0usize);
-        for (step, idx) in order.chunks(t.batch).enumerate() {
+        self.rng.shuffle(&mut self.order);
+        observer.epoch_start(epoch, self.train.epochs, self.steps);
+        let n = self.order.len();
+        let mut tally = Tally {
+            losses: vec![0f32; n],
+            sum: 0.0,
+            correct: 0,
+        };
+        let order = std::mem::take(&mut self.order);
+        for (step, idx) in order.chunks(self.train.batch).enumerate() {
             if observer.cancelled() {
                 return Err(EngineError::Interrupted);
             }
-            let b = idx.len();
-            let started = Instant::now();
-            xb.clear();
-            for &i in idx {
-                let row = &examples.x[i * features..(i + 1) * features];
-                match (t.augment_shift, input) {
-                    (s, Shape::Image(dims)) if s > 0 => {
-                        let dy = rng.below(2 * s + 1) as isize - s as isize;
-                        let dx = rng.below(2 * s + 1) as isize - s as isize;
-                        shifted(row, dims, dy, dx, fill, &mut xb);
-                    }
-                    _ => xb.extend_from_slice(row),
-                }
-            }
-            let yb: Vec<u32> = idx.iter().map(|&i| examples.y[i]).collect();
-            batching += started.elapsed().as_secs_f64();
-            let lr = match t.schedule {
-                Schedule::Constant => t.optimizer.lr(),
-                Schedule::Cosine => {
-                    let done = ((epoch - 1) * steps + step) as f64 / total_steps;
-                    0.5 * t.optimizer.lr() * (1.0 + (std::f64::consts::PI * done).cos())
-                }
-            };
-            let (values, predicted) = stepper.step(&xb, &yb, lr, &mut rng)?;
-            let batch_loss = values.iter().sum::<f32>() / b as f32;
-            if !batch_loss.is_finite() {
-                return Err(EngineError::Diverged {
-                    epoch,
-                    step: step + 1,
-                    loss: batch_loss,
-                });
-            }
-            for ((&i, &l), (&p, &y)) in idx.iter().zip(&values).zip(predicted.iter().zip(&yb)) {
-                epoch_loss[i] = l;
-                correct += usize::from(p == y);
-            }
-            sum += f64::from(batch_loss) * b as f64;
-            observer.step(step + 1, batch_loss, (step * t.batch + b).min(n));
+            let loss = self.step(epoch, step, idx, &mut tally)?;
+            observer.step(step + 1, loss, (step * self.train.batch + idx.len()).min(n));
         }
-        let seconds = start.elapsed().as_secs_f64();
-        let stats = EpochStats {
+        self.order = order;
+        let stats = tally.stats(epoch, self.train.epochs, start.elapsed().as_secs_f64());
+        Ok((stats, tally.losses))
+    }
+
+    /// One step (0-based) on the examples `idx`; the batch's mean loss.
+    fn step(
+        &mut self,
+        epoch: usize,
+        step: usize,
+        idx: &[usize],
+        tally: &mut Tally,
+    ) -> Result<f32, EngineError> {
+        let started = Instant::now();
+        self.fill_batch(idx);
+        let yb: Vec<u32> = idx.iter().map(|&i| self.examples.y[i]).collect();
+        self.batching += started.elapsed().as_secs_f64();
+        let lr = self.learning_rate(epoch, step);
+        let (values, predicted) = self.stepper.step(&self.xb, &yb, lr, &mut self.rng)?;
+        let loss = values.iter().sum::<f32>() / idx.len() as f32;
+        if !loss.is_finite() {
+            let step = step + 1;
+            return Err(EngineError::Diverged { epoch, step, loss });
+        }
+        for ((&i, &l), (&p, &y)) in idx.iter().zip(&values).zip(predicted.iter().zip(&yb)) {
+            tally.losses[i] = l;
+            tally.correct += usize::from(p == y);
+        }
+        tally.sum += f64::from(loss) * idx.len() as f64;
+        Ok(loss)
+    }
+
+    /// The inputs of examples `idx` into `xb`, shifted at random when the program augments.
+    fn fill_batch(&mut self, idx: &[usize]) {
+        let features = self.input.elements();
+        self.xb.clear();
+        for &i in idx {
+            let row = &self.examples.x[i * features..(i + 1) * features];
+            match (self.train.augment_shift, self.input) {
+                (s, Shape::Image(dims)) if s > 0 => {
+                    let dy = self.rng.below(2 * s + 1) as isize - s as isize;
+                    let dx = self.rng.below(2 * s + 1) as isize - s as isize;
+                    shifted(row, dims, dy, dx, self.fill, &mut self.xb);
+                }
+                _ => self.xb.extend_from_slice(row),
+            }
+        }
+    }
+
+    /// The schedule's learning rate at a step (0-based) of an epoch (1-based).
+    fn learning_rate(&self, epoch: usize, step: usize) -> f64 {
+        let t = self.train;
+        match t.schedule {
+            Schedule::Constant => t.optimizer.lr(),
+            Schedule::Cosine => {
+                let total = (self.steps * t.epochs) as f64;
+                let done = ((epoch - 1) * self.steps + step) as f64 / total;
+                0.5 * t.optimizer.lr() * (1.0 + (std::f64::consts::PI * done).cos())
+            }
+        }
+    }
+
+    /// The per-layer profile (`ANNEAL_PROFILE`), with the batching time per step.
+    fn print_profile(&self) {
+        if let Some(profile) = self.stepper.profile() {
+            let total = (self.steps * self.train.epochs) as f64;
+            let ms = 1e3 * self.batching / total;
+            eprintln!("{profile}{:<28}{ms:>12.3}", "batching");
+        }
+    }
+}
+
+impl Tally {
+    fn stats(&self, epoch: usize, epochs: usize, seconds: f64) -> EpochStats {
+        let n = self.losses.len();
+        EpochStats {
             epoch,
-            epochs: t.epochs,
-            loss: (sum / n as f64) as f32,
-            accuracy: correct as f32 / n as f32,
+            epochs,
+            loss: (self.sum / n as f64) as f32,
+            accuracy: self.correct as f32 / n as f32,
             samples_per_sec: n as f64 / seconds.max(1e-9),
             seconds,
-        };
-        observer.epoch_end(&stats);
-        epochs.push(stats);
-        losses.push(epoch_loss);
+        }
     }
-    if let Some(profile) = stepper.profile() {
-        eprintln!(
-            "{profile}{:<28}{:>12.3}",
-            "batching",
-            1e3 * batching / total_steps
-        );
-    }
-    let weights = stepper.export()?;
-    Ok(Trained {
-        weights,
-        losses,
-        epochs,
-    })
 }
 
 /// The most common input value (the background, e.g. black pixels), used to fill shifted images.
