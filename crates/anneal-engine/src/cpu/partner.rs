@@ -134,24 +134,50 @@ impl Partner {
             w.product(x, rows, 0..w.panels(), y);
             return;
         };
-        // A caller that unwound mid-job (a panic in its kernel) left that job open or taken:
-        // close it or let the partner finish it before the slot is reused.
+        self.settle_previous();
+        let number = self.open_job(layer, x, rows);
+        let open = number << 2 | OPEN;
+        if claim {
+            while let Some(p) = s.claim(true) {
+                w.product(x, rows, p..p + 1, y);
+            }
+        } else {
+            while s.state.load(Ordering::Acquire) == open {
+                thread::yield_now();
+            }
+        }
+        if s.close(open, number) {
+            return; // The partner never joined: every panel was ours.
+        }
+        // It joined: it finishes its last panel about when we finished ours.
+        if !self.wait_done(number) {
+            // It died mid-job (a bug: its kernels check their shapes before they lock
+            // anything): do the whole layer here. Later jobs find nobody to join them.
+            w.product(x, rows, 0..w.panels(), y);
+            return;
+        }
+        s.copy_results(w, rows, y);
+    }
+
+    /// A caller that unwound mid-job (a panic in its kernel) left that job open or taken:
+    /// close it or let the partner finish it before the slot is reused.
+    fn settle_previous(&self) {
+        let s = &*self.shared;
         let previous = s.state.load(Ordering::Acquire);
         if previous & 3 == OPEN || previous & 3 == TAKEN {
             let n = previous >> 2;
-            let closed = previous & 3 == OPEN
-                && s.state
-                    .compare_exchange(
-                        previous,
-                        n << 2 | CLOSED,
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    )
-                    .is_ok();
+            let closed = previous & 3 == OPEN && s.close(previous, n);
             if !closed {
                 self.wait_done(n);
             }
         }
+    }
+
+    /// Post the product of `layer` on `x` as the next job, open to the partner (woken if it
+    /// sleeps); the job's number.
+    fn open_job(&self, layer: usize, x: &[f32], rows: usize) -> u64 {
+        let s = &*self.shared;
+        let w = &s.layers[layer];
         {
             let mut job = lock(&s.job);
             job.layer = layer;
@@ -168,42 +194,7 @@ impl Partner {
         {
             t.thread().unpark();
         }
-        let open = number << 2 | OPEN;
-        if claim {
-            while let Some(p) = s.claim(true) {
-                w.product(x, rows, p..p + 1, y);
-            }
-        } else {
-            while s.state.load(Ordering::Acquire) == open {
-                thread::yield_now();
-            }
-        }
-        if s.state
-            .compare_exchange(
-                open,
-                number << 2 | CLOSED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_ok()
-        {
-            return; // The partner never joined: every panel was ours.
-        }
-        // It joined: it finishes its last panel about when we finished ours.
-        if !self.wait_done(number) {
-            // It died mid-job (a bug: its kernels check their shapes before they lock
-            // anything): do the whole layer here. Later jobs find nobody to join them.
-            w.product(x, rows, 0..w.panels(), y);
-            return;
-        }
-        let result = lock(&s.result);
-        for &p in &result.claimed {
-            let cols = w.columns(p);
-            for r in 0..rows {
-                y[r * w.out()..][cols.clone()]
-                    .copy_from_slice(&result.values[r * w.out()..][cols.clone()]);
-            }
-        }
+        number
     }
 
     /// Wait for the partner to finish job `number`: spin for [`WAIT_SPIN`], then yield (it
@@ -253,6 +244,27 @@ impl Drop for Partner {
 }
 
 impl Shared {
+    /// Close job `number` if it is still `from` (open, nobody joined); whether it closed.
+    fn close(&self, from: u64, number: u64) -> bool {
+        let to = number << 2 | CLOSED;
+        let swap = self
+            .state
+            .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire);
+        swap.is_ok()
+    }
+
+    /// The partner's panels of the last job, into `y` (`rows x out`).
+    fn copy_results(&self, w: &Packed, rows: usize, y: &mut [f32]) {
+        let result = lock(&self.result);
+        for &p in &result.claimed {
+            let cols = w.columns(p);
+            for r in 0..rows {
+                y[r * w.out()..][cols.clone()]
+                    .copy_from_slice(&result.values[r * w.out()..][cols.clone()]);
+            }
+        }
+    }
+
     /// The lowest unclaimed panel (`front`) or the highest, now claimed; `None` when none is
     /// left.
     fn claim(&self, front: bool) -> Option<usize> {
