@@ -234,18 +234,7 @@ impl Plan {
             Mode::Eval(_, Some(l)) if b <= MAX_SMALL_BATCH => Some(l),
             _ => None,
         };
-        let mut src = match self.input {
-            Shape::Image([c, h, w]) if c > 1 => {
-                ops::to_channels_last(input, b, c, h * w, &mut ws.acts[0]);
-                Some(0)
-            }
-            _ if eval => None,
-            _ => {
-                let n = b * self.sizes[0];
-                ws.acts[0][..n].copy_from_slice(&input[..n]);
-                Some(0)
-            }
-        };
+        let mut src = self.load_input(ws, input, b, eval);
         let mut relu_applied = false;
         for (i, node) in self.nodes.iter().enumerate() {
             let started = ws.profile.is_some().then(Instant::now);
@@ -260,9 +249,7 @@ impl Plan {
                 None => &input[..b * self.sizes[i]],
             };
             let dense_latency = latency.and_then(|l| l.slot[i].map(|k| (l, k)));
-            relu_applied = eval
-                && matches!(node, Node::Dense(_))
-                && matches!(self.nodes.get(i + 1), Some(Node::Act(Activation::Relu)));
+            relu_applied = eval && self.relu_follows_dense(i);
             node.forward(Forward {
                 params,
                 x,
@@ -276,6 +263,40 @@ impl Plan {
             src = Some(i + 1);
             record(&mut ws.profile, i, 0, started);
         }
+        self.logits(ws, src, input, b)
+    }
+
+    /// The input where node 0 reads it: channels-last in `acts[0]` for images of several
+    /// channels, copied there for training, left where it is for inference (`None`).
+    fn load_input(&self, ws: &mut Workspace, input: &[f32], b: usize, eval: bool) -> Option<usize> {
+        match self.input {
+            Shape::Image([c, h, w]) if c > 1 => {
+                ops::to_channels_last(input, b, c, h * w, &mut ws.acts[0]);
+                Some(0)
+            }
+            _ if eval => None,
+            _ => {
+                let n = b * self.sizes[0];
+                ws.acts[0][..n].copy_from_slice(&input[..n]);
+                Some(0)
+            }
+        }
+    }
+
+    /// Whether node `i` is a dense layer followed by a relu (which inference fuses into it).
+    fn relu_follows_dense(&self, i: usize) -> bool {
+        matches!(self.nodes[i], Node::Dense(_))
+            && matches!(self.nodes.get(i + 1), Some(Node::Act(Activation::Relu)))
+    }
+
+    /// The logits of the last forward pass, which wrote them to `acts[src]`.
+    fn logits<'w>(
+        &self,
+        ws: &'w mut Workspace,
+        src: Option<usize>,
+        input: &[f32],
+        b: usize,
+    ) -> &'w [f32] {
         let n = b * self.classes;
         match src {
             Some(s) => &ws.acts[s][..n],
