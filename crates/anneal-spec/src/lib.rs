@@ -3,8 +3,10 @@
 //! Parses `anneal.toml` and validates it into a [`Program`], with no I/O of its own.
 //!
 //! - [`manifest`]: the serde schema, exactly as written (spans kept for errors).
-//! - [`program`]: the validated meaning: input, classes, layers, training, checks.
-//! - [`layer`]: the layer grammar (`"conv 32 5x5 pad 2"`), with suggestions for typos.
+//! - [`program`]: the validated meaning: input, classes, layers, training, checks (checked
+//!   field by field in `validate`, each error pointing at its text).
+//! - [`layer`]: the layer grammar (`"conv 32 5x5 pad 2"`), with suggestions for typos; one
+//!   file per layer kind under `layer/`, owning its grammar, shape and cost rule and parameters.
 //! - [`shape`]: shape inference and the forward-pass cost model (parameters, FLOPs, bytes).
 //! - [`normalization`]: how pixels become inputs, fitted by a build and recorded in its package.
 //! - [`tensor`]: [`NamedTensor`], weights as plain f32 buffers.
@@ -40,6 +42,7 @@ pub mod program;
 mod roundtrip;
 pub mod shape;
 pub mod tensor;
+mod validate;
 
 pub use error::ManifestError;
 pub use layer::Layer;

@@ -1,0 +1,546 @@
+//! From a parsed manifest to a [`Program`]: every field checked, every error pointing at the
+//! text it is about.
+
+use std::ops::Range;
+
+use toml::Spanned;
+
+use crate::budget;
+use crate::error::ManifestError;
+use crate::layer::{Layer, parse_layer, suggest};
+use crate::manifest::{CheckTable, Classes, DataTable, Manifest, TrainTable};
+use crate::program::{
+    Check, Input, InputKind, Metric, Normalize, Optimizer, Program, Schedule, Slice, Source, Train,
+};
+use crate::shape::{CostTable, Shape, infer};
+
+const METRICS: &[&str] = &["accuracy", "precision", "recall", "f1"];
+
+/// The manifest's file name and text, for errors.
+pub(crate) struct Validator<'a> {
+    pub file: &'a str,
+    pub source: &'a str,
+}
+
+impl Validator<'_> {
+    fn err(
+        &self,
+        span: Range<usize>,
+        msg: impl Into<String>,
+        hint: Option<String>,
+    ) -> ManifestError {
+        ManifestError::at(self.file, self.source, span, msg, hint)
+    }
+
+    pub(crate) fn program(&self, m: Manifest) -> Result<Program, ManifestError> {
+        if let Some(f) = &m.program.format
+            && *f.get_ref() != 1
+        {
+            return Err(self.err(
+                f.span(),
+                format!(
+                    "unsupported manifest format {}; this anneal reads format 1",
+                    f.get_ref()
+                ),
+                Some("upgrade anneal, or write `format = 1`".into()),
+            ));
+        }
+        let name = self.name(&m.program.name)?;
+        let version = self.version(&m.program.version)?;
+        let input = self.input(&m.data)?;
+        let classes = self.classes(&m.data.classes)?;
+        let layers = self.layers(&m.model.layers)?;
+        let cost = self.cost(&input, &layers, classes.len(), &m.model.layers)?;
+        let train = self.train(&m.train)?;
+        self.batch_fits(&cost, &train, &m.train)?;
+        let sources = self.sources(&m.data)?;
+        let checks = m
+            .check
+            .iter()
+            .map(|c| self.check(c, &classes))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Program {
+            name,
+            version,
+            description: m.program.description,
+            input,
+            classes,
+            layers,
+            train,
+            train_split: m.data.train_split.unwrap_or_else(|| "train".into()),
+            test_split: m.data.test_split.unwrap_or_else(|| "test".into()),
+            sources,
+            checks,
+            cost,
+        })
+    }
+
+    fn cost(
+        &self,
+        input: &Input,
+        layers: &[Layer],
+        classes: usize,
+        spans: &[Spanned<String>],
+    ) -> Result<CostTable, ManifestError> {
+        let span = |i: usize| spans.get(i).map_or(0..0, |l| l.span());
+        let cost = infer(input.shape, layers, classes)
+            .map_err(|e| self.err(span(e.index), e.to_string(), e.hint))?;
+        budget::params(cost.params).map_err(|m| {
+            let biggest = cost
+                .layers
+                .iter()
+                .max_by_key(|r| r.params)
+                .map_or(0, |r| r.index);
+            self.err(span(biggest), m, Some("use fewer units or channels".into()))
+        })?;
+        Ok(cost)
+    }
+
+    /// One batch's activations must fit [`budget::MAX_BATCH_ACTIVATION_BYTES`].
+    fn batch_fits(
+        &self,
+        cost: &CostTable,
+        train: &Train,
+        t: &TrainTable,
+    ) -> Result<(), ManifestError> {
+        budget::batch_activations(cost.activation_bytes, train.batch).map_err(|m| {
+            let span = t.batch.as_ref().map_or(0..0, |b| b.span());
+            self.err(
+                span,
+                m,
+                Some("use a smaller `batch` or a smaller model".into()),
+            )
+        })
+    }
+
+    fn name(&self, n: &Spanned<String>) -> Result<String, ManifestError> {
+        let s = n.get_ref();
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if ok {
+            Ok(s.clone())
+        } else {
+            Err(self.err(
+                n.span(),
+                format!("invalid program name `{s}`: expected lowercase letters, digits, `-` or `_`, starting with a letter"),
+                Some(format!("try `{}`", sanitize(s))),
+            ))
+        }
+    }
+
+    fn version(&self, v: &Spanned<String>) -> Result<String, ManifestError> {
+        let s = v.get_ref();
+        let parts: Vec<&str> = s.split('.').collect();
+        if parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            Ok(s.clone())
+        } else {
+            Err(self.err(
+                v.span(),
+                format!("invalid version `{s}`: expected MAJOR.MINOR.PATCH"),
+                Some("write e.g. `version = \"0.1.0\"`".into()),
+            ))
+        }
+    }
+
+    fn input(&self, d: &DataTable) -> Result<Input, ManifestError> {
+        self.input_kind(&d.input)?;
+        let shape = self.image_shape(&d.shape)?;
+        let normalize = self.keyword(
+            d.normalize.as_ref(),
+            "normalisation",
+            &[
+                ("unit", Normalize::Unit),
+                ("standard", Normalize::Standard),
+                ("none", Normalize::None),
+            ],
+        )?;
+        Ok(Input {
+            kind: InputKind::Image,
+            shape,
+            normalize: normalize.unwrap_or(Normalize::Unit),
+        })
+    }
+
+    /// `input`: only `image` builds so far.
+    fn input_kind(&self, kind: &Spanned<String>) -> Result<(), ManifestError> {
+        let kind_str = kind.get_ref();
+        if kind_str == "image" {
+            return Ok(());
+        }
+        let hint = if ["audio", "table"].contains(&kind_str.as_str()) {
+            "only `image` programs can be built by this version"
+        } else {
+            "expected `image`"
+        };
+        Err(self.err(
+            kind.span(),
+            format!("unsupported input kind `{kind_str}`"),
+            Some(hint.into()),
+        ))
+    }
+
+    /// `shape = [C, H, W]` with C 1 or 3, within the budget.
+    fn image_shape(&self, shape: &Spanned<Vec<usize>>) -> Result<Shape, ManifestError> {
+        let dims = shape.get_ref();
+        let fail = |message: String, hint: Option<String>| self.err(shape.span(), message, hint);
+        match dims.as_slice() {
+            [_, h, w] if *h > budget::MAX_INPUT_DIM || *w > budget::MAX_INPUT_DIM => Err(fail(
+                format!(
+                    "image shape {dims:?} is too large: each side must be at most {}",
+                    budget::MAX_INPUT_DIM
+                ),
+                None,
+            )),
+            [c, h, w] if c.saturating_mul(*h).saturating_mul(*w) > budget::MAX_EXAMPLE_ELEMENTS => {
+                Err(fail(
+                    format!(
+                        "an input of {dims:?} has {} values; at most {} are allowed",
+                        c.saturating_mul(*h).saturating_mul(*w),
+                        budget::MAX_EXAMPLE_ELEMENTS
+                    ),
+                    None,
+                ))
+            }
+            [c, h, w] if *c > 0 && *h > 0 && *w > 0 && [1, 3].contains(c) => {
+                Ok(Shape::Image([*c, *h, *w]))
+            }
+            _ => Err(fail(
+                format!(
+                    "invalid image shape {dims:?}: expected [C, H, W] with C = 1 (grey) or 3 (RGB)"
+                ),
+                Some("write e.g. `shape = [1, 28, 28]`".into()),
+            )),
+        }
+    }
+
+    /// One of a fixed set of words (`None` when absent), or an error naming the `what` and
+    /// listing the choices.
+    fn keyword<T: Copy>(
+        &self,
+        value: Option<&Spanned<String>>,
+        what: &str,
+        choices: &[(&str, T)],
+    ) -> Result<Option<T>, ManifestError> {
+        let Some(v) = value else { return Ok(None) };
+        let word = v.get_ref().as_str();
+        if let Some((_, t)) = choices.iter().find(|(w, _)| *w == word) {
+            return Ok(Some(*t));
+        }
+        let names: Vec<&str> = choices.iter().map(|(w, _)| *w).collect();
+        Err(self.err(
+            v.span(),
+            format!("unknown {what} `{word}`: expected {}", one_of(&names)),
+            suggest(word, &names).map(|s| format!("did you mean `{s}`?")),
+        ))
+    }
+
+    fn classes(&self, c: &Spanned<Classes>) -> Result<Vec<String>, ManifestError> {
+        let count = match c.get_ref() {
+            Classes::Count(n) => *n,
+            Classes::Names(v) => v.len(),
+        };
+        budget::within(
+            "the program",
+            count as u64,
+            budget::MAX_CLASSES as u64,
+            "classes",
+        )
+        .map_err(|m| self.err(c.span(), m, None))?;
+        let names: Vec<String> = match c.get_ref() {
+            Classes::Count(n) => (0..*n).map(|i| i.to_string()).collect(),
+            Classes::Names(v) => v.clone(),
+        };
+        if names.len() < 2 {
+            return Err(self.err(c.span(), "a classifier needs at least 2 classes", None));
+        }
+        let mut sorted = names.clone();
+        sorted.sort();
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(self.err(c.span(), format!("class `{}` is listed twice", w[0]), None));
+        }
+        if let Some(bad) = names
+            .iter()
+            .find(|n| n.is_empty() || n.trim() != n.as_str())
+        {
+            return Err(self.err(
+                c.span(),
+                format!(
+                    "invalid class name {bad:?}: names must be non-empty without surrounding spaces"
+                ),
+                None,
+            ));
+        }
+        Ok(names)
+    }
+
+    fn layers(&self, ls: &[Spanned<String>]) -> Result<Vec<Layer>, ManifestError> {
+        if let Some(extra) = ls.get(budget::MAX_LAYERS) {
+            let m = format!(
+                "the model has {} layers; at most {} are allowed",
+                ls.len(),
+                budget::MAX_LAYERS
+            );
+            return Err(self.err(extra.span(), m, None));
+        }
+        ls.iter()
+            .map(|l| {
+                parse_layer(l.get_ref()).map_err(|e| {
+                    // +1 skips the opening quote of the TOML string.
+                    let start = l.span().start + 1 + e.column;
+                    let len = l.get_ref()[e.column..]
+                        .split_whitespace()
+                        .next()
+                        .map_or(1, str::len);
+                    self.err(start..start + len, e.message, e.hint)
+                })
+            })
+            .collect()
+    }
+
+    fn train(&self, t: &TrainTable) -> Result<Train, ManifestError> {
+        let optimizer = match &t.optimizer {
+            None => Optimizer::Adam { lr: 1e-3 },
+            Some(o) => self.optimizer(o)?,
+        };
+        let schedules = [
+            ("constant", Schedule::Constant),
+            ("cosine", Schedule::Cosine),
+        ];
+        let schedule = self.keyword(t.schedule.as_ref(), "schedule", &schedules)?;
+        Ok(Train {
+            epochs: self.bounded(&t.epochs, 5, "epochs", budget::MAX_EPOCHS)?,
+            batch: self.bounded(&t.batch, 64, "batch", budget::MAX_BATCH)?,
+            optimizer,
+            schedule: schedule.unwrap_or(Schedule::Constant),
+            seed: t.seed.unwrap_or(42),
+            augment_shift: t.augment.as_ref().map_or(Ok(0), |a| self.augment(a))?,
+        })
+    }
+
+    /// A whole number in `1..=max`, `default` when absent.
+    fn bounded(
+        &self,
+        v: &Option<Spanned<usize>>,
+        default: usize,
+        what: &str,
+        max: usize,
+    ) -> Result<usize, ManifestError> {
+        match v {
+            None => Ok(default),
+            Some(s) if (1..=max).contains(s.get_ref()) => Ok(*s.get_ref()),
+            Some(s) => Err(self.err(
+                s.span(),
+                format!(
+                    "`{what}` must be between 1 and {max}, found {}",
+                    s.get_ref()
+                ),
+                None,
+            )),
+        }
+    }
+
+    /// `augment = "shift N"` (N pixels, 0 to 8) or `"none"`.
+    fn augment(&self, a: &Spanned<String>) -> Result<usize, ManifestError> {
+        let words: Vec<&str> = a.get_ref().split_whitespace().collect();
+        match words.as_slice() {
+            ["shift", n] => n.parse::<usize>().ok().filter(|n| *n <= 8).ok_or_else(|| {
+                self.err(
+                    a.span(),
+                    format!("invalid shift `{n}`: expected 0 to 8 pixels"),
+                    None,
+                )
+            }),
+            ["none"] => Ok(0),
+            _ => Err(self.err(
+                a.span(),
+                format!(
+                    "unknown augmentation `{}`: expected `shift N` or `none`",
+                    a.get_ref()
+                ),
+                Some("write e.g. `augment = \"shift 2\"`".into()),
+            )),
+        }
+    }
+
+    fn optimizer(&self, o: &Spanned<String>) -> Result<Optimizer, ManifestError> {
+        let bad = |msg: String| {
+            self.err(
+                o.span(),
+                msg,
+                Some("write `adam 1e-3` or `sgd 0.1 momentum 0.9`".into()),
+            )
+        };
+        let words: Vec<&str> = o.get_ref().split_whitespace().collect();
+        let lr = |w: &str| match w.parse::<f64>() {
+            Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+            _ => Err(bad(format!(
+                "invalid learning rate `{w}`: expected a positive number"
+            ))),
+        };
+        match words.as_slice() {
+            ["adam", r] => Ok(Optimizer::Adam { lr: lr(r)? }),
+            ["sgd", r] => Ok(Optimizer::Sgd {
+                lr: lr(r)?,
+                momentum: 0.0,
+            }),
+            ["sgd", r, "momentum", m] => match m.parse::<f64>() {
+                Ok(mv) if (0.0..1.0).contains(&mv) => Ok(Optimizer::Sgd {
+                    lr: lr(r)?,
+                    momentum: mv,
+                }),
+                _ => Err(bad(format!(
+                    "invalid momentum `{m}`: expected a number in [0, 1)"
+                ))),
+            },
+            [name, ..] if !["adam", "sgd"].contains(name) => Err(bad(format!(
+                "unknown optimizer `{name}`: expected `adam` or `sgd`{}",
+                suggest(name, &["adam", "sgd"])
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default()
+            ))),
+            _ => Err(bad(format!("invalid optimizer `{}`", o.get_ref()))),
+        }
+    }
+
+    fn sources(&self, d: &DataTable) -> Result<Vec<Source>, ManifestError> {
+        d.source
+            .iter()
+            .map(|s| {
+                let format = match &s.format {
+                    None => "idx".to_string(),
+                    Some(f) if f.get_ref() == "idx" || f.get_ref() == "images" => {
+                        f.get_ref().clone()
+                    }
+                    Some(f) => {
+                        return Err(self.err(
+                            f.span(),
+                            format!(
+                                "unsupported source format `{}`: expected `idx` or `images`",
+                                f.get_ref()
+                            ),
+                            None,
+                        ));
+                    }
+                };
+                if s.path.get_ref().is_empty() {
+                    return Err(self.err(s.path.span(), "empty source path", None));
+                }
+                Ok(Source {
+                    path: s.path.get_ref().clone(),
+                    format,
+                    split: s.split.clone(),
+                })
+            })
+            .collect()
+    }
+
+    fn check(&self, c: &CheckTable, classes: &[String]) -> Result<Check, ManifestError> {
+        let metric = match c.metric.get_ref().as_str() {
+            "accuracy" => Metric::Accuracy,
+            "precision" => Metric::Precision,
+            "recall" => Metric::Recall,
+            "f1" => Metric::F1,
+            other => {
+                return Err(self.err(
+                    c.metric.span(),
+                    format!(
+                        "unknown metric `{other}`: expected one of {}",
+                        METRICS.join(", ")
+                    ),
+                    suggest(other, METRICS).map(|s| format!("did you mean `{s}`?")),
+                ));
+            }
+        };
+        let slice = match &c.where_ {
+            None => None,
+            Some(w) => Some(self.slice(w, classes)?),
+        };
+        let floor = *c.at_least.get_ref();
+        if !(0.0..=1.0).contains(&floor) {
+            return Err(self.err(
+                c.at_least.span(),
+                format!("`at_least = {floor}` is outside [0, 1]"),
+                Some("metrics are fractions: write e.g. `at_least = 0.98`".into()),
+            ));
+        }
+        let name = c.name.clone().unwrap_or_else(|| match &slice {
+            None => c.metric.get_ref().clone(),
+            Some(Slice::Label { name, .. }) => format!("{}[label = {name}]", c.metric.get_ref()),
+        });
+        Ok(Check {
+            name,
+            metric,
+            slice,
+            at_least: floor,
+        })
+    }
+
+    fn slice(&self, w: &Spanned<String>, classes: &[String]) -> Result<Slice, ManifestError> {
+        let text = w.get_ref();
+        let Some((field, value)) = text.split_once('=') else {
+            return Err(self.err(
+                w.span(),
+                format!("invalid slice `{text}`: expected `label = NAME`"),
+                None,
+            ));
+        };
+        let (field, value) = (field.trim(), value.trim().trim_matches(['"', '\'']));
+        if field != "label" {
+            return Err(self.err(
+                w.span(),
+                format!("unknown slice field `{field}`: only `label` is supported"),
+                None,
+            ));
+        }
+        match classes.iter().position(|c| c == value) {
+            Some(class) => Ok(Slice::Label {
+                class,
+                name: value.to_string(),
+            }),
+            None => Err(self.err(
+                w.span(),
+                format!(
+                    "unknown class `{value}` in slice: the classes are {}",
+                    classes.join(", ")
+                ),
+                None,
+            )),
+        }
+    }
+}
+
+fn sanitize(s: &str) -> String {
+    let t: String = s
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if t.starts_with(|c: char| c.is_ascii_lowercase()) {
+        t
+    } else {
+        format!("p{t}")
+    }
+}
+
+/// "`a`, `b` or `c`".
+fn one_of(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
