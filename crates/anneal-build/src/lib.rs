@@ -20,6 +20,7 @@ pub mod report;
 pub mod sources;
 pub mod split;
 
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -50,6 +51,19 @@ pub struct Built {
     pub test_examples: usize,
     /// Wall time of the whole build, seconds.
     pub seconds: f64,
+}
+
+impl fmt::Display for Built {
+    /// What a person reads when a build ends.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = if self.fresh { "fresh" } else { "built" };
+        writeln!(f, "{state} {}", self.package.display())?;
+        let (accuracy, n) = (self.accuracy, self.test_examples);
+        writeln!(f, "  test accuracy {accuracy:.4} on {n} examples")?;
+        writeln!(f, "  build time    {:.2}s", self.seconds)?;
+        writeln!(f, "  build key     {}", self.build_key)?;
+        write!(f, "  dataset       {}", self.dataset_commit)
+    }
 }
 
 /// Build `project`: resolve its dataset commit, and unless the package for its key exists

@@ -131,7 +131,7 @@ pub fn infer(input: Shape, layers: &[Layer], classes: usize) -> Result<CostTable
 
 /// Infer every layer's output shape and cost, without checking the output width. All
 /// arithmetic is checked: a layer whose shape or cost does not fit in 64 bits, or whose output
-/// is larger than [`budget::MAX_EXAMPLE_ELEMENTS`], is an error naming it, never a wrap.
+/// is larger than [`crate::budget::MAX_EXAMPLE_ELEMENTS`], is an error naming it, never a wrap.
 pub fn infer_layers(input: Shape, layers: &[Layer]) -> Result<CostTable, ShapeError> {
     if layers.is_empty() {
         return Err(ShapeError {

@@ -7,14 +7,15 @@ use serde::Serialize;
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckResult {
-    /// The check's name.
-    pub name: String,
-    /// The measured value.
-    pub value: f64,
+    // Fields in name order, the order `anneal test --json` has always printed them in.
     /// The floor.
     pub at_least: f64,
+    /// The check's name.
+    pub name: String,
     /// `value >= at_least`.
     pub passed: bool,
+    /// The measured value.
+    pub value: f64,
 }
 
 /// Evaluate one check.

@@ -7,19 +7,7 @@ use crate::progress::Progress;
 
 pub fn run(dir: &Path, json: bool, threads: Option<usize>) -> Result<u8, CliError> {
     let project = Project::load(dir)?;
-    let threads = match threads {
-        Some(t) => t,
-        None => match std::env::var("ANNEAL_THREADS") {
-            Ok(v) => v.parse().map_err(|_| {
-                CliError::new(format!("ANNEAL_THREADS=`{v}` is not a number of threads"))
-            })?,
-            Err(_) => 2,
-        },
-    };
-    if threads == 0 {
-        return Err(CliError::new("--threads must be at least 1"));
-    }
-    anneal_engine::set_threads(threads)?;
+    anneal_engine::set_threads(thread_count(threads)?)?;
     let mut progress = Progress::new(json, project.program.train.batch);
     let mut log = |line: String| {
         if json {
@@ -30,19 +18,27 @@ pub fn run(dir: &Path, json: bool, threads: Option<usize>) -> Result<u8, CliErro
     };
     let out = build(&project, &mut progress, &mut log)?;
     if json {
+        // The last event of the stream `--json` prints (notes and progress come before it).
         let mut v = serde_json::to_value(&out).map_err(|e| CliError::new(e.to_string()))?;
         v["event"] = "done".into();
         println!("{v}");
-        return Ok(0);
+    } else {
+        println!("{out}");
     }
-    let state = if out.fresh { "fresh" } else { "built" };
-    println!("{state} {}", out.package.display());
-    println!(
-        "  test accuracy {:.4} on {} examples",
-        out.accuracy, out.test_examples
-    );
-    println!("  build time    {:.2}s", out.seconds);
-    println!("  build key     {}", out.build_key);
-    println!("  dataset       {}", out.dataset_commit);
     Ok(0)
+}
+
+/// `--threads`, else `ANNEAL_THREADS`, else 2; at least 1.
+fn thread_count(flag: Option<usize>) -> Result<usize, CliError> {
+    let threads = match (flag, std::env::var("ANNEAL_THREADS")) {
+        (Some(t), _) => t,
+        (None, Ok(v)) => v.parse().map_err(|_| {
+            CliError::new(format!("ANNEAL_THREADS=`{v}` is not a number of threads"))
+        })?,
+        (None, Err(_)) => 2,
+    };
+    match threads {
+        0 => Err(CliError::new("--threads must be at least 1")),
+        t => Ok(t),
+    }
 }

@@ -1,58 +1,86 @@
+use std::fmt;
 use std::path::Path;
 
 use anneal::error::CliError;
 use anneal_build::Project;
+use anneal_spec::CostTable;
+use serde::Serialize;
+
+/// What `anneal check` reports: the program and its shape and cost table.
+#[derive(Debug, Serialize)]
+struct Checked<'a> {
+    classes: &'a [String],
+    cost: &'a CostTable,
+    program: &'a str,
+    version: &'a str,
+    #[serde(skip)]
+    checks: usize,
+}
 
 pub fn run(dir: &Path, json: bool) -> Result<u8, CliError> {
     let project = Project::load(dir)?;
     let p = &project.program;
-    if json {
-        let out = serde_json::json!({"program": p.name, "version": p.version, "classes": p.classes, "cost": p.cost});
-        println!("{out}");
-        return Ok(0);
-    }
-    let t = &p.cost;
-    println!(
-        "{} {}: input {}, {} classes, {} checks",
-        p.name,
-        p.version,
-        t.input,
-        p.classes.len(),
-        p.checks.len()
-    );
-    println!();
-    println!(
-        "{:>3}  {:<26} {:<18} {:>10} {:>12} {:>12}",
-        "#", "layer", "output", "params", "FLOPs", "activations"
-    );
-    for r in &t.layers {
-        println!(
-            "{:>3}  {:<26} {:<18} {:>10} {:>12} {:>12}",
-            r.index,
-            r.layer.to_string(),
-            r.output.to_string(),
-            r.params,
-            si(r.flops as f64),
-            bytes(r.activation_bytes)
-        );
-    }
-    println!(
-        "{:>3}  {:<26} {:<18} {:>10} {:>12} {:>12}",
-        "",
-        "total",
-        "",
-        t.params,
-        si(t.flops as f64),
-        bytes(t.activation_bytes)
-    );
-    println!();
-    println!(
-        "weights {} (f32), {} FLOPs and {} of activations per example",
-        bytes(t.weight_bytes),
-        si(t.flops as f64),
-        bytes(t.activation_bytes)
-    );
+    let checked = Checked {
+        classes: &p.classes,
+        cost: &p.cost,
+        program: &p.name,
+        version: &p.version,
+        checks: p.checks.len(),
+    };
+    super::print(&checked, json);
     Ok(0)
+}
+
+impl fmt::Display for Checked<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.cost;
+        let (name, version, classes) = (self.program, self.version, self.classes.len());
+        writeln!(
+            f,
+            "{name} {version}: input {}, {classes} classes, {} checks",
+            t.input, self.checks
+        )?;
+        writeln!(f)?;
+        row(
+            f,
+            ["#", "layer", "output", "params", "FLOPs", "activations"].map(String::from),
+        )?;
+        for r in &t.layers {
+            row(
+                f,
+                [
+                    r.index.to_string(),
+                    r.layer.to_string(),
+                    r.output.to_string(),
+                    r.params.to_string(),
+                    si(r.flops as f64),
+                    bytes(r.activation_bytes),
+                ],
+            )?;
+        }
+        let (flops, acts) = (si(t.flops as f64), bytes(t.activation_bytes));
+        let total = ["", "total", ""].map(String::from);
+        let [a, b, c] = total;
+        row(
+            f,
+            [a, b, c, t.params.to_string(), flops.clone(), acts.clone()],
+        )?;
+        writeln!(f)?;
+        let weights = bytes(t.weight_bytes);
+        write!(
+            f,
+            "weights {weights} (f32), {flops} FLOPs and {acts} of activations per example"
+        )
+    }
+}
+
+/// One line of the table.
+fn row(f: &mut fmt::Formatter<'_>, cells: [String; 6]) -> fmt::Result {
+    let [index, layer, output, params, flops, acts] = cells;
+    writeln!(
+        f,
+        "{index:>3}  {layer:<26} {output:<18} {params:>10} {flops:>12} {acts:>12}"
+    )
 }
 
 fn si(v: f64) -> String {

@@ -1,13 +1,29 @@
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
 use anneal::error::CliError;
 use anneal_engine::{Model, preprocess};
 use anneal_pack::{Package, argmax};
+use serde::Serialize;
 
-pub fn run(package: &Path, inputs: &[std::path::PathBuf], json: bool) -> Result<u8, CliError> {
+/// One input's predicted class.
+#[derive(Debug, Serialize)]
+struct Prediction {
+    class: String,
+    class_index: usize,
+    input: String,
+    probabilities: Vec<f64>,
+    probability: f64,
+}
+
+/// What `anneal predict` reports: a prediction per input.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+struct Predictions(Vec<Prediction>);
+
+pub fn run(package: &Path, inputs: &[PathBuf], json: bool) -> Result<u8, CliError> {
     let pkg = Package::read(package)?;
     let model = Model::new(&pkg.program, &pkg.weights)?;
-    let norm = pkg.signature.normalization;
     let mut items = Vec::new();
     for path in inputs {
         items.extend(anneal::inputs::read(path, &pkg.signature.image)?);
@@ -16,20 +32,32 @@ pub fn run(package: &Path, inputs: &[std::path::PathBuf], json: bool) -> Result<
         .iter()
         .flat_map(|i| i.pixels.iter().copied())
         .collect();
-    let probs = model.predict(&preprocess(&pixels, &norm))?;
-    let k = pkg.signature.classes.len();
-    let mut out = Vec::with_capacity(items.len());
-    for (item, p) in items.iter().zip(probs.chunks(k)) {
-        let c = argmax(p);
-        if json {
-            out.push(serde_json::json!({"input": item.name, "class": pkg.signature.classes[c], "class_index": c,
-                                        "probability": p[c], "probabilities": p}));
-        } else {
-            println!("{}: {} ({:.4})", item.name, pkg.signature.classes[c], p[c]);
-        }
-    }
-    if json {
-        println!("{}", serde_json::Value::Array(out));
-    }
+    let probs = model.predict(&preprocess(&pixels, &pkg.signature.normalization))?;
+    let classes = &pkg.signature.classes;
+    let rows = items.iter().zip(probs.chunks(classes.len()));
+    let predictions = rows.map(|(item, p)| predicted(&item.name, p, classes));
+    super::print(&Predictions(predictions.collect()), json);
     Ok(0)
+}
+
+/// The most probable of `classes` for `probs` (probabilities as f64, as JSON has printed them).
+fn predicted(input: &str, probs: &[f32], classes: &[String]) -> Prediction {
+    let c = argmax(probs);
+    Prediction {
+        class: classes[c].clone(),
+        class_index: c,
+        input: input.to_string(),
+        probabilities: probs.iter().map(|&p| f64::from(p)).collect(),
+        probability: f64::from(probs[c]),
+    }
+}
+
+impl fmt::Display for Predictions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines = self
+            .0
+            .iter()
+            .map(|p| format!("{}: {} ({:.4})", p.input, p.class, p.probability));
+        f.write_str(&lines.collect::<Vec<_>>().join("\n"))
+    }
 }

@@ -1,32 +1,27 @@
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
-use anneal::checks::{junit, run as run_check};
+use anneal::checks::{CheckResult, junit, run as run_check};
 use anneal::error::{CliError, EXIT_FAILED};
 use anneal_build::{Project, build_key};
 use anneal_data::Store;
 use anneal_data::fs::write_atomic;
+use serde::Serialize;
+
+/// What `anneal test` reports: each check of the program on the built package's metrics.
+#[derive(Debug, Serialize)]
+struct Tested {
+    failed: usize,
+    package: PathBuf,
+    passed: usize,
+    results: Vec<CheckResult>,
+}
 
 pub fn run(dir: &Path, junit_path: Option<&Path>, json: bool) -> Result<u8, CliError> {
     let project = Project::load(dir)?;
     let path = project.package_path();
-    let header = match anneal_pack::Header::read(&path) {
-        Ok(h) => h,
-        Err(anneal_pack::PackError::Io { source, .. })
-            if source.kind() == std::io::ErrorKind::NotFound =>
-        {
-            return Err(CliError::new(format!("no build at {}", path.display()))
-                .hint("run `anneal build` first"));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    if let Ok(Some(commit)) = Store::open(&project.dir).and_then(|s| s.head())
-        && build_key(&project.program, &commit) != header.lineage.build_key
-    {
-        eprintln!(
-            "warning: {} is stale (the program or dataset changed since it was built); run `anneal build`",
-            path.display()
-        );
-    }
+    let header = read_header(&path)?;
+    warn_if_stale(&project, &header, &path);
     let results: Vec<_> = project
         .program
         .checks
@@ -38,20 +33,50 @@ pub fn run(dir: &Path, junit_path: Option<&Path>, json: bool) -> Result<u8, CliE
             .map_err(|e| CliError::io(j, e))?;
     }
     let failed = results.iter().filter(|r| !r.passed).count();
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({"package": path, "results": results, "passed": results.len() - failed, "failed": failed})
-        );
-    } else {
-        for r in &results {
-            let mark = if r.passed { "ok  " } else { "FAIL" };
-            println!(
-                "{mark} {:<32} {:.4} (at least {:.4})",
-                r.name, r.value, r.at_least
-            );
-        }
-        println!("{} passed, {failed} failed", results.len() - failed);
-    }
+    let passed = results.len() - failed;
+    let tested = Tested {
+        failed,
+        package: path,
+        passed,
+        results,
+    };
+    super::print(&tested, json);
     Ok(if failed > 0 { EXIT_FAILED as u8 } else { 0 })
+}
+
+/// The package's header, or an error saying to build first.
+fn read_header(path: &Path) -> Result<anneal_pack::Header, CliError> {
+    match anneal_pack::Header::read(path) {
+        Ok(h) => Ok(h),
+        Err(anneal_pack::PackError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Err(CliError::new(format!("no build at {}", path.display()))
+                .hint("run `anneal build` first"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Warn when the program or the dataset changed since the package was built.
+fn warn_if_stale(project: &Project, header: &anneal_pack::Header, path: &Path) {
+    if let Ok(Some(commit)) = Store::open(&project.dir).and_then(|s| s.head())
+        && build_key(&project.program, &commit) != header.lineage.build_key
+    {
+        eprintln!(
+            "warning: {} is stale (the program or dataset changed since it was built); run `anneal build`",
+            path.display()
+        );
+    }
+}
+
+impl fmt::Display for Tested {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for r in &self.results {
+            let mark = if r.passed { "ok  " } else { "FAIL" };
+            let (name, value, floor) = (&r.name, r.value, r.at_least);
+            writeln!(f, "{mark} {name:<32} {value:.4} (at least {floor:.4})")?;
+        }
+        write!(f, "{} passed, {} failed", self.passed, self.failed)
+    }
 }
