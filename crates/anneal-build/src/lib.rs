@@ -25,8 +25,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anneal_data::{ContentHash, Store};
-use anneal_engine::{ENGINE, ENGINE_VERSION, Examples, Model, Normalization, Observer, preprocess};
+use anneal_engine::{
+    ENGINE, ENGINE_VERSION, Examples, Model, Normalization, Observer, Trained, preprocess,
+};
 use anneal_pack::{Lineage, Metrics, Package, Signature};
+use anneal_spec::Program;
 use serde::Serialize;
 
 pub use error::BuildError;
@@ -126,25 +129,9 @@ fn compile(
     let train = split::collect(program, &store, commit, &program.train_split)?;
     let test = split::collect(program, &store, commit, &program.test_split)?;
     check_splits(project, &train, &test)?;
+    log(training_note(program, &train, &test));
     let norm = Normalization::fit(program.input.normalize, &train.pixels);
-    log(format!(
-        "training on {} examples ({}), testing on {} ({}), {} threads",
-        train.labels.len(),
-        program.train_split,
-        test.labels.len(),
-        program.test_split,
-        anneal_engine::threads()
-    ));
-    let x = preprocess(&train.pixels, &norm);
-    let trained = anneal_engine::train(
-        program,
-        &Examples {
-            x: &x,
-            y: &train.labels,
-        },
-        observer,
-    )?;
-    drop(x);
+    let trained = train_on(program, &train, &norm, observer)?;
     let model = Model::new(program, &trained.weights)?;
     let probs = model.predict(&preprocess(&test.pixels, &norm))?;
     let package = Package {
@@ -160,21 +147,53 @@ fn compile(
         build_key: key.to_string(),
         dataset_commit: commit.to_hex(),
         classes: program.classes.clone(),
-        train: TrainReport {
-            ids: train.ids,
-            labels: train.labels,
-            loss: trained.losses,
-        },
-        test: TestReport {
-            ids: test.ids,
-            labels: test.labels,
-            probs: probs
-                .chunks(program.classes.len())
-                .map(<[f32]>::to_vec)
-                .collect(),
-        },
+        train: train_report(train, trained.losses),
+        test: test_report(test, &probs, program.classes.len()),
     };
     write(project, commit, key, &package, &report)
+}
+
+/// The note a build logs before it trains.
+fn training_note(program: &Program, train: &split::Split, test: &split::Split) -> String {
+    format!(
+        "training on {} examples ({}), testing on {} ({}), {} threads",
+        train.labels.len(),
+        program.train_split,
+        test.labels.len(),
+        program.test_split,
+        anneal_engine::threads()
+    )
+}
+
+/// Train `program` on the training split, normalised by `norm`.
+fn train_on(
+    program: &Program,
+    train: &split::Split,
+    norm: &Normalization,
+    observer: &mut dyn Observer,
+) -> Result<Trained, BuildError> {
+    let x = preprocess(&train.pixels, norm);
+    let examples = Examples {
+        x: &x,
+        y: &train.labels,
+    };
+    Ok(anneal_engine::train(program, &examples, observer)?)
+}
+
+fn train_report(train: split::Split, loss: Vec<Vec<f32>>) -> TrainReport {
+    TrainReport {
+        ids: train.ids,
+        labels: train.labels,
+        loss,
+    }
+}
+
+fn test_report(test: split::Split, probs: &[f32], classes: usize) -> TestReport {
+    TestReport {
+        ids: test.ids,
+        labels: test.labels,
+        probs: probs.chunks(classes).map(<[f32]>::to_vec).collect(),
+    }
 }
 
 /// Both splits must hold labelled examples, and the report must fit its bound.
