@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anneal_data::import::{Format, ImportOptions, NoProgress, import_all};
 use anneal_data::{ContentHash, Store, StoreError};
+use anneal_spec::SourceFormat;
 
 use crate::{BuildError, Project};
 
@@ -41,7 +42,7 @@ fn import_sources(
         .iter()
         .map(|s| ImportOptions {
             split: s.split.clone(),
-            ..ImportOptions::new(format(&s.format))
+            ..ImportOptions::new(format(s.format))
         })
         .collect();
     for (path, s) in paths.iter().zip(sources) {
@@ -56,9 +57,9 @@ fn import_sources(
     Ok(summary.commit)
 }
 
-fn format(name: &str) -> Format {
-    match name {
-        "images" => Format::Images,
-        _ => Format::Idx,
+fn format(format: SourceFormat) -> Format {
+    match format {
+        SourceFormat::Idx => Format::Idx,
+        SourceFormat::Images => Format::Images,
     }
 }

@@ -73,10 +73,20 @@ pub enum Normalize {
 pub struct Source {
     /// Path, relative to the program folder.
     pub path: String,
-    /// Format name (`idx`).
-    pub format: String,
+    /// How its files are read.
+    pub format: SourceFormat,
     /// Split for its examples.
     pub split: String,
+}
+
+/// How a source's files are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceFormat {
+    /// MNIST's IDX files (`images` and `labels`, gzipped or not).
+    Idx,
+    /// A folder of PNG/JPEG images, one subfolder per class.
+    Images,
 }
 
 /// Training settings.

@@ -10,7 +10,8 @@ use crate::error::ManifestError;
 use crate::layer::{Layer, parse_layer, suggest};
 use crate::manifest::{CheckTable, Classes, DataTable, Manifest, TrainTable};
 use crate::program::{
-    Check, Input, InputKind, Metric, Normalize, Optimizer, Program, Schedule, Slice, Source, Train,
+    Check, Input, InputKind, Metric, Normalize, Optimizer, Program, Schedule, Slice, Source,
+    SourceFormat, Train,
 };
 use crate::shape::{CostTable, Shape, infer};
 
@@ -410,35 +411,19 @@ impl Validator<'_> {
     }
 
     fn sources(&self, d: &DataTable) -> Result<Vec<Source>, ManifestError> {
-        d.source
-            .iter()
-            .map(|s| {
-                let format = match &s.format {
-                    None => "idx".to_string(),
-                    Some(f) if f.get_ref() == "idx" || f.get_ref() == "images" => {
-                        f.get_ref().clone()
-                    }
-                    Some(f) => {
-                        return Err(self.err(
-                            f.span(),
-                            format!(
-                                "unsupported source format `{}`: expected `idx` or `images`",
-                                f.get_ref()
-                            ),
-                            None,
-                        ));
-                    }
-                };
-                if s.path.get_ref().is_empty() {
-                    return Err(self.err(s.path.span(), "empty source path", None));
-                }
-                Ok(Source {
-                    path: s.path.get_ref().clone(),
-                    format,
-                    split: s.split.clone(),
-                })
+        let formats = [("idx", SourceFormat::Idx), ("images", SourceFormat::Images)];
+        let source = |s: &crate::manifest::SourceTable| {
+            let format = self.keyword(s.format.as_ref(), "source format", &formats)?;
+            if s.path.get_ref().is_empty() {
+                return Err(self.err(s.path.span(), "empty source path", None));
+            }
+            Ok(Source {
+                path: s.path.get_ref().clone(),
+                format: format.unwrap_or(SourceFormat::Idx),
+                split: s.split.clone(),
             })
-            .collect()
+        };
+        d.source.iter().map(source).collect()
     }
 
     fn check(&self, c: &CheckTable, classes: &[String]) -> Result<Check, ManifestError> {
