@@ -34,18 +34,7 @@ impl Validator<'_> {
     }
 
     pub(crate) fn program(&self, m: Manifest) -> Result<Program, ManifestError> {
-        if let Some(f) = &m.program.format
-            && *f.get_ref() != 1
-        {
-            return Err(self.err(
-                f.span(),
-                format!(
-                    "unsupported manifest format {}; this anneal reads format 1",
-                    f.get_ref()
-                ),
-                Some("upgrade anneal, or write `format = 1`".into()),
-            ));
-        }
+        self.format(m.program.format.as_ref())?;
         let name = self.name(&m.program.name)?;
         let version = self.version(&m.program.version)?;
         let input = self.input(&m.data)?;
@@ -55,11 +44,8 @@ impl Validator<'_> {
         let train = self.train(&m.train)?;
         self.batch_fits(&cost, &train, &m.train)?;
         let sources = self.sources(&m.data)?;
-        let checks = m
-            .check
-            .iter()
-            .map(|c| self.check(c, &classes))
-            .collect::<Result<Vec<_>, _>>()?;
+        let check = |c: &CheckTable| self.check(c, &classes);
+        let checks = m.check.iter().map(check).collect::<Result<Vec<_>, _>>()?;
         Ok(Program {
             name,
             version,
@@ -74,6 +60,21 @@ impl Validator<'_> {
             checks,
             cost,
         })
+    }
+
+    /// `format = 1`, the only manifest format there is.
+    fn format(&self, format: Option<&Spanned<u32>>) -> Result<(), ManifestError> {
+        match format {
+            Some(f) if *f.get_ref() != 1 => Err(self.err(
+                f.span(),
+                format!(
+                    "unsupported manifest format {}; this anneal reads format 1",
+                    f.get_ref()
+                ),
+                Some("upgrade anneal, or write `format = 1`".into()),
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn cost(
@@ -247,38 +248,14 @@ impl Validator<'_> {
             Classes::Count(n) => *n,
             Classes::Names(v) => v.len(),
         };
-        budget::within(
-            "the program",
-            count as u64,
-            budget::MAX_CLASSES as u64,
-            "classes",
-        )
-        .map_err(|m| self.err(c.span(), m, None))?;
+        let max = budget::MAX_CLASSES as u64;
+        budget::within("the program", count as u64, max, "classes")
+            .map_err(|m| self.err(c.span(), m, None))?;
         let names: Vec<String> = match c.get_ref() {
             Classes::Count(n) => (0..*n).map(|i| i.to_string()).collect(),
             Classes::Names(v) => v.clone(),
         };
-        if names.len() < 2 {
-            return Err(self.err(c.span(), "a classifier needs at least 2 classes", None));
-        }
-        let mut sorted = names.clone();
-        sorted.sort();
-        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
-            return Err(self.err(c.span(), format!("class `{}` is listed twice", w[0]), None));
-        }
-        if let Some(bad) = names
-            .iter()
-            .find(|n| n.is_empty() || n.trim() != n.as_str())
-        {
-            return Err(self.err(
-                c.span(),
-                format!(
-                    "invalid class name {bad:?}: names must be non-empty without surrounding spaces"
-                ),
-                None,
-            ));
-        }
-        Ok(names)
+        class_names_problem(&names).map_or(Ok(names), |m| Err(self.err(c.span(), m, None)))
     }
 
     fn layers(&self, ls: &[Spanned<String>]) -> Result<Vec<Layer>, ManifestError> {
@@ -371,43 +348,26 @@ impl Validator<'_> {
     }
 
     fn optimizer(&self, o: &Spanned<String>) -> Result<Optimizer, ManifestError> {
-        let bad = |msg: String| {
-            self.err(
-                o.span(),
-                msg,
-                Some("write `adam 1e-3` or `sgd 0.1 momentum 0.9`".into()),
-            )
-        };
         let words: Vec<&str> = o.get_ref().split_whitespace().collect();
-        let lr = |w: &str| match w.parse::<f64>() {
-            Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
-            _ => Err(bad(format!(
-                "invalid learning rate `{w}`: expected a positive number"
-            ))),
-        };
-        match words.as_slice() {
-            ["adam", r] => Ok(Optimizer::Adam { lr: lr(r)? }),
-            ["sgd", r] => Ok(Optimizer::Sgd {
-                lr: lr(r)?,
-                momentum: 0.0,
+        let optimizer = match words.as_slice() {
+            ["adam", r] => learning_rate(r).map(|lr| Optimizer::Adam { lr }),
+            ["sgd", r] => learning_rate(r).map(|lr| Optimizer::Sgd { lr, momentum: 0.0 }),
+            ["sgd", r, "momentum", m] => momentum(m).and_then(|momentum| {
+                Ok(Optimizer::Sgd {
+                    lr: learning_rate(r)?,
+                    momentum,
+                })
             }),
-            ["sgd", r, "momentum", m] => match m.parse::<f64>() {
-                Ok(mv) if (0.0..1.0).contains(&mv) => Ok(Optimizer::Sgd {
-                    lr: lr(r)?,
-                    momentum: mv,
-                }),
-                _ => Err(bad(format!(
-                    "invalid momentum `{m}`: expected a number in [0, 1)"
-                ))),
-            },
-            [name, ..] if !["adam", "sgd"].contains(name) => Err(bad(format!(
+            [name, ..] if !["adam", "sgd"].contains(name) => Err(format!(
                 "unknown optimizer `{name}`: expected `adam` or `sgd`{}",
                 suggest(name, &["adam", "sgd"])
                     .map(|s| format!(" (did you mean `{s}`?)"))
                     .unwrap_or_default()
-            ))),
-            _ => Err(bad(format!("invalid optimizer `{}`", o.get_ref()))),
-        }
+            )),
+            _ => Err(format!("invalid optimizer `{}`", o.get_ref())),
+        };
+        let hint = "write `adam 1e-3` or `sgd 0.1 momentum 0.9`";
+        optimizer.map_err(|m| self.err(o.span(), m, Some(hint.into())))
     }
 
     fn sources(&self, d: &DataTable) -> Result<Vec<Source>, ManifestError> {
@@ -427,22 +387,7 @@ impl Validator<'_> {
     }
 
     fn check(&self, c: &CheckTable, classes: &[String]) -> Result<Check, ManifestError> {
-        let metric = match c.metric.get_ref().as_str() {
-            "accuracy" => Metric::Accuracy,
-            "precision" => Metric::Precision,
-            "recall" => Metric::Recall,
-            "f1" => Metric::F1,
-            other => {
-                return Err(self.err(
-                    c.metric.span(),
-                    format!(
-                        "unknown metric `{other}`: expected one of {}",
-                        METRICS.join(", ")
-                    ),
-                    suggest(other, METRICS).map(|s| format!("did you mean `{s}`?")),
-                ));
-            }
-        };
+        let metric = self.metric(&c.metric)?;
         let slice = match &c.where_ {
             None => None,
             Some(w) => Some(self.slice(w, classes)?),
@@ -459,12 +404,30 @@ impl Validator<'_> {
             None => c.metric.get_ref().clone(),
             Some(Slice::Label { name, .. }) => format!("{}[label = {name}]", c.metric.get_ref()),
         });
+        let at_least = floor;
         Ok(Check {
             name,
             metric,
             slice,
-            at_least: floor,
+            at_least,
         })
+    }
+
+    fn metric(&self, m: &Spanned<String>) -> Result<Metric, ManifestError> {
+        match m.get_ref().as_str() {
+            "accuracy" => Ok(Metric::Accuracy),
+            "precision" => Ok(Metric::Precision),
+            "recall" => Ok(Metric::Recall),
+            "f1" => Ok(Metric::F1),
+            other => Err(self.err(
+                m.span(),
+                format!(
+                    "unknown metric `{other}`: expected one of {}",
+                    METRICS.join(", ")
+                ),
+                suggest(other, METRICS).map(|s| format!("did you mean `{s}`?")),
+            )),
+        }
     }
 
     fn slice(&self, w: &Spanned<String>, classes: &[String]) -> Result<Slice, ManifestError> {
@@ -527,5 +490,42 @@ fn one_of(names: &[&str]) -> String {
         Some((last, [])) => last.clone(),
         Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
         None => String::new(),
+    }
+}
+
+/// What is wrong with a list of class names, if anything: fewer than 2, one listed twice, or an
+/// empty or padded name.
+fn class_names_problem(names: &[String]) -> Option<String> {
+    if names.len() < 2 {
+        return Some("a classifier needs at least 2 classes".into());
+    }
+    let mut sorted = names.to_vec();
+    sorted.sort();
+    if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+        return Some(format!("class `{}` is listed twice", w[0]));
+    }
+    let bad = names
+        .iter()
+        .find(|n| n.is_empty() || n.trim() != n.as_str())?;
+    Some(format!(
+        "invalid class name {bad:?}: names must be non-empty without surrounding spaces"
+    ))
+}
+
+fn learning_rate(w: &str) -> Result<f64, String> {
+    match w.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!(
+            "invalid learning rate `{w}`: expected a positive number"
+        )),
+    }
+}
+
+fn momentum(w: &str) -> Result<f64, String> {
+    match w.parse::<f64>() {
+        Ok(m) if (0.0..1.0).contains(&m) => Ok(m),
+        _ => Err(format!(
+            "invalid momentum `{w}`: expected a number in [0, 1)"
+        )),
     }
 }
