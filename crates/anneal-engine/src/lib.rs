@@ -52,7 +52,7 @@ mod rng;
 mod train;
 
 pub use anneal_spec::NamedTensor;
-use anneal_spec::{Program, Shape};
+use anneal_spec::{Layer, Program, Shape};
 
 pub use anneal_spec::Normalization;
 pub use preprocess::preprocess;
@@ -180,18 +180,67 @@ pub struct Model {
 
 #[derive(Debug)]
 enum Inner {
-    Compiled {
-        plan: Box<cpu::Plan>,
-        params: Vec<f32>,
-        stats: Vec<f32>,
-        /// Reused between calls; inference is serialised per model (the server runs one worker
-        /// per model).
-        ws: std::sync::Mutex<cpu::Workspace>,
-        /// Built at the first small batch: packed dense weights and the partner thread.
-        latency: std::sync::OnceLock<cpu::Latency>,
-    },
+    Compiled(Compiled),
     #[cfg(feature = "burn")]
     Burn(reference::Reference),
+}
+
+/// A model on the compiled engine.
+#[derive(Debug)]
+struct Compiled {
+    plan: Box<cpu::Plan>,
+    params: Vec<f32>,
+    stats: Vec<f32>,
+    /// Reused between calls; inference is serialised per model (the server runs one worker
+    /// per model).
+    ws: std::sync::Mutex<cpu::Workspace>,
+    /// Built at the first small batch: packed dense weights and the partner thread.
+    latency: std::sync::OnceLock<cpu::Latency>,
+}
+
+impl Compiled {
+    fn load(
+        input: Shape,
+        layers: &[Layer],
+        classes: usize,
+        weights: &[NamedTensor],
+    ) -> Result<Compiled, EngineError> {
+        let plan = Box::new(cpu::Plan::compile(input, layers, classes)?);
+        let (params, stats) = plan.load(weights)?;
+        let ws = std::sync::Mutex::new(plan.workspace(1));
+        let latency = std::sync::OnceLock::new();
+        Ok(Compiled {
+            plan,
+            params,
+            stats,
+            ws,
+            latency,
+        })
+    }
+
+    /// The logits of the `b` examples in `x`, appended to `out`.
+    fn logits(&self, x: &[f32], b: usize, out: &mut Vec<f32>) {
+        // A poisoned lock only means another call panicked mid-batch; the buffers are
+        // overwritten before use, so they are still fine to use.
+        let mut ws = self.ws.lock().unwrap_or_else(|e| e.into_inner());
+        let ws: &mut cpu::Workspace = &mut ws;
+        let (plan, params, stats) = (&self.plan, &self.params, &self.stats);
+        if b > cpu::MAX_SMALL_BATCH {
+            // Larger batches run on the engine's threads (as training steps do), so the
+            // parallel loops find them awake.
+            let mode = cpu::Mode::Eval(stats, None);
+            out.extend_from_slice(rayon::scope(|_| plan.forward(params, ws, x, b, mode)));
+        } else {
+            // A handful of rows is quicker on this thread than any handoff to the pool (batch
+            // 1 measured 51 us inside it, 34 us here); its dense layers stream packed weights,
+            // shared with one partner thread.
+            let latency = self
+                .latency
+                .get_or_init(|| plan.latency(params, partner_wanted()));
+            let mode = cpu::Mode::Eval(stats, Some(latency));
+            out.extend_from_slice(plan.forward(params, ws, x, b, mode));
+        }
+    }
 }
 
 #[cfg(feature = "burn")]
@@ -230,18 +279,7 @@ impl Model {
         let input = program.input.shape;
         let classes = program.classes.len();
         let inner = match backend {
-            Backend::Compiled => {
-                let plan = Box::new(cpu::Plan::compile(input, layers, classes)?);
-                let (params, stats) = plan.load(weights)?;
-                let ws = std::sync::Mutex::new(plan.workspace(1));
-                Inner::Compiled {
-                    plan,
-                    params,
-                    stats,
-                    ws,
-                    latency: std::sync::OnceLock::new(),
-                }
-            }
+            Backend::Compiled => Inner::Compiled(Compiled::load(input, layers, classes, weights)?),
             Backend::Burn => reference_model(program, weights)?,
         };
         Ok(Model {
@@ -264,34 +302,9 @@ impl Model {
         for chunk in x.chunks(INFER_BATCH * features) {
             let b = chunk.len() / features;
             match &self.inner {
-                Inner::Compiled {
-                    plan,
-                    params,
-                    stats,
-                    ws,
-                    latency,
-                } => {
-                    // A poisoned lock only means another call panicked mid-batch; the buffers
-                    // are overwritten before use, so they are still fine to use.
-                    let mut ws = ws.lock().unwrap_or_else(|e| e.into_inner());
+                Inner::Compiled(model) => {
                     let start = out.len();
-                    let ws: &mut cpu::Workspace = &mut ws;
-                    if b > cpu::MAX_SMALL_BATCH {
-                        // Larger batches run on the engine's threads (as training steps do),
-                        // so the parallel loops find them awake.
-                        let mode = cpu::Mode::Eval(stats, None);
-                        out.extend_from_slice(rayon::scope(|_| {
-                            plan.forward(params, ws, chunk, b, mode)
-                        }));
-                    } else {
-                        // A handful of rows is quicker on this thread than any handoff to the
-                        // pool (batch 1 measured 51 us inside it, 34 us here); its dense
-                        // layers stream packed weights, shared with one partner thread.
-                        let latency =
-                            latency.get_or_init(|| plan.latency(params, partner_wanted()));
-                        let mode = cpu::Mode::Eval(stats, Some(latency));
-                        out.extend_from_slice(plan.forward(params, ws, chunk, b, mode));
-                    }
+                    model.logits(chunk, b, &mut out);
                     cpu::softmax_rows(&mut out[start..], self.classes);
                 }
                 #[cfg(feature = "burn")]
