@@ -55,7 +55,7 @@ use crate::batcher::{Batcher, SubmitError};
 use crate::body::Budget;
 use crate::error::bad;
 use crate::metrics::{Metrics, ModelLabel, StatusLabel};
-use crate::protocol::Limits;
+use crate::protocol::{Limits, Output};
 use crate::server::Slot;
 
 /// Server settings.
@@ -381,8 +381,8 @@ fn metadata(state: &State, model: &str, version: Option<&str>) -> Result<Respons
             .map(|t| json!({"name": t.name, "datatype": t.datatype, "shape": t.shape}))
             .collect::<Vec<_>>()
     };
-    let mut outputs = tensors(&sig.outputs);
-    outputs.push(json!({"name": "label", "datatype": "BYTES", "shape": [-1]}));
+    let k = sig.classes.len();
+    let outputs: Vec<_> = Output::ALL.iter().map(|o| o.describe(-1, k)).collect();
     Ok(axum::Json(json!({
         "name": model,
         "versions": versions,

@@ -59,12 +59,42 @@ pub enum Output {
     Label,
 }
 
-/// Output names, in the order they are returned by default.
-pub const OUTPUTS: [(&str, Output); 3] = [
-    ("probabilities", Output::Probabilities),
-    ("class", Output::Class),
-    ("label", Output::Label),
-];
+impl Output {
+    /// Every output a served model offers, in the order they are returned by default: the
+    /// package's own two (see `anneal_pack::Signature`) and the class names.
+    pub const ALL: [Output; 3] = [Output::Probabilities, Output::Class, Output::Label];
+
+    /// Its name in requests, responses and metadata.
+    pub fn name(self) -> &'static str {
+        match self {
+            Output::Probabilities => "probabilities",
+            Output::Class => "class",
+            Output::Label => "label",
+        }
+    }
+
+    /// Its Open Inference Protocol datatype.
+    pub fn datatype(self) -> &'static str {
+        match self {
+            Output::Probabilities => "FP32",
+            Output::Class => "INT64",
+            Output::Label => "BYTES",
+        }
+    }
+
+    /// Its shape for `n` examples (`-1`: any number) of `k` classes.
+    pub fn shape(self, n: i64, k: usize) -> Value {
+        match self {
+            Output::Probabilities => json!([n, k]),
+            Output::Class | Output::Label => json!([n]),
+        }
+    }
+
+    /// Its name, datatype and shape, as metadata and responses describe it.
+    pub fn describe(self, n: i64, k: usize) -> Value {
+        json!({"name": self.name(), "datatype": self.datatype(), "shape": self.shape(n, k)})
+    }
+}
 
 /// A validated request.
 #[derive(Debug, Clone, PartialEq)]
@@ -396,7 +426,7 @@ fn json_values(
 fn requested_outputs(req: &Request) -> Result<Vec<(Output, bool)>, ServeError> {
     let default_binary = flag(&req.parameters, "binary_data_output", false)?;
     let Some(list) = &req.outputs else {
-        return Ok(OUTPUTS.iter().map(|(_, o)| (*o, default_binary)).collect());
+        return Ok(Output::ALL.iter().map(|o| (*o, default_binary)).collect());
     };
     list.iter()
         .map(|o| {
@@ -409,8 +439,8 @@ fn requested_outputs(req: &Request) -> Result<Vec<(Output, bool)>, ServeError> {
 }
 
 fn output_kind(name: &str) -> Result<Output, ServeError> {
-    let found = OUTPUTS.iter().find(|(n, _)| *n == name);
-    found.map(|(_, k)| *k).ok_or_else(|| {
+    let found = Output::ALL.into_iter().find(|o| o.name() == name);
+    found.ok_or_else(|| {
         bad(format!(
             "unknown output `{}`: expected probabilities, class or label",
             truncate(name)
@@ -525,42 +555,18 @@ pub fn respond(
     probs: &[f32],
     classes: &[String],
 ) -> Encoded {
-    let k = classes.len();
-    let predicted: Vec<usize> = probs.chunks(k).map(anneal_pack::argmax).collect();
-    let mut outputs = Vec::with_capacity(req.outputs.len());
+    let answer = Answer {
+        probs,
+        predicted: probs
+            .chunks(classes.len())
+            .map(anneal_pack::argmax)
+            .collect(),
+        classes,
+    };
     let mut binary: Vec<u8> = Vec::new();
-    for (output, as_binary) in &req.outputs {
-        let (name, datatype, shape) = match output {
-            Output::Probabilities => ("probabilities", "FP32", json!([req.n, k])),
-            Output::Class => ("class", "INT64", json!([req.n])),
-            Output::Label => ("label", "BYTES", json!([req.n])),
-        };
-        let mut entry = json!({"name": name, "datatype": datatype, "shape": shape});
-        if *as_binary {
-            let start = binary.len();
-            match output {
-                Output::Probabilities => binary.extend(probs.iter().flat_map(|p| p.to_le_bytes())),
-                Output::Class => {
-                    binary.extend(predicted.iter().flat_map(|c| (*c as i64).to_le_bytes()))
-                }
-                Output::Label => {
-                    for c in &predicted {
-                        let name = classes[*c].as_bytes();
-                        binary.extend((name.len() as u32).to_le_bytes());
-                        binary.extend(name);
-                    }
-                }
-            }
-            entry["parameters"] = json!({"binary_data_size": binary.len() - start});
-        } else {
-            entry["data"] = match output {
-                Output::Probabilities => json!(probs),
-                Output::Class => json!(predicted),
-                Output::Label => json!(predicted.iter().map(|c| &classes[*c]).collect::<Vec<_>>()),
-            };
-        }
-        outputs.push(entry);
-    }
+    let outputs: Vec<Value> = (req.outputs.iter())
+        .map(|&(output, as_binary)| answer.entry(output, req.n, as_binary, &mut binary))
+        .collect();
     let mut head = json!({"model_name": model, "model_version": version, "outputs": outputs});
     if let Some(id) = &req.id {
         head["id"] = json!(id);
@@ -571,7 +577,64 @@ pub fn respond(
     Encoded { body, header_len }
 }
 
+/// The model's answer to a request, to encode output by output.
+struct Answer<'a> {
+    probs: &'a [f32],
+    predicted: Vec<usize>,
+    classes: &'a [String],
+}
+
+impl Answer<'_> {
+    /// The response entry of `output` for `n` examples: its values as JSON `data`, or appended
+    /// to `binary` with their size in `parameters`.
+    fn entry(&self, output: Output, n: usize, as_binary: bool, binary: &mut Vec<u8>) -> Value {
+        let mut entry = output.describe(n as i64, self.classes.len());
+        if as_binary {
+            let start = binary.len();
+            self.encode(output, binary);
+            entry["parameters"] = json!({"binary_data_size": binary.len() - start});
+        } else {
+            entry["data"] = self.data(output);
+        }
+        entry
+    }
+
+    /// The values of `output`, little-endian; a label is its length (u32) and its bytes.
+    fn encode(&self, output: Output, binary: &mut Vec<u8>) {
+        match output {
+            Output::Probabilities => binary.extend(self.probs.iter().flat_map(|p| p.to_le_bytes())),
+            Output::Class => binary.extend(
+                self.predicted
+                    .iter()
+                    .flat_map(|c| (*c as i64).to_le_bytes()),
+            ),
+            Output::Label => {
+                for c in &self.predicted {
+                    let name = self.classes[*c].as_bytes();
+                    binary.extend((name.len() as u32).to_le_bytes());
+                    binary.extend(name);
+                }
+            }
+        }
+    }
+
+    /// The values of `output` as JSON.
+    fn data(&self, output: Output) -> Value {
+        match output {
+            Output::Probabilities => json!(self.probs),
+            Output::Class => json!(self.predicted),
+            Output::Label => json!(
+                self.predicted
+                    .iter()
+                    .map(|c| &self.classes[*c])
+                    .collect::<Vec<_>>()
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // test code: panics are failures
 mod tests {
     use super::*;
 
@@ -588,5 +651,34 @@ mod tests {
     fn depth_ignores_brackets_in_strings() {
         assert_eq!(json_depth(br#"{"a": "[[[[", "b": [[1]]}"#, 100), 3);
         assert_eq!(json_depth(br#"{"a": "\"[[", "b": 1}"#, 100), 1);
+    }
+
+    /// Every output a package's signature declares is served under its name, datatype and
+    /// shape; the served list adds only `label`.
+    #[test]
+    fn the_signature_outputs_are_served_as_declared() {
+        let toml = "[program]\nname = \"t\"\nversion = \"0.1.0\"\n[data]\ninput = \"image\"\n\
+                    shape = [1, 4, 4]\nclasses = 3\n[model]\nlayers = [\"flatten\", \"dense 3\"]\n";
+        let program = anneal_spec::Program::parse("anneal.toml", toml).unwrap();
+        let sig = Signature::for_program(
+            &program,
+            anneal_spec::Normalization::fit(anneal_spec::Normalize::Unit, &[0, 255]),
+        );
+        let k = sig.classes.len();
+        for t in &sig.outputs {
+            let o = Output::ALL
+                .into_iter()
+                .find(|o| o.name() == t.name)
+                .unwrap();
+            assert_eq!(
+                o.describe(-1, k),
+                json!({"name": t.name, "datatype": t.datatype, "shape": t.shape})
+            );
+        }
+        let extra: Vec<_> = Output::ALL
+            .iter()
+            .filter(|o| !sig.outputs.iter().any(|t| t.name == o.name()))
+            .collect();
+        assert_eq!(extra, [&Output::Label]);
     }
 }
