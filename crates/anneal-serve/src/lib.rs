@@ -31,7 +31,7 @@ pub mod protocol;
 pub mod server;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -116,6 +116,32 @@ pub struct Served {
     pub batcher: Batcher,
 }
 
+impl Served {
+    /// Start the batcher of the package read from `path`.
+    fn start(
+        package: Package,
+        path: &Path,
+        config: Config,
+        metrics: &Arc<Metrics>,
+    ) -> Result<Served, LoadError> {
+        let name = package.program.name.clone();
+        let (program, weights) = (package.program.clone(), package.weights);
+        let batcher = Batcher::start(name, program, weights, config.batch, metrics.clone())
+            .map_err(|message| LoadError::Model {
+                path: path.to_path_buf(),
+                message,
+            })?;
+        let header = PackageHeader {
+            program: package.program,
+            signature: package.signature,
+            lineage: package.lineage,
+            metrics: package.metrics,
+            cost: package.cost,
+        };
+        Ok(Served { header, batcher })
+    }
+}
+
 /// Shared server state.
 #[derive(Debug)]
 pub struct State {
@@ -176,8 +202,10 @@ impl State {
         let mut models: BTreeMap<String, BTreeMap<String, Arc<Served>>> = BTreeMap::new();
         for path in expand(paths)? {
             let package = Package::read(&path)?;
-            let name = package.program.name.clone();
-            let version = package.program.version.clone();
+            let (name, version) = (
+                package.program.name.clone(),
+                package.program.version.clone(),
+            );
             if models.get(&name).is_some_and(|v| v.contains_key(&version)) {
                 return Err(LoadError::Duplicate {
                     path,
@@ -185,38 +213,22 @@ impl State {
                     version,
                 });
             }
-            let batcher = Batcher::start(
-                name.clone(),
-                package.program.clone(),
-                package.weights,
-                config.batch,
-                metrics.clone(),
-            )
-            .map_err(|message| LoadError::Model {
-                path: path.clone(),
-                message,
-            })?;
-            let header = PackageHeader {
-                program: package.program,
-                signature: package.signature,
-                lineage: package.lineage,
-                metrics: package.metrics,
-                cost: package.cost,
-            };
+            let served = Served::start(package, &path, config, &metrics)?;
             models
                 .entry(name)
                 .or_default()
-                .insert(version, Arc::new(Served { header, batcher }));
+                .insert(version, Arc::new(served));
         }
         if models.is_empty() {
             return Err(LoadError::Empty);
         }
+        let (ready, budget) = (AtomicBool::new(true), Budget::new(config.body_memory));
         Ok(State {
             models,
-            ready: AtomicBool::new(true),
+            ready,
             config,
             metrics,
-            budget: Budget::new(config.body_memory),
+            budget,
         })
     }
 
