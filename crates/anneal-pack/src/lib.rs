@@ -205,50 +205,33 @@ impl Package {
     /// writer orders metadata by a `HashMap`, which is why this writes the header itself; the
     /// reader is the crate's.)
     pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
-        let json = |v: &dyn erased::Json| v.json();
-        let mut meta = BTreeMap::new();
-        meta.insert(KEYS[0], FORMAT.to_string());
-        meta.insert(KEYS[1], json(&self.program)?);
-        meta.insert(KEYS[2], json(&self.signature)?);
-        meta.insert(KEYS[3], json(&self.lineage)?);
-        meta.insert(KEYS[4], json(&self.metrics)?);
-        meta.insert(KEYS[5], json(&self.cost)?);
         let mut tensors: Vec<&NamedTensor> = self.weights.iter().collect();
         tensors.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut header = serde_json::Map::new();
-        header.insert(
-            "__metadata__".into(),
-            serde_json::to_value(&meta).map_err(|e| e.to_string())?,
-        );
-        let mut offset = 0usize;
-        for t in &tensors {
-            if t.shape.iter().product::<usize>() != t.data.len() {
-                return Err(format!(
-                    "tensor `{}` has {} values for shape {:?}",
-                    t.name,
-                    t.data.len(),
-                    t.shape
-                ));
-            }
-            let end = offset + 4 * t.data.len();
-            header.insert(
-                t.name.clone(),
-                serde_json::json!({"dtype": "F32", "shape": t.shape, "data_offsets": [offset, end]}),
-            );
-            offset = end;
-        }
-        let mut text = serde_json::to_string(&header).map_err(|e| e.to_string())?;
+        let (mut text, size) = safetensors_header(self.metadata()?, &tensors)?;
         // Pad the header with spaces so the data starts 8-byte aligned, as the format suggests.
         while (8 + text.len()) % 8 != 0 {
             text.push(' ');
         }
-        let mut out = Vec::with_capacity(8 + text.len() + offset);
+        let mut out = Vec::with_capacity(8 + text.len() + size);
         out.extend_from_slice(&(text.len() as u64).to_le_bytes());
         out.extend_from_slice(text.as_bytes());
         for t in tensors {
             out.extend(t.data.iter().flat_map(|v| v.to_le_bytes()));
         }
         Ok(out)
+    }
+
+    /// The `__metadata__` entries, by key.
+    fn metadata(&self) -> Result<BTreeMap<&'static str, String>, String> {
+        let json = |v: &dyn erased::Json| v.json();
+        Ok(BTreeMap::from([
+            (KEYS[0], FORMAT.to_string()),
+            (KEYS[1], json(&self.program)?),
+            (KEYS[2], json(&self.signature)?),
+            (KEYS[3], json(&self.lineage)?),
+            (KEYS[4], json(&self.metrics)?),
+            (KEYS[5], json(&self.cost)?),
+        ]))
     }
 
     /// Parse a package from bytes; `path` names it in errors.
@@ -258,37 +241,14 @@ impl Package {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        let mut weights = Vec::new();
-        for (name, view) in st.tensors() {
-            if view.dtype() != Dtype::F32 {
-                return Err(PackError::Metadata {
-                    path: path.to_path_buf(),
-                    message: format!(
-                        "tensor `{name}` is {:?}; packages hold F32 weights",
-                        view.dtype()
-                    ),
-                });
-            }
-            let data: Vec<f32> = view
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-                return Err(PackError::Metadata {
-                    path: path.to_path_buf(),
-                    message: format!(
-                        "tensor `{name}` holds a non-finite weight ({} at index {i}); a package's weights must be finite",
-                        data[i]
-                    ),
-                });
-            }
-            weights.push(NamedTensor {
-                name,
-                shape: view.shape().to_vec(),
-                data,
-            });
-        }
+        let tensors = st.tensors().into_iter();
+        let mut weights = tensors
+            .map(|(name, view)| weight(name, &view))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|message| PackError::Metadata {
+                path: path.to_path_buf(),
+                message,
+            })?;
         weights.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Package {
             program: header.program,
@@ -337,14 +297,6 @@ impl Header {
                 "package format `{format}`; this anneal reads format {FORMAT}"
             )));
         }
-        fn parse<T: serde::de::DeserializeOwned>(
-            key: &str,
-            text: &str,
-            bad: &dyn Fn(String) -> PackError,
-        ) -> Result<T, PackError> {
-            serde_json::from_str(text)
-                .map_err(|e| bad(format!("metadata `{key}` is malformed: {e}")))
-        }
         let header = Header {
             program: parse(KEYS[1], get(KEYS[1])?, &bad)?,
             signature: parse(KEYS[2], get(KEYS[2])?, &bad)?,
@@ -367,12 +319,7 @@ impl Header {
             )
         })?;
         let norm = self.signature.normalization;
-        let usable = [norm.scale, norm.mean, norm.std]
-            .iter()
-            .all(|v| v.is_finite())
-            && norm.std > 0.0
-            && norm.scale > 0.0;
-        if !usable {
+        if !usable(&norm) {
             return Err(format!(
                 "metadata `{}`: normalisation {norm:?} is unusable (scale and std must be finite and positive, mean finite)",
                 KEYS[2]
@@ -397,6 +344,73 @@ impl Header {
     pub fn read(path: &Path) -> Result<Header, PackError> {
         Self::from_bytes(path, &read_file(path)?)
     }
+}
+
+/// The safetensors JSON header for `meta` and `tensors` (laid out in order), and the size of
+/// the data after it.
+fn safetensors_header(
+    meta: BTreeMap<&str, String>,
+    tensors: &[&NamedTensor],
+) -> Result<(String, usize), String> {
+    let mut header = serde_json::Map::new();
+    let meta = serde_json::to_value(&meta).map_err(|e| e.to_string())?;
+    header.insert("__metadata__".into(), meta);
+    let mut offset = 0usize;
+    for t in tensors {
+        if t.shape.iter().product::<usize>() != t.data.len() {
+            let (name, n, shape) = (&t.name, t.data.len(), &t.shape);
+            return Err(format!(
+                "tensor `{name}` has {n} values for shape {shape:?}"
+            ));
+        }
+        let end = offset + 4 * t.data.len();
+        let entry =
+            serde_json::json!({"dtype": "F32", "shape": t.shape, "data_offsets": [offset, end]});
+        header.insert(t.name.clone(), entry);
+        offset = end;
+    }
+    let text = serde_json::to_string(&header).map_err(|e| e.to_string())?;
+    Ok((text, offset))
+}
+
+/// One tensor of a package: F32, every value finite.
+fn weight(name: String, view: &safetensors::tensor::TensorView<'_>) -> Result<NamedTensor, String> {
+    if view.dtype() != Dtype::F32 {
+        return Err(format!(
+            "tensor `{name}` is {:?}; packages hold F32 weights",
+            view.dtype()
+        ));
+    }
+    let data: Vec<f32> = view
+        .data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        return Err(format!(
+            "tensor `{name}` holds a non-finite weight ({} at index {i}); a package's weights must be finite",
+            data[i]
+        ));
+    }
+    let shape = view.shape().to_vec();
+    Ok(NamedTensor { name, shape, data })
+}
+
+/// The metadata entry `key`, parsed from its JSON `text`.
+fn parse<T: serde::de::DeserializeOwned>(
+    key: &str,
+    text: &str,
+    bad: &dyn Fn(String) -> PackError,
+) -> Result<T, PackError> {
+    serde_json::from_str(text).map_err(|e| bad(format!("metadata `{key}` is malformed: {e}")))
+}
+
+/// Scale and deviation finite and positive, mean finite.
+fn usable(norm: &Normalization) -> bool {
+    let finite = [norm.scale, norm.mean, norm.std]
+        .iter()
+        .all(|v| v.is_finite());
+    finite && norm.std > 0.0 && norm.scale > 0.0
 }
 
 /// The bytes of a package file: a regular file (a FIFO is refused, not waited on).

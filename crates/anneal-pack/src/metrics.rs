@@ -39,52 +39,21 @@ impl Metrics {
         let mut confusion = vec![vec![0u64; k]; k];
         let mut loss = 0f64;
         for (p, &y) in probs.chunks(k).zip(labels) {
-            let pred = argmax(p);
             let y = y as usize;
             if y < k {
-                confusion[y][pred] += 1;
+                confusion[y][argmax(p)] += 1;
                 loss -= f64::from(p[y].max(1e-12)).ln();
             }
         }
         let n = labels.len();
         let correct: u64 = (0..k).map(|i| confusion[i][i]).sum();
         let per_class = (0..k)
-            .map(|c| {
-                let tp = confusion[c][c] as f64;
-                let predicted: u64 = (0..k).map(|t| confusion[t][c]).sum();
-                let support: u64 = confusion[c].iter().sum();
-                let precision = if predicted == 0 {
-                    0.0
-                } else {
-                    tp / predicted as f64
-                };
-                let recall = if support == 0 {
-                    0.0
-                } else {
-                    tp / support as f64
-                };
-                let f1 = if precision + recall == 0.0 {
-                    0.0
-                } else {
-                    2.0 * precision * recall / (precision + recall)
-                };
-                ClassMetrics {
-                    class: classes[c].clone(),
-                    precision,
-                    recall,
-                    f1,
-                    support,
-                }
-            })
+            .map(|c| ClassMetrics::of(c, &classes[c], &confusion))
             .collect();
         Metrics {
             examples: n,
-            accuracy: if n == 0 {
-                0.0
-            } else {
-                correct as f64 / n as f64
-            },
-            loss: if n == 0 { 0.0 } else { loss / n as f64 },
+            accuracy: ratio(correct as f64, n as u64),
+            loss: ratio(loss, n as u64),
             per_class,
             confusion,
         }
@@ -126,4 +95,32 @@ mod tests {
         assert!((m.per_class[1].precision - 0.5).abs() < 1e-12);
         assert!((m.per_class[0].precision - 1.0).abs() < 1e-12);
     }
+}
+
+impl ClassMetrics {
+    /// The figures of class `c` (named `class`) from the confusion matrix.
+    fn of(c: usize, class: &str, confusion: &[Vec<u64>]) -> ClassMetrics {
+        let tp = confusion[c][c] as f64;
+        let predicted: u64 = confusion.iter().map(|row| row[c]).sum();
+        let support: u64 = confusion[c].iter().sum();
+        let (precision, recall) = (ratio(tp, predicted), ratio(tp, support));
+        let sum = precision + recall;
+        let f1 = if sum == 0.0 {
+            0.0
+        } else {
+            2.0 * precision * recall / sum
+        };
+        ClassMetrics {
+            class: class.to_string(),
+            precision,
+            recall,
+            f1,
+            support,
+        }
+    }
+}
+
+/// `part / whole`, 0 for an empty whole.
+fn ratio(part: f64, whole: u64) -> f64 {
+    if whole == 0 { 0.0 } else { part / whole as f64 }
 }
