@@ -79,24 +79,6 @@ pub fn argmax(p: &[f32]) -> usize {
     best
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn small_confusion() {
-        let classes = vec!["a".to_string(), "b".to_string()];
-        // true a, predicted a; true a, predicted b; true b, predicted b.
-        let probs = [0.9, 0.1, 0.4, 0.6, 0.2, 0.8];
-        let m = Metrics::compute(&probs, &[0, 0, 1], &classes);
-        assert_eq!(m.confusion, vec![vec![1, 1], vec![0, 1]]);
-        assert!((m.accuracy - 2.0 / 3.0).abs() < 1e-12);
-        assert!((m.per_class[0].recall - 0.5).abs() < 1e-12);
-        assert!((m.per_class[1].precision - 0.5).abs() < 1e-12);
-        assert!((m.per_class[0].precision - 1.0).abs() < 1e-12);
-    }
-}
-
 impl ClassMetrics {
     /// The figures of class `c` (named `class`) from the confusion matrix.
     fn of(c: usize, class: &str, confusion: &[Vec<u64>]) -> ClassMetrics {
@@ -123,4 +105,22 @@ impl ClassMetrics {
 /// `part / whole`, 0 for an empty whole.
 fn ratio(part: f64, whole: u64) -> f64 {
     if whole == 0 { 0.0 } else { part / whole as f64 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_confusion() {
+        let classes = vec!["a".to_string(), "b".to_string()];
+        // true a, predicted a; true a, predicted b; true b, predicted b.
+        let probs = [0.9, 0.1, 0.4, 0.6, 0.2, 0.8];
+        let m = Metrics::compute(&probs, &[0, 0, 1], &classes);
+        assert_eq!(m.confusion, vec![vec![1, 1], vec![0, 1]]);
+        assert!((m.accuracy - 2.0 / 3.0).abs() < 1e-12);
+        assert!((m.per_class[0].recall - 0.5).abs() < 1e-12);
+        assert!((m.per_class[1].precision - 0.5).abs() < 1e-12);
+        assert!((m.per_class[0].precision - 1.0).abs() < 1e-12);
+    }
 }
