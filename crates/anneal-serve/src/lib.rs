@@ -283,7 +283,8 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     Ok(out)
 }
 
-type Shared = Arc<State>;
+/// The loaded models and settings, shared by every connection.
+pub type Shared = Arc<State>;
 
 /// The router.
 pub fn app(state: Shared) -> Router {

@@ -52,24 +52,23 @@ pub fn junit(suite: &str, results: &[CheckResult]) -> String {
         results.len()
     );
     for r in results {
-        out.push_str(&format!(
-            "    <testcase classname=\"{}\" name=\"{}\"",
-            xml(suite),
-            xml(&r.name)
-        ));
-        if r.passed {
-            out.push_str("/>\n");
-        } else {
-            out.push_str(&format!(
-                ">\n      <failure message=\"{} = {:.4}, below {:.4}\"/>\n    </testcase>\n",
-                xml(&r.name),
-                r.value,
-                r.at_least
-            ));
-        }
+        out.push_str(&testcase(suite, r));
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
+}
+
+/// One `<testcase>`, with its `<failure>` when it failed.
+fn testcase(suite: &str, r: &CheckResult) -> String {
+    let (suite, name) = (xml(suite), xml(&r.name));
+    let open = format!("    <testcase classname=\"{suite}\" name=\"{name}\"");
+    if r.passed {
+        return open + "/>\n";
+    }
+    let (value, floor) = (r.value, r.at_least);
+    open + &format!(
+        ">\n      <failure message=\"{name} = {value:.4}, below {floor:.4}\"/>\n    </testcase>\n"
+    )
 }
 
 fn xml(s: &str) -> String {

@@ -25,28 +25,28 @@ pub fn read(path: &Path, spec: &ImageSpec) -> Result<Vec<Input>, CliError> {
     if ["png", "jpg", "jpeg"].contains(&ext.as_str()) {
         return Ok(vec![read_image(path, spec)?]);
     }
+    read_idx(path, spec)
+}
+
+/// Every image of an IDX file, named `FILE#INDEX`.
+fn read_idx(path: &Path, spec: &ImageSpec) -> Result<Vec<Input>, CliError> {
     let set = anneal_data::idx::read(path, true)?;
-    if [1, set.rows, set.cols] != [spec.channels, spec.height, spec.width] {
+    let want = [spec.channels, spec.height, spec.width];
+    if [1, set.rows, set.cols] != want {
+        let [c, h, w] = want;
         return Err(CliError::new(format!(
-            "{}: IDX images are 1x{}x{}; the package expects {}x{}x{}",
+            "{}: IDX images are 1x{}x{}; the package expects {c}x{h}x{w}",
             set.images_path.display(),
             set.rows,
             set.cols,
-            spec.channels,
-            spec.height,
-            spec.width
         )));
     }
-    let px = set.rows * set.cols;
-    Ok(set
-        .pixels
-        .chunks(px)
-        .enumerate()
-        .map(|(i, p)| Input {
-            name: format!("{}#{i}", path.display()),
-            pixels: p.to_vec(),
-        })
-        .collect())
+    let rows = set.pixels.chunks(set.rows * set.cols).enumerate();
+    let input = |(i, p): (usize, &[u8])| Input {
+        name: format!("{}#{i}", path.display()),
+        pixels: p.to_vec(),
+    };
+    Ok(rows.map(input).collect())
 }
 
 fn read_image(path: &Path, spec: &ImageSpec) -> Result<Input, CliError> {

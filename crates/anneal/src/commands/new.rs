@@ -5,11 +5,7 @@ use anneal::templates::{TEMPLATES, find};
 use anneal_data::fs::write_atomic;
 
 pub fn run(dir: &Path, template: &str) -> Result<u8, CliError> {
-    let Some(t) = find(template) else {
-        let names: Vec<&str> = TEMPLATES.iter().map(|t| t.name).collect();
-        return Err(CliError::new(format!("unknown template `{template}`"))
-            .hint(format!("expected one of: {}", names.join(", "))));
-    };
+    let t = find(template).ok_or_else(|| unknown(template))?;
     let manifest = dir.join(anneal_spec::MANIFEST);
     if manifest.exists() {
         return Err(
@@ -25,17 +21,16 @@ pub fn run(dir: &Path, template: &str) -> Result<u8, CliError> {
     if !ignore.exists() {
         write_atomic(&ignore, b"/target/\n/.anneal/\n").map_err(|e| CliError::io(&ignore, e))?;
     }
-    println!(
-        "created program `{name}` ({}) in {}",
-        t.about,
-        dir.display()
-    );
-    println!(
-        "next: anneal data import SOURCE -C {} --split train, then anneal build -C {}",
-        dir.display(),
-        dir.display()
-    );
+    let dir = dir.display();
+    println!("created program `{name}` ({}) in {dir}", t.about);
+    println!("next: anneal data import SOURCE -C {dir} --split train, then anneal build -C {dir}");
     Ok(0)
+}
+
+fn unknown(template: &str) -> CliError {
+    let names: Vec<&str> = TEMPLATES.iter().map(|t| t.name).collect();
+    CliError::new(format!("unknown template `{template}`"))
+        .hint(format!("expected one of: {}", names.join(", ")))
 }
 
 /// A valid program name from the folder name.
@@ -44,16 +39,8 @@ fn program_name(dir: &Path) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    let mut name: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let keep = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let mut name: String = raw.chars().map(|c| if keep(c) { c } else { '-' }).collect();
     if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
         name.insert(0, 'p');
     }

@@ -81,39 +81,47 @@ impl ServeArgs {
 }
 
 pub fn run(args: &ServeArgs) -> Result<u8, CliError> {
-    let (packages, host, port, config) = (&args.packages, &args.host, args.port, args.config());
+    init_logging();
+    let config = args.config();
+    check(&config)?;
+    let state =
+        anneal_serve::load(&args.packages, config).map_err(|e| CliError::new(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new(format!("could not start the runtime: {e}")))?;
+    runtime.block_on(serve(format!("{}:{}", args.host, args.port), state))
+}
+
+/// Logs to stderr, filtered by `ANNEAL_LOG` (default `info`).
+fn init_logging() {
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("ANNEAL_LOG").unwrap_or_else(|_| "info".into());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
-    check(&config)?;
-    let state = anneal_serve::load(packages, config).map_err(|e| CliError::new(e.to_string()))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::new(format!("could not start the runtime: {e}")))?;
-    runtime.block_on(async move {
-        let addr = format!("{host}:{port}");
-        let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
-            CliError::new(format!("could not listen on {addr}: {e}")).hint("pick another --port")
-        })?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| CliError::new(e.to_string()))?;
-        let names: Vec<String> = state
-            .models
-            .iter()
-            .flat_map(|(n, vs)| vs.keys().map(move |v| format!("{n} {v}")))
-            .collect();
-        eprintln!("serving {} on http://{local}", names.join(", "));
-        anneal_serve::serve(listener, state, shutdown_signal())
-            .await
-            .map_err(|e| CliError::new(format!("server error: {e}")))?;
-        eprintln!("stopped");
-        Ok(0)
-    })
+}
+
+/// Listen on `addr` and serve `state` until SIGINT or SIGTERM.
+async fn serve(addr: String, state: anneal_serve::Shared) -> Result<u8, CliError> {
+    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
+        CliError::new(format!("could not listen on {addr}: {e}")).hint("pick another --port")
+    })?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| CliError::new(e.to_string()))?;
+    let names: Vec<String> = state
+        .models
+        .iter()
+        .flat_map(|(n, vs)| vs.keys().map(move |v| format!("{n} {v}")))
+        .collect();
+    eprintln!("serving {} on http://{local}", names.join(", "));
+    anneal_serve::serve(listener, state, shutdown_signal())
+        .await
+        .map_err(|e| CliError::new(format!("server error: {e}")))?;
+    eprintln!("stopped");
+    Ok(0)
 }
 
 /// Refuse settings the server could not work with.
