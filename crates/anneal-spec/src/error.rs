@@ -38,23 +38,16 @@ impl ManifestError {
         // text, which escapes make differ from the source's: keep them on char boundaries.
         let start = source.floor_char_boundary(span.start);
         let end = source.floor_char_boundary(span.end.max(start));
-        let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = source[start..]
-            .find('\n')
-            .map_or(source.len(), |i| start + i);
-        let line = source[..start].matches('\n').count() + 1;
-        let column = source[line_start..start].chars().count() + 1;
-        let width = source[start..end.min(line_end)].chars().count().max(1);
+        let (line_start, line_end) = line_around(source, start);
+        let text = &source[line_start..line_end];
         Self {
             file: file.to_string(),
-            line,
-            column,
+            line: source[..start].matches('\n').count() + 1,
+            column: source[line_start..start].chars().count() + 1,
             message: message.into(),
             hint,
-            source_line: source[line_start..line_end]
-                .trim_end_matches('\r')
-                .to_string(),
-            width,
+            source_line: text.trim_end_matches('\r').to_string(),
+            width: source[start..end.min(line_end)].chars().count().max(1),
         }
     }
 
@@ -99,6 +92,13 @@ impl fmt::Display for ManifestError {
 }
 
 impl std::error::Error for ManifestError {}
+
+/// The start and end of the line of `source` holding byte `at`.
+fn line_around(source: &str, at: usize) -> (usize, usize) {
+    let start = source[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = source[at..].find('\n').map_or(source.len(), |i| at + i);
+    (start, end)
+}
 
 #[cfg(test)]
 mod tests {

@@ -25,30 +25,25 @@ impl Normalization {
     /// kind needs them.
     pub fn fit(kind: Normalize, training: &[u8]) -> Normalization {
         match kind {
-            Normalize::None => Normalization {
-                scale: 1.0,
-                mean: 0.0,
-                std: 1.0,
-            },
-            Normalize::Unit => Normalization {
-                scale: 1.0 / 255.0,
-                mean: 0.0,
-                std: 1.0,
-            },
-            Normalize::Standard => {
-                let n = training.len().max(1) as f64;
-                let (sum, sq) = training.iter().fold((0f64, 0f64), |(s, q), &b| {
-                    let v = f64::from(b) / 255.0;
-                    (s + v, q + v * v)
-                });
-                let mean = sum / n;
-                let std = (sq / n - mean * mean).max(1e-12).sqrt();
-                Normalization {
-                    scale: 1.0 / 255.0,
-                    mean: mean as f32,
-                    std: std as f32,
-                }
-            }
+            Normalize::None => Normalization::new(1.0, 0.0, 1.0),
+            Normalize::Unit => Normalization::new(1.0 / 255.0, 0.0, 1.0),
+            Normalize::Standard => Normalization::standard(training),
         }
+    }
+
+    fn new(scale: f32, mean: f32, std: f32) -> Normalization {
+        Normalization { scale, mean, std }
+    }
+
+    /// Pixels scaled to [0, 1], then to mean 0 and deviation 1 over `training`.
+    fn standard(training: &[u8]) -> Normalization {
+        let n = training.len().max(1) as f64;
+        let (sum, sq) = training.iter().fold((0f64, 0f64), |(s, q), &b| {
+            let v = f64::from(b) / 255.0;
+            (s + v, q + v * v)
+        });
+        let mean = sum / n;
+        let std = (sq / n - mean * mean).max(1e-12).sqrt();
+        Normalization::new(1.0 / 255.0, mean as f32, std as f32)
     }
 }

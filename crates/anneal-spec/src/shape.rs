@@ -109,23 +109,23 @@ pub fn infer(input: Shape, layers: &[Layer], classes: usize) -> Result<CostTable
     let out = table.layers.last().map_or(input, |r| r.output);
     match out {
         Shape::Flat([n]) if n == classes => Ok(table),
-        _ => {
-            let (index, layer) = layers
-                .iter()
-                .enumerate()
-                .rev()
-                .find(|(_, l)| !matches!(l, Layer::Softmax))
-                .map(|(i, l)| (i, *l))
-                .unwrap_or((0, Layer::Flatten));
-            Err(ShapeError {
-                index,
-                layer,
-                message: format!(
-                    "the model's output is {out}, but the program has {classes} classes (expected [B, {classes}])"
-                ),
-                hint: Some(format!("end the model with `dense {classes}`")),
-            })
-        }
+        _ => Err(wrong_width(layers, out, classes)),
+    }
+}
+
+/// The model's output is not one value per class: the error names its last layer before any
+/// softmax.
+fn wrong_width(layers: &[Layer], out: Shape, classes: usize) -> ShapeError {
+    let last = layers.iter().enumerate().rev();
+    let mut last = last.filter(|(_, l)| !matches!(l, Layer::Softmax));
+    let (index, layer) = last.next().map_or((0, Layer::Flatten), |(i, l)| (i, *l));
+    ShapeError {
+        index,
+        layer,
+        message: format!(
+            "the model's output is {out}, but the program has {classes} classes (expected [B, {classes}])"
+        ),
+        hint: Some(format!("end the model with `dense {classes}`")),
     }
 }
 
@@ -143,17 +143,8 @@ pub fn infer_layers(input: Shape, layers: &[Layer]) -> Result<CostTable, ShapeEr
     }
     let mut rows = Vec::with_capacity(layers.len());
     let mut cur = input;
-    for (index, layer) in layers.iter().enumerate() {
-        let at = At {
-            index,
-            layer: *layer,
-            prev: match index {
-                0 => "the input".to_string(),
-                _ => format!("layer {} `{}`", index - 1, layers[index - 1]),
-            },
-            last: index + 1 == layers.len(),
-        };
-        let row = at.row(cur)?;
+    for index in 0..layers.len() {
+        let row = At::new(layers, index).row(cur)?;
         cur = row.output;
         rows.push(row);
     }
@@ -200,6 +191,21 @@ pub(crate) struct At {
 pub(crate) type Out = (Shape, Option<u64>, Option<u64>);
 
 impl At {
+    /// Layer `index` of `layers`.
+    fn new(layers: &[Layer], index: usize) -> At {
+        let prev = match index {
+            0 => "the input".to_string(),
+            _ => format!("layer {} `{}`", index - 1, layers[index - 1]),
+        };
+        let last = index + 1 == layers.len();
+        At {
+            index,
+            layer: layers[index],
+            prev,
+            last,
+        }
+    }
+
     /// An error at this layer.
     pub(crate) fn fail(&self, message: String, hint: Option<String>) -> ShapeError {
         ShapeError {

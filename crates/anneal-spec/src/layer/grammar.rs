@@ -102,27 +102,24 @@ fn positive(
     form: &str,
     what: &str,
 ) -> Result<usize, LayerError> {
+    let hint = || format!("the form is `{form}`");
     let Some(w) = args.get(i) else {
-        return Err(
-            LayerError::at(after, format!("missing {what} after `{}`", after.text))
-                .with_hint(format!("the form is `{form}`")),
-        );
+        let message = format!("missing {what} after `{}`", after.text);
+        return Err(LayerError::at(after, message).with_hint(hint()));
     };
+    let fail = |message: String| LayerError::at(w, message);
     match w.text.parse::<usize>() {
-        Ok(0) if what != "the pad value" => Err(LayerError::at(
-            w,
-            format!("{what} must be at least 1, found 0"),
-        )),
-        Ok(v) if v > MAX_NUMBER => Err(LayerError::at(
-            w,
-            format!("{what} must be at most {MAX_NUMBER}, found {v}"),
-        )),
+        Ok(0) if what != "the pad value" => {
+            Err(fail(format!("{what} must be at least 1, found 0")))
+        }
+        Ok(v) if v > MAX_NUMBER => Err(fail(format!(
+            "{what} must be at most {MAX_NUMBER}, found {v}"
+        ))),
         Ok(v) => Ok(v),
-        Err(_) => Err(LayerError::at(
-            w,
-            format!("expected {what} (a whole number), found `{}`", w.text),
-        )
-        .with_hint(format!("the form is `{form}`"))),
+        Err(_) => {
+            let message = format!("expected {what} (a whole number), found `{}`", w.text);
+            Err(fail(message).with_hint(hint()))
+        }
     }
 }
 
