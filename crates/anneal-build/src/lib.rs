@@ -56,6 +56,21 @@ pub struct Built {
     pub seconds: f64,
 }
 
+impl Built {
+    /// The outcome of a build of `key` (its time not yet counted).
+    fn new(package: PathBuf, fresh: bool, key: &str, commit: &ContentHash, m: &Metrics) -> Built {
+        Built {
+            package,
+            fresh,
+            build_key: key.to_string(),
+            dataset_commit: commit.to_hex(),
+            accuracy: m.accuracy,
+            test_examples: m.examples,
+            seconds: 0.0,
+        }
+    }
+}
+
 impl fmt::Display for Built {
     /// What a person reads when a build ends.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -105,15 +120,7 @@ fn fresh(project: &Project, commit: &ContentHash, key: &str) -> Result<Option<Bu
         source,
     })?;
     report::write_lock(&project.dir, commit, key, &bytes)?;
-    Ok(Some(Built {
-        package: path,
-        fresh: true,
-        build_key: key.to_string(),
-        dataset_commit: commit.to_hex(),
-        accuracy: header.metrics.accuracy,
-        test_examples: header.metrics.examples,
-        seconds: 0.0,
-    }))
+    Ok(Some(Built::new(path, true, key, commit, &header.metrics)))
 }
 
 /// Train, evaluate and write everything for `key`.
@@ -238,25 +245,16 @@ fn write(
     report: &Report,
 ) -> Result<Built, BuildError> {
     let path = project.package_path();
-    let bytes = package
-        .to_bytes()
-        .map_err(|message| BuildError::Serialize {
-            what: "package",
-            message,
-        })?;
+    let serialize = |message| BuildError::Serialize {
+        what: "package",
+        message,
+    };
+    let bytes = package.to_bytes().map_err(serialize)?;
     let target = project.dir.join("target");
     let io = |path: PathBuf| move |source| BuildError::Io { path, source };
     std::fs::create_dir_all(&target).map_err(io(target.clone()))?;
     report.write(&path.with_extension("report.json"))?;
     anneal_data::fs::write_atomic(&path, &bytes).map_err(io(path.clone()))?;
     report::write_lock(&project.dir, commit, key, &bytes)?;
-    Ok(Built {
-        package: path,
-        fresh: false,
-        build_key: key.to_string(),
-        dataset_commit: commit.to_hex(),
-        accuracy: package.metrics.accuracy,
-        test_examples: package.metrics.examples,
-        seconds: 0.0,
-    })
+    Ok(Built::new(path, false, key, commit, &package.metrics))
 }
