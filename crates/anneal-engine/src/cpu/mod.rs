@@ -140,16 +140,7 @@ impl Plan {
         let mut params = vec![0f32; self.n_params];
         let mut stats = vec![0f32; self.n_stats];
         for s in &self.slots {
-            let t = tensors
-                .iter()
-                .find(|t| t.name == s.name)
-                .ok_or_else(|| EngineError::Weights(format!("tensor `{}` is missing", s.name)))?;
-            if t.shape != s.shape || t.data.len() != s.len {
-                return Err(EngineError::Weights(format!(
-                    "tensor `{}` has shape {:?}, the model expects {:?}",
-                    s.name, t.shape, s.shape
-                )));
-            }
+            let t = s.find(tensors)?;
             let dst = if s.running {
                 &mut stats[s.offset..s.offset + s.len]
             } else {

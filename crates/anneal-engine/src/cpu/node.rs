@@ -8,7 +8,7 @@ use anneal_spec::{Layer, Shape};
 
 use super::activation::Activation;
 use super::{Latency, Mode, activation, batchnorm, conv, dense, dropout, layernorm, pool, reshape};
-use crate::EngineError;
+use crate::{EngineError, NamedTensor};
 
 /// One compiled step.
 #[derive(Debug, Clone)]
@@ -39,6 +39,22 @@ pub(super) struct Slot {
     pub conv: Option<[usize; 4]>,
     /// Running statistics live in the `stats` buffer, trained parameters in `params`.
     pub running: bool,
+}
+
+impl Slot {
+    /// This slot's tensor among a package's, of the shape it must have.
+    pub fn find<'t>(&self, tensors: &'t [NamedTensor]) -> Result<&'t NamedTensor, EngineError> {
+        let name = &self.name;
+        let t = tensors.iter().find(|t| t.name == *name);
+        let t = t.ok_or_else(|| EngineError::Weights(format!("tensor `{name}` is missing")))?;
+        if t.shape != self.shape || t.data.len() != self.len {
+            return Err(EngineError::Weights(format!(
+                "tensor `{name}` has shape {:?}, the model expects {:?}",
+                t.shape, self.shape
+            )));
+        }
+        Ok(t)
+    }
 }
 
 /// The parameter slots of a plan as they are allocated, layer by layer.
