@@ -450,6 +450,23 @@ fn output_kind(name: &str) -> Result<Output, ServeError> {
 
 /// Check a request shape against the signature's (`-1` is the batch) and return the batch size.
 fn check_shape(shape: &[i64], spec: &[i64], max_examples: usize) -> Result<usize, ServeError> {
+    addressable(shape, spec)?;
+    if shape[1..] != spec[1..] {
+        return Err(bad(format!(
+            "input shape {shape:?} does not match the model's {spec:?}"
+        )));
+    }
+    match shape[0] as u64 {
+        0 => Err(bad("the batch dimension is 0")),
+        n if n > max_examples as u64 => Err(bad(format!(
+            "a request may hold at most {max_examples} examples, this one has {n}"
+        ))),
+        n => Ok(n as usize),
+    }
+}
+
+/// A shape of the model's rank, no dimension negative, its element count within 64 bits.
+fn addressable(shape: &[i64], spec: &[i64]) -> Result<(), ServeError> {
     if shape.len() != spec.len() {
         return Err(bad(format!(
             "input shape {shape:?} has rank {}, the model expects {spec:?}",
@@ -461,29 +478,13 @@ fn check_shape(shape: &[i64], spec: &[i64], max_examples: usize) -> Result<usize
             "input shape {shape:?} has a negative dimension {d}"
         )));
     }
-    let mut total: u64 = 1;
-    for d in shape {
-        total = total.checked_mul(*d as u64).ok_or_else(|| {
-            bad(format!(
-                "input shape {shape:?} has more elements than can be addressed"
-            ))
-        })?;
+    let total = shape.iter().try_fold(1u64, |t, d| t.checked_mul(*d as u64));
+    match total {
+        Some(_) => Ok(()),
+        None => Err(bad(format!(
+            "input shape {shape:?} has more elements than can be addressed"
+        ))),
     }
-    if shape[1..] != spec[1..] {
-        return Err(bad(format!(
-            "input shape {shape:?} does not match the model's {spec:?}"
-        )));
-    }
-    let n = shape[0] as u64;
-    if n == 0 {
-        return Err(bad("the batch dimension is 0"));
-    }
-    if n > max_examples as u64 {
-        return Err(bad(format!(
-            "a request may hold at most {max_examples} examples, this one has {n}"
-        )));
-    }
-    Ok(n as usize)
 }
 
 /// Append the leaves of nested `data` to `out`, stopping past `limit`.
@@ -503,28 +504,35 @@ fn flatten(v: &Value, dtype: DType, limit: usize, out: &mut Vec<f32>) -> Result<
             Ok(())
         }
         Value::Number(num) if dtype != DType::Bool => {
-            let f = num
-                .as_f64()
-                .ok_or_else(|| bad("a number in `data` is out of range"))?;
-            let integral = !matches!(dtype, DType::F16 | DType::Bf16 | DType::F32 | DType::F64);
-            if integral && (f.fract() != 0.0 || num.is_f64() && !(num.is_i64() || num.is_u64())) {
-                return Err(bad(format!(
-                    "`data` holds {num}, which is not an integer as datatype requires"
-                )));
-            }
-            out.push(f as f32);
+            out.push(number(num, dtype)?);
             Ok(())
         }
-        other => Err(bad(format!(
-            "`data` holds {}, expected {}",
-            kind(other),
-            if dtype == DType::Bool {
+        other => {
+            let expected = if dtype == DType::Bool {
                 "booleans"
             } else {
                 "numbers"
-            }
-        ))),
+            };
+            Err(bad(format!(
+                "`data` holds {}, expected {expected}",
+                kind(other)
+            )))
+        }
     }
+}
+
+/// A JSON number as a value of `dtype`: an integer where the datatype is one.
+fn number(num: &serde_json::Number, dtype: DType) -> Result<f32, ServeError> {
+    let f = num
+        .as_f64()
+        .ok_or_else(|| bad("a number in `data` is out of range"))?;
+    let integral = !matches!(dtype, DType::F16 | DType::Bf16 | DType::F32 | DType::F64);
+    if integral && (f.fract() != 0.0 || num.is_f64() && !(num.is_i64() || num.is_u64())) {
+        return Err(bad(format!(
+            "`data` holds {num}, which is not an integer as datatype requires"
+        )));
+    }
+    Ok(f as f32)
 }
 
 fn kind(v: &Value) -> &'static str {
