@@ -439,27 +439,32 @@ impl CompiledStepper {
         self.plan
             .backward(&self.params, &mut self.ws, b, &mut self.grads);
         self.steps += 1;
+        self.update(lr as f32);
+        Ok((losses, predicted))
+    }
+
+    /// One optimiser step on the gradients of the last backward pass.
+    fn update(&mut self, lr: f32) {
         let started = Instant::now();
+        let (params, grads) = (&mut self.params, &self.grads);
         match self.optimizer {
-            Optimizer::Adam { .. } => cpu::adam(
-                &mut self.params,
-                &self.grads,
-                &mut self.m,
-                &mut self.v,
-                lr as f32,
-                self.steps,
-                (0.9, 0.999, 1e-8),
-            ),
-            Optimizer::Sgd { momentum, .. } => cpu::sgd(
-                &mut self.params,
-                &self.grads,
-                &mut self.m,
-                lr as f32,
-                momentum as f32,
-            ),
+            Optimizer::Adam { .. } => {
+                let betas = (0.9, 0.999, 1e-8);
+                cpu::adam(
+                    params,
+                    grads,
+                    &mut self.m,
+                    &mut self.v,
+                    lr,
+                    self.steps,
+                    betas,
+                );
+            }
+            Optimizer::Sgd { momentum, .. } => {
+                cpu::sgd(params, grads, &mut self.m, lr, momentum as f32);
+            }
         }
         self.optimizer_seconds += started.elapsed().as_secs_f64();
-        Ok((losses, predicted))
     }
 
     fn profile_text(&self) -> Option<String> {
