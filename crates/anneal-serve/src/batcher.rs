@@ -136,21 +136,9 @@ fn run(
     depth: &AtomicUsize,
     metrics: &Metrics,
 ) {
-    let classes = model.classes();
     while let Ok(first) = rx.recv() {
-        let deadline = Instant::now() + config.max_delay;
-        let mut total = first.n;
-        let mut jobs = vec![first];
-        while total < config.max_batch {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(job) => {
-                    total += job.n;
-                    jobs.push(job);
-                }
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
-            }
-        }
+        let mut jobs = gather(first, rx, config);
+        let total: usize = jobs.iter().map(|j| j.n).sum();
         metrics.batch_size.observe(total as f64);
         let x: Vec<f32> = if jobs.len() == 1 {
             std::mem::take(&mut jobs[0].x)
@@ -158,16 +146,39 @@ fn run(
             jobs.iter().flat_map(|j| j.x.iter().copied()).collect()
         };
         let result = model.predict(&x).map_err(|e| e.to_string());
-        let mut offset = 0;
-        for job in jobs {
-            let rows = job.n * classes;
-            let part = match &result {
-                Ok(probs) => Ok(probs[offset..offset + rows].to_vec()),
-                Err(e) => Err(e.clone()),
-            };
-            offset += rows;
-            depth.fetch_sub(1, Ordering::SeqCst);
-            let _ = job.reply.send(part);
+        reply(jobs, &result, model.classes(), depth);
+    }
+}
+
+/// `first` and the jobs that arrive within `max_delay` of it, up to `max_batch` examples.
+fn gather(first: Job, rx: &Receiver<Job>, config: BatchConfig) -> Vec<Job> {
+    let deadline = Instant::now() + config.max_delay;
+    let mut total = first.n;
+    let mut jobs = vec![first];
+    while total < config.max_batch {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(job) => {
+                total += job.n;
+                jobs.push(job);
+            }
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
         }
+    }
+    jobs
+}
+
+/// Send each job its rows of the batch's probabilities (or the batch's error).
+fn reply(jobs: Vec<Job>, result: &Result<Vec<f32>, String>, classes: usize, depth: &AtomicUsize) {
+    let mut offset = 0;
+    for job in jobs {
+        let rows = job.n * classes;
+        let part = match result {
+            Ok(probs) => Ok(probs[offset..offset + rows].to_vec()),
+            Err(e) => Err(e.clone()),
+        };
+        offset += rows;
+        depth.fetch_sub(1, Ordering::SeqCst);
+        let _ = job.reply.send(part);
     }
 }
