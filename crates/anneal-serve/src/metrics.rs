@@ -42,34 +42,29 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("anneal");
+        let r = &mut registry;
         let requests = Family::<StatusLabel, Counter>::default();
-        registry.register("requests", "HTTP requests by status code", requests.clone());
+        r.register("requests", "HTTP requests by status code", requests.clone());
         let latency = Histogram::new(exponential_buckets(0.0000625, 2.0, 18));
-        registry.register(
-            "inference_latency_seconds",
-            "Inference request latency",
-            latency.clone(),
-        );
+        let help = "Inference request latency";
+        r.register("inference_latency_seconds", help, latency.clone());
         let batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 12));
-        registry.register(
+        r.register(
             "batch_size",
             "Examples per forward pass",
             batch_size.clone(),
         );
         let queue_depth = Family::<ModelLabel, Gauge>::default();
-        registry.register(
+        r.register(
             "queue_depth",
             "Requests queued or in service",
             queue_depth.clone(),
         );
         let connections = Gauge::default();
-        registry.register("connections", "Open connections", connections.clone());
+        r.register("connections", "Open connections", connections.clone());
         let refused_connections = Counter::default();
-        registry.register(
-            "refused_connections",
-            "Connections closed at accept: the connection cap was reached",
-            refused_connections.clone(),
-        );
+        let help = "Connections closed at accept: the connection cap was reached";
+        r.register("refused_connections", help, refused_connections.clone());
         Metrics {
             registry,
             requests,
