@@ -3,8 +3,9 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
+use crate::graph::{Order, Walk};
 use crate::hash::ContentHash;
-use crate::object::{Edit, Kind, Table, decode_pack};
+use crate::object::{Commit, Edit, Kind, Table, decode_pack};
 use crate::scan::{self, Entry};
 use crate::store::{Store, StoreError, read_hash_file};
 
@@ -36,14 +37,11 @@ pub fn fsck(store: &Store) -> Result<Report, StoreError> {
         check_file(entry, &mut report);
     }
     // 2. Everything reachable from HEAD and the refs.
-    let mut stack = refs(store, &mut report);
-    let mut seen = HashSet::new();
-    while let Some(h) = stack.pop() {
-        if seen.insert(h) {
-            report.commits += 1;
-            if let Err(e) = check_commit(store, &h, &mut stack) {
-                report.unreachable_object(store, &h, &e);
-            }
+    let roots = refs(store, &mut report);
+    for (h, commit) in Walk::new(store, &roots, Order::DepthFirst) {
+        report.commits += 1;
+        if let Err(e) = commit.and_then(|c| check_commit(store, &c)) {
+            report.unreachable_object(store, &h, &e);
         }
     }
     Ok(report)
@@ -121,13 +119,7 @@ impl Report {
     }
 }
 
-fn check_commit(
-    store: &Store,
-    h: &ContentHash,
-    stack: &mut Vec<ContentHash>,
-) -> Result<(), StoreError> {
-    let commit = store.commit_object(h)?;
-    stack.extend(&commit.parents);
+fn check_commit(store: &Store, commit: &Commit) -> Result<(), StoreError> {
     // The table, and every table down its chain of patches.
     let mut blobs = HashSet::new();
     let mut rows_to_check: Vec<crate::object::Row> = Vec::new();

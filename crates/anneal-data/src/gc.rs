@@ -3,8 +3,8 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use crate::graph::reachable_objects;
 use crate::hash::ContentHash;
-use crate::remote::reachable_from;
 use crate::scan::{self, Entry};
 use crate::store::{Store, StoreError, read_hash_file};
 
@@ -30,7 +30,7 @@ pub fn reachable(store: &Store) -> Result<HashSet<ContentHash>, StoreError> {
             roots.extend(read_hash_file(&path)?);
         }
     }
-    Ok(reachable_from(store, &roots)?.into_iter().collect())
+    Ok(reachable_objects(store, &roots)?.into_iter().collect())
 }
 
 /// Remove what is unreachable: unreachable objects and temp files of interrupted writes, by

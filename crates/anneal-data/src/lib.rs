@@ -11,6 +11,8 @@
 //! - [`stage`]: edits staged in `.anneal/index` and committed together.
 //! - [`stats`]: counts per split, label and metadata value.
 //! - [`payload`]: how example payloads are encoded; [`limits`]: what a row may hold.
+//! - [`graph`]: walks over the commit graph (reachability, ancestors, merge base), shared by
+//!   `gc`, `fsck`, push and merge.
 //! - [`refs`]: branches, tags, checkout and revision names; [`diff`] between commits;
 //!   [`fsck`] over every object and everything reachable.
 //! - [`relpath`]: untrusted relative paths that stay inside their folder.
@@ -34,6 +36,7 @@ pub mod diff;
 pub mod fs;
 pub mod fsck;
 pub mod gc;
+pub mod graph;
 pub mod hash;
 pub mod idx;
 pub mod import;

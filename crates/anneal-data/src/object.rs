@@ -659,6 +659,18 @@ pub struct Commit {
     pub message: String,
 }
 
+impl Commit {
+    /// Parse a commit's body: JSON whose table and parents are each 64 lowercase hex digits.
+    /// One policy for every reader: a malformed parent is an error, never dropped.
+    pub fn decode(body: &[u8]) -> Result<Commit, DecodeError> {
+        serde_json::from_slice(body).map_err(|e| DecodeError {
+            kind: "commit",
+            offset: e.column(),
+            message: e.to_string(),
+        })
+    }
+}
+
 /// Content-defined chunk boundaries: a chunk ends after a row whose id hash has its low 8 bits
 /// zero (about 256 rows per chunk), with at least 16 and at most 4,096 rows. Boundaries
 /// depend only on ids, so a label edit rewrites exactly the chunk holding that row.

@@ -311,14 +311,7 @@ impl Store {
     /// Read a commit.
     pub fn commit_object(&self, h: &ContentHash) -> Result<Commit, StoreError> {
         let body = self.get(Kind::Commit, h)?;
-        serde_json::from_slice(&body).map_err(|e| StoreError::Decode {
-            hash: *h,
-            source: DecodeError {
-                kind: "commit",
-                offset: e.column(),
-                message: e.to_string(),
-            },
-        })
+        Commit::decode(&body).map_err(|source| StoreError::Decode { hash: *h, source })
     }
 
     /// Read the table of a commit.

@@ -1,0 +1,130 @@
+//! The commit graph: walks over parents, shared by `gc`, `fsck`, push and fetch, and merge.
+//!
+//! Every walk reads commits through [`Store::commit_object`], so a parent is parsed and checked
+//! one way everywhere: a parent that is malformed, missing or not a commit is an error naming
+//! that commit, never skipped.
+
+use std::collections::{HashSet, VecDeque};
+
+use crate::hash::ContentHash;
+use crate::object::{Commit, Table};
+use crate::store::{Store, StoreError};
+use crate::tables::chain;
+
+/// In which order a [`Walk`] visits commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Last found, first visited (a stack): cheapest, for walks that visit everything.
+    DepthFirst,
+    /// Nearest first (a queue): for "the nearest commit such that".
+    BreadthFirst,
+}
+
+/// Every commit reachable from some roots, each once, with the commit read (or the error
+/// reading it). The parents of a commit that cannot be read are not visited.
+#[derive(Debug)]
+pub struct Walk<'a> {
+    store: &'a Store,
+    pending: VecDeque<ContentHash>,
+    seen: HashSet<ContentHash>,
+    order: Order,
+}
+
+impl<'a> Walk<'a> {
+    /// A walk from `roots`.
+    pub fn new(store: &'a Store, roots: &[ContentHash], order: Order) -> Self {
+        let pending = roots.iter().copied().collect();
+        let seen = HashSet::new();
+        Walk {
+            store,
+            pending,
+            seen,
+            order,
+        }
+    }
+
+    fn next_pending(&mut self) -> Option<ContentHash> {
+        match self.order {
+            Order::DepthFirst => self.pending.pop_back(),
+            Order::BreadthFirst => self.pending.pop_front(),
+        }
+    }
+}
+
+impl Iterator for Walk<'_> {
+    type Item = (ContentHash, Result<Commit, StoreError>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let h = loop {
+            let h = self.next_pending()?;
+            if self.seen.insert(h) {
+                break h;
+            }
+        };
+        let commit = self.store.commit_object(&h);
+        if let Ok(c) = &commit {
+            self.pending.extend(&c.parents);
+        }
+        Some((h, commit))
+    }
+}
+
+/// `from` and every commit in its history.
+pub fn ancestors(store: &Store, from: ContentHash) -> Result<HashSet<ContentHash>, StoreError> {
+    Walk::new(store, &[from], Order::DepthFirst)
+        .map(|(h, c)| c.map(|_| h))
+        .collect()
+}
+
+/// Whether `ancestor` is `of` or in its history (so moving a ref from `ancestor` to `of` is a
+/// fast-forward).
+pub fn is_ancestor(
+    store: &Store,
+    ancestor: ContentHash,
+    of: ContentHash,
+) -> Result<bool, StoreError> {
+    Ok(ancestors(store, of)?.contains(&ancestor))
+}
+
+/// The nearest common ancestor of `a` and `b` (breadth-first from `b`).
+pub fn merge_base(
+    store: &Store,
+    a: ContentHash,
+    b: ContentHash,
+) -> Result<Option<ContentHash>, StoreError> {
+    let of_a = ancestors(store, a)?;
+    for (h, commit) in Walk::new(store, &[b], Order::BreadthFirst) {
+        if of_a.contains(&h) {
+            return Ok(Some(h));
+        }
+        commit?;
+    }
+    Ok(None)
+}
+
+/// Everything reachable from `roots`: commits, tables (down patch chains), chunks and packs,
+/// each once, every object before the commit that names it.
+pub fn reachable_objects(
+    store: &Store,
+    roots: &[ContentHash],
+) -> Result<Vec<ContentHash>, StoreError> {
+    let mut seen = HashSet::new();
+    let mut order = Vec::new();
+    for (h, commit) in Walk::new(store, roots, Order::DepthFirst) {
+        for (th, table) in chain(store, commit?.table)? {
+            let mut objects = table.packs().to_vec();
+            objects.push(th);
+            objects.extend(chunks(table));
+            order.extend(objects.into_iter().filter(|o| seen.insert(*o)));
+        }
+        order.push(h);
+    }
+    Ok(order)
+}
+
+fn chunks(table: Table) -> Vec<ContentHash> {
+    match table {
+        Table::Full(t) => t.chunks.into_iter().map(|c| c.hash).collect(),
+        Table::Patch(_) => Vec::new(),
+    }
+}
