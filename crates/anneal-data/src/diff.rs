@@ -7,10 +7,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use crate::edits::edits_between;
 use crate::hash::ContentHash;
 use crate::object::{ChunkRef, Edit, Row, Table};
 use crate::store::{Store, StoreError};
-use crate::tables::{chain, edits_between};
+use crate::tables::chain;
 
 /// What changed from one commit to another.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

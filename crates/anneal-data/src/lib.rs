@@ -3,7 +3,9 @@
 //! Git's ideas, shaped for labelled examples. A program's examples live in `.anneal/` beside its
 //! `anneal.toml`, as content-addressed objects (BLAKE3) written atomically:
 //!
-//! - [`store`]: opening, reading (hash-verified), committing and the log.
+//! - [`store`]: opening, reading objects (hash-verified), writing commits, moving the branch
+//!   and the log; [`tables`]: reading a table's rows (whole or by id) and committing edits as
+//!   patches, on [`edits`] between sorted rows; [`snapshot`]: a commit's rows with payloads.
 //! - [`object`]: the byte layout of every object kind (packs of payloads, chunks of example
 //!   rows cut at content-defined boundaries, tables, commits).
 //! - [`idx`] and [`import`]: reading sources (IDX, image and WAV folders, CSV, JSONL), with
@@ -33,6 +35,7 @@
 //! ```
 
 pub mod diff;
+pub mod edits;
 pub mod fs;
 pub mod fsck;
 pub mod gc;
@@ -48,6 +51,7 @@ pub mod refs;
 pub mod relpath;
 pub mod remote;
 pub mod scan;
+pub mod snapshot;
 pub mod split;
 pub mod stage;
 pub mod stats;
@@ -55,4 +59,5 @@ pub mod store;
 pub mod tables;
 
 pub use hash::ContentHash;
-pub use store::{Snapshot, Store, StoreError};
+pub use snapshot::Snapshot;
+pub use store::{Store, StoreError};

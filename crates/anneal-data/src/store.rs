@@ -13,7 +13,7 @@
 //! A commit writes its objects first and moves the branch ref last (atomically), so an
 //! interrupted commit leaves HEAD where it was. Reads verify every object's hash.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::{self, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -23,7 +23,7 @@ use crate::fs::{append_line, create_dir_durable, write_atomic};
 use crate::hash::ContentHash;
 use crate::object::{
     ChunkRef, Commit, DecodeError, FullTable, Kind, Row, Table, chunk_rows, decode_chunk,
-    decode_pack, decode_table, encode_chunk, encode_pack, encode_table, frame, unframe,
+    decode_table, encode_chunk, encode_pack, encode_table, frame, unframe,
 };
 
 /// The store folder's name.
@@ -166,29 +166,6 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
-}
-
-/// A dataset snapshot with its payloads, ready to decode.
-#[derive(Debug)]
-pub struct Snapshot {
-    /// Examples sorted by id.
-    pub rows: Vec<Row>,
-    packs: Vec<Vec<u8>>,
-    index: HashMap<ContentHash, (usize, std::ops::Range<usize>)>,
-}
-
-impl Snapshot {
-    /// The payload bytes of `row` (already verified against its hash).
-    pub fn payload(&self, row: &Row) -> Result<&[u8], StoreError> {
-        let (pack, range) =
-            self.index
-                .get(&row.payload)
-                .ok_or_else(|| StoreError::DanglingPayload {
-                    id: row.id.clone(),
-                    payload: row.payload,
-                })?;
-        Ok(&self.packs[*pack][range.clone()])
-    }
 }
 
 impl Store {
@@ -356,57 +333,6 @@ impl Store {
         Ok(rows)
     }
 
-    /// All rows of a table, sorted by id (a patch is applied to its base).
-    pub fn rows(&self, table: &Table) -> Result<Vec<Row>, StoreError> {
-        match table {
-            Table::Full(t) => self.full_rows(t),
-            Table::Patch(p) => {
-                // Down the chain to its full table (bounded by its depth), then the patches
-                // back up: a loop, so no chain of objects can overflow the stack.
-                let chain = crate::tables::chain(self, p.base)?;
-                let mut rows = match chain.last() {
-                    Some((_, Table::Full(t))) => self.full_rows(t)?,
-                    _ => Vec::new(),
-                };
-                for (_, t) in chain.iter().rev() {
-                    if let Table::Patch(q) = t {
-                        rows = crate::tables::apply_edits(rows, &q.edits);
-                    }
-                }
-                Ok(crate::tables::apply_edits(rows, &p.edits))
-            }
-        }
-    }
-
-    /// The rows of a full table's chunks. The row count a table claims is not trusted for
-    /// allocation: each chunk is checked against its own count as it is read.
-    fn full_rows(&self, t: &crate::object::FullTable) -> Result<Vec<Row>, StoreError> {
-        let mut rows = Vec::with_capacity(t.rows.min(1 << 20) as usize);
-        for c in &t.chunks {
-            rows.extend(self.chunk(c)?);
-        }
-        Ok(rows)
-    }
-
-    /// The rows and payloads of a commit.
-    pub fn snapshot(&self, commit_hash: &ContentHash) -> Result<Snapshot, StoreError> {
-        let commit = self.commit_object(commit_hash)?;
-        let table = self.table(&commit)?;
-        let rows = self.rows(&table)?;
-        let mut packs = Vec::with_capacity(table.packs().len());
-        let mut index = HashMap::new();
-        for (i, ph) in table.packs().iter().enumerate() {
-            let body = self.get(Kind::Pack, ph)?;
-            for (bh, range) in
-                decode_pack(&body).map_err(|source| StoreError::Decode { hash: *ph, source })?
-            {
-                index.insert(bh, (i, range));
-            }
-            packs.push(body);
-        }
-        Ok(Snapshot { rows, packs, index })
-    }
-
     /// Hold the store's writer lock (advisory; released when the guard drops or the process
     /// dies).
     pub fn lock(&self) -> Result<std::fs::File, StoreError> {
@@ -431,63 +357,6 @@ impl Store {
     ) -> Result<ContentHash, StoreError> {
         let _lock = self.lock()?;
         self.commit_full_locked(rows, new_blobs, message)
-    }
-
-    /// Read the rows at HEAD, let `edit` change them, and commit the result, all under the
-    /// writer lock (so concurrent edits cannot lose each other's changes). Returns None when
-    /// `edit` changed nothing.
-    pub fn update(
-        &self,
-        message: &str,
-        edit: impl FnOnce(&mut Vec<Row>) -> Result<(), StoreError>,
-    ) -> Result<Option<ContentHash>, StoreError> {
-        let _lock = self.lock()?;
-        let head = self.head()?.ok_or(StoreError::NoCommits)?;
-        let mut rows = self.rows(&self.table(&self.commit_object(&head)?)?)?;
-        let before = rows.clone();
-        edit(&mut rows)?;
-        rows.sort_by(|a, b| a.id.cmp(&b.id));
-        if let Some(w) = rows.windows(2).find(|w| w[0].id == w[1].id) {
-            return Err(StoreError::Duplicate {
-                id: w[0].id.clone(),
-            });
-        }
-        let edits = crate::tables::edits_between(&before, &rows);
-        if edits.is_empty() {
-            return Ok(None);
-        }
-        self.commit_edits(head, edits, message).map(Some)
-    }
-
-    /// Add `rows` (ids new to the dataset) on top of HEAD as one commit, reading HEAD under
-    /// the writer lock so that a commit made while the caller was reading its source is kept.
-    /// `blobs` are the rows' payloads; those HEAD already holds are not written again.
-    /// Returns the commit and how many blobs were written.
-    pub fn add(
-        &self,
-        rows: Vec<Row>,
-        blobs: &[&[u8]],
-        message: &str,
-    ) -> Result<(ContentHash, usize), StoreError> {
-        rows.iter().try_for_each(crate::limits::printable)?;
-        let _lock = self.lock()?;
-        let mut all = match self.head()? {
-            Some(h) => self.rows(&self.table(&self.commit_object(&h)?)?)?,
-            None => Vec::new(),
-        };
-        let ids: HashSet<&str> = all.iter().map(|r| r.id.as_str()).collect();
-        if let Some(r) = rows.iter().find(|r| ids.contains(r.id.as_str())) {
-            return Err(StoreError::Duplicate { id: r.id.clone() });
-        }
-        let mut known: HashSet<ContentHash> = all.iter().map(|r| r.payload).collect();
-        let fresh: Vec<&[u8]> = blobs
-            .iter()
-            .copied()
-            .filter(|b| known.insert(ContentHash::of(b)))
-            .collect();
-        all.extend(rows);
-        let commit = self.commit_full_locked(all, &fresh, message)?;
-        Ok((commit, fresh.len()))
     }
 
     pub(crate) fn commit_full_locked(

@@ -1,4 +1,4 @@
-//! Reading tables by id, and committing edits as patches.
+//! Reading tables (whole, or by id), and committing edits as patches.
 //!
 //! A label edit of a million-example dataset should not rewrite it: [`Store::apply`] looks up
 //! only the rows it changes (one chunk each, found by the chunks' first ids), and commits a
@@ -6,8 +6,9 @@
 //! past [`MAX_PATCH_DEPTH`] patches, or when an edit touches a quarter of the rows, the commit
 //! writes a full table instead.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
+use crate::edits::{apply_edits, edits_between};
 use crate::hash::ContentHash;
 use crate::limits::{Field, RowError, check_text};
 use crate::object::{Edit, Kind, MAX_PATCH_DEPTH, PatchTable, Row, Table, encode_table, find_rows};
@@ -56,70 +57,96 @@ impl Change {
     }
 }
 
-/// Apply sorted `edits` to sorted `base` rows.
-pub fn apply_edits(base: Vec<Row>, edits: &[Edit]) -> Vec<Row> {
-    let mut out = Vec::with_capacity(base.len() + edits.len());
-    let mut edits = edits.iter().peekable();
-    for row in base {
-        while let Some(Edit::Add(r)) = edits.peek().filter(|e| e.id() < row.id.as_str()) {
-            out.push(r.clone());
-            edits.next();
-        }
-        match edits.peek() {
-            Some(e) if e.id() == row.id => {
-                match e {
-                    Edit::Change(_, after) | Edit::Add(after) => out.push(after.clone()),
-                    Edit::Remove(_) => {}
-                }
-                edits.next();
-            }
-            _ => out.push(row),
-        }
-    }
-    for e in edits {
-        if let Edit::Add(r) | Edit::Change(_, r) = e {
-            out.push(r.clone());
-        }
-    }
-    out
-}
-
-/// The edits that turn sorted `before` into sorted `after`.
-pub fn edits_between(before: &[Row], after: &[Row]) -> Vec<Edit> {
-    let (mut i, mut j) = (0, 0);
-    let mut out = Vec::new();
-    while i < before.len() || j < after.len() {
-        match (before.get(i), after.get(j)) {
-            (Some(a), Some(b)) if a.id == b.id => {
-                if a != b {
-                    out.push(Edit::Change(a.clone(), b.clone()));
-                }
-                i += 1;
-                j += 1;
-            }
-            (Some(a), Some(b)) if a.id < b.id => {
-                out.push(Edit::Remove(a.clone()));
-                i += 1;
-            }
-            (Some(_), Some(b)) => {
-                out.push(Edit::Add(b.clone()));
-                j += 1;
-            }
-            (Some(a), None) => {
-                out.push(Edit::Remove(a.clone()));
-                i += 1;
-            }
-            (None, Some(b)) => {
-                out.push(Edit::Add(b.clone()));
-                j += 1;
-            }
-            (None, None) => break,
-        }
-    }
-    out
-}
-
 impl Store {
+    /// All rows of a table, sorted by id (a patch is applied to its base).
+    pub fn rows(&self, table: &Table) -> Result<Vec<Row>, StoreError> {
+        match table {
+            Table::Full(t) => self.full_rows(t),
+            Table::Patch(p) => {
+                // Down the chain to its full table (bounded by its depth), then the patches
+                // back up: a loop, so no chain of objects can overflow the stack.
+                let chain = chain(self, p.base)?;
+                let mut rows = match chain.last() {
+                    Some((_, Table::Full(t))) => self.full_rows(t)?,
+                    _ => Vec::new(),
+                };
+                for (_, t) in chain.iter().rev() {
+                    if let Table::Patch(q) = t {
+                        rows = apply_edits(rows, &q.edits);
+                    }
+                }
+                Ok(apply_edits(rows, &p.edits))
+            }
+        }
+    }
+
+    /// The rows of a full table's chunks. The row count a table claims is not trusted for
+    /// allocation: each chunk is checked against its own count as it is read.
+    fn full_rows(&self, t: &crate::object::FullTable) -> Result<Vec<Row>, StoreError> {
+        let mut rows = Vec::with_capacity(t.rows.min(1 << 20) as usize);
+        for c in &t.chunks {
+            rows.extend(self.chunk(c)?);
+        }
+        Ok(rows)
+    }
+
+    /// Read the rows at HEAD, let `edit` change them, and commit the result, all under the
+    /// writer lock (so concurrent edits cannot lose each other's changes). Returns None when
+    /// `edit` changed nothing.
+    pub fn update(
+        &self,
+        message: &str,
+        edit: impl FnOnce(&mut Vec<Row>) -> Result<(), StoreError>,
+    ) -> Result<Option<ContentHash>, StoreError> {
+        let _lock = self.lock()?;
+        let head = self.head()?.ok_or(StoreError::NoCommits)?;
+        let mut rows = self.rows(&self.table(&self.commit_object(&head)?)?)?;
+        let before = rows.clone();
+        edit(&mut rows)?;
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        if let Some(w) = rows.windows(2).find(|w| w[0].id == w[1].id) {
+            return Err(StoreError::Duplicate {
+                id: w[0].id.clone(),
+            });
+        }
+        let edits = edits_between(&before, &rows);
+        if edits.is_empty() {
+            return Ok(None);
+        }
+        self.commit_edits(head, edits, message).map(Some)
+    }
+
+    /// Add `rows` (ids new to the dataset) on top of HEAD as one commit, reading HEAD under
+    /// the writer lock so that a commit made while the caller was reading its source is kept.
+    /// `blobs` are the rows' payloads; those HEAD already holds are not written again.
+    /// Returns the commit and how many blobs were written.
+    pub fn add(
+        &self,
+        rows: Vec<Row>,
+        blobs: &[&[u8]],
+        message: &str,
+    ) -> Result<(ContentHash, usize), StoreError> {
+        rows.iter().try_for_each(crate::limits::printable)?;
+        let _lock = self.lock()?;
+        let mut all = match self.head()? {
+            Some(h) => self.rows(&self.table(&self.commit_object(&h)?)?)?,
+            None => Vec::new(),
+        };
+        let ids: HashSet<&str> = all.iter().map(|r| r.id.as_str()).collect();
+        if let Some(r) = rows.iter().find(|r| ids.contains(r.id.as_str())) {
+            return Err(StoreError::Duplicate { id: r.id.clone() });
+        }
+        let mut known: HashSet<ContentHash> = all.iter().map(|r| r.payload).collect();
+        let fresh: Vec<&[u8]> = blobs
+            .iter()
+            .copied()
+            .filter(|b| known.insert(ContentHash::of(b)))
+            .collect();
+        all.extend(rows);
+        let commit = self.commit_full_locked(all, &fresh, message)?;
+        Ok((commit, fresh.len()))
+    }
+
     /// The rows with the given ids (absent ids are left out), reading only what it must:
     /// down a chain of patches (a loop, bounded by the chain's depth) to the full table.
     pub fn lookup(&self, table: &Table, ids: &[&str]) -> Result<HashMap<String, Row>, StoreError> {
@@ -151,7 +178,7 @@ impl Store {
             Table::Patch(p) => p.base,
             Table::Full(_) => return Ok(found),
         };
-        Err(crate::tables::too_deep(base))
+        Err(too_deep(base))
     }
 
     fn lookup_full(
