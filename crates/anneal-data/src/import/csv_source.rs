@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::folder::{MediaSummary, PathColumn};
+use super::media::{MediaSummary, PathColumn};
 use super::{Example, ImportError, ImportOptions, Progress, Read, file_stem, index_width};
 use crate::payload::encode_f32;
 

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::folder::{MediaSummary, PathColumn};
+use super::media::{MediaSummary, PathColumn};
 use super::{Example, ImportError, ImportOptions, Progress, Read, file_stem, index_width};
 use crate::payload::encode_f32;
 
