@@ -7,7 +7,9 @@
 //!   and the log; [`tables`]: reading a table's rows (whole or by id) and committing edits as
 //!   patches, on [`edits`] between sorted rows; [`snapshot`]: a commit's rows with payloads.
 //! - [`object`]: the byte layout of every object kind (packs of payloads, chunks of example
-//!   rows cut at content-defined boundaries, tables, commits).
+//!   rows cut at content-defined boundaries, tables, commits), on the shared `codec` (a
+//!   bounds-checked reader, and rows as chunks and patches hold them); [`pack`]: pack bodies;
+//!   [`row`]: one example as stored.
 //! - [`idx`] and [`import`]: reading sources (IDX, image and WAV folders, CSV, JSONL), with
 //!   labels and metadata, and importing each as one commit.
 //! - [`stage`]: edits staged in `.anneal/index` and committed together.
@@ -34,6 +36,7 @@
 //! assert_eq!(snap.payload(&snap.rows[0]).unwrap(), blob);
 //! ```
 
+pub(crate) mod codec;
 pub mod diff;
 pub mod edits;
 pub mod fs;
@@ -46,10 +49,12 @@ pub mod import;
 pub mod limits;
 pub mod merge;
 pub mod object;
+pub mod pack;
 pub mod payload;
 pub mod refs;
 pub mod relpath;
 pub mod remote;
+pub mod row;
 pub mod scan;
 pub mod snapshot;
 pub mod split;

@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use crate::object::Row;
+use crate::row::Row;
 
 /// Longest id, in bytes (a `u16` length).
 pub const MAX_ID_BYTES: usize = u16::MAX as usize;
