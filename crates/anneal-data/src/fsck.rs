@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use crate::graph::{Order, Walk};
-use crate::hash::ContentHash;
+use crate::hash::{CommitId, ContentHash};
 use crate::object::{Commit, Edit, Kind, Table, decode_pack};
 use crate::scan::{self, Entry};
 use crate::store::{Store, StoreError, read_hash_file};
@@ -65,7 +65,7 @@ fn check_file(entry: Entry, report: &mut Report) {
 }
 
 /// HEAD, then the commit of every branch and tag; what cannot be read is a problem.
-fn refs(store: &Store, report: &mut Report) -> Vec<ContentHash> {
+fn refs(store: &Store, report: &mut Report) -> Vec<CommitId> {
     let head = store.root().join("HEAD");
     match store.branch() {
         Err(e) => report.problem(head, format!("HEAD is unreadable: {e}")),
@@ -75,7 +75,7 @@ fn refs(store: &Store, report: &mut Report) -> Vec<ContentHash> {
     for kind in ["heads", "tags", "remotes"] {
         for (name, path) in store.ref_files(kind) {
             match read_hash_file(&path) {
-                Ok(Some(h)) => roots.push(h),
+                Ok(Some(h)) => roots.push(h.into()),
                 Ok(None) => {}
                 Err(e) => report.problem(path, format!("ref `{name}` is unreadable: {e}")),
             }

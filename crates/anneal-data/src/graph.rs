@@ -6,7 +6,7 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use crate::hash::ContentHash;
+use crate::hash::{CommitId, ContentHash};
 use crate::object::{Commit, Table};
 use crate::store::{Store, StoreError};
 use crate::tables::chain;
@@ -25,14 +25,14 @@ pub enum Order {
 #[derive(Debug)]
 pub struct Walk<'a> {
     store: &'a Store,
-    pending: VecDeque<ContentHash>,
-    seen: HashSet<ContentHash>,
+    pending: VecDeque<CommitId>,
+    seen: HashSet<CommitId>,
     order: Order,
 }
 
 impl<'a> Walk<'a> {
     /// A walk from `roots`.
-    pub fn new(store: &'a Store, roots: &[ContentHash], order: Order) -> Self {
+    pub fn new(store: &'a Store, roots: &[CommitId], order: Order) -> Self {
         let pending = roots.iter().copied().collect();
         let seen = HashSet::new();
         Walk {
@@ -43,7 +43,7 @@ impl<'a> Walk<'a> {
         }
     }
 
-    fn next_pending(&mut self) -> Option<ContentHash> {
+    fn next_pending(&mut self) -> Option<CommitId> {
         match self.order {
             Order::DepthFirst => self.pending.pop_back(),
             Order::BreadthFirst => self.pending.pop_front(),
@@ -52,7 +52,7 @@ impl<'a> Walk<'a> {
 }
 
 impl Iterator for Walk<'_> {
-    type Item = (ContentHash, Result<Commit, StoreError>);
+    type Item = (CommitId, Result<Commit, StoreError>);
 
     fn next(&mut self) -> Option<Self::Item> {
         let h = loop {
@@ -70,7 +70,7 @@ impl Iterator for Walk<'_> {
 }
 
 /// `from` and every commit in its history.
-pub fn ancestors(store: &Store, from: ContentHash) -> Result<HashSet<ContentHash>, StoreError> {
+pub fn ancestors(store: &Store, from: CommitId) -> Result<HashSet<CommitId>, StoreError> {
     Walk::new(store, &[from], Order::DepthFirst)
         .map(|(h, c)| c.map(|_| h))
         .collect()
@@ -78,20 +78,12 @@ pub fn ancestors(store: &Store, from: ContentHash) -> Result<HashSet<ContentHash
 
 /// Whether `ancestor` is `of` or in its history (so moving a ref from `ancestor` to `of` is a
 /// fast-forward).
-pub fn is_ancestor(
-    store: &Store,
-    ancestor: ContentHash,
-    of: ContentHash,
-) -> Result<bool, StoreError> {
+pub fn is_ancestor(store: &Store, ancestor: CommitId, of: CommitId) -> Result<bool, StoreError> {
     Ok(ancestors(store, of)?.contains(&ancestor))
 }
 
 /// The nearest common ancestor of `a` and `b` (breadth-first from `b`).
-pub fn merge_base(
-    store: &Store,
-    a: ContentHash,
-    b: ContentHash,
-) -> Result<Option<ContentHash>, StoreError> {
+pub fn merge_base(store: &Store, a: CommitId, b: CommitId) -> Result<Option<CommitId>, StoreError> {
     let of_a = ancestors(store, a)?;
     for (h, commit) in Walk::new(store, &[b], Order::BreadthFirst) {
         if of_a.contains(&h) {
@@ -106,18 +98,18 @@ pub fn merge_base(
 /// each once, every object before the commit that names it.
 pub fn reachable_objects(
     store: &Store,
-    roots: &[ContentHash],
+    roots: &[CommitId],
 ) -> Result<Vec<ContentHash>, StoreError> {
     let mut seen = HashSet::new();
     let mut order = Vec::new();
     for (h, commit) in Walk::new(store, roots, Order::DepthFirst) {
         for (th, table) in chain(store, commit?.table)? {
             let mut objects = table.packs().to_vec();
-            objects.push(th);
+            objects.push(th.into());
             objects.extend(chunks(table));
             order.extend(objects.into_iter().filter(|o| seen.insert(*o)));
         }
-        order.push(h);
+        order.push(h.into());
     }
     Ok(order)
 }

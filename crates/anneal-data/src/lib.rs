@@ -63,6 +63,6 @@ pub mod stats;
 pub mod store;
 pub mod tables;
 
-pub use hash::ContentHash;
+pub use hash::{CommitId, ContentHash, ObjectId};
 pub use snapshot::Snapshot;
 pub use store::{Store, StoreError};

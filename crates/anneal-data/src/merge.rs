@@ -5,7 +5,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::hash::ContentHash;
+use crate::graph;
+use crate::hash::{CommitId, ContentHash};
 use crate::object::Row;
 use crate::store::{Store, StoreError};
 
@@ -49,7 +50,14 @@ pub enum Outcome {
     Conflicts(Vec<Conflict>),
 }
 
-pub use crate::graph::merge_base;
+/// The nearest common ancestor of commits `a` and `b` (see [`graph::merge_base`]).
+pub fn merge_base(
+    store: &Store,
+    a: ContentHash,
+    b: ContentHash,
+) -> Result<Option<ContentHash>, StoreError> {
+    Ok(graph::merge_base(store, a.into(), b.into())?.map(ContentHash::from))
+}
 
 type ById = HashMap<String, Row>;
 
@@ -65,16 +73,17 @@ pub fn merge(
     prefer: Option<Side>,
 ) -> Result<Outcome, StoreError> {
     let _lock = store.lock()?;
-    let ours = store.head()?.ok_or(StoreError::NoCommits)?;
-    let base = merge_base(store, ours, theirs)?;
+    let ours = CommitId(store.head()?.ok_or(StoreError::NoCommits)?);
+    let theirs = CommitId(theirs);
+    let base = graph::merge_base(store, ours, theirs)?;
     if base == Some(theirs) || ours == theirs {
         return Ok(Outcome::UpToDate);
     }
     if base == Some(ours) {
-        store.move_branch(Some(ours), theirs, &format!("fast-forward to {name}"))?;
-        return Ok(Outcome::FastForward(theirs));
+        store.move_branch(Some(ours.0), theirs.0, &format!("fast-forward to {name}"))?;
+        return Ok(Outcome::FastForward(theirs.0));
     }
-    let rows = |h: Option<ContentHash>| -> Result<ById, StoreError> {
+    let rows = |h: Option<CommitId>| -> Result<ById, StoreError> {
         match h {
             Some(h) => Ok(by_id(store.rows(&store.table(&store.commit_object(&h)?)?)?)),
             None => Ok(HashMap::new()),
@@ -126,7 +135,7 @@ fn merge_rows(sides: &[ById; 3], prefer: Option<Side>) -> (Vec<Row>, Vec<Conflic
 /// Commit `rows` with both parents, over the packs of both.
 fn commit_merge(
     store: &Store,
-    [ours, theirs]: [ContentHash; 2],
+    [ours, theirs]: [CommitId; 2],
     rows: Vec<Row>,
     name: &str,
 ) -> Result<ContentHash, StoreError> {

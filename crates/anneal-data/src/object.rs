@@ -34,7 +34,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{ROW_MIN, Reader, encode_row};
-use crate::hash::ContentHash;
+use crate::hash::{CommitId, ContentHash, ObjectId};
 use crate::limits::RowError;
 
 pub use crate::codec::DecodeError;
@@ -422,9 +422,9 @@ pub struct Commit {
     /// Encoding version (1).
     pub format: u32,
     /// The table object.
-    pub table: ContentHash,
+    pub table: ObjectId,
     /// Parent commits (none for the first).
-    pub parents: Vec<ContentHash>,
+    pub parents: Vec<CommitId>,
     /// Who made it.
     pub author: String,
     /// Seconds since the Unix epoch.

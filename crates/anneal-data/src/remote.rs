@@ -25,7 +25,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use crate::fs::{failpoint, write_atomic};
 use crate::graph::{ancestors, reachable_objects};
-use crate::hash::ContentHash;
+use crate::hash::{CommitId, ContentHash};
 use crate::object::{Commit, Edit, Kind, Table, decode_table, unframe};
 use crate::store::{Store, StoreError};
 
@@ -189,11 +189,11 @@ pub fn push(store: &Store, name: &str, branch: &str) -> Result<Transfer, RemoteE
         name,
     };
     let commit = store.resolve(branch)?;
-    let reachable = reachable_objects(store, &[commit])?;
+    let reachable = reachable_objects(store, &[CommitId(commit)])?;
     let ff = FastForward {
         remote: &remote,
         branch,
-        history: &ancestors(store, commit)?,
+        history: &ancestors(store, CommitId(commit))?,
     };
     runtime()?.block_on(async {
         ff.check().await?;
@@ -292,7 +292,7 @@ fn read_verified(store: &Store, h: &ContentHash) -> Result<Vec<u8>, StoreError> 
 struct FastForward<'a> {
     remote: &'a Remote<'a>,
     branch: &'a str,
-    history: &'a HashSet<ContentHash>,
+    history: &'a HashSet<CommitId>,
 }
 
 impl FastForward<'_> {
@@ -320,7 +320,7 @@ const MAX_REF_BYTES: usize = 128;
 
 impl Remote<'_> {
     /// The commit `refs/heads/BRANCH` names on the remote (None if it has no such branch).
-    async fn read_ref(&self, branch: &str) -> Result<Option<ContentHash>, RemoteError> {
+    async fn read_ref(&self, branch: &str) -> Result<Option<CommitId>, RemoteError> {
         let r = StorePath::from(format!("refs/heads/{branch}"));
         let got = match self.objects.get(&r).await {
             Ok(g) => g,
@@ -405,6 +405,7 @@ pub fn fetch_url(
                 "the remote has no branch `{branch}` (refs/heads/{branch} not found)"
             ))
         })?;
+        let commit = ContentHash::from(commit);
         let mut moved = Transfer {
             commit,
             objects: 0,
@@ -482,8 +483,8 @@ fn commit_children(h: ContentHash, body: &[u8]) -> Result<Vec<(ContentHash, Kind
             u32::from(ch)
         )));
     }
-    let parents = c.parents.iter().map(|p| (*p, Kind::Commit));
-    Ok([(c.table, Kind::Table)]
+    let parents = c.parents.iter().map(|p| (p.0, Kind::Commit));
+    Ok([(c.table.0, Kind::Table)]
         .into_iter()
         .chain(parents)
         .collect())

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::fs::{append_line, create_dir_durable, write_atomic};
-use crate::hash::ContentHash;
+use crate::hash::{CommitId, ContentHash, ObjectId};
 use crate::object::{
     ChunkRef, Commit, DecodeError, FullTable, Kind, Row, Table, chunk_rows, decode_chunk,
     decode_table, encode_chunk, encode_pack, encode_table, frame, unframe,
@@ -394,14 +394,19 @@ impl Store {
                 size = 0;
             }
         }
-        self.write_full(parent.into_iter().collect(), rows, packs, message)
+        self.write_full(
+            parent.into_iter().map(CommitId).collect(),
+            rows,
+            packs,
+            message,
+        )
     }
 
     /// Write `rows` (sorted, unique ids) as a full table whose payloads are in `packs`, and
     /// commit it with `parents` (the first is the current branch's commit).
     pub(crate) fn write_full(
         &self,
-        parents: Vec<ContentHash>,
+        parents: Vec<CommitId>,
         rows: Vec<Row>,
         mut packs: Vec<ContentHash>,
         message: &str,
@@ -426,20 +431,20 @@ impl Store {
             packs,
         });
         let table_hash = self.put(Kind::Table, &encode_table(&table)?)?;
-        self.write_commit(parents, table_hash, message)
+        self.write_commit(parents, ObjectId(table_hash), message)
     }
 
-    /// Write a commit of `table_hash` on the current branch and move the branch to it.
+    /// Write a commit of `table` on the current branch and move the branch to it.
     pub(crate) fn write_commit(
         &self,
-        parents: Vec<ContentHash>,
-        table_hash: ContentHash,
+        parents: Vec<CommitId>,
+        table: ObjectId,
         message: &str,
     ) -> Result<ContentHash, StoreError> {
-        let parent = parents.first().copied();
+        let parent = parents.first().map(|p| p.0);
         let commit = Commit {
             format: 1,
-            table: table_hash,
+            table,
             parents,
             author: author(),
             time: commit_time(),
@@ -478,7 +483,7 @@ impl Store {
         let mut next = self.head()?;
         while let Some(h) = next {
             let c = self.commit_object(&h)?;
-            next = c.parents.first().copied();
+            next = c.parents.first().map(|p| p.0);
             out.push((h, c));
             if out.len() > 1_000_000 {
                 break;

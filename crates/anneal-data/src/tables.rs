@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::edits::{apply_edits, edits_between};
-use crate::hash::ContentHash;
+use crate::hash::{ContentHash, ObjectId};
 use crate::limits::{Field, RowError, check_text};
 use crate::object::{Edit, Kind, MAX_PATCH_DEPTH, PatchTable, Row, Table, encode_table, find_rows};
 use crate::store::{Store, StoreError};
@@ -65,7 +65,7 @@ impl Store {
             Table::Patch(p) => {
                 // Down the chain to its full table (bounded by its depth), then the patches
                 // back up: a loop, so no chain of objects can overflow the stack.
-                let chain = chain(self, p.base)?;
+                let chain = chain(self, ObjectId(p.base))?;
                 let mut rows = match chain.last() {
                     Some((_, Table::Full(t))) => self.full_rows(t)?,
                     _ => Vec::new(),
@@ -232,14 +232,14 @@ impl Store {
             return self.commit_full_locked(rows, &[], message);
         }
         let patch = Table::Patch(PatchTable {
-            base,
+            base: *base,
             depth,
             rows: table.rows() + adds - removes,
             packs: table.packs().to_vec(),
             edits,
         });
         let table_hash = self.put(Kind::Table, &encode_table(&patch)?)?;
-        self.write_commit(vec![parent], table_hash, message)
+        self.write_commit(vec![parent.into()], ObjectId(table_hash), message)
     }
 
     /// Apply `changes` as one commit on the current branch. Every id must exist. Returns None
@@ -309,18 +309,18 @@ impl Store {
 }
 
 /// The table hashes from `table` down its chain of patches to the full table.
-pub fn chain(store: &Store, table: ContentHash) -> Result<Vec<(ContentHash, Table)>, StoreError> {
+pub fn chain(store: &Store, table: ObjectId) -> Result<Vec<(ObjectId, Table)>, StoreError> {
     let mut out = Vec::new();
     let mut next = Some(table);
     while let Some(h) = next {
         let t = store.table_object(&h)?;
         next = match &t {
-            Table::Patch(p) => Some(p.base),
+            Table::Patch(p) => Some(ObjectId(p.base)),
             Table::Full(_) => None,
         };
         out.push((h, t));
         if out.len() > MAX_PATCH_DEPTH as usize + 1 {
-            return Err(too_deep(h));
+            return Err(too_deep(*h));
         }
     }
     Ok(out)

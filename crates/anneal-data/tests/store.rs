@@ -406,7 +406,7 @@ fn a_crash_at_every_step_of_a_commit_leaves_old_or_new() {
                     let c = store.commit_object(&head).unwrap();
                     assert_eq!(
                         (c.parents, c.message.as_str()),
-                        (vec![first], "edit"),
+                        (vec![first.into()], "edit"),
                         "crash at step {k}"
                     );
                     let d = anneal_data::diff::diff(&store, &first, &head).unwrap();
