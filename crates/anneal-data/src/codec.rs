@@ -32,8 +32,9 @@ pub(crate) fn encode_row(r: &Row, out: &mut Vec<u8>) -> Result<(), RowError> {
     }
     out.push(r.split.len() as u8);
     out.extend_from_slice(r.split.as_bytes());
-    out.extend_from_slice(&(r.meta.len() as u32).to_le_bytes());
-    out.extend_from_slice(r.meta.as_bytes());
+    let meta = r.meta.as_str();
+    out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+    out.extend_from_slice(meta.as_bytes());
     Ok(())
 }
 
@@ -140,7 +141,7 @@ impl<'a> Reader<'a> {
         let len = self.u8()? as usize;
         let split = self.string(len)?;
         let len = self.u32()? as usize;
-        let meta = self.string(len)?;
+        let meta = self.string(len)?.into();
         Ok(Row {
             id,
             payload,

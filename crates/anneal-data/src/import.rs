@@ -51,6 +51,7 @@ use crate::idx;
 use crate::limits::{Field, check_text};
 use crate::object::Row;
 use crate::payload::encode_raw;
+use crate::row::Meta;
 use crate::store::{Store, StoreError};
 
 /// A source format.
@@ -388,14 +389,6 @@ fn read_idx(source: &Path, unlabeled: bool) -> Result<Read, ImportError> {
     })
 }
 
-/// The canonical stored form of metadata: a JSON object with sorted keys, or empty.
-pub fn encode_meta(meta: &BTreeMap<String, String>) -> String {
-    if meta.is_empty() {
-        return String::new();
-    }
-    serde_json::to_string(meta).unwrap_or_default()
-}
-
 /// `STEM:INDEX` ids are zero-padded to this many digits for `n` examples.
 fn index_width(n: usize) -> usize {
     n.saturating_sub(1).to_string().len().max(5)
@@ -468,6 +461,6 @@ fn row(e: &Example, split: &str) -> Row {
         payload: ContentHash::of(&e.payload),
         label: e.label.clone(),
         split: split.to_string(),
-        meta: encode_meta(&e.meta),
+        meta: Meta::from_fields(&e.meta),
     }
 }

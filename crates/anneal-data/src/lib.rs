@@ -29,7 +29,7 @@
 //! let store = Store::init(dir.path()).unwrap();
 //! let blob = b"RAW8\x01\x00\x01\x00\x01\x00\x7f";
 //! let row = Row { id: "a".into(), payload: ContentHash::of(blob), label: Some("1".into()),
-//!                 split: "train".into(), meta: String::new() };
+//!                 split: "train".into(), meta: Default::default() };
 //! let commit = store.commit(vec![row.clone()], &[blob], "first").unwrap();
 //! assert_eq!(store.head().unwrap(), Some(commit));
 //! let snap = store.snapshot(&commit).unwrap();

@@ -472,6 +472,7 @@ pub fn chunk_rows(rows: &[Row]) -> Vec<&[Row]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::row::Meta;
 
     fn row(i: usize) -> Row {
         Row {
@@ -486,7 +487,7 @@ mod tests {
             meta: if i.is_multiple_of(5) {
                 r#"{"speaker":"jo"}"#.into()
             } else {
-                String::new()
+                Meta::default()
             },
         }
     }

@@ -151,7 +151,7 @@ fn a_commit_with_duplicate_ids_is_refused() {
         payload: ContentHash::of(b"x"),
         label: None,
         split: String::new(),
-        meta: String::new(),
+        meta: Default::default(),
     };
     let err = store
         .commit(vec![row.clone(), row], &[b"x"], "dup")
@@ -242,7 +242,7 @@ fn a_metadata_edit_is_reported_apart_from_labels_in_patches_and_full_tables() {
         store
             .update("meta", |rows| {
                 for r in rows.iter_mut().filter(|r| ids.contains(&r.id.as_str())) {
-                    r.meta = meta.to_string();
+                    r.meta = meta.into();
                 }
                 Ok(())
             })
@@ -872,7 +872,7 @@ fn csv_features_labels_and_metadata() {
     // An empty label is the unlabeled pool; an empty metadata value is left out.
     assert_eq!(
         (snap.rows[2].label.clone(), snap.rows[2].meta.clone()),
-        (None, String::new())
+        (None, Default::default())
     );
 }
 

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anneal::error::{CliError, EXIT_FAILED};
 use anneal_data::diff::Diff;
+use anneal_data::row::Meta;
 use anneal_data::tables::Change;
 use anneal_data::{ContentHash, Store};
 use serde_json::json;
@@ -88,24 +89,15 @@ fn diff_json(d: &Diff) -> serde_json::Value {
         "added": d.added.iter().map(row).collect::<Vec<_>>(),
         "removed": d.removed.iter().map(row).collect::<Vec<_>>(),
         "relabeled": d.relabeled.iter().map(|(a, b)| json!({"id": a.id, "before": a.label, "after": b.label})).collect::<Vec<_>>(),
-        "meta_changed": d.meta_changed.iter().map(|(a, b)| json!({"id": a.id, "before": meta_value(&a.meta), "after": meta_value(&b.meta)})).collect::<Vec<_>>(),
+        "meta_changed": d.meta_changed.iter().map(|(a, b)| json!({"id": a.id, "before": a.meta.value(), "after": b.meta.value()})).collect::<Vec<_>>(),
         "changed": d.changed.iter().map(|(_, b)| row(b)).collect::<Vec<_>>(),
         "class_counts": d.class_counts,
     })
 }
 
-/// A row's metadata as JSON: its object, `{}` when it has none, or the raw text when it is not
-/// JSON (so a damaged value is shown rather than hidden).
-fn meta_value(meta: &str) -> serde_json::Value {
-    if meta.is_empty() {
-        return json!({});
-    }
-    serde_json::from_str(meta).unwrap_or_else(|_| serde_json::Value::String(meta.to_string()))
-}
-
 /// The metadata fields that differ, as `field: before -> after` (`(none)` where absent).
-fn meta_changes(before: &str, after: &str) -> String {
-    let (a, b) = (meta_value(before), meta_value(after));
+fn meta_changes(before: &Meta, after: &Meta) -> String {
+    let (a, b) = (before.value(), after.value());
     let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
         return format!("{before} -> {after}");
     };
