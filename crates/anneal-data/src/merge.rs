@@ -85,7 +85,7 @@ pub fn merge(
     }
     let rows = |h: Option<CommitId>| -> Result<ById, StoreError> {
         match h {
-            Some(h) => Ok(by_id(store.rows(&store.table(&store.commit_object(&h)?)?)?)),
+            Some(h) => Ok(by_id(store.commit_rows(&h)?)),
             None => Ok(HashMap::new()),
         }
     };

@@ -14,6 +14,17 @@ use crate::limits::{Field, RowError, check_text};
 use crate::object::{Edit, Kind, MAX_PATCH_DEPTH, PatchTable, Row, Table, encode_table, find_rows};
 use crate::store::{Store, StoreError};
 
+/// How a commit's table is stored (see [`Store::layout`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// Examples in the table.
+    pub examples: u64,
+    /// Patches between it and its full table.
+    pub patches: usize,
+    /// Packs holding its payloads.
+    pub packs: usize,
+}
+
 /// A change to one example.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
@@ -58,6 +69,22 @@ impl Change {
 }
 
 impl Store {
+    /// All rows of a commit, sorted by id.
+    pub fn commit_rows(&self, commit: &ContentHash) -> Result<Vec<Row>, StoreError> {
+        self.rows(&self.table(&self.commit_object(commit)?)?)
+    }
+
+    /// How a commit's table is stored: its examples, the patches over its full table, its packs.
+    pub fn layout(&self, commit: &ContentHash) -> Result<Layout, StoreError> {
+        let chain = chain(self, self.commit_object(commit)?.table)?;
+        let top = &chain[0].1;
+        Ok(Layout {
+            examples: top.rows(),
+            patches: chain.len() - 1,
+            packs: top.packs().len(),
+        })
+    }
+
     /// All rows of a table, sorted by id (a patch is applied to its base).
     pub fn rows(&self, table: &Table) -> Result<Vec<Row>, StoreError> {
         match table {
@@ -100,7 +127,7 @@ impl Store {
     ) -> Result<Option<ContentHash>, StoreError> {
         let _lock = self.lock()?;
         let head = self.head()?.ok_or(StoreError::NoCommits)?;
-        let mut rows = self.rows(&self.table(&self.commit_object(&head)?)?)?;
+        let mut rows = self.commit_rows(&head)?;
         let before = rows.clone();
         edit(&mut rows)?;
         rows.sort_by(|a, b| a.id.cmp(&b.id));
@@ -129,7 +156,7 @@ impl Store {
         rows.iter().try_for_each(crate::limits::printable)?;
         let _lock = self.lock()?;
         let mut all = match self.head()? {
-            Some(h) => self.rows(&self.table(&self.commit_object(&h)?)?)?,
+            Some(h) => self.commit_rows(&h)?,
             None => Vec::new(),
         };
         let ids: HashSet<&str> = all.iter().map(|r| r.id.as_str()).collect();
