@@ -407,93 +407,79 @@ fn run(command: Command) -> Result<u8, CliError> {
 }
 
 fn data(command: DataCommand) -> Result<u8, CliError> {
+    use DataCommand as D;
+    use commands::data_edit::{self as edit, EditMode};
+    use commands::{data, data_fsck, data_refs as refs, data_remote as remote, data_show as show};
     match command {
-        DataCommand::Import { args, dir } => commands::data::import(&dir.dir, &args),
-        DataCommand::Log { dir, json } => commands::data::log(&dir.dir, json),
-        DataCommand::Status { dir, json } => commands::data_edit::status(&dir.dir, json),
-        DataCommand::Show { rev, dir, json } => commands::data_edit::show(&dir.dir, &rev, json),
-        DataCommand::Diff {
+        D::Import { args, dir } => data::import(&dir.dir, &args),
+        D::Log { dir, json } => data::log(&dir.dir, json),
+        D::Status { dir, json } => show::status(&dir.dir, json),
+        D::Show { rev, dir, json } => show::show(&dir.dir, &rev, json),
+        D::Diff {
             a,
             b,
             dir,
             stat,
             json,
-        } => commands::data_edit::diff(&dir.dir, &a, &b, stat, json),
-        DataCommand::Label {
+        } => show::diff(&dir.dir, &a, &b, stat, json),
+        D::Stats { rev, dir, json } => show::stats(&dir.dir, &rev, json),
+        D::Label {
             args,
             from,
             message,
             dir,
             no_commit,
             json,
-        } => commands::data_edit::label(
-            &dir.dir,
-            &args,
-            from.as_deref(),
-            message.as_deref(),
-            commands::data_edit::EditMode { no_commit, json },
-        ),
-        DataCommand::Remove {
+        } => {
+            let (from, message) = (from.as_deref(), message.as_deref());
+            edit::label(&dir.dir, &args, from, message, EditMode { no_commit, json })
+        }
+        D::Remove {
             ids,
             dir,
             no_commit,
             json,
-        } => commands::data_edit::remove(
-            &dir.dir,
-            &ids,
-            commands::data_edit::EditMode { no_commit, json },
-        ),
-        DataCommand::Commit { message, dir, json } => {
-            commands::data_edit::commit(&dir.dir, &message, json)
-        }
-        DataCommand::Reset { hard, dir, json } => {
-            commands::data_reset::run(&dir.dir, hard.as_deref(), json)
-        }
-        DataCommand::Branch { name, dir, json } => {
-            commands::data_refs::branch(&dir.dir, name.as_deref(), json)
-        }
-        DataCommand::Checkout { name, dir, json } => {
-            commands::data_refs::checkout(&dir.dir, &name, json)
-        }
-        DataCommand::Tag {
-            name,
-            rev,
-            dir,
-            json,
-        } => commands::data_refs::tag(&dir.dir, name.as_deref(), rev.as_deref(), json),
-        DataCommand::Stats { rev, dir, json } => commands::data_edit::stats(&dir.dir, &rev, json),
-        DataCommand::Fsck { dir, json } => commands::data_edit::fsck(&dir.dir, json),
-        DataCommand::Merge {
-            branch,
-            ours,
-            theirs,
-            dir,
-            json,
-        } => commands::data_refs::merge(&dir.dir, &branch, ours, theirs, json),
-        DataCommand::Split {
+        } => edit::remove(&dir.dir, &ids, EditMode { no_commit, json }),
+        D::Commit { message, dir, json } => edit::commit(&dir.dir, &message, json),
+        D::Split {
             test,
             validation,
             from,
             seed,
             dir,
             json,
-        } => commands::data_edit::split(&dir.dir, test, validation, from.as_deref(), seed, json),
-        DataCommand::Gc { dir, json } => commands::data_edit::gc(&dir.dir, json),
-        DataCommand::Remote { args, dir, json } => {
-            commands::data_remote::remote(&dir.dir, &args, json)
-        }
-        DataCommand::Push {
-            remote,
+        } => edit::split(&dir.dir, test, validation, from.as_deref(), seed, json),
+        D::Reset { hard, dir, json } => commands::data_reset::run(&dir.dir, hard.as_deref(), json),
+        D::Fsck { dir, json } => data_fsck::fsck(&dir.dir, json),
+        D::Gc { dir, json } => data_fsck::gc(&dir.dir, json),
+        D::Branch { name, dir, json } => refs::branch(&dir.dir, name.as_deref(), json),
+        D::Checkout { name, dir, json } => refs::checkout(&dir.dir, &name, json),
+        D::Tag {
+            name,
+            rev,
+            dir,
+            json,
+        } => refs::tag(&dir.dir, name.as_deref(), rev.as_deref(), json),
+        D::Merge {
+            branch,
+            ours,
+            theirs,
+            dir,
+            json,
+        } => refs::merge(&dir.dir, &branch, ours, theirs, json),
+        D::Remote { args, dir, json } => remote::remote(&dir.dir, &args, json),
+        D::Push {
+            remote: r,
             branch,
             dir,
             json,
-        } => commands::data_remote::push(&dir.dir, &remote, branch.as_deref(), json),
-        DataCommand::Pull {
-            remote,
+        } => remote::push(&dir.dir, &r, branch.as_deref(), json),
+        D::Pull {
+            remote: r,
             branch,
             dir,
             json,
-        } => commands::data_remote::pull(&dir.dir, &remote, branch.as_deref(), json),
-        DataCommand::Clone { url, dir, json } => commands::data_remote::clone(&dir.dir, &url, json),
+        } => remote::pull(&dir.dir, &r, branch.as_deref(), json),
+        D::Clone { url, dir, json } => remote::clone(&dir.dir, &url, json),
     }
 }

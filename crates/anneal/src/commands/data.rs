@@ -1,8 +1,10 @@
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anneal::error::CliError;
-use anneal_data::Store;
 use anneal_data::import::{Format, ImportOptions};
+use anneal_data::{CommitId, ObjectId, Store};
+use serde::Serialize;
 
 /// `anneal data import`'s source options.
 #[derive(Debug, clap::Args)]
@@ -87,50 +89,93 @@ pub fn import(dir: &Path, args: &ImportArgs) -> Result<u8, CliError> {
             err
         }
     })?;
-    let split = &args.split;
-    if args.json {
-        println!(
-            "{}",
-            serde_json::json!({"commit": s.commit.to_hex(), "added": s.added, "new_blobs": s.new_blobs,
-                               "split": split, "format": opts.format.name(), "payloads": s.detail,
-                               "features": s.features, "metadata": s.meta_fields})
-        );
-    } else {
-        println!(
-            "imported {} examples ({}, split {split}) as commit {}",
-            s.added,
-            s.detail,
-            s.commit.short()
-        );
-        if opts.format == Format::Csv && !s.features.is_empty() {
-            println!("features: {}", s.features.join(", "));
-        }
-        if !s.meta_fields.is_empty() {
-            println!("metadata: {}", s.meta_fields.join(", "));
-        }
-    }
+    let imported = Imported {
+        added: s.added,
+        commit: CommitId(s.commit),
+        features: s.features,
+        format: opts.format.name(),
+        metadata: s.meta_fields,
+        new_blobs: s.new_blobs,
+        payloads: s.detail,
+        split: args.split.clone(),
+    };
+    super::print(&imported, args.json);
     Ok(0)
+}
+
+/// What `anneal data import` added.
+#[derive(Debug, Serialize)]
+struct Imported {
+    added: usize,
+    commit: CommitId,
+    features: Vec<String>,
+    format: &'static str,
+    metadata: Vec<String>,
+    new_blobs: usize,
+    payloads: String,
+    split: String,
+}
+
+impl fmt::Display for Imported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (added, payloads, split) = (self.added, &self.payloads, &self.split);
+        let at = self.commit.short();
+        write!(
+            f,
+            "imported {added} examples ({payloads}, split {split}) as commit {at}"
+        )?;
+        if self.format == Format::Csv.name() && !self.features.is_empty() {
+            write!(f, "\nfeatures: {}", self.features.join(", "))?;
+        }
+        if !self.metadata.is_empty() {
+            write!(f, "\nmetadata: {}", self.metadata.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// `anneal data log`: the commits reachable from HEAD by first parents, newest first.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+struct Log(Vec<Logged>);
+
+#[derive(Debug, Serialize)]
+struct Logged {
+    author: String,
+    commit: CommitId,
+    message: String,
+    parents: Vec<CommitId>,
+    table: ObjectId,
+    time: u64,
+}
+
+impl fmt::Display for Log {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return write!(f, "no commits yet");
+        }
+        let entries: Vec<String> = (self.0.iter())
+            .map(|c| {
+                let (h, author, time, message) = (&c.commit, &c.author, c.time, &c.message);
+                format!("commit {h}\nauthor {author}\ntime   {time}\n\n    {message}\n")
+            })
+            .collect();
+        f.write_str(&entries.join("\n"))
+    }
 }
 
 pub fn log(dir: &Path, json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
-    let log = store.log()?;
-    if json {
-        let items: Vec<_> = log
-            .iter()
-            .map(|(h, c)| serde_json::json!({"commit": h.to_hex(), "parents": c.parents, "author": c.author, "time": c.time, "message": c.message, "table": c.table}))
-            .collect();
-        println!("{}", serde_json::Value::Array(items));
-        return Ok(0);
-    }
-    if log.is_empty() {
-        println!("no commits yet");
-    }
-    for (h, c) in &log {
-        println!(
-            "commit {h}\nauthor {}\ntime   {}\n\n    {}\n",
-            c.author, c.time, c.message
-        );
-    }
+    let log = (store.log()?.into_iter())
+        .map(|(h, c)| Logged {
+            author: c.author,
+            commit: CommitId(h),
+            message: c.message,
+            parents: c.parents,
+            table: c.table,
+            time: c.time,
+        })
+        .collect();
+    super::print(&Log(log), json);
     Ok(0)
 }
