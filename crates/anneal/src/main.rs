@@ -141,56 +141,11 @@ enum DataCommand {
         json: bool,
     },
     /// Examples added and removed, labels changed (before -> after), per-class count changes.
-    Diff {
-        /// The older revision.
-        a: String,
-        /// The newer revision (default HEAD).
-        #[arg(default_value = "HEAD")]
-        b: String,
-        #[command(flatten)]
-        dir: Dir,
-        /// Only the counts.
-        #[arg(long)]
-        stat: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Diff(commands::data_show::DiffArgs),
     /// Set labels: `label ID LABEL` or `label --from FILE.csv` (columns id,label), as one commit.
-    Label {
-        /// An example id and its new label.
-        args: Vec<String>,
-        /// A CSV file of id,label rows (a header row is skipped).
-        #[arg(long, value_name = "FILE")]
-        from: Option<PathBuf>,
-        /// Commit message.
-        #[arg(short, long)]
-        message: Option<String>,
-        #[command(flatten)]
-        dir: Dir,
-        /// Stage the change in the index (see `status`) instead of committing it; `commit`
-        /// commits everything staged as one commit.
-        #[arg(long)]
-        no_commit: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Label(commands::data_edit::LabelArgs),
     /// Remove examples by id, as one commit.
-    Remove {
-        /// Example ids.
-        #[arg(required = true)]
-        ids: Vec<String>,
-        #[command(flatten)]
-        dir: Dir,
-        /// Stage the change in the index (see `status`) instead of committing it; `commit`
-        /// commits everything staged as one commit.
-        #[arg(long)]
-        no_commit: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Remove(commands::data_edit::RemoveArgs),
     /// Commit the changes staged with `label --no-commit` and `remove --no-commit`.
     Commit {
         /// Commit message.
@@ -236,17 +191,7 @@ enum DataCommand {
         json: bool,
     },
     /// List tags, or tag a revision.
-    Tag {
-        /// The tag to create.
-        name: Option<String>,
-        /// What it names (default HEAD).
-        rev: Option<String>,
-        #[command(flatten)]
-        dir: Dir,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Tag(commands::data_refs::TagArgs),
     /// Example counts per split and label, and per value of each metadata field.
     Stats {
         /// A revision (default HEAD).
@@ -260,41 +205,9 @@ enum DataCommand {
     },
     /// Merge a branch into the current one; conflicting edits are listed and nothing is
     /// committed unless --ours or --theirs picks a side for all of them.
-    Merge {
-        /// The branch (or revision) to merge.
-        branch: String,
-        /// Resolve every conflict with the current branch's version.
-        #[arg(long, conflicts_with = "theirs")]
-        ours: bool,
-        /// Resolve every conflict with the merged branch's version.
-        #[arg(long)]
-        theirs: bool,
-        #[command(flatten)]
-        dir: Dir,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Merge(commands::data_refs::MergeArgs),
     /// Assign splits by seed and fraction, stratified by label, as one commit.
-    Split {
-        /// Fraction for the test split.
-        #[arg(long, default_value_t = 0.2)]
-        test: f64,
-        /// Fraction for the validation split.
-        #[arg(long, default_value_t = 0.0)]
-        validation: f64,
-        /// Only re-split examples now in this split (default: all).
-        #[arg(long)]
-        from: Option<String>,
-        /// Seed of the shuffle.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        #[command(flatten)]
-        dir: Dir,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Split(commands::data_edit::SplitArgs),
     /// Add a remote (a folder path, file:///path or s3://bucket/prefix), or list remotes.
     Remote {
         /// `add NAME URL`, or nothing to list.
@@ -306,33 +219,9 @@ enum DataCommand {
         json: bool,
     },
     /// Upload a branch to a remote: objects first, the remote ref last.
-    Push {
-        /// The remote (default origin).
-        #[arg(default_value = "origin")]
-        remote: String,
-        /// The branch (default: the current one).
-        #[arg(long)]
-        branch: Option<String>,
-        #[command(flatten)]
-        dir: Dir,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Push(commands::data_remote::RemoteBranchArgs),
     /// Fetch a branch from a remote and merge it into the current branch.
-    Pull {
-        /// The remote (default origin).
-        #[arg(default_value = "origin")]
-        remote: String,
-        /// The branch (default: the current one).
-        #[arg(long)]
-        branch: Option<String>,
-        #[command(flatten)]
-        dir: Dir,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Pull(commands::data_remote::RemoteBranchArgs),
     /// Create this program's store from a remote's `main` branch.
     Clone {
         /// The remote URL.
@@ -408,78 +297,29 @@ fn run(command: Command) -> Result<u8, CliError> {
 
 fn data(command: DataCommand) -> Result<u8, CliError> {
     use DataCommand as D;
-    use commands::data_edit::{self as edit, EditMode};
-    use commands::{data, data_fsck, data_refs as refs, data_remote as remote, data_show as show};
+    use commands::{data, data_edit as edit, data_fsck, data_refs as refs, data_remote as remote};
+    use commands::{data_reset, data_show as show};
     match command {
         D::Import { args, dir } => data::import(&dir.dir, &args),
         D::Log { dir, json } => data::log(&dir.dir, json),
         D::Status { dir, json } => show::status(&dir.dir, json),
         D::Show { rev, dir, json } => show::show(&dir.dir, &rev, json),
-        D::Diff {
-            a,
-            b,
-            dir,
-            stat,
-            json,
-        } => show::diff(&dir.dir, &a, &b, stat, json),
+        D::Diff(args) => show::diff(&args),
         D::Stats { rev, dir, json } => show::stats(&dir.dir, &rev, json),
-        D::Label {
-            args,
-            from,
-            message,
-            dir,
-            no_commit,
-            json,
-        } => {
-            let (from, message) = (from.as_deref(), message.as_deref());
-            edit::label(&dir.dir, &args, from, message, EditMode { no_commit, json })
-        }
-        D::Remove {
-            ids,
-            dir,
-            no_commit,
-            json,
-        } => edit::remove(&dir.dir, &ids, EditMode { no_commit, json }),
+        D::Label(args) => edit::label(&args),
+        D::Remove(args) => edit::remove(&args),
         D::Commit { message, dir, json } => edit::commit(&dir.dir, &message, json),
-        D::Split {
-            test,
-            validation,
-            from,
-            seed,
-            dir,
-            json,
-        } => edit::split(&dir.dir, test, validation, from.as_deref(), seed, json),
-        D::Reset { hard, dir, json } => commands::data_reset::run(&dir.dir, hard.as_deref(), json),
+        D::Split(args) => edit::split(&args),
+        D::Reset { hard, dir, json } => data_reset::run(&dir.dir, hard.as_deref(), json),
         D::Fsck { dir, json } => data_fsck::fsck(&dir.dir, json),
         D::Gc { dir, json } => data_fsck::gc(&dir.dir, json),
         D::Branch { name, dir, json } => refs::branch(&dir.dir, name.as_deref(), json),
         D::Checkout { name, dir, json } => refs::checkout(&dir.dir, &name, json),
-        D::Tag {
-            name,
-            rev,
-            dir,
-            json,
-        } => refs::tag(&dir.dir, name.as_deref(), rev.as_deref(), json),
-        D::Merge {
-            branch,
-            ours,
-            theirs,
-            dir,
-            json,
-        } => refs::merge(&dir.dir, &branch, ours, theirs, json),
+        D::Tag(args) => refs::tag(&args),
+        D::Merge(args) => refs::merge(&args),
         D::Remote { args, dir, json } => remote::remote(&dir.dir, &args, json),
-        D::Push {
-            remote: r,
-            branch,
-            dir,
-            json,
-        } => remote::push(&dir.dir, &r, branch.as_deref(), json),
-        D::Pull {
-            remote: r,
-            branch,
-            dir,
-            json,
-        } => remote::pull(&dir.dir, &r, branch.as_deref(), json),
+        D::Push(args) => remote::push(&args),
+        D::Pull(args) => remote::pull(&args),
         D::Clone { url, dir, json } => remote::clone(&dir.dir, &url, json),
     }
 }

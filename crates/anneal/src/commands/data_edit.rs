@@ -3,7 +3,7 @@
 //! read), printed by [`super::print`].
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anneal::error::CliError;
 use anneal_data::tables::Change;
@@ -12,13 +12,74 @@ use serde::Serialize;
 
 use super::data_show::{plural, short};
 
+/// `anneal data label`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct LabelArgs {
+    /// An example id and its new label.
+    args: Vec<String>,
+    /// A CSV file of id,label rows (a header row is skipped).
+    #[arg(long, value_name = "FILE")]
+    from: Option<PathBuf>,
+    /// Commit message.
+    #[arg(short, long)]
+    message: Option<String>,
+    #[command(flatten)]
+    dir: crate::Dir,
+    /// Stage the change in the index (see `status`) instead of committing it; `commit`
+    /// commits everything staged as one commit.
+    #[arg(long)]
+    no_commit: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `anneal data remove`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct RemoveArgs {
+    /// Example ids.
+    #[arg(required = true)]
+    ids: Vec<String>,
+    #[command(flatten)]
+    dir: crate::Dir,
+    /// Stage the change in the index (see `status`) instead of committing it; `commit`
+    /// commits everything staged as one commit.
+    #[arg(long)]
+    no_commit: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `anneal data split`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct SplitArgs {
+    /// Fraction for the test split.
+    #[arg(long, default_value_t = 0.2)]
+    test: f64,
+    /// Fraction for the validation split.
+    #[arg(long, default_value_t = 0.0)]
+    validation: f64,
+    /// Only re-split examples now in this split (default: all).
+    #[arg(long)]
+    from: Option<String>,
+    /// Seed of the shuffle.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[command(flatten)]
+    dir: crate::Dir,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
 /// How `label` and `remove` record their changes.
 #[derive(Debug, Clone, Copy)]
-pub struct EditMode {
+struct EditMode {
     /// Stage in the index instead of committing.
-    pub no_commit: bool,
+    no_commit: bool,
     /// Print JSON.
-    pub json: bool,
+    json: bool,
 }
 
 /// What an edit did: changes staged, or a commit (None: the dataset already matched).
@@ -136,17 +197,18 @@ fn label_edits(args: &[String], from: Option<&Path>) -> Result<Vec<(String, Stri
     Ok(edits)
 }
 
-pub fn label(
-    dir: &Path,
-    args: &[String],
-    from: Option<&Path>,
-    message: Option<&str>,
-    mode: EditMode,
-) -> Result<u8, CliError> {
-    let edits = label_edits(args, from)?;
-    let store = Store::open(dir)?;
+pub fn label(args: &LabelArgs) -> Result<u8, CliError> {
+    let edits = label_edits(&args.args, args.from.as_deref())?;
+    let store = Store::open(&args.dir.dir)?;
     let n = edits.len();
-    let message = message.map_or_else(|| format!("label {n} example{}", plural(n)), str::to_string);
+    let mode = EditMode {
+        no_commit: args.no_commit,
+        json: args.json,
+    };
+    let message = args
+        .message
+        .as_deref()
+        .map_or_else(|| format!("label {n} example{}", plural(n)), str::to_string);
     let changes: Vec<Change> = edits
         .into_iter()
         .map(|(id, label)| Change::Label {
@@ -157,8 +219,13 @@ pub fn label(
     commit_or_stage(&store, message, changes, mode)
 }
 
-pub fn remove(dir: &Path, ids: &[String], mode: EditMode) -> Result<u8, CliError> {
-    let store = Store::open(dir)?;
+pub fn remove(args: &RemoveArgs) -> Result<u8, CliError> {
+    let store = Store::open(&args.dir.dir)?;
+    let ids = &args.ids;
+    let mode = EditMode {
+        no_commit: args.no_commit,
+        json: args.json,
+    };
     let message = format!("remove {} example{}", ids.len(), plural(ids.len()));
     let changes: Vec<Change> = ids
         .iter()
@@ -229,20 +296,15 @@ fn fractions(test: f64, validation: f64) -> Result<Vec<(String, f64)>, CliError>
     Ok(fractions)
 }
 
-pub fn split(
-    dir: &Path,
-    test: f64,
-    validation: f64,
-    from: Option<&str>,
-    seed: u64,
-    json: bool,
-) -> Result<u8, CliError> {
+pub fn split(args: &SplitArgs) -> Result<u8, CliError> {
+    let (test, validation, seed) = (args.test, args.validation, args.seed);
     let fractions = fractions(test, validation)?;
-    let store = Store::open(dir)?;
+    let store = Store::open(&args.dir.dir)?;
     let head = store
         .head()?
         .ok_or_else(|| CliError::new("the dataset has no commits yet"))?;
     let rows = store.commit_rows(&head)?;
+    let from = args.from.as_deref();
     let changes = anneal_data::split::stratified(&rows, from, &fractions, "train", seed);
     let message = format!("split test {test} validation {validation} seed {seed}");
     let split = Split {
@@ -250,6 +312,6 @@ pub fn split(
         message,
         moved: changes.len(),
     };
-    super::print(&split, json);
+    super::print(&split, args.json);
     Ok(0)
 }

@@ -12,6 +12,38 @@ use serde::Serialize;
 
 use super::data_show::{plural, print_listing, short};
 
+/// `anneal data tag`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct TagArgs {
+    /// The tag to create.
+    name: Option<String>,
+    /// What it names (default HEAD).
+    rev: Option<String>,
+    #[command(flatten)]
+    dir: crate::Dir,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `anneal data merge`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The branch (or revision) to merge.
+    branch: String,
+    /// Resolve every conflict with the current branch's version.
+    #[arg(long, conflicts_with = "theirs")]
+    ours: bool,
+    /// Resolve every conflict with the merged branch's version.
+    #[arg(long)]
+    theirs: bool,
+    #[command(flatten)]
+    dir: crate::Dir,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
 /// A branch or tag made, or the branch checked out.
 #[derive(Debug, Serialize)]
 struct Named {
@@ -117,9 +149,10 @@ impl fmt::Display for Tags {
     }
 }
 
-pub fn tag(dir: &Path, name: Option<&str>, rev: Option<&str>, json: bool) -> Result<u8, CliError> {
-    let store = Store::open(dir)?;
-    let Some(n) = name else {
+pub fn tag(args: &TagArgs) -> Result<u8, CliError> {
+    let store = Store::open(&args.dir.dir)?;
+    let json = args.json;
+    let Some(n) = &args.name else {
         let tags = store.tags()?.into_iter();
         let tags = tags.map(|(name, h)| Tag {
             commit: CommitId(h),
@@ -128,7 +161,7 @@ pub fn tag(dir: &Path, name: Option<&str>, rev: Option<&str>, json: bool) -> Res
         print_listing(&Tags(tags.collect()), json);
         return Ok(0);
     };
-    let at = rev.map(|r| store.resolve(r)).transpose()?;
+    let at = args.rev.as_deref().map(|r| store.resolve(r)).transpose()?;
     let named = Named {
         branch: None,
         commit: CommitId(store.create_tag(n, at)?),
@@ -283,16 +316,11 @@ impl fmt::Display for Merge {
     }
 }
 
-pub fn merge(
-    dir: &Path,
-    branch: &str,
-    ours: bool,
-    theirs: bool,
-    json: bool,
-) -> Result<u8, CliError> {
-    let store = Store::open(dir)?;
+pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
+    let store = Store::open(&args.dir.dir)?;
+    let (branch, ours) = (&args.branch, args.ours);
     let other = store.resolve(branch)?;
-    let prefer = match (ours, theirs) {
+    let prefer = match (ours, args.theirs) {
         (true, _) => Some(Side::Ours),
         (_, true) => Some(Side::Theirs),
         _ => None,
@@ -300,9 +328,9 @@ pub fn merge(
     let outcome = anneal_data::merge::merge(&store, other, branch, prefer)?;
     let merge = Merge {
         merged: Merged::from(&outcome),
-        branch: branch.to_string(),
+        branch: branch.clone(),
         side: if ours { "ours" } else { "theirs" },
     };
-    super::print(&merge, json);
+    super::print(&merge, args.json);
     Ok(merge.merged.code())
 }

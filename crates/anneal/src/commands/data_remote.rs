@@ -13,6 +13,22 @@ use serde::Serialize;
 use super::data_refs::Merged;
 use super::data_show::{print_listing, short};
 
+/// `anneal data push` and `pull`'s arguments: a remote and a branch.
+#[derive(Debug, clap::Args)]
+pub struct RemoteBranchArgs {
+    /// The remote (default origin).
+    #[arg(default_value = "origin")]
+    remote: String,
+    /// The branch (default: the current one).
+    #[arg(long)]
+    branch: Option<String>,
+    #[command(flatten)]
+    dir: crate::Dir,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
 /// What a push or fetch moved.
 #[derive(Debug, Serialize)]
 struct Moved {
@@ -110,9 +126,10 @@ impl fmt::Display for Pushed {
     }
 }
 
-pub fn push(dir: &Path, remote: &str, branch: Option<&str>, json: bool) -> Result<u8, CliError> {
-    let store = Store::open(dir)?;
-    let branch = branch_or_current(&store, branch)?;
+pub fn push(args: &RemoteBranchArgs) -> Result<u8, CliError> {
+    let (remote, json) = (&args.remote, args.json);
+    let store = Store::open(&args.dir.dir)?;
+    let branch = branch_or_current(&store, args.branch.as_deref())?;
     let pushed = Moved::from(push_branch(&store, remote, &branch)?);
     let pushed = Pushed {
         branch,
@@ -165,9 +182,10 @@ impl fmt::Display for Pulled {
     }
 }
 
-pub fn pull(dir: &Path, remote: &str, branch: Option<&str>, json: bool) -> Result<u8, CliError> {
-    let store = Store::open(dir)?;
-    let branch = branch_or_current(&store, branch)?;
+pub fn pull(args: &RemoteBranchArgs) -> Result<u8, CliError> {
+    let (remote, json) = (&args.remote, args.json);
+    let store = Store::open(&args.dir.dir)?;
+    let branch = branch_or_current(&store, args.branch.as_deref())?;
     let t = fetch(&store, remote, &branch)?;
     let mut pulled = Pulled {
         branch,

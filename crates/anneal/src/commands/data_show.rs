@@ -14,6 +14,24 @@ use anneal_data::tables::Change;
 use anneal_data::{CommitId, Store};
 use serde::Serialize;
 
+/// `anneal data diff`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The older revision.
+    a: String,
+    /// The newer revision (default HEAD).
+    #[arg(default_value = "HEAD")]
+    b: String,
+    #[command(flatten)]
+    dir: crate::Dir,
+    /// Only the counts.
+    #[arg(long)]
+    stat: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
 /// `s` when `n` is not one.
 pub fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
@@ -260,11 +278,11 @@ fn meta_changes(before: &Meta, after: &Meta) -> String {
         .join(", ")
 }
 
-pub fn diff(dir: &Path, a: &str, b: &str, stat: bool, json: bool) -> Result<u8, CliError> {
-    let store = Store::open(dir)?;
-    let (ha, hb) = (store.resolve(a)?, store.resolve(b)?);
-    let d = anneal_data::diff::diff(&store, &ha, &hb)?;
-    super::print(&DiffView::new(d, stat), json);
+pub fn diff(args: &DiffArgs) -> Result<u8, CliError> {
+    let store = Store::open(&args.dir.dir)?;
+    let (a, b) = (store.resolve(&args.a)?, store.resolve(&args.b)?);
+    let d = anneal_data::diff::diff(&store, &a, &b)?;
+    super::print(&DiffView::new(d, args.stat), args.json);
     Ok(0)
 }
 
