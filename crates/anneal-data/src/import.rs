@@ -38,7 +38,7 @@ mod media;
 mod meta;
 mod pattern;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -400,27 +400,46 @@ fn file_stem(path: &Path) -> String {
         .map_or_else(|| "source".into(), |s| s.to_string_lossy().into_owned())
 }
 
+/// The rows of every `(read, split, source)`, the metadata fields they hold, and the source
+/// of each id; an id read twice is an error naming both.
+struct Gathered<'a> {
+    rows: Vec<Row>,
+    fields: BTreeSet<String>,
+    origin: HashMap<&'a str, &'a str>,
+}
+
+fn gather<'a>(reads: &'a [(Read, &str, String)]) -> Result<Gathered<'a>, ImportError> {
+    let mut out = Gathered {
+        rows: Vec::new(),
+        fields: BTreeSet::new(),
+        origin: HashMap::new(),
+    };
+    for (read, split, source) in reads {
+        for e in &read.examples {
+            out.fields.extend(e.meta.keys().cloned());
+            if out.origin.insert(e.id.as_str(), source.as_str()).is_some() {
+                return Err(ImportError::DuplicateId {
+                    id: e.id.clone(),
+                    source_path: source.clone(),
+                });
+            }
+            out.rows.push(row(e, split));
+        }
+    }
+    Ok(out)
+}
+
 /// Commit the examples of every `(read, split, source)` on top of HEAD in one commit (HEAD is
 /// read under the writer lock, so edits committed while the sources were being read are kept).
 fn commit_examples(
     store: &Store,
     reads: Vec<(Read, &str, String)>,
 ) -> Result<ImportSummary, ImportError> {
-    let mut fields = std::collections::BTreeSet::new();
-    let mut rows = Vec::new();
-    let mut origin = HashMap::new();
-    for (read, split, source) in &reads {
-        for e in &read.examples {
-            fields.extend(e.meta.keys().cloned());
-            if origin.insert(e.id.as_str(), source.as_str()).is_some() {
-                return Err(ImportError::DuplicateId {
-                    id: e.id.clone(),
-                    source_path: source.clone(),
-                });
-            }
-            rows.push(row(e, split));
-        }
-    }
+    let Gathered {
+        rows,
+        fields,
+        origin,
+    } = gather(&reads)?;
     let added = rows.len();
     let blobs: Vec<&[u8]> = reads
         .iter()
@@ -431,12 +450,12 @@ fn commit_examples(
         _ => format!("import {} sources ({added} examples)", reads.len()),
     };
     let (commit, new_blobs) = store.add(rows, &blobs, &message).map_err(|e| match e {
-        StoreError::Duplicate { id } => ImportError::Exists {
-            source_path: origin
+        StoreError::Duplicate { id } => {
+            let source_path = origin
                 .get(id.as_str())
-                .map_or_else(String::new, |s| s.to_string()),
-            id,
-        },
+                .map_or_else(String::new, |s| s.to_string());
+            ImportError::Exists { source_path, id }
+        }
         e => ImportError::Store(e),
     })?;
     let first = reads

@@ -60,6 +60,17 @@ impl Change {
         }
     }
 
+    /// The row after this change (None: removed, or absent before).
+    fn applied_to(&self, row: Option<Row>) -> Option<Row> {
+        let mut row = row?;
+        match self {
+            Change::Label { label, .. } => row.label = label.clone(),
+            Change::Split { split, .. } => row.split = split.clone(),
+            Change::Remove { .. } => return None,
+        }
+        Some(row)
+    }
+
     /// The example it changes.
     pub fn id(&self) -> &str {
         match self {
@@ -299,40 +310,32 @@ impl Store {
                 id: missing.to_string(),
             });
         }
-        // Later changes of one id win.
-        let mut after: HashMap<&str, Option<Row>> = HashMap::new();
-        for c in changes {
-            let now = after
-                .get(c.id())
-                .cloned()
-                .unwrap_or_else(|| current.get(c.id()).cloned());
-            let next = match (c, now) {
-                (Change::Label { label, .. }, Some(mut row)) => {
-                    row.label = label.clone();
-                    Some(row)
-                }
-                (Change::Split { split, .. }, Some(mut row)) => {
-                    row.split = split.clone();
-                    Some(row)
-                }
-                _ => None,
-            };
-            after.insert(c.id(), next);
-        }
-        let mut edits: Vec<Edit> = Vec::new();
-        for id in ids {
-            let before = current.get(id).cloned();
-            match (before, after.remove(id).flatten()) {
-                (Some(b), Some(a)) if a != b => edits.push(Edit::Change(b, a)),
-                (Some(b), None) => edits.push(Edit::Remove(b)),
-                _ => {}
-            }
-        }
+        let edits = edits_of(&ids, &current, changes);
         if edits.is_empty() {
             return Ok(None);
         }
         self.commit_edits(head, edits, message).map(Some)
     }
+}
+
+/// The edits that `changes` make to the `current` rows of `ids` (sorted); later changes of one
+/// id win, and a change that leaves a row as it was is no edit.
+fn edits_of(ids: &[&str], current: &HashMap<String, Row>, changes: &[Change]) -> Vec<Edit> {
+    let mut after: HashMap<&str, Option<Row>> = HashMap::new();
+    for c in changes {
+        let now = (after.get(c.id()).cloned()).unwrap_or_else(|| current.get(c.id()).cloned());
+        after.insert(c.id(), c.applied_to(now));
+    }
+    let mut edits: Vec<Edit> = Vec::new();
+    for id in ids {
+        let before = current.get(*id).cloned();
+        match (before, after.remove(id).flatten()) {
+            (Some(b), Some(a)) if a != b => edits.push(Edit::Change(b, a)),
+            (Some(b), None) => edits.push(Edit::Remove(b)),
+            _ => {}
+        }
+    }
+    edits
 }
 
 /// The table hashes from `table` down its chain of patches to the full table.
