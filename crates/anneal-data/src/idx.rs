@@ -147,24 +147,7 @@ fn read_maybe_gz(path: &Path, layout: &Layout) -> Result<Vec<u8>, IdxError> {
     else {
         return Ok(out);
     };
-    if gz && body > MAX_GZIP_RATIO.saturating_mul(packed) {
-        return Err(IdxError::Format {
-            path: path.to_path_buf(),
-            offset: 4,
-            message: format!(
-                "the header declares {body} bytes of data from a {packed}-byte gzip file (over {MAX_GZIP_RATIO}:1); refusing what looks like a decompression bomb"
-            ),
-        });
-    }
-    if body > MAX_DECOMPRESSED {
-        return Err(IdxError::Format {
-            path: path.to_path_buf(),
-            offset: 4,
-            message: format!(
-                "the header declares {body} bytes of data; at most {MAX_DECOMPRESSED} are read"
-            ),
-        });
-    }
+    check_declared(path, body, gz.then_some(packed))?;
     (&mut stream)
         .take(body + 1)
         .read_to_end(&mut out)
@@ -172,8 +155,62 @@ fn read_maybe_gz(path: &Path, layout: &Layout) -> Result<Vec<u8>, IdxError> {
     Ok(out)
 }
 
+/// Refuse a body larger than any IDX file this reads, or, from a gzip file of `packed` bytes,
+/// one that would inflate past [`MAX_GZIP_RATIO`].
+fn check_declared(path: &Path, body: u64, packed: Option<u64>) -> Result<(), IdxError> {
+    let refuse = |message: String| IdxError::Format {
+        path: path.to_path_buf(),
+        offset: 4,
+        message,
+    };
+    if let Some(packed) = packed
+        && body > MAX_GZIP_RATIO.saturating_mul(packed)
+    {
+        return Err(refuse(format!(
+            "the header declares {body} bytes of data from a {packed}-byte gzip file (over {MAX_GZIP_RATIO}:1); refusing what looks like a decompression bomb"
+        )));
+    }
+    if body > MAX_DECOMPRESSED {
+        return Err(refuse(format!(
+            "the header declares {body} bytes of data; at most {MAX_DECOMPRESSED} are read"
+        )));
+    }
+    Ok(())
+}
+
 fn be_u32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// An images file's magic number and header length.
+fn check_images_header(path: &Path, bytes: &[u8]) -> Result<(), IdxError> {
+    let fail = |offset, message: String| IdxError::Format {
+        path: path.to_path_buf(),
+        offset,
+        message,
+    };
+    let magic = if bytes.len() >= 4 {
+        be_u32(bytes, 0)
+    } else {
+        0
+    };
+    if bytes.len() >= 4 && magic != 0x803 {
+        let what = if magic == 0x801 {
+            " (this is a labels file)"
+        } else {
+            ""
+        };
+        let message = format!("magic is 0x{magic:08x}, expected 0x00000803 for images{what}");
+        return Err(fail(0, message));
+    }
+    if bytes.len() < 16 {
+        let n = bytes.len();
+        return Err(fail(
+            n,
+            format!("file is {n} bytes; an IDX images header is 16"),
+        ));
+    }
+    Ok(())
 }
 
 /// Parse an IDX images file: (count, rows, cols, pixels).
@@ -186,28 +223,7 @@ pub fn parse_images(
         offset,
         message,
     };
-    let magic = if bytes.len() >= 4 {
-        be_u32(&bytes, 0)
-    } else {
-        0
-    };
-    if bytes.len() >= 4 && magic != 0x803 {
-        let what = if magic == 0x801 {
-            " (this is a labels file)"
-        } else {
-            ""
-        };
-        return Err(fail(
-            0,
-            format!("magic is 0x{magic:08x}, expected 0x00000803 for images{what}"),
-        ));
-    }
-    if bytes.len() < 16 {
-        return Err(fail(
-            bytes.len(),
-            format!("file is {} bytes; an IDX images header is 16", bytes.len()),
-        ));
-    }
+    check_images_header(path, &bytes)?;
     let (count, rows, cols) = (
         be_u32(&bytes, 4) as usize,
         be_u32(&bytes, 8) as usize,
