@@ -376,30 +376,37 @@ impl Store {
                 id: w[0].id.clone(),
             });
         }
-        if let Some(b) = new_blobs
-            .iter()
-            .find(|b| b.len() > crate::limits::MAX_PAYLOAD_BYTES)
-        {
-            let id = format!("(payload {})", ContentHash::of(b).short());
-            crate::limits::check_payload(&id, b.len())?;
-        }
-        let mut start = 0;
-        let mut size = 0;
-        for (i, b) in new_blobs.iter().enumerate() {
-            size += b.len();
-            if size >= MAX_PACK_BYTES || i + 1 == new_blobs.len() {
-                let (body, _) = encode_pack(&new_blobs[start..=i]);
-                packs.push(self.put(Kind::Pack, &body)?);
-                start = i + 1;
-                size = 0;
-            }
-        }
+        packs.extend(self.write_packs(new_blobs)?);
         self.write_full(
             parent.into_iter().map(CommitId).collect(),
             rows,
             packs,
             message,
         )
+    }
+
+    /// Write `blobs` as packs of up to [`MAX_PACK_BYTES`] each; a blob larger than a row may
+    /// name is refused before anything is written.
+    fn write_packs(&self, blobs: &[&[u8]]) -> Result<Vec<ContentHash>, StoreError> {
+        if let Some(b) = blobs
+            .iter()
+            .find(|b| b.len() > crate::limits::MAX_PAYLOAD_BYTES)
+        {
+            let id = format!("(payload {})", ContentHash::of(b).short());
+            crate::limits::check_payload(&id, b.len())?;
+        }
+        let mut packs = Vec::new();
+        let (mut start, mut size) = (0, 0);
+        for (i, b) in blobs.iter().enumerate() {
+            size += b.len();
+            if size >= MAX_PACK_BYTES || i + 1 == blobs.len() {
+                let (body, _) = encode_pack(&blobs[start..=i]);
+                packs.push(self.put(Kind::Pack, &body)?);
+                start = i + 1;
+                size = 0;
+            }
+        }
+        Ok(packs)
     }
 
     /// Write `rows` (sorted, unique ids) as a full table whose payloads are in `packs`, and
