@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::csv_source::read_pairs;
-use super::media::{MediaSummary, extension, read_media};
+use super::media::{Media, MediaSummary, extension, read_media};
 use super::{Example, Format, ImportError, ImportOptions, Progress, Read};
 
 /// Does the folder (or a folder in it) hold a `.wav` file?
@@ -109,26 +109,9 @@ pub(super) fn read(
     let mut media = MediaSummary::default();
     let mut examples = Vec::with_capacity(files.len());
     for (i, rel) in files.iter().enumerate() {
-        let path = folder.join(rel);
-        let (payload, m) = read_media(&path)?;
+        let (e, m) = example(folder, rel, &prefix, opts, &mut labels)?;
         media.add(m);
-        let parts: Vec<String> = rel
-            .iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect();
-        let rel_name = parts.join("/");
-        let (label, meta) = label_and_meta(&path, &parts, &rel_name, opts, &mut labels)?;
-        let stem = rel_name
-            .rsplit_once('.')
-            .map_or(rel_name.as_str(), |(s, _)| s);
-        let label = label.filter(|_| !opts.unlabeled);
-        let id = format!("{prefix}:{stem}");
-        examples.push(Example {
-            id,
-            label,
-            meta,
-            payload,
-        });
+        examples.push(e);
         progress.set(i as u64 + 1);
     }
     if let Some(l) = labels {
@@ -141,6 +124,34 @@ pub(super) fn read(
         image,
         features: Vec::new(),
     })
+}
+
+/// The example of the media file at `rel` in `folder`, and what the file is.
+fn example(
+    folder: &Path,
+    rel: &Path,
+    prefix: &str,
+    opts: &ImportOptions,
+    labels: &mut Option<Labels>,
+) -> Result<(Example, Media), ImportError> {
+    let path = folder.join(rel);
+    let (payload, media) = read_media(&path)?;
+    let parts: Vec<String> = rel
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let rel_name = parts.join("/");
+    let (label, meta) = label_and_meta(&path, &parts, &rel_name, opts, labels)?;
+    let stem = rel_name
+        .rsplit_once('.')
+        .map_or(rel_name.as_str(), |(s, _)| s);
+    let example = Example {
+        id: format!("{prefix}:{stem}"),
+        label: label.filter(|_| !opts.unlabeled),
+        meta,
+        payload,
+    };
+    Ok((example, media))
 }
 
 /// The media files under `folder` (relative, sorted): `.wav` for WAV imports, images otherwise.
