@@ -3,20 +3,23 @@
 //! Git's ideas, shaped for labelled examples. A program's examples live in `.anneal/` beside its
 //! `anneal.toml`, as content-addressed objects (BLAKE3) written atomically:
 //!
+//! - [`hash`]: [`ContentHash`], and the ids that say what a hash names ([`CommitId`],
+//!   [`ObjectId`]), hex only at the edges.
 //! - [`store`]: opening, reading objects (hash-verified), writing commits, moving the branch
 //!   and the log; [`tables`]: reading a table's rows (whole or by id) and committing edits as
 //!   patches, on [`edits`] between sorted rows; [`snapshot`]: a commit's rows with payloads.
 //! - [`object`]: the byte layout of every object kind (packs of payloads, chunks of example
 //!   rows cut at content-defined boundaries, tables, commits), on the shared `codec` (a
 //!   bounds-checked reader, and rows as chunks and patches hold them); [`pack`]: pack bodies;
-//!   [`row`]: one example as stored.
+//!   [`row`]: one example as stored, with its typed metadata ([`row::Meta`]).
 //! - [`idx`] and [`import`]: reading sources (IDX, image and WAV folders, CSV, JSONL), with
 //!   labels and metadata, and importing each as one commit.
-//! - [`stage`]: edits staged in `.anneal/index` and committed together.
+//! - [`stage`]: edits staged in `.anneal/index` and committed together; [`split`]: splits
+//!   assigned by seed and fraction.
 //! - [`stats`]: counts per split, label and metadata value.
 //! - [`payload`]: how example payloads are encoded; [`limits`]: what a row may hold.
 //! - [`graph`]: walks over the commit graph (reachability, ancestors, merge base), shared by
-//!   `gc`, `fsck`, push and merge.
+//!   [`gc`], [`fsck`], [`remote`] (push, fetch, clone) and [`merge`] (three-way).
 //! - [`refs`]: branches, tags, checkout and revision names; [`diff`] between commits;
 //!   [`fsck`] over every object and everything reachable.
 //! - [`relpath`]: untrusted relative paths that stay inside their folder.
