@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::error::ImportError;
 use super::media::{MediaSummary, PathColumn};
-use super::{Example, ImportError, ImportOptions, Progress, Read, file_stem, index_width};
+use super::source::{Example, ImportOptions, Progress, Read, file_stem, index_width};
 use crate::payload::encode_f32;
 
 /// A `csv` crate error as an import error naming the file (and line, where known).

@@ -5,52 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::csv_source::read_pairs;
-use super::media::{Media, MediaSummary, extension, read_media};
-use super::{Example, Format, ImportError, ImportOptions, Progress, Read};
-
-/// Does the folder (or a folder in it) hold a `.wav` file?
-pub(super) fn has_wav(folder: &Path) -> bool {
-    let mut files = Vec::new();
-    collect(folder, folder, &["wav"], &mut files).is_ok() && !files.is_empty()
-}
-
-/// Files under `dir` with one of `exts` (lowercase), as paths relative to `root`; hidden
-/// files are skipped and symbolic links refused.
-fn collect(
-    root: &Path,
-    dir: &Path,
-    exts: &[&str],
-    out: &mut Vec<PathBuf>,
-) -> Result<(), ImportError> {
-    let entries = std::fs::read_dir(dir).map_err(ImportError::io(dir))?;
-    for entry in entries {
-        let entry = entry.map_err(ImportError::io(dir))?;
-        let path = entry.path();
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let kind = entry.file_type().map_err(ImportError::io(&path))?;
-        if kind.is_symlink() {
-            return Err(ImportError::Image {
-                path,
-                message: "symbolic links are not followed".into(),
-            });
-        }
-        if kind.is_dir() {
-            collect(root, &path, exts, out)?;
-        } else if !exts.contains(&extension(&path).as_str()) {
-            continue;
-        } else if !kind.is_file() {
-            return Err(ImportError::Image {
-                path,
-                message: "not a regular file (a FIFO, socket or device is never opened)".into(),
-            });
-        } else if let Ok(rel) = path.strip_prefix(root) {
-            out.push(rel.to_path_buf());
-        }
-    }
-    Ok(())
-}
+use super::error::ImportError;
+use super::media::{Media, MediaSummary, collect, read_media};
+use super::source::{Example, Format, ImportOptions, Progress, Read};
 
 /// A `filename,label` CSV: relative path (with `/`) to the label and the line that gave it.
 struct Labels {
@@ -177,7 +134,7 @@ fn media_files(folder: &Path, opts: &ImportOptions) -> Result<Vec<PathBuf>, Impo
 fn check_pattern(opts: &ImportOptions) -> Result<(), ImportError> {
     match &opts.pattern {
         Some(p) if !opts.unlabeled && !p.fields().any(|f| f == "label") => {
-            Err(super::PatternError {
+            Err(super::pattern::PatternError {
                 pattern: p.to_string(),
                 message: "no `{label}` field (use --unlabeled to import without labels)".into(),
             }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::ImportError;
+use super::error::ImportError;
 use crate::relpath::RelPath;
 
 /// What a media file turned out to be.
@@ -60,7 +60,7 @@ impl MediaSummary {
     }
 }
 
-pub(super) fn extension(path: &Path) -> String {
+fn extension(path: &Path) -> String {
     path.extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default()
@@ -161,4 +161,48 @@ fn check_wav(path: &Path, bytes: &[u8]) -> Result<Media, ImportError> {
         }
     }
     Ok(Media::Wav(spec.sample_rate, spec.channels))
+}
+
+/// Does the folder (or a folder in it) hold a `.wav` file?
+pub(super) fn has_wav(folder: &Path) -> bool {
+    let mut files = Vec::new();
+    collect(folder, folder, &["wav"], &mut files).is_ok() && !files.is_empty()
+}
+
+/// Files under `dir` with one of `exts` (lowercase), as paths relative to `root`; hidden
+/// files are skipped and symbolic links refused.
+pub(super) fn collect(
+    root: &Path,
+    dir: &Path,
+    exts: &[&str],
+    out: &mut Vec<PathBuf>,
+) -> Result<(), ImportError> {
+    let entries = std::fs::read_dir(dir).map_err(ImportError::io(dir))?;
+    for entry in entries {
+        let entry = entry.map_err(ImportError::io(dir))?;
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let kind = entry.file_type().map_err(ImportError::io(&path))?;
+        if kind.is_symlink() {
+            return Err(ImportError::Image {
+                path,
+                message: "symbolic links are not followed".into(),
+            });
+        }
+        if kind.is_dir() {
+            collect(root, &path, exts, out)?;
+        } else if !exts.contains(&extension(&path).as_str()) {
+            continue;
+        } else if !kind.is_file() {
+            return Err(ImportError::Image {
+                path,
+                message: "not a regular file (a FIFO, socket or device is never opened)".into(),
+            });
+        } else if let Ok(rel) = path.strip_prefix(root) {
+            out.push(rel.to_path_buf());
+        }
+    }
+    Ok(())
 }
