@@ -290,44 +290,48 @@ pub fn encode_table(t: &Table) -> Result<Vec<u8>, RowError> {
     match t {
         Table::Full(t) => {
             out.push(0);
-            out.extend_from_slice(&t.rows.to_le_bytes());
-            out.extend_from_slice(&(t.chunks.len() as u32).to_le_bytes());
-            for c in &t.chunks {
-                out.extend_from_slice(&c.hash.0);
-                out.extend_from_slice(&c.rows.to_le_bytes());
-                crate::limits::check_len(&c.first, crate::limits::Field::Id, &c.first)?;
-                out.extend_from_slice(&(c.first.len() as u16).to_le_bytes());
-                out.extend_from_slice(c.first.as_bytes());
-            }
-            encode_packs(&t.packs, &mut out);
+            encode_full(t, &mut out)?;
         }
         Table::Patch(p) => {
             out.push(1);
-            out.extend_from_slice(&p.base.0);
-            out.extend_from_slice(&p.depth.to_le_bytes());
-            out.extend_from_slice(&p.rows.to_le_bytes());
-            encode_packs(&p.packs, &mut out);
-            out.extend_from_slice(&(p.edits.len() as u32).to_le_bytes());
-            for e in &p.edits {
-                match e {
-                    Edit::Add(r) => {
-                        out.push(0);
-                        encode_row(r, &mut out)?;
-                    }
-                    Edit::Change(a, b) => {
-                        out.push(1);
-                        encode_row(a, &mut out)?;
-                        encode_row(b, &mut out)?;
-                    }
-                    Edit::Remove(r) => {
-                        out.push(2);
-                        encode_row(r, &mut out)?;
-                    }
-                }
-            }
+            encode_patch(p, &mut out)?;
         }
     }
     Ok(out)
+}
+
+fn encode_full(t: &FullTable, out: &mut Vec<u8>) -> Result<(), RowError> {
+    out.extend_from_slice(&t.rows.to_le_bytes());
+    out.extend_from_slice(&(t.chunks.len() as u32).to_le_bytes());
+    for c in &t.chunks {
+        out.extend_from_slice(&c.hash.0);
+        out.extend_from_slice(&c.rows.to_le_bytes());
+        crate::limits::check_len(&c.first, crate::limits::Field::Id, &c.first)?;
+        out.extend_from_slice(&(c.first.len() as u16).to_le_bytes());
+        out.extend_from_slice(c.first.as_bytes());
+    }
+    encode_packs(&t.packs, out);
+    Ok(())
+}
+
+fn encode_patch(p: &PatchTable, out: &mut Vec<u8>) -> Result<(), RowError> {
+    out.extend_from_slice(&p.base.0);
+    out.extend_from_slice(&p.depth.to_le_bytes());
+    out.extend_from_slice(&p.rows.to_le_bytes());
+    encode_packs(&p.packs, out);
+    out.extend_from_slice(&(p.edits.len() as u32).to_le_bytes());
+    for e in &p.edits {
+        let (op, rows) = match e {
+            Edit::Add(r) => (0, [Some(r), None]),
+            Edit::Change(a, b) => (1, [Some(a), Some(b)]),
+            Edit::Remove(r) => (2, [Some(r), None]),
+        };
+        out.push(op);
+        for r in rows.into_iter().flatten() {
+            encode_row(r, out)?;
+        }
+    }
+    Ok(())
 }
 
 /// Decode a table body.
