@@ -72,7 +72,7 @@ pub enum RemoteError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transfer {
     /// The commit the ref now names.
-    pub commit: ContentHash,
+    pub commit: CommitId,
     /// Objects copied.
     pub objects: usize,
     /// Bytes copied.
@@ -197,7 +197,7 @@ pub fn push(store: &Store, name: &str, branch: &str) -> Result<Transfer, RemoteE
     };
     runtime()?.block_on(async {
         ff.check().await?;
-        let moved = remote.upload(store, commit, &reachable).await?;
+        let moved = remote.upload(store, CommitId(commit), &reachable).await?;
         failpoint::step("upload ref").map_err(|e| remote.error(e))?;
         ff.check().await?;
         let r = StorePath::from(format!("refs/heads/{branch}"));
@@ -244,7 +244,7 @@ impl Remote<'_> {
     async fn upload(
         &self,
         store: &Store,
-        commit: ContentHash,
+        commit: CommitId,
         objects: &[ContentHash],
     ) -> Result<Transfer, RemoteError> {
         let present = self.present().await?;
@@ -405,13 +405,12 @@ pub fn fetch_url(
                 "the remote has no branch `{branch}` (refs/heads/{branch} not found)"
             ))
         })?;
-        let commit = ContentHash::from(commit);
         let mut moved = Transfer {
             commit,
             objects: 0,
             bytes: 0,
         };
-        let mut stack = vec![(commit, Kind::Commit)];
+        let mut stack = vec![(commit.0, Kind::Commit)];
         let mut seen = HashSet::new();
         while let Some((h, kind)) = stack.pop() {
             if seen.insert(h) {
@@ -419,7 +418,7 @@ pub fn fetch_url(
                 stack.extend(children(kind, h, &bytes)?);
             }
         }
-        store.set_remote_ref(name, branch, commit)?;
+        store.set_remote_ref(name, branch, commit.0)?;
         Ok(moved)
     })
 }
@@ -538,7 +537,12 @@ impl Store {
     }
 
     /// Point the current branch at `commit` (it must be present), as after a clone.
-    pub fn reset_branch(&self, commit: ContentHash, message: &str) -> Result<(), StoreError> {
+    pub fn reset_branch(
+        &self,
+        commit: impl Into<CommitId>,
+        message: &str,
+    ) -> Result<(), StoreError> {
+        let commit = ContentHash::from(commit.into());
         let _lock = self.lock()?;
         self.commit_object(&commit)?;
         let old = self.head()?;

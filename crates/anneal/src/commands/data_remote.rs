@@ -41,7 +41,7 @@ impl From<Transfer> for Moved {
     fn from(t: Transfer) -> Self {
         Moved {
             bytes: t.bytes,
-            commit: CommitId(t.commit),
+            commit: t.commit,
             objects: t.objects,
         }
     }
@@ -199,9 +199,9 @@ pub fn pull(args: &RemoteBranchArgs) -> Result<u8, CliError> {
     let name = format!("{remote}/{}", pulled.branch);
     let outcome = if store.head()?.is_none() {
         store.reset_branch(t.commit, &format!("pull {name}"))?;
-        Outcome::FastForward(t.commit)
+        Outcome::FastForward(t.commit.0)
     } else {
-        merge(&store, t.commit, &name, None)?
+        merge(&store, t.commit.0, &name, None)?
     };
     pulled.merge = Merged::from(&outcome);
     super::print(&pulled, json);
