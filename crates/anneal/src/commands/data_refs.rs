@@ -180,9 +180,19 @@ pub struct Merged {
     commit: Option<CommitId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     conflicts: Option<Vec<ConflictView>>,
-    outcome: &'static str,
+    outcome: Kind,
     #[serde(skip_serializing_if = "Option::is_none")]
     resolved: Option<usize>,
+}
+
+/// Which outcome a merge had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Kind {
+    UpToDate,
+    FastForward,
+    Merged,
+    Conflicts,
 }
 
 /// An example both sides changed: its label and split on each side (null where removed).
@@ -234,15 +244,15 @@ impl From<&Outcome> for Merged {
             resolved: None,
         };
         match outcome {
-            Outcome::UpToDate => merged("up-to-date", None),
-            Outcome::FastForward(h) => merged("fast-forward", Some(*h)),
+            Outcome::UpToDate => merged(Kind::UpToDate, None),
+            Outcome::FastForward(h) => merged(Kind::FastForward, Some(*h)),
             Outcome::Merged { commit, resolved } => Merged {
                 resolved: Some(*resolved),
-                ..merged("merged", Some(*commit))
+                ..merged(Kind::Merged, Some(*commit))
             },
             Outcome::Conflicts(conflicts) => Merged {
                 conflicts: Some(conflicts.iter().map(ConflictView::from).collect()),
-                ..merged("conflicts", None)
+                ..merged(Kind::Conflicts, None)
             },
         }
     }
@@ -268,10 +278,10 @@ impl Merged {
     pub fn line(&self, merged: &str) -> Option<String> {
         let at = self.commit.as_ref().map(short).unwrap_or_default();
         match self.outcome {
-            "up-to-date" => Some("already up to date".into()),
-            "fast-forward" => Some(format!("fast-forward to {at}")),
-            "merged" => Some(format!("{merged} as {at}")),
-            _ => None,
+            Kind::UpToDate => Some("already up to date".into()),
+            Kind::FastForward => Some(format!("fast-forward to {at}")),
+            Kind::Merged => Some(format!("{merged} as {at}")),
+            Kind::Conflicts => None,
         }
     }
 }
