@@ -120,3 +120,70 @@ fn chunks(table: Table) -> Vec<ContentHash> {
         Table::Patch(_) => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::{Kind, Row};
+
+    const BLOB: &[u8] = b"RAW8\x01\x00\x01\x00\x01\x00\x7f";
+
+    fn row(id: &str, label: &str) -> Row {
+        Row {
+            id: id.into(),
+            payload: ContentHash::of(BLOB),
+            label: Some(label.into()),
+            split: "train".into(),
+            meta: Default::default(),
+        }
+    }
+
+    /// `a` on main, then `b` on main and `c` on branch `x`, both children of `a`.
+    fn forked() -> (tempfile::TempDir, Store, [CommitId; 3]) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(dir.path()).unwrap();
+        let a = store.commit(vec![row("e1", "0")], &[BLOB], "a").unwrap();
+        store.create_branch("x", None).unwrap();
+        let b = store.commit(vec![row("e1", "1")], &[], "b").unwrap();
+        store.checkout("x").unwrap();
+        let c = store.commit(vec![row("e1", "2")], &[], "c").unwrap();
+        (dir, store, [a, b, c].map(CommitId))
+    }
+
+    #[test]
+    fn ancestors_merge_base_and_fast_forwards() {
+        let (_dir, store, [a, b, c]) = forked();
+        assert_eq!(ancestors(&store, b).unwrap(), HashSet::from([a, b]));
+        assert_eq!(merge_base(&store, b, c).unwrap(), Some(a));
+        assert_eq!(merge_base(&store, a, b).unwrap(), Some(a));
+        assert!(is_ancestor(&store, a, c).unwrap());
+        assert!(is_ancestor(&store, c, c).unwrap());
+        assert!(!is_ancestor(&store, b, c).unwrap());
+    }
+
+    #[test]
+    fn reachable_objects_come_before_the_commit_naming_them_each_once() {
+        let (_dir, store, [a, b, c]) = forked();
+        let order = reachable_objects(&store, &[b, c]).unwrap();
+        let at = |h: ContentHash| order.iter().position(|o| *o == h).unwrap();
+        for id in [a, b, c] {
+            let table = store.commit_object(&id).unwrap().table;
+            assert!(at(table.0) < at(id.0), "table after its commit");
+        }
+        let unique: HashSet<_> = order.iter().collect();
+        assert_eq!(unique.len(), order.len());
+    }
+
+    #[test]
+    fn a_malformed_parent_is_an_error_naming_its_commit() {
+        let (_dir, store, [a, ..]) = forked();
+        let table = store.commit_object(&a).unwrap().table;
+        let body = format!(
+            r#"{{"format":1,"table":"{table}","parents":["{a}","not-a-hash"],"author":"t","time":0,"message":"m"}}"#
+        );
+        let bad = CommitId(store.put(Kind::Commit, body.as_bytes()).unwrap());
+        let err = ancestors(&store, bad).unwrap_err();
+        assert!(matches!(err, StoreError::Decode { hash, .. } if hash == bad.0));
+        assert!(err.to_string().contains("not-a-hash"), "{err}");
+    }
+}
