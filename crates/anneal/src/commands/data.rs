@@ -2,7 +2,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anneal::error::CliError;
-use anneal_data::import::{Format, ImportOptions};
+use anneal_data::idx::IdxError;
+use anneal_data::import::{Format, ImportError, ImportOptions};
 use anneal_data::{CommitId, ObjectId, Store};
 use serde::Serialize;
 
@@ -68,27 +69,35 @@ impl ImportArgs {
     }
 }
 
-pub fn import(dir: &Path, args: &ImportArgs) -> Result<u8, CliError> {
-    if !dir.join(anneal_spec::MANIFEST).exists() {
-        return Err(
-            CliError::new(format!("no {} in {}", anneal_spec::MANIFEST, dir.display()))
-                .hint("create a program first with `anneal new DIR`, or pass `-C DIR`"),
-        );
+/// A program folder: the store lives beside its manifest.
+fn check_program(dir: &Path) -> Result<(), CliError> {
+    if dir.join(anneal_spec::MANIFEST).exists() {
+        return Ok(());
     }
-    let opts = args.options()?;
-    let mut bar = crate::progress::ImportBar::new(args.json);
-    let s = anneal_data::import::import(dir, &args.source, &opts, &mut bar).map_err(|e| {
-        let guessed_idx = args.format.is_none() && matches!(
-                e,
-                anneal_data::import::ImportError::Idx(anneal_data::idx::IdxError::Format { offset: 0, .. })
-            );
+    let message = format!("no {} in {}", anneal_spec::MANIFEST, dir.display());
+    Err(CliError::new(message)
+        .hint("create a program first with `anneal new DIR`, or pass `-C DIR`"))
+}
+
+impl ImportArgs {
+    /// An import error, with a hint when the format was guessed as idx and the file is not.
+    fn error(&self, e: ImportError) -> CliError {
+        let not_idx = matches!(e, ImportError::Idx(IdxError::Format { offset: 0, .. }));
         let err = CliError::from(e);
-        if guessed_idx {
+        if self.format.is_none() && not_idx {
             err.hint("the format was guessed as idx from the source's name; pass --format csv or --format jsonl for other files")
         } else {
             err
         }
-    })?;
+    }
+}
+
+pub fn import(dir: &Path, args: &ImportArgs) -> Result<u8, CliError> {
+    check_program(dir)?;
+    let opts = args.options()?;
+    let mut bar = crate::progress::ImportBar::new(args.json);
+    let s = anneal_data::import::import(dir, &args.source, &opts, &mut bar)
+        .map_err(|e| args.error(e))?;
     let imported = Imported {
         added: s.added,
         commit: CommitId(s.commit),
