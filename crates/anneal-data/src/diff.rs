@@ -7,10 +7,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::hash::ContentHash;
+use crate::edits::edits_between;
+use crate::hash::{ContentHash, ObjectId};
 use crate::object::{ChunkRef, Edit, Row, Table};
 use crate::store::{Store, StoreError};
-use crate::tables::{chain, edits_between};
+use crate::tables::chain;
 
 /// What changed from one commit to another.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,7 +83,7 @@ impl Diff {
 }
 
 /// Compose the patches of `chain` (newest first) down to `base` into one set of edits.
-fn compose(chain: &[(ContentHash, Table)]) -> Vec<Edit> {
+fn compose(chain: &[(ObjectId, Table)]) -> Vec<Edit> {
     // id -> (row before the first patch, row after the last)
     let mut net: BTreeMap<String, (Option<Row>, Option<Row>)> = BTreeMap::new();
     for (_, t) in chain.iter().rev() {

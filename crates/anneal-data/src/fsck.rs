@@ -3,8 +3,9 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use crate::hash::ContentHash;
-use crate::object::{Edit, Kind, Table, decode_pack};
+use crate::graph::{Order, Walk};
+use crate::hash::{CommitId, ContentHash};
+use crate::object::{Commit, Edit, Kind, Row, Table, decode_pack};
 use crate::scan::{self, Entry};
 use crate::store::{Store, StoreError, read_hash_file};
 
@@ -36,14 +37,11 @@ pub fn fsck(store: &Store) -> Result<Report, StoreError> {
         check_file(entry, &mut report);
     }
     // 2. Everything reachable from HEAD and the refs.
-    let mut stack = refs(store, &mut report);
-    let mut seen = HashSet::new();
-    while let Some(h) = stack.pop() {
-        if seen.insert(h) {
-            report.commits += 1;
-            if let Err(e) = check_commit(store, &h, &mut stack) {
-                report.unreachable_object(store, &h, &e);
-            }
+    let roots = refs(store, &mut report);
+    for (h, commit) in Walk::new(store, &roots, Order::DepthFirst) {
+        report.commits += 1;
+        if let Err(e) = commit.and_then(|c| check_commit(store, &c)) {
+            report.unreachable_object(store, &h, &e);
         }
     }
     Ok(report)
@@ -67,7 +65,7 @@ fn check_file(entry: Entry, report: &mut Report) {
 }
 
 /// HEAD, then the commit of every branch and tag; what cannot be read is a problem.
-fn refs(store: &Store, report: &mut Report) -> Vec<ContentHash> {
+fn refs(store: &Store, report: &mut Report) -> Vec<CommitId> {
     let head = store.root().join("HEAD");
     match store.branch() {
         Err(e) => report.problem(head, format!("HEAD is unreadable: {e}")),
@@ -77,7 +75,7 @@ fn refs(store: &Store, report: &mut Report) -> Vec<ContentHash> {
     for kind in ["heads", "tags", "remotes"] {
         for (name, path) in store.ref_files(kind) {
             match read_hash_file(&path) {
-                Ok(Some(h)) => roots.push(h),
+                Ok(Some(h)) => roots.push(h.into()),
                 Ok(None) => {}
                 Err(e) => report.problem(path, format!("ref `{name}` is unreadable: {e}")),
             }
@@ -121,46 +119,53 @@ impl Report {
     }
 }
 
-fn check_commit(
-    store: &Store,
-    h: &ContentHash,
-    stack: &mut Vec<ContentHash>,
-) -> Result<(), StoreError> {
-    let commit = store.commit_object(h)?;
-    stack.extend(&commit.parents);
+fn check_commit(store: &Store, commit: &Commit) -> Result<(), StoreError> {
     // The table, and every table down its chain of patches.
-    let mut blobs = HashSet::new();
-    let mut rows_to_check: Vec<crate::object::Row> = Vec::new();
-    let top = commit.table;
-    for (i, (_, table)) in crate::tables::chain(store, top)?.into_iter().enumerate() {
-        if i == 0 {
-            for ph in table.packs() {
-                let body = store.get(Kind::Pack, ph)?;
-                let entries = decode_pack(&body)
-                    .map_err(|source| StoreError::Decode { hash: *ph, source })?;
-                blobs.extend(entries.into_iter().map(|(b, _)| b));
-            }
-        }
-        match table {
-            Table::Full(t) => {
-                for c in &t.chunks {
-                    rows_to_check.extend(store.chunk(c)?);
-                }
-            }
-            Table::Patch(p) => {
-                for e in p.edits {
-                    if let Edit::Add(r) | Edit::Change(_, r) = e {
-                        rows_to_check.push(r);
-                    }
-                }
-            }
-        }
+    let chain = crate::tables::chain(store, commit.table)?;
+    let blobs = match chain.first() {
+        Some((_, top)) => payloads(store, top)?,
+        None => HashSet::new(),
+    };
+    let mut rows: Vec<Row> = Vec::new();
+    for (_, table) in chain {
+        rows.extend(stored_rows(store, table)?);
     }
-    if let Some(r) = rows_to_check.iter().find(|r| !blobs.contains(&r.payload)) {
+    if let Some(r) = rows.iter().find(|r| !blobs.contains(&r.payload)) {
         return Err(StoreError::DanglingPayload {
             id: r.id.clone(),
             payload: r.payload,
         });
     }
     Ok(())
+}
+
+/// The payloads in a table's packs.
+fn payloads(store: &Store, table: &Table) -> Result<HashSet<ContentHash>, StoreError> {
+    let mut blobs = HashSet::new();
+    for ph in table.packs() {
+        let body = store.get(Kind::Pack, ph)?;
+        let entries =
+            decode_pack(&body).map_err(|source| StoreError::Decode { hash: *ph, source })?;
+        blobs.extend(entries.into_iter().map(|(b, _)| b));
+    }
+    Ok(blobs)
+}
+
+/// The rows a table object holds itself: a full table's chunks, or a patch's new rows.
+fn stored_rows(store: &Store, table: Table) -> Result<Vec<Row>, StoreError> {
+    match table {
+        Table::Full(t) => {
+            let mut rows = Vec::new();
+            for c in &t.chunks {
+                rows.extend(store.chunk(c)?);
+            }
+            Ok(rows)
+        }
+        Table::Patch(p) => Ok((p.edits.into_iter())
+            .filter_map(|e| match e {
+                Edit::Add(r) | Edit::Change(_, r) => Some(r),
+                Edit::Remove(_) => None,
+            })
+            .collect()),
+    }
 }

@@ -3,8 +3,8 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use crate::hash::ContentHash;
-use crate::remote::reachable_from;
+use crate::graph::reachable_objects;
+use crate::hash::{CommitId, ContentHash};
 use crate::scan::{self, Entry};
 use crate::store::{Store, StoreError, read_hash_file};
 
@@ -24,13 +24,13 @@ pub struct Collected {
 /// Every object reachable from HEAD, the branches, the tags and the remote-tracking refs
 /// (`refs/remotes/`: what a fetch brought, such as a pull that stopped at a conflict).
 pub fn reachable(store: &Store) -> Result<HashSet<ContentHash>, StoreError> {
-    let mut roots: Vec<ContentHash> = store.head()?.into_iter().collect();
+    let mut roots: Vec<CommitId> = store.head()?.into_iter().map(CommitId).collect();
     for kind in ["heads", "tags", "remotes"] {
         for (_, path) in store.ref_files(kind) {
-            roots.extend(read_hash_file(&path)?);
+            roots.extend(read_hash_file(&path)?.map(CommitId));
         }
     }
-    Ok(reachable_from(store, &roots)?.into_iter().collect())
+    Ok(reachable_objects(store, &roots)?.into_iter().collect())
 }
 
 /// Remove what is unreachable: unreachable objects and temp files of interrupted writes, by

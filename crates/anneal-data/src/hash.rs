@@ -1,4 +1,7 @@
-//! [`ContentHash`]: a BLAKE3 digest, parsed and checked at the boundary.
+//! [`ContentHash`]: a BLAKE3 digest, parsed and checked at the boundary; and the ids that say
+//! what a hash names: [`CommitId`] (a commit object) and [`ObjectId`] (any other object, such
+//! as a commit's table). Each is hex only at the edges: serde, `Display` and `FromStr` (with
+//! the one [`HashParseError`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -79,6 +82,72 @@ impl<'de> serde::Deserialize<'de> for ContentHash {
     }
 }
 
+/// A newtype over [`ContentHash`] that says what the hash names. It reads as its hash where
+/// one is needed (`Deref`), but a bare hash becomes one only explicitly (`From`).
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub ContentHash);
+
+        impl std::ops::Deref for $name {
+            type Target = ContentHash;
+
+            fn deref(&self) -> &ContentHash {
+                &self.0
+            }
+        }
+
+        impl From<ContentHash> for $name {
+            fn from(h: ContentHash) -> Self {
+                Self(h)
+            }
+        }
+
+        impl From<$name> for ContentHash {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        impl PartialEq<ContentHash> for $name {
+            fn eq(&self, other: &ContentHash) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = HashParseError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                s.parse().map(Self)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0.short())
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// The hash of a commit object.
+    CommitId
+);
+typed_id!(
+    /// The hash of a pack, chunk or table object.
+    ObjectId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +164,18 @@ mod tests {
                 .is_ok()
         );
         assert!("../etc/passwd".parse::<ContentHash>().is_err());
+    }
+
+    #[test]
+    fn typed_ids_are_hex_at_the_edges() {
+        let h = ContentHash::of(b"abc");
+        let id = CommitId::from(h);
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, format!("\"{h}\""));
+        assert_eq!(serde_json::from_str::<CommitId>(&json).unwrap(), id);
+        assert_eq!(id.to_string().parse::<CommitId>().unwrap(), h);
+        let err = "abc".parse::<ObjectId>().unwrap_err();
+        assert_eq!(err, HashParseError("abc".into()));
+        assert!(serde_json::from_str::<ObjectId>("\"xyz\"").is_err());
     }
 }

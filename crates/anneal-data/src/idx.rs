@@ -147,24 +147,7 @@ fn read_maybe_gz(path: &Path, layout: &Layout) -> Result<Vec<u8>, IdxError> {
     else {
         return Ok(out);
     };
-    if gz && body > MAX_GZIP_RATIO.saturating_mul(packed) {
-        return Err(IdxError::Format {
-            path: path.to_path_buf(),
-            offset: 4,
-            message: format!(
-                "the header declares {body} bytes of data from a {packed}-byte gzip file (over {MAX_GZIP_RATIO}:1); refusing what looks like a decompression bomb"
-            ),
-        });
-    }
-    if body > MAX_DECOMPRESSED {
-        return Err(IdxError::Format {
-            path: path.to_path_buf(),
-            offset: 4,
-            message: format!(
-                "the header declares {body} bytes of data; at most {MAX_DECOMPRESSED} are read"
-            ),
-        });
-    }
+    check_declared(path, body, gz.then_some(packed))?;
     (&mut stream)
         .take(body + 1)
         .read_to_end(&mut out)
@@ -172,8 +155,87 @@ fn read_maybe_gz(path: &Path, layout: &Layout) -> Result<Vec<u8>, IdxError> {
     Ok(out)
 }
 
+/// Refuse a body larger than any IDX file this reads, or, from a gzip file of `packed` bytes,
+/// one that would inflate past [`MAX_GZIP_RATIO`].
+fn check_declared(path: &Path, body: u64, packed: Option<u64>) -> Result<(), IdxError> {
+    let refuse = |message: String| IdxError::Format {
+        path: path.to_path_buf(),
+        offset: 4,
+        message,
+    };
+    if let Some(packed) = packed
+        && body > MAX_GZIP_RATIO.saturating_mul(packed)
+    {
+        return Err(refuse(format!(
+            "the header declares {body} bytes of data from a {packed}-byte gzip file (over {MAX_GZIP_RATIO}:1); refusing what looks like a decompression bomb"
+        )));
+    }
+    if body > MAX_DECOMPRESSED {
+        return Err(refuse(format!(
+            "the header declares {body} bytes of data; at most {MAX_DECOMPRESSED} are read"
+        )));
+    }
+    Ok(())
+}
+
 fn be_u32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// What an IDX file of one kind starts with.
+struct Header {
+    /// `images` or `labels`.
+    kind: &'static str,
+    magic: u32,
+    len: usize,
+    /// The other kind's magic, and what to say when a file has it.
+    other: (u32, &'static str),
+}
+
+const IMAGES_HEADER: Header = Header {
+    kind: "images",
+    magic: 0x803,
+    len: 16,
+    other: (0x801, " (this is a labels file)"),
+};
+
+const LABELS_HEADER: Header = Header {
+    kind: "labels",
+    magic: 0x801,
+    len: 8,
+    other: (0x803, " (this is an images file)"),
+};
+
+/// A file's magic number and header length, as `header` says.
+fn check_header(path: &Path, bytes: &[u8], header: &Header) -> Result<(), IdxError> {
+    let fail = |offset, message: String| IdxError::Format {
+        path: path.to_path_buf(),
+        offset,
+        message,
+    };
+    let (kind, expected) = (header.kind, header.magic);
+    let magic = if bytes.len() >= 4 {
+        be_u32(bytes, 0)
+    } else {
+        0
+    };
+    if bytes.len() >= 4 && magic != expected {
+        let what = if magic == header.other.0 {
+            header.other.1
+        } else {
+            ""
+        };
+        let message = format!("magic is 0x{magic:08x}, expected 0x{expected:08x} for {kind}{what}");
+        return Err(fail(0, message));
+    }
+    if bytes.len() < header.len {
+        let (n, len) = (bytes.len(), header.len);
+        return Err(fail(
+            n,
+            format!("file is {n} bytes; an IDX {kind} header is {len}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Parse an IDX images file: (count, rows, cols, pixels).
@@ -186,28 +248,7 @@ pub fn parse_images(
         offset,
         message,
     };
-    let magic = if bytes.len() >= 4 {
-        be_u32(&bytes, 0)
-    } else {
-        0
-    };
-    if bytes.len() >= 4 && magic != 0x803 {
-        let what = if magic == 0x801 {
-            " (this is a labels file)"
-        } else {
-            ""
-        };
-        return Err(fail(
-            0,
-            format!("magic is 0x{magic:08x}, expected 0x00000803 for images{what}"),
-        ));
-    }
-    if bytes.len() < 16 {
-        return Err(fail(
-            bytes.len(),
-            format!("file is {} bytes; an IDX images header is 16", bytes.len()),
-        ));
-    }
+    check_header(path, &bytes, &IMAGES_HEADER)?;
     let (count, rows, cols) = (
         be_u32(&bytes, 4) as usize,
         be_u32(&bytes, 8) as usize,
@@ -241,28 +282,7 @@ pub fn parse_labels(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, IdxError> {
         offset,
         message,
     };
-    let magic = if bytes.len() >= 4 {
-        be_u32(&bytes, 0)
-    } else {
-        0
-    };
-    if bytes.len() >= 4 && magic != 0x801 {
-        let what = if magic == 0x803 {
-            " (this is an images file)"
-        } else {
-            ""
-        };
-        return Err(fail(
-            0,
-            format!("magic is 0x{magic:08x}, expected 0x00000801 for labels{what}"),
-        ));
-    }
-    if bytes.len() < 8 {
-        return Err(fail(
-            bytes.len(),
-            format!("file is {} bytes; an IDX labels header is 8", bytes.len()),
-        ));
-    }
+    check_header(path, &bytes, &LABELS_HEADER)?;
     let count = be_u32(&bytes, 4) as usize;
     if count != bytes.len() - 8 {
         return Err(fail(
@@ -319,6 +339,35 @@ pub fn resolve(source: &Path) -> Result<(PathBuf, Option<PathBuf>, String), IdxE
     Ok((images, labels, stem))
 }
 
+/// The labels file `lp`, one label for each of the `count` images in `images_path`.
+fn read_labels(images_path: &Path, count: usize, lp: &Path) -> Result<Vec<u8>, IdxError> {
+    let labels = parse_labels(lp, read_maybe_gz(lp, &LABELS)?)?;
+    if labels.len() != count {
+        return Err(IdxError::CountMismatch {
+            images: images_path.to_path_buf(),
+            n_images: count,
+            labels: lp.to_path_buf(),
+            n_labels: labels.len(),
+        });
+    }
+    Ok(labels)
+}
+
+/// No labels file beside `images_path`: an error naming the one expected.
+fn labels_missing(images_path: &Path) -> IdxError {
+    let name = images_path
+        .file_name()
+        .map(|n| n.to_string_lossy().replace("images-idx3", "labels-idx1"))
+        .unwrap_or_default();
+    IdxError::Io {
+        path: images_path.with_file_name(name),
+        source: io::Error::new(
+            io::ErrorKind::NotFound,
+            "labels file not found (use --unlabeled to import images alone)",
+        ),
+    }
+}
+
 /// Read an IDX pair from `source` (see [`resolve`]). Labels are required unless `unlabeled`.
 pub fn read(source: &Path, unlabeled: bool) -> Result<IdxSet, IdxError> {
     let (images_path, labels_path, stem) = resolve(source)?;
@@ -326,32 +375,8 @@ pub fn read(source: &Path, unlabeled: bool) -> Result<IdxSet, IdxError> {
         parse_images(&images_path, read_maybe_gz(&images_path, &IMAGES)?)?;
     let labels = match (&labels_path, unlabeled) {
         (_, true) => None,
-        (Some(lp), false) => {
-            let labels = parse_labels(lp, read_maybe_gz(lp, &LABELS)?)?;
-            if labels.len() != count {
-                return Err(IdxError::CountMismatch {
-                    images: images_path,
-                    n_images: count,
-                    labels: lp.clone(),
-                    n_labels: labels.len(),
-                });
-            }
-            Some(labels)
-        }
-        (None, false) => {
-            return Err(IdxError::Io {
-                path: images_path.with_file_name(
-                    images_path
-                        .file_name()
-                        .map(|n| n.to_string_lossy().replace("images-idx3", "labels-idx1"))
-                        .unwrap_or_default(),
-                ),
-                source: io::Error::new(
-                    io::ErrorKind::NotFound,
-                    "labels file not found (use --unlabeled to import images alone)",
-                ),
-            });
-        }
+        (Some(lp), false) => Some(read_labels(&images_path, count, lp)?),
+        (None, false) => return Err(labels_missing(&images_path)),
     };
     Ok(IdxSet {
         stem,

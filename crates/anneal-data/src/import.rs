@@ -31,397 +31,29 @@
 //! example in the unlabeled pool; `--unlabeled` does so for every example.
 
 mod csv_source;
+mod error;
 mod folder;
 mod jsonl_source;
+mod media;
 mod meta;
 mod pattern;
+mod source;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io;
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
 
 pub use csv_source::read_pairs;
+pub use error::ImportError;
 pub use pattern::{Pattern, PatternError};
+pub use source::{Example, Format, ImportOptions, ImportSummary, NoProgress, Progress, Read};
 
 use crate::hash::ContentHash;
-use crate::idx::{self, IdxError};
-use crate::limits::{Field, RowError, check_text};
+use crate::idx;
+use crate::limits::{Field, check_text};
 use crate::object::Row;
 use crate::payload::encode_raw;
+use crate::row::Meta;
 use crate::store::{Store, StoreError};
-
-/// Why an import failed. Every message names the file, and the line, column or field where
-/// that applies.
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    /// The IDX source is malformed.
-    #[error(transparent)]
-    Idx(#[from] IdxError),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// An id in the source is already in the dataset.
-    #[error("example `{id}` from {source_path} is already in the dataset (imported before?)")]
-    Exists {
-        /// The id.
-        id: String,
-        /// The source.
-        source_path: String,
-    },
-    /// Two examples of the source have one id.
-    #[error("{source_path}: example `{id}` appears twice")]
-    DuplicateId {
-        /// The id.
-        id: String,
-        /// The source.
-        source_path: String,
-    },
-    /// A file or folder could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: io::Error,
-    },
-    /// An image folder problem, naming the file.
-    #[error("{path}: {message}")]
-    Image {
-        /// The file.
-        path: PathBuf,
-        /// What was wrong.
-        message: String,
-    },
-    /// A file that is not a readable WAV.
-    #[error("{path}: not a readable WAV file: {source}")]
-    Wav {
-        /// The file.
-        path: PathBuf,
-        /// What hound found.
-        #[source]
-        source: hound::Error,
-    },
-    /// A CSV or JSONL line is malformed.
-    #[error("{path}: line {line}: {message}")]
-    Line {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: u64,
-        /// What was wrong.
-        message: String,
-    },
-    /// A CSV row with a different number of fields than the header.
-    #[error("{path}: line {line}: {found} fields where the header has {expected}")]
-    Ragged {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: u64,
-        /// Fields in the header.
-        expected: usize,
-        /// Fields in this row.
-        found: usize,
-    },
-    /// A feature value that is not a number.
-    #[error("{path}: line {line}, column `{column}`: expected a number, found `{value}`")]
-    NotNumber {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: u64,
-        /// The column.
-        column: String,
-        /// What was there.
-        value: String,
-    },
-    /// A column named by an option is not in the header.
-    #[error("{path}: no column `{column}` (named by {option}); the header has: {header}")]
-    MissingColumn {
-        /// The file.
-        path: PathBuf,
-        /// The column.
-        column: String,
-        /// The option naming it.
-        option: &'static str,
-        /// The header's columns, comma-separated.
-        header: String,
-    },
-    /// A bad `--pattern`.
-    #[error(transparent)]
-    Pattern(#[from] PatternError),
-    /// A file name that does not match `--pattern`.
-    #[error("{path}: the file name does not match --pattern `{pattern}`")]
-    NoMatch {
-        /// The file.
-        path: PathBuf,
-        /// The pattern.
-        pattern: String,
-    },
-    /// An image or WAV in the folder that the labels CSV does not list.
-    #[error("{path}: not listed in {labels} (list it, or move it out of the folder)")]
-    Unlisted {
-        /// The file.
-        path: PathBuf,
-        /// The labels CSV.
-        labels: PathBuf,
-    },
-    /// An example without the key that `--meta` joins on.
-    #[error("example `{id}` has no `{key}` to join {meta} on (its first column)")]
-    MetaNoKey {
-        /// The example.
-        id: String,
-        /// The join key.
-        key: String,
-        /// The metadata file.
-        meta: PathBuf,
-    },
-    /// A join key value that the metadata file does not list.
-    #[error("example `{id}`: {key} `{value}` is not in {meta}")]
-    MetaMissing {
-        /// The example.
-        id: String,
-        /// The join key.
-        key: String,
-        /// The value.
-        value: String,
-        /// The metadata file.
-        meta: PathBuf,
-    },
-    /// Nothing to import.
-    #[error("{path}: no examples found (expected {expected})")]
-    Empty {
-        /// The source.
-        path: PathBuf,
-        /// What was looked for.
-        expected: &'static str,
-    },
-    /// An option that the format does not use.
-    #[error("{option} does not apply to --format {format}")]
-    Option {
-        /// The option.
-        option: &'static str,
-        /// The format.
-        format: &'static str,
-    },
-    /// An id, label or split the store cannot hold or print.
-    #[error(transparent)]
-    Row(#[from] RowError),
-    /// The format is not supported.
-    #[error("unsupported import format `{0}`: expected idx, images, wav, csv or jsonl")]
-    Format(String),
-}
-
-impl ImportError {
-    fn io(path: &Path) -> impl FnOnce(io::Error) -> ImportError + '_ {
-        move |source| ImportError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    }
-}
-
-/// A source format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// IDX images and labels.
-    Idx,
-    /// A folder of PNG and JPEG images.
-    Images,
-    /// A folder of WAV files.
-    Wav,
-    /// A CSV file with a header line.
-    Csv,
-    /// JSON Lines.
-    Jsonl,
-}
-
-impl FromStr for Format {
-    type Err = ImportError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "idx" => Format::Idx,
-            "images" => Format::Images,
-            "wav" => Format::Wav,
-            "csv" => Format::Csv,
-            "jsonl" => Format::Jsonl,
-            other => return Err(ImportError::Format(other.to_string())),
-        })
-    }
-}
-
-impl Format {
-    /// The format's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Idx => "idx",
-            Format::Images => "images",
-            Format::Wav => "wav",
-            Format::Csv => "csv",
-            Format::Jsonl => "jsonl",
-        }
-    }
-
-    /// Guess the format of `source`: a folder holds images unless it holds `.wav` files; a
-    /// file is CSV or JSONL by its extension, IDX otherwise.
-    pub fn detect(source: &Path) -> Format {
-        if source.is_dir() {
-            return if folder::has_wav(source) {
-                Format::Wav
-            } else {
-                Format::Images
-            };
-        }
-        let ext = source
-            .extension()
-            .map(|e| e.to_string_lossy().to_ascii_lowercase())
-            .unwrap_or_default();
-        match ext.as_str() {
-            "csv" => Format::Csv,
-            "jsonl" | "ndjson" => Format::Jsonl,
-            _ => Format::Idx,
-        }
-    }
-}
-
-/// How to import a source.
-#[derive(Debug, Clone)]
-pub struct ImportOptions {
-    /// The source format.
-    pub format: Format,
-    /// The split every example goes to.
-    pub split: String,
-    /// Import every example unlabeled.
-    pub unlabeled: bool,
-    /// CSV: the label column.
-    pub label_column: String,
-    /// CSV: a column of file paths (relative to the CSV) to images or WAVs.
-    pub path_column: Option<String>,
-    /// CSV: the feature columns (default: every numeric column).
-    pub features: Option<Vec<String>>,
-    /// Folders: labels and metadata from file names.
-    pub pattern: Option<Pattern>,
-    /// Folders: a CSV of `filename,label` rows.
-    pub labels: Option<PathBuf>,
-    /// A CSV of metadata joined on its first column.
-    pub meta: Option<PathBuf>,
-}
-
-impl ImportOptions {
-    /// Defaults for `format`: split `train`, labelled, label column `label`.
-    pub fn new(format: Format) -> Self {
-        ImportOptions {
-            format,
-            split: "train".into(),
-            unlabeled: false,
-            label_column: "label".into(),
-            path_column: None,
-            features: None,
-            pattern: None,
-            labels: None,
-            meta: None,
-        }
-    }
-
-    fn reject(&self, used: bool, option: &'static str) -> Result<(), ImportError> {
-        if used {
-            return Err(ImportError::Option {
-                option,
-                format: self.format.name(),
-            });
-        }
-        Ok(())
-    }
-
-    /// Refuse options that the format ignores, rather than ignoring them silently.
-    fn check(&self) -> Result<(), ImportError> {
-        let (folder, table) = match self.format {
-            Format::Images | Format::Wav => (true, false),
-            Format::Csv => (false, true),
-            Format::Jsonl | Format::Idx => (false, false),
-        };
-        self.reject(!folder && self.pattern.is_some(), "--pattern")?;
-        self.reject(!folder && self.labels.is_some(), "--labels")?;
-        self.reject(!table && self.path_column.is_some(), "--path-column")?;
-        self.reject(!table && self.features.is_some(), "--features")?;
-        self.reject(self.format == Format::Idx && self.meta.is_some(), "--meta")?;
-        self.reject(
-            self.path_column.is_some() && self.features.is_some(),
-            "--features with --path-column",
-        )?;
-        self.reject(
-            self.pattern.is_some() && self.labels.is_some(),
-            "--pattern with --labels",
-        )
-    }
-}
-
-/// Told how far an import's reading has got (the commit at the end is not counted).
-pub trait Progress {
-    /// The work ahead, in `unit`s (`files`, `bytes`, `lines`).
-    fn start(&mut self, total: u64, unit: &'static str);
-    /// Work done so far.
-    fn set(&mut self, done: u64);
-    /// Reading is over.
-    fn finish(&mut self) {}
-}
-
-/// Reports nothing.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn start(&mut self, _: u64, _: &'static str) {}
-    fn set(&mut self, _: u64) {}
-}
-
-/// One example read from a source, not yet committed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Example {
-    /// Its id.
-    pub id: String,
-    /// Its label.
-    pub label: Option<String>,
-    /// Its metadata.
-    pub meta: BTreeMap<String, String>,
-    /// Its payload bytes.
-    pub payload: Vec<u8>,
-}
-
-/// What a source held, before committing.
-#[derive(Debug, Clone, Default)]
-pub struct Read {
-    /// The examples.
-    pub examples: Vec<Example>,
-    /// What the payloads are, for people (`28x28 images`, `WAV 8000 Hz mono`, `6 features`).
-    pub detail: String,
-    /// Image height and width (folders of images and IDX).
-    pub image: [usize; 2],
-    /// Feature column names (CSV and JSONL features).
-    pub features: Vec<String>,
-}
-
-/// What an import did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImportSummary {
-    /// The new commit.
-    pub commit: ContentHash,
-    /// Examples added.
-    pub added: usize,
-    /// Payload blobs written (others were already stored).
-    pub new_blobs: usize,
-    /// Image height and width (zero for sources of other payloads).
-    pub image: [usize; 2],
-    /// What the payloads are, for people.
-    pub detail: String,
-    /// Feature columns, in payload order (CSV, JSONL).
-    pub features: Vec<String>,
-    /// Metadata fields present on the imported examples.
-    pub meta_fields: Vec<String>,
-}
 
 /// Read and validate `source` as `opts` say, without touching any store.
 pub fn read(
@@ -558,23 +190,33 @@ fn read_idx(source: &Path, unlabeled: bool) -> Result<Read, ImportError> {
     })
 }
 
-/// The canonical stored form of metadata: a JSON object with sorted keys, or empty.
-pub fn encode_meta(meta: &BTreeMap<String, String>) -> String {
-    if meta.is_empty() {
-        return String::new();
+/// The rows of every `(read, split, source)`, the metadata fields they hold, and the source
+/// of each id; an id read twice is an error naming both.
+struct Gathered<'a> {
+    rows: Vec<Row>,
+    fields: BTreeSet<String>,
+    origin: HashMap<&'a str, &'a str>,
+}
+
+fn gather<'a>(reads: &'a [(Read, &str, String)]) -> Result<Gathered<'a>, ImportError> {
+    let mut out = Gathered {
+        rows: Vec::new(),
+        fields: BTreeSet::new(),
+        origin: HashMap::new(),
+    };
+    for (read, split, source) in reads {
+        for e in &read.examples {
+            out.fields.extend(e.meta.keys().cloned());
+            if out.origin.insert(e.id.as_str(), source.as_str()).is_some() {
+                return Err(ImportError::DuplicateId {
+                    id: e.id.clone(),
+                    source_path: source.clone(),
+                });
+            }
+            out.rows.push(row(e, split));
+        }
     }
-    serde_json::to_string(meta).unwrap_or_default()
-}
-
-/// `STEM:INDEX` ids are zero-padded to this many digits for `n` examples.
-fn index_width(n: usize) -> usize {
-    n.saturating_sub(1).to_string().len().max(5)
-}
-
-/// The file name without its extension.
-fn file_stem(path: &Path) -> String {
-    path.file_stem()
-        .map_or_else(|| "source".into(), |s| s.to_string_lossy().into_owned())
+    Ok(out)
 }
 
 /// Commit the examples of every `(read, split, source)` on top of HEAD in one commit (HEAD is
@@ -583,21 +225,11 @@ fn commit_examples(
     store: &Store,
     reads: Vec<(Read, &str, String)>,
 ) -> Result<ImportSummary, ImportError> {
-    let mut fields = std::collections::BTreeSet::new();
-    let mut rows = Vec::new();
-    let mut origin = HashMap::new();
-    for (read, split, source) in &reads {
-        for e in &read.examples {
-            fields.extend(e.meta.keys().cloned());
-            if origin.insert(e.id.as_str(), source.as_str()).is_some() {
-                return Err(ImportError::DuplicateId {
-                    id: e.id.clone(),
-                    source_path: source.clone(),
-                });
-            }
-            rows.push(row(e, split));
-        }
-    }
+    let Gathered {
+        rows,
+        fields,
+        origin,
+    } = gather(&reads)?;
     let added = rows.len();
     let blobs: Vec<&[u8]> = reads
         .iter()
@@ -608,12 +240,12 @@ fn commit_examples(
         _ => format!("import {} sources ({added} examples)", reads.len()),
     };
     let (commit, new_blobs) = store.add(rows, &blobs, &message).map_err(|e| match e {
-        StoreError::Duplicate { id } => ImportError::Exists {
-            source_path: origin
+        StoreError::Duplicate { id } => {
+            let source_path = origin
                 .get(id.as_str())
-                .map_or_else(String::new, |s| s.to_string()),
-            id,
-        },
+                .map_or_else(String::new, |s| s.to_string());
+            ImportError::Exists { source_path, id }
+        }
         e => ImportError::Store(e),
     })?;
     let first = reads
@@ -638,6 +270,6 @@ fn row(e: &Example, split: &str) -> Row {
         payload: ContentHash::of(&e.payload),
         label: e.label.clone(),
         split: split.to_string(),
-        meta: encode_meta(&e.meta),
+        meta: Meta::from_fields(&e.meta),
     }
 }

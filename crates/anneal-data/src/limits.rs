@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use crate::object::Row;
+use crate::row::Row;
 
 /// Longest id, in bytes (a `u16` length).
 pub const MAX_ID_BYTES: usize = u16::MAX as usize;
@@ -164,7 +164,7 @@ pub fn encodable(row: &Row) -> Result<(), RowError> {
         check_len(&row.id, Field::Label, label)?;
     }
     check_len(&row.id, Field::Split, &row.split)?;
-    check_len(&row.id, Field::Meta, &row.meta)
+    check_len(&row.id, Field::Meta, row.meta.as_str())
 }
 
 /// Refuse a new row that does not fit or does not print as itself.
@@ -174,7 +174,7 @@ pub fn printable(row: &Row) -> Result<(), RowError> {
         check_text(&row.id, Field::Label, label)?;
     }
     check_text(&row.id, Field::Split, &row.split)?;
-    check_len(&row.id, Field::Meta, &row.meta)
+    check_len(&row.id, Field::Meta, row.meta.as_str())
 }
 
 fn error(id: &str, field: Field, problem: Problem) -> RowError {

@@ -3,9 +3,10 @@
 //! edited on one side and removed on the other) is a conflict. Conflicts are listed and nothing
 //! is committed, unless the caller explicitly picks a side for all of them.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 
-use crate::hash::ContentHash;
+use crate::graph;
+use crate::hash::{CommitId, ContentHash};
 use crate::object::Row;
 use crate::store::{Store, StoreError};
 
@@ -49,44 +50,18 @@ pub enum Outcome {
     Conflicts(Vec<Conflict>),
 }
 
-fn ancestors(store: &Store, from: ContentHash) -> Result<HashSet<ContentHash>, StoreError> {
-    let mut seen = HashSet::new();
-    let mut queue = VecDeque::from([from]);
-    while let Some(h) = queue.pop_front() {
-        if !seen.insert(h) {
-            continue;
-        }
-        for p in store.commit_object(&h)?.parents {
-            queue.push_back(p);
-        }
-    }
-    Ok(seen)
-}
-
-/// The nearest common ancestor of `a` and `b` (breadth-first from `b`).
+/// The nearest common ancestor of commits `a` and `b` (see [`graph::merge_base`]).
 pub fn merge_base(
     store: &Store,
     a: ContentHash,
     b: ContentHash,
 ) -> Result<Option<ContentHash>, StoreError> {
-    let of_a = ancestors(store, a)?;
-    let mut seen = HashSet::new();
-    let mut queue = VecDeque::from([b]);
-    while let Some(h) = queue.pop_front() {
-        if of_a.contains(&h) {
-            return Ok(Some(h));
-        }
-        if !seen.insert(h) {
-            continue;
-        }
-        for p in store.commit_object(&h)?.parents {
-            queue.push_back(p);
-        }
-    }
-    Ok(None)
+    Ok(graph::merge_base(store, a.into(), b.into())?.map(ContentHash::from))
 }
 
-fn by_id(rows: Vec<Row>) -> HashMap<String, Row> {
+type ById = HashMap<String, Row>;
+
+fn by_id(rows: Vec<Row>) -> ById {
     rows.into_iter().map(|r| (r.id.clone(), r)).collect()
 }
 
@@ -98,23 +73,38 @@ pub fn merge(
     prefer: Option<Side>,
 ) -> Result<Outcome, StoreError> {
     let _lock = store.lock()?;
-    let ours = store.head()?.ok_or(StoreError::NoCommits)?;
-    let base = merge_base(store, ours, theirs)?;
+    let ours = CommitId(store.head()?.ok_or(StoreError::NoCommits)?);
+    let theirs = CommitId(theirs);
+    let base = graph::merge_base(store, ours, theirs)?;
     if base == Some(theirs) || ours == theirs {
         return Ok(Outcome::UpToDate);
     }
     if base == Some(ours) {
-        store.move_branch(Some(ours), theirs, &format!("fast-forward to {name}"))?;
-        return Ok(Outcome::FastForward(theirs));
+        store.move_branch(Some(ours.0), theirs.0, &format!("fast-forward to {name}"))?;
+        return Ok(Outcome::FastForward(theirs.0));
     }
-    let rows = |h: &ContentHash| -> Result<Vec<Row>, StoreError> {
-        store.rows(&store.table(&store.commit_object(h)?)?)
+    let rows = |h: Option<CommitId>| -> Result<ById, StoreError> {
+        match h {
+            Some(h) => Ok(by_id(store.commit_rows(&h)?)),
+            None => Ok(HashMap::new()),
+        }
     };
-    let b = match base {
-        Some(h) => by_id(rows(&h)?),
-        None => HashMap::new(),
-    };
-    let (o, t) = (by_id(rows(&ours)?), by_id(rows(&theirs)?));
+    let sides = [rows(base)?, rows(Some(ours))?, rows(Some(theirs))?];
+    let (merged, conflicts) = merge_rows(&sides, prefer);
+    if prefer.is_none() && !conflicts.is_empty() {
+        return Ok(Outcome::Conflicts(conflicts));
+    }
+    let commit = commit_merge(store, [ours, theirs], merged, name)?;
+    Ok(Outcome::Merged {
+        commit,
+        resolved: conflicts.len(),
+    })
+}
+
+/// The rows of the merge of `[base, ours, theirs]`, and the conflicts (resolved by `prefer`
+/// when given, left out of the rows otherwise).
+fn merge_rows(sides: &[ById; 3], prefer: Option<Side>) -> (Vec<Row>, Vec<Conflict>) {
+    let [b, o, t] = sides;
     let ids: BTreeSet<&String> = b.keys().chain(o.keys()).chain(t.keys()).collect();
     let mut merged = Vec::with_capacity(o.len().max(t.len()));
     let mut conflicts = Vec::new();
@@ -137,19 +127,20 @@ pub fn merge(
                 None => continue,
             }
         };
-        if let Some(r) = pick {
-            merged.push(r.clone());
-        }
+        merged.extend(pick.cloned());
     }
-    if prefer.is_none() && !conflicts.is_empty() {
-        return Ok(Outcome::Conflicts(conflicts));
-    }
+    (merged, conflicts)
+}
+
+/// Commit `rows` with both parents, over the packs of both.
+fn commit_merge(
+    store: &Store,
+    [ours, theirs]: [CommitId; 2],
+    rows: Vec<Row>,
+    name: &str,
+) -> Result<ContentHash, StoreError> {
     let mut packs = store.table(&store.commit_object(&ours)?)?.packs().to_vec();
     packs.extend_from_slice(store.table(&store.commit_object(&theirs)?)?.packs());
     let message = format!("merge {name}");
-    let commit = store.write_full(vec![ours, theirs], merged, packs, &message)?;
-    Ok(Outcome::Merged {
-        commit,
-        resolved: conflicts.len(),
-    })
+    store.write_full(vec![ours, theirs], rows, packs, &message)
 }

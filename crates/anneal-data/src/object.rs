@@ -33,8 +33,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::ContentHash;
+use crate::codec::{ROW_MIN, Reader, encode_row};
+use crate::hash::{CommitId, ContentHash, ObjectId};
 use crate::limits::RowError;
+
+pub use crate::codec::DecodeError;
+pub use crate::pack::{decode_pack, encode_pack};
+pub use crate::row::Row;
 
 /// The object header magic.
 pub const MAGIC: &[u8; 4] = b"ANOB";
@@ -72,18 +77,6 @@ impl Kind {
             Kind::Commit => "commit",
         }
     }
-}
-
-/// A decoding failure: where and what.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("malformed {kind} object at byte {offset}: {message}")]
-pub struct DecodeError {
-    /// The kind being decoded.
-    pub kind: &'static str,
-    /// Byte offset in the object.
-    pub offset: usize,
-    /// What was wrong.
-    pub message: String,
 }
 
 /// Wrap a body in the object header.
@@ -132,21 +125,6 @@ pub fn unframe(expected: Kind, bytes: &[u8]) -> Result<&[u8], DecodeError> {
     Ok(&bytes[6..])
 }
 
-/// One example, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row {
-    /// Stable id, unique in the dataset.
-    pub id: String,
-    /// Hash of the payload blob.
-    pub payload: ContentHash,
-    /// Label, or `None` for the unlabeled pool.
-    pub label: Option<String>,
-    /// Split name (`train`, `test`, ...; empty for none).
-    pub split: String,
-    /// Metadata as a JSON object, or empty.
-    pub meta: String,
-}
-
 /// Encode rows (already sorted by id) as a chunk body; refuses a row the encoding cannot
 /// hold (see [`crate::limits`]) instead of writing a length that wraps.
 pub fn encode_chunk(rows: &[Row]) -> Result<Vec<u8>, RowError> {
@@ -157,149 +135,6 @@ pub fn encode_chunk(rows: &[Row]) -> Result<Vec<u8>, RowError> {
     }
     Ok(out)
 }
-
-fn encode_row(r: &Row, out: &mut Vec<u8>) -> Result<(), RowError> {
-    crate::limits::encodable(r)?;
-    out.extend_from_slice(&(r.id.len() as u16).to_le_bytes());
-    out.extend_from_slice(r.id.as_bytes());
-    out.extend_from_slice(&r.payload.0);
-    match &r.label {
-        Some(l) => {
-            out.extend_from_slice(&(l.len() as u16).to_le_bytes());
-            out.extend_from_slice(l.as_bytes());
-        }
-        None => out.extend_from_slice(&u16::MAX.to_le_bytes()),
-    }
-    out.push(r.split.len() as u8);
-    out.extend_from_slice(r.split.as_bytes());
-    out.extend_from_slice(&(r.meta.len() as u32).to_le_bytes());
-    out.extend_from_slice(r.meta.as_bytes());
-    Ok(())
-}
-
-/// A bounds-checked little-endian reader.
-struct Reader<'a> {
-    kind: &'static str,
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn new(kind: &'static str, bytes: &'a [u8]) -> Self {
-        Self {
-            kind,
-            bytes,
-            pos: 0,
-        }
-    }
-
-    fn err(&self, message: impl Into<String>) -> DecodeError {
-        DecodeError {
-            kind: self.kind,
-            offset: self.pos + 6,
-            message: message.into(),
-        }
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        if self.bytes.len() - self.pos < n {
-            return Err(self.err(format!(
-                "needs {n} more bytes, {} left",
-                self.bytes.len() - self.pos
-            )));
-        }
-        let s = &self.bytes[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-
-    fn u8(&mut self) -> Result<u8, DecodeError> {
-        Ok(self.take(1)?[0])
-    }
-
-    fn u16(&mut self) -> Result<u16, DecodeError> {
-        let b = self.take(2)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
-    }
-
-    fn u32(&mut self) -> Result<u32, DecodeError> {
-        let b = self.take(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    fn u64(&mut self) -> Result<u64, DecodeError> {
-        let b = self.take(8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(u64::from_le_bytes(a))
-    }
-
-    fn hash(&mut self) -> Result<ContentHash, DecodeError> {
-        let mut a = [0u8; 32];
-        a.copy_from_slice(self.take(32)?);
-        Ok(ContentHash(a))
-    }
-
-    fn string(&mut self, len: usize) -> Result<String, DecodeError> {
-        let at = self.pos;
-        let b = self.take(len)?;
-        String::from_utf8(b.to_vec()).map_err(|_| DecodeError {
-            kind: self.kind,
-            offset: at + 6,
-            message: "invalid UTF-8".into(),
-        })
-    }
-
-    /// A count of items of at least `min_size` bytes each, checked against what is left
-    /// before anything is allocated.
-    fn count(&mut self, min_size: usize) -> Result<usize, DecodeError> {
-        let n = self.u32()? as usize;
-        if n.saturating_mul(min_size) > self.bytes.len() - self.pos {
-            return Err(self.err(format!("count {n} exceeds the object's size")));
-        }
-        Ok(n)
-    }
-
-    fn packs(&mut self) -> Result<Vec<ContentHash>, DecodeError> {
-        let n = self.count(32)?;
-        let mut packs = Vec::with_capacity(n);
-        for _ in 0..n {
-            packs.push(self.hash()?);
-        }
-        Ok(packs)
-    }
-
-    fn row(&mut self) -> Result<Row, DecodeError> {
-        let len = self.u16()? as usize;
-        let id = self.string(len)?;
-        let payload = self.hash()?;
-        let label = match self.u16()? {
-            u16::MAX => None,
-            len => Some(self.string(len as usize)?),
-        };
-        let len = self.u8()? as usize;
-        let split = self.string(len)?;
-        let len = self.u32()? as usize;
-        let meta = self.string(len)?;
-        Ok(Row {
-            id,
-            payload,
-            label,
-            split,
-            meta,
-        })
-    }
-
-    fn finish(&self) -> Result<(), DecodeError> {
-        if self.pos != self.bytes.len() {
-            return Err(self.err(format!("{} trailing bytes", self.bytes.len() - self.pos)));
-        }
-        Ok(())
-    }
-}
-
-/// The smallest encoded row.
-const ROW_MIN: usize = 2 + 32 + 2 + 1 + 4;
 
 /// Decode a chunk body.
 pub fn decode_chunk(body: &[u8]) -> Result<Vec<Row>, DecodeError> {
@@ -455,44 +290,48 @@ pub fn encode_table(t: &Table) -> Result<Vec<u8>, RowError> {
     match t {
         Table::Full(t) => {
             out.push(0);
-            out.extend_from_slice(&t.rows.to_le_bytes());
-            out.extend_from_slice(&(t.chunks.len() as u32).to_le_bytes());
-            for c in &t.chunks {
-                out.extend_from_slice(&c.hash.0);
-                out.extend_from_slice(&c.rows.to_le_bytes());
-                crate::limits::check_len(&c.first, crate::limits::Field::Id, &c.first)?;
-                out.extend_from_slice(&(c.first.len() as u16).to_le_bytes());
-                out.extend_from_slice(c.first.as_bytes());
-            }
-            encode_packs(&t.packs, &mut out);
+            encode_full(t, &mut out)?;
         }
         Table::Patch(p) => {
             out.push(1);
-            out.extend_from_slice(&p.base.0);
-            out.extend_from_slice(&p.depth.to_le_bytes());
-            out.extend_from_slice(&p.rows.to_le_bytes());
-            encode_packs(&p.packs, &mut out);
-            out.extend_from_slice(&(p.edits.len() as u32).to_le_bytes());
-            for e in &p.edits {
-                match e {
-                    Edit::Add(r) => {
-                        out.push(0);
-                        encode_row(r, &mut out)?;
-                    }
-                    Edit::Change(a, b) => {
-                        out.push(1);
-                        encode_row(a, &mut out)?;
-                        encode_row(b, &mut out)?;
-                    }
-                    Edit::Remove(r) => {
-                        out.push(2);
-                        encode_row(r, &mut out)?;
-                    }
-                }
-            }
+            encode_patch(p, &mut out)?;
         }
     }
     Ok(out)
+}
+
+fn encode_full(t: &FullTable, out: &mut Vec<u8>) -> Result<(), RowError> {
+    out.extend_from_slice(&t.rows.to_le_bytes());
+    out.extend_from_slice(&(t.chunks.len() as u32).to_le_bytes());
+    for c in &t.chunks {
+        out.extend_from_slice(&c.hash.0);
+        out.extend_from_slice(&c.rows.to_le_bytes());
+        crate::limits::check_len(&c.first, crate::limits::Field::Id, &c.first)?;
+        out.extend_from_slice(&(c.first.len() as u16).to_le_bytes());
+        out.extend_from_slice(c.first.as_bytes());
+    }
+    encode_packs(&t.packs, out);
+    Ok(())
+}
+
+fn encode_patch(p: &PatchTable, out: &mut Vec<u8>) -> Result<(), RowError> {
+    out.extend_from_slice(&p.base.0);
+    out.extend_from_slice(&p.depth.to_le_bytes());
+    out.extend_from_slice(&p.rows.to_le_bytes());
+    encode_packs(&p.packs, out);
+    out.extend_from_slice(&(p.edits.len() as u32).to_le_bytes());
+    for e in &p.edits {
+        let (op, rows) = match e {
+            Edit::Add(r) => (0, [Some(r), None]),
+            Edit::Change(a, b) => (1, [Some(a), Some(b)]),
+            Edit::Remove(r) => (2, [Some(r), None]),
+        };
+        out.push(op);
+        for r in rows.into_iter().flatten() {
+            encode_row(r, out)?;
+        }
+    }
+    Ok(())
 }
 
 /// Decode a table body.
@@ -581,82 +420,33 @@ impl Reader<'_> {
     }
 }
 
-/// Encode blobs as a pack body; returns the body and each blob's hash.
-pub fn encode_pack(blobs: &[&[u8]]) -> (Vec<u8>, Vec<ContentHash>) {
-    let total: usize = blobs.iter().map(|b| b.len()).sum();
-    let mut out = Vec::with_capacity(4 + blobs.len() * 44 + total);
-    out.extend_from_slice(&(blobs.len() as u32).to_le_bytes());
-    let mut offset = 0u64;
-    let mut hashes = Vec::with_capacity(blobs.len());
-    for b in blobs {
-        let h = ContentHash::of(b);
-        out.extend_from_slice(&h.0);
-        out.extend_from_slice(&offset.to_le_bytes());
-        out.extend_from_slice(&(b.len() as u32).to_le_bytes());
-        offset += b.len() as u64;
-        hashes.push(h);
-    }
-    for b in blobs {
-        out.extend_from_slice(b);
-    }
-    (out, hashes)
-}
-
-/// Decode a pack body into (blob hash, byte range within `body`) entries, checking every
-/// offset and length, and every blob's hash.
-pub fn decode_pack(body: &[u8]) -> Result<Vec<(ContentHash, std::ops::Range<usize>)>, DecodeError> {
-    let mut r = Reader::new("pack", body);
-    let n = r.count(44)?;
-    let mut entries = Vec::with_capacity(n);
-    let data_start = 4 + n * 44;
-    let mut expected = 0u64;
-    for _ in 0..n {
-        let h = r.hash()?;
-        let offset = r.u64()?;
-        let len = u64::from(r.u32()?);
-        if offset != expected {
-            return Err(r.err(format!("blob offset {offset}, expected {expected}")));
-        }
-        expected = offset + len;
-        entries.push((h, offset, len));
-    }
-    if data_start as u64 + expected != body.len() as u64 {
-        return Err(r.err(format!(
-            "blobs cover {expected} bytes, the data area has {}",
-            body.len() - data_start
-        )));
-    }
-    entries
-        .into_iter()
-        .map(|(h, offset, len)| {
-            let range = data_start + offset as usize..data_start + (offset + len) as usize;
-            if ContentHash::of(&body[range.clone()]) != h {
-                return Err(DecodeError {
-                    kind: "pack",
-                    offset: range.start + 6,
-                    message: format!("blob {} does not match its hash", h.short()),
-                });
-            }
-            Ok((h, range))
-        })
-        .collect()
-}
-
 /// A commit: an immutable snapshot of the dataset plus history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Commit {
     /// Encoding version (1).
     pub format: u32,
     /// The table object.
-    pub table: ContentHash,
+    pub table: ObjectId,
     /// Parent commits (none for the first).
-    pub parents: Vec<ContentHash>,
+    pub parents: Vec<CommitId>,
     /// Who made it.
     pub author: String,
     /// Seconds since the Unix epoch.
     pub time: u64,
     /// What it did.
     pub message: String,
+}
+
+impl Commit {
+    /// Parse a commit's body: JSON whose table and parents are each 64 lowercase hex digits.
+    /// One policy for every reader: a malformed parent is an error, never dropped.
+    pub fn decode(body: &[u8]) -> Result<Commit, DecodeError> {
+        serde_json::from_slice(body).map_err(|e| DecodeError {
+            kind: "commit",
+            offset: e.column(),
+            message: e.to_string(),
+        })
+    }
 }
 
 /// Content-defined chunk boundaries: a chunk ends after a row whose id hash has its low 8 bits
@@ -686,6 +476,7 @@ pub fn chunk_rows(rows: &[Row]) -> Vec<&[Row]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::row::Meta;
 
     fn row(i: usize) -> Row {
         Row {
@@ -700,7 +491,7 @@ mod tests {
             meta: if i.is_multiple_of(5) {
                 r#"{"speaker":"jo"}"#.into()
             } else {
-                String::new()
+                Meta::default()
             },
         }
     }

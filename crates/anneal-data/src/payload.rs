@@ -118,6 +118,30 @@ pub fn load_image(bytes: &[u8]) -> Result<image::DynamicImage, PayloadError> {
     reader.decode().map_err(bad)
 }
 
+/// A PNG or JPEG as greyscale pixels of `w`x`h` (resized when it is not that size).
+fn grey_pixels(img: &image::DynamicImage, w: u32, h: u32) -> Vec<u8> {
+    let grey = img.to_luma8();
+    if grey.dimensions() == (w, h) {
+        return grey.into_raw();
+    }
+    image::imageops::resize(&grey, w, h, image::imageops::FilterType::Triangle).into_raw()
+}
+
+/// A PNG or JPEG as RGB pixels of `w`x`h`, channel-major (resized when it is not that size).
+fn rgb_pixels(img: &image::DynamicImage, w: u32, h: u32) -> Vec<u8> {
+    let rgb = img.to_rgb8();
+    let rgb = if rgb.dimensions() == (w, h) {
+        rgb
+    } else {
+        image::imageops::resize(&rgb, w, h, image::imageops::FilterType::Triangle)
+    };
+    let raw = rgb.into_raw();
+    // Interleaved RGB to channel-major.
+    (0..3)
+        .flat_map(|c| raw.iter().skip(c).step_by(3).copied().collect::<Vec<_>>())
+        .collect()
+}
+
 /// Decode a payload (RAW8, PNG or JPEG) to `channels` (1: grey, 3: RGB) at `height` x `width`.
 /// RAW8 payloads must already have that shape; PNG and JPEG are converted and resized.
 pub fn decode_image(
@@ -141,26 +165,10 @@ pub fn decode_image(
     }
     let img = load_image(bytes)?;
     let (w, h) = (width as u32, height as u32);
-    let filter = image::imageops::FilterType::Triangle;
     let pixels = if channels == 1 {
-        let grey = img.to_luma8();
-        if grey.dimensions() == (w, h) {
-            grey.into_raw()
-        } else {
-            image::imageops::resize(&grey, w, h, filter).into_raw()
-        }
+        grey_pixels(&img, w, h)
     } else {
-        let rgb = img.to_rgb8();
-        let rgb = if rgb.dimensions() == (w, h) {
-            rgb
-        } else {
-            image::imageops::resize(&rgb, w, h, filter)
-        };
-        let raw = rgb.into_raw();
-        // Interleaved RGB to channel-major.
-        (0..3)
-            .flat_map(|c| raw.iter().skip(c).step_by(3).copied().collect::<Vec<_>>())
-            .collect()
+        rgb_pixels(&img, w, h)
     };
     Ok(Image {
         channels,

@@ -140,23 +140,46 @@ impl Store {
         Ok(at)
     }
 
+    /// The commit a branch, tag or remote-tracking branch (`REMOTE/BRANCH`) of that name
+    /// names, in that order.
+    fn named(&self, rev: &str) -> Result<Option<ContentHash>, StoreError> {
+        if let Some(h) = self.read_ref("heads", rev)? {
+            return Ok(Some(h));
+        }
+        if let Some(h) = self.read_ref("tags", rev)? {
+            return Ok(Some(h));
+        }
+        match rev.split_once('/') {
+            Some((remote, branch)) => self.remote_ref(remote, branch),
+            None => Ok(None),
+        }
+    }
+
+    /// The commits whose hash starts with `prefix` (4 to 63 lowercase hex digits).
+    fn commits_prefixed(&self, prefix: &str) -> Vec<ContentHash> {
+        let dir = self.root().join("objects").join(&prefix[..2]);
+        let mut found = Vec::new();
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = format!("{}{}", &prefix[..2], e.file_name().to_string_lossy());
+            if name.starts_with(prefix)
+                && let Ok(h) = name.parse::<ContentHash>()
+                && self.get(Kind::Commit, &h).is_ok()
+            {
+                found.push(h);
+            }
+        }
+        found
+    }
+
     /// The commit a revision names.
     pub fn resolve(&self, rev: &str) -> Result<ContentHash, StoreError> {
         if rev == "HEAD" {
             return self.head()?.ok_or(StoreError::NoCommits);
         }
-        if valid_ref_name(rev) {
-            if let Some(h) = self.read_ref("heads", rev)? {
-                return Ok(h);
-            }
-            if let Some(h) = self.read_ref("tags", rev)? {
-                return Ok(h);
-            }
-            if let Some((remote, branch)) = rev.split_once('/')
-                && let Some(h) = self.remote_ref(remote, branch)?
-            {
-                return Ok(h);
-            }
+        if valid_ref_name(rev)
+            && let Some(h) = self.named(rev)?
+        {
+            return Ok(h);
         }
         if let Ok(h) = rev.parse::<ContentHash>() {
             self.commit_object(&h)
@@ -171,19 +194,7 @@ impl Store {
         if !hex {
             return Err(StoreError::UnknownRevision(rev.chars().take(80).collect()));
         }
-        let dir = self.root().join("objects").join(&rev[..2]);
-        let mut found = Vec::new();
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            for e in entries.flatten() {
-                let name = format!("{}{}", &rev[..2], e.file_name().to_string_lossy());
-                if name.starts_with(rev)
-                    && let Ok(h) = name.parse::<ContentHash>()
-                    && self.get(Kind::Commit, &h).is_ok()
-                {
-                    found.push(h);
-                }
-            }
-        }
+        let found = self.commits_prefixed(rev);
         match found.as_slice() {
             [h] => Ok(*h),
             [] => Err(StoreError::UnknownRevision(rev.into())),

@@ -2,7 +2,7 @@
 //!
 //! [`RelPath::parse`] accepts only relative paths made of plain names: no absolute paths or
 //! drive letters, no `..`, no NUL; `\` is read as `/`, and `.` and empty components are
-//! dropped, so `./a//b.png` and `a/b.png` are one path. [`RelPath::read_in`] then resolves it
+//! dropped, so `./a//b.png` and `a/b.png` are one path. [`RelPath::resolve_in`] then resolves it
 //! inside its folder and refuses what a link would take outside, and anything that is not a
 //! regular file (a FIFO named `x.png` would block a reader forever).
 

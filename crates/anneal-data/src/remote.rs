@@ -24,8 +24,9 @@ use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use crate::fs::{failpoint, write_atomic};
-use crate::hash::ContentHash;
-use crate::object::{Edit, Kind, Table, decode_table, unframe};
+use crate::graph::{ancestors, reachable_objects};
+use crate::hash::{CommitId, ContentHash};
+use crate::object::{Commit, Edit, Kind, Table, decode_table, unframe};
 use crate::store::{Store, StoreError};
 
 /// Why a transfer failed.
@@ -71,7 +72,7 @@ pub enum RemoteError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transfer {
     /// The commit the ref now names.
-    pub commit: ContentHash,
+    pub commit: CommitId,
     /// Objects copied.
     pub objects: usize,
     /// Bytes copied.
@@ -171,140 +172,139 @@ fn object_path(h: &ContentHash) -> StorePath {
     StorePath::from(format!("objects/{}/{}", &hex[..2], &hex[2..]))
 }
 
-/// Everything reachable from `roots`: commits, tables (down patch chains), chunks and packs.
-pub fn reachable_from(
-    store: &Store,
-    roots: &[ContentHash],
-) -> Result<Vec<ContentHash>, StoreError> {
-    let mut seen = HashSet::new();
-    let mut order = Vec::new();
-    let mut stack = roots.to_vec();
-    while let Some(h) = stack.pop() {
-        if !seen.insert(h) {
-            continue;
-        }
-        let commit = store.commit_object(&h)?;
-        stack.extend(&commit.parents);
-        for (th, table) in crate::tables::chain(store, commit.table)? {
-            for o in table.packs().iter().copied().chain(std::iter::once(th)) {
-                if seen.insert(o) {
-                    order.push(o);
-                }
-            }
-            if let Table::Full(t) = table {
-                for c in t.chunks {
-                    if seen.insert(c.hash) {
-                        order.push(c.hash);
-                    }
-                }
-            }
-        }
-        order.push(h);
-    }
-    Ok(order)
+/// The URL of the remote `name`.
+fn remote_url(store: &Store, name: &str) -> Result<String, RemoteError> {
+    store
+        .remotes()?
+        .get(name)
+        .cloned()
+        .ok_or_else(|| RemoteError::Config(format!("no remote named `{name}`")))
 }
 
 /// Push `branch` to the remote `name`: objects first, the remote ref last.
 pub fn push(store: &Store, name: &str, branch: &str) -> Result<Transfer, RemoteError> {
-    let url = store
-        .remotes()?
-        .get(name)
-        .cloned()
-        .ok_or_else(|| RemoteError::Config(format!("no remote named `{name}`")))?;
-    let remote = open(&url, true)?;
-    let commit = store.resolve(branch)?;
-    let objects = reachable_from(store, &[commit])?;
-    let fail = |e: object_store::Error| RemoteError::Transfer {
-        remote: name.to_string(),
-        message: e.to_string(),
-    };
-    let history: HashSet<ContentHash> = objects.iter().copied().collect();
-    let ff = FastForward {
-        remote: remote.as_ref(),
+    let objects = open(&remote_url(store, name)?, true)?;
+    let remote = Remote {
+        objects: objects.as_ref(),
         name,
+    };
+    let commit = store.resolve(branch)?;
+    let reachable = reachable_objects(store, &[CommitId(commit)])?;
+    let ff = FastForward {
+        remote: &remote,
         branch,
-        history: &history,
+        history: &ancestors(store, CommitId(commit))?,
     };
     runtime()?.block_on(async {
         ff.check().await?;
-        let present: HashSet<String> = remote
+        let moved = remote.upload(store, CommitId(commit), &reachable).await?;
+        failpoint::step("upload ref").map_err(|e| remote.error(e))?;
+        ff.check().await?;
+        let r = StorePath::from(format!("refs/heads/{branch}"));
+        let text = format!("{commit}\n").into_bytes();
+        remote.put(&r, PutPayload::from(text)).await?;
+        Ok(moved)
+    })
+}
+
+/// A remote's object store, and its name for messages.
+struct Remote<'a> {
+    objects: &'a dyn ObjectStore,
+    name: &'a str,
+}
+
+impl Remote<'_> {
+    /// A transfer error naming this remote.
+    fn error(&self, message: impl ToString) -> RemoteError {
+        RemoteError::Transfer {
+            remote: self.name.to_string(),
+            message: message.to_string(),
+        }
+    }
+
+    async fn put(&self, path: &StorePath, payload: PutPayload) -> Result<(), RemoteError> {
+        self.objects
+            .put(path, payload)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    /// The paths under `objects/` the remote holds.
+    async fn present(&self) -> Result<HashSet<String>, RemoteError> {
+        self.objects
             .list(Some(&StorePath::from("objects")))
             .map_ok(|m| m.location.to_string())
             .try_collect()
             .await
-            .map_err(fail)?;
+            .map_err(|e| self.error(e))
+    }
+
+    /// Upload the format file and each of `objects` the remote lacks, in order.
+    async fn upload(
+        &self,
+        store: &Store,
+        commit: CommitId,
+        objects: &[ContentHash],
+    ) -> Result<Transfer, RemoteError> {
+        let present = self.present().await?;
+        let format = PutPayload::from_static(b"anneal-store 1\n");
+        self.put(&StorePath::from("format"), format).await?;
         let mut moved = Transfer {
             commit,
             objects: 0,
             bytes: 0,
         };
-        remote
-            .put(
-                &StorePath::from("format"),
-                PutPayload::from_static(b"anneal-store 1\n"),
-            )
-            .await
-            .map_err(fail)?;
-        for h in &objects {
+        for h in objects {
             let path = object_path(h);
             if present.contains(path.as_ref()) {
                 continue;
             }
-            let bytes = std::fs::read(store.object_path(h)).map_err(|source| StoreError::Io {
-                path: store.object_path(h),
-                source,
-            })?;
-            if ContentHash::of(&bytes) != *h {
-                return Err(StoreError::Corrupt {
-                    path: store.object_path(h),
-                    actual: ContentHash::of(&bytes),
-                }
-                .into());
-            }
-            failpoint::step("upload").map_err(|e| RemoteError::Transfer {
-                remote: name.to_string(),
-                message: e.to_string(),
-            })?;
+            let bytes = read_verified(store, h)?;
+            failpoint::step("upload").map_err(|e| self.error(e))?;
             moved.bytes += bytes.len() as u64;
             moved.objects += 1;
-            remote
-                .put(&path, PutPayload::from(bytes))
-                .await
-                .map_err(fail)?;
+            self.put(&path, PutPayload::from(bytes)).await?;
         }
-        failpoint::step("upload ref").map_err(|e| RemoteError::Transfer {
-            remote: name.to_string(),
-            message: e.to_string(),
-        })?;
-        ff.check().await?;
-        let r = StorePath::from(format!("refs/heads/{branch}"));
-        remote
-            .put(&r, PutPayload::from(format!("{commit}\n").into_bytes()))
-            .await
-            .map_err(fail)?;
         Ok(moved)
-    })
+    }
+}
+
+/// The bytes of a local object file, as they are.
+fn read_local(store: &Store, h: &ContentHash) -> Result<Vec<u8>, StoreError> {
+    let path = store.object_path(h);
+    std::fs::read(&path).map_err(|source| StoreError::Io { path, source })
+}
+
+/// The bytes of a local object file, checked against its name.
+fn read_verified(store: &Store, h: &ContentHash) -> Result<Vec<u8>, StoreError> {
+    let bytes = read_local(store, h)?;
+    let actual = ContentHash::of(&bytes);
+    if actual != *h {
+        let path = store.object_path(h);
+        return Err(StoreError::Corrupt { path, actual });
+    }
+    Ok(bytes)
 }
 
 /// A push may move a remote branch only forward: to a commit whose history holds the one the
 /// remote branch names now (checked before uploading and again just before the ref is written).
 struct FastForward<'a> {
-    remote: &'a dyn ObjectStore,
-    name: &'a str,
+    remote: &'a Remote<'a>,
     branch: &'a str,
-    history: &'a HashSet<ContentHash>,
+    history: &'a HashSet<CommitId>,
 }
 
 impl FastForward<'_> {
     async fn check(&self) -> Result<(), RemoteError> {
-        let Some(theirs) = read_remote_ref(self.remote, self.name, self.branch).await? else {
+        let Some(theirs) = self.remote.read_ref(self.branch).await? else {
             return Ok(());
         };
         if self.history.contains(&theirs) {
             return Ok(());
         }
         Err(RemoteError::NotFastForward {
-            remote: self.name.to_string(),
+            remote: self.remote.name.to_string(),
             branch: self.branch.to_string(),
             theirs: theirs.short(),
         })
@@ -318,35 +318,70 @@ const MAX_OBJECT_BYTES: u64 = crate::limits::MAX_PAYLOAD_BYTES as u64 + 4096;
 /// The most bytes a ref file may hold (a hash and a newline, with room for spaces).
 const MAX_REF_BYTES: usize = 128;
 
-/// The commit `refs/heads/BRANCH` names on a remote (None if it has no such branch).
-async fn read_remote_ref(
-    remote: &dyn ObjectStore,
-    name: &str,
-    branch: &str,
-) -> Result<Option<ContentHash>, RemoteError> {
-    let r = StorePath::from(format!("refs/heads/{branch}"));
-    let bad = |message: String| RemoteError::Transfer {
-        remote: name.to_string(),
-        message,
-    };
-    let got = match remote.get(&r).await {
-        Ok(g) => g,
-        Err(object_store::Error::NotFound { .. }) => return Ok(None),
-        Err(e) => return Err(bad(e.to_string())),
-    };
-    if got.meta.size > MAX_REF_BYTES as u64 {
-        return Err(bad(format!(
-            "ref {r} is {} bytes; a ref is a hash",
-            got.meta.size
-        )));
+impl Remote<'_> {
+    /// The commit `refs/heads/BRANCH` names on the remote (None if it has no such branch).
+    async fn read_ref(&self, branch: &str) -> Result<Option<CommitId>, RemoteError> {
+        let r = StorePath::from(format!("refs/heads/{branch}"));
+        let got = match self.objects.get(&r).await {
+            Ok(g) => g,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.error(e)),
+        };
+        if got.meta.size > MAX_REF_BYTES as u64 {
+            let size = got.meta.size;
+            return Err(self.error(format!("ref {r} is {size} bytes; a ref is a hash")));
+        }
+        let text = got.bytes().await.map_err(|e| self.error(e))?;
+        let commit = std::str::from_utf8(&text)
+            .ok()
+            .and_then(|t| t.trim().parse().ok());
+        commit
+            .map(Some)
+            .ok_or_else(|| self.error(format!("ref {r} is malformed")))
     }
-    let text = got.bytes().await.map_err(|e| bad(e.to_string()))?;
-    let commit = std::str::from_utf8(&text)
-        .ok()
-        .and_then(|t| t.trim().parse().ok());
-    commit
-        .map(Some)
-        .ok_or_else(|| bad(format!("ref {r} is malformed")))
+
+    /// Download object `h`, refusing one larger than any store writes or whose bytes do not
+    /// match its name.
+    async fn download(&self, h: ContentHash) -> Result<Vec<u8>, RemoteError> {
+        failpoint::step("download").map_err(|e| self.error(e))?;
+        let got = self
+            .objects
+            .get(&object_path(&h))
+            .await
+            .map_err(|e| self.error(e))?;
+        if got.meta.size > MAX_OBJECT_BYTES {
+            let size = got.meta.size;
+            let message =
+                format!("object {h} is {size} bytes; no object is over {MAX_OBJECT_BYTES}");
+            return Err(self.error(message));
+        }
+        let bytes = got.bytes().await.map_err(|e| self.error(e))?.to_vec();
+        if ContentHash::of(&bytes) != h {
+            return Err(RemoteError::Corrupt {
+                remote: self.name.to_string(),
+                hash: h,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// The bytes of object `h`: the local copy when present (still walked, since what it names
+    /// may be missing: an earlier fetch may have been cut short), else downloaded and written.
+    async fn fetch_object(
+        &self,
+        store: &Store,
+        h: ContentHash,
+        moved: &mut Transfer,
+    ) -> Result<Vec<u8>, RemoteError> {
+        if store.object_path(&h).exists() {
+            return Ok(read_local(store, &h)?);
+        }
+        let bytes = self.download(h).await?;
+        moved.objects += 1;
+        moved.bytes += bytes.len() as u64;
+        store.put_raw(&h, &bytes)?;
+        Ok(bytes)
+    }
 }
 
 /// Fetch `branch` from the remote at `url` (named `name`) into the local store, and point
@@ -357,71 +392,33 @@ pub fn fetch_url(
     url: &str,
     branch: &str,
 ) -> Result<Transfer, RemoteError> {
-    let remote = open(url, false)?;
-    let fail = |e: object_store::Error| RemoteError::Transfer {
-        remote: name.to_string(),
-        message: e.to_string(),
+    let objects = open(url, false)?;
+    let remote = Remote {
+        objects: objects.as_ref(),
+        name,
     };
     // Under the writer lock, so `gc` cannot remove what is fetched before its ref is written.
     let _lock = store.lock()?;
     runtime()?.block_on(async {
-        let commit = read_remote_ref(remote.as_ref(), name, branch)
-            .await?
-            .ok_or_else(|| RemoteError::Transfer {
-                remote: name.to_string(),
-                message: format!(
-                    "the remote has no branch `{branch}` (refs/heads/{branch} not found)"
-                ),
-            })?;
+        let commit = remote.read_ref(branch).await?.ok_or_else(|| {
+            remote.error(format!(
+                "the remote has no branch `{branch}` (refs/heads/{branch} not found)"
+            ))
+        })?;
         let mut moved = Transfer {
             commit,
             objects: 0,
             bytes: 0,
         };
-        let mut stack = vec![(commit, Kind::Commit)];
+        let mut stack = vec![(commit.0, Kind::Commit)];
         let mut seen = HashSet::new();
         while let Some((h, kind)) = stack.pop() {
-            if !seen.insert(h) {
-                continue;
+            if seen.insert(h) {
+                let bytes = remote.fetch_object(store, h, &mut moved).await?;
+                stack.extend(children(kind, h, &bytes)?);
             }
-            let local = store.object_path(&h);
-            let bytes = if local.exists() {
-                // Present: still walk it, since what it names may be missing (an earlier fetch
-                // may have been cut short).
-                std::fs::read(&local).map_err(|source| StoreError::Io {
-                    path: local.clone(),
-                    source,
-                })?
-            } else {
-                failpoint::step("download").map_err(|e| RemoteError::Transfer {
-                    remote: name.to_string(),
-                    message: e.to_string(),
-                })?;
-                let got = remote.get(&object_path(&h)).await.map_err(fail)?;
-                if got.meta.size > MAX_OBJECT_BYTES {
-                    return Err(RemoteError::Transfer {
-                        remote: name.to_string(),
-                        message: format!(
-                            "object {h} is {} bytes; no object is over {MAX_OBJECT_BYTES}",
-                            got.meta.size
-                        ),
-                    });
-                }
-                let bytes = got.bytes().await.map_err(fail)?.to_vec();
-                if ContentHash::of(&bytes) != h {
-                    return Err(RemoteError::Corrupt {
-                        remote: name.to_string(),
-                        hash: h,
-                    });
-                }
-                moved.objects += 1;
-                moved.bytes += bytes.len() as u64;
-                store.put_raw(&h, &bytes)?;
-                bytes
-            };
-            stack.extend(children(kind, h, &bytes)?);
         }
-        store.set_remote_ref(name, branch, commit)?;
+        store.set_remote_ref(name, branch, commit.0)?;
         Ok(moved)
     })
 }
@@ -473,7 +470,7 @@ fn commit_children(h: ContentHash, body: &[u8]) -> Result<Vec<(ContentHash, Kind
             message,
         },
     };
-    let c: crate::object::Commit = serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?;
+    let c = Commit::decode(body).map_err(|source| StoreError::Decode { hash: h, source })?;
     if let Some(ch) = c
         .message
         .chars()
@@ -485,8 +482,8 @@ fn commit_children(h: ContentHash, body: &[u8]) -> Result<Vec<(ContentHash, Kind
             u32::from(ch)
         )));
     }
-    let parents = c.parents.iter().map(|p| (*p, Kind::Commit));
-    Ok([(c.table, Kind::Table)]
+    let parents = c.parents.iter().map(|p| (p.0, Kind::Commit));
+    Ok([(c.table.0, Kind::Table)]
         .into_iter()
         .chain(parents)
         .collect())
@@ -494,12 +491,7 @@ fn commit_children(h: ContentHash, body: &[u8]) -> Result<Vec<(ContentHash, Kind
 
 /// Fetch `branch` from the remote `name`.
 pub fn fetch(store: &Store, name: &str, branch: &str) -> Result<Transfer, RemoteError> {
-    let url = store
-        .remotes()?
-        .get(name)
-        .cloned()
-        .ok_or_else(|| RemoteError::Config(format!("no remote named `{name}`")))?;
-    fetch_url(store, name, &url, branch)
+    fetch_url(store, name, &remote_url(store, name)?, branch)
 }
 
 impl Store {
@@ -545,7 +537,12 @@ impl Store {
     }
 
     /// Point the current branch at `commit` (it must be present), as after a clone.
-    pub fn reset_branch(&self, commit: ContentHash, message: &str) -> Result<(), StoreError> {
+    pub fn reset_branch(
+        &self,
+        commit: impl Into<CommitId>,
+        message: &str,
+    ) -> Result<(), StoreError> {
+        let commit = ContentHash::from(commit.into());
         let _lock = self.lock()?;
         self.commit_object(&commit)?;
         let old = self.head()?;

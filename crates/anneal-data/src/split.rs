@@ -25,34 +25,42 @@ pub fn stratified(
     }
     let mut changes = Vec::new();
     for (_, mut group) in by_label {
-        let key = |r: &Row| {
-            let mut h = blake3::Hasher::new();
-            h.update(&seed.to_le_bytes());
-            h.update(r.id.as_bytes());
-            *h.finalize().as_bytes()
-        };
-        group.sort_by_cached_key(|r| key(r));
-        let n = group.len();
-        let mut start = 0;
-        let mut bounds = Vec::new();
-        let mut acc = 0.0;
-        for (name, f) in fractions {
-            acc += f;
-            let end = ((acc * n as f64).round() as usize).min(n);
-            bounds.push((name.as_str(), start, end));
-            start = end;
-        }
-        bounds.push((rest, start, n));
-        for (name, a, b) in bounds {
-            for r in &group[a..b] {
-                if r.split != name {
-                    changes.push(Change::Split {
-                        id: r.id.clone(),
-                        split: name.to_string(),
-                    });
-                }
-            }
+        group.sort_by_cached_key(|r| shuffle_key(seed, r));
+        for (name, a, b) in cuts(group.len(), fractions, rest) {
+            let moved = group[a..b].iter().filter(|r| r.split != name);
+            changes.extend(moved.map(|r| Change::Split {
+                id: r.id.clone(),
+                split: name.to_string(),
+            }));
         }
     }
     changes
+}
+
+/// Where `id` falls in the shuffle of `seed`.
+fn shuffle_key(seed: u64, r: &Row) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(&seed.to_le_bytes());
+    h.update(r.id.as_bytes());
+    *h.finalize().as_bytes()
+}
+
+/// The ranges of `n` shuffled examples each split takes: the `fractions` in order (rounded at
+/// their running total), then `rest`.
+fn cuts<'a>(
+    n: usize,
+    fractions: &'a [(String, f64)],
+    rest: &'a str,
+) -> Vec<(&'a str, usize, usize)> {
+    let mut start = 0;
+    let mut bounds = Vec::new();
+    let mut acc = 0.0;
+    for (name, f) in fractions {
+        acc += f;
+        let end = ((acc * n as f64).round() as usize).min(n);
+        bounds.push((name.as_str(), start, end));
+        start = end;
+    }
+    bounds.push((rest, start, n));
+    bounds
 }

@@ -32,19 +32,7 @@ impl Stats {
                 .or_default()
                 .entry(label.to_string())
                 .or_default() += 1;
-            if r.meta.is_empty() {
-                continue;
-            }
-            let Ok(fields) =
-                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&r.meta)
-            else {
-                continue;
-            };
-            for (k, v) in fields {
-                let v = match v {
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                };
+            for (k, v) in r.meta.fields().unwrap_or_default() {
                 *s.meta.entry(k).or_default().entry(v).or_default() += 1;
             }
         }

@@ -13,17 +13,17 @@
 //! A commit writes its objects first and moves the branch ref last (atomically), so an
 //! interrupted commit leaves HEAD where it was. Reads verify every object's hash.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::{self, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::fs::{append_line, create_dir_durable, write_atomic};
-use crate::hash::ContentHash;
+use crate::hash::{CommitId, ContentHash, ObjectId};
 use crate::object::{
     ChunkRef, Commit, DecodeError, FullTable, Kind, Row, Table, chunk_rows, decode_chunk,
-    decode_pack, decode_table, encode_chunk, encode_pack, encode_table, frame, unframe,
+    decode_table, encode_chunk, encode_pack, encode_table, frame, unframe,
 };
 
 /// The store folder's name.
@@ -168,29 +168,6 @@ pub struct Store {
     root: PathBuf,
 }
 
-/// A dataset snapshot with its payloads, ready to decode.
-#[derive(Debug)]
-pub struct Snapshot {
-    /// Examples sorted by id.
-    pub rows: Vec<Row>,
-    packs: Vec<Vec<u8>>,
-    index: HashMap<ContentHash, (usize, std::ops::Range<usize>)>,
-}
-
-impl Snapshot {
-    /// The payload bytes of `row` (already verified against its hash).
-    pub fn payload(&self, row: &Row) -> Result<&[u8], StoreError> {
-        let (pack, range) =
-            self.index
-                .get(&row.payload)
-                .ok_or_else(|| StoreError::DanglingPayload {
-                    id: row.id.clone(),
-                    payload: row.payload,
-                })?;
-        Ok(&self.packs[*pack][range.clone()])
-    }
-}
-
 impl Store {
     /// The store folder for a program folder.
     pub fn path_in(program_dir: &Path) -> PathBuf {
@@ -311,14 +288,7 @@ impl Store {
     /// Read a commit.
     pub fn commit_object(&self, h: &ContentHash) -> Result<Commit, StoreError> {
         let body = self.get(Kind::Commit, h)?;
-        serde_json::from_slice(&body).map_err(|e| StoreError::Decode {
-            hash: *h,
-            source: DecodeError {
-                kind: "commit",
-                offset: e.column(),
-                message: e.to_string(),
-            },
-        })
+        Commit::decode(&body).map_err(|source| StoreError::Decode { hash: *h, source })
     }
 
     /// Read the table of a commit.
@@ -363,57 +333,6 @@ impl Store {
         Ok(rows)
     }
 
-    /// All rows of a table, sorted by id (a patch is applied to its base).
-    pub fn rows(&self, table: &Table) -> Result<Vec<Row>, StoreError> {
-        match table {
-            Table::Full(t) => self.full_rows(t),
-            Table::Patch(p) => {
-                // Down the chain to its full table (bounded by its depth), then the patches
-                // back up: a loop, so no chain of objects can overflow the stack.
-                let chain = crate::tables::chain(self, p.base)?;
-                let mut rows = match chain.last() {
-                    Some((_, Table::Full(t))) => self.full_rows(t)?,
-                    _ => Vec::new(),
-                };
-                for (_, t) in chain.iter().rev() {
-                    if let Table::Patch(q) = t {
-                        rows = crate::tables::apply_edits(rows, &q.edits);
-                    }
-                }
-                Ok(crate::tables::apply_edits(rows, &p.edits))
-            }
-        }
-    }
-
-    /// The rows of a full table's chunks. The row count a table claims is not trusted for
-    /// allocation: each chunk is checked against its own count as it is read.
-    fn full_rows(&self, t: &crate::object::FullTable) -> Result<Vec<Row>, StoreError> {
-        let mut rows = Vec::with_capacity(t.rows.min(1 << 20) as usize);
-        for c in &t.chunks {
-            rows.extend(self.chunk(c)?);
-        }
-        Ok(rows)
-    }
-
-    /// The rows and payloads of a commit.
-    pub fn snapshot(&self, commit_hash: &ContentHash) -> Result<Snapshot, StoreError> {
-        let commit = self.commit_object(commit_hash)?;
-        let table = self.table(&commit)?;
-        let rows = self.rows(&table)?;
-        let mut packs = Vec::with_capacity(table.packs().len());
-        let mut index = HashMap::new();
-        for (i, ph) in table.packs().iter().enumerate() {
-            let body = self.get(Kind::Pack, ph)?;
-            for (bh, range) in
-                decode_pack(&body).map_err(|source| StoreError::Decode { hash: *ph, source })?
-            {
-                index.insert(bh, (i, range));
-            }
-            packs.push(body);
-        }
-        Ok(Snapshot { rows, packs, index })
-    }
-
     /// Hold the store's writer lock (advisory; released when the guard drops or the process
     /// dies).
     pub fn lock(&self) -> Result<std::fs::File, StoreError> {
@@ -440,63 +359,6 @@ impl Store {
         self.commit_full_locked(rows, new_blobs, message)
     }
 
-    /// Read the rows at HEAD, let `edit` change them, and commit the result, all under the
-    /// writer lock (so concurrent edits cannot lose each other's changes). Returns None when
-    /// `edit` changed nothing.
-    pub fn update(
-        &self,
-        message: &str,
-        edit: impl FnOnce(&mut Vec<Row>) -> Result<(), StoreError>,
-    ) -> Result<Option<ContentHash>, StoreError> {
-        let _lock = self.lock()?;
-        let head = self.head()?.ok_or(StoreError::NoCommits)?;
-        let mut rows = self.rows(&self.table(&self.commit_object(&head)?)?)?;
-        let before = rows.clone();
-        edit(&mut rows)?;
-        rows.sort_by(|a, b| a.id.cmp(&b.id));
-        if let Some(w) = rows.windows(2).find(|w| w[0].id == w[1].id) {
-            return Err(StoreError::Duplicate {
-                id: w[0].id.clone(),
-            });
-        }
-        let edits = crate::tables::edits_between(&before, &rows);
-        if edits.is_empty() {
-            return Ok(None);
-        }
-        self.commit_edits(head, edits, message).map(Some)
-    }
-
-    /// Add `rows` (ids new to the dataset) on top of HEAD as one commit, reading HEAD under
-    /// the writer lock so that a commit made while the caller was reading its source is kept.
-    /// `blobs` are the rows' payloads; those HEAD already holds are not written again.
-    /// Returns the commit and how many blobs were written.
-    pub fn add(
-        &self,
-        rows: Vec<Row>,
-        blobs: &[&[u8]],
-        message: &str,
-    ) -> Result<(ContentHash, usize), StoreError> {
-        rows.iter().try_for_each(crate::limits::printable)?;
-        let _lock = self.lock()?;
-        let mut all = match self.head()? {
-            Some(h) => self.rows(&self.table(&self.commit_object(&h)?)?)?,
-            None => Vec::new(),
-        };
-        let ids: HashSet<&str> = all.iter().map(|r| r.id.as_str()).collect();
-        if let Some(r) = rows.iter().find(|r| ids.contains(r.id.as_str())) {
-            return Err(StoreError::Duplicate { id: r.id.clone() });
-        }
-        let mut known: HashSet<ContentHash> = all.iter().map(|r| r.payload).collect();
-        let fresh: Vec<&[u8]> = blobs
-            .iter()
-            .copied()
-            .filter(|b| known.insert(ContentHash::of(b)))
-            .collect();
-        all.extend(rows);
-        let commit = self.commit_full_locked(all, &fresh, message)?;
-        Ok((commit, fresh.len()))
-    }
-
     pub(crate) fn commit_full_locked(
         &self,
         mut rows: Vec<Row>,
@@ -514,32 +376,44 @@ impl Store {
                 id: w[0].id.clone(),
             });
         }
-        if let Some(b) = new_blobs
+        packs.extend(self.write_packs(new_blobs)?);
+        self.write_full(
+            parent.into_iter().map(CommitId).collect(),
+            rows,
+            packs,
+            message,
+        )
+    }
+
+    /// Write `blobs` as packs of up to [`MAX_PACK_BYTES`] each; a blob larger than a row may
+    /// name is refused before anything is written.
+    fn write_packs(&self, blobs: &[&[u8]]) -> Result<Vec<ContentHash>, StoreError> {
+        if let Some(b) = blobs
             .iter()
             .find(|b| b.len() > crate::limits::MAX_PAYLOAD_BYTES)
         {
             let id = format!("(payload {})", ContentHash::of(b).short());
             crate::limits::check_payload(&id, b.len())?;
         }
-        let mut start = 0;
-        let mut size = 0;
-        for (i, b) in new_blobs.iter().enumerate() {
+        let mut packs = Vec::new();
+        let (mut start, mut size) = (0, 0);
+        for (i, b) in blobs.iter().enumerate() {
             size += b.len();
-            if size >= MAX_PACK_BYTES || i + 1 == new_blobs.len() {
-                let (body, _) = encode_pack(&new_blobs[start..=i]);
+            if size >= MAX_PACK_BYTES || i + 1 == blobs.len() {
+                let (body, _) = encode_pack(&blobs[start..=i]);
                 packs.push(self.put(Kind::Pack, &body)?);
                 start = i + 1;
                 size = 0;
             }
         }
-        self.write_full(parent.into_iter().collect(), rows, packs, message)
+        Ok(packs)
     }
 
     /// Write `rows` (sorted, unique ids) as a full table whose payloads are in `packs`, and
     /// commit it with `parents` (the first is the current branch's commit).
     pub(crate) fn write_full(
         &self,
-        parents: Vec<ContentHash>,
+        parents: Vec<CommitId>,
         rows: Vec<Row>,
         mut packs: Vec<ContentHash>,
         message: &str,
@@ -564,20 +438,20 @@ impl Store {
             packs,
         });
         let table_hash = self.put(Kind::Table, &encode_table(&table)?)?;
-        self.write_commit(parents, table_hash, message)
+        self.write_commit(parents, ObjectId(table_hash), message)
     }
 
-    /// Write a commit of `table_hash` on the current branch and move the branch to it.
+    /// Write a commit of `table` on the current branch and move the branch to it.
     pub(crate) fn write_commit(
         &self,
-        parents: Vec<ContentHash>,
-        table_hash: ContentHash,
+        parents: Vec<CommitId>,
+        table: ObjectId,
         message: &str,
     ) -> Result<ContentHash, StoreError> {
-        let parent = parents.first().copied();
+        let parent = parents.first().map(|p| p.0);
         let commit = Commit {
             format: 1,
-            table: table_hash,
+            table,
             parents,
             author: author(),
             time: commit_time(),
@@ -616,7 +490,7 @@ impl Store {
         let mut next = self.head()?;
         while let Some(h) = next {
             let c = self.commit_object(&h)?;
-            next = c.parents.first().copied();
+            next = c.parents.first().map(|p| p.0);
             out.push((h, c));
             if out.len() > 1_000_000 {
                 break;

@@ -1,4 +1,4 @@
-//! Reading tables by id, and committing edits as patches.
+//! Reading tables (whole, or by id), and committing edits as patches.
 //!
 //! A label edit of a million-example dataset should not rewrite it: [`Store::apply`] looks up
 //! only the rows it changes (one chunk each, found by the chunks' first ids), and commits a
@@ -6,12 +6,24 @@
 //! past [`MAX_PATCH_DEPTH`] patches, or when an edit touches a quarter of the rows, the commit
 //! writes a full table instead.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use crate::hash::ContentHash;
+use crate::edits::{apply_edits, edits_between};
+use crate::hash::{ContentHash, ObjectId};
 use crate::limits::{Field, RowError, check_text};
 use crate::object::{Edit, Kind, MAX_PATCH_DEPTH, PatchTable, Row, Table, encode_table, find_rows};
 use crate::store::{Store, StoreError};
+
+/// How a commit's table is stored (see [`Store::layout`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// Examples in the table.
+    pub examples: u64,
+    /// Patches between it and its full table.
+    pub patches: usize,
+    /// Packs holding its payloads.
+    pub packs: usize,
+}
 
 /// A change to one example.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -48,6 +60,17 @@ impl Change {
         }
     }
 
+    /// The row after this change (None: removed, or absent before).
+    fn applied_to(&self, row: Option<Row>) -> Option<Row> {
+        let mut row = row?;
+        match self {
+            Change::Label { label, .. } => row.label = label.clone(),
+            Change::Split { split, .. } => row.split = split.clone(),
+            Change::Remove { .. } => return None,
+        }
+        Some(row)
+    }
+
     /// The example it changes.
     pub fn id(&self) -> &str {
         match self {
@@ -56,70 +79,112 @@ impl Change {
     }
 }
 
-/// Apply sorted `edits` to sorted `base` rows.
-pub fn apply_edits(base: Vec<Row>, edits: &[Edit]) -> Vec<Row> {
-    let mut out = Vec::with_capacity(base.len() + edits.len());
-    let mut edits = edits.iter().peekable();
-    for row in base {
-        while let Some(Edit::Add(r)) = edits.peek().filter(|e| e.id() < row.id.as_str()) {
-            out.push(r.clone());
-            edits.next();
-        }
-        match edits.peek() {
-            Some(e) if e.id() == row.id => {
-                match e {
-                    Edit::Change(_, after) | Edit::Add(after) => out.push(after.clone()),
-                    Edit::Remove(_) => {}
-                }
-                edits.next();
-            }
-            _ => out.push(row),
-        }
-    }
-    for e in edits {
-        if let Edit::Add(r) | Edit::Change(_, r) = e {
-            out.push(r.clone());
-        }
-    }
-    out
-}
-
-/// The edits that turn sorted `before` into sorted `after`.
-pub fn edits_between(before: &[Row], after: &[Row]) -> Vec<Edit> {
-    let (mut i, mut j) = (0, 0);
-    let mut out = Vec::new();
-    while i < before.len() || j < after.len() {
-        match (before.get(i), after.get(j)) {
-            (Some(a), Some(b)) if a.id == b.id => {
-                if a != b {
-                    out.push(Edit::Change(a.clone(), b.clone()));
-                }
-                i += 1;
-                j += 1;
-            }
-            (Some(a), Some(b)) if a.id < b.id => {
-                out.push(Edit::Remove(a.clone()));
-                i += 1;
-            }
-            (Some(_), Some(b)) => {
-                out.push(Edit::Add(b.clone()));
-                j += 1;
-            }
-            (Some(a), None) => {
-                out.push(Edit::Remove(a.clone()));
-                i += 1;
-            }
-            (None, Some(b)) => {
-                out.push(Edit::Add(b.clone()));
-                j += 1;
-            }
-            (None, None) => break,
-        }
-    }
-    out
-}
-
 impl Store {
+    /// All rows of a commit, sorted by id.
+    pub fn commit_rows(&self, commit: &ContentHash) -> Result<Vec<Row>, StoreError> {
+        self.rows(&self.table(&self.commit_object(commit)?)?)
+    }
+
+    /// How a commit's table is stored: its examples, the patches over its full table, its packs.
+    pub fn layout(&self, commit: &ContentHash) -> Result<Layout, StoreError> {
+        let chain = chain(self, self.commit_object(commit)?.table)?;
+        let top = &chain[0].1;
+        Ok(Layout {
+            examples: top.rows(),
+            patches: chain.len() - 1,
+            packs: top.packs().len(),
+        })
+    }
+
+    /// All rows of a table, sorted by id (a patch is applied to its base).
+    pub fn rows(&self, table: &Table) -> Result<Vec<Row>, StoreError> {
+        match table {
+            Table::Full(t) => self.full_rows(t),
+            Table::Patch(p) => {
+                // Down the chain to its full table (bounded by its depth), then the patches
+                // back up: a loop, so no chain of objects can overflow the stack.
+                let chain = chain(self, ObjectId(p.base))?;
+                let mut rows = match chain.last() {
+                    Some((_, Table::Full(t))) => self.full_rows(t)?,
+                    _ => Vec::new(),
+                };
+                for (_, t) in chain.iter().rev() {
+                    if let Table::Patch(q) = t {
+                        rows = apply_edits(rows, &q.edits);
+                    }
+                }
+                Ok(apply_edits(rows, &p.edits))
+            }
+        }
+    }
+
+    /// The rows of a full table's chunks. The row count a table claims is not trusted for
+    /// allocation: each chunk is checked against its own count as it is read.
+    fn full_rows(&self, t: &crate::object::FullTable) -> Result<Vec<Row>, StoreError> {
+        let mut rows = Vec::with_capacity(t.rows.min(1 << 20) as usize);
+        for c in &t.chunks {
+            rows.extend(self.chunk(c)?);
+        }
+        Ok(rows)
+    }
+
+    /// Read the rows at HEAD, let `edit` change them, and commit the result, all under the
+    /// writer lock (so concurrent edits cannot lose each other's changes). Returns None when
+    /// `edit` changed nothing.
+    pub fn update(
+        &self,
+        message: &str,
+        edit: impl FnOnce(&mut Vec<Row>) -> Result<(), StoreError>,
+    ) -> Result<Option<ContentHash>, StoreError> {
+        let _lock = self.lock()?;
+        let head = self.head()?.ok_or(StoreError::NoCommits)?;
+        let mut rows = self.commit_rows(&head)?;
+        let before = rows.clone();
+        edit(&mut rows)?;
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        if let Some(w) = rows.windows(2).find(|w| w[0].id == w[1].id) {
+            return Err(StoreError::Duplicate {
+                id: w[0].id.clone(),
+            });
+        }
+        let edits = edits_between(&before, &rows);
+        if edits.is_empty() {
+            return Ok(None);
+        }
+        self.commit_edits(head, edits, message).map(Some)
+    }
+
+    /// Add `rows` (ids new to the dataset) on top of HEAD as one commit, reading HEAD under
+    /// the writer lock so that a commit made while the caller was reading its source is kept.
+    /// `blobs` are the rows' payloads; those HEAD already holds are not written again.
+    /// Returns the commit and how many blobs were written.
+    pub fn add(
+        &self,
+        rows: Vec<Row>,
+        blobs: &[&[u8]],
+        message: &str,
+    ) -> Result<(ContentHash, usize), StoreError> {
+        rows.iter().try_for_each(crate::limits::printable)?;
+        let _lock = self.lock()?;
+        let mut all = match self.head()? {
+            Some(h) => self.commit_rows(&h)?,
+            None => Vec::new(),
+        };
+        let ids: HashSet<&str> = all.iter().map(|r| r.id.as_str()).collect();
+        if let Some(r) = rows.iter().find(|r| ids.contains(r.id.as_str())) {
+            return Err(StoreError::Duplicate { id: r.id.clone() });
+        }
+        let mut known: HashSet<ContentHash> = all.iter().map(|r| r.payload).collect();
+        let fresh: Vec<&[u8]> = blobs
+            .iter()
+            .copied()
+            .filter(|b| known.insert(ContentHash::of(b)))
+            .collect();
+        all.extend(rows);
+        let commit = self.commit_full_locked(all, &fresh, message)?;
+        Ok((commit, fresh.len()))
+    }
+
     /// The rows with the given ids (absent ids are left out), reading only what it must:
     /// down a chain of patches (a loop, bounded by the chain's depth) to the full table.
     pub fn lookup(&self, table: &Table, ids: &[&str]) -> Result<HashMap<String, Row>, StoreError> {
@@ -151,7 +216,7 @@ impl Store {
             Table::Patch(p) => p.base,
             Table::Full(_) => return Ok(found),
         };
-        Err(crate::tables::too_deep(base))
+        Err(too_deep(base))
     }
 
     fn lookup_full(
@@ -205,14 +270,14 @@ impl Store {
             return self.commit_full_locked(rows, &[], message);
         }
         let patch = Table::Patch(PatchTable {
-            base,
+            base: *base,
             depth,
             rows: table.rows() + adds - removes,
             packs: table.packs().to_vec(),
             edits,
         });
         let table_hash = self.put(Kind::Table, &encode_table(&patch)?)?;
-        self.write_commit(vec![parent], table_hash, message)
+        self.write_commit(vec![parent.into()], ObjectId(table_hash), message)
     }
 
     /// Apply `changes` as one commit on the current branch. Every id must exist. Returns None
@@ -245,35 +310,7 @@ impl Store {
                 id: missing.to_string(),
             });
         }
-        // Later changes of one id win.
-        let mut after: HashMap<&str, Option<Row>> = HashMap::new();
-        for c in changes {
-            let now = after
-                .get(c.id())
-                .cloned()
-                .unwrap_or_else(|| current.get(c.id()).cloned());
-            let next = match (c, now) {
-                (Change::Label { label, .. }, Some(mut row)) => {
-                    row.label = label.clone();
-                    Some(row)
-                }
-                (Change::Split { split, .. }, Some(mut row)) => {
-                    row.split = split.clone();
-                    Some(row)
-                }
-                _ => None,
-            };
-            after.insert(c.id(), next);
-        }
-        let mut edits: Vec<Edit> = Vec::new();
-        for id in ids {
-            let before = current.get(id).cloned();
-            match (before, after.remove(id).flatten()) {
-                (Some(b), Some(a)) if a != b => edits.push(Edit::Change(b, a)),
-                (Some(b), None) => edits.push(Edit::Remove(b)),
-                _ => {}
-            }
-        }
+        let edits = edits_of(&ids, &current, changes);
         if edits.is_empty() {
             return Ok(None);
         }
@@ -281,19 +318,39 @@ impl Store {
     }
 }
 
+/// The edits that `changes` make to the `current` rows of `ids` (sorted); later changes of one
+/// id win, and a change that leaves a row as it was is no edit.
+fn edits_of(ids: &[&str], current: &HashMap<String, Row>, changes: &[Change]) -> Vec<Edit> {
+    let mut after: HashMap<&str, Option<Row>> = HashMap::new();
+    for c in changes {
+        let now = (after.get(c.id()).cloned()).unwrap_or_else(|| current.get(c.id()).cloned());
+        after.insert(c.id(), c.applied_to(now));
+    }
+    let mut edits: Vec<Edit> = Vec::new();
+    for id in ids {
+        let before = current.get(*id).cloned();
+        match (before, after.remove(id).flatten()) {
+            (Some(b), Some(a)) if a != b => edits.push(Edit::Change(b, a)),
+            (Some(b), None) => edits.push(Edit::Remove(b)),
+            _ => {}
+        }
+    }
+    edits
+}
+
 /// The table hashes from `table` down its chain of patches to the full table.
-pub fn chain(store: &Store, table: ContentHash) -> Result<Vec<(ContentHash, Table)>, StoreError> {
+pub fn chain(store: &Store, table: ObjectId) -> Result<Vec<(ObjectId, Table)>, StoreError> {
     let mut out = Vec::new();
     let mut next = Some(table);
     while let Some(h) = next {
         let t = store.table_object(&h)?;
         next = match &t {
-            Table::Patch(p) => Some(p.base),
+            Table::Patch(p) => Some(ObjectId(p.base)),
             Table::Full(_) => None,
         };
         out.push((h, t));
         if out.len() > MAX_PATCH_DEPTH as usize + 1 {
-            return Err(too_deep(h));
+            return Err(too_deep(*h));
         }
     }
     Ok(out)

@@ -151,7 +151,7 @@ fn a_commit_with_duplicate_ids_is_refused() {
         payload: ContentHash::of(b"x"),
         label: None,
         split: String::new(),
-        meta: String::new(),
+        meta: Default::default(),
     };
     let err = store
         .commit(vec![row.clone(), row], &[b"x"], "dup")
@@ -242,7 +242,7 @@ fn a_metadata_edit_is_reported_apart_from_labels_in_patches_and_full_tables() {
         store
             .update("meta", |rows| {
                 for r in rows.iter_mut().filter(|r| ids.contains(&r.id.as_str())) {
-                    r.meta = meta.to_string();
+                    r.meta = meta.into();
                 }
                 Ok(())
             })
@@ -406,7 +406,7 @@ fn a_crash_at_every_step_of_a_commit_leaves_old_or_new() {
                     let c = store.commit_object(&head).unwrap();
                     assert_eq!(
                         (c.parents, c.message.as_str()),
-                        (vec![first], "edit"),
+                        (vec![first.into()], "edit"),
                         "crash at step {k}"
                     );
                     let d = anneal_data::diff::diff(&store, &first, &head).unwrap();
@@ -872,7 +872,7 @@ fn csv_features_labels_and_metadata() {
     // An empty label is the unlabeled pool; an empty metadata value is left out.
     assert_eq!(
         (snap.rows[2].label.clone(), snap.rows[2].meta.clone()),
-        (None, String::new())
+        (None, Default::default())
     );
 }
 

@@ -141,56 +141,11 @@ enum DataCommand {
         json: bool,
     },
     /// Examples added and removed, labels changed (before -> after), per-class count changes.
-    Diff {
-        /// The older revision.
-        a: String,
-        /// The newer revision (default HEAD).
-        #[arg(default_value = "HEAD")]
-        b: String,
-        #[command(flatten)]
-        dir: Dir,
-        /// Only the counts.
-        #[arg(long)]
-        stat: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Diff(commands::data_show::DiffArgs),
     /// Set labels: `label ID LABEL` or `label --from FILE.csv` (columns id,label), as one commit.
-    Label {
-        /// An example id and its new label.
-        args: Vec<String>,
-        /// A CSV file of id,label rows (a header row is skipped).
-        #[arg(long, value_name = "FILE")]
-        from: Option<PathBuf>,
-        /// Commit message.
-        #[arg(short, long)]
-        message: Option<String>,
-        #[command(flatten)]
-        dir: Dir,
-        /// Stage the change in the index (see `status`) instead of committing it; `commit`
-        /// commits everything staged as one commit.
-        #[arg(long)]
-        no_commit: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Label(commands::data_edit::LabelArgs),
     /// Remove examples by id, as one commit.
-    Remove {
-        /// Example ids.
-        #[arg(required = true)]
-        ids: Vec<String>,
-        #[command(flatten)]
-        dir: Dir,
-        /// Stage the change in the index (see `status`) instead of committing it; `commit`
-        /// commits everything staged as one commit.
-        #[arg(long)]
-        no_commit: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Remove(commands::data_edit::RemoveArgs),
     /// Commit the changes staged with `label --no-commit` and `remove --no-commit`.
     Commit {
         /// Commit message.
@@ -236,17 +191,7 @@ enum DataCommand {
         json: bool,
     },
     /// List tags, or tag a revision.
-    Tag {
-        /// The tag to create.
-        name: Option<String>,
-        /// What it names (default HEAD).
-        rev: Option<String>,
-        #[command(flatten)]
-        dir: Dir,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Tag(commands::data_refs::TagArgs),
     /// Example counts per split and label, and per value of each metadata field.
     Stats {
         /// A revision (default HEAD).
@@ -260,41 +205,9 @@ enum DataCommand {
     },
     /// Merge a branch into the current one; conflicting edits are listed and nothing is
     /// committed unless --ours or --theirs picks a side for all of them.
-    Merge {
-        /// The branch (or revision) to merge.
-        branch: String,
-        /// Resolve every conflict with the current branch's version.
-        #[arg(long, conflicts_with = "theirs")]
-        ours: bool,
-        /// Resolve every conflict with the merged branch's version.
-        #[arg(long)]
-        theirs: bool,
-        #[command(flatten)]
-        dir: Dir,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Merge(commands::data_refs::MergeArgs),
     /// Assign splits by seed and fraction, stratified by label, as one commit.
-    Split {
-        /// Fraction for the test split.
-        #[arg(long, default_value_t = 0.2)]
-        test: f64,
-        /// Fraction for the validation split.
-        #[arg(long, default_value_t = 0.0)]
-        validation: f64,
-        /// Only re-split examples now in this split (default: all).
-        #[arg(long)]
-        from: Option<String>,
-        /// Seed of the shuffle.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        #[command(flatten)]
-        dir: Dir,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Split(commands::data_edit::SplitArgs),
     /// Add a remote (a folder path, file:///path or s3://bucket/prefix), or list remotes.
     Remote {
         /// `add NAME URL`, or nothing to list.
@@ -306,33 +219,9 @@ enum DataCommand {
         json: bool,
     },
     /// Upload a branch to a remote: objects first, the remote ref last.
-    Push {
-        /// The remote (default origin).
-        #[arg(default_value = "origin")]
-        remote: String,
-        /// The branch (default: the current one).
-        #[arg(long)]
-        branch: Option<String>,
-        #[command(flatten)]
-        dir: Dir,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Push(commands::data_remote::RemoteBranchArgs),
     /// Fetch a branch from a remote and merge it into the current branch.
-    Pull {
-        /// The remote (default origin).
-        #[arg(default_value = "origin")]
-        remote: String,
-        /// The branch (default: the current one).
-        #[arg(long)]
-        branch: Option<String>,
-        #[command(flatten)]
-        dir: Dir,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Pull(commands::data_remote::RemoteBranchArgs),
     /// Create this program's store from a remote's `main` branch.
     Clone {
         /// The remote URL.
@@ -407,93 +296,30 @@ fn run(command: Command) -> Result<u8, CliError> {
 }
 
 fn data(command: DataCommand) -> Result<u8, CliError> {
+    use DataCommand as D;
+    use commands::{data, data_edit as edit, data_fsck, data_refs as refs, data_remote as remote};
+    use commands::{data_reset, data_show as show};
     match command {
-        DataCommand::Import { args, dir } => commands::data::import(&dir.dir, &args),
-        DataCommand::Log { dir, json } => commands::data::log(&dir.dir, json),
-        DataCommand::Status { dir, json } => commands::data_edit::status(&dir.dir, json),
-        DataCommand::Show { rev, dir, json } => commands::data_edit::show(&dir.dir, &rev, json),
-        DataCommand::Diff {
-            a,
-            b,
-            dir,
-            stat,
-            json,
-        } => commands::data_edit::diff(&dir.dir, &a, &b, stat, json),
-        DataCommand::Label {
-            args,
-            from,
-            message,
-            dir,
-            no_commit,
-            json,
-        } => commands::data_edit::label(
-            &dir.dir,
-            &args,
-            from.as_deref(),
-            message.as_deref(),
-            commands::data_edit::EditMode { no_commit, json },
-        ),
-        DataCommand::Remove {
-            ids,
-            dir,
-            no_commit,
-            json,
-        } => commands::data_edit::remove(
-            &dir.dir,
-            &ids,
-            commands::data_edit::EditMode { no_commit, json },
-        ),
-        DataCommand::Commit { message, dir, json } => {
-            commands::data_edit::commit(&dir.dir, &message, json)
-        }
-        DataCommand::Reset { hard, dir, json } => {
-            commands::data_reset::run(&dir.dir, hard.as_deref(), json)
-        }
-        DataCommand::Branch { name, dir, json } => {
-            commands::data_refs::branch(&dir.dir, name.as_deref(), json)
-        }
-        DataCommand::Checkout { name, dir, json } => {
-            commands::data_refs::checkout(&dir.dir, &name, json)
-        }
-        DataCommand::Tag {
-            name,
-            rev,
-            dir,
-            json,
-        } => commands::data_refs::tag(&dir.dir, name.as_deref(), rev.as_deref(), json),
-        DataCommand::Stats { rev, dir, json } => commands::data_edit::stats(&dir.dir, &rev, json),
-        DataCommand::Fsck { dir, json } => commands::data_edit::fsck(&dir.dir, json),
-        DataCommand::Merge {
-            branch,
-            ours,
-            theirs,
-            dir,
-            json,
-        } => commands::data_refs::merge(&dir.dir, &branch, ours, theirs, json),
-        DataCommand::Split {
-            test,
-            validation,
-            from,
-            seed,
-            dir,
-            json,
-        } => commands::data_edit::split(&dir.dir, test, validation, from.as_deref(), seed, json),
-        DataCommand::Gc { dir, json } => commands::data_edit::gc(&dir.dir, json),
-        DataCommand::Remote { args, dir, json } => {
-            commands::data_remote::remote(&dir.dir, &args, json)
-        }
-        DataCommand::Push {
-            remote,
-            branch,
-            dir,
-            json,
-        } => commands::data_remote::push(&dir.dir, &remote, branch.as_deref(), json),
-        DataCommand::Pull {
-            remote,
-            branch,
-            dir,
-            json,
-        } => commands::data_remote::pull(&dir.dir, &remote, branch.as_deref(), json),
-        DataCommand::Clone { url, dir, json } => commands::data_remote::clone(&dir.dir, &url, json),
+        D::Import { args, dir } => data::import(&dir.dir, &args),
+        D::Log { dir, json } => data::log(&dir.dir, json),
+        D::Status { dir, json } => show::status(&dir.dir, json),
+        D::Show { rev, dir, json } => show::show(&dir.dir, &rev, json),
+        D::Diff(args) => show::diff(&args),
+        D::Stats { rev, dir, json } => show::stats(&dir.dir, &rev, json),
+        D::Label(args) => edit::label(&args),
+        D::Remove(args) => edit::remove(&args),
+        D::Commit { message, dir, json } => edit::commit(&dir.dir, &message, json),
+        D::Split(args) => edit::split(&args),
+        D::Reset { hard, dir, json } => data_reset::run(&dir.dir, hard.as_deref(), json),
+        D::Fsck { dir, json } => data_fsck::fsck(&dir.dir, json),
+        D::Gc { dir, json } => data_fsck::gc(&dir.dir, json),
+        D::Branch { name, dir, json } => refs::branch(&dir.dir, name.as_deref(), json),
+        D::Checkout { name, dir, json } => refs::checkout(&dir.dir, &name, json),
+        D::Tag(args) => refs::tag(&args),
+        D::Merge(args) => refs::merge(&args),
+        D::Remote { args, dir, json } => remote::remote(&dir.dir, &args, json),
+        D::Push(args) => remote::push(&args),
+        D::Pull(args) => remote::pull(&args),
+        D::Clone { url, dir, json } => remote::clone(&dir.dir, &url, json),
     }
 }

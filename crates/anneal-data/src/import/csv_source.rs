@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::folder::{MediaSummary, PathColumn};
-use super::{Example, ImportError, ImportOptions, Progress, Read, file_stem, index_width};
+use super::error::ImportError;
+use super::media::{MediaSummary, PathColumn};
+use super::source::{Example, ImportOptions, Progress, Read, file_stem, index_width};
 use crate::payload::encode_f32;
 
 /// A `csv` crate error as an import error naming the file (and line, where known).
@@ -172,15 +173,14 @@ fn label_of(
         .map(str::to_string)
 }
 
-fn read_features(
+/// The feature columns: those `--features` names, or else every column but the label whose
+/// values all parse as numbers.
+fn feature_columns(
     path: &Path,
     table: &Table,
-    label: Option<usize>,
+    others: &[usize],
     opts: &ImportOptions,
-) -> Result<Read, ImportError> {
-    let others: Vec<usize> = (0..table.header.len())
-        .filter(|c| Some(*c) != label)
-        .collect();
+) -> Result<Vec<usize>, ImportError> {
     let features: Vec<usize> = match &opts.features {
         Some(names) => names
             .iter()
@@ -198,6 +198,38 @@ fn read_features(
             expected: "a column of numbers to use as features, or --path-column",
         });
     }
+    Ok(features)
+}
+
+/// The values of `features` in the record at `line`; a value that is not a number is an error
+/// naming the line and column.
+fn feature_values(
+    path: &Path,
+    table: &Table,
+    (line, record): &(u64, csv::StringRecord),
+    features: &[usize],
+) -> Result<Vec<f32>, ImportError> {
+    let value = |c: usize| {
+        number(&record[c]).ok_or_else(|| ImportError::NotNumber {
+            path: path.to_path_buf(),
+            line: *line,
+            column: table.header[c].clone(),
+            value: record[c].to_string(),
+        })
+    };
+    features.iter().map(|&c| value(c)).collect()
+}
+
+fn read_features(
+    path: &Path,
+    table: &Table,
+    label: Option<usize>,
+    opts: &ImportOptions,
+) -> Result<Read, ImportError> {
+    let others: Vec<usize> = (0..table.header.len())
+        .filter(|c| Some(*c) != label)
+        .collect();
+    let features = feature_columns(path, table, &others, opts)?;
     let meta: Vec<usize> = others
         .into_iter()
         .filter(|c| !features.contains(c))
@@ -205,18 +237,9 @@ fn read_features(
     let stem = file_stem(path);
     let width = index_width(table.records.len());
     let mut examples = Vec::with_capacity(table.records.len());
-    let mut values = Vec::with_capacity(features.len());
-    for (i, (line, record)) in table.records.iter().enumerate() {
-        values.clear();
-        for &c in &features {
-            let v = number(&record[c]).ok_or_else(|| ImportError::NotNumber {
-                path: path.to_path_buf(),
-                line: *line,
-                column: table.header[c].clone(),
-                value: record[c].to_string(),
-            })?;
-            values.push(v);
-        }
+    for (i, entry) in table.records.iter().enumerate() {
+        let values = feature_values(path, table, entry, &features)?;
+        let record = &entry.1;
         examples.push(Example {
             id: format!("{stem}:{i:0width$}"),
             label: label_of(record, label, opts),

@@ -8,8 +8,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::folder::{MediaSummary, PathColumn};
-use super::{Example, ImportError, ImportOptions, Progress, Read, file_stem, index_width};
+use super::error::ImportError;
+use super::media::{MediaSummary, PathColumn};
+use super::source::{Example, ImportOptions, Progress, Read, file_stem, index_width};
 use crate::payload::encode_f32;
 
 /// A JSON value as a metadata or label string.

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::csv_source::{csv_error, open_with_header};
-use super::{Example, ImportError};
+use super::error::ImportError;
+use super::source::Example;
 
 /// A metadata file, keyed by its first column's values.
 #[derive(Debug)]

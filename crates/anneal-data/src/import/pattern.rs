@@ -46,28 +46,8 @@ impl FromStr for Pattern {
                     return Err(err("a `}` without its `{`".into()));
                 }
                 Some(0) => {
-                    let end = rest
-                        .find('}')
-                        .ok_or_else(|| err("a `{` without its `}`".into()))?;
-                    let name = &rest[1..end];
-                    if name.is_empty()
-                        || !name
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                    {
-                        return Err(err(format!(
-                            "field `{{{name}}}`: use letters, digits, `_` and `-`"
-                        )));
-                    }
-                    if let Some(Part::Field(prev)) = parts.last() {
-                        return Err(err(format!(
-                            "fields `{{{prev}}}` and `{{{name}}}` need literal text between them"
-                        )));
-                    }
-                    if parts.contains(&Part::Field(name.to_string())) {
-                        return Err(err(format!("field `{{{name}}}` appears twice")));
-                    }
-                    parts.push(Part::Field(name.to_string()));
+                    let (name, end) = field(rest, &parts).map_err(err)?;
+                    parts.push(Part::Field(name));
                     rest = &rest[end + 1..];
                 }
                 Some(at) => {
@@ -90,6 +70,28 @@ impl FromStr for Pattern {
             parts,
         })
     }
+}
+
+/// The `{field}` that `rest` starts with, and where its `}` is; checked against the `parts`
+/// before it (a message for the error otherwise).
+fn field(rest: &str, parts: &[Part]) -> Result<(String, usize), String> {
+    let end = rest.find('}').ok_or("a `{` without its `}`")?;
+    let name = &rest[1..end];
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if name.is_empty() || !name.chars().all(allowed) {
+        return Err(format!(
+            "field `{{{name}}}`: use letters, digits, `_` and `-`"
+        ));
+    }
+    if let Some(Part::Field(prev)) = parts.last() {
+        return Err(format!(
+            "fields `{{{prev}}}` and `{{{name}}}` need literal text between them"
+        ));
+    }
+    if parts.contains(&Part::Field(name.to_string())) {
+        return Err(format!("field `{{{name}}}` appears twice"));
+    }
+    Ok((name.to_string(), end))
 }
 
 impl std::fmt::Display for Pattern {

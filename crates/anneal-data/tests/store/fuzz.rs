@@ -29,7 +29,7 @@ fn row_strategy() -> impl Strategy<Value = Row> {
             payload: ContentHash(h),
             label,
             split,
-            meta,
+            meta: meta.into(),
         })
 }
 
@@ -75,7 +75,7 @@ fn seed_rows() -> Vec<Row> {
             meta: if i % 2 == 0 {
                 r#"{"speaker":"jo"}"#.into()
             } else {
-                String::new()
+                Default::default()
             },
         })
         .collect()

@@ -1,8 +1,11 @@
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anneal::error::CliError;
-use anneal_data::Store;
-use anneal_data::import::{Format, ImportOptions};
+use anneal_data::idx::IdxError;
+use anneal_data::import::{Format, ImportError, ImportOptions};
+use anneal_data::{CommitId, ObjectId, Store};
+use serde::Serialize;
 
 /// `anneal data import`'s source options.
 #[derive(Debug, clap::Args)]
@@ -66,71 +69,122 @@ impl ImportArgs {
     }
 }
 
-pub fn import(dir: &Path, args: &ImportArgs) -> Result<u8, CliError> {
-    if !dir.join(anneal_spec::MANIFEST).exists() {
-        return Err(
-            CliError::new(format!("no {} in {}", anneal_spec::MANIFEST, dir.display()))
-                .hint("create a program first with `anneal new DIR`, or pass `-C DIR`"),
-        );
+/// A program folder: the store lives beside its manifest.
+fn check_program(dir: &Path) -> Result<(), CliError> {
+    if dir.join(anneal_spec::MANIFEST).exists() {
+        return Ok(());
     }
-    let opts = args.options()?;
-    let mut bar = crate::progress::ImportBar::new(args.json);
-    let s = anneal_data::import::import(dir, &args.source, &opts, &mut bar).map_err(|e| {
-        let guessed_idx = args.format.is_none() && matches!(
-                e,
-                anneal_data::import::ImportError::Idx(anneal_data::idx::IdxError::Format { offset: 0, .. })
-            );
+    let message = format!("no {} in {}", anneal_spec::MANIFEST, dir.display());
+    Err(CliError::new(message)
+        .hint("create a program first with `anneal new DIR`, or pass `-C DIR`"))
+}
+
+impl ImportArgs {
+    /// An import error, with a hint when the format was guessed as idx and the file is not.
+    fn error(&self, e: ImportError) -> CliError {
+        let not_idx = matches!(e, ImportError::Idx(IdxError::Format { offset: 0, .. }));
         let err = CliError::from(e);
-        if guessed_idx {
+        if self.format.is_none() && not_idx {
             err.hint("the format was guessed as idx from the source's name; pass --format csv or --format jsonl for other files")
         } else {
             err
         }
-    })?;
-    let split = &args.split;
-    if args.json {
-        println!(
-            "{}",
-            serde_json::json!({"commit": s.commit.to_hex(), "added": s.added, "new_blobs": s.new_blobs,
-                               "split": split, "format": opts.format.name(), "payloads": s.detail,
-                               "features": s.features, "metadata": s.meta_fields})
-        );
-    } else {
-        println!(
-            "imported {} examples ({}, split {split}) as commit {}",
-            s.added,
-            s.detail,
-            s.commit.short()
-        );
-        if opts.format == Format::Csv && !s.features.is_empty() {
-            println!("features: {}", s.features.join(", "));
-        }
-        if !s.meta_fields.is_empty() {
-            println!("metadata: {}", s.meta_fields.join(", "));
-        }
     }
+}
+
+pub fn import(dir: &Path, args: &ImportArgs) -> Result<u8, CliError> {
+    check_program(dir)?;
+    let opts = args.options()?;
+    let mut bar = crate::progress::ImportBar::new(args.json);
+    let s = anneal_data::import::import(dir, &args.source, &opts, &mut bar)
+        .map_err(|e| args.error(e))?;
+    let imported = Imported {
+        added: s.added,
+        commit: CommitId(s.commit),
+        features: s.features,
+        format: opts.format.name(),
+        metadata: s.meta_fields,
+        new_blobs: s.new_blobs,
+        payloads: s.detail,
+        split: args.split.clone(),
+    };
+    super::print(&imported, args.json);
     Ok(0)
+}
+
+/// What `anneal data import` added.
+#[derive(Debug, Serialize)]
+struct Imported {
+    added: usize,
+    commit: CommitId,
+    features: Vec<String>,
+    format: &'static str,
+    metadata: Vec<String>,
+    new_blobs: usize,
+    payloads: String,
+    split: String,
+}
+
+impl fmt::Display for Imported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (added, payloads, split) = (self.added, &self.payloads, &self.split);
+        let at = self.commit.short();
+        write!(
+            f,
+            "imported {added} examples ({payloads}, split {split}) as commit {at}"
+        )?;
+        if self.format == Format::Csv.name() && !self.features.is_empty() {
+            write!(f, "\nfeatures: {}", self.features.join(", "))?;
+        }
+        if !self.metadata.is_empty() {
+            write!(f, "\nmetadata: {}", self.metadata.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// `anneal data log`: the commits reachable from HEAD by first parents, newest first.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+struct Log(Vec<Logged>);
+
+#[derive(Debug, Serialize)]
+struct Logged {
+    author: String,
+    commit: CommitId,
+    message: String,
+    parents: Vec<CommitId>,
+    table: ObjectId,
+    time: u64,
+}
+
+impl fmt::Display for Log {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return write!(f, "no commits yet");
+        }
+        let entries: Vec<String> = (self.0.iter())
+            .map(|c| {
+                let (h, author, time, message) = (&c.commit, &c.author, c.time, &c.message);
+                format!("commit {h}\nauthor {author}\ntime   {time}\n\n    {message}\n")
+            })
+            .collect();
+        f.write_str(&entries.join("\n"))
+    }
 }
 
 pub fn log(dir: &Path, json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
-    let log = store.log()?;
-    if json {
-        let items: Vec<_> = log
-            .iter()
-            .map(|(h, c)| serde_json::json!({"commit": h.to_hex(), "parents": c.parents, "author": c.author, "time": c.time, "message": c.message, "table": c.table}))
-            .collect();
-        println!("{}", serde_json::Value::Array(items));
-        return Ok(0);
-    }
-    if log.is_empty() {
-        println!("no commits yet");
-    }
-    for (h, c) in &log {
-        println!(
-            "commit {h}\nauthor {}\ntime   {}\n\n    {}\n",
-            c.author, c.time, c.message
-        );
-    }
+    let log = (store.log()?.into_iter())
+        .map(|(h, c)| Logged {
+            author: c.author,
+            commit: CommitId(h),
+            message: c.message,
+            parents: c.parents,
+            table: c.table,
+            time: c.time,
+        })
+        .collect();
+    super::print(&Log(log), json);
     Ok(0)
 }

@@ -1,123 +1,231 @@
-//! Remotes: add/list, push, pull, clone.
+//! Remotes: add/list, push, pull, clone. Each verb computes a value that is `Serialize` (what
+//! `--json` prints) and `Display` (what people read), printed by [`super::print`].
 
+use std::fmt;
 use std::path::Path;
 
-use anneal::error::{CliError, EXIT_FAILED};
-use anneal_data::Store;
+use anneal::error::CliError;
 use anneal_data::merge::{Outcome, merge};
 use anneal_data::remote::{Transfer, fetch, fetch_url, push as push_branch};
-use serde_json::json;
+use anneal_data::{CommitId, Store};
+use serde::Serialize;
 
-fn transfer_json(t: &Transfer) -> serde_json::Value {
-    json!({"commit": t.commit.to_hex(), "objects": t.objects, "bytes": t.bytes})
+use super::data_refs::Merged;
+use super::data_show::{print_listing, short};
+
+/// `anneal data push` and `pull`'s arguments: a remote and a branch.
+#[derive(Debug, clap::Args)]
+pub struct RemoteBranchArgs {
+    /// The remote (default origin).
+    #[arg(default_value = "origin")]
+    remote: String,
+    /// The branch (default: the current one).
+    #[arg(long)]
+    branch: Option<String>,
+    #[command(flatten)]
+    dir: crate::Dir,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What a push or fetch moved.
+#[derive(Debug, Serialize)]
+struct Moved {
+    bytes: u64,
+    commit: CommitId,
+    objects: usize,
+}
+
+impl From<Transfer> for Moved {
+    fn from(t: Transfer) -> Self {
+        Moved {
+            bytes: t.bytes,
+            commit: t.commit,
+            objects: t.objects,
+        }
+    }
+}
+
+/// The remotes, or the one added.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Remotes {
+    List(Vec<Remote>),
+    Added { added: String, url: String },
+}
+
+#[derive(Debug, Serialize)]
+struct Remote {
+    name: String,
+    url: String,
+}
+
+impl fmt::Display for Remotes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Remotes::Added { added, url } => write!(f, "added remote {added} {url}"),
+            Remotes::List(list) => {
+                let lines: Vec<String> = list
+                    .iter()
+                    .map(|r| format!("{} {}", r.name, r.url))
+                    .collect();
+                f.write_str(&lines.join("\n"))
+            }
+        }
+    }
 }
 
 pub fn remote(dir: &Path, args: &[String], json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
-    match args {
+    let remotes = match args {
         [] => {
-            let remotes = store.remotes()?;
-            if json {
-                let list: Vec<_> = remotes
-                    .iter()
-                    .map(|(name, url)| json!({"name": name, "url": url}))
-                    .collect();
-                println!("{}", serde_json::Value::Array(list));
-            }
-            for (name, url) in remotes.iter().filter(|_| !json) {
-                println!("{name} {url}");
-            }
+            let remotes = store.remotes()?.into_iter();
+            Remotes::List(remotes.map(|(name, url)| Remote { name, url }).collect())
         }
         [verb, name, url] if verb == "add" => {
             anneal_data::remote::open(url, true)?;
             store.add_remote(name, url)?;
-            if json {
-                println!("{}", json!({"added": name, "url": url}));
-            } else {
-                println!("added remote {name} {url}");
-            }
+            let (added, url) = (name.clone(), url.clone());
+            Remotes::Added { added, url }
         }
         _ => {
-            return Err(CliError::new(
-                "expected `remote add NAME URL` or `remote` to list",
-            ));
+            let usage = "expected `remote add NAME URL` or `remote` to list";
+            return Err(CliError::new(usage));
         }
-    }
+    };
+    print_listing(&remotes, json);
     Ok(0)
 }
 
-pub fn push(dir: &Path, remote: &str, branch: Option<&str>, json: bool) -> Result<u8, CliError> {
-    let store = Store::open(dir)?;
-    let branch = match branch {
-        Some(b) => b.to_string(),
-        None => store.branch()?,
-    };
-    let t = push_branch(&store, remote, &branch)?;
-    if json {
-        println!(
-            "{}",
-            json!({"remote": remote, "branch": branch, "pushed": transfer_json(&t)})
-        );
-        return Ok(0);
+/// The branch named, or the current one.
+fn branch_or_current(store: &Store, branch: Option<&str>) -> Result<String, CliError> {
+    match branch {
+        Some(b) => Ok(b.to_string()),
+        None => Ok(store.branch()?),
     }
-    println!(
-        "pushed {branch} ({}) to {remote}: {} objects, {} bytes",
-        t.commit.short(),
-        t.objects,
-        t.bytes
-    );
+}
+
+/// What `anneal data push` moved.
+#[derive(Debug, Serialize)]
+struct Pushed {
+    branch: String,
+    pushed: Moved,
+    remote: String,
+}
+
+impl fmt::Display for Pushed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (branch, remote, p) = (&self.branch, &self.remote, &self.pushed);
+        let at = short(&p.commit);
+        write!(
+            f,
+            "pushed {branch} ({at}) to {remote}: {} objects, {} bytes",
+            p.objects, p.bytes
+        )
+    }
+}
+
+pub fn push(args: &RemoteBranchArgs) -> Result<u8, CliError> {
+    let (remote, json) = (&args.remote, args.json);
+    let store = Store::open(&args.dir.dir)?;
+    let branch = branch_or_current(&store, args.branch.as_deref())?;
+    let pushed = Moved::from(push_branch(&store, remote, &branch)?);
+    let pushed = Pushed {
+        branch,
+        pushed,
+        remote: remote.to_string(),
+    };
+    super::print(&pushed, json);
     Ok(0)
 }
 
-pub fn pull(dir: &Path, remote: &str, branch: Option<&str>, json: bool) -> Result<u8, CliError> {
-    let store = Store::open(dir)?;
-    let branch = match branch {
-        Some(b) => b.to_string(),
-        None => store.branch()?,
-    };
+/// What `anneal data pull` fetched (printed as soon as it is, in text) and how it merged.
+#[derive(Debug, Serialize)]
+struct Pulled {
+    branch: String,
+    fetched: Moved,
+    merge: Merged,
+    remote: String,
+}
+
+/// The fetch of a pull, for people.
+struct Fetched<'a>(&'a Pulled);
+
+impl fmt::Display for Fetched<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (remote, branch, t) = (&self.0.remote, &self.0.branch, &self.0.fetched);
+        let at = short(&t.commit);
+        write!(
+            f,
+            "fetched {remote}/{branch} ({at}): {} objects, {} bytes",
+            t.objects, t.bytes
+        )
+    }
+}
+
+impl fmt::Display for Pulled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(line) = self.merge.line("merged") {
+            return write!(f, "{line}");
+        }
+        let ids = self.merge.conflict_ids();
+        for id in &ids {
+            writeln!(f, "conflict {id}")?;
+        }
+        let (remote, branch) = (&self.remote, &self.branch);
+        write!(
+            f,
+            "{} conflicts; nothing merged: run `anneal data merge {remote}/{branch}` after fixing, or with --ours/--theirs",
+            ids.len()
+        )
+    }
+}
+
+pub fn pull(args: &RemoteBranchArgs) -> Result<u8, CliError> {
+    let (remote, json) = (&args.remote, args.json);
+    let store = Store::open(&args.dir.dir)?;
+    let branch = branch_or_current(&store, args.branch.as_deref())?;
     let t = fetch(&store, remote, &branch)?;
+    let mut pulled = Pulled {
+        branch,
+        fetched: Moved::from(t),
+        merge: Merged::from(&Outcome::UpToDate),
+        remote: remote.to_string(),
+    };
     if !json {
-        println!(
-            "fetched {remote}/{branch} ({}): {} objects, {} bytes",
-            t.commit.short(),
-            t.objects,
-            t.bytes
-        );
+        println!("{}", Fetched(&pulled));
     }
+    let name = format!("{remote}/{}", pulled.branch);
     let outcome = if store.head()?.is_none() {
-        store.reset_branch(t.commit, &format!("pull {remote}/{branch}"))?;
-        Outcome::FastForward(t.commit)
+        store.reset_branch(t.commit, &format!("pull {name}"))?;
+        Outcome::FastForward(t.commit.0)
     } else {
-        merge(&store, t.commit, &format!("{remote}/{branch}"), None)?
+        merge(&store, t.commit.0, &name, None)?
     };
-    let code = if matches!(outcome, Outcome::Conflicts(_)) {
-        EXIT_FAILED as u8
-    } else {
-        0
-    };
-    if json {
-        println!(
-            "{}",
-            json!({"remote": remote, "branch": branch, "fetched": transfer_json(&t),
-                   "merge": super::data_refs::outcome_json(&outcome)})
-        );
-        return Ok(code);
+    pulled.merge = Merged::from(&outcome);
+    super::print(&pulled, json);
+    Ok(pulled.merge.code())
+}
+
+/// What `anneal data clone` fetched.
+#[derive(Debug, Serialize)]
+struct Cloned {
+    branch: &'static str,
+    fetched: Moved,
+    url: String,
+}
+
+impl fmt::Display for Cloned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (url, t) = (&self.url, &self.fetched);
+        let at = short(&t.commit);
+        write!(
+            f,
+            "cloned {url}: {} objects, {} bytes, main at {at}",
+            t.objects, t.bytes
+        )
     }
-    match outcome {
-        Outcome::UpToDate => println!("already up to date"),
-        Outcome::FastForward(h) => println!("fast-forward to {}", h.short()),
-        Outcome::Merged { commit, .. } => println!("merged as {}", commit.short()),
-        Outcome::Conflicts(c) => {
-            for c in &c {
-                println!("conflict {}", c.id);
-            }
-            println!(
-                "{} conflicts; nothing merged: run `anneal data merge {remote}/{branch}` after fixing, or with --ours/--theirs",
-                c.len()
-            );
-        }
-    }
-    Ok(code)
 }
 
 pub fn clone(dir: &Path, url: &str, json: bool) -> Result<u8, CliError> {
@@ -131,18 +239,11 @@ pub fn clone(dir: &Path, url: &str, json: bool) -> Result<u8, CliError> {
     let t = fetch_url(&store, "origin", url, "main")?;
     store.add_remote("origin", url)?;
     store.reset_branch(t.commit, &format!("clone {url}"))?;
-    if json {
-        println!(
-            "{}",
-            json!({"url": url, "branch": "main", "fetched": transfer_json(&t)})
-        );
-        return Ok(0);
-    }
-    println!(
-        "cloned {url}: {} objects, {} bytes, main at {}",
-        t.objects,
-        t.bytes,
-        t.commit.short()
-    );
+    let cloned = Cloned {
+        branch: "main",
+        fetched: Moved::from(t),
+        url: url.to_string(),
+    };
+    super::print(&cloned, json);
     Ok(0)
 }

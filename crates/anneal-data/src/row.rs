@@ -1,0 +1,112 @@
+//! [`Row`]: one example as the store holds it, with its [`Meta`]data.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::hash::ContentHash;
+
+/// One example, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// Stable id, unique in the dataset.
+    pub id: String,
+    /// Hash of the payload blob.
+    pub payload: ContentHash,
+    /// Label, or `None` for the unlabeled pool.
+    pub label: Option<String>,
+    /// Split name (`train`, `test`, ...; empty for none).
+    pub split: String,
+    /// Metadata: a JSON object of strings, or none.
+    pub meta: Meta,
+}
+
+/// An example's metadata: a JSON object of string fields (`{"speaker":"jo"}`), or none.
+///
+/// Held as the text the store holds, byte for byte, so reading and writing a row never changes
+/// its encoding (text that is not an object, as an older or damaged store may hold, reads back
+/// as it was); [`Meta::value`] and [`Meta::fields`] parse it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Meta(String);
+
+impl Meta {
+    /// The canonical form of `fields`: a JSON object with sorted keys, or none when empty.
+    pub fn from_fields(fields: &BTreeMap<String, String>) -> Meta {
+        if fields.is_empty() {
+            return Meta::default();
+        }
+        Meta(serde_json::to_string(fields).unwrap_or_default())
+    }
+
+    /// The stored text (empty for none).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// No metadata.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// As JSON: the object, `{}` for none, or the text as a JSON string when it is not JSON
+    /// (so a damaged value is shown rather than hidden).
+    pub fn value(&self) -> Value {
+        if self.is_empty() {
+            return Value::Object(serde_json::Map::new());
+        }
+        serde_json::from_str(&self.0).unwrap_or_else(|_| Value::String(self.0.clone()))
+    }
+
+    /// The fields, values that are not strings written as JSON; None when there is no object.
+    pub fn fields(&self) -> Option<BTreeMap<String, String>> {
+        let object = serde_json::from_str::<serde_json::Map<String, Value>>(&self.0).ok()?;
+        let text = |v: Value| match v {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        Some(object.into_iter().map(|(k, v)| (k, text(v))).collect())
+    }
+}
+
+/// The stored text, as read.
+impl From<String> for Meta {
+    fn from(text: String) -> Self {
+        Meta(text)
+    }
+}
+
+/// The stored text, as read.
+impl From<&str> for Meta {
+    fn from(text: &str) -> Self {
+        Meta(text.to_string())
+    }
+}
+
+/// Compares the stored text.
+impl PartialEq<str> for Meta {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+/// Compares the stored text.
+impl PartialEq<&str> for Meta {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+/// The stored text.
+impl fmt::Display for Meta {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// As [`Meta::value`].
+impl serde::Serialize for Meta {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(s)
+    }
+}

@@ -1,0 +1,381 @@
+//! The store verbs that only read: status, show, diff and stats. Each computes a value that is
+//! `Serialize` (what `--json` prints; keys in alphabetical order, as they always were) and
+//! `Display` (what people read), printed by [`super::print`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use anneal::error::CliError;
+use anneal_data::diff::Diff;
+use anneal_data::object::Row;
+use anneal_data::row::Meta;
+use anneal_data::tables::Change;
+use anneal_data::{CommitId, Store};
+use serde::Serialize;
+
+/// `anneal data diff`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The older revision.
+    a: String,
+    /// The newer revision (default HEAD).
+    #[arg(default_value = "HEAD")]
+    b: String,
+    #[command(flatten)]
+    dir: crate::Dir,
+    /// Only the counts.
+    #[arg(long)]
+    stat: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `s` when `n` is not one.
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The first 12 hex digits of a commit, for people.
+pub fn short(id: &CommitId) -> String {
+    id.short()
+}
+
+/// Print `value` as [`super::print`] does, but nothing at all when its text is empty (a listing
+/// with nothing in it).
+pub fn print_listing<T: Serialize + fmt::Display>(value: &T, json: bool) {
+    if json || !value.to_string().is_empty() {
+        super::print(value, json);
+    }
+}
+
+/// A staged change, for people.
+pub fn change_text(c: &Change) -> String {
+    match c {
+        Change::Label { id, label } => {
+            let label = label.as_deref().unwrap_or("(unlabeled)");
+            format!("label  {id} -> {label}")
+        }
+        Change::Split { id, split } => format!("split  {id} -> {split}"),
+        Change::Remove { id } => format!("remove {id}"),
+    }
+}
+
+/// `anneal data status`: the branch, its commit's table and the staged changes.
+#[derive(Debug, Serialize)]
+struct Status {
+    branch: String,
+    commit: Option<CommitId>,
+    examples: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    packs: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patches: Option<usize>,
+    #[serde(serialize_with = "keys_sorted")]
+    staged: Vec<Change>,
+}
+
+/// Changes as JSON objects with their keys in alphabetical order (`id`, `label`, `op`), as
+/// `status` has always printed them.
+fn keys_sorted<S: serde::Serializer>(changes: &[Change], s: S) -> Result<S::Ok, S::Error> {
+    let values: Result<Vec<serde_json::Value>, _> =
+        changes.iter().map(serde_json::to_value).collect();
+    values.map_err(serde::ser::Error::custom)?.serialize(s)
+}
+
+pub fn status(dir: &Path, json: bool) -> Result<u8, CliError> {
+    let store = Store::open(dir)?;
+    let staged = store.staged()?.map(|s| s.changes).unwrap_or_default();
+    let head = store.head()?;
+    let layout = head.map(|h| store.layout(&h)).transpose()?;
+    let status = Status {
+        branch: store.branch()?,
+        commit: head.map(CommitId),
+        examples: layout.map_or(0, |l| l.examples),
+        packs: layout.map(|l| l.packs),
+        patches: layout.map(|l| l.patches),
+        staged,
+    };
+    super::print(&status, json);
+    Ok(0)
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let branch = &self.branch;
+        let (Some(commit), Some(patches)) = (&self.commit, self.patches) else {
+            return write!(f, "on branch {branch}, no commits yet");
+        };
+        writeln!(f, "on branch {branch} at {}", short(commit))?;
+        let es = if patches == 1 { "" } else { "es" };
+        let packs = self.packs.unwrap_or_default();
+        write!(
+            f,
+            "{} examples ({patches} patch{es} on a full table), ",
+            self.examples
+        )?;
+        write!(f, "payloads in {packs} packs")?;
+        let n = self.staged.len();
+        if n > 0 {
+            write!(
+                f,
+                "\n{n} staged change{} (commit with `anneal data commit -m MSG`, ",
+                plural(n)
+            )?;
+            write!(f, "drop with `anneal data reset`):")?;
+        }
+        for c in &self.staged {
+            write!(f, "\n  {}", change_text(c))?;
+        }
+        Ok(())
+    }
+}
+
+/// An example in a diff: its id, label and split.
+#[derive(Debug, Serialize)]
+struct Example {
+    id: String,
+    label: Option<String>,
+    split: String,
+}
+
+impl From<&Row> for Example {
+    fn from(r: &Row) -> Self {
+        Example {
+            id: r.id.clone(),
+            label: r.label.clone(),
+            split: r.split.clone(),
+        }
+    }
+}
+
+/// One field of an example, before and after.
+#[derive(Debug, Serialize)]
+struct Changed<T> {
+    after: T,
+    before: T,
+    id: String,
+}
+
+impl<T> Changed<T> {
+    fn new((a, b): (Row, Row), field: fn(Row) -> T) -> Self {
+        Changed {
+            id: a.id.clone(),
+            before: field(a),
+            after: field(b),
+        }
+    }
+}
+
+/// `anneal data diff`, and the changes `show` lists: what changed between two commits.
+#[derive(Debug, Serialize)]
+pub struct DiffView {
+    added: Vec<Example>,
+    changed: Vec<Example>,
+    class_counts: BTreeMap<String, i64>,
+    meta_changed: Vec<Changed<Meta>>,
+    relabeled: Vec<Changed<Option<String>>>,
+    removed: Vec<Example>,
+    /// Counts only, without the examples.
+    #[serde(skip)]
+    stat: bool,
+}
+
+impl DiffView {
+    fn new(d: Diff, stat: bool) -> Self {
+        let rows = |rows: &[Row]| rows.iter().map(Example::from).collect();
+        DiffView {
+            added: rows(&d.added),
+            changed: d.changed.iter().map(|(_, b)| Example::from(b)).collect(),
+            class_counts: d.class_counts,
+            meta_changed: d
+                .meta_changed
+                .into_iter()
+                .map(|p| Changed::new(p, |r| r.meta))
+                .collect(),
+            relabeled: d
+                .relabeled
+                .into_iter()
+                .map(|p| Changed::new(p, |r| r.label))
+                .collect(),
+            removed: rows(&d.removed),
+            stat,
+        }
+    }
+
+    /// One line per changed example.
+    fn examples(&self) -> Vec<String> {
+        let show = |l: &Option<String>| l.clone().unwrap_or_else(|| "(unlabeled)".into());
+        let row =
+            |sign: &str, r: &Example| format!("{sign} {} {} [{}]", r.id, show(&r.label), r.split);
+        let added = self.added.iter().map(|r| row("+", r));
+        let removed = self.removed.iter().map(|r| row("-", r));
+        let relabeled = self
+            .relabeled
+            .iter()
+            .map(|c| format!("~ {} {} -> {}", c.id, show(&c.before), show(&c.after)));
+        let meta = self
+            .meta_changed
+            .iter()
+            .map(|c| format!("m {} {}", c.id, meta_changes(&c.before, &c.after)));
+        let changed = self
+            .changed
+            .iter()
+            .map(|r| format!("* {} payload or split changed", r.id));
+        added
+            .chain(removed)
+            .chain(relabeled)
+            .chain(meta)
+            .chain(changed)
+            .collect()
+    }
+}
+
+impl fmt::Display for DiffView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.stat {
+            for line in self.examples() {
+                writeln!(f, "{line}")?;
+            }
+        }
+        write!(
+            f,
+            "{} added, {} removed, {} relabeled, {} metadata changed, {} changed",
+            self.added.len(),
+            self.removed.len(),
+            self.relabeled.len(),
+            self.meta_changed.len(),
+            self.changed.len()
+        )?;
+        if self.class_counts.is_empty() {
+            return Ok(());
+        }
+        let class = |k: &str| if k.is_empty() { "(unlabeled)" } else { k }.to_string();
+        let parts: Vec<String> = (self.class_counts.iter())
+            .map(|(k, v)| format!("{}: {v:+}", class(k)))
+            .collect();
+        write!(f, "\nper class: {}", parts.join(", "))
+    }
+}
+
+/// The metadata fields that differ, as `field: before -> after` (`(none)` where absent).
+fn meta_changes(before: &Meta, after: &Meta) -> String {
+    let (a, b) = (before.value(), after.value());
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return format!("{before} -> {after}");
+    };
+    let show = |v: Option<&serde_json::Value>| match v {
+        None => "(none)".to_string(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    };
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| format!("{k}: {} -> {}", show(a.get(k)), show(b.get(k))))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn diff(args: &DiffArgs) -> Result<u8, CliError> {
+    let store = Store::open(&args.dir.dir)?;
+    let (a, b) = (store.resolve(&args.a)?, store.resolve(&args.b)?);
+    let d = anneal_data::diff::diff(&store, &a, &b)?;
+    super::print(&DiffView::new(d, args.stat), args.json);
+    Ok(0)
+}
+
+/// `anneal data show`: a commit and what it changed from its first parent.
+#[derive(Debug, Serialize)]
+struct Shown {
+    author: String,
+    commit: CommitId,
+    diff: DiffView,
+    message: String,
+    parents: Vec<CommitId>,
+    time: u64,
+}
+
+pub fn show(dir: &Path, rev: &str, json: bool) -> Result<u8, CliError> {
+    let store = Store::open(dir)?;
+    let h = store.resolve(rev)?;
+    let c = store.commit_object(&h)?;
+    let d = match c.parents.first() {
+        Some(p) => anneal_data::diff::diff(&store, p, &h)?,
+        None => Diff {
+            added: store.commit_rows(&h)?,
+            ..Diff::default()
+        },
+    };
+    let stat = d.added.len() > 20;
+    let shown = Shown {
+        author: c.author,
+        commit: CommitId(h),
+        diff: DiffView::new(d, stat),
+        message: c.message,
+        parents: c.parents,
+        time: c.time,
+    };
+    super::print(&shown, json);
+    Ok(0)
+}
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (commit, author, time) = (&self.commit, &self.author, self.time);
+        writeln!(f, "commit {commit}\nauthor {author}\ntime   {time}\n")?;
+        write!(f, "    {}\n\n{}", self.message, self.diff)
+    }
+}
+
+/// `anneal data stats`: counts per split and label, and per metadata value.
+#[derive(Debug, Serialize)]
+struct StatsView {
+    commit: CommitId,
+    counts: BTreeMap<String, BTreeMap<String, u64>>,
+    examples: u64,
+    meta: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+/// Metadata values listed per field in text; `--json` has them all.
+const SHOWN_VALUES: usize = 50;
+
+pub fn stats(dir: &Path, rev: &str, json: bool) -> Result<u8, CliError> {
+    let store = Store::open(dir)?;
+    let h = store.resolve(rev)?;
+    let stats = anneal_data::stats::Stats::of(&store.commit_rows(&h)?);
+    let view = StatsView {
+        commit: CommitId(h),
+        counts: stats.counts,
+        examples: stats.examples,
+        meta: stats.meta,
+    };
+    print_listing(&view, json);
+    Ok(0)
+}
+
+impl fmt::Display for StatsView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut lines = Vec::new();
+        for (split, labels) in &self.counts {
+            let total: u64 = labels.values().sum();
+            lines.push(format!("{split}: {total} examples"));
+            lines.extend(
+                labels
+                    .iter()
+                    .map(|(label, n)| format!("  {label:<16} {n:>8}")),
+            );
+        }
+        for (field, values) in &self.meta {
+            lines.push(format!("{field}: {} values", values.len()));
+            let shown = values.iter().take(SHOWN_VALUES);
+            lines.extend(shown.map(|(value, n)| format!("  {value:<16} {n:>8}")));
+            if values.len() > SHOWN_VALUES {
+                let more = values.len() - SHOWN_VALUES;
+                lines.push(format!("  ... {more} more (see --json)"));
+            }
+        }
+        f.write_str(&lines.join("\n"))
+    }
+}
