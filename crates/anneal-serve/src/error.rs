@@ -132,3 +132,8 @@ impl IntoResponse for ServeError {
         resp
     }
 }
+
+/// At most 64 characters of a name from a request, to quote in an error.
+pub(crate) fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}

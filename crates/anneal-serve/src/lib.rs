@@ -9,7 +9,8 @@
 //! - [`server`]: [`serve`] runs it on a listener, with header, idle and body timeouts, a
 //!   connection cap that keeps room for health checks, and a deadline on graceful shutdown.
 //! - [`body`]: reading request bodies under size, time and memory limits.
-//! - [`protocol`]: parsing and validating requests, encoding responses (JSON and binary).
+//! - [`protocol`]: parsing and validating requests, encoding responses (JSON and binary); the
+//!   one list of served outputs ([`protocol::Output::ALL`]); `dtype`: the tensor datatypes.
 //! - [`batcher`]: dynamic batching on a worker thread per model, with a bounded queue.
 //! - [`metrics`]: Prometheus counters and histograms for `/metrics`.
 //! - [`error`]: [`ServeError`], mapped to status codes and `{"error": "..."}` bodies.
@@ -18,13 +19,14 @@
 //! |---|---|
 //! | `GET /v2/health/live`, `GET /v2/health/ready` | liveness; readiness (503 once shutdown starts) |
 //! | `GET /v2` | server metadata |
-//! | `GET /v2/models/{m}[/versions/{v}]` | model metadata from the package signature |
+//! | `GET /v2/models/{m}[/versions/{v}]` | model metadata: the package signature's input, the served outputs |
 //! | `GET /v2/models/{m}[/versions/{v}]/ready` | model readiness |
 //! | `POST /v2/models/{m}[/versions/{v}]/infer` | inference |
 //! | `GET /metrics` | Prometheus text format |
 
 pub mod batcher;
 pub mod body;
+mod dtype;
 pub mod error;
 pub mod metrics;
 pub mod protocol;
