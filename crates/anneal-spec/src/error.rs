@@ -51,6 +51,12 @@ impl ManifestError {
         }
     }
 
+    /// The same error with a suggested fix.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
     /// The multi-line, compiler-style rendering:
     ///
     /// ```text

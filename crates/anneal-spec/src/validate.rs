@@ -77,6 +77,11 @@ impl Validator<'_> {
         }
     }
 
+    /// An error at `span`, without a hint.
+    fn fail(&self, span: Range<usize>, msg: impl Into<String>) -> ManifestError {
+        self.err(span, msg, None)
+    }
+
     fn cost(
         &self,
         input: &Input,
@@ -105,14 +110,10 @@ impl Validator<'_> {
         train: &Train,
         t: &TrainTable,
     ) -> Result<(), ManifestError> {
-        budget::batch_activations(cost.activation_bytes, train.batch).map_err(|m| {
-            let span = t.batch.as_ref().map_or(0..0, |b| b.span());
-            self.err(
-                span,
-                m,
-                Some("use a smaller `batch` or a smaller model".into()),
-            )
-        })
+        let span = t.batch.as_ref().map_or(0..0, |b| b.span());
+        let hint = "use a smaller `batch` or a smaller model";
+        budget::batch_activations(cost.activation_bytes, train.batch)
+            .map_err(|m| self.fail(span, m).with_hint(hint))
     }
 
     fn name(&self, n: &Spanned<String>) -> Result<String, ManifestError> {
@@ -122,33 +123,26 @@ impl Validator<'_> {
             && s.starts_with(|c: char| c.is_ascii_lowercase())
             && s.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-        if ok {
-            Ok(s.clone())
-        } else {
-            Err(self.err(
-                n.span(),
-                format!("invalid program name `{s}`: expected lowercase letters, digits, `-` or `_`, starting with a letter"),
-                Some(format!("try `{}`", sanitize(s))),
-            ))
-        }
+        let message = format!(
+            "invalid program name `{s}`: expected lowercase letters, digits, `-` or `_`, starting with a letter"
+        );
+        ok.then(|| s.clone()).ok_or_else(|| {
+            self.fail(n.span(), message)
+                .with_hint(format!("try `{}`", sanitize(s)))
+        })
     }
 
     fn version(&self, v: &Spanned<String>) -> Result<String, ManifestError> {
         let s = v.get_ref();
         let parts: Vec<&str> = s.split('.').collect();
-        if parts.len() == 3
-            && parts
-                .iter()
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-        {
-            Ok(s.clone())
-        } else {
-            Err(self.err(
-                v.span(),
-                format!("invalid version `{s}`: expected MAJOR.MINOR.PATCH"),
-                Some("write e.g. `version = \"0.1.0\"`".into()),
-            ))
+        let number = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+        if parts.len() == 3 && parts.iter().all(number) {
+            return Ok(s.clone());
         }
+        let message = format!("invalid version `{s}`: expected MAJOR.MINOR.PATCH");
+        Err(self
+            .fail(v.span(), message)
+            .with_hint("write e.g. `version = \"0.1.0\"`"))
     }
 
     fn input(&self, d: &DataTable) -> Result<Input, ManifestError> {
@@ -181,11 +175,8 @@ impl Validator<'_> {
         } else {
             "expected `image`"
         };
-        Err(self.err(
-            kind.span(),
-            format!("unsupported input kind `{kind_str}`"),
-            Some(hint.into()),
-        ))
+        let message = format!("unsupported input kind `{kind_str}`");
+        Err(self.fail(kind.span(), message).with_hint(hint))
     }
 
     /// `shape = [C, H, W]` with C 1 or 3, within the budget.
@@ -250,12 +241,12 @@ impl Validator<'_> {
         };
         let max = budget::MAX_CLASSES as u64;
         budget::within("the program", count as u64, max, "classes")
-            .map_err(|m| self.err(c.span(), m, None))?;
+            .map_err(|m| self.fail(c.span(), m))?;
         let names: Vec<String> = match c.get_ref() {
             Classes::Count(n) => (0..*n).map(|i| i.to_string()).collect(),
             Classes::Names(v) => v.clone(),
         };
-        class_names_problem(&names).map_or(Ok(names), |m| Err(self.err(c.span(), m, None)))
+        class_names_problem(&names).map_or(Ok(names), |m| Err(self.fail(c.span(), m)))
     }
 
     fn layers(&self, ls: &[Spanned<String>]) -> Result<Vec<Layer>, ManifestError> {
@@ -265,7 +256,7 @@ impl Validator<'_> {
                 ls.len(),
                 budget::MAX_LAYERS
             );
-            return Err(self.err(extra.span(), m, None));
+            return Err(self.fail(extra.span(), m));
         }
         ls.iter()
             .map(|l| {
@@ -313,14 +304,11 @@ impl Validator<'_> {
         match v {
             None => Ok(default),
             Some(s) if (1..=max).contains(s.get_ref()) => Ok(*s.get_ref()),
-            Some(s) => Err(self.err(
-                s.span(),
-                format!(
-                    "`{what}` must be between 1 and {max}, found {}",
-                    s.get_ref()
-                ),
-                None,
-            )),
+            Some(s) => {
+                let found = s.get_ref();
+                let message = format!("`{what}` must be between 1 and {max}, found {found}");
+                Err(self.fail(s.span(), message))
+            }
         }
     }
 
@@ -329,21 +317,21 @@ impl Validator<'_> {
         let words: Vec<&str> = a.get_ref().split_whitespace().collect();
         match words.as_slice() {
             ["shift", n] => n.parse::<usize>().ok().filter(|n| *n <= 8).ok_or_else(|| {
-                self.err(
+                self.fail(
                     a.span(),
                     format!("invalid shift `{n}`: expected 0 to 8 pixels"),
-                    None,
                 )
             }),
             ["none"] => Ok(0),
-            _ => Err(self.err(
-                a.span(),
-                format!(
+            _ => {
+                let message = format!(
                     "unknown augmentation `{}`: expected `shift N` or `none`",
                     a.get_ref()
-                ),
-                Some("write e.g. `augment = \"shift 2\"`".into()),
-            )),
+                );
+                Err(self
+                    .fail(a.span(), message)
+                    .with_hint("write e.g. `augment = \"shift 2\"`"))
+            }
         }
     }
 
@@ -367,7 +355,7 @@ impl Validator<'_> {
             _ => Err(format!("invalid optimizer `{}`", o.get_ref())),
         };
         let hint = "write `adam 1e-3` or `sgd 0.1 momentum 0.9`";
-        optimizer.map_err(|m| self.err(o.span(), m, Some(hint.into())))
+        optimizer.map_err(|m| self.fail(o.span(), m).with_hint(hint))
     }
 
     fn sources(&self, d: &DataTable) -> Result<Vec<Source>, ManifestError> {
@@ -375,7 +363,7 @@ impl Validator<'_> {
         let source = |s: &crate::manifest::SourceTable| {
             let format = self.keyword(s.format.as_ref(), "source format", &formats)?;
             if s.path.get_ref().is_empty() {
-                return Err(self.err(s.path.span(), "empty source path", None));
+                return Err(self.fail(s.path.span(), "empty source path"));
             }
             Ok(Source {
                 path: s.path.get_ref().clone(),
@@ -394,11 +382,9 @@ impl Validator<'_> {
         };
         let floor = *c.at_least.get_ref();
         if !(0.0..=1.0).contains(&floor) {
-            return Err(self.err(
-                c.at_least.span(),
-                format!("`at_least = {floor}` is outside [0, 1]"),
-                Some("metrics are fractions: write e.g. `at_least = 0.98`".into()),
-            ));
+            let message = format!("`at_least = {floor}` is outside [0, 1]");
+            let hint = "metrics are fractions: write e.g. `at_least = 0.98`";
+            return Err(self.fail(c.at_least.span(), message).with_hint(hint));
         }
         let name = c.name.clone().unwrap_or_else(|| match &slice {
             None => c.metric.get_ref().clone(),
@@ -433,48 +419,30 @@ impl Validator<'_> {
     fn slice(&self, w: &Spanned<String>, classes: &[String]) -> Result<Slice, ManifestError> {
         let text = w.get_ref();
         let Some((field, value)) = text.split_once('=') else {
-            return Err(self.err(
-                w.span(),
-                format!("invalid slice `{text}`: expected `label = NAME`"),
-                None,
-            ));
+            let message = format!("invalid slice `{text}`: expected `label = NAME`");
+            return Err(self.fail(w.span(), message));
         };
         let (field, value) = (field.trim(), value.trim().trim_matches(['"', '\'']));
         if field != "label" {
-            return Err(self.err(
-                w.span(),
-                format!("unknown slice field `{field}`: only `label` is supported"),
-                None,
-            ));
+            let message = format!("unknown slice field `{field}`: only `label` is supported");
+            return Err(self.fail(w.span(), message));
         }
-        match classes.iter().position(|c| c == value) {
-            Some(class) => Ok(Slice::Label {
-                class,
-                name: value.to_string(),
-            }),
-            None => Err(self.err(
-                w.span(),
-                format!(
-                    "unknown class `{value}` in slice: the classes are {}",
-                    classes.join(", ")
-                ),
-                None,
-            )),
-        }
+        let Some(class) = classes.iter().position(|c| c == value) else {
+            let classes = classes.join(", ");
+            let message = format!("unknown class `{value}` in slice: the classes are {classes}");
+            return Err(self.fail(w.span(), message));
+        };
+        let name = value.to_string();
+        Ok(Slice::Label { class, name })
     }
 }
 
 fn sanitize(s: &str) -> String {
-    let t: String = s
-        .to_ascii_lowercase()
+    let keep = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let lower = s.to_ascii_lowercase();
+    let t: String = lower
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
+        .map(|c| if keep(c) { c } else { '-' })
         .collect();
     if t.starts_with(|c: char| c.is_ascii_lowercase()) {
         t
