@@ -38,7 +38,7 @@ use anneal_spec::{Layer, NamedTensor, Shape};
 use crate::EngineError;
 use crate::rng::SplitMix64;
 use activation::Activation;
-use node::{Backward, Forward, Node, Scratch, Slot, Slots, seg};
+use node::{Backward, Buffers, Forward, Node, Scratch, Slot, Slots, seg};
 
 /// A program compiled for the CPU.
 #[derive(Debug, Clone)]
@@ -141,16 +141,8 @@ impl Plan {
         let mut stats = vec![0f32; self.n_stats];
         for s in &self.slots {
             let t = s.find(tensors)?;
-            let dst = if s.running {
-                &mut stats[s.offset..s.offset + s.len]
-            } else {
-                &mut params[s.offset..s.offset + s.len]
-            };
-            match s.conv {
-                // Per output channel, `[c, kh*kw]` to `[kh*kw, c]`: the activations' layout change.
-                Some([oc, c, kh, kw]) => ops::to_channels_last(&t.data, oc, c, kh * kw, dst),
-                None => dst.copy_from_slice(&t.data),
-            }
+            let dst = if s.running { &mut stats } else { &mut params };
+            s.import(&t.data, &mut dst[s.offset..s.offset + s.len]);
         }
         Ok((params, stats))
     }
@@ -158,29 +150,8 @@ impl Plan {
     /// Package tensors (names and layouts as [`crate::params::param_layout`]) from the engine's
     /// buffers.
     pub fn export(&self, params: &[f32], stats: &[f32]) -> Vec<NamedTensor> {
-        self.slots
-            .iter()
-            .map(|s| {
-                let src = if s.running {
-                    &stats[s.offset..s.offset + s.len]
-                } else {
-                    &params[s.offset..s.offset + s.len]
-                };
-                let data = match s.conv {
-                    Some([oc, c, kh, kw]) => {
-                        let mut data = vec![0f32; s.len];
-                        ops::to_channel_major(src, oc, c, kh * kw, &mut data);
-                        data
-                    }
-                    None => src.to_vec(),
-                };
-                NamedTensor {
-                    name: s.name.clone(),
-                    shape: s.shape.clone(),
-                    data,
-                }
-            })
-            .collect()
+        let buffers = Buffers { params, stats };
+        self.slots.iter().map(|s| s.export(buffers)).collect()
     }
 
     /// Buffers for batches of up to `batch` examples.

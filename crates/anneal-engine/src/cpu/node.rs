@@ -7,7 +7,9 @@ use anneal_spec::layer::Param;
 use anneal_spec::{Layer, Shape};
 
 use super::activation::Activation;
-use super::{Latency, Mode, activation, batchnorm, conv, dense, dropout, layernorm, pool, reshape};
+use super::{
+    Latency, Mode, activation, batchnorm, conv, dense, dropout, layernorm, ops, pool, reshape,
+};
 use crate::{EngineError, NamedTensor};
 
 /// One compiled step.
@@ -41,7 +43,39 @@ pub(super) struct Slot {
     pub running: bool,
 }
 
+/// A plan's trained parameters and running statistics.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Buffers<'a> {
+    pub params: &'a [f32],
+    pub stats: &'a [f32],
+}
+
 impl Slot {
+    /// `data` in the package's layout into `dst`, in the engine's (convolution weights per
+    /// output channel, `[c, kh*kw]` to `[kh*kw, c]`: the activations' layout change).
+    pub fn import(&self, data: &[f32], dst: &mut [f32]) {
+        match self.conv {
+            Some([oc, c, kh, kw]) => ops::to_channels_last(data, oc, c, kh * kw, dst),
+            None => dst.copy_from_slice(data),
+        }
+    }
+
+    /// This slot's tensor, named and laid out as in a package.
+    pub fn export(&self, b: Buffers<'_>) -> NamedTensor {
+        let buffer = if self.running { b.stats } else { b.params };
+        let src = &buffer[self.offset..self.offset + self.len];
+        let data = match self.conv {
+            Some([oc, c, kh, kw]) => {
+                let mut data = vec![0f32; self.len];
+                ops::to_channel_major(src, oc, c, kh * kw, &mut data);
+                data
+            }
+            None => src.to_vec(),
+        };
+        let (name, shape) = (self.name.clone(), self.shape.clone());
+        NamedTensor { name, shape, data }
+    }
+
     /// This slot's tensor among a package's, of the shape it must have.
     pub fn find<'t>(&self, tensors: &'t [NamedTensor]) -> Result<&'t NamedTensor, EngineError> {
         let name = &self.name;
