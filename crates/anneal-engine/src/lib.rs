@@ -91,6 +91,9 @@ pub enum EngineError {
     /// The inputs do not match the program.
     #[error("{0}")]
     Input(String),
+    /// The layers do not fit the input (shape inference refused them).
+    #[error("the layers do not fit the input: {0}")]
+    Shape(#[from] anneal_spec::shape::ShapeError),
     /// Stored weights do not match the program's layers.
     #[error("weights do not match the program: {0}")]
     Weights(String),

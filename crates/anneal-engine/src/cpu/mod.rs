@@ -82,8 +82,7 @@ impl Plan {
     /// Compile `layers` (which passed shape inference; no trailing softmax) for inputs of
     /// shape `input` and `classes` outputs.
     pub fn compile(input: Shape, layers: &[Layer], classes: usize) -> Result<Plan, EngineError> {
-        let table = anneal_spec::shape::infer_layers(input, layers)
-            .map_err(|e| EngineError::Input(format!("the layers do not fit the input: {e}")))?;
+        let table = anneal_spec::shape::infer_layers(input, layers)?;
         let mut slots = Slots::default();
         let mut nodes = Vec::with_capacity(layers.len());
         let mut sizes = vec![input.elements()];

@@ -220,7 +220,7 @@ impl Node {
             ) => {
                 let n = i + 1;
                 return Err(EngineError::Input(format!(
-                    "layer {n} ({layer:?}) cannot take input {shape:?}"
+                    "layer {n} `{layer}` cannot take input {shape}"
                 )));
             }
         })
