@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anneal_data::ContentHash;
+use anneal_data::CommitId;
 use anneal_data::fs::write_atomic;
 use anneal_engine::{ENGINE, ENGINE_VERSION};
 use anneal_pack::Package;
@@ -78,7 +78,7 @@ impl Report {
 /// Write `anneal.lock` in `dir` for a package of `bytes`, unless it already says exactly that.
 pub fn write_lock(
     dir: &Path,
-    commit: &ContentHash,
+    commit: &CommitId,
     key: &str,
     bytes: &[u8],
 ) -> Result<(), BuildError> {

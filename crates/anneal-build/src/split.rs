@@ -2,7 +2,7 @@
 
 use anneal_data::object::Row;
 use anneal_data::payload::decode_image;
-use anneal_data::{ContentHash, Snapshot, Store};
+use anneal_data::{CommitId, Snapshot, Store};
 use anneal_spec::Program;
 
 use crate::BuildError;
@@ -22,7 +22,7 @@ pub struct Split {
 pub fn collect(
     program: &Program,
     store: &Store,
-    commit: &ContentHash,
+    commit: &CommitId,
     split: &str,
 ) -> Result<Split, BuildError> {
     let snap = store.snapshot(commit)?;

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::edits::edits_between;
-use crate::hash::{ContentHash, ObjectId};
+use crate::hash::{CommitId, ContentHash, ObjectId};
 use crate::object::{ChunkRef, Edit, Row, Table};
 use crate::store::{Store, StoreError};
 use crate::tables::chain;
@@ -118,7 +118,7 @@ fn invert(e: Edit) -> Edit {
 }
 
 /// The difference from commit `a` to commit `b`.
-pub fn diff(store: &Store, a: &ContentHash, b: &ContentHash) -> Result<Diff, StoreError> {
+pub fn diff(store: &Store, a: &CommitId, b: &CommitId) -> Result<Diff, StoreError> {
     let ta = store.commit_object(a)?.table;
     let tb = store.commit_object(b)?.table;
     let chain_b = chain(store, tb)?;

@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::graph;
-use crate::hash::{CommitId, ContentHash};
+use crate::hash::CommitId;
 use crate::object::Row;
 use crate::store::{Store, StoreError};
 
@@ -38,11 +38,11 @@ pub enum Outcome {
     /// The other side is already contained in ours.
     UpToDate,
     /// Ours was an ancestor of theirs: the branch moved to theirs.
-    FastForward(ContentHash),
+    FastForward(CommitId),
     /// A merge commit with both parents.
     Merged {
         /// The commit.
-        commit: ContentHash,
+        commit: CommitId,
         /// Conflicts resolved by the chosen side.
         resolved: usize,
     },
@@ -51,12 +51,8 @@ pub enum Outcome {
 }
 
 /// The nearest common ancestor of commits `a` and `b` (see [`graph::merge_base`]).
-pub fn merge_base(
-    store: &Store,
-    a: ContentHash,
-    b: ContentHash,
-) -> Result<Option<ContentHash>, StoreError> {
-    Ok(graph::merge_base(store, a.into(), b.into())?.map(ContentHash::from))
+pub fn merge_base(store: &Store, a: CommitId, b: CommitId) -> Result<Option<CommitId>, StoreError> {
+    graph::merge_base(store, a, b)
 }
 
 type ById = HashMap<String, Row>;
@@ -68,20 +64,19 @@ fn by_id(rows: Vec<Row>) -> ById {
 /// Merge commit `theirs` (named `name` in the message) into the current branch.
 pub fn merge(
     store: &Store,
-    theirs: ContentHash,
+    theirs: CommitId,
     name: &str,
     prefer: Option<Side>,
 ) -> Result<Outcome, StoreError> {
     let _lock = store.lock()?;
-    let ours = CommitId(store.head()?.ok_or(StoreError::NoCommits)?);
-    let theirs = CommitId(theirs);
+    let ours = store.head()?.ok_or(StoreError::NoCommits)?;
     let base = graph::merge_base(store, ours, theirs)?;
     if base == Some(theirs) || ours == theirs {
         return Ok(Outcome::UpToDate);
     }
     if base == Some(ours) {
-        store.move_branch(Some(ours.0), theirs.0, &format!("fast-forward to {name}"))?;
-        return Ok(Outcome::FastForward(theirs.0));
+        store.move_branch(Some(ours), theirs, &format!("fast-forward to {name}"))?;
+        return Ok(Outcome::FastForward(theirs));
     }
     let rows = |h: Option<CommitId>| -> Result<ById, StoreError> {
         match h {
@@ -138,7 +133,7 @@ fn commit_merge(
     [ours, theirs]: [CommitId; 2],
     rows: Vec<Row>,
     name: &str,
-) -> Result<ContentHash, StoreError> {
+) -> Result<CommitId, StoreError> {
     let mut packs = store.table(&store.commit_object(&ours)?)?.packs().to_vec();
     packs.extend_from_slice(store.table(&store.commit_object(&theirs)?)?.packs());
     let message = format!("merge {name}");

@@ -189,15 +189,15 @@ pub fn push(store: &Store, name: &str, branch: &str) -> Result<Transfer, RemoteE
         name,
     };
     let commit = store.resolve(branch)?;
-    let reachable = reachable_objects(store, &[CommitId(commit)])?;
+    let reachable = reachable_objects(store, &[commit])?;
     let ff = FastForward {
         remote: &remote,
         branch,
-        history: &ancestors(store, CommitId(commit))?,
+        history: &ancestors(store, commit)?,
     };
     runtime()?.block_on(async {
         ff.check().await?;
-        let moved = remote.upload(store, CommitId(commit), &reachable).await?;
+        let moved = remote.upload(store, commit, &reachable).await?;
         failpoint::step("upload ref").map_err(|e| remote.error(e))?;
         ff.check().await?;
         let r = StorePath::from(format!("refs/heads/{branch}"));
@@ -418,7 +418,7 @@ pub fn fetch_url(
                 stack.extend(children(kind, h, &bytes)?);
             }
         }
-        store.set_remote_ref(name, branch, commit.0)?;
+        store.set_remote_ref(name, branch, commit)?;
         Ok(moved)
     })
 }
@@ -514,7 +514,7 @@ impl Store {
         &self,
         remote: &str,
         branch: &str,
-        commit: ContentHash,
+        commit: CommitId,
     ) -> Result<(), StoreError> {
         let path = self.root().join("refs/remotes").join(remote).join(branch);
         if let Some(dir) = path.parent() {
@@ -528,21 +528,12 @@ impl Store {
     }
 
     /// The commit `refs/remotes/REMOTE/BRANCH` names.
-    pub fn remote_ref(
-        &self,
-        remote: &str,
-        branch: &str,
-    ) -> Result<Option<ContentHash>, StoreError> {
+    pub fn remote_ref(&self, remote: &str, branch: &str) -> Result<Option<CommitId>, StoreError> {
         crate::store::read_hash_file(&self.root().join("refs/remotes").join(remote).join(branch))
     }
 
     /// Point the current branch at `commit` (it must be present), as after a clone.
-    pub fn reset_branch(
-        &self,
-        commit: impl Into<CommitId>,
-        message: &str,
-    ) -> Result<(), StoreError> {
-        let commit = ContentHash::from(commit.into());
+    pub fn reset_branch(&self, commit: CommitId, message: &str) -> Result<(), StoreError> {
         let _lock = self.lock()?;
         self.commit_object(&commit)?;
         let old = self.head()?;

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::fs::write_atomic;
-use crate::hash::ContentHash;
+use crate::hash::CommitId;
 use crate::store::{Store, StoreError};
 use crate::tables::Change;
 
@@ -67,7 +67,7 @@ impl Store {
     }
 
     /// The staged changes, checked to be on the current commit.
-    fn staged_on(&self, head: &ContentHash) -> Result<Option<Staged>, StoreError> {
+    fn staged_on(&self, head: &CommitId) -> Result<Option<Staged>, StoreError> {
         let staged = self.staged()?;
         if let Some(s) = &staged
             && s.base != head.to_hex()
@@ -114,7 +114,7 @@ impl Store {
 
     /// Commit the staged changes as one commit and clear the index. Returns None when they
     /// change nothing (the index is cleared all the same); errors when nothing is staged.
-    pub fn commit_staged(&self, message: &str) -> Result<Option<ContentHash>, StoreError> {
+    pub fn commit_staged(&self, message: &str) -> Result<Option<CommitId>, StoreError> {
         let _lock = self.lock()?;
         let head = self.head()?.ok_or(StoreError::NoCommits)?;
         let staged = self.staged_on(&head)?.ok_or(StoreError::NothingStaged)?;
@@ -134,10 +134,7 @@ impl Store {
     /// Move the current branch to commit `to` and drop the staged changes: the way back from
     /// a commit that should not have been made (the old commit stays in the store and in
     /// `logs/HEAD` until `gc`). Returns the commit the branch was at, if it could be read.
-    pub fn reset_hard(
-        &self,
-        to: ContentHash,
-    ) -> Result<(Option<ContentHash>, Dropped), StoreError> {
+    pub fn reset_hard(&self, to: CommitId) -> Result<(Option<CommitId>, Dropped), StoreError> {
         let _lock = self.lock()?;
         self.commit_object(&to)?;
         let old = self.head().ok().flatten();

@@ -281,14 +281,14 @@ impl Store {
     }
 
     /// The commit the current branch points at (None before the first commit).
-    pub fn head(&self) -> Result<Option<ContentHash>, StoreError> {
+    pub fn head(&self) -> Result<Option<CommitId>, StoreError> {
         read_hash_file(&self.root.join("refs/heads").join(self.branch()?))
     }
 
     /// Read a commit.
-    pub fn commit_object(&self, h: &ContentHash) -> Result<Commit, StoreError> {
+    pub fn commit_object(&self, h: &CommitId) -> Result<Commit, StoreError> {
         let body = self.get(Kind::Commit, h)?;
-        Commit::decode(&body).map_err(|source| StoreError::Decode { hash: *h, source })
+        Commit::decode(&body).map_err(|source| StoreError::Decode { hash: h.0, source })
     }
 
     /// Read the table of a commit.
@@ -297,9 +297,9 @@ impl Store {
     }
 
     /// Read a table object.
-    pub fn table_object(&self, th: &ContentHash) -> Result<Table, StoreError> {
+    pub fn table_object(&self, th: &ObjectId) -> Result<Table, StoreError> {
         let body = self.get(Kind::Table, th)?;
-        decode_table(&body).map_err(|source| StoreError::Decode { hash: *th, source })
+        decode_table(&body).map_err(|source| StoreError::Decode { hash: th.0, source })
     }
 
     /// Read and check one chunk of a full table.
@@ -354,7 +354,7 @@ impl Store {
         rows: Vec<Row>,
         new_blobs: &[&[u8]],
         message: &str,
-    ) -> Result<ContentHash, StoreError> {
+    ) -> Result<CommitId, StoreError> {
         let _lock = self.lock()?;
         self.commit_full_locked(rows, new_blobs, message)
     }
@@ -364,7 +364,7 @@ impl Store {
         mut rows: Vec<Row>,
         new_blobs: &[&[u8]],
         message: &str,
-    ) -> Result<ContentHash, StoreError> {
+    ) -> Result<CommitId, StoreError> {
         let parent = self.head()?;
         let mut packs = match &parent {
             Some(p) => self.table(&self.commit_object(p)?)?.packs().to_vec(),
@@ -377,12 +377,7 @@ impl Store {
             });
         }
         packs.extend(self.write_packs(new_blobs)?);
-        self.write_full(
-            parent.into_iter().map(CommitId).collect(),
-            rows,
-            packs,
-            message,
-        )
+        self.write_full(parent.into_iter().collect(), rows, packs, message)
     }
 
     /// Write `blobs` as packs of up to [`MAX_PACK_BYTES`] each; a blob larger than a row may
@@ -417,7 +412,7 @@ impl Store {
         rows: Vec<Row>,
         mut packs: Vec<ContentHash>,
         message: &str,
-    ) -> Result<ContentHash, StoreError> {
+    ) -> Result<CommitId, StoreError> {
         rows.iter().try_for_each(crate::limits::encodable)?;
         let mut seen = HashSet::new();
         packs.retain(|p| seen.insert(*p));
@@ -447,8 +442,8 @@ impl Store {
         parents: Vec<CommitId>,
         table: ObjectId,
         message: &str,
-    ) -> Result<ContentHash, StoreError> {
-        let parent = parents.first().map(|p| p.0);
+    ) -> Result<CommitId, StoreError> {
+        let parent = parents.first().copied();
         let commit = Commit {
             format: 1,
             table,
@@ -458,7 +453,7 @@ impl Store {
             message: message.to_string(),
         };
         let body = serde_json::to_vec_pretty(&commit).unwrap_or_default();
-        let h = self.put(Kind::Commit, &body)?;
+        let h = CommitId(self.put(Kind::Commit, &body)?);
         self.move_branch(parent, h, message)?;
         Ok(h)
     }
@@ -466,8 +461,8 @@ impl Store {
     /// Point the current branch at `new` (atomically), logging the move.
     pub(crate) fn move_branch(
         &self,
-        old: Option<ContentHash>,
-        new: ContentHash,
+        old: Option<CommitId>,
+        new: CommitId,
         message: &str,
     ) -> Result<(), StoreError> {
         let path = self.root.join("refs/heads").join(self.branch()?);
@@ -485,12 +480,12 @@ impl Store {
     }
 
     /// Commits reachable from HEAD, newest first (first parents).
-    pub fn log(&self) -> Result<Vec<(ContentHash, Commit)>, StoreError> {
+    pub fn log(&self) -> Result<Vec<(CommitId, Commit)>, StoreError> {
         let mut out = Vec::new();
         let mut next = self.head()?;
         while let Some(h) = next {
             let c = self.commit_object(&h)?;
-            next = c.parents.first().map(|p| p.0);
+            next = c.parents.first().copied();
             out.push((h, c));
             if out.len() > 1_000_000 {
                 break;
@@ -501,7 +496,7 @@ impl Store {
 }
 
 /// Read a ref file holding one commit hash; None if it does not exist.
-pub(crate) fn read_hash_file(path: &Path) -> Result<Option<ContentHash>, StoreError> {
+pub(crate) fn read_hash_file(path: &Path) -> Result<Option<CommitId>, StoreError> {
     match fs::read_to_string(path) {
         Ok(t) => t
             .trim()

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::edits::{apply_edits, edits_between};
-use crate::hash::{ContentHash, ObjectId};
+use crate::hash::{CommitId, ContentHash, ObjectId};
 use crate::limits::{Field, RowError, check_text};
 use crate::object::{Edit, Kind, MAX_PATCH_DEPTH, PatchTable, Row, Table, encode_table, find_rows};
 use crate::store::{Store, StoreError};
@@ -81,12 +81,12 @@ impl Change {
 
 impl Store {
     /// All rows of a commit, sorted by id.
-    pub fn commit_rows(&self, commit: &ContentHash) -> Result<Vec<Row>, StoreError> {
+    pub fn commit_rows(&self, commit: &CommitId) -> Result<Vec<Row>, StoreError> {
         self.rows(&self.table(&self.commit_object(commit)?)?)
     }
 
     /// How a commit's table is stored: its examples, the patches over its full table, its packs.
-    pub fn layout(&self, commit: &ContentHash) -> Result<Layout, StoreError> {
+    pub fn layout(&self, commit: &CommitId) -> Result<Layout, StoreError> {
         let chain = chain(self, self.commit_object(commit)?.table)?;
         let top = &chain[0].1;
         Ok(Layout {
@@ -135,7 +135,7 @@ impl Store {
         &self,
         message: &str,
         edit: impl FnOnce(&mut Vec<Row>) -> Result<(), StoreError>,
-    ) -> Result<Option<ContentHash>, StoreError> {
+    ) -> Result<Option<CommitId>, StoreError> {
         let _lock = self.lock()?;
         let head = self.head()?.ok_or(StoreError::NoCommits)?;
         let mut rows = self.commit_rows(&head)?;
@@ -163,7 +163,7 @@ impl Store {
         rows: Vec<Row>,
         blobs: &[&[u8]],
         message: &str,
-    ) -> Result<(ContentHash, usize), StoreError> {
+    ) -> Result<(CommitId, usize), StoreError> {
         rows.iter().try_for_each(crate::limits::printable)?;
         let _lock = self.lock()?;
         let mut all = match self.head()? {
@@ -209,7 +209,7 @@ impl Store {
             if rest.is_empty() {
                 return Ok(found);
             }
-            owned = self.table_object(&p.base)?;
+            owned = self.table_object(&ObjectId(p.base))?;
             table = &owned;
         }
         let base = match table {
@@ -249,10 +249,10 @@ impl Store {
     /// of its table, or as a full table when the chain is long or the edit is large.
     pub(crate) fn commit_edits(
         &self,
-        parent: ContentHash,
+        parent: CommitId,
         edits: Vec<Edit>,
         message: &str,
-    ) -> Result<ContentHash, StoreError> {
+    ) -> Result<CommitId, StoreError> {
         let commit = self.commit_object(&parent)?;
         let base = commit.table;
         let table = self.table_object(&base)?;
@@ -277,16 +277,12 @@ impl Store {
             edits,
         });
         let table_hash = self.put(Kind::Table, &encode_table(&patch)?)?;
-        self.write_commit(vec![parent.into()], ObjectId(table_hash), message)
+        self.write_commit(vec![parent], ObjectId(table_hash), message)
     }
 
     /// Apply `changes` as one commit on the current branch. Every id must exist. Returns None
     /// when nothing changes.
-    pub fn apply(
-        &self,
-        message: &str,
-        changes: &[Change],
-    ) -> Result<Option<ContentHash>, StoreError> {
+    pub fn apply(&self, message: &str, changes: &[Change]) -> Result<Option<CommitId>, StoreError> {
         let _lock = self.lock()?;
         let head = self.head()?.ok_or(StoreError::NoCommits)?;
         self.apply_locked(head, message, changes)
@@ -295,10 +291,10 @@ impl Store {
     /// [`Store::apply`] on commit `head`, with the writer lock already held.
     pub(crate) fn apply_locked(
         &self,
-        head: ContentHash,
+        head: CommitId,
         message: &str,
         changes: &[Change],
-    ) -> Result<Option<ContentHash>, StoreError> {
+    ) -> Result<Option<CommitId>, StoreError> {
         changes.iter().try_for_each(Change::check)?;
         let table = self.table(&self.commit_object(&head)?)?;
         let mut ids: Vec<&str> = changes.iter().map(Change::id).collect();

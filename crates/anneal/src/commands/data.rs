@@ -100,7 +100,7 @@ pub fn import(dir: &Path, args: &ImportArgs) -> Result<u8, CliError> {
         .map_err(|e| args.error(e))?;
     let imported = Imported {
         added: s.added,
-        commit: CommitId(s.commit),
+        commit: s.commit,
         features: s.features,
         format: opts.format.name(),
         metadata: s.meta_fields,
@@ -178,7 +178,7 @@ pub fn log(dir: &Path, json: bool) -> Result<u8, CliError> {
     let log = (store.log()?.into_iter())
         .map(|(h, c)| Logged {
             author: c.author,
-            commit: CommitId(h),
+            commit: h,
             message: c.message,
             parents: c.parents,
             table: c.table,

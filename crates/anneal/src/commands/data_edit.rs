@@ -163,7 +163,7 @@ fn commit_or_stage(
     } else {
         Recorded::Committed(Committed {
             changes: n,
-            commit: store.apply(&message, &changes)?.map(CommitId),
+            commit: store.apply(&message, &changes)?,
             message,
             from_index: false,
         })
@@ -249,7 +249,7 @@ pub fn commit(dir: &Path, message: &str, json: bool) -> Result<u8, CliError> {
     })?;
     let committed = Committed {
         changes: n,
-        commit: commit.map(CommitId),
+        commit,
         message: message.to_string(),
         from_index: true,
     };
@@ -308,7 +308,7 @@ pub fn split(args: &SplitArgs) -> Result<u8, CliError> {
     let changes = anneal_data::split::stratified(&rows, from, &fractions, "train", seed);
     let message = format!("split test {test} validation {validation} seed {seed}");
     let split = Split {
-        commit: store.apply(&message, &changes)?.map(CommitId),
+        commit: store.apply(&message, &changes)?,
         message,
         moved: changes.len(),
     };

@@ -98,7 +98,7 @@ pub fn branch(dir: &Path, name: Option<&str>, json: bool) -> Result<u8, CliError
     if let Some(n) = name {
         let named = Named {
             branch: Some(n.to_string()),
-            commit: CommitId(store.create_branch(n, None)?),
+            commit: store.create_branch(n, None)?,
             tag: None,
             verb: "created branch",
         };
@@ -108,7 +108,7 @@ pub fn branch(dir: &Path, name: Option<&str>, json: bool) -> Result<u8, CliError
     let current = store.branch()?;
     let branches = (store.branches()?.into_iter())
         .map(|(name, h)| Branch {
-            commit: CommitId(h),
+            commit: h,
             current: name == current,
             name,
         })
@@ -121,7 +121,7 @@ pub fn checkout(dir: &Path, name: &str, json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
     let named = Named {
         branch: Some(name.to_string()),
-        commit: CommitId(store.checkout(name)?),
+        commit: store.checkout(name)?,
         tag: None,
         verb: "on branch",
     };
@@ -154,17 +154,14 @@ pub fn tag(args: &TagArgs) -> Result<u8, CliError> {
     let json = args.json;
     let Some(n) = &args.name else {
         let tags = store.tags()?.into_iter();
-        let tags = tags.map(|(name, h)| Tag {
-            commit: CommitId(h),
-            name,
-        });
+        let tags = tags.map(|(name, h)| Tag { commit: h, name });
         print_listing(&Tags(tags.collect()), json);
         return Ok(0);
     };
     let at = args.rev.as_deref().map(|r| store.resolve(r)).transpose()?;
     let named = Named {
         branch: None,
-        commit: CommitId(store.create_tag(n, at)?),
+        commit: store.create_tag(n, at)?,
         tag: Some(n.to_string()),
         verb: "tagged",
     };
@@ -237,8 +234,8 @@ impl From<&Conflict> for ConflictView {
 
 impl From<&Outcome> for Merged {
     fn from(outcome: &Outcome) -> Self {
-        let merged = |outcome, commit: Option<_>| Merged {
-            commit: commit.map(CommitId),
+        let merged = |outcome, commit: Option<CommitId>| Merged {
+            commit,
             conflicts: None,
             outcome,
             resolved: None,

@@ -199,9 +199,9 @@ pub fn pull(args: &RemoteBranchArgs) -> Result<u8, CliError> {
     let name = format!("{remote}/{}", pulled.branch);
     let outcome = if store.head()?.is_none() {
         store.reset_branch(t.commit, &format!("pull {name}"))?;
-        Outcome::FastForward(t.commit.0)
+        Outcome::FastForward(t.commit)
     } else {
-        merge(&store, t.commit.0, &name, None)?
+        merge(&store, t.commit, &name, None)?
     };
     pulled.merge = Merged::from(&outcome);
     super::print(&pulled, json);

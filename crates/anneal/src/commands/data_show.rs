@@ -91,7 +91,7 @@ pub fn status(dir: &Path, json: bool) -> Result<u8, CliError> {
     let layout = head.map(|h| store.layout(&h)).transpose()?;
     let status = Status {
         branch: store.branch()?,
-        commit: head.map(CommitId),
+        commit: head,
         examples: layout.map_or(0, |l| l.examples),
         packs: layout.map(|l| l.packs),
         patches: layout.map(|l| l.patches),
@@ -311,7 +311,7 @@ pub fn show(dir: &Path, rev: &str, json: bool) -> Result<u8, CliError> {
     let stat = d.added.len() > 20;
     let shown = Shown {
         author: c.author,
-        commit: CommitId(h),
+        commit: h,
         diff: DiffView::new(d, stat),
         message: c.message,
         parents: c.parents,
@@ -346,7 +346,7 @@ pub fn stats(dir: &Path, rev: &str, json: bool) -> Result<u8, CliError> {
     let h = store.resolve(rev)?;
     let stats = anneal_data::stats::Stats::of(&store.commit_rows(&h)?);
     let view = StatsView {
-        commit: CommitId(h),
+        commit: h,
         counts: stats.counts,
         examples: stats.examples,
         meta: stats.meta,
