@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use anneal_data::CommitId;
 use anneal_data::fs::write_atomic;
+use anneal_data::{CommitId, ExampleId};
 use anneal_engine::{ENGINE, ENGINE_VERSION};
 use anneal_pack::Package;
 use serde::{Deserialize, Serialize};
@@ -32,7 +32,7 @@ pub struct Report {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainReport {
     /// Example ids.
-    pub ids: Vec<String>,
+    pub ids: Vec<ExampleId>,
     /// Class index per example.
     pub labels: Vec<u32>,
     /// `loss[epoch][example]`
@@ -43,7 +43,7 @@ pub struct TrainReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestReport {
     /// Example ids.
-    pub ids: Vec<String>,
+    pub ids: Vec<ExampleId>,
     /// Class index per example.
     pub labels: Vec<u32>,
     /// `probs[example][class]`

@@ -266,7 +266,7 @@ fn commit_examples(
 
 fn row(e: &Example, split: &str) -> Row {
     Row {
-        id: e.id.clone(),
+        id: e.id.as_str().into(),
         payload: ContentHash::of(&e.payload),
         label: e.label.clone(),
         split: split.to_string(),

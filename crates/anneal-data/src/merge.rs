@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::graph;
 use crate::hash::CommitId;
-use crate::object::Row;
+use crate::object::{ExampleId, Row};
 use crate::store::{Store, StoreError};
 
 /// Which side wins every conflict, when the user says so.
@@ -23,7 +23,7 @@ pub enum Side {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict {
     /// The example.
-    pub id: String,
+    pub id: ExampleId,
     /// In the common ancestor (None: added on both sides).
     pub base: Option<Row>,
     /// On the current branch (None: removed).
@@ -55,7 +55,7 @@ pub fn merge_base(store: &Store, a: CommitId, b: CommitId) -> Result<Option<Comm
     graph::merge_base(store, a, b)
 }
 
-type ById = HashMap<String, Row>;
+type ById = HashMap<ExampleId, Row>;
 
 fn by_id(rows: Vec<Row>) -> ById {
     rows.into_iter().map(|r| (r.id.clone(), r)).collect()
@@ -100,7 +100,7 @@ pub fn merge(
 /// when given, left out of the rows otherwise).
 fn merge_rows(sides: &[ById; 3], prefer: Option<Side>) -> (Vec<Row>, Vec<Conflict>) {
     let [b, o, t] = sides;
-    let ids: BTreeSet<&String> = b.keys().chain(o.keys()).chain(t.keys()).collect();
+    let ids: BTreeSet<&ExampleId> = b.keys().chain(o.keys()).chain(t.keys()).collect();
     let mut merged = Vec::with_capacity(o.len().max(t.len()));
     let mut conflicts = Vec::new();
     for id in ids {

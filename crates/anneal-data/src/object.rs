@@ -39,7 +39,7 @@ use crate::limits::RowError;
 
 pub use crate::codec::DecodeError;
 pub use crate::pack::{decode_pack, encode_pack};
-pub use crate::row::Row;
+pub use crate::row::{ExampleId, Row};
 
 /// The object header magic.
 pub const MAGIC: &[u8; 4] = b"ANOB";
@@ -221,7 +221,7 @@ pub struct ChunkRef {
     /// Rows in it.
     pub rows: u32,
     /// Its first (smallest) id.
-    pub first: String,
+    pub first: ExampleId,
 }
 
 /// An edit of a base table.
@@ -354,7 +354,7 @@ impl Reader<'_> {
         for _ in 0..n {
             let (hash, count) = (self.hash()?, self.u32()?);
             let len = self.u16()? as usize;
-            let first = self.string(len)?;
+            let first = self.string(len)?.into();
             chunks.push(ChunkRef {
                 hash,
                 rows: count,
@@ -480,7 +480,7 @@ mod tests {
 
     fn row(i: usize) -> Row {
         Row {
-            id: format!("ex:{i:06}"),
+            id: format!("ex:{i:06}").into(),
             payload: ContentHash::of(&i.to_le_bytes()),
             label: (!i.is_multiple_of(3)).then(|| (i % 10).to_string()),
             split: if i.is_multiple_of(2) {

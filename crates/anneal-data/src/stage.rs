@@ -93,7 +93,7 @@ impl Store {
         let found = self.lookup(&table, &ids)?;
         if let Some(missing) = ids.iter().find(|id| !found.contains_key(**id)) {
             return Err(StoreError::UnknownExample {
-                id: missing.to_string(),
+                id: (*missing).into(),
             });
         }
         let mut staged = self.staged_on(&head)?.unwrap_or(Staged {

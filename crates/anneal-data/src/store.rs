@@ -22,8 +22,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::fs::{append_line, create_dir_durable, write_atomic};
 use crate::hash::{CommitId, ContentHash, ObjectId};
 use crate::object::{
-    ChunkRef, Commit, DecodeError, FullTable, Kind, Row, Table, chunk_rows, decode_chunk,
-    decode_table, encode_chunk, encode_pack, encode_table, frame, unframe,
+    ChunkRef, Commit, DecodeError, ExampleId, FullTable, Kind, Row, Table, chunk_rows,
+    decode_chunk, decode_table, encode_chunk, encode_pack, encode_table, frame, unframe,
 };
 
 /// The store folder's name.
@@ -95,7 +95,7 @@ pub enum StoreError {
     #[error("example `{id}` already exists in the dataset")]
     Duplicate {
         /// The id.
-        id: String,
+        id: ExampleId,
     },
     /// A revision names no commit.
     #[error(
@@ -123,7 +123,7 @@ pub enum StoreError {
     #[error("no example `{id}` in the dataset")]
     UnknownExample {
         /// The id.
-        id: String,
+        id: ExampleId,
     },
     /// A row the encoding cannot hold, or text that would not print as itself.
     #[error(transparent)]
@@ -149,7 +149,7 @@ pub enum StoreError {
     #[error("example `{id}`: payload {payload} is in none of the dataset's packs")]
     DanglingPayload {
         /// The example.
-        id: String,
+        id: ExampleId,
         /// Its payload.
         payload: ContentHash,
     },

@@ -11,7 +11,9 @@ use std::collections::{HashMap, HashSet};
 use crate::edits::{apply_edits, edits_between};
 use crate::hash::{CommitId, ContentHash, ObjectId};
 use crate::limits::{Field, RowError, check_text};
-use crate::object::{Edit, Kind, MAX_PATCH_DEPTH, PatchTable, Row, Table, encode_table, find_rows};
+use crate::object::{
+    Edit, ExampleId, Kind, MAX_PATCH_DEPTH, PatchTable, Row, Table, encode_table, find_rows,
+};
 use crate::store::{Store, StoreError};
 
 /// How a commit's table is stored (see [`Store::layout`]).
@@ -32,21 +34,21 @@ pub enum Change {
     /// Set (or clear) its label.
     Label {
         /// The example.
-        id: String,
+        id: ExampleId,
         /// The new label; None moves it to the unlabeled pool.
         label: Option<String>,
     },
     /// Move it to another split.
     Split {
         /// The example.
-        id: String,
+        id: ExampleId,
         /// The split.
         split: String,
     },
     /// Remove it.
     Remove {
         /// The example.
-        id: String,
+        id: ExampleId,
     },
 }
 
@@ -187,7 +189,11 @@ impl Store {
 
     /// The rows with the given ids (absent ids are left out), reading only what it must:
     /// down a chain of patches (a loop, bounded by the chain's depth) to the full table.
-    pub fn lookup(&self, table: &Table, ids: &[&str]) -> Result<HashMap<String, Row>, StoreError> {
+    pub fn lookup(
+        &self,
+        table: &Table,
+        ids: &[&str],
+    ) -> Result<HashMap<ExampleId, Row>, StoreError> {
         let mut found = HashMap::new();
         let mut rest: Vec<&str> = ids.to_vec();
         let mut owned;
@@ -200,7 +206,7 @@ impl Store {
             rest.retain(|id| match p.edits.binary_search_by(|e| e.id().cmp(id)) {
                 Ok(k) => {
                     if let Edit::Add(r) | Edit::Change(_, r) = &p.edits[k] {
-                        found.insert(id.to_string(), r.clone());
+                        found.insert(r.id.clone(), r.clone());
                     }
                     false
                 }
@@ -223,8 +229,8 @@ impl Store {
         &self,
         t: &crate::object::FullTable,
         ids: &[&str],
-        mut found: HashMap<String, Row>,
-    ) -> Result<HashMap<String, Row>, StoreError> {
+        mut found: HashMap<ExampleId, Row>,
+    ) -> Result<HashMap<ExampleId, Row>, StoreError> {
         let mut by_chunk: HashMap<usize, Vec<&str>> = HashMap::new();
         for id in ids {
             let at = t.chunks.partition_point(|c| c.first.as_str() <= *id);
@@ -303,7 +309,7 @@ impl Store {
         let current = self.lookup(&table, &ids)?;
         if let Some(missing) = ids.iter().find(|id| !current.contains_key(**id)) {
             return Err(StoreError::UnknownExample {
-                id: missing.to_string(),
+                id: (*missing).into(),
             });
         }
         let edits = edits_of(&ids, &current, changes);
@@ -316,7 +322,7 @@ impl Store {
 
 /// The edits that `changes` make to the `current` rows of `ids` (sorted); later changes of one
 /// id win, and a change that leaves a row as it was is no edit.
-fn edits_of(ids: &[&str], current: &HashMap<String, Row>, changes: &[Change]) -> Vec<Edit> {
+fn edits_of(ids: &[&str], current: &HashMap<ExampleId, Row>, changes: &[Change]) -> Vec<Edit> {
     let mut after: HashMap<&str, Option<Row>> = HashMap::new();
     for c in changes {
         let now = (after.get(c.id()).cloned()).unwrap_or_else(|| current.get(c.id()).cloned());

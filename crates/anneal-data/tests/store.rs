@@ -191,7 +191,7 @@ fn a_label_edit_is_a_small_commit_and_diff_reports_it() {
     assert_eq!(store.head().unwrap(), Some(second));
     let d = anneal_data::diff::diff(&store, &first, &second).unwrap();
     assert!(d.added.is_empty() && d.removed.is_empty() && d.changed.is_empty());
-    let edits: Vec<(String, Option<String>, Option<String>)> = d
+    let edits: Vec<(anneal_data::ExampleId, Option<String>, Option<String>)> = d
         .relabeled
         .iter()
         .map(|(a, b)| (a.id.clone(), a.label.clone(), b.label.clone()))
@@ -443,7 +443,7 @@ fn chains_of_patches_compact_and_diff_both_ways() {
             .apply(
                 "edit",
                 &[Change::Label {
-                    id,
+                    id: id.into(),
                     label: Some(format!("v{i}")),
                 }],
             )

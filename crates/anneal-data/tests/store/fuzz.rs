@@ -25,7 +25,7 @@ fn row_strategy() -> impl Strategy<Value = Row> {
         any::<[u8; 32]>(),
     )
         .prop_map(|(id, label, split, meta, h)| Row {
-            id,
+            id: id.into(),
             payload: ContentHash(h),
             label,
             split,
@@ -68,7 +68,7 @@ proptest! {
 fn seed_rows() -> Vec<Row> {
     (0..20)
         .map(|i| Row {
-            id: format!("digits:{i:05}"),
+            id: format!("digits:{i:05}").into(),
             payload: ContentHash::of(&[i as u8]),
             label: (i % 3 != 0).then(|| (i % 10).to_string()),
             split: "train".into(),

@@ -414,7 +414,7 @@ fn concurrent_writers_never_lose_each_others_commits() {
                 break;
             }
             store
-                .apply("remove", &[Change::Remove { id: id(i) }])
+                .apply("remove", &[Change::Remove { id: id(i).into() }])
                 .unwrap();
             gone.push(id(i));
         }

@@ -212,7 +212,7 @@ pub fn label(args: &LabelArgs) -> Result<u8, CliError> {
     let changes: Vec<Change> = edits
         .into_iter()
         .map(|(id, label)| Change::Label {
-            id,
+            id: id.into(),
             label: Some(label),
         })
         .collect();
@@ -229,7 +229,9 @@ pub fn remove(args: &RemoveArgs) -> Result<u8, CliError> {
     let message = format!("remove {} example{}", ids.len(), plural(ids.len()));
     let changes: Vec<Change> = ids
         .iter()
-        .map(|id| Change::Remove { id: id.clone() })
+        .map(|id| Change::Remove {
+            id: id.as_str().into(),
+        })
         .collect();
     commit_or_stage(&store, message, changes, mode)
 }

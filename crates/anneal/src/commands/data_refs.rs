@@ -7,7 +7,7 @@ use std::path::Path;
 use anneal::error::{CliError, EXIT_FAILED};
 use anneal_data::merge::{Conflict, Outcome, Side};
 use anneal_data::object::Row;
-use anneal_data::{CommitId, Store};
+use anneal_data::{CommitId, ExampleId, Store};
 use serde::Serialize;
 
 use super::data_show::{plural, print_listing, short};
@@ -196,7 +196,7 @@ enum Kind {
 #[derive(Debug, Serialize)]
 struct ConflictView {
     base: Option<Labelled>,
-    id: String,
+    id: ExampleId,
     ours: Option<Labelled>,
     theirs: Option<Labelled>,
     /// The labels, for people (`(removed)`, `(unlabeled)`).

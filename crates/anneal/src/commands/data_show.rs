@@ -11,7 +11,7 @@ use anneal_data::diff::Diff;
 use anneal_data::object::Row;
 use anneal_data::row::Meta;
 use anneal_data::tables::Change;
-use anneal_data::{CommitId, Store};
+use anneal_data::{CommitId, ExampleId, Store};
 use serde::Serialize;
 
 /// `anneal data diff`'s arguments.
@@ -135,7 +135,7 @@ impl fmt::Display for Status {
 /// An example in a diff: its id, label and split.
 #[derive(Debug, Serialize)]
 struct Example {
-    id: String,
+    id: ExampleId,
     label: Option<String>,
     split: String,
 }
@@ -155,7 +155,7 @@ impl From<&Row> for Example {
 struct Changed<T> {
     after: T,
     before: T,
-    id: String,
+    id: ExampleId,
 }
 
 impl<T> Changed<T> {
