@@ -228,7 +228,7 @@ pub struct ChunkRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatchTable {
     /// The table this edits.
-    pub base: ContentHash,
+    pub base: ObjectId,
     /// Patches between this and the nearest full table (1 for a patch of a full table).
     pub depth: u32,
     /// Rows after the edit.
@@ -315,7 +315,7 @@ fn encode_full(t: &FullTable, out: &mut Vec<u8>) -> Result<(), RowError> {
 }
 
 fn encode_patch(p: &PatchTable, out: &mut Vec<u8>) -> Result<(), RowError> {
-    out.extend_from_slice(&p.base.0);
+    out.extend_from_slice(&p.base.0.0);
     out.extend_from_slice(&p.depth.to_le_bytes());
     out.extend_from_slice(&p.rows.to_le_bytes());
     encode_packs(&p.packs, out);
@@ -378,7 +378,7 @@ impl Reader<'_> {
     }
 
     fn patch_table(&mut self) -> Result<PatchTable, DecodeError> {
-        let (base, depth, rows) = (self.hash()?, self.u32()?, self.u64()?);
+        let (base, depth, rows) = (ObjectId(self.hash()?), self.u32()?, self.u64()?);
         let packs = self.packs()?;
         let n = self.count(1 + ROW_MIN)?;
         let mut edits: Vec<Edit> = Vec::with_capacity(n);

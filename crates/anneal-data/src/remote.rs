@@ -449,7 +449,7 @@ fn children(
                     }
                 }
                 let packs = p.packs.iter().map(|p| (*p, Kind::Pack));
-                Ok(packs.chain([(p.base, Kind::Table)]).collect())
+                Ok(packs.chain([(*p.base, Kind::Table)]).collect())
             }
         },
         Kind::Chunk => {

@@ -105,7 +105,7 @@ impl Store {
             Table::Patch(p) => {
                 // Down the chain to its full table (bounded by its depth), then the patches
                 // back up: a loop, so no chain of objects can overflow the stack.
-                let chain = chain(self, ObjectId(p.base))?;
+                let chain = chain(self, p.base)?;
                 let mut rows = match chain.last() {
                     Some((_, Table::Full(t))) => self.full_rows(t)?,
                     _ => Vec::new(),
@@ -215,11 +215,11 @@ impl Store {
             if rest.is_empty() {
                 return Ok(found);
             }
-            owned = self.table_object(&ObjectId(p.base))?;
+            owned = self.table_object(&p.base)?;
             table = &owned;
         }
         let base = match table {
-            Table::Patch(p) => p.base,
+            Table::Patch(p) => *p.base,
             Table::Full(_) => return Ok(found),
         };
         Err(too_deep(base))
@@ -276,7 +276,7 @@ impl Store {
             return self.commit_full_locked(rows, &[], message);
         }
         let patch = Table::Patch(PatchTable {
-            base: *base,
+            base,
             depth,
             rows: table.rows() + adds - removes,
             packs: table.packs().to_vec(),
@@ -347,7 +347,7 @@ pub fn chain(store: &Store, table: ObjectId) -> Result<Vec<(ObjectId, Table)>, S
     while let Some(h) = next {
         let t = store.table_object(&h)?;
         next = match &t {
-            Table::Patch(p) => Some(ObjectId(p.base)),
+            Table::Patch(p) => Some(p.base),
             Table::Full(_) => None,
         };
         out.push((h, t));

@@ -57,7 +57,7 @@ proptest! {
             Err(_) => prop_assert!(!all_fit),
         }
         let edits: Vec<Edit> = rows.iter().cloned().map(Edit::Add).collect();
-        let patch = Table::Patch(PatchTable { base: ContentHash([1; 32]), depth: 1, rows: 3, packs: vec![ContentHash([2; 32])], edits });
+        let patch = Table::Patch(PatchTable { base: ContentHash([1; 32]).into(), depth: 1, rows: 3, packs: vec![ContentHash([2; 32])], edits });
         match encode_table(&patch) {
             Ok(body) => prop_assert_eq!(decode_table(&body).unwrap(), patch),
             Err(_) => prop_assert!(!all_fit),
@@ -94,7 +94,7 @@ fn object_seeds() -> Vec<Vec<u8>> {
         packs: vec![ContentHash([4; 32])],
     });
     let patch = Table::Patch(PatchTable {
-        base: ContentHash([5; 32]),
+        base: ContentHash([5; 32]).into(),
         depth: 2,
         rows: 20,
         packs: vec![],

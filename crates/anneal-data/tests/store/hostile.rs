@@ -589,7 +589,7 @@ fn tables_that_lie_about_their_size_or_depth_are_errors_not_aborts() {
         .unwrap();
     for _ in 0..100 {
         let patch = Table::Patch(PatchTable {
-            base,
+            base: base.into(),
             depth: 1,
             rows: 20,
             packs: vec![],
