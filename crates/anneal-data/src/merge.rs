@@ -134,8 +134,8 @@ fn commit_merge(
     rows: Vec<Row>,
     name: &str,
 ) -> Result<CommitId, StoreError> {
-    let mut packs = store.table(&store.commit_object(&ours)?)?.packs().to_vec();
-    packs.extend_from_slice(store.table(&store.commit_object(&theirs)?)?.packs());
+    let mut packs = store.commit_table(&ours)?.packs().to_vec();
+    packs.extend_from_slice(store.commit_table(&theirs)?.packs());
     let message = format!("merge {name}");
     store.write_full(vec![ours, theirs], rows, packs, &message)
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use crate::fs::write_atomic;
 use crate::hash::{CommitId, ContentHash};
 use crate::object::Kind;
-use crate::store::{Store, StoreError, read_hash_file, valid_ref_name};
+use crate::store::{Store, StoreError, read_hash_file, valid_ref_name, write_ref};
 
 impl Store {
     fn ref_path(&self, kind: &str, name: &str) -> Result<PathBuf, StoreError> {
@@ -76,14 +76,7 @@ impl Store {
             });
         }
         self.commit_object(&at)?;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        write_atomic(&path, format!("{at}\n").as_bytes())
-            .map_err(|source| StoreError::Io { path, source })
+        write_ref(&path, at)
     }
 
     fn create_at_head(

@@ -517,14 +517,7 @@ impl Store {
         commit: CommitId,
     ) -> Result<(), StoreError> {
         let path = self.root().join("refs/remotes").join(remote).join(branch);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        write_atomic(&path, format!("{commit}\n").as_bytes())
-            .map_err(|source| StoreError::Io { path, source })
+        crate::store::write_ref(&path, commit)
     }
 
     /// The commit `refs/remotes/REMOTE/BRANCH` names.

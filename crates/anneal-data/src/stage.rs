@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fs::write_atomic;
 use crate::hash::CommitId;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, read_optional};
 use crate::tables::Change;
 
 const INDEX_FORMAT: u32 = 1;
@@ -45,10 +45,8 @@ impl Store {
     /// The staged changes, if any.
     pub fn staged(&self) -> Result<Option<Staged>, StoreError> {
         let path = self.index_path();
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(StoreError::Io { path, source }),
+        let Some(bytes) = read_optional(&path, std::fs::read)? else {
+            return Ok(None);
         };
         let staged: Staged = serde_json::from_slice(&bytes).map_err(|e| StoreError::BadRef {
             path: path.clone(),
@@ -86,16 +84,7 @@ impl Store {
         changes.iter().try_for_each(Change::check)?;
         let _lock = self.lock()?;
         let head = self.head()?.ok_or(StoreError::NoCommits)?;
-        let table = self.table(&self.commit_object(&head)?)?;
-        let mut ids: Vec<&str> = changes.iter().map(Change::id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let found = self.lookup(&table, &ids)?;
-        if let Some(missing) = ids.iter().find(|id| !found.contains_key(**id)) {
-            return Err(StoreError::UnknownExample {
-                id: (*missing).into(),
-            });
-        }
+        self.changed_rows(&head, &changes)?;
         let mut staged = self.staged_on(&head)?.unwrap_or(Staged {
             format: INDEX_FORMAT,
             base: head.to_hex(),

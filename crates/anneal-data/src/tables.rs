@@ -14,7 +14,7 @@ use crate::limits::{Field, RowError, check_text};
 use crate::object::{
     Edit, ExampleId, Kind, MAX_PATCH_DEPTH, PatchTable, Row, Table, encode_table, find_rows,
 };
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, sort_by_id};
 
 /// How a commit's table is stored (see [`Store::layout`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +84,7 @@ impl Change {
 impl Store {
     /// All rows of a commit, sorted by id.
     pub fn commit_rows(&self, commit: &CommitId) -> Result<Vec<Row>, StoreError> {
-        self.rows(&self.table(&self.commit_object(commit)?)?)
+        self.rows(&self.commit_table(commit)?)
     }
 
     /// How a commit's table is stored: its examples, the patches over its full table, its packs.
@@ -143,12 +143,7 @@ impl Store {
         let mut rows = self.commit_rows(&head)?;
         let before = rows.clone();
         edit(&mut rows)?;
-        rows.sort_by(|a, b| a.id.cmp(&b.id));
-        if let Some(w) = rows.windows(2).find(|w| w[0].id == w[1].id) {
-            return Err(StoreError::Duplicate {
-                id: w[0].id.clone(),
-            });
-        }
+        sort_by_id(&mut rows)?;
         let edits = edits_between(&before, &rows);
         if edits.is_empty() {
             return Ok(None);
@@ -302,21 +297,32 @@ impl Store {
         changes: &[Change],
     ) -> Result<Option<CommitId>, StoreError> {
         changes.iter().try_for_each(Change::check)?;
-        let table = self.table(&self.commit_object(&head)?)?;
-        let mut ids: Vec<&str> = changes.iter().map(Change::id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let current = self.lookup(&table, &ids)?;
-        if let Some(missing) = ids.iter().find(|id| !current.contains_key(**id)) {
-            return Err(StoreError::UnknownExample {
-                id: (*missing).into(),
-            });
-        }
+        let (ids, current) = self.changed_rows(&head, changes)?;
         let edits = edits_of(&ids, &current, changes);
         if edits.is_empty() {
             return Ok(None);
         }
         self.commit_edits(head, edits, message).map(Some)
+    }
+
+    /// The ids `changes` name (sorted, each once) and their rows at commit `head`; an id not
+    /// in the dataset is an error naming it.
+    pub(crate) fn changed_rows<'c>(
+        &self,
+        head: &CommitId,
+        changes: &'c [Change],
+    ) -> Result<(Vec<&'c str>, HashMap<ExampleId, Row>), StoreError> {
+        let table = self.commit_table(head)?;
+        let mut ids: Vec<&str> = changes.iter().map(Change::id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let rows = self.lookup(&table, &ids)?;
+        match ids.iter().find(|id| !rows.contains_key(**id)) {
+            Some(missing) => Err(StoreError::UnknownExample {
+                id: (*missing).into(),
+            }),
+            None => Ok((ids, rows)),
+        }
     }
 }
 
