@@ -116,6 +116,13 @@ impl fmt::Display for Status {
             self.examples
         )?;
         write!(f, "payloads in {packs} packs")?;
+        self.fmt_staged(f)
+    }
+}
+
+impl Status {
+    /// The staged changes, one a line after a heading (nothing when there are none).
+    fn fmt_staged(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.staged.len();
         if n > 0 {
             write!(
@@ -150,6 +157,19 @@ impl From<&Row> for Example {
     }
 }
 
+impl Example {
+    /// `SIGN ID LABEL [SPLIT]`.
+    fn line(&self, sign: &str) -> String {
+        let (id, split) = (&self.id, &self.split);
+        format!("{sign} {id} {} [{split}]", label_text(&self.label))
+    }
+}
+
+/// A label, or `(unlabeled)`.
+fn label_text(label: &Option<String>) -> String {
+    label.clone().unwrap_or_else(|| "(unlabeled)".into())
+}
+
 /// One field of an example, before and after.
 #[derive(Debug, Serialize)]
 struct Changed<T> {
@@ -165,6 +185,26 @@ impl<T> Changed<T> {
             before: field(a),
             after: field(b),
         }
+    }
+
+    /// `field` of each pair of rows, before and after.
+    fn all(pairs: Vec<(Row, Row)>, field: fn(Row) -> T) -> Vec<Self> {
+        pairs.into_iter().map(|p| Changed::new(p, field)).collect()
+    }
+}
+
+impl Changed<Option<String>> {
+    /// `~ ID BEFORE -> AFTER`.
+    fn line(&self) -> String {
+        let (before, after) = (label_text(&self.before), label_text(&self.after));
+        format!("~ {} {before} -> {after}", self.id)
+    }
+}
+
+impl Changed<Meta> {
+    /// `m ID FIELD: BEFORE -> AFTER, ...`.
+    fn line(&self) -> String {
+        format!("m {} {}", self.id, meta_changes(&self.before, &self.after))
     }
 }
 
@@ -189,16 +229,8 @@ impl DiffView {
             added: rows(&d.added),
             changed: d.changed.iter().map(|(_, b)| Example::from(b)).collect(),
             class_counts: d.class_counts,
-            meta_changed: d
-                .meta_changed
-                .into_iter()
-                .map(|p| Changed::new(p, |r| r.meta))
-                .collect(),
-            relabeled: d
-                .relabeled
-                .into_iter()
-                .map(|p| Changed::new(p, |r| r.label))
-                .collect(),
+            meta_changed: Changed::all(d.meta_changed, |r| r.meta),
+            relabeled: Changed::all(d.relabeled, |r| r.label),
             removed: rows(&d.removed),
             stat,
         }
@@ -206,19 +238,10 @@ impl DiffView {
 
     /// One line per changed example.
     fn examples(&self) -> Vec<String> {
-        let show = |l: &Option<String>| l.clone().unwrap_or_else(|| "(unlabeled)".into());
-        let row =
-            |sign: &str, r: &Example| format!("{sign} {} {} [{}]", r.id, show(&r.label), r.split);
-        let added = self.added.iter().map(|r| row("+", r));
-        let removed = self.removed.iter().map(|r| row("-", r));
-        let relabeled = self
-            .relabeled
-            .iter()
-            .map(|c| format!("~ {} {} -> {}", c.id, show(&c.before), show(&c.after)));
-        let meta = self
-            .meta_changed
-            .iter()
-            .map(|c| format!("m {} {}", c.id, meta_changes(&c.before, &c.after)));
+        let added = self.added.iter().map(|r| r.line("+"));
+        let removed = self.removed.iter().map(|r| r.line("-"));
+        let relabeled = self.relabeled.iter().map(Changed::<Option<String>>::line);
+        let meta = self.meta_changed.iter().map(Changed::<Meta>::line);
         let changed = self
             .changed
             .iter()
@@ -251,11 +274,18 @@ impl fmt::Display for DiffView {
         if self.class_counts.is_empty() {
             return Ok(());
         }
+        write!(f, "\nper class: {}", self.per_class())
+    }
+}
+
+impl DiffView {
+    /// `LABEL: +N` per label whose count changed, `(unlabeled)` for none.
+    fn per_class(&self) -> String {
         let class = |k: &str| if k.is_empty() { "(unlabeled)" } else { k }.to_string();
         let parts: Vec<String> = (self.class_counts.iter())
             .map(|(k, v)| format!("{}: {v:+}", class(k)))
             .collect();
-        write!(f, "\nper class: {}", parts.join(", "))
+        parts.join(", ")
     }
 }
 
@@ -301,13 +331,7 @@ pub fn show(dir: &Path, rev: &str, json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
     let h = store.resolve(rev)?;
     let c = store.commit_object(&h)?;
-    let d = match c.parents.first() {
-        Some(p) => anneal_data::diff::diff(&store, p, &h)?,
-        None => Diff {
-            added: store.commit_rows(&h)?,
-            ..Diff::default()
-        },
-    };
+    let d = first_parent_diff(&store, h, c.parents.first())?;
     let stat = d.added.len() > 20;
     let shown = Shown {
         author: c.author,
@@ -319,6 +343,21 @@ pub fn show(dir: &Path, rev: &str, json: bool) -> Result<u8, CliError> {
     };
     super::print(&shown, json);
     Ok(0)
+}
+
+/// What commit `h` changed from its first `parent` (everything, for a first commit).
+fn first_parent_diff(
+    store: &Store,
+    h: CommitId,
+    parent: Option<&CommitId>,
+) -> Result<Diff, CliError> {
+    Ok(match parent {
+        Some(p) => anneal_data::diff::diff(store, p, &h)?,
+        None => Diff {
+            added: store.commit_rows(&h)?,
+            ..Diff::default()
+        },
+    })
 }
 
 impl fmt::Display for Shown {
@@ -361,16 +400,11 @@ impl fmt::Display for StatsView {
         for (split, labels) in &self.counts {
             let total: u64 = labels.values().sum();
             lines.push(format!("{split}: {total} examples"));
-            lines.extend(
-                labels
-                    .iter()
-                    .map(|(label, n)| format!("  {label:<16} {n:>8}")),
-            );
+            lines.extend(labels.iter().map(count_line));
         }
         for (field, values) in &self.meta {
             lines.push(format!("{field}: {} values", values.len()));
-            let shown = values.iter().take(SHOWN_VALUES);
-            lines.extend(shown.map(|(value, n)| format!("  {value:<16} {n:>8}")));
+            lines.extend(values.iter().take(SHOWN_VALUES).map(count_line));
             if values.len() > SHOWN_VALUES {
                 let more = values.len() - SHOWN_VALUES;
                 lines.push(format!("  ... {more} more (see --json)"));
@@ -378,4 +412,9 @@ impl fmt::Display for StatsView {
         }
         f.write_str(&lines.join("\n"))
     }
+}
+
+/// `  NAME             COUNT`: a label or metadata value and how many examples have it.
+fn count_line((name, n): (&String, &u64)) -> String {
+    format!("  {name:<16} {n:>8}")
 }
