@@ -76,19 +76,29 @@ impl fmt::Display for Remotes {
     }
 }
 
+impl Remotes {
+    /// The store's remotes.
+    fn list(store: &Store) -> Result<Remotes, CliError> {
+        let remotes = store.remotes()?.into_iter();
+        Ok(Remotes::List(
+            remotes.map(|(name, url)| Remote { name, url }).collect(),
+        ))
+    }
+
+    /// Add remote `name` at `url`, once the url opens.
+    fn add(store: &Store, name: &str, url: &str) -> Result<Remotes, CliError> {
+        anneal_data::remote::open(url, true)?;
+        store.add_remote(name, url)?;
+        let (added, url) = (name.to_string(), url.to_string());
+        Ok(Remotes::Added { added, url })
+    }
+}
+
 pub fn remote(dir: &Path, args: &[String], json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
     let remotes = match args {
-        [] => {
-            let remotes = store.remotes()?.into_iter();
-            Remotes::List(remotes.map(|(name, url)| Remote { name, url }).collect())
-        }
-        [verb, name, url] if verb == "add" => {
-            anneal_data::remote::open(url, true)?;
-            store.add_remote(name, url)?;
-            let (added, url) = (name.clone(), url.clone());
-            Remotes::Added { added, url }
-        }
+        [] => Remotes::list(&store)?,
+        [verb, name, url] if verb == "add" => Remotes::add(&store, name, url)?,
         _ => {
             let usage = "expected `remote add NAME URL` or `remote` to list";
             return Err(CliError::new(usage));
@@ -197,15 +207,19 @@ pub fn pull(args: &RemoteBranchArgs) -> Result<u8, CliError> {
         println!("{}", Fetched(&pulled));
     }
     let name = format!("{remote}/{}", pulled.branch);
-    let outcome = if store.head()?.is_none() {
-        store.reset_branch(t.commit, &format!("pull {name}"))?;
-        Outcome::FastForward(t.commit)
-    } else {
-        merge(&store, t.commit, &name, None)?
-    };
-    pulled.merge = Merged::from(&outcome);
+    pulled.merge = Merged::from(&merge_fetched(&store, t.commit, &name)?);
     super::print(&pulled, json);
     Ok(pulled.merge.code())
+}
+
+/// Merge the fetched `commit` (named `name`) into the current branch; a store without
+/// commits takes it as it is.
+fn merge_fetched(store: &Store, commit: CommitId, name: &str) -> Result<Outcome, CliError> {
+    if store.head()?.is_some() {
+        return Ok(merge(store, commit, name, None)?);
+    }
+    store.reset_branch(commit, &format!("pull {name}"))?;
+    Ok(Outcome::FastForward(commit))
 }
 
 /// What `anneal data clone` fetched.
@@ -228,13 +242,19 @@ impl fmt::Display for Cloned {
     }
 }
 
-pub fn clone(dir: &Path, url: &str, json: bool) -> Result<u8, CliError> {
+/// Refuse to clone into a program whose store has commits.
+fn check_no_dataset(dir: &Path) -> Result<(), CliError> {
     if Store::open(dir).is_ok_and(|s| s.head().ok().flatten().is_some()) {
         return Err(
             CliError::new(format!("{} already has a dataset", dir.display()))
                 .hint("clone into a program without a store"),
         );
     }
+    Ok(())
+}
+
+pub fn clone(dir: &Path, url: &str, json: bool) -> Result<u8, CliError> {
+    check_no_dataset(dir)?;
     let store = Store::init(dir)?;
     let t = fetch_url(&store, "origin", url, "main")?;
     store.add_remote("origin", url)?;
