@@ -67,18 +67,25 @@ impl Diff {
                 Edit::Change(a, b) => {
                     count(&a, -1);
                     count(&b, 1);
-                    if a.label != b.label {
-                        d.relabeled.push((a, b));
-                    } else if a.meta != b.meta {
-                        d.meta_changed.push((a, b));
-                    } else {
-                        d.changed.push((a, b));
-                    }
+                    d.push_change(a, b);
                 }
             }
         }
         d.class_counts = counts.into_iter().filter(|(_, v)| *v != 0).collect();
         d
+    }
+}
+
+impl Diff {
+    /// A changed example, listed by what changed: its label, else its metadata, else the rest.
+    fn push_change(&mut self, a: Row, b: Row) {
+        if a.label != b.label {
+            self.relabeled.push((a, b));
+        } else if a.meta != b.meta {
+            self.meta_changed.push((a, b));
+        } else {
+            self.changed.push((a, b));
+        }
     }
 }
 

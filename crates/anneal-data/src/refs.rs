@@ -166,12 +166,7 @@ impl Store {
                 .map_err(|_| StoreError::UnknownRevision(rev.into()))?;
             return Ok(h);
         }
-        let hex = rev.len() >= 4
-            && rev.len() < 64
-            && rev
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if !hex {
+        if !is_hex_prefix(rev) {
             return Err(StoreError::UnknownRevision(rev.chars().take(80).collect()));
         }
         let found = self.commits_prefixed(rev);
@@ -181,4 +176,12 @@ impl Store {
             _ => Err(StoreError::AmbiguousRevision(rev.into())),
         }
     }
+}
+
+/// 4 to 63 lowercase hex digits: what may name a commit by the start of its hash.
+fn is_hex_prefix(rev: &str) -> bool {
+    (4..64).contains(&rev.len())
+        && rev
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }

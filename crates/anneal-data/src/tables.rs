@@ -102,22 +102,24 @@ impl Store {
     pub fn rows(&self, table: &Table) -> Result<Vec<Row>, StoreError> {
         match table {
             Table::Full(t) => self.full_rows(t),
-            Table::Patch(p) => {
-                // Down the chain to its full table (bounded by its depth), then the patches
-                // back up: a loop, so no chain of objects can overflow the stack.
-                let chain = chain(self, p.base)?;
-                let mut rows = match chain.last() {
-                    Some((_, Table::Full(t))) => self.full_rows(t)?,
-                    _ => Vec::new(),
-                };
-                for (_, t) in chain.iter().rev() {
-                    if let Table::Patch(q) = t {
-                        rows = apply_edits(rows, &q.edits);
-                    }
-                }
-                Ok(apply_edits(rows, &p.edits))
+            Table::Patch(p) => self.patched_rows(p),
+        }
+    }
+
+    /// The rows of a patch: down the chain to its full table (bounded by its depth), then the
+    /// patches back up; a loop, so no chain of objects can overflow the stack.
+    fn patched_rows(&self, p: &PatchTable) -> Result<Vec<Row>, StoreError> {
+        let chain = chain(self, p.base)?;
+        let mut rows = match chain.last() {
+            Some((_, Table::Full(t))) => self.full_rows(t)?,
+            _ => Vec::new(),
+        };
+        for (_, t) in chain.iter().rev() {
+            if let Table::Patch(q) = t {
+                rows = apply_edits(rows, &q.edits);
             }
         }
+        Ok(apply_edits(rows, &p.edits))
     }
 
     /// The rows of a full table's chunks. The row count a table claims is not trusted for
