@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anneal::error::CliError;
+use anneal_data::object::Row;
 use anneal_data::tables::Change;
 use anneal_data::{CommitId, Store, StoreError};
 use serde::Serialize;
@@ -118,17 +119,10 @@ impl fmt::Display for Recorded {
 
 impl fmt::Display for Committed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (n, message) = (self.changes, &self.message);
-        match (&self.commit, self.from_index) {
-            (Some(h), false) => write!(f, "committed {} ({message})", short(h)),
-            (Some(h), true) => {
-                let s = plural(n);
-                write!(
-                    f,
-                    "committed {} ({message}): {n} staged change{s}",
-                    short(h)
-                )
-            }
+        let (n, message, s) = (self.changes, &self.message, plural(self.changes));
+        match (self.commit.as_ref().map(short), self.from_index) {
+            (Some(at), false) => write!(f, "committed {at} ({message})"),
+            (Some(at), true) => write!(f, "committed {at} ({message}): {n} staged change{s}"),
             (None, false) => write!(f, "nothing to commit: the dataset already matches"),
             (None, true) => write!(
                 f,
@@ -292,14 +286,19 @@ fn fractions(test: f64, validation: f64) -> Result<Vec<(String, f64)>, CliError>
     Ok(fractions)
 }
 
+/// The rows at HEAD; an error before the first commit.
+fn head_rows(store: &Store) -> Result<Vec<Row>, CliError> {
+    let head = store
+        .head()?
+        .ok_or_else(|| CliError::new("the dataset has no commits yet"))?;
+    Ok(store.commit_rows(&head)?)
+}
+
 pub fn split(args: &SplitArgs) -> Result<u8, CliError> {
     let (test, validation, seed) = (args.test, args.validation, args.seed);
     let fractions = fractions(test, validation)?;
     let store = Store::open(&args.dir.dir)?;
-    let head = store
-        .head()?
-        .ok_or_else(|| CliError::new("the dataset has no commits yet"))?;
-    let rows = store.commit_rows(&head)?;
+    let rows = head_rows(&store)?;
     let from = args.from.as_deref();
     let changes = anneal_data::split::stratified(&rows, from, &fractions, "train", seed);
     let message = format!("split test {test} validation {validation} seed {seed}");

@@ -11,7 +11,7 @@ use anneal_data::diff::Diff;
 use anneal_data::object::Row;
 use anneal_data::row::Meta;
 use anneal_data::tables::Change;
-use anneal_data::{CommitId, ExampleId, Store};
+use anneal_data::{CommitId, ExampleId, Store, StoreError};
 use serde::Serialize;
 
 /// `anneal data diff`'s arguments.
@@ -84,20 +84,26 @@ fn keys_sorted<S: serde::Serializer>(changes: &[Change], s: S) -> Result<S::Ok, 
     values.map_err(serde::ser::Error::custom)?.serialize(s)
 }
 
+impl Status {
+    /// The store's branch, its commit's layout and the staged changes.
+    fn read(store: &Store) -> Result<Status, StoreError> {
+        let staged = store.staged()?.map(|s| s.changes).unwrap_or_default();
+        let head = store.head()?;
+        let layout = head.map(|h| store.layout(&h)).transpose()?;
+        Ok(Status {
+            branch: store.branch()?,
+            commit: head,
+            examples: layout.map_or(0, |l| l.examples),
+            packs: layout.map(|l| l.packs),
+            patches: layout.map(|l| l.patches),
+            staged,
+        })
+    }
+}
+
 pub fn status(dir: &Path, json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
-    let staged = store.staged()?.map(|s| s.changes).unwrap_or_default();
-    let head = store.head()?;
-    let layout = head.map(|h| store.layout(&h)).transpose()?;
-    let status = Status {
-        branch: store.branch()?,
-        commit: head,
-        examples: layout.map_or(0, |l| l.examples),
-        packs: layout.map(|l| l.packs),
-        patches: layout.map(|l| l.patches),
-        staged,
-    };
-    super::print(&status, json);
+    super::print(&Status::read(&store)?, json);
     Ok(0)
 }
 
@@ -262,15 +268,7 @@ impl fmt::Display for DiffView {
                 writeln!(f, "{line}")?;
             }
         }
-        write!(
-            f,
-            "{} added, {} removed, {} relabeled, {} metadata changed, {} changed",
-            self.added.len(),
-            self.removed.len(),
-            self.relabeled.len(),
-            self.meta_changed.len(),
-            self.changed.len()
-        )?;
+        write!(f, "{}", self.totals())?;
         if self.class_counts.is_empty() {
             return Ok(());
         }
@@ -279,6 +277,18 @@ impl fmt::Display for DiffView {
 }
 
 impl DiffView {
+    /// How many examples were added, removed, relabeled and otherwise changed.
+    fn totals(&self) -> String {
+        format!(
+            "{} added, {} removed, {} relabeled, {} metadata changed, {} changed",
+            self.added.len(),
+            self.removed.len(),
+            self.relabeled.len(),
+            self.meta_changed.len(),
+            self.changed.len()
+        )
+    }
+
     /// `LABEL: +N` per label whose count changed, `(unlabeled)` for none.
     fn per_class(&self) -> String {
         let class = |k: &str| if k.is_empty() { "(unlabeled)" } else { k }.to_string();
@@ -295,17 +305,21 @@ fn meta_changes(before: &Meta, after: &Meta) -> String {
     let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
         return format!("{before} -> {after}");
     };
-    let show = |v: Option<&serde_json::Value>| match v {
-        None => "(none)".to_string(),
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(v) => v.to_string(),
-    };
     let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     keys.into_iter()
         .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| format!("{k}: {} -> {}", show(a.get(k)), show(b.get(k))))
+        .map(|k| format!("{k}: {} -> {}", field_text(a.get(k)), field_text(b.get(k))))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A metadata value for people: a string as it is, `(none)` where absent, JSON otherwise.
+fn field_text(v: Option<&serde_json::Value>) -> String {
+    match v {
+        None => "(none)".to_string(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    }
 }
 
 pub fn diff(args: &DiffArgs) -> Result<u8, CliError> {
@@ -327,21 +341,27 @@ struct Shown {
     time: u64,
 }
 
+impl Shown {
+    /// Commit `rev` of `store`, with what it changed (its counts only past 20 examples added).
+    fn read(store: &Store, rev: &str) -> Result<Shown, CliError> {
+        let h = store.resolve(rev)?;
+        let c = store.commit_object(&h)?;
+        let d = first_parent_diff(store, h, c.parents.first())?;
+        let stat = d.added.len() > 20;
+        Ok(Shown {
+            author: c.author,
+            commit: h,
+            diff: DiffView::new(d, stat),
+            message: c.message,
+            parents: c.parents,
+            time: c.time,
+        })
+    }
+}
+
 pub fn show(dir: &Path, rev: &str, json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
-    let h = store.resolve(rev)?;
-    let c = store.commit_object(&h)?;
-    let d = first_parent_diff(&store, h, c.parents.first())?;
-    let stat = d.added.len() > 20;
-    let shown = Shown {
-        author: c.author,
-        commit: h,
-        diff: DiffView::new(d, stat),
-        message: c.message,
-        parents: c.parents,
-        time: c.time,
-    };
-    super::print(&shown, json);
+    super::print(&Shown::read(&store, rev)?, json);
     Ok(0)
 }
 
