@@ -57,8 +57,13 @@ pub fn merge_base(store: &Store, a: CommitId, b: CommitId) -> Result<Option<Comm
 
 type ById = HashMap<ExampleId, Row>;
 
-fn by_id(rows: Vec<Row>) -> ById {
-    rows.into_iter().map(|r| (r.id.clone(), r)).collect()
+/// The rows of commit `h` by id (none for no commit).
+fn rows_at(store: &Store, h: Option<CommitId>) -> Result<ById, StoreError> {
+    let Some(h) = h else {
+        return Ok(HashMap::new());
+    };
+    let rows = store.commit_rows(&h)?;
+    Ok(rows.into_iter().map(|r| (r.id.clone(), r)).collect())
 }
 
 /// Merge commit `theirs` (named `name` in the message) into the current branch.
@@ -78,13 +83,12 @@ pub fn merge(
         store.move_branch(Some(ours), theirs, &format!("fast-forward to {name}"))?;
         return Ok(Outcome::FastForward(theirs));
     }
-    let rows = |h: Option<CommitId>| -> Result<ById, StoreError> {
-        match h {
-            Some(h) => Ok(by_id(store.commit_rows(&h)?)),
-            None => Ok(HashMap::new()),
-        }
-    };
-    let sides = [rows(base)?, rows(Some(ours))?, rows(Some(theirs))?];
+    let (o, t) = (Some(ours), Some(theirs));
+    let sides = [
+        rows_at(store, base)?,
+        rows_at(store, o)?,
+        rows_at(store, t)?,
+    ];
     let (merged, conflicts) = merge_rows(&sides, prefer);
     if prefer.is_none() && !conflicts.is_empty() {
         return Ok(Outcome::Conflicts(conflicts));

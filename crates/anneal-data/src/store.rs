@@ -303,31 +303,18 @@ impl Store {
     /// Read and check one chunk of a full table.
     pub fn chunk(&self, c: &ChunkRef) -> Result<Vec<Row>, StoreError> {
         let body = self.get(Kind::Chunk, &c.hash)?;
-        let rows = decode_chunk(&body).map_err(|source| StoreError::Decode {
+        let decode = |source| StoreError::Decode {
             hash: c.hash,
             source,
-        })?;
-        let bad = |message: String| StoreError::Decode {
-            hash: c.hash,
-            source: DecodeError {
+        };
+        let rows = decode_chunk(&body).map_err(decode)?;
+        check_chunk(c, &rows).map_err(|message| {
+            decode(DecodeError {
                 kind: "chunk",
                 offset: 6,
                 message,
-            },
-        };
-        if rows.len() != c.rows as usize {
-            return Err(bad(format!(
-                "{} rows, the table says {}",
-                rows.len(),
-                c.rows
-            )));
-        }
-        if rows.first().map(|r| &r.id) != Some(&c.first) {
-            return Err(bad(format!(
-                "first row is not `{}` as the table says",
-                c.first
-            )));
-        }
+            })
+        })?;
         Ok(rows)
     }
 
@@ -469,6 +456,18 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// What is wrong with a chunk's `rows` against what its table says of them (their count and
+/// first id).
+fn check_chunk(c: &ChunkRef, rows: &[Row]) -> Result<(), String> {
+    if rows.len() != c.rows as usize {
+        return Err(format!("{} rows, the table says {}", rows.len(), c.rows));
+    }
+    if rows.first().map(|r| &r.id) != Some(&c.first) {
+        return Err(format!("first row is not `{}` as the table says", c.first));
+    }
+    Ok(())
 }
 
 /// `blobs` cut into the runs packs hold: each ends at the blob that takes it to

@@ -173,12 +173,7 @@ impl Store {
         if let Some(r) = rows.iter().find(|r| ids.contains(r.id.as_str())) {
             return Err(StoreError::Duplicate { id: r.id.clone() });
         }
-        let mut known: HashSet<ContentHash> = all.iter().map(|r| r.payload).collect();
-        let fresh: Vec<&[u8]> = blobs
-            .iter()
-            .copied()
-            .filter(|b| known.insert(ContentHash::of(b)))
-            .collect();
+        let fresh = fresh_blobs(&all, blobs);
         all.extend(rows);
         let commit = self.commit_full_locked(all, &fresh, message)?;
         Ok((commit, fresh.len()))
@@ -256,29 +251,17 @@ impl Store {
         edits: Vec<Edit>,
         message: &str,
     ) -> Result<CommitId, StoreError> {
-        let commit = self.commit_object(&parent)?;
-        let base = commit.table;
+        let base = self.commit_object(&parent)?.table;
         let table = self.table_object(&base)?;
         let depth = match &table {
             Table::Full(_) => 1,
             Table::Patch(p) => p.depth + 1,
         };
-        let adds = edits.iter().filter(|e| matches!(e, Edit::Add(_))).count() as u64;
-        let removes = edits
-            .iter()
-            .filter(|e| matches!(e, Edit::Remove(_)))
-            .count() as u64;
         if depth > MAX_PATCH_DEPTH || edits.len() as u64 > table.rows() / 4 {
             let rows = apply_edits(self.rows(&table)?, &edits);
             return self.commit_full_locked(rows, &[], message);
         }
-        let patch = Table::Patch(PatchTable {
-            base,
-            depth,
-            rows: table.rows() + adds - removes,
-            packs: table.packs().to_vec(),
-            edits,
-        });
+        let patch = Table::Patch(patch_of(base, &table, depth, edits));
         let table_hash = self.put(Kind::Table, &encode_table(&patch)?)?;
         self.write_commit(vec![parent], ObjectId(table_hash), message)
     }
@@ -325,6 +308,29 @@ impl Store {
             }),
             None => Ok((ids, rows)),
         }
+    }
+}
+
+/// The blobs none of `rows` names yet, each once.
+fn fresh_blobs<'b>(rows: &[Row], blobs: &[&'b [u8]]) -> Vec<&'b [u8]> {
+    let mut known: HashSet<ContentHash> = rows.iter().map(|r| r.payload).collect();
+    let fresh = blobs.iter().copied();
+    fresh.filter(|b| known.insert(ContentHash::of(b))).collect()
+}
+
+/// A patch of `edits` over table `base` (which is `table`), `depth` patches from a full table.
+fn patch_of(base: ObjectId, table: &Table, depth: u32, edits: Vec<Edit>) -> PatchTable {
+    let adds = edits.iter().filter(|e| matches!(e, Edit::Add(_))).count() as u64;
+    let removes = edits
+        .iter()
+        .filter(|e| matches!(e, Edit::Remove(_)))
+        .count() as u64;
+    PatchTable {
+        base,
+        depth,
+        rows: table.rows() + adds - removes,
+        packs: table.packs().to_vec(),
+        edits,
     }
 }
 
