@@ -342,6 +342,28 @@ impl Remote<'_> {
 
     /// Download object `h`, refusing one larger than any store writes or whose bytes do not
     /// match its name.
+    /// Fetch `commit` and every object it reaches, each checked before its children are read.
+    async fn fetch_reachable(
+        &self,
+        store: &Store,
+        commit: CommitId,
+    ) -> Result<Transfer, RemoteError> {
+        let mut moved = Transfer {
+            commit,
+            objects: 0,
+            bytes: 0,
+        };
+        let mut stack = vec![(commit.0, Kind::Commit)];
+        let mut seen = HashSet::new();
+        while let Some((h, kind)) = stack.pop() {
+            if seen.insert(h) {
+                let bytes = self.fetch_object(store, h, &mut moved).await?;
+                stack.extend(children(kind, h, &bytes)?);
+            }
+        }
+        Ok(moved)
+    }
+
     async fn download(&self, h: ContentHash) -> Result<Vec<u8>, RemoteError> {
         failpoint::step("download").map_err(|e| self.error(e))?;
         let got = self
@@ -405,19 +427,7 @@ pub fn fetch_url(
                 "the remote has no branch `{branch}` (refs/heads/{branch} not found)"
             ))
         })?;
-        let mut moved = Transfer {
-            commit,
-            objects: 0,
-            bytes: 0,
-        };
-        let mut stack = vec![(commit.0, Kind::Commit)];
-        let mut seen = HashSet::new();
-        while let Some((h, kind)) = stack.pop() {
-            if seen.insert(h) {
-                let bytes = remote.fetch_object(store, h, &mut moved).await?;
-                stack.extend(children(kind, h, &bytes)?);
-            }
-        }
+        let moved = remote.fetch_reachable(store, commit).await?;
         store.set_remote_ref(name, branch, commit)?;
         Ok(moved)
     })

@@ -195,15 +195,7 @@ impl Store {
                 Table::Full(t) => return self.lookup_full(t, &rest, found),
                 Table::Patch(p) => p,
             };
-            rest.retain(|id| match p.edits.binary_search_by(|e| e.id().cmp(id)) {
-                Ok(k) => {
-                    if let Edit::Add(r) | Edit::Change(_, r) = &p.edits[k] {
-                        found.insert(r.id.clone(), r.clone());
-                    }
-                    false
-                }
-                Err(_) => true,
-            });
+            settle_edited(p, &mut rest, &mut found);
             if rest.is_empty() {
                 return Ok(found);
             }
@@ -309,6 +301,20 @@ impl Store {
             None => Ok((ids, rows)),
         }
     }
+}
+
+/// Take the ids patch `p` edits out of `rest`: a row it adds or changes is found, one it
+/// removes is absent, and its base cannot say otherwise.
+fn settle_edited(p: &PatchTable, rest: &mut Vec<&str>, found: &mut HashMap<ExampleId, Row>) {
+    rest.retain(|id| match p.edits.binary_search_by(|e| e.id().cmp(id)) {
+        Ok(k) => {
+            if let Edit::Add(r) | Edit::Change(_, r) = &p.edits[k] {
+                found.insert(r.id.clone(), r.clone());
+            }
+            false
+        }
+        Err(_) => true,
+    });
 }
 
 /// The blobs none of `rows` names yet, each once.
