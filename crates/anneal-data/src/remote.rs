@@ -340,8 +340,6 @@ impl Remote<'_> {
             .ok_or_else(|| self.error(format!("ref {r} is malformed")))
     }
 
-    /// Download object `h`, refusing one larger than any store writes or whose bytes do not
-    /// match its name.
     /// Fetch `commit` and every object it reaches, each checked before its children are read.
     async fn fetch_reachable(
         &self,
@@ -364,6 +362,8 @@ impl Remote<'_> {
         Ok(moved)
     }
 
+    /// Download object `h`, refusing one larger than any store writes or whose bytes do not
+    /// match its name.
     async fn download(&self, h: ContentHash) -> Result<Vec<u8>, RemoteError> {
         failpoint::step("download").map_err(|e| self.error(e))?;
         let got = self
