@@ -180,16 +180,21 @@ fn read_edits(path: &Path) -> Result<Vec<(String, String)>, CliError> {
         .collect())
 }
 
-/// The `(id, label)` edits of `label ID LABEL` or `label --from FILE.csv`, as changes.
-fn label_edits(args: &[String], from: Option<&Path>) -> Result<Vec<Change>, CliError> {
-    let edits = match (from, args) {
-        (Some(f), []) => read_edits(f)?,
-        (None, [id, label]) => vec![(id.clone(), label.clone())],
+/// The `(id, label)` pairs `label ID LABEL` or `label --from FILE.csv` names.
+fn edit_pairs(args: &[String], from: Option<&Path>) -> Result<Vec<(String, String)>, CliError> {
+    match (from, args) {
+        (Some(f), []) => read_edits(f),
+        (None, [id, label]) => Ok(vec![(id.clone(), label.clone())]),
         _ => {
             let usage = "expected `label ID LABEL` or `label --from FILE.csv`";
-            return Err(CliError::new(usage));
+            Err(CliError::new(usage))
         }
-    };
+    }
+}
+
+/// The `(id, label)` edits of `label ID LABEL` or `label --from FILE.csv`, as changes.
+fn label_edits(args: &[String], from: Option<&Path>) -> Result<Vec<Change>, CliError> {
+    let edits = edit_pairs(args, from)?;
     if let Some((id, _)) = edits.iter().find(|(id, l)| id.is_empty() || l.is_empty()) {
         let message = format!("empty id or label in the edit for `{id}`");
         return Err(CliError::new(message));

@@ -108,11 +108,15 @@ pub fn remote(dir: &Path, args: &[String], json: bool) -> Result<u8, CliError> {
     Ok(0)
 }
 
-/// The branch named, or the current one.
-fn branch_or_current(store: &Store, branch: Option<&str>) -> Result<String, CliError> {
-    match branch {
-        Some(b) => Ok(b.to_string()),
-        None => Ok(store.branch()?),
+impl RemoteBranchArgs {
+    /// The store, and the branch named (the current one by default).
+    fn open(&self) -> Result<(Store, String), CliError> {
+        let store = Store::open(&self.dir.dir)?;
+        let branch = match &self.branch {
+            Some(b) => b.clone(),
+            None => store.branch()?,
+        };
+        Ok((store, branch))
     }
 }
 
@@ -138,8 +142,7 @@ impl fmt::Display for Pushed {
 
 pub fn push(args: &RemoteBranchArgs) -> Result<u8, CliError> {
     let (remote, json) = (&args.remote, args.json);
-    let store = Store::open(&args.dir.dir)?;
-    let branch = branch_or_current(&store, args.branch.as_deref())?;
+    let (store, branch) = args.open()?;
     let pushed = Moved::from(push_branch(&store, remote, &branch)?);
     let pushed = Pushed {
         branch,
@@ -194,8 +197,7 @@ impl fmt::Display for Pulled {
 
 pub fn pull(args: &RemoteBranchArgs) -> Result<u8, CliError> {
     let (remote, json) = (&args.remote, args.json);
-    let store = Store::open(&args.dir.dir)?;
-    let branch = branch_or_current(&store, args.branch.as_deref())?;
+    let (store, branch) = args.open()?;
     let t = fetch(&store, remote, &branch)?;
     let mut pulled = Pulled {
         branch,
