@@ -53,7 +53,7 @@ pub enum BuildError {
     #[error("example `{id}` has label `{label}`, which is not one of the program's classes ({})", classes.join(", "))]
     UnknownLabel {
         /// The example.
-        id: String,
+        id: anneal_data::ExampleId,
         /// Its label.
         label: String,
         /// The program's classes.
@@ -63,7 +63,7 @@ pub enum BuildError {
     #[error("example `{id}`: {message}")]
     Payload {
         /// The example.
-        id: String,
+        id: anneal_data::ExampleId,
         /// What is wrong.
         message: String,
     },

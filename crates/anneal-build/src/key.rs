@@ -1,12 +1,12 @@
 //! The build key: what a package is a pure function of.
 
-use anneal_data::ContentHash;
+use anneal_data::CommitId;
 use anneal_engine::{ENGINE, ENGINE_VERSION};
 use anneal_spec::Program;
 
 /// BLAKE3 over the canonical program, the dataset commit, the engine and its version, and the
 /// seed. An unchanged key is a cache hit.
-pub fn build_key(program: &Program, commit: &ContentHash) -> String {
+pub fn build_key(program: &Program, commit: &CommitId) -> String {
     let mut h = blake3::Hasher::new();
     h.update(b"anneal-build-key 1\n");
     h.update(program.canonical_json().as_bytes());

@@ -24,7 +24,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anneal_data::{ContentHash, Store};
+use anneal_data::{CommitId, Store};
 use anneal_engine::{
     ENGINE, ENGINE_VERSION, Examples, Model, Normalization, Observer, Trained, preprocess,
 };
@@ -47,7 +47,7 @@ pub struct Built {
     /// The build key.
     pub build_key: String,
     /// The dataset commit.
-    pub dataset_commit: String,
+    pub dataset_commit: CommitId,
     /// Test accuracy.
     pub accuracy: f64,
     /// Test examples.
@@ -58,12 +58,12 @@ pub struct Built {
 
 impl Built {
     /// The outcome of a build of `key` (its time not yet counted).
-    fn new(package: PathBuf, fresh: bool, key: &str, commit: &ContentHash, m: &Metrics) -> Built {
+    fn new(package: PathBuf, fresh: bool, key: &str, commit: &CommitId, m: &Metrics) -> Built {
         Built {
             package,
             fresh,
             build_key: key.to_string(),
-            dataset_commit: commit.to_hex(),
+            dataset_commit: *commit,
             accuracy: m.accuracy,
             test_examples: m.examples,
             seconds: 0.0,
@@ -107,7 +107,7 @@ pub fn build(
 
 /// The existing package for `key`, if it and its report are there (a lost lock is written
 /// again from it).
-fn fresh(project: &Project, commit: &ContentHash, key: &str) -> Result<Option<Built>, BuildError> {
+fn fresh(project: &Project, commit: &CommitId, key: &str) -> Result<Option<Built>, BuildError> {
     let path = project.package_path();
     let Ok(header) = anneal_pack::Header::read(&path) else {
         return Ok(None);
@@ -126,7 +126,7 @@ fn fresh(project: &Project, commit: &ContentHash, key: &str) -> Result<Option<Bu
 /// Train, evaluate and write everything for `key`.
 fn compile(
     project: &Project,
-    commit: &ContentHash,
+    commit: &CommitId,
     key: &str,
     observer: &mut dyn Observer,
     log: &mut dyn FnMut(String),
@@ -223,7 +223,7 @@ fn check_splits(
     Ok(())
 }
 
-fn lineage(project: &Project, commit: &ContentHash, key: &str) -> Lineage {
+fn lineage(project: &Project, commit: &CommitId, key: &str) -> Lineage {
     Lineage {
         dataset_commit: commit.to_hex(),
         build_key: key.to_string(),
@@ -239,7 +239,7 @@ fn lineage(project: &Project, commit: &ContentHash, key: &str) -> Lineage {
 /// Write the report, then the package, then the lock, each atomically.
 fn write(
     project: &Project,
-    commit: &ContentHash,
+    commit: &CommitId,
     key: &str,
     package: &Package,
     report: &Report,

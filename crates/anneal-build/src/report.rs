@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use anneal_data::ContentHash;
 use anneal_data::fs::write_atomic;
+use anneal_data::{CommitId, ExampleId};
 use anneal_engine::{ENGINE, ENGINE_VERSION};
 use anneal_pack::Package;
 use serde::{Deserialize, Serialize};
@@ -32,7 +32,7 @@ pub struct Report {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainReport {
     /// Example ids.
-    pub ids: Vec<String>,
+    pub ids: Vec<ExampleId>,
     /// Class index per example.
     pub labels: Vec<u32>,
     /// `loss[epoch][example]`
@@ -43,7 +43,7 @@ pub struct TrainReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestReport {
     /// Example ids.
-    pub ids: Vec<String>,
+    pub ids: Vec<ExampleId>,
     /// Class index per example.
     pub labels: Vec<u32>,
     /// `probs[example][class]`
@@ -78,7 +78,7 @@ impl Report {
 /// Write `anneal.lock` in `dir` for a package of `bytes`, unless it already says exactly that.
 pub fn write_lock(
     dir: &Path,
-    commit: &ContentHash,
+    commit: &CommitId,
     key: &str,
     bytes: &[u8],
 ) -> Result<(), BuildError> {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anneal_data::import::{Format, ImportOptions, NoProgress, import_all};
-use anneal_data::{ContentHash, Store, StoreError};
+use anneal_data::{CommitId, Store, StoreError};
 use anneal_spec::SourceFormat;
 
 use crate::{BuildError, Project};
@@ -13,7 +13,7 @@ use crate::{BuildError, Project};
 pub fn resolve_commit(
     project: &Project,
     log: &mut dyn FnMut(String),
-) -> Result<ContentHash, BuildError> {
+) -> Result<CommitId, BuildError> {
     match Store::open(&project.dir) {
         Ok(store) => {
             if let Some(h) = store.head()? {
@@ -32,10 +32,7 @@ pub fn resolve_commit(
 
 /// Import every declared source as one commit: a source that fails leaves no other imported,
 /// so the next build does not train on part of the program's data.
-fn import_sources(
-    project: &Project,
-    log: &mut dyn FnMut(String),
-) -> Result<ContentHash, BuildError> {
+fn import_sources(project: &Project, log: &mut dyn FnMut(String)) -> Result<CommitId, BuildError> {
     let sources = &project.program.sources;
     let paths: Vec<PathBuf> = sources.iter().map(|s| project.dir.join(&s.path)).collect();
     let opts: Vec<ImportOptions> = sources

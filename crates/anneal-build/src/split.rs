@@ -2,7 +2,7 @@
 
 use anneal_data::object::Row;
 use anneal_data::payload::decode_image;
-use anneal_data::{ContentHash, Snapshot, Store};
+use anneal_data::{CommitId, ExampleId, Snapshot, Store};
 use anneal_spec::Program;
 
 use crate::BuildError;
@@ -11,7 +11,7 @@ use crate::BuildError;
 #[derive(Debug, Default)]
 pub struct Split {
     /// Example ids, in id order.
-    pub ids: Vec<String>,
+    pub ids: Vec<ExampleId>,
     /// `C * H * W` pixels per example.
     pub pixels: Vec<u8>,
     /// Class index per example.
@@ -22,7 +22,7 @@ pub struct Split {
 pub fn collect(
     program: &Program,
     store: &Store,
-    commit: &ContentHash,
+    commit: &CommitId,
     split: &str,
 ) -> Result<Split, BuildError> {
     let snap = store.snapshot(commit)?;

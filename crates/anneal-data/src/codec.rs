@@ -132,7 +132,7 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn row(&mut self) -> Result<Row, DecodeError> {
         let len = self.u16()? as usize;
-        let id = self.string(len)?;
+        let id = self.string(len)?.into();
         let payload = self.hash()?;
         let label = match self.u16()? {
             u16::MAX => None,

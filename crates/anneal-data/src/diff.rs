@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::edits::edits_between;
-use crate::hash::{ContentHash, ObjectId};
+use crate::hash::{CommitId, ContentHash, ObjectId};
 use crate::object::{ChunkRef, Edit, Row, Table};
 use crate::store::{Store, StoreError};
 use crate::tables::chain;
@@ -67,18 +67,25 @@ impl Diff {
                 Edit::Change(a, b) => {
                     count(&a, -1);
                     count(&b, 1);
-                    if a.label != b.label {
-                        d.relabeled.push((a, b));
-                    } else if a.meta != b.meta {
-                        d.meta_changed.push((a, b));
-                    } else {
-                        d.changed.push((a, b));
-                    }
+                    d.push_change(a, b);
                 }
             }
         }
         d.class_counts = counts.into_iter().filter(|(_, v)| *v != 0).collect();
         d
+    }
+}
+
+impl Diff {
+    /// A changed example, listed by what changed: its label, else its metadata, else the rest.
+    fn push_change(&mut self, a: Row, b: Row) {
+        if a.label != b.label {
+            self.relabeled.push((a, b));
+        } else if a.meta != b.meta {
+            self.meta_changed.push((a, b));
+        } else {
+            self.changed.push((a, b));
+        }
     }
 }
 
@@ -118,7 +125,7 @@ fn invert(e: Edit) -> Edit {
 }
 
 /// The difference from commit `a` to commit `b`.
-pub fn diff(store: &Store, a: &ContentHash, b: &ContentHash) -> Result<Diff, StoreError> {
+pub fn diff(store: &Store, a: &CommitId, b: &CommitId) -> Result<Diff, StoreError> {
     let ta = store.commit_object(a)?.table;
     let tb = store.commit_object(b)?.table;
     let chain_b = chain(store, tb)?;

@@ -13,7 +13,7 @@ pub fn apply_edits(base: Vec<Row>, edits: &[Edit]) -> Vec<Row> {
             edits.next();
         }
         match edits.peek() {
-            Some(e) if e.id() == row.id => {
+            Some(e) if e.id() == row.id.as_str() => {
                 match e {
                     Edit::Change(_, after) | Edit::Add(after) => out.push(after.clone()),
                     Edit::Remove(_) => {}

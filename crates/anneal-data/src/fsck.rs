@@ -75,7 +75,7 @@ fn refs(store: &Store, report: &mut Report) -> Vec<CommitId> {
     for kind in ["heads", "tags", "remotes"] {
         for (name, path) in store.ref_files(kind) {
             match read_hash_file(&path) {
-                Ok(Some(h)) => roots.push(h.into()),
+                Ok(Some(h)) => roots.push(h),
                 Ok(None) => {}
                 Err(e) => report.problem(path, format!("ref `{name}` is unreadable: {e}")),
             }

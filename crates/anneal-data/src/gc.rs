@@ -24,10 +24,10 @@ pub struct Collected {
 /// Every object reachable from HEAD, the branches, the tags and the remote-tracking refs
 /// (`refs/remotes/`: what a fetch brought, such as a pull that stopped at a conflict).
 pub fn reachable(store: &Store) -> Result<HashSet<ContentHash>, StoreError> {
-    let mut roots: Vec<CommitId> = store.head()?.into_iter().map(CommitId).collect();
+    let mut roots: Vec<CommitId> = store.head()?.into_iter().collect();
     for kind in ["heads", "tags", "remotes"] {
         for (_, path) in store.ref_files(kind) {
-            roots.extend(read_hash_file(&path)?.map(CommitId));
+            roots.extend(read_hash_file(&path)?);
         }
     }
     Ok(reachable_objects(store, &roots)?.into_iter().collect())

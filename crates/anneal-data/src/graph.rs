@@ -147,7 +147,7 @@ mod tests {
         let b = store.commit(vec![row("e1", "1")], &[], "b").unwrap();
         store.checkout("x").unwrap();
         let c = store.commit(vec![row("e1", "2")], &[], "c").unwrap();
-        (dir, store, [a, b, c].map(CommitId))
+        (dir, store, [a, b, c])
     }
 
     #[test]

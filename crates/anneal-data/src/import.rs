@@ -141,12 +141,7 @@ pub fn import_idx(
     split: &str,
     unlabeled: bool,
 ) -> Result<ImportSummary, ImportError> {
-    let opts = ImportOptions {
-        split: split.into(),
-        unlabeled,
-        ..ImportOptions::new(Format::Idx)
-    };
-    import(program_dir, source, &opts, &mut NoProgress)
+    import_into(program_dir, source, Format::Idx, split, unlabeled)
 }
 
 /// Import a folder of images laid out as `FOLDER/LABEL/NAME.png` (or `.jpg`, `.jpeg`) as one
@@ -160,12 +155,23 @@ pub fn import_images(
     split: &str,
     unlabeled: bool,
 ) -> Result<ImportSummary, ImportError> {
+    import_into(program_dir, folder, Format::Images, split, unlabeled)
+}
+
+/// Import `source` as `format` into `split`, other options at their defaults, without progress.
+fn import_into(
+    program_dir: &Path,
+    source: &Path,
+    format: Format,
+    split: &str,
+    unlabeled: bool,
+) -> Result<ImportSummary, ImportError> {
     let opts = ImportOptions {
         split: split.into(),
         unlabeled,
-        ..ImportOptions::new(Format::Images)
+        ..ImportOptions::new(format)
     };
-    import(program_dir, folder, &opts, &mut NoProgress)
+    import(program_dir, source, &opts, &mut NoProgress)
 }
 
 fn read_idx(source: &Path, unlabeled: bool) -> Result<Read, ImportError> {
@@ -266,7 +272,7 @@ fn commit_examples(
 
 fn row(e: &Example, split: &str) -> Row {
     Row {
-        id: e.id.clone(),
+        id: e.id.as_str().into(),
         payload: ContentHash::of(&e.payload),
         label: e.label.clone(),
         split: split.to_string(),

@@ -11,7 +11,8 @@
 //! - [`object`]: the byte layout of every object kind (packs of payloads, chunks of example
 //!   rows cut at content-defined boundaries, tables, commits), on the shared `codec` (a
 //!   bounds-checked reader, and rows as chunks and patches hold them); [`pack`]: pack bodies;
-//!   [`row`]: one example as stored, with its typed metadata ([`row::Meta`]).
+//!   [`row`]: one example as stored, with its id ([`ExampleId`]) and typed metadata
+//!   ([`row::Meta`]).
 //! - [`idx`] and [`import`]: reading sources (IDX, image and WAV folders, CSV, JSONL), with
 //!   labels and metadata, and importing each as one commit.
 //! - [`stage`]: edits staged in `.anneal/index` and committed together; [`split`]: splits
@@ -67,5 +68,6 @@ pub mod store;
 pub mod tables;
 
 pub use hash::{CommitId, ContentHash, ObjectId};
+pub use row::ExampleId;
 pub use snapshot::Snapshot;
 pub use store::{Store, StoreError};

@@ -6,8 +6,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::graph;
-use crate::hash::{CommitId, ContentHash};
-use crate::object::Row;
+use crate::hash::CommitId;
+use crate::object::{ExampleId, Row};
 use crate::store::{Store, StoreError};
 
 /// Which side wins every conflict, when the user says so.
@@ -23,7 +23,7 @@ pub enum Side {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict {
     /// The example.
-    pub id: String,
+    pub id: ExampleId,
     /// In the common ancestor (None: added on both sides).
     pub base: Option<Row>,
     /// On the current branch (None: removed).
@@ -38,11 +38,11 @@ pub enum Outcome {
     /// The other side is already contained in ours.
     UpToDate,
     /// Ours was an ancestor of theirs: the branch moved to theirs.
-    FastForward(ContentHash),
+    FastForward(CommitId),
     /// A merge commit with both parents.
     Merged {
         /// The commit.
-        commit: ContentHash,
+        commit: CommitId,
         /// Conflicts resolved by the chosen side.
         resolved: usize,
     },
@@ -51,45 +51,44 @@ pub enum Outcome {
 }
 
 /// The nearest common ancestor of commits `a` and `b` (see [`graph::merge_base`]).
-pub fn merge_base(
-    store: &Store,
-    a: ContentHash,
-    b: ContentHash,
-) -> Result<Option<ContentHash>, StoreError> {
-    Ok(graph::merge_base(store, a.into(), b.into())?.map(ContentHash::from))
+pub fn merge_base(store: &Store, a: CommitId, b: CommitId) -> Result<Option<CommitId>, StoreError> {
+    graph::merge_base(store, a, b)
 }
 
-type ById = HashMap<String, Row>;
+type ById = HashMap<ExampleId, Row>;
 
-fn by_id(rows: Vec<Row>) -> ById {
-    rows.into_iter().map(|r| (r.id.clone(), r)).collect()
+/// The rows of commit `h` by id (none for no commit).
+fn rows_at(store: &Store, h: Option<CommitId>) -> Result<ById, StoreError> {
+    let Some(h) = h else {
+        return Ok(HashMap::new());
+    };
+    let rows = store.commit_rows(&h)?;
+    Ok(rows.into_iter().map(|r| (r.id.clone(), r)).collect())
 }
 
 /// Merge commit `theirs` (named `name` in the message) into the current branch.
 pub fn merge(
     store: &Store,
-    theirs: ContentHash,
+    theirs: CommitId,
     name: &str,
     prefer: Option<Side>,
 ) -> Result<Outcome, StoreError> {
     let _lock = store.lock()?;
-    let ours = CommitId(store.head()?.ok_or(StoreError::NoCommits)?);
-    let theirs = CommitId(theirs);
+    let ours = store.head()?.ok_or(StoreError::NoCommits)?;
     let base = graph::merge_base(store, ours, theirs)?;
     if base == Some(theirs) || ours == theirs {
         return Ok(Outcome::UpToDate);
     }
     if base == Some(ours) {
-        store.move_branch(Some(ours.0), theirs.0, &format!("fast-forward to {name}"))?;
-        return Ok(Outcome::FastForward(theirs.0));
+        store.move_branch(Some(ours), theirs, &format!("fast-forward to {name}"))?;
+        return Ok(Outcome::FastForward(theirs));
     }
-    let rows = |h: Option<CommitId>| -> Result<ById, StoreError> {
-        match h {
-            Some(h) => Ok(by_id(store.commit_rows(&h)?)),
-            None => Ok(HashMap::new()),
-        }
-    };
-    let sides = [rows(base)?, rows(Some(ours))?, rows(Some(theirs))?];
+    let (o, t) = (Some(ours), Some(theirs));
+    let sides = [
+        rows_at(store, base)?,
+        rows_at(store, o)?,
+        rows_at(store, t)?,
+    ];
     let (merged, conflicts) = merge_rows(&sides, prefer);
     if prefer.is_none() && !conflicts.is_empty() {
         return Ok(Outcome::Conflicts(conflicts));
@@ -105,7 +104,7 @@ pub fn merge(
 /// when given, left out of the rows otherwise).
 fn merge_rows(sides: &[ById; 3], prefer: Option<Side>) -> (Vec<Row>, Vec<Conflict>) {
     let [b, o, t] = sides;
-    let ids: BTreeSet<&String> = b.keys().chain(o.keys()).chain(t.keys()).collect();
+    let ids: BTreeSet<&ExampleId> = b.keys().chain(o.keys()).chain(t.keys()).collect();
     let mut merged = Vec::with_capacity(o.len().max(t.len()));
     let mut conflicts = Vec::new();
     for id in ids {
@@ -138,9 +137,9 @@ fn commit_merge(
     [ours, theirs]: [CommitId; 2],
     rows: Vec<Row>,
     name: &str,
-) -> Result<ContentHash, StoreError> {
-    let mut packs = store.table(&store.commit_object(&ours)?)?.packs().to_vec();
-    packs.extend_from_slice(store.table(&store.commit_object(&theirs)?)?.packs());
+) -> Result<CommitId, StoreError> {
+    let mut packs = store.commit_table(&ours)?.packs().to_vec();
+    packs.extend_from_slice(store.commit_table(&theirs)?.packs());
     let message = format!("merge {name}");
     store.write_full(vec![ours, theirs], rows, packs, &message)
 }

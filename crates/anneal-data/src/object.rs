@@ -39,7 +39,7 @@ use crate::limits::RowError;
 
 pub use crate::codec::DecodeError;
 pub use crate::pack::{decode_pack, encode_pack};
-pub use crate::row::Row;
+pub use crate::row::{ExampleId, Row};
 
 /// The object header magic.
 pub const MAGIC: &[u8; 4] = b"ANOB";
@@ -221,14 +221,14 @@ pub struct ChunkRef {
     /// Rows in it.
     pub rows: u32,
     /// Its first (smallest) id.
-    pub first: String,
+    pub first: ExampleId,
 }
 
 /// An edit of a base table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatchTable {
     /// The table this edits.
-    pub base: ContentHash,
+    pub base: ObjectId,
     /// Patches between this and the nearest full table (1 for a patch of a full table).
     pub depth: u32,
     /// Rows after the edit.
@@ -315,7 +315,7 @@ fn encode_full(t: &FullTable, out: &mut Vec<u8>) -> Result<(), RowError> {
 }
 
 fn encode_patch(p: &PatchTable, out: &mut Vec<u8>) -> Result<(), RowError> {
-    out.extend_from_slice(&p.base.0);
+    out.extend_from_slice(&p.base.0.0);
     out.extend_from_slice(&p.depth.to_le_bytes());
     out.extend_from_slice(&p.rows.to_le_bytes());
     encode_packs(&p.packs, out);
@@ -354,7 +354,7 @@ impl Reader<'_> {
         for _ in 0..n {
             let (hash, count) = (self.hash()?, self.u32()?);
             let len = self.u16()? as usize;
-            let first = self.string(len)?;
+            let first = self.string(len)?.into();
             chunks.push(ChunkRef {
                 hash,
                 rows: count,
@@ -378,7 +378,7 @@ impl Reader<'_> {
     }
 
     fn patch_table(&mut self) -> Result<PatchTable, DecodeError> {
-        let (base, depth, rows) = (self.hash()?, self.u32()?, self.u64()?);
+        let (base, depth, rows) = (ObjectId(self.hash()?), self.u32()?, self.u64()?);
         let packs = self.packs()?;
         let n = self.count(1 + ROW_MIN)?;
         let mut edits: Vec<Edit> = Vec::with_capacity(n);
@@ -480,7 +480,7 @@ mod tests {
 
     fn row(i: usize) -> Row {
         Row {
-            id: format!("ex:{i:06}"),
+            id: format!("ex:{i:06}").into(),
             payload: ContentHash::of(&i.to_le_bytes()),
             label: (!i.is_multiple_of(3)).then(|| (i % 10).to_string()),
             split: if i.is_multiple_of(2) {

@@ -7,9 +7,9 @@
 use std::path::PathBuf;
 
 use crate::fs::write_atomic;
-use crate::hash::ContentHash;
+use crate::hash::{CommitId, ContentHash};
 use crate::object::Kind;
-use crate::store::{Store, StoreError, read_hash_file, valid_ref_name};
+use crate::store::{Store, StoreError, read_hash_file, valid_ref_name, write_ref};
 
 impl Store {
     fn ref_path(&self, kind: &str, name: &str) -> Result<PathBuf, StoreError> {
@@ -19,11 +19,11 @@ impl Store {
         Ok(self.root().join("refs").join(kind).join(name))
     }
 
-    fn read_ref(&self, kind: &str, name: &str) -> Result<Option<ContentHash>, StoreError> {
+    fn read_ref(&self, kind: &str, name: &str) -> Result<Option<CommitId>, StoreError> {
         read_hash_file(&self.ref_path(kind, name)?)
     }
 
-    fn list_refs(&self, kind: &str) -> Result<Vec<(String, ContentHash)>, StoreError> {
+    fn list_refs(&self, kind: &str) -> Result<Vec<(String, CommitId)>, StoreError> {
         let mut out = Vec::new();
         for (name, path) in self.ref_files(kind) {
             if let Some(h) = read_hash_file(&path)? {
@@ -58,21 +58,16 @@ impl Store {
     }
 
     /// Branches and the commits they point at.
-    pub fn branches(&self) -> Result<Vec<(String, ContentHash)>, StoreError> {
+    pub fn branches(&self) -> Result<Vec<(String, CommitId)>, StoreError> {
         self.list_refs("heads")
     }
 
     /// Tags and the commits they point at.
-    pub fn tags(&self) -> Result<Vec<(String, ContentHash)>, StoreError> {
+    pub fn tags(&self) -> Result<Vec<(String, CommitId)>, StoreError> {
         self.list_refs("tags")
     }
 
-    fn create_ref(
-        &self,
-        kind: &'static str,
-        name: &str,
-        at: ContentHash,
-    ) -> Result<(), StoreError> {
+    fn create_ref(&self, kind: &'static str, name: &str, at: CommitId) -> Result<(), StoreError> {
         let path = self.ref_path(kind, name)?;
         if path.exists() {
             return Err(StoreError::RefExists {
@@ -81,22 +76,15 @@ impl Store {
             });
         }
         self.commit_object(&at)?;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        write_atomic(&path, format!("{at}\n").as_bytes())
-            .map_err(|source| StoreError::Io { path, source })
+        write_ref(&path, at)
     }
 
     fn create_at_head(
         &self,
         kind: &'static str,
         name: &str,
-        at: Option<ContentHash>,
-    ) -> Result<ContentHash, StoreError> {
+        at: Option<CommitId>,
+    ) -> Result<CommitId, StoreError> {
         let at = match at {
             Some(h) => h,
             None => self.head()?.ok_or(StoreError::NoCommits)?,
@@ -106,25 +94,17 @@ impl Store {
     }
 
     /// Create branch `name` at `at` (default HEAD).
-    pub fn create_branch(
-        &self,
-        name: &str,
-        at: Option<ContentHash>,
-    ) -> Result<ContentHash, StoreError> {
+    pub fn create_branch(&self, name: &str, at: Option<CommitId>) -> Result<CommitId, StoreError> {
         self.create_at_head("heads", name, at)
     }
 
     /// Create tag `name` at `at` (default HEAD).
-    pub fn create_tag(
-        &self,
-        name: &str,
-        at: Option<ContentHash>,
-    ) -> Result<ContentHash, StoreError> {
+    pub fn create_tag(&self, name: &str, at: Option<CommitId>) -> Result<CommitId, StoreError> {
         self.create_at_head("tags", name, at)
     }
 
     /// Make `name` the current branch.
-    pub fn checkout(&self, name: &str) -> Result<ContentHash, StoreError> {
+    pub fn checkout(&self, name: &str) -> Result<CommitId, StoreError> {
         let _lock = self.lock()?;
         if self.staged()?.is_some() {
             return Err(StoreError::Staged {
@@ -142,7 +122,7 @@ impl Store {
 
     /// The commit a branch, tag or remote-tracking branch (`REMOTE/BRANCH`) of that name
     /// names, in that order.
-    fn named(&self, rev: &str) -> Result<Option<ContentHash>, StoreError> {
+    fn named(&self, rev: &str) -> Result<Option<CommitId>, StoreError> {
         if let Some(h) = self.read_ref("heads", rev)? {
             return Ok(Some(h));
         }
@@ -156,7 +136,7 @@ impl Store {
     }
 
     /// The commits whose hash starts with `prefix` (4 to 63 lowercase hex digits).
-    fn commits_prefixed(&self, prefix: &str) -> Vec<ContentHash> {
+    fn commits_prefixed(&self, prefix: &str) -> Vec<CommitId> {
         let dir = self.root().join("objects").join(&prefix[..2]);
         let mut found = Vec::new();
         for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
@@ -165,14 +145,14 @@ impl Store {
                 && let Ok(h) = name.parse::<ContentHash>()
                 && self.get(Kind::Commit, &h).is_ok()
             {
-                found.push(h);
+                found.push(CommitId(h));
             }
         }
         found
     }
 
     /// The commit a revision names.
-    pub fn resolve(&self, rev: &str) -> Result<ContentHash, StoreError> {
+    pub fn resolve(&self, rev: &str) -> Result<CommitId, StoreError> {
         if rev == "HEAD" {
             return self.head()?.ok_or(StoreError::NoCommits);
         }
@@ -181,17 +161,12 @@ impl Store {
         {
             return Ok(h);
         }
-        if let Ok(h) = rev.parse::<ContentHash>() {
+        if let Ok(h) = rev.parse::<CommitId>() {
             self.commit_object(&h)
                 .map_err(|_| StoreError::UnknownRevision(rev.into()))?;
             return Ok(h);
         }
-        let hex = rev.len() >= 4
-            && rev.len() < 64
-            && rev
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if !hex {
+        if !is_hex_prefix(rev) {
             return Err(StoreError::UnknownRevision(rev.chars().take(80).collect()));
         }
         let found = self.commits_prefixed(rev);
@@ -201,4 +176,12 @@ impl Store {
             _ => Err(StoreError::AmbiguousRevision(rev.into())),
         }
     }
+}
+
+/// 4 to 63 lowercase hex digits: what may name a commit by the start of its hash.
+fn is_hex_prefix(rev: &str) -> bool {
+    (4..64).contains(&rev.len())
+        && rev
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }

@@ -189,15 +189,15 @@ pub fn push(store: &Store, name: &str, branch: &str) -> Result<Transfer, RemoteE
         name,
     };
     let commit = store.resolve(branch)?;
-    let reachable = reachable_objects(store, &[CommitId(commit)])?;
+    let reachable = reachable_objects(store, &[commit])?;
     let ff = FastForward {
         remote: &remote,
         branch,
-        history: &ancestors(store, CommitId(commit))?,
+        history: &ancestors(store, commit)?,
     };
     runtime()?.block_on(async {
         ff.check().await?;
-        let moved = remote.upload(store, CommitId(commit), &reachable).await?;
+        let moved = remote.upload(store, commit, &reachable).await?;
         failpoint::step("upload ref").map_err(|e| remote.error(e))?;
         ff.check().await?;
         let r = StorePath::from(format!("refs/heads/{branch}"));
@@ -340,6 +340,28 @@ impl Remote<'_> {
             .ok_or_else(|| self.error(format!("ref {r} is malformed")))
     }
 
+    /// Fetch `commit` and every object it reaches, each checked before its children are read.
+    async fn fetch_reachable(
+        &self,
+        store: &Store,
+        commit: CommitId,
+    ) -> Result<Transfer, RemoteError> {
+        let mut moved = Transfer {
+            commit,
+            objects: 0,
+            bytes: 0,
+        };
+        let mut stack = vec![(commit.0, Kind::Commit)];
+        let mut seen = HashSet::new();
+        while let Some((h, kind)) = stack.pop() {
+            if seen.insert(h) {
+                let bytes = self.fetch_object(store, h, &mut moved).await?;
+                stack.extend(children(kind, h, &bytes)?);
+            }
+        }
+        Ok(moved)
+    }
+
     /// Download object `h`, refusing one larger than any store writes or whose bytes do not
     /// match its name.
     async fn download(&self, h: ContentHash) -> Result<Vec<u8>, RemoteError> {
@@ -405,20 +427,8 @@ pub fn fetch_url(
                 "the remote has no branch `{branch}` (refs/heads/{branch} not found)"
             ))
         })?;
-        let mut moved = Transfer {
-            commit,
-            objects: 0,
-            bytes: 0,
-        };
-        let mut stack = vec![(commit.0, Kind::Commit)];
-        let mut seen = HashSet::new();
-        while let Some((h, kind)) = stack.pop() {
-            if seen.insert(h) {
-                let bytes = remote.fetch_object(store, h, &mut moved).await?;
-                stack.extend(children(kind, h, &bytes)?);
-            }
-        }
-        store.set_remote_ref(name, branch, commit.0)?;
+        let moved = remote.fetch_reachable(store, commit).await?;
+        store.set_remote_ref(name, branch, commit)?;
         Ok(moved)
     })
 }
@@ -449,7 +459,7 @@ fn children(
                     }
                 }
                 let packs = p.packs.iter().map(|p| (*p, Kind::Pack));
-                Ok(packs.chain([(p.base, Kind::Table)]).collect())
+                Ok(packs.chain([(*p.base, Kind::Table)]).collect())
             }
         },
         Kind::Chunk => {
@@ -514,35 +524,19 @@ impl Store {
         &self,
         remote: &str,
         branch: &str,
-        commit: ContentHash,
+        commit: CommitId,
     ) -> Result<(), StoreError> {
         let path = self.root().join("refs/remotes").join(remote).join(branch);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        write_atomic(&path, format!("{commit}\n").as_bytes())
-            .map_err(|source| StoreError::Io { path, source })
+        crate::store::write_ref(&path, commit)
     }
 
     /// The commit `refs/remotes/REMOTE/BRANCH` names.
-    pub fn remote_ref(
-        &self,
-        remote: &str,
-        branch: &str,
-    ) -> Result<Option<ContentHash>, StoreError> {
+    pub fn remote_ref(&self, remote: &str, branch: &str) -> Result<Option<CommitId>, StoreError> {
         crate::store::read_hash_file(&self.root().join("refs/remotes").join(remote).join(branch))
     }
 
     /// Point the current branch at `commit` (it must be present), as after a clone.
-    pub fn reset_branch(
-        &self,
-        commit: impl Into<CommitId>,
-        message: &str,
-    ) -> Result<(), StoreError> {
-        let commit = ContentHash::from(commit.into());
+    pub fn reset_branch(&self, commit: CommitId, message: &str) -> Result<(), StoreError> {
         let _lock = self.lock()?;
         self.commit_object(&commit)?;
         let old = self.head()?;

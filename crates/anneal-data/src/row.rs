@@ -1,7 +1,9 @@
-//! [`Row`]: one example as the store holds it, with its [`Meta`]data.
+//! [`Row`]: one example as the store holds it, with its [`ExampleId`] and [`Meta`]data.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Deref;
 
 use serde_json::Value;
 
@@ -11,7 +13,7 @@ use crate::hash::ContentHash;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     /// Stable id, unique in the dataset.
-    pub id: String,
+    pub id: ExampleId,
     /// Hash of the payload blob.
     pub payload: ContentHash,
     /// Label, or `None` for the unlabeled pool.
@@ -20,6 +22,79 @@ pub struct Row {
     pub split: String,
     /// Metadata: a JSON object of strings, or none.
     pub meta: Meta,
+}
+
+/// An example's id: the user's string, unique in its dataset. What it may hold is checked where
+/// rows are written ([`crate::limits`]); it reads as its string (`Deref`, `Borrow<str>`, so maps
+/// keyed by id are looked up by `&str`), and serializes, displays and orders as it.
+#[derive(
+    Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct ExampleId(String);
+
+impl ExampleId {
+    /// The id's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for ExampleId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for ExampleId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for ExampleId {
+    fn from(id: String) -> Self {
+        ExampleId(id)
+    }
+}
+
+impl From<&str> for ExampleId {
+    fn from(id: &str) -> Self {
+        ExampleId(id.to_string())
+    }
+}
+
+impl From<ExampleId> for String {
+    fn from(id: ExampleId) -> Self {
+        id.0
+    }
+}
+
+impl PartialEq<str> for ExampleId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for ExampleId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl fmt::Display for ExampleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// As the string (so a row's `Debug` reads as it did when the id was a `String`).
+impl fmt::Debug for ExampleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
 }
 
 /// An example's metadata: a JSON object of string fields (`{"speaker":"jo"}`), or none.
@@ -108,5 +183,24 @@ impl fmt::Display for Meta {
 impl serde::Serialize for Meta {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.value().serialize(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_ids_read_and_write_as_their_string() {
+        let id = ExampleId::from("digits:00017");
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"digits:00017\"");
+        assert_eq!(serde_json::from_str::<ExampleId>("\"x\"").unwrap(), "x");
+        assert_eq!(
+            (id.to_string(), format!("{id:?}")),
+            ("digits:00017".into(), "\"digits:00017\"".into())
+        );
+        let mut ids = [ExampleId::from("b"), "a".into()];
+        ids.sort();
+        assert_eq!(ids[0], "a");
     }
 }

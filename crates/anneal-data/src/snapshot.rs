@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::hash::ContentHash;
+use crate::hash::{CommitId, ContentHash};
 use crate::object::{Kind, Row, decode_pack};
 use crate::store::{Store, StoreError};
 
@@ -31,7 +31,7 @@ impl Snapshot {
 
 impl Store {
     /// The rows and payloads of a commit.
-    pub fn snapshot(&self, commit_hash: &ContentHash) -> Result<Snapshot, StoreError> {
+    pub fn snapshot(&self, commit_hash: &CommitId) -> Result<Snapshot, StoreError> {
         let commit = self.commit_object(commit_hash)?;
         let table = self.table(&commit)?;
         let rows = self.rows(&table)?;

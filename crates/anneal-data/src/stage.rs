@@ -10,8 +10,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::fs::write_atomic;
-use crate::hash::ContentHash;
-use crate::store::{Store, StoreError};
+use crate::hash::CommitId;
+use crate::store::{Store, StoreError, read_optional};
 use crate::tables::Change;
 
 const INDEX_FORMAT: u32 = 1;
@@ -45,10 +45,8 @@ impl Store {
     /// The staged changes, if any.
     pub fn staged(&self) -> Result<Option<Staged>, StoreError> {
         let path = self.index_path();
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(StoreError::Io { path, source }),
+        let Some(bytes) = read_optional(&path, std::fs::read)? else {
+            return Ok(None);
         };
         let staged: Staged = serde_json::from_slice(&bytes).map_err(|e| StoreError::BadRef {
             path: path.clone(),
@@ -67,7 +65,7 @@ impl Store {
     }
 
     /// The staged changes, checked to be on the current commit.
-    fn staged_on(&self, head: &ContentHash) -> Result<Option<Staged>, StoreError> {
+    fn staged_on(&self, head: &CommitId) -> Result<Option<Staged>, StoreError> {
         let staged = self.staged()?;
         if let Some(s) = &staged
             && s.base != head.to_hex()
@@ -86,16 +84,7 @@ impl Store {
         changes.iter().try_for_each(Change::check)?;
         let _lock = self.lock()?;
         let head = self.head()?.ok_or(StoreError::NoCommits)?;
-        let table = self.table(&self.commit_object(&head)?)?;
-        let mut ids: Vec<&str> = changes.iter().map(Change::id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let found = self.lookup(&table, &ids)?;
-        if let Some(missing) = ids.iter().find(|id| !found.contains_key(**id)) {
-            return Err(StoreError::UnknownExample {
-                id: missing.to_string(),
-            });
-        }
+        self.changed_rows(&head, &changes)?;
         let mut staged = self.staged_on(&head)?.unwrap_or(Staged {
             format: INDEX_FORMAT,
             base: head.to_hex(),
@@ -114,7 +103,7 @@ impl Store {
 
     /// Commit the staged changes as one commit and clear the index. Returns None when they
     /// change nothing (the index is cleared all the same); errors when nothing is staged.
-    pub fn commit_staged(&self, message: &str) -> Result<Option<ContentHash>, StoreError> {
+    pub fn commit_staged(&self, message: &str) -> Result<Option<CommitId>, StoreError> {
         let _lock = self.lock()?;
         let head = self.head()?.ok_or(StoreError::NoCommits)?;
         let staged = self.staged_on(&head)?.ok_or(StoreError::NothingStaged)?;
@@ -134,10 +123,7 @@ impl Store {
     /// Move the current branch to commit `to` and drop the staged changes: the way back from
     /// a commit that should not have been made (the old commit stays in the store and in
     /// `logs/HEAD` until `gc`). Returns the commit the branch was at, if it could be read.
-    pub fn reset_hard(
-        &self,
-        to: ContentHash,
-    ) -> Result<(Option<ContentHash>, Dropped), StoreError> {
+    pub fn reset_hard(&self, to: CommitId) -> Result<(Option<CommitId>, Dropped), StoreError> {
         let _lock = self.lock()?;
         self.commit_object(&to)?;
         let old = self.head().ok().flatten();

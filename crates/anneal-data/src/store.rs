@@ -22,8 +22,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::fs::{append_line, create_dir_durable, write_atomic};
 use crate::hash::{CommitId, ContentHash, ObjectId};
 use crate::object::{
-    ChunkRef, Commit, DecodeError, FullTable, Kind, Row, Table, chunk_rows, decode_chunk,
-    decode_table, encode_chunk, encode_pack, encode_table, frame, unframe,
+    ChunkRef, Commit, DecodeError, ExampleId, FullTable, Kind, Row, Table, chunk_rows,
+    decode_chunk, decode_table, encode_chunk, encode_pack, encode_table, frame, unframe,
 };
 
 /// The store folder's name.
@@ -95,7 +95,7 @@ pub enum StoreError {
     #[error("example `{id}` already exists in the dataset")]
     Duplicate {
         /// The id.
-        id: String,
+        id: ExampleId,
     },
     /// A revision names no commit.
     #[error(
@@ -123,7 +123,7 @@ pub enum StoreError {
     #[error("no example `{id}` in the dataset")]
     UnknownExample {
         /// The id.
-        id: String,
+        id: ExampleId,
     },
     /// A row the encoding cannot hold, or text that would not print as itself.
     #[error(transparent)]
@@ -149,16 +149,28 @@ pub enum StoreError {
     #[error("example `{id}`: payload {payload} is in none of the dataset's packs")]
     DanglingPayload {
         /// The example.
-        id: String,
+        id: ExampleId,
         /// Its payload.
         payload: ContentHash,
     },
 }
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+/// `read(path)`, or None when the file does not exist.
+pub(crate) fn read_optional<'p, T>(
+    path: &'p Path,
+    read: impl FnOnce(&'p Path) -> io::Result<T>,
+) -> Result<Option<T>, StoreError> {
+    match read(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(path)(e)),
     }
 }
 
@@ -178,14 +190,9 @@ impl Store {
     pub fn open(program_dir: &Path) -> Result<Store, StoreError> {
         let root = Self::path_in(program_dir);
         let format = root.join("format");
-        let text = match fs::read_to_string(&format) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(StoreError::NoStore {
-                    dir: program_dir.to_path_buf(),
-                });
-            }
-            Err(e) => return Err(io_err(&format)(e)),
+        let Some(text) = read_optional(&format, fs::read_to_string)? else {
+            let dir = program_dir.to_path_buf();
+            return Err(StoreError::NoStore { dir });
         };
         if text.trim() != FORMAT_LINE {
             return Err(StoreError::Format {
@@ -204,17 +211,7 @@ impl Store {
             return Self::open(program_dir);
         }
         let tmp = program_dir.join(format!(".anneal.init-{}", std::process::id()));
-        let build = || -> io::Result<()> {
-            fs::create_dir_all(tmp.join("objects"))?;
-            fs::create_dir_all(tmp.join("refs/heads"))?;
-            fs::create_dir_all(tmp.join("refs/tags"))?;
-            fs::create_dir_all(tmp.join("logs"))?;
-            write_atomic(&tmp.join("HEAD"), b"ref: refs/heads/main\n")?;
-            write_atomic(&tmp.join("format"), format!("{FORMAT_LINE}\n").as_bytes())?;
-            fs::rename(&tmp, &root)?;
-            crate::fs::sync_dir(program_dir)
-        };
-        if let Err(e) = build() {
+        if let Err(e) = write_empty(program_dir, &tmp) {
             let _ = fs::remove_dir_all(&tmp);
             return Err(io_err(&root)(e));
         }
@@ -250,12 +247,8 @@ impl Store {
     /// Read an object, verify its hash and kind, and return its body.
     pub fn get(&self, kind: Kind, h: &ContentHash) -> Result<Vec<u8>, StoreError> {
         let path = self.object_path(h);
-        let mut bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(StoreError::Missing { hash: *h, path });
-            }
-            Err(e) => return Err(io_err(&path)(e)),
+        let Some(mut bytes) = read_optional(&path, fs::read)? else {
+            return Err(StoreError::Missing { hash: *h, path });
         };
         let actual = ContentHash::of(&bytes);
         if actual != *h {
@@ -281,14 +274,14 @@ impl Store {
     }
 
     /// The commit the current branch points at (None before the first commit).
-    pub fn head(&self) -> Result<Option<ContentHash>, StoreError> {
+    pub fn head(&self) -> Result<Option<CommitId>, StoreError> {
         read_hash_file(&self.root.join("refs/heads").join(self.branch()?))
     }
 
     /// Read a commit.
-    pub fn commit_object(&self, h: &ContentHash) -> Result<Commit, StoreError> {
+    pub fn commit_object(&self, h: &CommitId) -> Result<Commit, StoreError> {
         let body = self.get(Kind::Commit, h)?;
-        Commit::decode(&body).map_err(|source| StoreError::Decode { hash: *h, source })
+        Commit::decode(&body).map_err(|source| StoreError::Decode { hash: h.0, source })
     }
 
     /// Read the table of a commit.
@@ -296,40 +289,32 @@ impl Store {
         self.table_object(&commit.table)
     }
 
+    /// Read the table of commit `commit`.
+    pub fn commit_table(&self, commit: &CommitId) -> Result<Table, StoreError> {
+        self.table(&self.commit_object(commit)?)
+    }
+
     /// Read a table object.
-    pub fn table_object(&self, th: &ContentHash) -> Result<Table, StoreError> {
+    pub fn table_object(&self, th: &ObjectId) -> Result<Table, StoreError> {
         let body = self.get(Kind::Table, th)?;
-        decode_table(&body).map_err(|source| StoreError::Decode { hash: *th, source })
+        decode_table(&body).map_err(|source| StoreError::Decode { hash: th.0, source })
     }
 
     /// Read and check one chunk of a full table.
     pub fn chunk(&self, c: &ChunkRef) -> Result<Vec<Row>, StoreError> {
         let body = self.get(Kind::Chunk, &c.hash)?;
-        let rows = decode_chunk(&body).map_err(|source| StoreError::Decode {
+        let decode = |source| StoreError::Decode {
             hash: c.hash,
             source,
-        })?;
-        let bad = |message: String| StoreError::Decode {
-            hash: c.hash,
-            source: DecodeError {
+        };
+        let rows = decode_chunk(&body).map_err(decode)?;
+        check_chunk(c, &rows).map_err(|message| {
+            decode(DecodeError {
                 kind: "chunk",
                 offset: 6,
                 message,
-            },
-        };
-        if rows.len() != c.rows as usize {
-            return Err(bad(format!(
-                "{} rows, the table says {}",
-                rows.len(),
-                c.rows
-            )));
-        }
-        if rows.first().map(|r| &r.id) != Some(&c.first) {
-            return Err(bad(format!(
-                "first row is not `{}` as the table says",
-                c.first
-            )));
-        }
+            })
+        })?;
         Ok(rows)
     }
 
@@ -354,7 +339,7 @@ impl Store {
         rows: Vec<Row>,
         new_blobs: &[&[u8]],
         message: &str,
-    ) -> Result<ContentHash, StoreError> {
+    ) -> Result<CommitId, StoreError> {
         let _lock = self.lock()?;
         self.commit_full_locked(rows, new_blobs, message)
     }
@@ -364,25 +349,15 @@ impl Store {
         mut rows: Vec<Row>,
         new_blobs: &[&[u8]],
         message: &str,
-    ) -> Result<ContentHash, StoreError> {
+    ) -> Result<CommitId, StoreError> {
         let parent = self.head()?;
         let mut packs = match &parent {
-            Some(p) => self.table(&self.commit_object(p)?)?.packs().to_vec(),
+            Some(p) => self.commit_table(p)?.packs().to_vec(),
             None => Vec::new(),
         };
-        rows.sort_by(|a, b| a.id.cmp(&b.id));
-        if let Some(w) = rows.windows(2).find(|w| w[0].id == w[1].id) {
-            return Err(StoreError::Duplicate {
-                id: w[0].id.clone(),
-            });
-        }
+        sort_by_id(&mut rows)?;
         packs.extend(self.write_packs(new_blobs)?);
-        self.write_full(
-            parent.into_iter().map(CommitId).collect(),
-            rows,
-            packs,
-            message,
-        )
+        self.write_full(parent.into_iter().collect(), rows, packs, message)
     }
 
     /// Write `blobs` as packs of up to [`MAX_PACK_BYTES`] each; a blob larger than a row may
@@ -395,18 +370,8 @@ impl Store {
             let id = format!("(payload {})", ContentHash::of(b).short());
             crate::limits::check_payload(&id, b.len())?;
         }
-        let mut packs = Vec::new();
-        let (mut start, mut size) = (0, 0);
-        for (i, b) in blobs.iter().enumerate() {
-            size += b.len();
-            if size >= MAX_PACK_BYTES || i + 1 == blobs.len() {
-                let (body, _) = encode_pack(&blobs[start..=i]);
-                packs.push(self.put(Kind::Pack, &body)?);
-                start = i + 1;
-                size = 0;
-            }
-        }
-        Ok(packs)
+        let put = |group| self.put(Kind::Pack, &encode_pack(group).0);
+        pack_groups(blobs).into_iter().map(put).collect()
     }
 
     /// Write `rows` (sorted, unique ids) as a full table whose payloads are in `packs`, and
@@ -417,28 +382,29 @@ impl Store {
         rows: Vec<Row>,
         mut packs: Vec<ContentHash>,
         message: &str,
-    ) -> Result<ContentHash, StoreError> {
+    ) -> Result<CommitId, StoreError> {
         rows.iter().try_for_each(crate::limits::encodable)?;
         let mut seen = HashSet::new();
         packs.retain(|p| seen.insert(*p));
-        let chunks = chunk_rows(&rows)
-            .into_iter()
-            .map(|c| {
-                let hash = self.put(Kind::Chunk, &encode_chunk(c)?)?;
-                Ok(ChunkRef {
-                    hash,
-                    rows: c.len() as u32,
-                    first: c[0].id.clone(),
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
         let table = Table::Full(FullTable {
             rows: rows.len() as u64,
-            chunks,
+            chunks: self.write_chunks(&rows)?,
             packs,
         });
         let table_hash = self.put(Kind::Table, &encode_table(&table)?)?;
         self.write_commit(parents, ObjectId(table_hash), message)
+    }
+
+    /// Write `rows` (sorted) as chunks cut at content-defined boundaries.
+    fn write_chunks(&self, rows: &[Row]) -> Result<Vec<ChunkRef>, StoreError> {
+        let write = |c: &[Row]| {
+            Ok(ChunkRef {
+                hash: self.put(Kind::Chunk, &encode_chunk(c)?)?,
+                rows: c.len() as u32,
+                first: c[0].id.clone(),
+            })
+        };
+        chunk_rows(rows).into_iter().map(write).collect()
     }
 
     /// Write a commit of `table` on the current branch and move the branch to it.
@@ -447,8 +413,8 @@ impl Store {
         parents: Vec<CommitId>,
         table: ObjectId,
         message: &str,
-    ) -> Result<ContentHash, StoreError> {
-        let parent = parents.first().map(|p| p.0);
+    ) -> Result<CommitId, StoreError> {
+        let parent = parents.first().copied();
         let commit = Commit {
             format: 1,
             table,
@@ -458,7 +424,7 @@ impl Store {
             message: message.to_string(),
         };
         let body = serde_json::to_vec_pretty(&commit).unwrap_or_default();
-        let h = self.put(Kind::Commit, &body)?;
+        let h = CommitId(self.put(Kind::Commit, &body)?);
         self.move_branch(parent, h, message)?;
         Ok(h)
     }
@@ -466,31 +432,23 @@ impl Store {
     /// Point the current branch at `new` (atomically), logging the move.
     pub(crate) fn move_branch(
         &self,
-        old: Option<ContentHash>,
-        new: ContentHash,
+        old: Option<CommitId>,
+        new: CommitId,
         message: &str,
     ) -> Result<(), StoreError> {
         let path = self.root.join("refs/heads").join(self.branch()?);
         write_atomic(&path, format!("{new}\n").as_bytes()).map_err(io_err(&path))?;
         let log = self.root.join("logs/HEAD");
-        let old = old.map_or_else(|| "0".repeat(64), |h| h.to_hex());
-        let time = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let line = format!(
-            "{old} {new} {time} {}",
-            message.lines().next().unwrap_or("")
-        );
-        append_line(&log, &line).map_err(io_err(&log))
+        append_line(&log, &log_line(old, new, message)).map_err(io_err(&log))
     }
 
     /// Commits reachable from HEAD, newest first (first parents).
-    pub fn log(&self) -> Result<Vec<(ContentHash, Commit)>, StoreError> {
+    pub fn log(&self) -> Result<Vec<(CommitId, Commit)>, StoreError> {
         let mut out = Vec::new();
         let mut next = self.head()?;
         while let Some(h) = next {
             let c = self.commit_object(&h)?;
-            next = c.parents.first().map(|p| p.0);
+            next = c.parents.first().copied();
             out.push((h, c));
             if out.len() > 1_000_000 {
                 break;
@@ -500,20 +458,75 @@ impl Store {
     }
 }
 
-/// Read a ref file holding one commit hash; None if it does not exist.
-pub(crate) fn read_hash_file(path: &Path) -> Result<Option<ContentHash>, StoreError> {
-    match fs::read_to_string(path) {
-        Ok(t) => t
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|e: crate::hash::HashParseError| StoreError::BadRef {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err(path)(e)),
+/// What is wrong with a chunk's `rows` against what its table says of them (their count and
+/// first id).
+fn check_chunk(c: &ChunkRef, rows: &[Row]) -> Result<(), String> {
+    if rows.len() != c.rows as usize {
+        return Err(format!("{} rows, the table says {}", rows.len(), c.rows));
     }
+    if rows.first().map(|r| &r.id) != Some(&c.first) {
+        return Err(format!("first row is not `{}` as the table says", c.first));
+    }
+    Ok(())
+}
+
+/// `blobs` cut into the runs packs hold: each ends at the blob that takes it to
+/// [`MAX_PACK_BYTES`] or more, or at the last blob.
+fn pack_groups<'a, 'b>(blobs: &'a [&'b [u8]]) -> Vec<&'a [&'b [u8]]> {
+    let mut groups = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, b) in blobs.iter().enumerate() {
+        size += b.len();
+        if size >= MAX_PACK_BYTES || i + 1 == blobs.len() {
+            groups.push(&blobs[start..=i]);
+            (start, size) = (i + 1, 0);
+        }
+    }
+    groups
+}
+
+/// Sort `rows` by id; two rows with one id are an error naming it.
+pub(crate) fn sort_by_id(rows: &mut [Row]) -> Result<(), StoreError> {
+    rows.sort_by(|a, b| a.id.cmp(&b.id));
+    match rows.windows(2).find(|w| w[0].id == w[1].id) {
+        Some(w) => Err(StoreError::Duplicate {
+            id: w[0].id.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Build an empty store in `tmp` and rename it into `program_dir`, then sync that folder.
+fn write_empty(program_dir: &Path, tmp: &Path) -> io::Result<()> {
+    for dir in ["objects", "refs/heads", "refs/tags", "logs"] {
+        fs::create_dir_all(tmp.join(dir))?;
+    }
+    write_atomic(&tmp.join("HEAD"), b"ref: refs/heads/main\n")?;
+    write_atomic(&tmp.join("format"), format!("{FORMAT_LINE}\n").as_bytes())?;
+    fs::rename(tmp, Store::path_in(program_dir))?;
+    crate::fs::sync_dir(program_dir)
+}
+
+/// Read a ref file holding one commit hash; None if it does not exist.
+pub(crate) fn read_hash_file(path: &Path) -> Result<Option<CommitId>, StoreError> {
+    let Some(text) = read_optional(path, fs::read_to_string)? else {
+        return Ok(None);
+    };
+    text.trim()
+        .parse()
+        .map(Some)
+        .map_err(|e: crate::hash::HashParseError| StoreError::BadRef {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+}
+
+/// Write `commit` to the ref file `path`, creating its folders.
+pub(crate) fn write_ref(path: &Path, commit: CommitId) -> Result<(), StoreError> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+    }
+    write_atomic(path, format!("{commit}\n").as_bytes()).map_err(io_err(path))
 }
 
 /// A branch, tag or remote name: `/`-separated parts of letters, digits, `-`, `_` and `.`,
@@ -531,17 +544,28 @@ pub(crate) fn valid_ref_name(name: &str) -> bool {
         })
 }
 
+/// A line of `logs/HEAD`: `old new unix-time message` (`old` all zeros for none; the first
+/// line of the message).
+fn log_line(old: Option<CommitId>, new: CommitId, message: &str) -> String {
+    let old = old.map_or_else(|| "0".repeat(64), |h| h.to_hex());
+    let first = message.lines().next().unwrap_or("");
+    format!("{old} {new} {} {first}", unix_now())
+}
+
+/// Seconds since the Unix epoch (0 for a clock before it).
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// Seconds since the Unix epoch, or `SOURCE_DATE_EPOCH` when set (reproducible commits, as
 /// reproducible-builds tools expect).
 fn commit_time() -> u64 {
     std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs())
-        })
+        .unwrap_or_else(unix_now)
 }
 
 fn author() -> String {

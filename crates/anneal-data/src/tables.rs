@@ -9,10 +9,12 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::edits::{apply_edits, edits_between};
-use crate::hash::{ContentHash, ObjectId};
+use crate::hash::{CommitId, ContentHash, ObjectId};
 use crate::limits::{Field, RowError, check_text};
-use crate::object::{Edit, Kind, MAX_PATCH_DEPTH, PatchTable, Row, Table, encode_table, find_rows};
-use crate::store::{Store, StoreError};
+use crate::object::{
+    Edit, ExampleId, Kind, MAX_PATCH_DEPTH, PatchTable, Row, Table, encode_table, find_rows,
+};
+use crate::store::{Store, StoreError, sort_by_id};
 
 /// How a commit's table is stored (see [`Store::layout`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,21 +34,21 @@ pub enum Change {
     /// Set (or clear) its label.
     Label {
         /// The example.
-        id: String,
+        id: ExampleId,
         /// The new label; None moves it to the unlabeled pool.
         label: Option<String>,
     },
     /// Move it to another split.
     Split {
         /// The example.
-        id: String,
+        id: ExampleId,
         /// The split.
         split: String,
     },
     /// Remove it.
     Remove {
         /// The example.
-        id: String,
+        id: ExampleId,
     },
 }
 
@@ -81,12 +83,12 @@ impl Change {
 
 impl Store {
     /// All rows of a commit, sorted by id.
-    pub fn commit_rows(&self, commit: &ContentHash) -> Result<Vec<Row>, StoreError> {
-        self.rows(&self.table(&self.commit_object(commit)?)?)
+    pub fn commit_rows(&self, commit: &CommitId) -> Result<Vec<Row>, StoreError> {
+        self.rows(&self.commit_table(commit)?)
     }
 
     /// How a commit's table is stored: its examples, the patches over its full table, its packs.
-    pub fn layout(&self, commit: &ContentHash) -> Result<Layout, StoreError> {
+    pub fn layout(&self, commit: &CommitId) -> Result<Layout, StoreError> {
         let chain = chain(self, self.commit_object(commit)?.table)?;
         let top = &chain[0].1;
         Ok(Layout {
@@ -100,22 +102,24 @@ impl Store {
     pub fn rows(&self, table: &Table) -> Result<Vec<Row>, StoreError> {
         match table {
             Table::Full(t) => self.full_rows(t),
-            Table::Patch(p) => {
-                // Down the chain to its full table (bounded by its depth), then the patches
-                // back up: a loop, so no chain of objects can overflow the stack.
-                let chain = chain(self, ObjectId(p.base))?;
-                let mut rows = match chain.last() {
-                    Some((_, Table::Full(t))) => self.full_rows(t)?,
-                    _ => Vec::new(),
-                };
-                for (_, t) in chain.iter().rev() {
-                    if let Table::Patch(q) = t {
-                        rows = apply_edits(rows, &q.edits);
-                    }
-                }
-                Ok(apply_edits(rows, &p.edits))
+            Table::Patch(p) => self.patched_rows(p),
+        }
+    }
+
+    /// The rows of a patch: down the chain to its full table (bounded by its depth), then the
+    /// patches back up; a loop, so no chain of objects can overflow the stack.
+    fn patched_rows(&self, p: &PatchTable) -> Result<Vec<Row>, StoreError> {
+        let chain = chain(self, p.base)?;
+        let mut rows = match chain.last() {
+            Some((_, Table::Full(t))) => self.full_rows(t)?,
+            _ => Vec::new(),
+        };
+        for (_, t) in chain.iter().rev() {
+            if let Table::Patch(q) = t {
+                rows = apply_edits(rows, &q.edits);
             }
         }
+        Ok(apply_edits(rows, &p.edits))
     }
 
     /// The rows of a full table's chunks. The row count a table claims is not trusted for
@@ -135,18 +139,13 @@ impl Store {
         &self,
         message: &str,
         edit: impl FnOnce(&mut Vec<Row>) -> Result<(), StoreError>,
-    ) -> Result<Option<ContentHash>, StoreError> {
+    ) -> Result<Option<CommitId>, StoreError> {
         let _lock = self.lock()?;
         let head = self.head()?.ok_or(StoreError::NoCommits)?;
         let mut rows = self.commit_rows(&head)?;
         let before = rows.clone();
         edit(&mut rows)?;
-        rows.sort_by(|a, b| a.id.cmp(&b.id));
-        if let Some(w) = rows.windows(2).find(|w| w[0].id == w[1].id) {
-            return Err(StoreError::Duplicate {
-                id: w[0].id.clone(),
-            });
-        }
+        sort_by_id(&mut rows)?;
         let edits = edits_between(&before, &rows);
         if edits.is_empty() {
             return Ok(None);
@@ -163,7 +162,7 @@ impl Store {
         rows: Vec<Row>,
         blobs: &[&[u8]],
         message: &str,
-    ) -> Result<(ContentHash, usize), StoreError> {
+    ) -> Result<(CommitId, usize), StoreError> {
         rows.iter().try_for_each(crate::limits::printable)?;
         let _lock = self.lock()?;
         let mut all = match self.head()? {
@@ -174,12 +173,7 @@ impl Store {
         if let Some(r) = rows.iter().find(|r| ids.contains(r.id.as_str())) {
             return Err(StoreError::Duplicate { id: r.id.clone() });
         }
-        let mut known: HashSet<ContentHash> = all.iter().map(|r| r.payload).collect();
-        let fresh: Vec<&[u8]> = blobs
-            .iter()
-            .copied()
-            .filter(|b| known.insert(ContentHash::of(b)))
-            .collect();
+        let fresh = fresh_blobs(&all, blobs);
         all.extend(rows);
         let commit = self.commit_full_locked(all, &fresh, message)?;
         Ok((commit, fresh.len()))
@@ -187,7 +181,11 @@ impl Store {
 
     /// The rows with the given ids (absent ids are left out), reading only what it must:
     /// down a chain of patches (a loop, bounded by the chain's depth) to the full table.
-    pub fn lookup(&self, table: &Table, ids: &[&str]) -> Result<HashMap<String, Row>, StoreError> {
+    pub fn lookup(
+        &self,
+        table: &Table,
+        ids: &[&str],
+    ) -> Result<HashMap<ExampleId, Row>, StoreError> {
         let mut found = HashMap::new();
         let mut rest: Vec<&str> = ids.to_vec();
         let mut owned;
@@ -197,15 +195,7 @@ impl Store {
                 Table::Full(t) => return self.lookup_full(t, &rest, found),
                 Table::Patch(p) => p,
             };
-            rest.retain(|id| match p.edits.binary_search_by(|e| e.id().cmp(id)) {
-                Ok(k) => {
-                    if let Edit::Add(r) | Edit::Change(_, r) = &p.edits[k] {
-                        found.insert(id.to_string(), r.clone());
-                    }
-                    false
-                }
-                Err(_) => true,
-            });
+            settle_edited(p, &mut rest, &mut found);
             if rest.is_empty() {
                 return Ok(found);
             }
@@ -213,7 +203,7 @@ impl Store {
             table = &owned;
         }
         let base = match table {
-            Table::Patch(p) => p.base,
+            Table::Patch(p) => *p.base,
             Table::Full(_) => return Ok(found),
         };
         Err(too_deep(base))
@@ -223,8 +213,8 @@ impl Store {
         &self,
         t: &crate::object::FullTable,
         ids: &[&str],
-        mut found: HashMap<String, Row>,
-    ) -> Result<HashMap<String, Row>, StoreError> {
+        mut found: HashMap<ExampleId, Row>,
+    ) -> Result<HashMap<ExampleId, Row>, StoreError> {
         let mut by_chunk: HashMap<usize, Vec<&str>> = HashMap::new();
         for id in ids {
             let at = t.chunks.partition_point(|c| c.first.as_str() <= *id);
@@ -249,44 +239,28 @@ impl Store {
     /// of its table, or as a full table when the chain is long or the edit is large.
     pub(crate) fn commit_edits(
         &self,
-        parent: ContentHash,
+        parent: CommitId,
         edits: Vec<Edit>,
         message: &str,
-    ) -> Result<ContentHash, StoreError> {
-        let commit = self.commit_object(&parent)?;
-        let base = commit.table;
+    ) -> Result<CommitId, StoreError> {
+        let base = self.commit_object(&parent)?.table;
         let table = self.table_object(&base)?;
         let depth = match &table {
             Table::Full(_) => 1,
             Table::Patch(p) => p.depth + 1,
         };
-        let adds = edits.iter().filter(|e| matches!(e, Edit::Add(_))).count() as u64;
-        let removes = edits
-            .iter()
-            .filter(|e| matches!(e, Edit::Remove(_)))
-            .count() as u64;
         if depth > MAX_PATCH_DEPTH || edits.len() as u64 > table.rows() / 4 {
             let rows = apply_edits(self.rows(&table)?, &edits);
             return self.commit_full_locked(rows, &[], message);
         }
-        let patch = Table::Patch(PatchTable {
-            base: *base,
-            depth,
-            rows: table.rows() + adds - removes,
-            packs: table.packs().to_vec(),
-            edits,
-        });
+        let patch = Table::Patch(patch_of(base, &table, depth, edits));
         let table_hash = self.put(Kind::Table, &encode_table(&patch)?)?;
-        self.write_commit(vec![parent.into()], ObjectId(table_hash), message)
+        self.write_commit(vec![parent], ObjectId(table_hash), message)
     }
 
     /// Apply `changes` as one commit on the current branch. Every id must exist. Returns None
     /// when nothing changes.
-    pub fn apply(
-        &self,
-        message: &str,
-        changes: &[Change],
-    ) -> Result<Option<ContentHash>, StoreError> {
+    pub fn apply(&self, message: &str, changes: &[Change]) -> Result<Option<CommitId>, StoreError> {
         let _lock = self.lock()?;
         let head = self.head()?.ok_or(StoreError::NoCommits)?;
         self.apply_locked(head, message, changes)
@@ -295,32 +269,80 @@ impl Store {
     /// [`Store::apply`] on commit `head`, with the writer lock already held.
     pub(crate) fn apply_locked(
         &self,
-        head: ContentHash,
+        head: CommitId,
         message: &str,
         changes: &[Change],
-    ) -> Result<Option<ContentHash>, StoreError> {
+    ) -> Result<Option<CommitId>, StoreError> {
         changes.iter().try_for_each(Change::check)?;
-        let table = self.table(&self.commit_object(&head)?)?;
-        let mut ids: Vec<&str> = changes.iter().map(Change::id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let current = self.lookup(&table, &ids)?;
-        if let Some(missing) = ids.iter().find(|id| !current.contains_key(**id)) {
-            return Err(StoreError::UnknownExample {
-                id: missing.to_string(),
-            });
-        }
+        let (ids, current) = self.changed_rows(&head, changes)?;
         let edits = edits_of(&ids, &current, changes);
         if edits.is_empty() {
             return Ok(None);
         }
         self.commit_edits(head, edits, message).map(Some)
     }
+
+    /// The ids `changes` name (sorted, each once) and their rows at commit `head`; an id not
+    /// in the dataset is an error naming it.
+    pub(crate) fn changed_rows<'c>(
+        &self,
+        head: &CommitId,
+        changes: &'c [Change],
+    ) -> Result<(Vec<&'c str>, HashMap<ExampleId, Row>), StoreError> {
+        let table = self.commit_table(head)?;
+        let mut ids: Vec<&str> = changes.iter().map(Change::id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let rows = self.lookup(&table, &ids)?;
+        match ids.iter().find(|id| !rows.contains_key(**id)) {
+            Some(missing) => Err(StoreError::UnknownExample {
+                id: (*missing).into(),
+            }),
+            None => Ok((ids, rows)),
+        }
+    }
+}
+
+/// Take the ids patch `p` edits out of `rest`: a row it adds or changes is found, one it
+/// removes is absent, and its base cannot say otherwise.
+fn settle_edited(p: &PatchTable, rest: &mut Vec<&str>, found: &mut HashMap<ExampleId, Row>) {
+    rest.retain(|id| match p.edits.binary_search_by(|e| e.id().cmp(id)) {
+        Ok(k) => {
+            if let Edit::Add(r) | Edit::Change(_, r) = &p.edits[k] {
+                found.insert(r.id.clone(), r.clone());
+            }
+            false
+        }
+        Err(_) => true,
+    });
+}
+
+/// The blobs none of `rows` names yet, each once.
+fn fresh_blobs<'b>(rows: &[Row], blobs: &[&'b [u8]]) -> Vec<&'b [u8]> {
+    let mut known: HashSet<ContentHash> = rows.iter().map(|r| r.payload).collect();
+    let fresh = blobs.iter().copied();
+    fresh.filter(|b| known.insert(ContentHash::of(b))).collect()
+}
+
+/// A patch of `edits` over table `base` (which is `table`), `depth` patches from a full table.
+fn patch_of(base: ObjectId, table: &Table, depth: u32, edits: Vec<Edit>) -> PatchTable {
+    let adds = edits.iter().filter(|e| matches!(e, Edit::Add(_))).count() as u64;
+    let removes = edits
+        .iter()
+        .filter(|e| matches!(e, Edit::Remove(_)))
+        .count() as u64;
+    PatchTable {
+        base,
+        depth,
+        rows: table.rows() + adds - removes,
+        packs: table.packs().to_vec(),
+        edits,
+    }
 }
 
 /// The edits that `changes` make to the `current` rows of `ids` (sorted); later changes of one
 /// id win, and a change that leaves a row as it was is no edit.
-fn edits_of(ids: &[&str], current: &HashMap<String, Row>, changes: &[Change]) -> Vec<Edit> {
+fn edits_of(ids: &[&str], current: &HashMap<ExampleId, Row>, changes: &[Change]) -> Vec<Edit> {
     let mut after: HashMap<&str, Option<Row>> = HashMap::new();
     for c in changes {
         let now = (after.get(c.id()).cloned()).unwrap_or_else(|| current.get(c.id()).cloned());
@@ -345,7 +367,7 @@ pub fn chain(store: &Store, table: ObjectId) -> Result<Vec<(ObjectId, Table)>, S
     while let Some(h) = next {
         let t = store.table_object(&h)?;
         next = match &t {
-            Table::Patch(p) => Some(ObjectId(p.base)),
+            Table::Patch(p) => Some(p.base),
             Table::Full(_) => None,
         };
         out.push((h, t));

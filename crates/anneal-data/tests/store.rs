@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anneal_data::import::{ImportError, import_idx};
 use anneal_data::object::Row;
-use anneal_data::{ContentHash, Store, StoreError};
+use anneal_data::{CommitId, ContentHash, Store, StoreError};
 
 #[path = "store/fuzz.rs"]
 mod fuzz;
@@ -31,7 +31,7 @@ fn write_idx(dir: &Path, name: &str, n: usize) -> PathBuf {
     dir.join(name)
 }
 
-fn one_commit(n: usize) -> (tempfile::TempDir, Store, ContentHash) {
+fn one_commit(n: usize) -> (tempfile::TempDir, Store, CommitId) {
     let dir = tempfile::tempdir().unwrap();
     let src = write_idx(dir.path(), "digits", n);
     let summary = import_idx(dir.path(), &src, "train", false).unwrap();
@@ -172,7 +172,7 @@ fn a_store_from_the_future_is_refused() {
     );
 }
 
-fn relabel(store: &Store, ids: &[&str], label: &str) -> ContentHash {
+fn relabel(store: &Store, ids: &[&str], label: &str) -> CommitId {
     store
         .update("relabel", |rows| {
             for r in rows.iter_mut().filter(|r| ids.contains(&r.id.as_str())) {
@@ -191,7 +191,7 @@ fn a_label_edit_is_a_small_commit_and_diff_reports_it() {
     assert_eq!(store.head().unwrap(), Some(second));
     let d = anneal_data::diff::diff(&store, &first, &second).unwrap();
     assert!(d.added.is_empty() && d.removed.is_empty() && d.changed.is_empty());
-    let edits: Vec<(String, Option<String>, Option<String>)> = d
+    let edits: Vec<(anneal_data::ExampleId, Option<String>, Option<String>)> = d
         .relabeled
         .iter()
         .map(|(a, b)| (a.id.clone(), a.label.clone(), b.label.clone()))
@@ -206,7 +206,7 @@ fn a_label_edit_is_a_small_commit_and_diff_reports_it() {
     assert_eq!(d.class_counts.get("3"), Some(&2));
     assert_eq!(d.class_counts.get("7"), Some(&-1));
     assert_eq!(d.class_counts.get("1"), Some(&-1));
-    let table = |h: &ContentHash| store.table(&store.commit_object(h).unwrap()).unwrap();
+    let table = |h: &CommitId| store.table(&store.commit_object(h).unwrap()).unwrap();
     // The edit is a patch of the import's table holding just the two rows.
     match table(&second) {
         anneal_data::object::Table::Patch(p) => {
@@ -406,7 +406,7 @@ fn a_crash_at_every_step_of_a_commit_leaves_old_or_new() {
                     let c = store.commit_object(&head).unwrap();
                     assert_eq!(
                         (c.parents, c.message.as_str()),
-                        (vec![first.into()], "edit"),
+                        (vec![first], "edit"),
                         "crash at step {k}"
                     );
                     let d = anneal_data::diff::diff(&store, &first, &head).unwrap();
@@ -443,7 +443,7 @@ fn chains_of_patches_compact_and_diff_both_ways() {
             .apply(
                 "edit",
                 &[Change::Label {
-                    id,
+                    id: id.into(),
                     label: Some(format!("v{i}")),
                 }],
             )
@@ -451,7 +451,7 @@ fn chains_of_patches_compact_and_diff_both_ways() {
             .unwrap();
         heads.push(h);
     }
-    let kind = |h: &ContentHash| match store.table(&store.commit_object(h).unwrap()).unwrap() {
+    let kind = |h: &CommitId| match store.table(&store.commit_object(h).unwrap()).unwrap() {
         Table::Full(_) => 0,
         Table::Patch(p) => p.depth,
     };
@@ -826,7 +826,7 @@ fn opts(format: Format) -> ImportOptions {
 }
 
 /// The store's HEAD and object files, to check that a failed import changed nothing.
-fn store_state(dir: &Path) -> Option<(Option<ContentHash>, Vec<PathBuf>)> {
+fn store_state(dir: &Path) -> Option<(Option<CommitId>, Vec<PathBuf>)> {
     Store::open(dir)
         .ok()
         .map(|s| (s.head().unwrap(), objects(&s)))

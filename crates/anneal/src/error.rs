@@ -49,6 +49,14 @@ impl CliError {
         self
     }
 
+    /// Add `hint` when there is one (otherwise keep the hint it has, if any).
+    pub fn hint_if(self, hint: Option<impl Into<String>>) -> Self {
+        match hint {
+            Some(h) => self.hint(h),
+            None => self,
+        }
+    }
+
     /// Add context (what was being done).
     pub fn context(mut self, context: impl Into<String>) -> Self {
         self.context.insert(0, context.into());
@@ -75,11 +83,8 @@ impl CliError {
 impl From<anneal_spec::ManifestError> for CliError {
     fn from(e: anneal_spec::ManifestError) -> Self {
         Self {
-            message: e.render(),
-            context: Vec::new(),
-            hint: None,
-            code: EXIT_ERROR,
             rendered: true,
+            ..Self::new(e.render())
         }
     }
 }
@@ -95,11 +100,7 @@ impl From<anneal_data::StoreError> for CliError {
             }
             _ => None,
         };
-        let err = Self::new(e.to_string());
-        match hint {
-            Some(h) => err.hint(h),
-            None => err,
-        }
+        Self::new(e.to_string()).hint_if(hint)
     }
 }
 
@@ -126,17 +127,13 @@ impl From<anneal_data::idx::IdxError> for CliError {
 
 impl From<anneal_engine::EngineError> for CliError {
     fn from(e: anneal_engine::EngineError) -> Self {
-        let code = if matches!(e, anneal_engine::EngineError::Interrupted) {
-            EXIT_INTERRUPTED
-        } else {
-            EXIT_ERROR
-        };
-        let mut err = Self::new(e.to_string());
-        err.code = code;
-        if code == EXIT_INTERRUPTED {
-            err.message = "interrupted: no package was written".into();
+        if !matches!(e, anneal_engine::EngineError::Interrupted) {
+            return Self::new(e.to_string());
         }
-        err
+        Self {
+            code: EXIT_INTERRUPTED,
+            ..Self::new("interrupted: no package was written")
+        }
     }
 }
 
@@ -168,9 +165,6 @@ impl From<anneal_build::BuildError> for CliError {
             }
             other => Self::new(other.to_string()),
         };
-        match hint {
-            Some(h) => err.hint(h),
-            None => err,
-        }
+        err.hint_if(hint)
     }
 }

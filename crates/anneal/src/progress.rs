@@ -40,14 +40,9 @@ impl Observer for Progress {
             );
             return;
         }
-        let bar = ProgressBar::new(steps as u64);
-        let style = ProgressStyle::with_template(&format!(
-            "epoch {epoch:>2}/{epochs} [{{bar:30}}] {{pos}}/{{len}} {{msg}} eta {{eta}}"
-        ))
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
-        bar.set_style(style);
-        self.bar = Some(bar);
+        let template =
+            format!("epoch {epoch:>2}/{epochs} [{{bar:30}}] {{pos}}/{{len}} {{msg}} eta {{eta}}");
+        self.bar = Some(styled_bar(steps as u64, &template));
     }
 
     fn step(&mut self, step: usize, loss: f32, _seen: usize) {
@@ -81,6 +76,23 @@ impl Observer for Progress {
     }
 }
 
+/// A bar of `len` steps drawn by indicatif `template` (its default bar if that does not parse).
+fn styled_bar(len: u64, template: &str) -> ProgressBar {
+    let style = ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    ProgressBar::new(len).with_style(style)
+}
+
+/// A source too small to be worth a bar: under 8 MiB, or under 500 of its `unit`.
+fn too_small(total: u64, unit: &str) -> bool {
+    if unit == "bytes" {
+        total < 8 << 20
+    } else {
+        total < 500
+    }
+}
+
 /// An import's reading progress on stderr: hidden with `--json`, when stderr is not a terminal
 /// (indicatif's stderr target), and for small sources.
 pub struct ImportBar {
@@ -105,12 +117,7 @@ impl Drop for ImportBar {
 impl anneal_data::import::Progress for ImportBar {
     fn start(&mut self, total: u64, unit: &'static str) {
         anneal_data::import::Progress::finish(self);
-        let small = if unit == "bytes" {
-            total < 8 << 20
-        } else {
-            total < 500
-        };
-        if self.json || small {
+        if self.json || too_small(total, unit) {
             return;
         }
         let counts = if unit == "bytes" {
@@ -118,13 +125,8 @@ impl anneal_data::import::Progress for ImportBar {
         } else {
             format!("{{pos}}/{{len}} {unit}")
         };
-        let style =
-            ProgressStyle::with_template(&format!("reading [{{bar:30}}] {counts} eta {{eta}}"))
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> ");
-        let bar = ProgressBar::new(total);
-        bar.set_style(style);
-        self.bar = Some(bar);
+        let template = format!("reading [{{bar:30}}] {counts} eta {{eta}}");
+        self.bar = Some(styled_bar(total, &template));
     }
 
     fn set(&mut self, done: u64) {

@@ -26,6 +26,24 @@ pub(super) fn csv_error(path: &Path, e: csv::Error) -> ImportError {
     }
 }
 
+/// A record read from the CSV at `path`, refused unless it has `fields` fields (the header's).
+pub(super) fn full_record(
+    path: &Path,
+    fields: usize,
+    record: Result<csv::StringRecord, csv::Error>,
+) -> Result<csv::StringRecord, ImportError> {
+    let record = record.map_err(|e| csv_error(path, e))?;
+    if record.len() != fields {
+        return Err(ImportError::Ragged {
+            path: path.to_path_buf(),
+            line: record.position().map_or(0, csv::Position::line),
+            expected: fields,
+            found: record.len(),
+        });
+    }
+    Ok(record)
+}
+
 /// A CSV reader over `path` (values trimmed, rows of any length: callers check them so the
 /// error names the line), with its header row as strings.
 pub(super) fn open_with_header(
@@ -93,16 +111,8 @@ impl Table {
         progress.start(total, "bytes");
         let mut records = Vec::new();
         for record in reader.records() {
-            let record = record.map_err(|e| csv_error(path, e))?;
+            let record = full_record(path, header.len(), record)?;
             let (line, byte) = record.position().map_or((0, 0), |p| (p.line(), p.byte()));
-            if record.len() != header.len() {
-                return Err(ImportError::Ragged {
-                    path: path.to_path_buf(),
-                    line,
-                    expected: header.len(),
-                    found: record.len(),
-                });
-            }
             if records.len() % 1024 == 0 {
                 progress.set(byte);
             }

@@ -22,7 +22,7 @@ pub enum ImportError {
     #[error("example `{id}` from {source_path} is already in the dataset (imported before?)")]
     Exists {
         /// The id.
-        id: String,
+        id: crate::row::ExampleId,
         /// The source.
         source_path: String,
     },

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::csv_source::{csv_error, open_with_header};
+use super::csv_source::{full_record, open_with_header};
 use super::error::ImportError;
 use super::source::Example;
 
@@ -33,16 +33,8 @@ impl MetaTable {
         };
         let mut rows = HashMap::new();
         for record in reader.records() {
-            let record = record.map_err(|e| csv_error(path, e))?;
+            let record = full_record(path, header.len(), record)?;
             let line = record.position().map_or(0, csv::Position::line);
-            if record.len() != header.len() {
-                return Err(ImportError::Ragged {
-                    path: path.to_path_buf(),
-                    line,
-                    expected: header.len(),
-                    found: record.len(),
-                });
-            }
             let values: BTreeMap<String, String> = header[1..]
                 .iter()
                 .zip(record.iter().skip(1))

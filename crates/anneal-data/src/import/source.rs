@@ -8,7 +8,7 @@ use std::str::FromStr;
 use super::error::ImportError;
 use super::media::has_wav;
 use super::pattern::Pattern;
-use crate::hash::ContentHash;
+use crate::hash::CommitId;
 
 /// A source format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,7 +195,7 @@ pub struct Read {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportSummary {
     /// The new commit.
-    pub commit: ContentHash,
+    pub commit: CommitId,
     /// Examples added.
     pub added: usize,
     /// Payload blobs written (others were already stored).

@@ -25,7 +25,7 @@ fn row_strategy() -> impl Strategy<Value = Row> {
         any::<[u8; 32]>(),
     )
         .prop_map(|(id, label, split, meta, h)| Row {
-            id,
+            id: id.into(),
             payload: ContentHash(h),
             label,
             split,
@@ -57,7 +57,7 @@ proptest! {
             Err(_) => prop_assert!(!all_fit),
         }
         let edits: Vec<Edit> = rows.iter().cloned().map(Edit::Add).collect();
-        let patch = Table::Patch(PatchTable { base: ContentHash([1; 32]), depth: 1, rows: 3, packs: vec![ContentHash([2; 32])], edits });
+        let patch = Table::Patch(PatchTable { base: ContentHash([1; 32]).into(), depth: 1, rows: 3, packs: vec![ContentHash([2; 32])], edits });
         match encode_table(&patch) {
             Ok(body) => prop_assert_eq!(decode_table(&body).unwrap(), patch),
             Err(_) => prop_assert!(!all_fit),
@@ -68,7 +68,7 @@ proptest! {
 fn seed_rows() -> Vec<Row> {
     (0..20)
         .map(|i| Row {
-            id: format!("digits:{i:05}"),
+            id: format!("digits:{i:05}").into(),
             payload: ContentHash::of(&[i as u8]),
             label: (i % 3 != 0).then(|| (i % 10).to_string()),
             split: "train".into(),
@@ -94,7 +94,7 @@ fn object_seeds() -> Vec<Vec<u8>> {
         packs: vec![ContentHash([4; 32])],
     });
     let patch = Table::Patch(PatchTable {
-        base: ContentHash([5; 32]),
+        base: ContentHash([5; 32]).into(),
         depth: 2,
         rows: 20,
         packs: vec![],

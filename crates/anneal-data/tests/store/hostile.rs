@@ -414,7 +414,7 @@ fn concurrent_writers_never_lose_each_others_commits() {
                 break;
             }
             store
-                .apply("remove", &[Change::Remove { id: id(i) }])
+                .apply("remove", &[Change::Remove { id: id(i).into() }])
                 .unwrap();
             gone.push(id(i));
         }
@@ -549,7 +549,7 @@ fn relative_remote_urls_are_stored_absolute() {
 }
 
 /// Write a commit of `table` on the current branch, as a hostile remote could send it.
-fn commit_table(store: &Store, table: &Table) -> ContentHash {
+fn commit_table(store: &Store, table: &Table) -> anneal_data::CommitId {
     use anneal_data::object::{Kind, encode_table};
     let th = store
         .put(Kind::Table, &encode_table(table).unwrap())
@@ -557,7 +557,10 @@ fn commit_table(store: &Store, table: &Table) -> ContentHash {
     let commit = serde_json::json!({"format": 1, "table": th.to_hex(), "parents": [],
         "author": "x", "time": 0, "message": "hostile"});
     let body = serde_json::to_vec(&commit).unwrap();
-    store.put(anneal_data::object::Kind::Commit, &body).unwrap()
+    store
+        .put(anneal_data::object::Kind::Commit, &body)
+        .unwrap()
+        .into()
 }
 
 #[test]
@@ -586,7 +589,7 @@ fn tables_that_lie_about_their_size_or_depth_are_errors_not_aborts() {
         .unwrap();
     for _ in 0..100 {
         let patch = Table::Patch(PatchTable {
-            base,
+            base: base.into(),
             depth: 1,
             rows: 20,
             packs: vec![],
@@ -599,13 +602,13 @@ fn tables_that_lie_about_their_size_or_depth_are_errors_not_aborts() {
             )
             .unwrap();
     }
-    let deep = commit_table(&store, &store.table_object(&base).unwrap());
+    let deep = commit_table(&store, &store.table_object(&base.into()).unwrap());
     let e = store.snapshot(&deep).unwrap_err().to_string();
     assert!(
         e.contains("patch chain longer than its depth allows"),
         "{e}"
     );
-    let t = store.table_object(&base).unwrap();
+    let t = store.table_object(&base.into()).unwrap();
     assert!(store.lookup(&t, &["digits:00001"]).is_err());
 }
 

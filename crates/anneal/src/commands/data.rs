@@ -3,7 +3,8 @@ use std::path::{Path, PathBuf};
 
 use anneal::error::CliError;
 use anneal_data::idx::IdxError;
-use anneal_data::import::{Format, ImportError, ImportOptions};
+use anneal_data::import::{Format, ImportError, ImportOptions, ImportSummary};
+use anneal_data::object::Commit;
 use anneal_data::{CommitId, ObjectId, Store};
 use serde::Serialize;
 
@@ -98,16 +99,7 @@ pub fn import(dir: &Path, args: &ImportArgs) -> Result<u8, CliError> {
     let mut bar = crate::progress::ImportBar::new(args.json);
     let s = anneal_data::import::import(dir, &args.source, &opts, &mut bar)
         .map_err(|e| args.error(e))?;
-    let imported = Imported {
-        added: s.added,
-        commit: CommitId(s.commit),
-        features: s.features,
-        format: opts.format.name(),
-        metadata: s.meta_fields,
-        new_blobs: s.new_blobs,
-        payloads: s.detail,
-        split: args.split.clone(),
-    };
+    let imported = Imported::new(s, opts.format, &args.split);
     super::print(&imported, args.json);
     Ok(0)
 }
@@ -123,6 +115,22 @@ struct Imported {
     new_blobs: usize,
     payloads: String,
     split: String,
+}
+
+impl Imported {
+    /// What an import of `format` into `split` added, as its summary says.
+    fn new(s: ImportSummary, format: Format, split: &str) -> Imported {
+        Imported {
+            added: s.added,
+            commit: s.commit,
+            features: s.features,
+            format: format.name(),
+            metadata: s.meta_fields,
+            new_blobs: s.new_blobs,
+            payloads: s.detail,
+            split: split.to_string(),
+        }
+    }
 }
 
 impl fmt::Display for Imported {
@@ -163,28 +171,34 @@ impl fmt::Display for Log {
         if self.0.is_empty() {
             return write!(f, "no commits yet");
         }
-        let entries: Vec<String> = (self.0.iter())
-            .map(|c| {
-                let (h, author, time, message) = (&c.commit, &c.author, c.time, &c.message);
-                format!("commit {h}\nauthor {author}\ntime   {time}\n\n    {message}\n")
-            })
-            .collect();
+        let entries: Vec<String> = self.0.iter().map(Logged::entry).collect();
         f.write_str(&entries.join("\n"))
+    }
+}
+
+impl Logged {
+    /// Commit `h`, as the log shows it.
+    fn new((h, c): (CommitId, Commit)) -> Logged {
+        Logged {
+            author: c.author,
+            commit: h,
+            message: c.message,
+            parents: c.parents,
+            table: c.table,
+            time: c.time,
+        }
+    }
+
+    /// Its hash, author, time and message, for people.
+    fn entry(&self) -> String {
+        let (h, author, time, message) = (&self.commit, &self.author, self.time, &self.message);
+        format!("commit {h}\nauthor {author}\ntime   {time}\n\n    {message}\n")
     }
 }
 
 pub fn log(dir: &Path, json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
-    let log = (store.log()?.into_iter())
-        .map(|(h, c)| Logged {
-            author: c.author,
-            commit: CommitId(h),
-            message: c.message,
-            parents: c.parents,
-            table: c.table,
-            time: c.time,
-        })
-        .collect();
+    let log = store.log()?.into_iter().map(Logged::new).collect();
     super::print(&Log(log), json);
     Ok(0)
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anneal::error::CliError;
+use anneal_data::object::Row;
 use anneal_data::tables::Change;
 use anneal_data::{CommitId, Store, StoreError};
 use serde::Serialize;
@@ -25,13 +26,8 @@ pub struct LabelArgs {
     message: Option<String>,
     #[command(flatten)]
     dir: crate::Dir,
-    /// Stage the change in the index (see `status`) instead of committing it; `commit`
-    /// commits everything staged as one commit.
-    #[arg(long)]
-    no_commit: bool,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    mode: EditMode,
 }
 
 /// `anneal data remove`'s arguments.
@@ -42,13 +38,8 @@ pub struct RemoveArgs {
     ids: Vec<String>,
     #[command(flatten)]
     dir: crate::Dir,
-    /// Stage the change in the index (see `status`) instead of committing it; `commit`
-    /// commits everything staged as one commit.
-    #[arg(long)]
-    no_commit: bool,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    mode: EditMode,
 }
 
 /// `anneal data split`'s arguments.
@@ -74,11 +65,14 @@ pub struct SplitArgs {
 }
 
 /// How `label` and `remove` record their changes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, clap::Args)]
 struct EditMode {
-    /// Stage in the index instead of committing.
+    /// Stage the change in the index (see `status`) instead of committing it; `commit`
+    /// commits everything staged as one commit.
+    #[arg(long)]
     no_commit: bool,
     /// Print JSON.
+    #[arg(long)]
     json: bool,
 }
 
@@ -125,17 +119,10 @@ impl fmt::Display for Recorded {
 
 impl fmt::Display for Committed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (n, message) = (self.changes, &self.message);
-        match (&self.commit, self.from_index) {
-            (Some(h), false) => write!(f, "committed {} ({message})", short(h)),
-            (Some(h), true) => {
-                let s = plural(n);
-                write!(
-                    f,
-                    "committed {} ({message}): {n} staged change{s}",
-                    short(h)
-                )
-            }
+        let (n, message, s) = (self.changes, &self.message, plural(self.changes));
+        match (self.commit.as_ref().map(short), self.from_index) {
+            (Some(at), false) => write!(f, "committed {at} ({message})"),
+            (Some(at), true) => write!(f, "committed {at} ({message}): {n} staged change{s}"),
             (None, false) => write!(f, "nothing to commit: the dataset already matches"),
             (None, true) => write!(
                 f,
@@ -145,28 +132,41 @@ impl fmt::Display for Committed {
     }
 }
 
+impl Recorded {
+    /// Stage `changes` in the index.
+    fn stage(store: &Store, changes: Vec<Change>) -> Result<Recorded, StoreError> {
+        let staged = changes.len();
+        let staged_total = store.stage(changes)?.changes.len();
+        Ok(Recorded::Staged {
+            commit: None,
+            staged,
+            staged_total,
+        })
+    }
+
+    /// Commit `changes` with `message`.
+    fn commit(store: &Store, message: String, changes: &[Change]) -> Result<Recorded, StoreError> {
+        Ok(Recorded::Committed(Committed {
+            changes: changes.len(),
+            commit: store.apply(&message, changes)?,
+            message,
+            from_index: false,
+        }))
+    }
+}
+
 /// Commit `changes` (or stage them) and report it.
 fn commit_or_stage(
-    store: &Store,
+    dir: &Path,
     message: String,
     changes: Vec<Change>,
     mode: EditMode,
 ) -> Result<u8, CliError> {
-    let n = changes.len();
+    let store = Store::open(dir)?;
     let recorded = if mode.no_commit {
-        let staged_total = store.stage(changes)?.changes.len();
-        Recorded::Staged {
-            commit: None,
-            staged: n,
-            staged_total,
-        }
+        Recorded::stage(&store, changes)?
     } else {
-        Recorded::Committed(Committed {
-            changes: n,
-            commit: store.apply(&message, &changes)?.map(CommitId),
-            message,
-            from_index: false,
-        })
+        Recorded::commit(&store, message, &changes)?
     };
     super::print(&recorded, mode.json);
     Ok(0)
@@ -180,81 +180,76 @@ fn read_edits(path: &Path) -> Result<Vec<(String, String)>, CliError> {
         .collect())
 }
 
-/// The `(id, label)` edits of `label ID LABEL` or `label --from FILE.csv`.
-fn label_edits(args: &[String], from: Option<&Path>) -> Result<Vec<(String, String)>, CliError> {
-    let edits = match (from, args) {
-        (Some(f), []) => read_edits(f)?,
-        (None, [id, label]) => vec![(id.clone(), label.clone())],
+/// The `(id, label)` pairs `label ID LABEL` or `label --from FILE.csv` names.
+fn edit_pairs(args: &[String], from: Option<&Path>) -> Result<Vec<(String, String)>, CliError> {
+    match (from, args) {
+        (Some(f), []) => read_edits(f),
+        (None, [id, label]) => Ok(vec![(id.clone(), label.clone())]),
         _ => {
             let usage = "expected `label ID LABEL` or `label --from FILE.csv`";
-            return Err(CliError::new(usage));
+            Err(CliError::new(usage))
         }
-    };
+    }
+}
+
+/// The `(id, label)` edits of `label ID LABEL` or `label --from FILE.csv`, as changes.
+fn label_edits(args: &[String], from: Option<&Path>) -> Result<Vec<Change>, CliError> {
+    let edits = edit_pairs(args, from)?;
     if let Some((id, _)) = edits.iter().find(|(id, l)| id.is_empty() || l.is_empty()) {
         let message = format!("empty id or label in the edit for `{id}`");
         return Err(CliError::new(message));
     }
-    Ok(edits)
+    let change = |(id, label): (String, String)| Change::Label {
+        id: id.into(),
+        label: Some(label),
+    };
+    Ok(edits.into_iter().map(change).collect())
 }
 
 pub fn label(args: &LabelArgs) -> Result<u8, CliError> {
-    let edits = label_edits(&args.args, args.from.as_deref())?;
-    let store = Store::open(&args.dir.dir)?;
-    let n = edits.len();
-    let mode = EditMode {
-        no_commit: args.no_commit,
-        json: args.json,
-    };
+    let changes = label_edits(&args.args, args.from.as_deref())?;
+    let n = changes.len();
     let message = args
         .message
         .as_deref()
         .map_or_else(|| format!("label {n} example{}", plural(n)), str::to_string);
-    let changes: Vec<Change> = edits
-        .into_iter()
-        .map(|(id, label)| Change::Label {
-            id,
-            label: Some(label),
-        })
-        .collect();
-    commit_or_stage(&store, message, changes, mode)
+    commit_or_stage(&args.dir.dir, message, changes, args.mode)
 }
 
 pub fn remove(args: &RemoveArgs) -> Result<u8, CliError> {
-    let store = Store::open(&args.dir.dir)?;
     let ids = &args.ids;
-    let mode = EditMode {
-        no_commit: args.no_commit,
-        json: args.json,
-    };
     let message = format!("remove {} example{}", ids.len(), plural(ids.len()));
-    let changes: Vec<Change> = ids
-        .iter()
-        .map(|id| Change::Remove { id: id.clone() })
-        .collect();
-    commit_or_stage(&store, message, changes, mode)
+    let remove = |id: &String| Change::Remove {
+        id: id.as_str().into(),
+    };
+    let changes = ids.iter().map(remove).collect();
+    commit_or_stage(&args.dir.dir, message, changes, args.mode)
 }
 
 /// Commit the staged changes.
 pub fn commit(dir: &Path, message: &str, json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
     let n = store.staged()?.map_or(0, |s| s.changes.len());
-    let commit = store.commit_staged(message).map_err(|e| {
-        let stale = matches!(e, StoreError::StaleIndex { .. });
-        let err = CliError::from(e);
-        if stale {
-            err.hint("see them with `anneal data status`; drop them with `anneal data reset` and stage them again")
-        } else {
-            err
-        }
-    })?;
+    let commit = store.commit_staged(message).map_err(commit_error)?;
     let committed = Committed {
         changes: n,
-        commit: commit.map(CommitId),
+        commit,
         message: message.to_string(),
         from_index: true,
     };
     super::print(&committed, json);
     Ok(0)
+}
+
+/// The error of committing the index, with a hint when it was staged on another commit.
+fn commit_error(e: StoreError) -> CliError {
+    let stale = matches!(e, StoreError::StaleIndex { .. });
+    let err = CliError::from(e);
+    if stale {
+        err.hint("see them with `anneal data status`; drop them with `anneal data reset` and stage them again")
+    } else {
+        err
+    }
 }
 
 /// What `anneal data split` moved.
@@ -296,19 +291,24 @@ fn fractions(test: f64, validation: f64) -> Result<Vec<(String, f64)>, CliError>
     Ok(fractions)
 }
 
+/// The rows at HEAD; an error before the first commit.
+fn head_rows(store: &Store) -> Result<Vec<Row>, CliError> {
+    let head = store
+        .head()?
+        .ok_or_else(|| CliError::new("the dataset has no commits yet"))?;
+    Ok(store.commit_rows(&head)?)
+}
+
 pub fn split(args: &SplitArgs) -> Result<u8, CliError> {
     let (test, validation, seed) = (args.test, args.validation, args.seed);
     let fractions = fractions(test, validation)?;
     let store = Store::open(&args.dir.dir)?;
-    let head = store
-        .head()?
-        .ok_or_else(|| CliError::new("the dataset has no commits yet"))?;
-    let rows = store.commit_rows(&head)?;
+    let rows = head_rows(&store)?;
     let from = args.from.as_deref();
     let changes = anneal_data::split::stratified(&rows, from, &fractions, "train", seed);
     let message = format!("split test {test} validation {validation} seed {seed}");
     let split = Split {
-        commit: store.apply(&message, &changes)?.map(CommitId),
+        commit: store.apply(&message, &changes)?,
         message,
         moved: changes.len(),
     };

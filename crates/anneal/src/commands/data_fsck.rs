@@ -40,20 +40,23 @@ impl fmt::Display for Checked {
     }
 }
 
+impl From<anneal_data::fsck::Report> for Checked {
+    fn from(report: anneal_data::fsck::Report) -> Self {
+        let problem = |p: anneal_data::fsck::Problem| Problem {
+            path: p.path,
+            problem: p.message,
+        };
+        Checked {
+            commits: report.commits,
+            objects: report.objects,
+            problems: report.problems.into_iter().map(problem).collect(),
+        }
+    }
+}
+
 pub fn fsck(dir: &Path, json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
-    let report = anneal_data::fsck::fsck(&store)?;
-    let problems = report.problems.into_iter();
-    let checked = Checked {
-        commits: report.commits,
-        objects: report.objects,
-        problems: problems
-            .map(|p| Problem {
-                path: p.path,
-                problem: p.message,
-            })
-            .collect(),
-    };
+    let checked = Checked::from(anneal_data::fsck::fsck(&store)?);
     super::print(&checked, json);
     Ok(if checked.problems.is_empty() {
         0

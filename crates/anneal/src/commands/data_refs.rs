@@ -7,7 +7,7 @@ use std::path::Path;
 use anneal::error::{CliError, EXIT_FAILED};
 use anneal_data::merge::{Conflict, Outcome, Side};
 use anneal_data::object::Row;
-use anneal_data::{CommitId, Store};
+use anneal_data::{CommitId, ExampleId, Store, StoreError};
 use serde::Serialize;
 
 use super::data_show::{plural, print_listing, short};
@@ -44,6 +44,17 @@ pub struct MergeArgs {
     json: bool,
 }
 
+impl MergeArgs {
+    /// The side `--ours` or `--theirs` picks for every conflict.
+    fn prefer(&self) -> Option<Side> {
+        match (self.ours, self.theirs) {
+            (true, _) => Some(Side::Ours),
+            (_, true) => Some(Side::Theirs),
+            _ => None,
+        }
+    }
+}
+
 /// A branch or tag made, or the branch checked out.
 #[derive(Debug, Serialize)]
 struct Named {
@@ -55,6 +66,28 @@ struct Named {
     /// How it reads: `created branch`, `on branch` or `tagged`.
     #[serde(skip)]
     verb: &'static str,
+}
+
+impl Named {
+    /// Branch `name` at `commit`, as `verb` says (`created branch` or `on branch`).
+    fn branch(name: &str, commit: CommitId, verb: &'static str) -> Named {
+        Named {
+            branch: Some(name.to_string()),
+            commit,
+            tag: None,
+            verb,
+        }
+    }
+
+    /// Tag `name`, made at `commit`.
+    fn tag(name: &str, commit: CommitId) -> Named {
+        Named {
+            branch: None,
+            commit,
+            tag: Some(name.to_string()),
+            verb: "tagged",
+        }
+    }
 }
 
 impl fmt::Display for Named {
@@ -82,6 +115,21 @@ struct Branch {
     name: String,
 }
 
+impl Branches {
+    /// The store's branches, the current one marked.
+    fn of(store: &Store) -> Result<Branches, StoreError> {
+        let current = store.branch()?;
+        let branches = (store.branches()?.into_iter())
+            .map(|(name, h)| Branch {
+                commit: h,
+                current: name == current,
+                name,
+            })
+            .collect();
+        Ok(Branches { branches, current })
+    }
+}
+
 impl fmt::Display for Branches {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let line = |b: &Branch| {
@@ -96,35 +144,17 @@ impl fmt::Display for Branches {
 pub fn branch(dir: &Path, name: Option<&str>, json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
     if let Some(n) = name {
-        let named = Named {
-            branch: Some(n.to_string()),
-            commit: CommitId(store.create_branch(n, None)?),
-            tag: None,
-            verb: "created branch",
-        };
+        let named = Named::branch(n, store.create_branch(n, None)?, "created branch");
         super::print(&named, json);
         return Ok(0);
     }
-    let current = store.branch()?;
-    let branches = (store.branches()?.into_iter())
-        .map(|(name, h)| Branch {
-            commit: CommitId(h),
-            current: name == current,
-            name,
-        })
-        .collect();
-    print_listing(&Branches { branches, current }, json);
+    print_listing(&Branches::of(&store)?, json);
     Ok(0)
 }
 
 pub fn checkout(dir: &Path, name: &str, json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
-    let named = Named {
-        branch: Some(name.to_string()),
-        commit: CommitId(store.checkout(name)?),
-        tag: None,
-        verb: "on branch",
-    };
+    let named = Named::branch(name, store.checkout(name)?, "on branch");
     super::print(&named, json);
     Ok(0)
 }
@@ -154,20 +184,12 @@ pub fn tag(args: &TagArgs) -> Result<u8, CliError> {
     let json = args.json;
     let Some(n) = &args.name else {
         let tags = store.tags()?.into_iter();
-        let tags = tags.map(|(name, h)| Tag {
-            commit: CommitId(h),
-            name,
-        });
+        let tags = tags.map(|(name, h)| Tag { commit: h, name });
         print_listing(&Tags(tags.collect()), json);
         return Ok(0);
     };
     let at = args.rev.as_deref().map(|r| store.resolve(r)).transpose()?;
-    let named = Named {
-        branch: None,
-        commit: CommitId(store.create_tag(n, at)?),
-        tag: Some(n.to_string()),
-        verb: "tagged",
-    };
+    let named = Named::tag(n, store.create_tag(n, at)?);
     super::print(&named, json);
     Ok(0)
 }
@@ -199,7 +221,7 @@ enum Kind {
 #[derive(Debug, Serialize)]
 struct ConflictView {
     base: Option<Labelled>,
-    id: String,
+    id: ExampleId,
     ours: Option<Labelled>,
     theirs: Option<Labelled>,
     /// The labels, for people (`(removed)`, `(unlabeled)`).
@@ -213,32 +235,40 @@ struct Labelled {
     split: String,
 }
 
-impl From<&Conflict> for ConflictView {
-    fn from(c: &Conflict) -> Self {
-        let labelled = |r: &Option<Row>| {
-            (r.as_ref()).map(|r| Labelled {
-                label: r.label.clone(),
-                split: r.split.clone(),
-            })
-        };
-        let show = |r: &Option<Row>| match r {
+impl Labelled {
+    /// The label and split of a side's row (None where it was removed).
+    fn of(row: &Option<Row>) -> Option<Labelled> {
+        (row.as_ref()).map(|r| Labelled {
+            label: r.label.clone(),
+            split: r.split.clone(),
+        })
+    }
+
+    /// A side's label for people: `(removed)` or `(unlabeled)` where there is none.
+    fn shown(row: &Option<Row>) -> String {
+        match row {
             None => "(removed)".to_string(),
             Some(r) => r.label.clone().unwrap_or_else(|| "(unlabeled)".into()),
-        };
+        }
+    }
+}
+
+impl From<&Conflict> for ConflictView {
+    fn from(c: &Conflict) -> Self {
         ConflictView {
-            base: labelled(&c.base),
+            base: Labelled::of(&c.base),
             id: c.id.clone(),
-            ours: labelled(&c.ours),
-            theirs: labelled(&c.theirs),
-            shown: [show(&c.base), show(&c.ours), show(&c.theirs)],
+            ours: Labelled::of(&c.ours),
+            theirs: Labelled::of(&c.theirs),
+            shown: [&c.base, &c.ours, &c.theirs].map(Labelled::shown),
         }
     }
 }
 
 impl From<&Outcome> for Merged {
     fn from(outcome: &Outcome) -> Self {
-        let merged = |outcome, commit: Option<_>| Merged {
-            commit: commit.map(CommitId),
+        let merged = |outcome, commit: Option<CommitId>| Merged {
+            commit,
             conflicts: None,
             outcome,
             resolved: None,
@@ -308,8 +338,14 @@ impl fmt::Display for Merge {
             }
             return Ok(());
         }
-        let conflicts = m.conflicts.iter().flatten();
-        for c in conflicts {
+        m.fmt_conflicts(f)
+    }
+}
+
+impl Merged {
+    /// One line per conflict, then how many and how to resolve them.
+    fn fmt_conflicts(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.conflicts.iter().flatten() {
             let [base, ours, theirs] = &c.shown;
             writeln!(
                 f,
@@ -317,7 +353,7 @@ impl fmt::Display for Merge {
                 c.id
             )?;
         }
-        let n = m.conflict_ids().len();
+        let n = self.conflict_ids().len();
         writeln!(f, "{n} conflict{}; nothing committed", plural(n))?;
         write!(
             f,
@@ -330,12 +366,7 @@ pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
     let store = Store::open(&args.dir.dir)?;
     let (branch, ours) = (&args.branch, args.ours);
     let other = store.resolve(branch)?;
-    let prefer = match (ours, args.theirs) {
-        (true, _) => Some(Side::Ours),
-        (_, true) => Some(Side::Theirs),
-        _ => None,
-    };
-    let outcome = anneal_data::merge::merge(&store, other, branch, prefer)?;
+    let outcome = anneal_data::merge::merge(&store, other, branch, args.prefer())?;
     let merge = Merge {
         merged: Merged::from(&outcome),
         branch: branch.clone(),

@@ -76,19 +76,29 @@ impl fmt::Display for Remotes {
     }
 }
 
+impl Remotes {
+    /// The store's remotes.
+    fn list(store: &Store) -> Result<Remotes, CliError> {
+        let remotes = store.remotes()?.into_iter();
+        Ok(Remotes::List(
+            remotes.map(|(name, url)| Remote { name, url }).collect(),
+        ))
+    }
+
+    /// Add remote `name` at `url`, once the url opens.
+    fn add(store: &Store, name: &str, url: &str) -> Result<Remotes, CliError> {
+        anneal_data::remote::open(url, true)?;
+        store.add_remote(name, url)?;
+        let (added, url) = (name.to_string(), url.to_string());
+        Ok(Remotes::Added { added, url })
+    }
+}
+
 pub fn remote(dir: &Path, args: &[String], json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
     let remotes = match args {
-        [] => {
-            let remotes = store.remotes()?.into_iter();
-            Remotes::List(remotes.map(|(name, url)| Remote { name, url }).collect())
-        }
-        [verb, name, url] if verb == "add" => {
-            anneal_data::remote::open(url, true)?;
-            store.add_remote(name, url)?;
-            let (added, url) = (name.clone(), url.clone());
-            Remotes::Added { added, url }
-        }
+        [] => Remotes::list(&store)?,
+        [verb, name, url] if verb == "add" => Remotes::add(&store, name, url)?,
         _ => {
             let usage = "expected `remote add NAME URL` or `remote` to list";
             return Err(CliError::new(usage));
@@ -98,11 +108,15 @@ pub fn remote(dir: &Path, args: &[String], json: bool) -> Result<u8, CliError> {
     Ok(0)
 }
 
-/// The branch named, or the current one.
-fn branch_or_current(store: &Store, branch: Option<&str>) -> Result<String, CliError> {
-    match branch {
-        Some(b) => Ok(b.to_string()),
-        None => Ok(store.branch()?),
+impl RemoteBranchArgs {
+    /// The store, and the branch named (the current one by default).
+    fn open(&self) -> Result<(Store, String), CliError> {
+        let store = Store::open(&self.dir.dir)?;
+        let branch = match &self.branch {
+            Some(b) => b.clone(),
+            None => store.branch()?,
+        };
+        Ok((store, branch))
     }
 }
 
@@ -128,8 +142,7 @@ impl fmt::Display for Pushed {
 
 pub fn push(args: &RemoteBranchArgs) -> Result<u8, CliError> {
     let (remote, json) = (&args.remote, args.json);
-    let store = Store::open(&args.dir.dir)?;
-    let branch = branch_or_current(&store, args.branch.as_deref())?;
+    let (store, branch) = args.open()?;
     let pushed = Moved::from(push_branch(&store, remote, &branch)?);
     let pushed = Pushed {
         branch,
@@ -184,8 +197,7 @@ impl fmt::Display for Pulled {
 
 pub fn pull(args: &RemoteBranchArgs) -> Result<u8, CliError> {
     let (remote, json) = (&args.remote, args.json);
-    let store = Store::open(&args.dir.dir)?;
-    let branch = branch_or_current(&store, args.branch.as_deref())?;
+    let (store, branch) = args.open()?;
     let t = fetch(&store, remote, &branch)?;
     let mut pulled = Pulled {
         branch,
@@ -197,15 +209,19 @@ pub fn pull(args: &RemoteBranchArgs) -> Result<u8, CliError> {
         println!("{}", Fetched(&pulled));
     }
     let name = format!("{remote}/{}", pulled.branch);
-    let outcome = if store.head()?.is_none() {
-        store.reset_branch(t.commit, &format!("pull {name}"))?;
-        Outcome::FastForward(t.commit.0)
-    } else {
-        merge(&store, t.commit.0, &name, None)?
-    };
-    pulled.merge = Merged::from(&outcome);
+    pulled.merge = Merged::from(&merge_fetched(&store, t.commit, &name)?);
     super::print(&pulled, json);
     Ok(pulled.merge.code())
+}
+
+/// Merge the fetched `commit` (named `name`) into the current branch; a store without
+/// commits takes it as it is.
+fn merge_fetched(store: &Store, commit: CommitId, name: &str) -> Result<Outcome, CliError> {
+    if store.head()?.is_some() {
+        return Ok(merge(store, commit, name, None)?);
+    }
+    store.reset_branch(commit, &format!("pull {name}"))?;
+    Ok(Outcome::FastForward(commit))
 }
 
 /// What `anneal data clone` fetched.
@@ -228,13 +244,19 @@ impl fmt::Display for Cloned {
     }
 }
 
-pub fn clone(dir: &Path, url: &str, json: bool) -> Result<u8, CliError> {
+/// Refuse to clone into a program whose store has commits.
+fn check_no_dataset(dir: &Path) -> Result<(), CliError> {
     if Store::open(dir).is_ok_and(|s| s.head().ok().flatten().is_some()) {
         return Err(
             CliError::new(format!("{} already has a dataset", dir.display()))
                 .hint("clone into a program without a store"),
         );
     }
+    Ok(())
+}
+
+pub fn clone(dir: &Path, url: &str, json: bool) -> Result<u8, CliError> {
+    check_no_dataset(dir)?;
     let store = Store::init(dir)?;
     let t = fetch_url(&store, "origin", url, "main")?;
     store.add_remote("origin", url)?;

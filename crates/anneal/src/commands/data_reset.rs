@@ -5,9 +5,11 @@ use std::fmt;
 use std::path::Path;
 
 use anneal::error::CliError;
-use anneal_data::Store;
 use anneal_data::stage::Dropped;
+use anneal_data::{CommitId, Store};
 use serde::Serialize;
+
+use super::data_show::{plural, short};
 
 /// What `reset` did.
 #[derive(Debug, Serialize)]
@@ -22,34 +24,33 @@ pub struct Reset {
 #[derive(Debug, Serialize)]
 struct Moved {
     branch: String,
-    from: Option<String>,
-    to: String,
+    from: Option<CommitId>,
+    to: CommitId,
 }
 
 impl fmt::Display for Reset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.dropped {
-            Dropped::Changes(n) => write!(
-                f,
-                "dropped {n} staged change{}",
-                if n == 1 { "" } else { "s" }
-            )?,
+            Dropped::Changes(n) => write!(f, "dropped {n} staged change{}", plural(n))?,
             Dropped::Unreadable => write!(f, "dropped an index that could not be read")?,
         }
-        let Some(m) = &self.moved else {
-            return Ok(());
-        };
-        write!(f, "\nbranch {} is now at {}", m.branch, short(&m.to))?;
-        if let Some(from) = &m.from {
+        match &self.moved {
+            Some(m) => write!(f, "\n{m}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Where the branch went, and how to undo it.
+impl fmt::Display for Moved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "branch {} is now at {}", self.branch, short(&self.to))?;
+        if let Some(from) = &self.from {
             let back = format!("anneal data reset --hard {}", short(from));
             write!(f, " (was {}; undo with `{back}`)", short(from))?;
         }
         Ok(())
     }
-}
-
-fn short(hex: &str) -> &str {
-    hex.get(..12).unwrap_or(hex)
 }
 
 /// Drop the staged changes; with `hard`, also move the current branch to that revision.
@@ -71,8 +72,8 @@ fn hard_reset(store: &Store, rev: &str) -> Result<Reset, CliError> {
     let (from, dropped) = store.reset_hard(to)?;
     let moved = Moved {
         branch: store.branch()?,
-        from: from.map(|h| h.to_hex()),
-        to: to.to_hex(),
+        from,
+        to,
     };
     Ok(Reset {
         dropped,

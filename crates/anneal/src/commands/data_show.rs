@@ -11,7 +11,7 @@ use anneal_data::diff::Diff;
 use anneal_data::object::Row;
 use anneal_data::row::Meta;
 use anneal_data::tables::Change;
-use anneal_data::{CommitId, Store};
+use anneal_data::{CommitId, ExampleId, Store, StoreError};
 use serde::Serialize;
 
 /// `anneal data diff`'s arguments.
@@ -84,20 +84,26 @@ fn keys_sorted<S: serde::Serializer>(changes: &[Change], s: S) -> Result<S::Ok, 
     values.map_err(serde::ser::Error::custom)?.serialize(s)
 }
 
+impl Status {
+    /// The store's branch, its commit's layout and the staged changes.
+    fn read(store: &Store) -> Result<Status, StoreError> {
+        let staged = store.staged()?.map(|s| s.changes).unwrap_or_default();
+        let head = store.head()?;
+        let layout = head.map(|h| store.layout(&h)).transpose()?;
+        Ok(Status {
+            branch: store.branch()?,
+            commit: head,
+            examples: layout.map_or(0, |l| l.examples),
+            packs: layout.map(|l| l.packs),
+            patches: layout.map(|l| l.patches),
+            staged,
+        })
+    }
+}
+
 pub fn status(dir: &Path, json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
-    let staged = store.staged()?.map(|s| s.changes).unwrap_or_default();
-    let head = store.head()?;
-    let layout = head.map(|h| store.layout(&h)).transpose()?;
-    let status = Status {
-        branch: store.branch()?,
-        commit: head.map(CommitId),
-        examples: layout.map_or(0, |l| l.examples),
-        packs: layout.map(|l| l.packs),
-        patches: layout.map(|l| l.patches),
-        staged,
-    };
-    super::print(&status, json);
+    super::print(&Status::read(&store)?, json);
     Ok(0)
 }
 
@@ -116,6 +122,13 @@ impl fmt::Display for Status {
             self.examples
         )?;
         write!(f, "payloads in {packs} packs")?;
+        self.fmt_staged(f)
+    }
+}
+
+impl Status {
+    /// The staged changes, one a line after a heading (nothing when there are none).
+    fn fmt_staged(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.staged.len();
         if n > 0 {
             write!(
@@ -135,7 +148,7 @@ impl fmt::Display for Status {
 /// An example in a diff: its id, label and split.
 #[derive(Debug, Serialize)]
 struct Example {
-    id: String,
+    id: ExampleId,
     label: Option<String>,
     split: String,
 }
@@ -150,12 +163,25 @@ impl From<&Row> for Example {
     }
 }
 
+impl Example {
+    /// `SIGN ID LABEL [SPLIT]`.
+    fn line(&self, sign: &str) -> String {
+        let (id, split) = (&self.id, &self.split);
+        format!("{sign} {id} {} [{split}]", label_text(&self.label))
+    }
+}
+
+/// A label, or `(unlabeled)`.
+fn label_text(label: &Option<String>) -> String {
+    label.clone().unwrap_or_else(|| "(unlabeled)".into())
+}
+
 /// One field of an example, before and after.
 #[derive(Debug, Serialize)]
 struct Changed<T> {
     after: T,
     before: T,
-    id: String,
+    id: ExampleId,
 }
 
 impl<T> Changed<T> {
@@ -165,6 +191,26 @@ impl<T> Changed<T> {
             before: field(a),
             after: field(b),
         }
+    }
+
+    /// `field` of each pair of rows, before and after.
+    fn all(pairs: Vec<(Row, Row)>, field: fn(Row) -> T) -> Vec<Self> {
+        pairs.into_iter().map(|p| Changed::new(p, field)).collect()
+    }
+}
+
+impl Changed<Option<String>> {
+    /// `~ ID BEFORE -> AFTER`.
+    fn line(&self) -> String {
+        let (before, after) = (label_text(&self.before), label_text(&self.after));
+        format!("~ {} {before} -> {after}", self.id)
+    }
+}
+
+impl Changed<Meta> {
+    /// `m ID FIELD: BEFORE -> AFTER, ...`.
+    fn line(&self) -> String {
+        format!("m {} {}", self.id, meta_changes(&self.before, &self.after))
     }
 }
 
@@ -189,16 +235,8 @@ impl DiffView {
             added: rows(&d.added),
             changed: d.changed.iter().map(|(_, b)| Example::from(b)).collect(),
             class_counts: d.class_counts,
-            meta_changed: d
-                .meta_changed
-                .into_iter()
-                .map(|p| Changed::new(p, |r| r.meta))
-                .collect(),
-            relabeled: d
-                .relabeled
-                .into_iter()
-                .map(|p| Changed::new(p, |r| r.label))
-                .collect(),
+            meta_changed: Changed::all(d.meta_changed, |r| r.meta),
+            relabeled: Changed::all(d.relabeled, |r| r.label),
             removed: rows(&d.removed),
             stat,
         }
@@ -206,19 +244,10 @@ impl DiffView {
 
     /// One line per changed example.
     fn examples(&self) -> Vec<String> {
-        let show = |l: &Option<String>| l.clone().unwrap_or_else(|| "(unlabeled)".into());
-        let row =
-            |sign: &str, r: &Example| format!("{sign} {} {} [{}]", r.id, show(&r.label), r.split);
-        let added = self.added.iter().map(|r| row("+", r));
-        let removed = self.removed.iter().map(|r| row("-", r));
-        let relabeled = self
-            .relabeled
-            .iter()
-            .map(|c| format!("~ {} {} -> {}", c.id, show(&c.before), show(&c.after)));
-        let meta = self
-            .meta_changed
-            .iter()
-            .map(|c| format!("m {} {}", c.id, meta_changes(&c.before, &c.after)));
+        let added = self.added.iter().map(|r| r.line("+"));
+        let removed = self.removed.iter().map(|r| r.line("-"));
+        let relabeled = self.relabeled.iter().map(Changed::<Option<String>>::line);
+        let meta = self.meta_changed.iter().map(Changed::<Meta>::line);
         let changed = self
             .changed
             .iter()
@@ -239,23 +268,34 @@ impl fmt::Display for DiffView {
                 writeln!(f, "{line}")?;
             }
         }
-        write!(
-            f,
+        write!(f, "{}", self.totals())?;
+        if self.class_counts.is_empty() {
+            return Ok(());
+        }
+        write!(f, "\nper class: {}", self.per_class())
+    }
+}
+
+impl DiffView {
+    /// How many examples were added, removed, relabeled and otherwise changed.
+    fn totals(&self) -> String {
+        format!(
             "{} added, {} removed, {} relabeled, {} metadata changed, {} changed",
             self.added.len(),
             self.removed.len(),
             self.relabeled.len(),
             self.meta_changed.len(),
             self.changed.len()
-        )?;
-        if self.class_counts.is_empty() {
-            return Ok(());
-        }
+        )
+    }
+
+    /// `LABEL: +N` per label whose count changed, `(unlabeled)` for none.
+    fn per_class(&self) -> String {
         let class = |k: &str| if k.is_empty() { "(unlabeled)" } else { k }.to_string();
         let parts: Vec<String> = (self.class_counts.iter())
             .map(|(k, v)| format!("{}: {v:+}", class(k)))
             .collect();
-        write!(f, "\nper class: {}", parts.join(", "))
+        parts.join(", ")
     }
 }
 
@@ -265,17 +305,21 @@ fn meta_changes(before: &Meta, after: &Meta) -> String {
     let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
         return format!("{before} -> {after}");
     };
-    let show = |v: Option<&serde_json::Value>| match v {
-        None => "(none)".to_string(),
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(v) => v.to_string(),
-    };
     let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     keys.into_iter()
         .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| format!("{k}: {} -> {}", show(a.get(k)), show(b.get(k))))
+        .map(|k| format!("{k}: {} -> {}", field_text(a.get(k)), field_text(b.get(k))))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A metadata value for people: a string as it is, `(none)` where absent, JSON otherwise.
+fn field_text(v: Option<&serde_json::Value>) -> String {
+    match v {
+        None => "(none)".to_string(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    }
 }
 
 pub fn diff(args: &DiffArgs) -> Result<u8, CliError> {
@@ -297,28 +341,43 @@ struct Shown {
     time: u64,
 }
 
+impl Shown {
+    /// Commit `rev` of `store`, with what it changed (its counts only past 20 examples added).
+    fn read(store: &Store, rev: &str) -> Result<Shown, CliError> {
+        let h = store.resolve(rev)?;
+        let c = store.commit_object(&h)?;
+        let d = first_parent_diff(store, h, c.parents.first())?;
+        let stat = d.added.len() > 20;
+        Ok(Shown {
+            author: c.author,
+            commit: h,
+            diff: DiffView::new(d, stat),
+            message: c.message,
+            parents: c.parents,
+            time: c.time,
+        })
+    }
+}
+
 pub fn show(dir: &Path, rev: &str, json: bool) -> Result<u8, CliError> {
     let store = Store::open(dir)?;
-    let h = store.resolve(rev)?;
-    let c = store.commit_object(&h)?;
-    let d = match c.parents.first() {
-        Some(p) => anneal_data::diff::diff(&store, p, &h)?,
+    super::print(&Shown::read(&store, rev)?, json);
+    Ok(0)
+}
+
+/// What commit `h` changed from its first `parent` (everything, for a first commit).
+fn first_parent_diff(
+    store: &Store,
+    h: CommitId,
+    parent: Option<&CommitId>,
+) -> Result<Diff, CliError> {
+    Ok(match parent {
+        Some(p) => anneal_data::diff::diff(store, p, &h)?,
         None => Diff {
             added: store.commit_rows(&h)?,
             ..Diff::default()
         },
-    };
-    let stat = d.added.len() > 20;
-    let shown = Shown {
-        author: c.author,
-        commit: CommitId(h),
-        diff: DiffView::new(d, stat),
-        message: c.message,
-        parents: c.parents,
-        time: c.time,
-    };
-    super::print(&shown, json);
-    Ok(0)
+    })
 }
 
 impl fmt::Display for Shown {
@@ -346,7 +405,7 @@ pub fn stats(dir: &Path, rev: &str, json: bool) -> Result<u8, CliError> {
     let h = store.resolve(rev)?;
     let stats = anneal_data::stats::Stats::of(&store.commit_rows(&h)?);
     let view = StatsView {
-        commit: CommitId(h),
+        commit: h,
         counts: stats.counts,
         examples: stats.examples,
         meta: stats.meta,
@@ -361,16 +420,11 @@ impl fmt::Display for StatsView {
         for (split, labels) in &self.counts {
             let total: u64 = labels.values().sum();
             lines.push(format!("{split}: {total} examples"));
-            lines.extend(
-                labels
-                    .iter()
-                    .map(|(label, n)| format!("  {label:<16} {n:>8}")),
-            );
+            lines.extend(labels.iter().map(count_line));
         }
         for (field, values) in &self.meta {
             lines.push(format!("{field}: {} values", values.len()));
-            let shown = values.iter().take(SHOWN_VALUES);
-            lines.extend(shown.map(|(value, n)| format!("  {value:<16} {n:>8}")));
+            lines.extend(values.iter().take(SHOWN_VALUES).map(count_line));
             if values.len() > SHOWN_VALUES {
                 let more = values.len() - SHOWN_VALUES;
                 lines.push(format!("  ... {more} more (see --json)"));
@@ -378,4 +432,9 @@ impl fmt::Display for StatsView {
         }
         f.write_str(&lines.join("\n"))
     }
+}
+
+/// `  NAME             COUNT`: a label or metadata value and how many examples have it.
+fn count_line((name, n): (&String, &u64)) -> String {
+    format!("  {name:<16} {n:>8}")
 }
