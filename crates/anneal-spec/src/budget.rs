@@ -67,9 +67,12 @@ pub fn params(params: usize) -> Result<(), String> {
 
 /// Refuse a batch whose forward activations exceed [`MAX_BATCH_ACTIVATION_BYTES`].
 pub fn batch_activations(per_example: u64, batch: usize) -> Result<(), String> {
-    let bytes = per_example.saturating_mul(batch as u64);
+    let (what, bytes) = (
+        format!("a batch of {batch}"),
+        per_example.saturating_mul(batch as u64),
+    );
     within(
-        &format!("a batch of {batch}"),
+        &what,
         bytes,
         MAX_BATCH_ACTIVATION_BYTES,
         "bytes of activations",

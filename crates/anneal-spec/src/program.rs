@@ -222,11 +222,16 @@ fn toml_hint(message: &str) -> Option<String> {
     if message.starts_with("missing field") {
         Some("see the manifest reference in README.md".into())
     } else if message.starts_with("unknown field") {
-        let known = message.split("expected").nth(1)?;
-        let field = message.split('`').nth(1)?;
-        let cands: Vec<&str> = known.split('`').skip(1).step_by(2).collect();
-        suggest(field, &cands).map(|s| format!("did you mean `{s}`?"))
+        unknown_field_hint(message)
     } else {
         None
     }
+}
+
+/// The known field closest to the unknown one that TOML's message names.
+fn unknown_field_hint(message: &str) -> Option<String> {
+    let known = message.split("expected").nth(1)?;
+    let field = message.split('`').nth(1)?;
+    let cands: Vec<&str> = known.split('`').skip(1).step_by(2).collect();
+    suggest(field, &cands).map(|s| format!("did you mean `{s}`?"))
 }

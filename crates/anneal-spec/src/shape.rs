@@ -254,10 +254,8 @@ pub(crate) fn slide(
     stride: usize,
     pad: usize,
 ) -> Option<[usize; 2]> {
-    Some([
-        out_dim(h, kernel[0], stride, pad)?,
-        out_dim(w, kernel[1], stride, pad)?,
-    ])
+    let side = |size, k| out_dim(size, k, stride, pad);
+    Some([side(h, kernel[0])?, side(w, kernel[1])?])
 }
 
 fn out_dim(size: usize, kernel: usize, stride: usize, pad: usize) -> Option<usize> {

@@ -134,15 +134,13 @@ impl Validator<'_> {
 
     fn version(&self, v: &Spanned<String>) -> Result<String, ManifestError> {
         let s = v.get_ref();
-        let parts: Vec<&str> = s.split('.').collect();
-        let number = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-        if parts.len() == 3 && parts.iter().all(number) {
+        let number = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+        if s.split('.').count() == 3 && s.split('.').all(number) {
             return Ok(s.clone());
         }
         let message = format!("invalid version `{s}`: expected MAJOR.MINOR.PATCH");
-        Err(self
-            .fail(v.span(), message)
-            .with_hint("write e.g. `version = \"0.1.0\"`"))
+        let hint = "write e.g. `version = \"0.1.0\"`";
+        Err(self.fail(v.span(), message).with_hint(hint))
     }
 
     fn input(&self, d: &DataTable) -> Result<Input, ManifestError> {

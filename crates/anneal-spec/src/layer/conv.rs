@@ -94,9 +94,8 @@ pub(super) fn out(at: &At, cur: Shape, oc: usize, window: [usize; 4]) -> Result<
 
 pub(super) fn parameters(cur: Shape, oc: usize, kernel: [usize; 2]) -> Vec<Param> {
     let c = cur.dims()[0];
-    let init = Init::Uniform {
-        fan_in: c * kernel[0] * kernel[1],
-    };
+    let fan_in = c * kernel[0] * kernel[1];
+    let init = Init::Uniform { fan_in };
     vec![
         Param::new("weight", vec![oc, c, kernel[0], kernel[1]], init),
         Param::new("bias", vec![oc], init),
