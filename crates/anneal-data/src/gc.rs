@@ -52,10 +52,7 @@ pub fn gc(store: &Store) -> Result<Collected, StoreError> {
 
 fn remove(path: &Path, out: &mut Collected) -> Result<(), StoreError> {
     let size = path.symlink_metadata().map_or(0, |m| m.len());
-    std::fs::remove_file(path).map_err(|source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    std::fs::remove_file(path).map_err(crate::store::io_err(path))?;
     out.removed += 1;
     out.bytes += size;
     Ok(())

@@ -33,8 +33,7 @@ pub struct Walk<'a> {
 impl<'a> Walk<'a> {
     /// A walk from `roots`.
     pub fn new(store: &'a Store, roots: &[CommitId], order: Order) -> Self {
-        let pending = roots.iter().copied().collect();
-        let seen = HashSet::new();
+        let (pending, seen) = (roots.iter().copied().collect(), HashSet::new());
         Walk {
             store,
             pending,

@@ -16,6 +16,7 @@
 //! an S3-compatible server such as MinIO or moto, plain HTTP allowed there).
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
 
 use futures_util::TryStreamExt;
@@ -87,14 +88,10 @@ impl Store {
     /// Remote names and URLs.
     pub fn remotes(&self) -> Result<BTreeMap<String, String>, StoreError> {
         let path = self.remotes_path();
-        match std::fs::read(&path) {
-            Ok(b) => serde_json::from_slice(&b).map_err(|e| StoreError::BadRef {
-                path,
-                message: e.to_string(),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(source) => Err(StoreError::Io { path, source }),
-        }
+        let Some(bytes) = crate::store::read_optional(&path, std::fs::read)? else {
+            return Ok(BTreeMap::new());
+        };
+        serde_json::from_slice(&bytes).map_err(|e| crate::store::bad_ref(&path, e))
     }
 
     /// Add (or replace) a remote.
@@ -117,12 +114,8 @@ fn absolute_url(url: &str) -> Result<String, StoreError> {
     if url.contains("://") {
         return Ok(url.to_string());
     }
-    std::path::absolute(url)
-        .map(|p| p.display().to_string())
-        .map_err(|source| StoreError::Io {
-            path: url.into(),
-            source,
-        })
+    let absolute = std::path::absolute(url).map_err(crate::store::io_err(Path::new(url)))?;
+    Ok(absolute.display().to_string())
 }
 
 /// Open the object store a URL names. A folder remote is created when `create` (a push) and

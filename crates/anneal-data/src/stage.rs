@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fs::write_atomic;
 use crate::hash::CommitId;
-use crate::store::{Store, StoreError, read_optional};
+use crate::store::{Store, StoreError, bad_ref, read_optional};
 use crate::tables::Change;
 
 const INDEX_FORMAT: u32 = 1;
@@ -48,18 +48,12 @@ impl Store {
         let Some(bytes) = read_optional(&path, std::fs::read)? else {
             return Ok(None);
         };
-        let staged: Staged = serde_json::from_slice(&bytes).map_err(|e| StoreError::BadRef {
-            path: path.clone(),
-            message: format!("not a staged-changes index: {e}"),
-        })?;
+        let staged: Staged = serde_json::from_slice(&bytes)
+            .map_err(|e| bad_ref(&path, format!("not a staged-changes index: {e}")))?;
         if staged.format != INDEX_FORMAT {
-            return Err(StoreError::BadRef {
-                path,
-                message: format!(
-                    "index format {} (this anneal reads {INDEX_FORMAT})",
-                    staged.format
-                ),
-            });
+            let found = &staged.format;
+            let message = format!("index format {found} (this anneal reads {INDEX_FORMAT})");
+            return Err(bad_ref(&path, message));
         }
         Ok(Some(staged))
     }

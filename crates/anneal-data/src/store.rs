@@ -162,6 +162,12 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
     }
 }
 
+/// A ref-like file (a ref, HEAD, the remotes, the index) at `path` that does not read as one.
+pub(crate) fn bad_ref(path: &Path, message: impl ToString) -> StoreError {
+    let (path, message) = (path.to_path_buf(), message.to_string());
+    StoreError::BadRef { path, message }
+}
+
 /// `read(path)`, or None when the file does not exist.
 pub(crate) fn read_optional<'p, T>(
     path: &'p Path,
@@ -267,9 +273,11 @@ impl Store {
             .strip_prefix("ref: refs/heads/")
             .filter(|b| valid_ref_name(b))
             .map(str::to_string)
-            .ok_or_else(|| StoreError::BadRef {
-                path,
-                message: format!("expected `ref: refs/heads/NAME`, found `{}`", text.trim()),
+            .ok_or_else(|| {
+                bad_ref(
+                    &path,
+                    format!("expected `ref: refs/heads/NAME`, found `{}`", text.trim()),
+                )
             })
     }
 
@@ -512,13 +520,9 @@ pub(crate) fn read_hash_file(path: &Path) -> Result<Option<CommitId>, StoreError
     let Some(text) = read_optional(path, fs::read_to_string)? else {
         return Ok(None);
     };
-    text.trim()
-        .parse()
-        .map(Some)
-        .map_err(|e: crate::hash::HashParseError| StoreError::BadRef {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+    let id = text.trim().parse();
+    id.map(Some)
+        .map_err(|e: crate::hash::HashParseError| bad_ref(path, e))
 }
 
 /// Write `commit` to the ref file `path`, creating its folders.
@@ -533,15 +537,15 @@ pub(crate) fn write_ref(path: &Path, commit: CommitId) -> Result<(), StoreError>
 /// none empty, none starting with `.` (hidden files are skipped when refs are listed, so a
 /// branch named `x/.y` would be invisible to `gc`) and none ending in `.lock`, as git has it.
 pub(crate) fn valid_ref_name(name: &str) -> bool {
-    name.len() <= 255
-        && name.split('/').all(|part| {
-            !part.is_empty()
-                && !part.starts_with('.')
-                && !part.ends_with(".lock")
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        })
+    name.len() <= 255 && name.split('/').all(valid_ref_part)
+}
+
+/// One `/`-separated part of a ref name: letters, digits, `-`, `_` and `.`, not starting with
+/// `.` nor ending with `.lock`.
+fn valid_ref_part(part: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    let edges = !part.starts_with('.') && !part.ends_with(".lock");
+    !part.is_empty() && edges && part.chars().all(allowed)
 }
 
 /// A line of `logs/HEAD`: `old new unix-time message` (`old` all zeros for none; the first

@@ -21,12 +21,15 @@ pub(crate) fn input_shapes(input: Shape, layers: &[Layer]) -> Vec<Shape> {
 /// the spec lists them (which is also the order burn visits them).
 pub(crate) fn params(input: Shape, layers: &[Layer]) -> Vec<(String, Param)> {
     let shapes = input_shapes(input, layers);
-    let owned = layers.iter().zip(shapes).enumerate();
-    owned
-        .flat_map(|(i, (layer, cur))| {
-            let named = move |p: Param| (format!("layers.{i}.{}", p.name), p);
-            layer.parameters(cur).into_iter().map(named)
-        })
+    let named = |(i, (layer, cur)): (usize, (&Layer, Shape))| {
+        let own = layer.parameters(cur).into_iter();
+        own.map(move |p| (format!("layers.{i}.{}", p.name), p))
+    };
+    layers
+        .iter()
+        .zip(shapes)
+        .enumerate()
+        .flat_map(named)
         .collect()
 }
 
@@ -57,10 +60,13 @@ fn initial_values(init: Init, n: usize, rng: &mut SplitMix64) -> Vec<f32> {
     match init {
         Init::Ones => vec![1.0; n],
         Init::Zeros => vec![0.0; n],
-        Init::Uniform { fan_in } => {
-            let k = 1.0 / (fan_in.max(1) as f64).sqrt();
-            let unit = |r: u64| (r >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
-            (0..n).map(|_| (unit(rng.next_u64()) * k) as f32).collect()
-        }
+        Init::Uniform { fan_in } => uniform(n, fan_in, rng),
     }
+}
+
+/// `n` values uniform in `±1/sqrt(fan_in)`.
+fn uniform(n: usize, fan_in: usize, rng: &mut SplitMix64) -> Vec<f32> {
+    let k = 1.0 / (fan_in.max(1) as f64).sqrt();
+    let unit = |r: u64| (r >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+    (0..n).map(|_| (unit(rng.next_u64()) * k) as f32).collect()
 }

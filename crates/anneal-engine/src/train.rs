@@ -1,5 +1,6 @@
 //! The training loop.
 
+use std::f64::consts::PI;
 use std::time::Instant;
 
 use anneal_spec::{Optimizer, Program, Schedule, Shape};
@@ -246,14 +247,11 @@ impl<'a> Run<'a> {
 
     /// The schedule's learning rate at a step (0-based) of an epoch (1-based).
     fn learning_rate(&self, epoch: usize, step: usize) -> f64 {
-        let t = self.train;
+        let (t, total) = (self.train, (self.steps * self.train.epochs) as f64);
+        let done = ((epoch - 1) * self.steps + step) as f64 / total;
         match t.schedule {
             Schedule::Constant => t.optimizer.lr(),
-            Schedule::Cosine => {
-                let total = (self.steps * t.epochs) as f64;
-                let done = ((epoch - 1) * self.steps + step) as f64 / total;
-                0.5 * t.optimizer.lr() * (1.0 + (std::f64::consts::PI * done).cos())
-            }
+            Schedule::Cosine => 0.5 * t.optimizer.lr() * (1.0 + (PI * done).cos()),
         }
     }
 

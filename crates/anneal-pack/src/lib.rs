@@ -190,6 +190,13 @@ pub enum PackError {
     },
 }
 
+impl PackError {
+    fn io(path: &Path, source: std::io::Error) -> PackError {
+        let path = path.to_path_buf();
+        PackError::Io { path, source }
+    }
+}
+
 const KEYS: [&str; 6] = [
     "anneal.format",
     "anneal.program",
@@ -415,10 +422,7 @@ fn usable(norm: &Normalization) -> bool {
 
 /// The bytes of a package file: a regular file (a FIFO is refused, not waited on).
 fn read_file(path: &Path) -> Result<Vec<u8>, PackError> {
-    let io = |source| PackError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| PackError::io(path, source);
     if !std::fs::metadata(path).map_err(io)?.is_file() {
         let e = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file");
         return Err(io(e));

@@ -511,11 +511,9 @@ fn header_length(headers: &HeaderMap) -> Result<Option<usize>, ServeError> {
     let Some(v) = headers.get("inference-header-content-length") else {
         return Ok(None);
     };
-    v.to_str()
-        .ok()
-        .and_then(|s| s.trim().parse::<usize>().ok())
-        .map(Some)
-        .ok_or_else(|| bad("Inference-Header-Content-Length must be a non-negative integer"))
+    let n = v.to_str().ok().and_then(|s| s.trim().parse::<usize>().ok());
+    let message = "Inference-Header-Content-Length must be a non-negative integer";
+    n.map(Some).ok_or_else(|| bad(message))
 }
 
 /// Queue the request on the model's batcher and wait for its probabilities.

@@ -37,13 +37,16 @@ impl Normalization {
 
     /// Pixels scaled to [0, 1], then to mean 0 and deviation 1 over `training`.
     fn standard(training: &[u8]) -> Normalization {
-        let n = training.len().max(1) as f64;
-        let (sum, sq) = training.iter().fold((0f64, 0f64), |(s, q), &b| {
-            let v = f64::from(b) / 255.0;
-            (s + v, q + v * v)
-        });
-        let mean = sum / n;
-        let std = (sq / n - mean * mean).max(1e-12).sqrt();
+        let (mean, std) = moments(training);
         Normalization::new(1.0 / 255.0, mean as f32, std as f32)
     }
+}
+
+/// The mean and deviation of the pixels scaled to [0, 1] (the deviation at least 1e-6).
+fn moments(pixels: &[u8]) -> (f64, f64) {
+    let n = pixels.len().max(1) as f64;
+    let scaled = pixels.iter().map(|&b| f64::from(b) / 255.0);
+    let (sum, sq) = scaled.fold((0f64, 0f64), |(s, q), v| (s + v, q + v * v));
+    let mean = sum / n;
+    (mean, (sq / n - mean * mean).max(1e-12).sqrt())
 }

@@ -7,7 +7,7 @@
 //! decoded field the validator would have computed differently (the cost table, a slice's
 //! class index) is caught too.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::error::ManifestError;
 use crate::program::{Optimizer, Program, Schedule, Slice};
@@ -89,14 +89,11 @@ impl Program {
 
 fn check_json(c: &crate::program::Check) -> Value {
     let metric = serde_json::to_value(c.metric).unwrap_or_default();
-    let mut out = Map::new();
-    out.insert("name".into(), json!(c.name));
-    out.insert("metric".into(), metric);
-    out.insert("at-least".into(), json!(c.at_least));
+    let mut out = json!({"name": c.name, "metric": metric, "at-least": c.at_least});
     if let Some(Slice::Label { name, .. }) = &c.slice {
-        out.insert("where".into(), json!(format!("label = {name}")));
+        out["where"] = json!(format!("label = {name}"));
     }
-    Value::Object(out)
+    out
 }
 
 /// The top-level fields in which `a` and `b` differ.
