@@ -100,14 +100,17 @@ pub(super) struct Slots {
 }
 
 impl Slots {
-    /// Allocate the tensors layer `i` owns (as the spec lists them); their offsets, in order.
-    pub fn layer(&mut self, i: usize, params: Vec<Param>) -> Vec<usize> {
-        params.into_iter().map(|p| self.add(i, p)).collect()
+    /// Allocate the tensors `layer` (number `i`) owns on input `cur`, as the spec lists them;
+    /// their offsets, in order. A convolution's weight is kept channels-last.
+    pub fn layer(&mut self, i: usize, layer: Layer, cur: Shape) -> Vec<usize> {
+        let conv = matches!(layer, Layer::Conv { .. });
+        let params = layer.parameters(cur).into_iter();
+        params.map(|p| self.add(i, p, conv)).collect()
     }
 
-    /// Allocate `layers.{layer}.{name}`; returns its offset in its buffer. A 4-d tensor is a
-    /// convolution's weight, which the engine keeps channels-last.
-    fn add(&mut self, layer: usize, p: Param) -> usize {
+    /// Allocate `layers.{layer}.{name}`; returns its offset in its buffer. With `conv`, a 4-d
+    /// tensor is the convolution's weight (`[oc, c, kh, kw]` in the package).
+    fn add(&mut self, layer: usize, p: Param, conv: bool) -> usize {
         let len = p.shape.iter().product();
         let counter = if p.running {
             &mut self.n_stats
@@ -118,7 +121,9 @@ impl Slots {
         *counter += len;
         self.slots.push(Slot {
             name: format!("layers.{layer}.{}", p.name),
-            conv: <[usize; 4]>::try_from(p.shape.as_slice()).ok(),
+            conv: <[usize; 4]>::try_from(p.shape.as_slice())
+                .ok()
+                .filter(|_| conv),
             shape: p.shape,
             offset,
             len,
@@ -180,7 +185,7 @@ impl Node {
         out: Shape,
         slots: &mut Slots,
     ) -> Result<Node, EngineError> {
-        let at = slots.layer(i, layer.parameters(cur));
+        let at = slots.layer(i, layer, cur);
         Ok(match (layer, cur, out) {
             (Layer::Dense { units }, Shape::Flat([inp]), _) => {
                 Node::Dense(dense::Dense::compile(inp, units, &at))
