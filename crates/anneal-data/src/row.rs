@@ -9,6 +9,45 @@ use serde_json::Value;
 
 use crate::hash::ContentHash;
 
+/// What [`ExampleId`] and [`Meta`] share as text newtypes: made from a `String` or `&str` as
+/// given, compared with and displayed as their text.
+macro_rules! text_newtype {
+    ($name:ident) => {
+        impl From<String> for $name {
+            fn from(text: String) -> Self {
+                $name(text)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(text: &str) -> Self {
+                $name(text.to_string())
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+text_newtype!(ExampleId);
+text_newtype!(Meta);
+
 /// One example, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
@@ -54,39 +93,9 @@ impl Borrow<str> for ExampleId {
     }
 }
 
-impl From<String> for ExampleId {
-    fn from(id: String) -> Self {
-        ExampleId(id)
-    }
-}
-
-impl From<&str> for ExampleId {
-    fn from(id: &str) -> Self {
-        ExampleId(id.to_string())
-    }
-}
-
 impl From<ExampleId> for String {
     fn from(id: ExampleId) -> Self {
         id.0
-    }
-}
-
-impl PartialEq<str> for ExampleId {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-impl PartialEq<&str> for ExampleId {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
-}
-
-impl fmt::Display for ExampleId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -141,41 +150,6 @@ impl Meta {
             other => other.to_string(),
         };
         Some(object.into_iter().map(|(k, v)| (k, text(v))).collect())
-    }
-}
-
-/// The stored text, as read.
-impl From<String> for Meta {
-    fn from(text: String) -> Self {
-        Meta(text)
-    }
-}
-
-/// The stored text, as read.
-impl From<&str> for Meta {
-    fn from(text: &str) -> Self {
-        Meta(text.to_string())
-    }
-}
-
-/// Compares the stored text.
-impl PartialEq<str> for Meta {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-/// Compares the stored text.
-impl PartialEq<&str> for Meta {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
-}
-
-/// The stored text.
-impl fmt::Display for Meta {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
