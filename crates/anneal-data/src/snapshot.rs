@@ -18,13 +18,11 @@ pub struct Snapshot {
 impl Snapshot {
     /// The payload bytes of `row` (already verified against its hash).
     pub fn payload(&self, row: &Row) -> Result<&[u8], StoreError> {
-        let (pack, range) =
-            self.index
-                .get(&row.payload)
-                .ok_or_else(|| StoreError::DanglingPayload {
-                    id: row.id.clone(),
-                    payload: row.payload,
-                })?;
+        let dangling = || StoreError::DanglingPayload {
+            id: row.id.clone(),
+            payload: row.payload,
+        };
+        let (pack, range) = self.index.get(&row.payload).ok_or_else(dangling)?;
         Ok(&self.packs[*pack][range.clone()])
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fs::write_atomic;
 use crate::hash::CommitId;
-use crate::store::{Store, StoreError, bad_ref, read_optional};
+use crate::store::{Store, StoreError, bad_ref, io_err, read_optional};
 use crate::tables::Change;
 
 const INDEX_FORMAT: u32 = 1;
@@ -136,12 +136,9 @@ impl Store {
 
     fn clear_index(&self) -> Result<(), StoreError> {
         let path = self.index_path();
-        match std::fs::remove_file(&path) {
-            Ok(()) => {
-                crate::fs::sync_dir(self.root()).map_err(|source| StoreError::Io { path, source })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(StoreError::Io { path, source }),
+        if read_optional(&path, std::fs::remove_file)?.is_some() {
+            crate::fs::sync_dir(self.root()).map_err(io_err(&path))?;
         }
+        Ok(())
     }
 }

@@ -168,7 +168,7 @@ pub(crate) fn bad_ref(path: &Path, message: impl ToString) -> StoreError {
     StoreError::BadRef { path, message }
 }
 
-/// `read(path)`, or None when the file does not exist.
+/// `read(path)` (or any other operation on the file), or None when the file does not exist.
 pub(crate) fn read_optional<'p, T>(
     path: &'p Path,
     read: impl FnOnce(&'p Path) -> io::Result<T>,
