@@ -88,6 +88,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The mislabel and active-learning queues of the last build.
+    Queue {
+        #[command(subcommand)]
+        command: commands::queue::QueueCommand,
+    },
     /// Serve packages over the Open Inference Protocol (KServe v2 REST, Triton binary tensors).
     Serve(commands::serve::ServeArgs),
     /// Run the program's [[check]]s against its last build.
@@ -292,6 +297,7 @@ fn run(command: Command) -> Result<u8, CliError> {
         } => commands::eval::run(&package, &source, &format, json),
         Command::Test { dir, junit, json } => commands::test::run(&dir.dir, junit.as_deref(), json),
         Command::Serve(args) => commands::serve::run(&args),
+        Command::Queue { command } => commands::queue::run(&command),
     }
 }
 
