@@ -1263,7 +1263,17 @@ fn queue_verbs_rank_the_last_build_and_keep_reviewed_labels() {
         &["data", "label", "train:00003", "0", "-C", "prog"],
     );
     write_idx(&prog.join("data"), "pool", 100, 3);
-    ok(tmp.path(), &["data", "import", "prog/data/pool", "--unlabeled", "-C", "prog"]);
+    ok(
+        tmp.path(),
+        &[
+            "data",
+            "import",
+            "prog/data/pool",
+            "--unlabeled",
+            "-C",
+            "prog",
+        ],
+    );
     ok(tmp.path(), &["build", "-C", "prog"]);
     let q = json_of(&ok(
         tmp.path(),
