@@ -6,8 +6,9 @@ usage: bench/active_learning.py ANNEAL WORKDIR [--order queue,random] [--start 1
 
 The pool is MNIST train10k imported unlabeled (`--unlabeled --split train`); START examples
 chosen at random (seeded) get their true labels. Each round builds the program, then labels
-ROUND more with the oracle (the true labels from the IDX file), taken either from
-`anneal queue uncertain --top ROUND` (order `queue`) or at random (order `random`), as one
+ROUND more with the oracle (the true labels from the IDX file), taken from
+`anneal queue uncertain --top ROUND` (order `queue`), by smallest margin alone (order `margin`,
+the queue without its spreading over classes) or at random (order `random`), as one
 `anneal data label --from` commit. It stops at GOAL test accuracy or MAX labels and prints the
 curve (labels, accuracy) per order.
 
@@ -81,10 +82,15 @@ def rounds(anneal, order, args, labels):
 
 
 def pick(anneal, dst, order, n, rng):
-    """The next N to label: the queue's, or N unlabeled at random."""
-    queue = json.loads(run(anneal, "queue", "uncertain", "--top", str(n if order == "queue" else 10**9), "--json", cwd=dst))
-    ids = [c["id"] for c in queue["candidates"]]
-    return ids if order == "queue" else rng.sample(sorted(ids), min(n, len(ids)))
+    """The next N to label: the queue's; the smallest margins without the queue's spreading
+    over classes (`margin`); or N unlabeled at random."""
+    top = n if order == "queue" else 10**9
+    queue = json.loads(run(anneal, "queue", "uncertain", "--top", str(top), "--json", cwd=dst))
+    candidates = queue["candidates"]
+    if order == "margin":
+        candidates = sorted(candidates, key=lambda c: c["margin"])[:n]
+    ids = [c["id"] for c in candidates]
+    return rng.sample(sorted(ids), min(n, len(ids))) if order == "random" else ids
 
 
 def main():

@@ -108,14 +108,14 @@ pub fn build(
     })
 }
 
-/// The existing package for `key`, if it and its report are there (a lost lock is written
-/// again from it).
+/// The existing package for `key`, if it and its report (of the current format) are there (a
+/// lost lock is written again from it).
 fn fresh(project: &Project, commit: &CommitId, key: &str) -> Result<Option<Built>, BuildError> {
     let path = project.package_path();
     let Ok(header) = anneal_pack::Header::read(&path) else {
         return Ok(None);
     };
-    if header.lineage.build_key != key || !project.report_path().is_file() {
+    if header.lineage.build_key != key || !Report::is_current(&project.report_path()) {
         return Ok(None);
     }
     let bytes = std::fs::read(&path).map_err(|source| BuildError::Io {
@@ -156,7 +156,7 @@ fn compile(
     let pool = split::pool(program, &store, commit)?;
     let classes = program.classes.len();
     let report = Report {
-        format: 1,
+        format: report::FORMAT,
         build_key: key.to_string(),
         dataset_commit: commit.to_hex(),
         classes: program.classes.clone(),

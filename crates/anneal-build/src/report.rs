@@ -11,10 +11,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::BuildError;
 
+/// The report encoding this build writes: 2 added the probabilities on the training and
+/// unlabeled examples that the queues rank by.
+pub const FORMAT: u32 = 2;
+
 /// `target/NAME-VERSION.report.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
-    /// Encoding version (1).
+    /// Encoding version ([`FORMAT`]).
     pub format: u32,
     /// The build it describes.
     pub build_key: String,
@@ -68,6 +72,17 @@ pub struct PoolReport {
 }
 
 impl Report {
+    /// True when the report at `path` is of the current [`FORMAT`], read from its first bytes
+    /// (this crate writes `format` first) so that a cache hit stays instant: a build whose
+    /// report is older is built again.
+    pub fn is_current(path: &Path) -> bool {
+        let mut head = [0u8; 16];
+        let prefix = format!("{{\"format\":{FORMAT},");
+        let read =
+            std::fs::File::open(path).and_then(|mut f| std::io::Read::read(&mut f, &mut head));
+        read.is_ok_and(|n| head[..n].starts_with(prefix.as_bytes()))
+    }
+
     /// Read a report.
     pub fn read(path: &Path) -> Result<Report, BuildError> {
         let io = |source| BuildError::Io {

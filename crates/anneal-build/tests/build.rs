@@ -153,7 +153,11 @@ fn the_mislabel_queue_finds_flipped_labels_and_estimates_their_number() {
     let clean = Inputs::load(&project).unwrap();
     let review = queue::mislabeled(&clean.report, &Kept::default(), &clean.current);
     eprintln!("clean: {}", review.headline());
-    assert!(!review.separated && review.estimated < 100, "{}", review.headline());
+    assert!(
+        !review.separated && review.estimated < 100,
+        "{}",
+        review.headline()
+    );
     let store = anneal_data::Store::open(&project.dir).unwrap();
     let flipped = flip_labels(&store, 2000, 10);
     build(&project, &mut NoObserver, &mut |_| {}).unwrap();
@@ -215,4 +219,18 @@ fn a_report_whose_lists_disagree_is_refused() {
         e.contains("train.labels has 63 entries, expected 64"),
         "{e}"
     );
+}
+
+#[test]
+fn a_report_of_an_older_format_is_built_again() {
+    let (_dir, project) = program(TINY);
+    build(&project, &mut NoObserver, &mut |_| {}).unwrap();
+    let path = project.report_path();
+    let mut report = Report::read(&path).unwrap();
+    report.format = 1;
+    report.write(&path).unwrap();
+    assert!(!Report::is_current(&path));
+    let again = build(&project, &mut NoObserver, &mut |_| {}).unwrap();
+    assert!(!again.fresh);
+    assert!(Report::is_current(&path) && Report::read(&path).unwrap().format == 2);
 }
