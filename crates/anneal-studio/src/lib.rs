@@ -1,0 +1,174 @@
+//! # anneal-studio: the local web IDE on a program's dataset and its last build
+//!
+//! `anneal studio` serves this crate on 127.0.0.1. Server-rendered pages (askama templates in
+//! `templates/`, escaping every value) with one small script and one stylesheet (`assets/`,
+//! embedded with `include_str!`): `cargo build` is the only build step.
+//!
+//! - [`state`]: [`Studio`], the shared state; every request brings its index up to date with
+//!   HEAD and the report, so CLI edits made meanwhile show.
+//! - [`index`]: the HEAD snapshot in memory, interned, patched in place on label edits;
+//!   [`joined`]: the build report joined to it by id; [`filter`]: the grid's filters.
+//! - [`views`]: the pages: grid, example (and the panel the script swaps in), confusion
+//!   matrix, training curves; [`svg`]: their small charts; [`media`]: payloads as PNG, WAV
+//!   and waveforms, at URLs named by content hash.
+//! - [`edits`]: label edits: staged and committed, or in bulk as one commit; [`history`]: an
+//!   example's label across commits; [`build`]: rebuilding from the studio.
+//! - [`security`]: the token, cookie, `Host` and `Origin` checks and the headers (promise 13);
+//!   [`error`]: [`StudioError`], the one error type, as responses.
+//!
+//! [`app`] is the router (testable with `tower::ServiceExt::oneshot`); [`serve`] runs it on a
+//! listener until `shutdown` completes.
+
+pub mod build;
+pub mod edits;
+pub mod error;
+pub mod filter;
+pub mod history;
+pub mod index;
+pub mod joined;
+pub mod media;
+pub mod security;
+pub mod state;
+pub mod svg;
+pub mod views;
+
+use std::future::Future;
+
+use anneal_data::ContentHash;
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+pub use error::StudioError;
+pub use security::{Guard, Token};
+pub use state::Studio;
+
+const SCRIPT: &str = include_str!("../assets/studio.js");
+const STYLE: &str = include_str!("../assets/studio.css");
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// The studio's routes, behind its guard.
+pub fn app(studio: Studio) -> Router {
+    let guard = studio.inner.guard.clone();
+    Router::new()
+        .route("/", get(views::grid::grid))
+        .route("/example/{id}", get(views::example::example))
+        .route("/panel/{id}", get(views::example::panel))
+        .route("/confusion", get(views::charts::confusion))
+        .route("/curves", get(views::charts::curves))
+        .route("/media/{hash}", get(media))
+        .route("/wave/{hash}", get(wave))
+        .route("/assets/studio.js", get(script))
+        .route("/assets/studio.css", get(style))
+        .route("/api/stage", post(stage))
+        .route("/api/commit", post(commit))
+        .route("/api/discard", post(discard))
+        .route("/api/bulk", post(bulk))
+        .route("/api/rebuild", post(rebuild))
+        .route("/api/build", get(build_state))
+        .with_state(studio)
+        .layer(axum::middleware::from_fn_with_state(guard, security::guard))
+}
+
+/// Serve `studio` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    studio: Studio,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(studio))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+fn payload_of(studio: &Studio, hash: &str) -> Result<Vec<u8>, StudioError> {
+    let unknown = || StudioError::UnknownPayload(hash.to_string());
+    let h: ContentHash = hash.parse().map_err(|_| unknown())?;
+    let index = studio.index();
+    index.payload(h).map(<[u8]>::to_vec).ok_or_else(unknown)
+}
+
+/// `GET /media/{hash}`: the payload as an image or a sound.
+async fn media(
+    State(studio): State<Studio>,
+    Path(hash): Path<String>,
+) -> Result<Response, StudioError> {
+    studio.refresh().await?;
+    let bytes = payload_of(&studio, &hash)?;
+    let (kind, body) = media::served(&bytes)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, IMMUTABLE),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// `GET /wave/{hash}`: a WAV payload's waveform.
+async fn wave(
+    State(studio): State<Studio>,
+    Path(hash): Path<String>,
+) -> Result<Response, StudioError> {
+    studio.refresh().await?;
+    let svg = media::waveform(&payload_of(&studio, &hash)?, 96)?;
+    let kind = "image/svg+xml";
+    Ok((
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, IMMUTABLE),
+        ],
+        svg,
+    )
+        .into_response())
+}
+
+async fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        SCRIPT,
+    )
+        .into_response()
+}
+
+async fn style() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
+}
+
+async fn stage(
+    State(studio): State<Studio>,
+    Json(edit): Json<edits::LabelEdit>,
+) -> Result<Json<edits::Outcome>, StudioError> {
+    studio.refresh().await?;
+    Ok(Json(studio.stage(edit).await?))
+}
+
+async fn commit(State(studio): State<Studio>) -> Result<Json<edits::Outcome>, StudioError> {
+    studio.refresh().await?;
+    Ok(Json(studio.commit().await?))
+}
+
+async fn discard(State(studio): State<Studio>) -> Result<Json<edits::Outcome>, StudioError> {
+    Ok(Json(studio.discard().await?))
+}
+
+async fn bulk(
+    State(studio): State<Studio>,
+    Json(edit): Json<edits::BulkEdit>,
+) -> Result<Json<edits::Outcome>, StudioError> {
+    studio.refresh().await?;
+    Ok(Json(studio.bulk(edit).await?))
+}
+
+async fn rebuild(State(studio): State<Studio>) -> Result<Json<build::BuildState>, StudioError> {
+    studio.start_build()?;
+    Ok(Json(studio.build_state()))
+}
+
+async fn build_state(State(studio): State<Studio>) -> Json<build::BuildState> {
+    Json(studio.build_state())
+}
