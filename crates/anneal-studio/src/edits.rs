@@ -152,7 +152,7 @@ fn shown(label: Option<&str>) -> String {
 
 fn summary(n: usize, moves: BTreeMap<(String, String), usize>) -> String {
     let mut moves: Vec<_> = moves.into_iter().collect();
-    moves.sort_by(|a, b| b.1.cmp(&a.1));
+    moves.sort_by_key(|m| std::cmp::Reverse(m.1));
     let parts: Vec<String> = moves
         .iter()
         .take(6)

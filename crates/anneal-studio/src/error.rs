@@ -31,7 +31,7 @@ pub enum StudioError {
     Store(#[from] StoreError),
     /// The build (loading the program or its report).
     #[error(transparent)]
-    Build(#[from] anneal_build::BuildError),
+    Build(#[from] Box<anneal_build::BuildError>),
     /// A template failed to render.
     #[error("template: {0}")]
     Render(#[from] askama::Error),
@@ -68,6 +68,12 @@ fn store_status(e: &StoreError) -> (StatusCode, bool) {
             (StatusCode::CONFLICT, true)
         }
         _ => (StatusCode::INTERNAL_SERVER_ERROR, false),
+    }
+}
+
+impl From<anneal_build::BuildError> for StudioError {
+    fn from(e: anneal_build::BuildError) -> Self {
+        StudioError::Build(Box::new(e))
     }
 }
 
