@@ -35,6 +35,12 @@ pub enum BuildError {
         #[source]
         source: anneal_data::import::ImportError,
     },
+    /// The program has no build to read a report from.
+    #[error("no build report at {}", path.display())]
+    NoReport {
+        /// Where the report would be.
+        path: PathBuf,
+    },
     /// The store is empty and the program declares no sources.
     #[error("the program in {} has no dataset commit", dir.display())]
     NoDataset {
@@ -107,6 +113,7 @@ impl BuildError {
             }
             BuildError::Payload { .. } => "set `shape` in [data] to match the dataset",
             BuildError::Budget(_) => "train for fewer epochs",
+            BuildError::NoReport { .. } => "run `anneal build` first: the queues rank its report",
             _ => return None,
         })
     }

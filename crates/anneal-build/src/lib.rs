@@ -8,7 +8,9 @@
 //!   commit into an empty store.
 //! - [`key`]: the build key, BLAKE3 over what the weights are a pure function of.
 //! - [`split`]: one split decoded into the program's input shape.
-//! - [`report`]: the report (per-example losses, test probabilities) and `anneal.lock`.
+//! - [`report`]: the report (per-example losses, probabilities on the training, test and
+//!   unlabeled examples) and `anneal.lock`.
+//! - [`queue`]: the mislabel and active-learning queues, from a report.
 //! - [`build`]: the whole pipeline; a cache hit returns at once.
 //!
 //! Every error is a [`BuildError`] naming the input, with a [`BuildError::hint`].
@@ -16,6 +18,7 @@
 mod error;
 pub mod key;
 pub mod project;
+pub mod queue;
 pub mod report;
 pub mod sources;
 pub mod split;
@@ -35,7 +38,7 @@ use serde::Serialize;
 pub use error::BuildError;
 pub use key::build_key;
 pub use project::Project;
-pub use report::{Report, TestReport, TrainReport};
+pub use report::{PoolReport, Report, TestReport, TrainReport};
 
 /// What a build produced.
 #[derive(Debug, Clone, Serialize)]
@@ -112,7 +115,7 @@ fn fresh(project: &Project, commit: &CommitId, key: &str) -> Result<Option<Built
     let Ok(header) = anneal_pack::Header::read(&path) else {
         return Ok(None);
     };
-    if header.lineage.build_key != key || !path.with_extension("report.json").is_file() {
+    if header.lineage.build_key != key || !project.report_path().is_file() {
         return Ok(None);
     }
     let bytes = std::fs::read(&path).map_err(|source| BuildError::Io {
@@ -140,7 +143,8 @@ fn compile(
     let norm = Normalization::fit(program.input.normalize, &train.pixels);
     let trained = train_on(program, &train, &norm, observer)?;
     let model = Model::new(program, &trained.weights)?;
-    let probs = model.predict(&preprocess(&test.pixels, &norm))?;
+    let predict = |split: &split::Split| model.predict(&preprocess(&split.pixels, &norm));
+    let probs = predict(&test)?;
     let package = Package {
         program: program.clone(),
         signature: Signature::for_program(program, norm),
@@ -149,13 +153,19 @@ fn compile(
         cost: program.cost.clone(),
         weights: trained.weights,
     };
+    let pool = split::pool(program, &store, commit)?;
+    let classes = program.classes.len();
     let report = Report {
         format: 1,
         build_key: key.to_string(),
         dataset_commit: commit.to_hex(),
         classes: program.classes.clone(),
-        train: train_report(train, trained.losses),
-        test: test_report(test, &probs, program.classes.len()),
+        train: train_report(&predict(&train)?, train, trained.losses, classes),
+        test: test_report(test, &probs, classes),
+        pool: PoolReport {
+            probs: rows(&predict(&pool)?, classes),
+            ids: pool.ids,
+        },
     };
     write(project, commit, key, &package, &report)
 }
@@ -187,11 +197,17 @@ fn train_on(
     Ok(anneal_engine::train(program, &examples, observer)?)
 }
 
-fn train_report(train: split::Split, loss: Vec<Vec<f32>>) -> TrainReport {
+fn train_report(
+    probs: &[f32],
+    train: split::Split,
+    loss: Vec<Vec<f32>>,
+    classes: usize,
+) -> TrainReport {
     TrainReport {
         ids: train.ids,
         labels: train.labels,
         loss,
+        probs: rows(probs, classes),
     }
 }
 
@@ -199,8 +215,13 @@ fn test_report(test: split::Split, probs: &[f32], classes: usize) -> TestReport 
     TestReport {
         ids: test.ids,
         labels: test.labels,
-        probs: probs.chunks(classes).map(<[f32]>::to_vec).collect(),
+        probs: rows(probs, classes),
     }
+}
+
+/// Probabilities back to back, one row per example.
+fn rows(probs: &[f32], classes: usize) -> Vec<Vec<f32>> {
+    probs.chunks(classes).map(<[f32]>::to_vec).collect()
 }
 
 /// Both splits must hold labelled examples, and the report must fit its bound.
@@ -253,7 +274,7 @@ fn write(
     let target = project.dir.join("target");
     let io = |path: PathBuf| move |source| BuildError::Io { path, source };
     std::fs::create_dir_all(&target).map_err(io(target.clone()))?;
-    report.write(&path.with_extension("report.json"))?;
+    report.write(&project.report_path())?;
     anneal_data::fs::write_atomic(&path, &bytes).map_err(io(path.clone()))?;
     report::write_lock(&project.dir, commit, key, &bytes)?;
     Ok(Built::new(path, false, key, commit, &package.metrics))

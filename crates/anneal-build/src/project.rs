@@ -49,6 +49,11 @@ impl Project {
         let file = format!("{}-{}.anneal", self.program.name, self.program.version);
         self.dir.join("target").join(file)
     }
+
+    /// The report beside the package: `target/NAME-VERSION.report.json`.
+    pub fn report_path(&self) -> PathBuf {
+        self.package_path().with_extension("report.json")
+    }
 }
 
 /// Read a manifest: a regular file (never a FIFO) of at most [`MAX_MANIFEST_BYTES`], as UTF-8.

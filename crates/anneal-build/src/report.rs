@@ -26,6 +26,10 @@ pub struct Report {
     pub train: TrainReport,
     /// The test split.
     pub test: TestReport,
+    /// The unlabeled pool, as the built model predicts it (empty in reports written before
+    /// it was added).
+    #[serde(default)]
+    pub pool: PoolReport,
 }
 
 /// The training split in a report.
@@ -37,6 +41,10 @@ pub struct TrainReport {
     pub labels: Vec<u32>,
     /// `loss[epoch][example]`
     pub loss: Vec<Vec<f32>>,
+    /// `probs[example][class]`: the built model's probabilities for each training example
+    /// (empty in reports written before it was added).
+    #[serde(default)]
+    pub probs: Vec<Vec<f32>>,
 }
 
 /// The test split in a report.
@@ -50,6 +58,15 @@ pub struct TestReport {
     pub probs: Vec<Vec<f32>>,
 }
 
+/// The unlabeled examples in a report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PoolReport {
+    /// Example ids.
+    pub ids: Vec<ExampleId>,
+    /// `probs[example][class]`
+    pub probs: Vec<Vec<f32>>,
+}
+
 impl Report {
     /// Read a report.
     pub fn read(path: &Path) -> Result<Report, BuildError> {
@@ -57,9 +74,42 @@ impl Report {
             path: path.to_path_buf(),
             source,
         };
+        let invalid = |e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, e));
         let bytes = std::fs::read(path).map_err(io)?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+        let report: Report = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+        report.check().map_err(invalid)?;
+        Ok(report)
+    }
+
+    /// Every list the same length as its ids, every class index and probability row in range:
+    /// what the queues index by.
+    fn check(&self) -> Result<(), String> {
+        let k = self.classes.len();
+        let (train, test, pool) = (&self.train, &self.test, &self.pool);
+        let n = train.ids.len();
+        same("train.labels", train.labels.len(), n)?;
+        train
+            .loss
+            .iter()
+            .try_for_each(|l| same("train.loss[epoch]", l.len(), n))?;
+        if !train.probs.is_empty() {
+            same("train.probs", train.probs.len(), n)?;
+        }
+        same("test.labels", test.labels.len(), test.ids.len())?;
+        same("test.probs", test.probs.len(), test.ids.len())?;
+        same("pool.probs", pool.probs.len(), pool.ids.len())?;
+        let rows = train.probs.iter().chain(&test.probs).chain(&pool.probs);
+        rows.into_iter()
+            .try_for_each(|p| same("a probability row", p.len(), k))?;
+        match train
+            .labels
+            .iter()
+            .chain(&test.labels)
+            .find(|&&l| l as usize >= k)
+        {
+            Some(l) => Err(format!("class index {l} is out of range for {k} classes")),
+            None => Ok(()),
+        }
     }
 
     /// Write it atomically.
@@ -73,6 +123,14 @@ impl Report {
             source,
         })
     }
+}
+
+/// `Ok` when list `what` has the `expected` length.
+fn same(what: &str, len: usize, expected: usize) -> Result<(), String> {
+    if len == expected {
+        return Ok(());
+    }
+    Err(format!("{what} has {len} entries, expected {expected}"))
 }
 
 /// Write `anneal.lock` in `dir` for a package of `bytes`, unless it already says exactly that.

@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
+use anneal_build::queue::{self, Inputs, Kept};
 use anneal_build::{BuildError, Project, Report, build};
+use anneal_data::tables::Change;
 use anneal_engine::NoObserver;
 
 const TINY: &str = r#"[program]
@@ -92,4 +94,119 @@ fn errors_name_the_input_and_carry_a_hint() {
     assert!(e.hint().unwrap().contains("classes"));
     let e = Project::load(Path::new("/nonexistent/anneal")).unwrap_err();
     assert!(matches!(e, BuildError::NoManifest { .. }), "{e}");
+}
+
+/// The embedded MNIST sets, `n` images each from `train10k` and `t10k`, as the program
+/// `digits` with fewer epochs.
+fn mnist_subset(train: usize, test: usize) -> (tempfile::TempDir, Project) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/digits");
+    let manifest = std::fs::read_to_string(data.join("anneal.toml")).unwrap();
+    let manifest = manifest.replace("epochs = 12", "epochs = 6");
+    std::fs::write(dir.path().join("anneal.toml"), manifest).unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    for (name, n) in [("train10k", train), ("t10k", test)] {
+        copy_idx(&data.join("data"), &dir.path().join("data"), name, n);
+    }
+    let project = Project::load(dir.path()).unwrap();
+    (dir, project)
+}
+
+/// The first `n` examples of the gzipped IDX pair `name` in `from`, written to `to`.
+fn copy_idx(from: &Path, to: &Path, name: &str, n: usize) {
+    for (kind, header, size) in [("images-idx3", 16, 784), ("labels-idx1", 8, 1)] {
+        let file = format!("{name}-{kind}-ubyte");
+        let gz = std::fs::File::open(from.join(format!("{file}.gz"))).unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut bytes).unwrap();
+        bytes[4..8].copy_from_slice(&(n as u32).to_be_bytes());
+        bytes.truncate(header + n * size);
+        std::fs::write(to.join(file), bytes).unwrap();
+    }
+}
+
+/// Every `step`-th training example's label moved to the next class: the true wrong ids.
+fn flip_labels(store: &anneal_data::Store, n: usize, step: usize) -> Vec<String> {
+    let rows = store.commit_rows(&store.head().unwrap().unwrap()).unwrap();
+    let train: Vec<_> = rows.iter().filter(|r| r.split == "train").take(n).collect();
+    let flipped: Vec<_> = train.iter().step_by(step).collect();
+    let changes: Vec<Change> = flipped
+        .iter()
+        .map(|r| {
+            let label: u32 = r.label.as_deref().unwrap().parse().unwrap();
+            let label = Some(((label + 1 + (r.id.len() as u32 % 8)) % 10).to_string());
+            Change::Label {
+                id: r.id.clone(),
+                label,
+            }
+        })
+        .collect();
+    store.apply("flip labels", &changes).unwrap();
+    flipped.iter().map(|r| r.id.as_str().to_string()).collect()
+}
+
+#[test]
+fn the_mislabel_queue_finds_flipped_labels_and_estimates_their_number() {
+    let (_dir, project) = mnist_subset(2000, 500);
+    anneal_build::sources::resolve_commit(&project, &mut |_| {}).unwrap();
+    let store = anneal_data::Store::open(&project.dir).unwrap();
+    let flipped = flip_labels(&store, 2000, 10);
+    build(&project, &mut NoObserver, &mut |_| {}).unwrap();
+    let inputs = Inputs::load(&project).unwrap();
+    let review = queue::mislabeled(&inputs.report, &Kept::default(), &inputs.current);
+    let (truth, n) = (flipped.len(), review.estimated);
+    let cut = &review.suspects[..n.min(review.suspects.len())];
+    let hits = cut
+        .iter()
+        .filter(|s| flipped.contains(&s.id.as_str().to_string()))
+        .count();
+    let (precision, recall) = (hits as f64 / n as f64, hits as f64 / truth as f64);
+    eprintln!("mislabel queue: P {precision:.3} R {recall:.3}, estimated {n} of {truth}");
+    // Chance is 0.1; the bench measures the full figures on 10,000 examples.
+    assert!(
+        precision > 0.8 && recall > 0.8,
+        "P {precision} R {recall} at {n} of {truth}"
+    );
+    assert!(n.abs_diff(truth) * 4 < truth, "estimated {n}, true {truth}");
+    let kept = Kept::keep(&project.dir, &[(cut[0].id.clone(), cut[0].label.clone())]).unwrap();
+    let again = queue::mislabeled(&inputs.report, &kept, &inputs.current);
+    assert_eq!(again.suspects.len(), review.suspects.len() - 1);
+    assert!(!again.suspects.iter().any(|s| s.id == cut[0].id));
+}
+
+#[test]
+fn the_uncertain_queue_ranks_the_pool_least_sure_first() {
+    let (_dir, project) = program(TINY);
+    anneal_build::sources::resolve_commit(&project, &mut |_| {}).unwrap();
+    let store = anneal_data::Store::open(&project.dir).unwrap();
+    let pool: Vec<Change> = (40..64)
+        .map(|i| Change::Label {
+            id: format!("train:{i:05}").as_str().into(),
+            label: None,
+        })
+        .collect();
+    store.apply("unlabel", &pool).unwrap();
+    build(&project, &mut NoObserver, &mut |_| {}).unwrap();
+    let inputs = Inputs::load(&project).unwrap();
+    assert_eq!(inputs.report.pool.ids.len(), 24);
+    let queue = queue::uncertain(&inputs.report, 5, &inputs.current);
+    assert_eq!((queue.pool, queue.candidates.len()), (24, 5));
+    let least = inputs.report.pool.probs.iter().map(|p| (p[0] - p[1]).abs());
+    let least = least.fold(f32::INFINITY, f32::min);
+    assert!((queue.candidates[0].margin - least).abs() < 1e-6, "{queue}");
+}
+
+#[test]
+fn a_report_whose_lists_disagree_is_refused() {
+    let (_dir, project) = program(TINY);
+    let built = build(&project, &mut NoObserver, &mut |_| {}).unwrap();
+    let path = built.package.with_extension("report.json");
+    let mut report = Report::read(&path).unwrap();
+    report.train.labels.pop();
+    report.write(&path).unwrap();
+    let e = Report::read(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("train.labels has 63 entries, expected 64"),
+        "{e}"
+    );
 }

@@ -7,6 +7,7 @@
   const $ = (sel, root) => (root || document).querySelector(sel);
   const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
   const view = document.body.dataset.view;
+  const panelView = ['example', 'mislabeled', 'uncertain'].includes(view);
 
   function banner(text, ok) {
     const b = $('#banner');
@@ -191,17 +192,36 @@
     return k ? k.dataset.label : null;
   }
 
-  const exampleKeys = { j: () => go('next'), ArrowRight: () => go('next'), k: () => go('prev'), ArrowLeft: () => go('prev'), u: undoLast, c: commit };
+  function keep() {
+    const p = current();
+    if (!p) return;
+    const id = p.dataset.id;
+    post('/api/keep', { id, label: p.dataset.label })
+      .catch(e => banner('not kept: ' + id + ': ' + e.message));
+    go('next');
+  }
+
+  function accept() {
+    const p = current();
+    if (p && p.dataset.suggestion) label(p.dataset.suggestion);
+  }
+
+  const moves = { j: () => go('next'), ArrowRight: () => go('next'), ArrowLeft: () => go('prev'), u: undoLast, c: commit };
+  const exampleKeys = Object.assign({ k: () => go('prev') }, moves);
+  const queueKeys = {
+    mislabeled: Object.assign({ k: keep, a: accept, Enter: accept }, moves),
+    uncertain: Object.assign({ Enter: accept }, moves),
+  };
 
   function onKey(e) {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const tag = e.target && e.target.tagName;
     if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA') return;
     if (view === 'grid' && e.key === 'c') { commit(); return; }
-    if (view !== 'example') return;
+    if (!panelView || !current()) return;
     const cls = classKey(e.key);
     if (cls !== null) { e.preventDefault(); label(cls); return; }
-    const f = exampleKeys[e.key];
+    const f = (queueKeys[view] || exampleKeys)[e.key];
     if (f) { e.preventDefault(); f(); return; }
     const t = $('#typeahead');
     if (t && e.key.length === 1) t.focus();
@@ -209,6 +229,6 @@
 
   header();
   if (view === 'grid') grid();
-  if (view === 'example') { bindKeys(); prefetch(); }
+  if (panelView) { bindKeys(); prefetch(); }
   document.addEventListener('keydown', onKey);
 })();

@@ -6,6 +6,7 @@
 //!   If the branch moved meanwhile (a CLI commit), the staged edits are staged again on the
 //!   new commit and committed there: an edit is "set this label", so none is lost.
 //! - `POST /api/discard`: drop what is staged.
+//! - `POST /api/keep {"id", "label"}`: the mislabel queue's "this label is right".
 //! - `POST /api/bulk {"ids", "label"}`: label many examples at once, as one commit (with what
 //!   was staged, if anything was).
 
@@ -100,6 +101,19 @@ impl Studio {
             message,
             staged: 0,
         })
+    }
+
+    /// Remember that example `id`'s label `label` was reviewed and is right (the mislabel
+    /// queue leaves it out from then on).
+    pub async fn keep(&self, edit: LabelEdit) -> Result<Outcome, StudioError> {
+        let label = edit
+            .label
+            .ok_or_else(|| StudioError::BadRequest("keep needs a label".into()))?;
+        self.check_edit(std::slice::from_ref(&edit.id), Some(&label))?;
+        let dir = self.dir().to_path_buf();
+        let pair = [(ExampleId::from(edit.id.as_str()), label)];
+        tokio::task::spawn_blocking(move || anneal_build::queue::Kept::keep(&dir, &pair)).await??;
+        Ok(Outcome::default())
     }
 
     /// Drop the staged edits.

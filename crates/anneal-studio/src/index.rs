@@ -58,6 +58,8 @@ pub enum At {
     Train(u32),
     /// `report.test`, at this position.
     Test(u32),
+    /// `report.pool` (unlabeled), at this position.
+    Pool(u32),
 }
 
 /// One example with its codes and what the report says of it.

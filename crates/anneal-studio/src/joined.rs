@@ -19,18 +19,30 @@ impl Index {
         if self.classes.is_empty() {
             self.classes = report.classes.clone();
         }
-        for (i, id) in report.train.ids.iter().enumerate() {
-            if let Some(p) = self.position(id) {
-                let item = &mut self.items[p];
-                item.at = Some(At::Train(i as u32));
-                item.mean_loss = mean_loss(&report.train.loss, i);
+        let pred = |probs: &[Vec<f32>], i: usize| {
+            let best = probs.get(i).and_then(|p| argmax(p));
+            best.and_then(|c| codes.get(c).copied()).unwrap_or(NONE)
+        };
+        let parts = [
+            (
+                &report.train.ids,
+                &report.train.probs,
+                At::Train as fn(u32) -> At,
+            ),
+            (&report.test.ids, &report.test.probs, At::Test),
+            (&report.pool.ids, &report.pool.probs, At::Pool),
+        ];
+        for (ids, probs, at) in parts {
+            for (i, id) in ids.iter().enumerate() {
+                if let Some(p) = self.position(id) {
+                    let item = &mut self.items[p];
+                    (item.at, item.pred) = (Some(at(i as u32)), pred(probs, i));
+                }
             }
         }
-        for (i, id) in report.test.ids.iter().enumerate() {
+        for (i, id) in report.train.ids.iter().enumerate() {
             if let Some(p) = self.position(id) {
-                let item = &mut self.items[p];
-                item.at = Some(At::Test(i as u32));
-                item.pred = argmax(&report.test.probs[i]).map_or(NONE, |c| codes[c]);
+                self.items[p].mean_loss = mean_loss(&report.train.loss, i);
             }
         }
         self.report = Some(report);
@@ -38,10 +50,13 @@ impl Index {
 
     /// The model's probabilities for `item`, per report class.
     pub fn probs(&self, item: &Item) -> Option<&[f32]> {
-        match (item.at?, self.report.as_ref()?) {
-            (At::Test(i), r) => r.test.probs.get(i as usize).map(Vec::as_slice),
-            (At::Train(_), _) => None,
-        }
+        let r = self.report.as_ref()?;
+        let (probs, i) = match item.at? {
+            At::Train(i) => (&r.train.probs, i),
+            At::Test(i) => (&r.test.probs, i),
+            At::Pool(i) => (&r.pool.probs, i),
+        };
+        probs.get(i as usize).map(Vec::as_slice)
     }
 
     /// `item`'s training loss at each epoch (empty when it was not trained on).

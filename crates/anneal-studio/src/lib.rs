@@ -9,10 +9,11 @@
 //! - [`index`]: the HEAD snapshot in memory, interned, patched in place on label edits;
 //!   [`joined`]: the build report joined to it by id; [`filter`]: the grid's filters.
 //! - [`views`]: the pages: grid, example (and the panel the script swaps in), confusion
-//!   matrix, training curves; [`svg`]: their small charts; [`media`]: payloads as PNG, WAV
+//!   matrix, training curves, the mislabel and uncertain queues; [`svg`]: their small charts; [`media`]: payloads as PNG, WAV
 //!   and waveforms, at URLs named by content hash.
 //! - [`edits`]: label edits: staged and committed, or in bulk as one commit; [`history`]: an
-//!   example's label across commits; [`build`]: rebuilding from the studio.
+//!   example's label across commits; [`build`]: rebuilding from the studio; the queues
+//!   ([`views::queue`]) come from `anneal_build::queue`.
 //! - [`security`]: the token, cookie, `Host` and `Origin` checks and the headers (promise 13);
 //!   [`error`]: [`StudioError`], the one error type, as responses.
 //!
@@ -59,6 +60,12 @@ pub fn app(studio: Studio) -> Router {
         .route("/panel/{id}", get(views::example::panel))
         .route("/confusion", get(views::charts::confusion))
         .route("/curves", get(views::charts::curves))
+        .route("/queue/mislabeled", get(views::queue::mislabeled_page))
+        .route("/queue/uncertain", get(views::queue::uncertain_page))
+        .route(
+            "/queue/{name}/panel/{id}",
+            get(views::queue::queue_panel_route),
+        )
         .route("/media/{hash}", get(media))
         .route("/wave/{hash}", get(wave))
         .route("/assets/studio.js", get(script))
@@ -67,6 +74,7 @@ pub fn app(studio: Studio) -> Router {
         .route("/api/commit", post(commit))
         .route("/api/discard", post(discard))
         .route("/api/bulk", post(bulk))
+        .route("/api/keep", post(keep))
         .route("/api/rebuild", post(rebuild))
         .route("/api/build", get(build_state))
         .with_state(studio)
@@ -162,6 +170,13 @@ async fn bulk(
 ) -> Result<Json<edits::Outcome>, StudioError> {
     studio.refresh().await?;
     Ok(Json(studio.bulk(edit).await?))
+}
+
+async fn keep(
+    State(studio): State<Studio>,
+    Json(edit): Json<edits::LabelEdit>,
+) -> Result<Json<edits::Outcome>, StudioError> {
+    Ok(Json(studio.keep(edit).await?))
 }
 
 async fn rebuild(State(studio): State<Studio>) -> Result<Json<build::BuildState>, StudioError> {

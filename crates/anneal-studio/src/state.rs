@@ -109,7 +109,7 @@ impl Studio {
 impl Inner {
     fn report_path(&self) -> Option<PathBuf> {
         let project = self.project.as_ref()?;
-        Some(project.package_path().with_extension("report.json"))
+        Some(project.report_path())
     }
 
     fn report_stamp(&self) -> Option<SystemTime> {

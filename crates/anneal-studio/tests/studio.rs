@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anneal_build::{Report, TestReport, TrainReport};
+use anneal_build::{PoolReport, Report, TestReport, TrainReport};
 use anneal_data::object::Row;
 use anneal_data::payload::encode_raw;
 use anneal_data::row::Meta;
@@ -63,8 +63,9 @@ fn rows_and_blobs() -> (Vec<Row>, Vec<Vec<u8>>) {
     (rows.collect(), blobs)
 }
 
-/// A program with one commit and a report: trained on `e0`…`e4`, tested on `e6`, `e7`, ODD
-/// (predicted 2, 1, 0).
+/// A program with one commit and a report: trained on `e0`…`e4` (`e4`, labelled 1, with the
+/// highest loss and predicted 2), tested on `e6`, `e7`, ODD (predicted 2, 1, 0), and `e5` in
+/// the unlabeled pool (predicted 0).
 fn one_build() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("anneal.toml"), MANIFEST).unwrap();
@@ -86,6 +87,13 @@ fn write_report(dir: &Path) {
             ids: (0..5).map(|i| format!("e{i}").into()).collect(),
             labels: vec![0, 1, 2, 0, 1],
             loss: vec![vec![1.0, 2.0, 3.0, 4.0, 5.0], vec![0.5, 1.0, 1.5, 2.0, 9.0]],
+            probs: vec![
+                vec![0.8, 0.1, 0.1],
+                vec![0.1, 0.8, 0.1],
+                vec![0.1, 0.1, 0.8],
+                vec![0.5, 0.4, 0.1],
+                vec![0.05, 0.05, 0.9],
+            ],
         },
         test: TestReport {
             ids: vec!["e6".into(), "e7".into(), ODD.into()],
@@ -95,6 +103,10 @@ fn write_report(dir: &Path) {
                 vec![0.1, 0.8, 0.1],
                 vec![0.6, 0.3, 0.1],
             ],
+        },
+        pool: PoolReport {
+            ids: vec!["e5".into()],
+            probs: vec![vec![0.4, 0.35, 0.25]],
         },
     };
     std::fs::create_dir_all(dir.join("target")).unwrap();
@@ -442,4 +454,48 @@ async fn the_studio_serves_on_a_real_socket() {
     assert!(response.contains("Mean training loss"));
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn the_mislabel_queue_suggests_a_label_and_a_kept_label_leaves_it() {
+    let dir = one_build();
+    let (studio, token) = studio(dir.path());
+    let queue = get(&studio, &token, "/queue/mislabeled").await;
+    assert_eq!(queue.status, StatusCode::OK);
+    assert!(queue.body.contains("estimated wrong:"), "{}", queue.body);
+    assert!(
+        queue.body.contains("data-suggestion=\"2\" data-id=\"e4\""),
+        "{}",
+        queue.body
+    );
+    let next = get(&studio, &token, "/queue/mislabeled/panel/e4")
+        .await
+        .body;
+    assert!(
+        next.contains("data-next=\"/queue/mislabeled/panel/"),
+        "{next}"
+    );
+    let kept = post(&studio, &token, "/api/keep", r#"{"id":"e4","label":"1"}"#).await;
+    assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
+    let queue = get(&studio, &token, "/queue/mislabeled").await.body;
+    assert!(
+        !queue.contains("data-id=\"e4\""),
+        "kept labels leave the queue"
+    );
+}
+
+#[tokio::test]
+async fn the_uncertain_queue_prefills_the_predicted_label() {
+    let dir = one_build();
+    let (studio, token) = studio(dir.path());
+    let queue = get(&studio, &token, "/queue/uncertain").await.body;
+    assert!(
+        queue.contains("data-suggestion=\"0\" data-id=\"e5\""),
+        "{queue}"
+    );
+    assert!(queue.contains("1 least sure of 1 unlabeled"));
+    post(&studio, &token, "/api/stage", r#"{"id":"e5","label":"0"}"#).await;
+    post(&studio, &token, "/api/commit", "{}").await;
+    let queue = get(&studio, &token, "/queue/uncertain").await.body;
+    assert!(queue.contains("Nothing to review"), "{queue}");
 }

@@ -88,6 +88,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The mislabel and active-learning queues of the last build.
+    Queue {
+        #[command(subcommand)]
+        command: commands::queue::QueueCommand,
+    },
     /// Serve packages over the Open Inference Protocol (KServe v2 REST, Triton binary tensors).
     Serve(commands::serve::ServeArgs),
     /// Open the studio: a local web app to browse the dataset and the last build, and fix labels.
@@ -295,6 +300,7 @@ fn run(command: Command) -> Result<u8, CliError> {
         Command::Test { dir, junit, json } => commands::test::run(&dir.dir, junit.as_deref(), json),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Studio(args) => commands::studio::run(&args),
+        Command::Queue { command } => commands::queue::run(&command),
     }
 }
 

@@ -1222,3 +1222,94 @@ fn serve_refuses_limits_it_cannot_work_with() {
         assert!(stderr(&o).contains(message), "{args:?}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn queue_verbs_rank_the_last_build_and_keep_reviewed_labels() {
+    let (tmp, prog) = tiny_program(TINY);
+    let o = anneal(tmp.path(), &["queue", "mislabeled", "-C", "prog"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no build report at prog/target/tiny-0.1.0.report.json"));
+    assert!(
+        stderr(&o).contains("hint: run `anneal build` first"),
+        "{}",
+        stderr(&o)
+    );
+    ok(
+        tmp.path(),
+        &[
+            "data",
+            "import",
+            "prog/data/train",
+            "--split",
+            "train",
+            "-C",
+            "prog",
+        ],
+    );
+    ok(
+        tmp.path(),
+        &[
+            "data",
+            "import",
+            "prog/data/test",
+            "--split",
+            "test",
+            "-C",
+            "prog",
+        ],
+    );
+    ok(
+        tmp.path(),
+        &["data", "label", "train:00003", "0", "-C", "prog"],
+    );
+    write_idx(&prog.join("data"), "pool", 100, 3);
+    ok(
+        tmp.path(),
+        &[
+            "data",
+            "import",
+            "prog/data/pool",
+            "--unlabeled",
+            "-C",
+            "prog",
+        ],
+    );
+    ok(tmp.path(), &["build", "-C", "prog"]);
+    let q = json_of(&ok(
+        tmp.path(),
+        &["queue", "mislabeled", "-C", "prog", "--top", "3", "--json"],
+    ));
+    assert_eq!(q["examples"], 400);
+    assert_eq!(q["suspects"][0]["id"], "train:00003", "{q}");
+    assert_eq!(q["suspects"][0]["suggested"], "1");
+    let out = ok(tmp.path(), &["queue", "keep", "train:00003", "-C", "prog"]);
+    assert_eq!(out.trim(), "kept 1 labels (1 kept in all)");
+    let q = json_of(&ok(
+        tmp.path(),
+        &["queue", "mislabeled", "-C", "prog", "--json"],
+    ));
+    assert!(
+        !q["suspects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == "train:00003")
+    );
+    let u = json_of(&ok(
+        tmp.path(),
+        &["queue", "uncertain", "-C", "prog", "--top", "10", "--json"],
+    ));
+    assert_eq!(
+        (
+            u["pool"].as_u64(),
+            u["candidates"].as_array().unwrap().len()
+        ),
+        (Some(100), 10)
+    );
+    let o = anneal(tmp.path(), &["queue", "keep", "nope", "-C", "prog"]);
+    assert!(
+        stderr(&o).contains("no example \"nope\" at HEAD"),
+        "{}",
+        stderr(&o)
+    );
+}

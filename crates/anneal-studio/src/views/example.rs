@@ -48,6 +48,84 @@ pub struct Panel {
     pub next_href: String,
     pub prev_href: String,
     pub self_url: String,
+    /// `example`, `mislabeled` or `uncertain`: which keys apply.
+    pub mode: String,
+    /// The queue's suggested label (empty outside the queues), and the model's confidence.
+    pub suggestion: String,
+    pub confidence: String,
+}
+
+/// An example's neighbours: the sequence it is seen in, with the queue's suggestions.
+#[derive(Debug, Clone, Default)]
+pub struct Order {
+    /// Positions in the index, in order.
+    pub positions: Vec<usize>,
+    /// Per position: the suggested label and its confidence (empty for the grid).
+    pub suggestions: Vec<(String, String)>,
+    /// A line about the whole sequence.
+    pub summary: String,
+}
+
+impl Order {
+    /// No sequence, and why.
+    pub fn empty(summary: &str) -> Order {
+        Order {
+            summary: summary.into(),
+            ..Order::default()
+        }
+    }
+
+    /// The examples `ids` (those at HEAD) with their suggestions.
+    pub fn of_ids(
+        index: &Index,
+        ids: &[anneal_data::ExampleId],
+        suggestions: Vec<(String, String)>,
+        summary: String,
+    ) -> Order {
+        let found = ids
+            .iter()
+            .zip(suggestions)
+            .filter_map(|(id, s)| Some((index.position(id)?, s)));
+        let (positions, suggestions) = found.unzip();
+        Order {
+            positions,
+            suggestions,
+            summary,
+        }
+    }
+}
+
+/// Where a panel's links point: the example view under a filter, or a queue.
+#[derive(Debug, Clone, Copy)]
+pub enum Links<'a> {
+    /// `/example/{id}?filter`.
+    Filter(&'a Filter),
+    /// `/queue/{name}?at={id}`.
+    Queue(&'static str),
+}
+
+impl Links<'_> {
+    /// The panel's URL and the page's URL of example `id`.
+    fn urls(self, id: &str) -> (String, String) {
+        let seg = segment(id);
+        match self {
+            Links::Filter(f) => {
+                let q = f.with_page(0).query();
+                (format!("/panel/{seg}{q}"), format!("/example/{seg}{q}"))
+            }
+            Links::Queue(name) => (
+                format!("/queue/{name}/panel/{seg}"),
+                format!("/queue/{name}?at={seg}"),
+            ),
+        }
+    }
+
+    fn mode(self) -> &'static str {
+        match self {
+            Links::Filter(_) => "example",
+            Links::Queue(name) => name,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -64,7 +142,7 @@ pub async fn example(
     Path(id): Path<String>,
     Query(filter): Query<Filter>,
 ) -> Result<Html<String>, StudioError> {
-    let panel = build_panel(&studio, &id, &filter).await?.render()?;
+    let panel = filtered_panel(&studio, &id, &filter).await?.render()?;
     let index = studio.index();
     let chrome = Chrome::new(&studio, &index, "example", id.clone());
     page(&ExamplePage {
@@ -80,46 +158,60 @@ pub async fn panel(
     Path(id): Path<String>,
     Query(filter): Query<Filter>,
 ) -> Result<Html<String>, StudioError> {
-    page(&build_panel(&studio, &id, &filter).await?)
+    page(&filtered_panel(&studio, &id, &filter).await?)
 }
 
-async fn build_panel(studio: &Studio, id: &str, filter: &Filter) -> Result<Panel, StudioError> {
+async fn filtered_panel(studio: &Studio, id: &str, filter: &Filter) -> Result<Panel, StudioError> {
+    let order = |index: &Index| Order {
+        positions: filter.select(index).positions,
+        ..Order::default()
+    };
+    build_panel(studio, id, Links::Filter(filter), order).await
+}
+
+/// The panel of example `id` seen in the sequence `order` gives, its links made by `links`.
+pub async fn build_panel(
+    studio: &Studio,
+    id: &str,
+    links: Links<'_>,
+    order: impl FnOnce(&Index) -> Order,
+) -> Result<Panel, StudioError> {
     studio.refresh().await?;
     let (store, owned) = (studio.store().clone(), id.to_string());
     let history = tokio::task::spawn_blocking(move || label_history(&store, &owned)).await??;
+    let staged = studio.staged_labels().remove(id);
     let index = studio.index();
     let at = index
         .position(id)
         .ok_or_else(|| StudioError::UnknownExample(id.into()))?;
-    let positions = filter.select(&index).positions;
-    let (position, total) = match positions.iter().position(|&p| p == at) {
-        Some(k) => (k, positions.len()),
-        None => (0, 0),
-    };
-    let neighbour = |k: Option<usize>| k.and_then(|k| positions.get(k)).map(|&p| &index.items[p]);
-    let (prev, next) = (
-        neighbour(position.checked_sub(1)),
-        neighbour(Some(position + 1)),
-    );
-    let staged = studio.staged_labels().remove(id);
+    let order = order(&index);
     let mut panel = panel_of(&index, &index.items[at], history);
     panel.staged = staged
         .map(|l| l.unwrap_or_else(|| "(none)".into()))
         .unwrap_or_default();
-    (panel.position, panel.total) = (position + 1, total);
-    (panel.prev, panel.prev_href) = links(prev, filter);
-    (panel.next, panel.next_href) = links(next, filter);
-    (panel.self_url, _) = links(Some(&index.items[at]), filter);
-    Ok(panel)
-}
-
-/// The panel and page URLs of a neighbour (empty without one).
-fn links(item: Option<&Item>, filter: &Filter) -> (String, String) {
-    let Some(item) = item else {
-        return Default::default();
+    panel.mode = links.mode().to_string();
+    let k = order.positions.iter().position(|&p| p == at);
+    if let Some((s, c)) = k.and_then(|k| order.suggestions.get(k)) {
+        (panel.suggestion, panel.confidence) = (s.clone(), c.clone());
+    }
+    (panel.position, panel.total) = (
+        k.map_or(0, |k| k + 1),
+        if k.is_some() {
+            order.positions.len()
+        } else {
+            0
+        },
+    );
+    let url = |k: Option<usize>| {
+        let item = k
+            .and_then(|k| order.positions.get(k))
+            .map(|&p| &index.items[p]);
+        item.map(|i| links.urls(&i.row.id)).unwrap_or_default()
     };
-    let (id, q) = (segment(&item.row.id), filter.with_page(0).query());
-    (format!("/panel/{id}{q}"), format!("/example/{id}{q}"))
+    (panel.prev, panel.prev_href) = url(k.and_then(|k| k.checked_sub(1)));
+    (panel.next, panel.next_href) = url(Some(k.map_or(0, |k| k + 1)));
+    (panel.self_url, _) = links.urls(id);
+    Ok(panel)
 }
 
 /// The panel of `item`, without its neighbours.
@@ -166,6 +258,9 @@ pub fn panel_of(index: &Index, item: &Item, history: Vec<Event>) -> Panel {
         next_href: String::new(),
         prev_href: String::new(),
         self_url: String::new(),
+        mode: String::new(),
+        suggestion: String::new(),
+        confidence: String::new(),
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod charts;
 pub mod example;
 pub mod grid;
+pub mod queue;
 
 use askama::Template;
 use axum::response::Html;

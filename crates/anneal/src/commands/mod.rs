@@ -12,6 +12,7 @@ pub mod data_show;
 pub mod eval;
 pub mod new;
 pub mod predict;
+pub mod queue;
 pub mod serve;
 pub mod studio;
 pub mod test;
