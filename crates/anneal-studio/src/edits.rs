@@ -112,7 +112,8 @@ impl Studio {
         self.check_edit(std::slice::from_ref(&edit.id), Some(&label))?;
         let dir = self.dir().to_path_buf();
         let pair = [(ExampleId::from(edit.id.as_str()), label)];
-        tokio::task::spawn_blocking(move || anneal_build::queue::Kept::keep(&dir, &pair)).await??;
+        let keep = move || anneal_build::queue::Kept::keep(&dir, &pair).map_err(StudioError::from);
+        tokio::task::spawn_blocking(keep).await??;
         Ok(Outcome::default())
     }
 

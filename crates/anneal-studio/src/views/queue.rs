@@ -108,7 +108,8 @@ fn percent(p: f32) -> String {
 
 async fn kept(studio: &Studio) -> Result<Kept, StudioError> {
     let dir = studio.dir().to_path_buf();
-    Ok(tokio::task::spawn_blocking(move || Kept::load(&dir)).await??)
+    let load = move || Kept::load(&dir).map_err(StudioError::from);
+    tokio::task::spawn_blocking(load).await?
 }
 
 async fn queue_panel(
