@@ -51,6 +51,20 @@ const SCRIPT: &str = include_str!("../assets/studio.js");
 const STYLE: &str = include_str!("../assets/studio.css");
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
+/// The script's and stylesheet's URLs, named by their content (so a browser caches them for
+/// good and a new binary's are fetched anew).
+pub(crate) fn asset_urls() -> &'static (String, String) {
+    static URLS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    URLS.get_or_init(|| {
+        let short = |s: &str| ContentHash::of(s.as_bytes()).to_hex()[..12].to_string();
+        let (js, css) = (short(SCRIPT), short(STYLE));
+        (
+            format!("/assets/studio-{js}.js"),
+            format!("/assets/studio-{css}.css"),
+        )
+    })
+}
+
 /// The studio's routes, behind its guard.
 pub fn app(studio: Studio) -> Router {
     let guard = studio.inner.guard.clone();
@@ -68,8 +82,7 @@ pub fn app(studio: Studio) -> Router {
         )
         .route("/media/{hash}", get(media))
         .route("/wave/{hash}", get(wave))
-        .route("/assets/studio.js", get(script))
-        .route("/assets/studio.css", get(style))
+        .route("/assets/{file}", get(asset))
         .route("/api/stage", post(stage))
         .route("/api/commit", post(commit))
         .route("/api/discard", post(discard))
@@ -92,11 +105,26 @@ pub async fn serve(
         .await
 }
 
-fn payload_of(studio: &Studio, hash: &str) -> Result<Vec<u8>, StudioError> {
+/// The payload named `hash`: from the index as it is (payloads never change under their
+/// name), or after bringing it up to date when it is not there yet (a new import).
+async fn payload_of(studio: &Studio, hash: &str) -> Result<Vec<u8>, StudioError> {
     let unknown = || StudioError::UnknownPayload(hash.to_string());
     let h: ContentHash = hash.parse().map_err(|_| unknown())?;
-    let index = studio.index();
-    index.payload(h).map(<[u8]>::to_vec).ok_or_else(unknown)
+    let read = || studio.index().payload(h).map(<[u8]>::to_vec);
+    if let Some(bytes) = read() {
+        return Ok(bytes);
+    }
+    studio.refresh().await?;
+    read().ok_or_else(unknown)
+}
+
+/// A response cached for good (its URL names its content).
+fn immutable(kind: &'static str, body: impl IntoResponse) -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, kind),
+        (header::CACHE_CONTROL, IMMUTABLE),
+    ];
+    (headers, body).into_response()
 }
 
 /// `GET /media/{hash}`: the payload as an image or a sound.
@@ -104,17 +132,8 @@ async fn media(
     State(studio): State<Studio>,
     Path(hash): Path<String>,
 ) -> Result<Response, StudioError> {
-    studio.refresh().await?;
-    let bytes = payload_of(&studio, &hash)?;
-    let (kind, body) = media::served(&bytes)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, kind),
-            (header::CACHE_CONTROL, IMMUTABLE),
-        ],
-        body,
-    )
-        .into_response())
+    let (kind, body) = media::served(&payload_of(&studio, &hash).await?)?;
+    Ok(immutable(kind, body))
 }
 
 /// `GET /wave/{hash}`: a WAV payload's waveform.
@@ -122,29 +141,21 @@ async fn wave(
     State(studio): State<Studio>,
     Path(hash): Path<String>,
 ) -> Result<Response, StudioError> {
-    studio.refresh().await?;
-    let svg = media::waveform(&payload_of(&studio, &hash)?, 96)?;
-    let kind = "image/svg+xml";
-    Ok((
-        [
-            (header::CONTENT_TYPE, kind),
-            (header::CACHE_CONTROL, IMMUTABLE),
-        ],
-        svg,
-    )
-        .into_response())
+    let svg = media::waveform(&payload_of(&studio, &hash).await?, 96)?;
+    Ok(immutable("image/svg+xml", svg))
 }
 
-async fn script() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        SCRIPT,
-    )
-        .into_response()
-}
-
-async fn style() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
+/// `GET /assets/{file}`: the script or the stylesheet, under its content-named URL.
+async fn asset(Path(file): Path<String>) -> Result<Response, StudioError> {
+    let (js, css) = asset_urls();
+    let path = format!("/assets/{file}");
+    if path == *js {
+        return Ok(immutable("text/javascript; charset=utf-8", SCRIPT));
+    }
+    if path == *css {
+        return Ok(immutable("text/css; charset=utf-8", STYLE));
+    }
+    Err(StudioError::UnknownPayload(file))
 }
 
 async fn stage(

@@ -28,6 +28,10 @@ pub struct Chrome {
     pub staged: usize,
     /// Whether a report is joined.
     pub report: bool,
+    /// The script's URL.
+    pub script: &'static str,
+    /// The stylesheet's URL.
+    pub style: &'static str,
 }
 
 impl Chrome {
@@ -48,6 +52,8 @@ impl Chrome {
                 .map_or_else(|| "no commits".into(), |c| c.short()),
             staged: staged.map_or(0, |s| s.changes.len()),
             report: index.report.is_some(),
+            script: &crate::asset_urls().0,
+            style: &crate::asset_urls().1,
         }
     }
 }
