@@ -499,3 +499,35 @@ async fn the_uncertain_queue_prefills_the_predicted_label() {
     let queue = get(&studio, &token, "/queue/uncertain").await.body;
     assert!(queue.contains("Nothing to review"), "{queue}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_runs_the_build_and_the_views_follow_its_report() {
+    let dir = one_build();
+    let (studio, token) = studio(dir.path());
+    let started = post(&studio, &token, "/api/rebuild", "{}").await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let mut state = serde_json::Value::Null;
+    for _ in 0..600 {
+        state = serde_json::from_str(&get(&studio, &token, "/api/build").await.body).unwrap();
+        if state["running"] == false {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(state["failed"], false, "{state}");
+    assert!(
+        state["note"].as_str().unwrap().starts_with("built"),
+        "{state}"
+    );
+    let report = Report::read(&dir.path().join("target/tiny-0.1.0.report.json")).unwrap();
+    assert_eq!(
+        report.build_key.len(),
+        64,
+        "a real build's report replaced the fixture's"
+    );
+    let curves = get(&studio, &token, "/curves").await.body;
+    assert!(curves.contains(&format!(
+        "over {} training examples",
+        report.train.ids.len()
+    )));
+}
