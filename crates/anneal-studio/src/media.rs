@@ -103,12 +103,11 @@ pub fn waveform(bytes: &[u8], bins: usize) -> Result<String, StudioError> {
     Ok(peaks_svg(&peaks(&samples, bins)))
 }
 
-/// The peak absolute value of each of `bins` equal runs of `samples`.
+/// The peak absolute value of each of `bins` equal runs of `samples` (0 for an empty run).
 fn peaks(samples: &[f32], bins: usize) -> Vec<f32> {
-    let per = samples.len().div_ceil(bins.max(1)).max(1);
-    let runs = samples.chunks(per);
-    runs.map(|r| r.iter().fold(0f32, |m, s| m.max(s.abs())).min(1.0))
-        .collect()
+    let run = |b: usize| &samples[b * samples.len() / bins..(b + 1) * samples.len() / bins];
+    let peak = |r: &[f32]| r.iter().fold(0f32, |m, s| m.max(s.abs())).min(1.0);
+    (0..bins).map(|b| peak(run(b))).collect()
 }
 
 fn peaks_svg(peaks: &[f32]) -> String {

@@ -531,3 +531,74 @@ async fn rebuild_runs_the_build_and_the_views_follow_its_report() {
         report.train.ids.len()
     )));
 }
+
+/// A bare store (no program) holding a sound and a table row.
+fn sound_and_row() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wav = std::io::Cursor::new(Vec::new());
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::new(&mut wav, spec).unwrap();
+    for i in 0..800i32 {
+        writer.write_sample(((i % 40 - 20) * 800) as i16).unwrap();
+    }
+    writer.finalize().unwrap();
+    let blobs = [
+        wav.into_inner(),
+        anneal_data::payload::encode_f32(&[0.5, -1.25, 3.0]),
+    ];
+    let rows = ["sound", "table"].iter().zip(&blobs).map(|(id, b)| Row {
+        id: (*id).into(),
+        payload: ContentHash::of(b),
+        label: Some("yes".into()),
+        split: "train".into(),
+        meta: Meta::default(),
+    });
+    let store = Store::init(dir.path()).unwrap();
+    let refs: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
+    store.commit(rows.collect(), &refs, "import").unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn sounds_show_as_waveforms_with_a_play_button_and_table_rows_as_values() {
+    let dir = sound_and_row();
+    let (studio, token) = studio(dir.path());
+    let grid = get(&studio, &token, "/").await.body;
+    assert!(
+        grid.contains("class=\"play\"") && grid.contains("src=\"/wave/"),
+        "{grid}"
+    );
+    assert!(
+        grid.contains("<code class=\"features\">0.500 -1.250 3.000</code>"),
+        "{grid}"
+    );
+    let hash = grid
+        .split("data-src=\"/media/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let wav = get(&studio, &token, &format!("/media/{hash}")).await;
+    assert_eq!(wav.headers[header::CONTENT_TYPE], "audio/wav");
+    let wave = get(&studio, &token, &format!("/wave/{hash}")).await;
+    assert_eq!(wave.headers[header::CONTENT_TYPE], "image/svg+xml");
+    assert_eq!(wave.body.matches("<rect").count(), 96);
+    let bad = post(
+        &studio,
+        &token,
+        "/api/stage",
+        r#"{"id":"sound","label":"no"}"#,
+    )
+    .await;
+    assert_eq!(
+        bad.status,
+        StatusCode::OK,
+        "without a program any label goes"
+    );
+}
