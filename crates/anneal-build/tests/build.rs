@@ -149,11 +149,17 @@ fn flip_labels(store: &anneal_data::Store, n: usize, step: usize) -> Vec<String>
 fn the_mislabel_queue_finds_flipped_labels_and_estimates_their_number() {
     let (_dir, project) = mnist_subset(2000, 500);
     anneal_build::sources::resolve_commit(&project, &mut |_| {}).unwrap();
+    build(&project, &mut NoObserver, &mut |_| {}).unwrap();
+    let clean = Inputs::load(&project).unwrap();
+    let review = queue::mislabeled(&clean.report, &Kept::default(), &clean.current);
+    eprintln!("clean: {}", review.headline());
+    assert!(!review.separated && review.estimated < 100, "{}", review.headline());
     let store = anneal_data::Store::open(&project.dir).unwrap();
     let flipped = flip_labels(&store, 2000, 10);
     build(&project, &mut NoObserver, &mut |_| {}).unwrap();
     let inputs = Inputs::load(&project).unwrap();
     let review = queue::mislabeled(&inputs.report, &Kept::default(), &inputs.current);
+    assert!(review.separated, "{}", review.headline());
     let (truth, n) = (flipped.len(), review.estimated);
     let cut = &review.suspects[..n.min(review.suspects.len())];
     let hits = cut

@@ -20,20 +20,36 @@ impl Component {
     }
 }
 
-/// For each of `xs`, the probability that it belongs to the upper component.
-pub(super) fn upper_posterior(xs: &[f64]) -> Vec<f64> {
+/// A fitted mixture, as the queue uses it.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Fit {
+    /// For each point, the probability that it belongs to the upper component.
+    pub upper: Vec<f64>,
+    /// How far apart the components are: the distance between their means over the geometric
+    /// mean of their deviations. One mode split in two gives about 2; two modes, more.
+    pub separation: f64,
+}
+
+/// Fit two components to `xs`.
+pub(super) fn fit(xs: &[f64]) -> Fit {
     if xs.len() < 2 {
-        return vec![0.0; xs.len()];
+        let upper = vec![0.0; xs.len()];
+        return Fit {
+            upper,
+            separation: 0.0,
+        };
     }
     let mut fit = start(xs);
     for _ in 0..ITERATIONS {
         let upper = posterior(&fit, xs);
-        fit = [
-            refit(xs, upper.iter().map(|p| 1.0 - p)),
-            refit(xs, upper.iter().copied()),
-        ];
+        let lower = upper.iter().map(|p| 1.0 - p);
+        fit = [refit(xs, lower), refit(xs, upper.iter().copied())];
     }
-    posterior(&fit, xs)
+    let [lower, upper] = fit;
+    Fit {
+        upper: posterior(&fit, xs),
+        separation: (upper.mean - lower.mean) / (lower.sd * upper.sd).sqrt(),
+    }
 }
 
 /// The start: a large component at the 30th percentile and a small one at the 97th.
@@ -91,8 +107,16 @@ mod tests {
     fn two_clusters_are_told_apart() {
         let mut xs: Vec<f64> = (0..900).map(|i| (i % 30) as f64 / 30.0).collect();
         xs.extend((0..100).map(|i| 5.0 + (i % 10) as f64 / 10.0));
-        let post = upper_posterior(&xs);
-        assert!(post[..900].iter().all(|&p| p < 0.5));
-        assert!(post[900..].iter().all(|&p| p > 0.5));
+        let fit = fit(&xs);
+        assert!(fit.upper[..900].iter().all(|&p| p < 0.5));
+        assert!(fit.upper[900..].iter().all(|&p| p > 0.5));
+        assert!(fit.separation > 10.0, "{}", fit.separation);
+    }
+
+    #[test]
+    fn one_mode_is_not_separated() {
+        let xs: Vec<f64> = (1..1000).map(|i| (i as f64 / 1000.0).ln()).collect();
+        let fit = fit(&xs);
+        assert!(fit.separation < 4.0, "{}", fit.separation);
     }
 }
