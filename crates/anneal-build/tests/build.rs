@@ -153,7 +153,11 @@ fn the_mislabel_queue_finds_flipped_labels_and_estimates_their_number() {
     let clean = Inputs::load(&project).unwrap();
     let review = queue::mislabeled(&clean.report, &Kept::default(), &clean.current);
     eprintln!("clean: {}", review.headline());
-    assert!(!review.separated && review.estimated < 100, "{}", review.headline());
+    assert!(
+        !review.separated && review.estimated < 100,
+        "{}",
+        review.headline()
+    );
     let store = anneal_data::Store::open(&project.dir).unwrap();
     let flipped = flip_labels(&store, 2000, 10);
     build(&project, &mut NoObserver, &mut |_| {}).unwrap();

@@ -81,7 +81,7 @@ pub fn order(index: &Index, queue: Queue, kept: &Kept) -> Order {
             );
             let rows = review.suspects.into_iter();
             let (ids, s) = rows
-                .map(|s| (s.id, (s.suggested, percent(s.confidence))))
+                .map(|s| (s.id, (s.suggested, cut_note(s.confidence, s.wrong))))
                 .unzip();
             (ids, s, summary)
         }
@@ -100,6 +100,12 @@ pub fn order(index: &Index, queue: Queue, kept: &Kept) -> Order {
         }
     };
     Order::of_ids(index, &ids, suggestions, summary)
+}
+
+/// The suggestion's confidence, and whether the example is within the queue's cut.
+fn cut_note(confidence: f32, wrong: f32) -> String {
+    let side = if wrong > 0.5 { "within" } else { "past" };
+    format!("{} · {side} the cut", percent(confidence))
 }
 
 fn percent(p: f32) -> String {
