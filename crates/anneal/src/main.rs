@@ -95,6 +95,8 @@ enum Command {
     },
     /// Serve packages over the Open Inference Protocol (KServe v2 REST, Triton binary tensors).
     Serve(commands::serve::ServeArgs),
+    /// Open the studio: a local web app to browse the dataset and the last build, and fix labels.
+    Studio(commands::studio::StudioArgs),
     /// Run the program's [[check]]s against its last build.
     Test {
         #[command(flatten)]
@@ -257,7 +259,7 @@ enum DataCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve { .. }) {
+    if !matches!(cli.command, Command::Serve { .. } | Command::Studio { .. }) {
         // `anneal data log | head -1`: end quietly when the reader goes away, as git and
         // cargo do, instead of panicking on the closed pipe. (The server keeps Rust's default:
         // a client closing its socket must not end it.)
@@ -297,6 +299,7 @@ fn run(command: Command) -> Result<u8, CliError> {
         } => commands::eval::run(&package, &source, &format, json),
         Command::Test { dir, junit, json } => commands::test::run(&dir.dir, junit.as_deref(), json),
         Command::Serve(args) => commands::serve::run(&args),
+        Command::Studio(args) => commands::studio::run(&args),
         Command::Queue { command } => commands::queue::run(&command),
     }
 }

@@ -14,6 +14,7 @@ pub mod new;
 pub mod predict;
 pub mod queue;
 pub mod serve;
+pub mod studio;
 pub mod test;
 
 /// Print a verb's result: as one JSON value with `json`, else as its text.

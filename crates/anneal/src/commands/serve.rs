@@ -94,7 +94,7 @@ pub fn run(args: &ServeArgs) -> Result<u8, CliError> {
 }
 
 /// Logs to stderr, filtered by `ANNEAL_LOG` (default `info`).
-fn init_logging() {
+pub(crate) fn init_logging() {
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("ANNEAL_LOG").unwrap_or_else(|_| "info".into());
     let _ = tracing_subscriber::fmt()
@@ -155,7 +155,7 @@ fn check(config: &anneal_serve::Config) -> Result<(), CliError> {
 }
 
 /// SIGINT or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
