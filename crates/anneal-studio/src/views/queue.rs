@@ -73,12 +73,7 @@ pub fn order(index: &Index, queue: Queue, kept: &Kept) -> Order {
     let (ids, suggestions, summary): (Vec<_>, Vec<_>, String) = match queue {
         Queue::Mislabeled => {
             let review = mislabeled(report, kept, &current);
-            let summary = format!(
-                "estimated wrong: {} of {} training labels (the queue's cut); {} to review",
-                review.estimated,
-                review.examples,
-                review.suspects.len()
-            );
+            let summary = format!("{}; {} to review", review.headline(), review.suspects.len());
             let rows = review.suspects.into_iter();
             let (ids, s) = rows
                 .map(|s| (s.id, (s.suggested, cut_note(s.confidence, s.wrong))))
