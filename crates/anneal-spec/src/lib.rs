@@ -8,6 +8,7 @@
 //! - [`layer`]: the layer grammar (`"conv 32 5x5 pad 2"`), with suggestions for typos; one
 //!   file per layer kind under `layer/`, owning its grammar, shape and cost rule and parameters.
 //! - [`shape`]: shape inference and the forward-pass cost model (parameters, FLOPs, bytes).
+//! - [`audio`]: the audio front end's parameters ([`LogMel`]).
 //! - [`normalization`]: how pixels become inputs, fitted by a build and recorded in its package.
 //! - [`tensor`]: [`NamedTensor`], weights as plain f32 buffers.
 //! - [`budget`]: the bounds on what a program may ask for (layers, classes, sizes, epochs).
@@ -33,6 +34,7 @@
 //! assert_eq!(err.hint.as_deref(), Some("did you mean `relu`?"));
 //! ```
 
+pub mod audio;
 pub mod budget;
 pub mod error;
 pub mod layer;
@@ -44,6 +46,7 @@ pub mod shape;
 pub mod tensor;
 mod validate;
 
+pub use audio::LogMel;
 pub use error::ManifestError;
 pub use layer::Layer;
 pub use normalization::Normalization;

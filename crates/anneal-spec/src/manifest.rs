@@ -42,10 +42,14 @@ pub struct ProgramTable {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct DataTable {
-    /// `image` (more kinds to come: `audio`, `table`).
+    /// `image` or `audio` (`table` to come).
     pub input: Spanned<String>,
-    /// Per-example input shape, `[C, H, W]` for images.
-    pub shape: Spanned<Vec<usize>>,
+    /// Per-example input shape, `[C, H, W]` for images (audio's follows from `[data.audio]`).
+    #[serde(default)]
+    pub shape: Option<Spanned<Vec<usize>>>,
+    /// `[data.audio]`: the audio front end (defaults: see [`crate::LogMel`]).
+    #[serde(default)]
+    pub audio: Option<Spanned<AudioTable>>,
     /// Class names, or a count `N` meaning `"0"` … `"N-1"`.
     pub classes: Spanned<Classes>,
     /// `unit` (pixels / 255, the default), `standard` (then minus the training mean, over the
@@ -61,6 +65,28 @@ pub struct DataTable {
     /// Sources `anneal build` imports into an empty store.
     #[serde(default)]
     pub source: Vec<SourceTable>,
+}
+
+/// `[data.audio]`: each field optional, defaulting to [`crate::LogMel::default`].
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AudioTable {
+    /// Sample rate, Hz.
+    pub rate: Option<u32>,
+    /// Samples per example (padded or trimmed to it).
+    pub samples: Option<usize>,
+    /// FFT size.
+    pub n_fft: Option<usize>,
+    /// Samples between frames.
+    pub hop: Option<usize>,
+    /// Mel bands.
+    pub mels: Option<usize>,
+    /// Lowest filterbank frequency, Hz.
+    pub fmin: Option<f32>,
+    /// Highest filterbank frequency, Hz.
+    pub fmax: Option<f32>,
+    /// Added before the log.
+    pub floor: Option<f64>,
 }
 
 /// Class names or a class count.

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ManifestError;
 use crate::layer::{Layer, suggest};
 use crate::manifest::Manifest;
+use crate::audio::LogMel;
 use crate::shape::{CostTable, Shape};
 use crate::validate::Validator;
 
@@ -40,12 +41,15 @@ pub struct Program {
 /// The input kind and shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Input {
-    /// Always `image` for now.
+    /// What an example's payload is.
     pub kind: InputKind,
-    /// Per-example shape.
+    /// Per-example shape of the model's input.
     pub shape: Shape,
-    /// Pixel normalisation.
+    /// Normalisation of the features (pixels, or log-mel values).
     pub normalize: Normalize,
+    /// The audio front end (audio programs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<LogMel>,
 }
 
 /// What kind of payload an example carries.
@@ -54,6 +58,8 @@ pub struct Input {
 pub enum InputKind {
     /// 8-bit images, `[C, H, W]`.
     Image,
+    /// WAV recordings, as log-mel spectrograms `[1, mels, frames]`.
+    Audio,
 }
 
 /// How pixels become model inputs.

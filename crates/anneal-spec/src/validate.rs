@@ -8,7 +8,8 @@ use toml::Spanned;
 use crate::budget;
 use crate::error::ManifestError;
 use crate::layer::{Layer, parse_layer, suggest};
-use crate::manifest::{CheckTable, Classes, DataTable, Manifest, TrainTable};
+use crate::audio::LogMel;
+use crate::manifest::{AudioTable, CheckTable, Classes, DataTable, Manifest, TrainTable};
 use crate::program::{
     Check, Input, InputKind, Metric, Normalize, Optimizer, Program, Schedule, Slice, Source,
     SourceFormat, Train,
@@ -144,9 +145,54 @@ impl Validator<'_> {
     }
 
     fn input(&self, d: &DataTable) -> Result<Input, ManifestError> {
-        self.input_kind(&d.input)?;
-        let shape = self.image_shape(&d.shape)?;
-        let normalize = self.keyword(
+        match self.input_kind(&d.input)? {
+            InputKind::Image => self.image_input(d),
+            InputKind::Audio => self.audio_input(d),
+        }
+    }
+
+    /// An image program: its `shape` and pixel normalisation (`unit` by default).
+    fn image_input(&self, d: &DataTable) -> Result<Input, ManifestError> {
+        let Some(shape) = d.shape.as_ref() else {
+            let hint = "write e.g. `shape = [1, 28, 28]` ([channels, height, width])";
+            return Err(self.fail(d.input.span(), "an image program needs `shape`").with_hint(hint));
+        };
+        if let Some(audio) = &d.audio {
+            return Err(self.fail(audio.span(), "`[data.audio]` is for audio programs").with_hint("remove it, or set `input = \"audio\"`"));
+        }
+        Ok(Input {
+            kind: InputKind::Image,
+            shape: self.image_shape(shape)?,
+            normalize: self.normalize(d)?.unwrap_or(Normalize::Unit),
+            audio: None,
+        })
+    }
+
+    /// An audio program: its front end (defaults filled in) and the shape that follows;
+    /// features standardised by default.
+    fn audio_input(&self, d: &DataTable) -> Result<Input, ManifestError> {
+        let table = d.audio.as_ref().map(|t| t.get_ref().clone()).unwrap_or_default();
+        let audio = log_mel(&table);
+        let span = d.audio.as_ref().map_or(d.input.span(), |t| t.span());
+        if let Err((field, why)) = audio.check() {
+            return Err(self.fail(span, format!("[data.audio] `{field}` {why}")));
+        }
+        if let Some(shape) = &d.shape
+            && audio.shape().dims() != shape.get_ref().as_slice()
+        {
+            let message = format!("`shape` {:?} does not match the audio front end's {:?}", shape.get_ref(), audio.shape().dims());
+            return Err(self.fail(shape.span(), message).with_hint("remove `shape`: an audio program's follows from `[data.audio]`"));
+        }
+        Ok(Input {
+            kind: InputKind::Audio,
+            shape: audio.shape(),
+            normalize: self.normalize(d)?.unwrap_or(Normalize::Standard),
+            audio: Some(audio),
+        })
+    }
+
+    fn normalize(&self, d: &DataTable) -> Result<Option<Normalize>, ManifestError> {
+        self.keyword(
             d.normalize.as_ref(),
             "normalisation",
             &[
@@ -154,27 +200,24 @@ impl Validator<'_> {
                 ("standard", Normalize::Standard),
                 ("none", Normalize::None),
             ],
-        )?;
-        Ok(Input {
-            kind: InputKind::Image,
-            shape,
-            normalize: normalize.unwrap_or(Normalize::Unit),
-        })
+        )
     }
 
-    /// `input`: only `image` builds so far.
-    fn input_kind(&self, kind: &Spanned<String>) -> Result<(), ManifestError> {
-        let kind_str = kind.get_ref();
-        if kind_str == "image" {
-            return Ok(());
+    /// `input`: `image` or `audio`.
+    fn input_kind(&self, kind: &Spanned<String>) -> Result<InputKind, ManifestError> {
+        match kind.get_ref().as_str() {
+            "image" => Ok(InputKind::Image),
+            "audio" => Ok(InputKind::Audio),
+            other => {
+                let hint = if other == "table" {
+                    "only `image` and `audio` programs can be built by this version"
+                } else {
+                    "expected `image` or `audio`"
+                };
+                let message = format!("unsupported input kind `{other}`");
+                Err(self.fail(kind.span(), message).with_hint(hint))
+            }
         }
-        let hint = if ["audio", "table"].contains(&kind_str.as_str()) {
-            "only `image` programs can be built by this version"
-        } else {
-            "expected `image`"
-        };
-        let message = format!("unsupported input kind `{kind_str}`");
-        Err(self.fail(kind.span(), message).with_hint(hint))
     }
 
     /// `shape = [C, H, W]` with C 1 or 3, within the budget.
@@ -493,5 +536,20 @@ fn momentum(w: &str) -> Result<f64, String> {
         _ => Err(format!(
             "invalid momentum `{w}`: expected a number in [0, 1)"
         )),
+    }
+}
+
+/// `[data.audio]` with the defaults filled in.
+fn log_mel(t: &AudioTable) -> LogMel {
+    let d = LogMel::default();
+    LogMel {
+        rate: t.rate.unwrap_or(d.rate),
+        samples: t.samples.unwrap_or(d.samples),
+        n_fft: t.n_fft.unwrap_or(d.n_fft),
+        hop: t.hop.unwrap_or(d.hop),
+        mels: t.mels.unwrap_or(d.mels),
+        fmin: t.fmin.unwrap_or(d.fmin),
+        fmax: t.fmax.unwrap_or(t.rate.map_or(d.fmax, |r| r as f32 / 2.0)),
+        floor: t.floor.unwrap_or(d.floor),
     }
 }
