@@ -65,16 +65,18 @@ pub enum BuildError {
         /// The program's classes.
         classes: Vec<String>,
     },
-    /// An example's payload is not an image of the program's shape.
+    /// An example's payload is not an input the program takes.
     #[error("example `{id}`: {message}")]
     Payload {
         /// The example.
         id: anneal_data::ExampleId,
         /// What is wrong.
         message: String,
+        /// The program's input kind (for the hint).
+        kind: anneal_spec::InputKind,
     },
     /// The program's input kind cannot be built yet.
-    #[error("only image programs can be built")]
+    #[error("this program's input kind cannot be built yet")]
     NotImages,
     /// The run would exceed a bound (see `anneal_spec::budget`).
     #[error("{0}")]
@@ -111,7 +113,14 @@ impl BuildError {
             BuildError::UnknownLabel { .. } => {
                 "fix the label, or add the class to `classes` in anneal.toml"
             }
-            BuildError::Payload { .. } => "set `shape` in [data] to match the dataset",
+            BuildError::Payload {
+                kind: anneal_spec::InputKind::Image,
+                ..
+            } => "set `shape` in [data] to match the dataset",
+            BuildError::Payload {
+                kind: anneal_spec::InputKind::Audio,
+                ..
+            } => "convert the recordings to mono WAV at the `rate` of [data.audio], or set `rate` to theirs",
             BuildError::Budget(_) => "train for fewer epochs",
             BuildError::NoReport { .. } => "run `anneal build` first: the queues rank its report",
             _ => return None,

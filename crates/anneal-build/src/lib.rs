@@ -140,10 +140,11 @@ fn compile(
     let test = split::collect(program, &store, commit, &program.test_split)?;
     check_splits(project, &train, &test)?;
     log(training_note(program, &train, &test));
-    let norm = Normalization::fit(program.input.normalize, &train.pixels);
+    let input = &program.input;
+    let norm = Normalization::fit(input.normalize, input.full_scale(), &train.features);
     let trained = train_on(program, &train, &norm, observer)?;
     let model = Model::new(program, &trained.weights)?;
-    let predict = |split: &split::Split| model.predict(&preprocess(&split.pixels, &norm));
+    let predict = |split: &split::Split| model.predict(&preprocess(&split.features, &norm));
     let probs = predict(&test)?;
     let package = Package {
         program: program.clone(),
@@ -189,7 +190,7 @@ fn train_on(
     norm: &Normalization,
     observer: &mut dyn Observer,
 ) -> Result<Trained, BuildError> {
-    let x = preprocess(&train.pixels, norm);
+    let x = preprocess(&train.features, norm);
     let examples = Examples {
         x: &x,
         y: &train.labels,

@@ -1,19 +1,21 @@
-//! One split of a dataset commit, or its unlabeled pool, decoded into the program's input shape.
+//! One split of a dataset commit, or its unlabeled pool, decoded into the program's features:
+//! pixel values for images, log-mel spectrograms for audio (both before normalisation).
 
 use anneal_data::object::Row;
 use anneal_data::payload::decode_image;
 use anneal_data::{CommitId, ExampleId, Snapshot, Store};
-use anneal_spec::Program;
+use anneal_frontend::{LogMelPlan, decode_wav};
+use anneal_spec::{InputKind, Program};
 
 use crate::BuildError;
 
-/// Examples of one split (or the pool): ids, pixels back to back, class indices.
+/// Examples of one split (or the pool): ids, features back to back, class indices.
 #[derive(Debug, Default)]
 pub struct Split {
     /// Example ids, in id order.
     pub ids: Vec<ExampleId>,
-    /// `C * H * W` pixels per example.
-    pub pixels: Vec<u8>,
+    /// The input shape's worth of features per example, not yet normalised.
+    pub features: Vec<f32>,
     /// Class index per example (empty for the unlabeled pool).
     pub labels: Vec<u32>,
 }
@@ -42,17 +44,15 @@ fn gather(
     snap: &Snapshot,
     keep: impl Fn(&Row) -> bool,
 ) -> Result<Split, BuildError> {
-    let anneal_spec::Shape::Image(shape) = program.input.shape else {
-        return Err(BuildError::NotImages);
-    };
+    let decoder = Decoder::new(program)?;
     let rows: Vec<&Row> = snap.rows.iter().filter(|r| keep(r)).collect();
     let mut out = Split {
         ids: Vec::with_capacity(rows.len()),
-        pixels: Vec::with_capacity(rows.len() * shape.iter().product::<usize>()),
+        features: Vec::with_capacity(rows.len() * program.input.shape.elements()),
         labels: Vec::with_capacity(rows.len()),
     };
     for row in rows {
-        out.push(program, snap, row, shape)?;
+        out.push(program, snap, row, &decoder)?;
     }
     Ok(out)
 }
@@ -63,7 +63,7 @@ impl Split {
         program: &Program,
         snap: &Snapshot,
         row: &Row,
-        [c, h, w]: [usize; 3],
+        decoder: &Decoder,
     ) -> Result<(), BuildError> {
         if let Some(label) = row.label.as_deref() {
             self.labels.push(class_of(program, row, label)?);
@@ -71,10 +71,43 @@ impl Split {
         let payload = |message: String| BuildError::Payload {
             id: row.id.clone(),
             message,
+            kind: program.input.kind,
         };
-        let image = decode_image(snap.payload(row)?, c, h, w).map_err(|e| payload(e.0))?;
+        decoder.extend(snap.payload(row)?, &mut self.features).map_err(payload)?;
         self.ids.push(row.id.clone());
-        self.pixels.extend_from_slice(&image.pixels);
+        Ok(())
+    }
+}
+
+/// How a payload becomes features, per input kind.
+enum Decoder {
+    /// An image of this `[C, H, W]`.
+    Image([usize; 3]),
+    /// A WAV at this rate, through the log-mel front end.
+    Audio(u32, Box<LogMelPlan>),
+}
+
+impl Decoder {
+    fn new(program: &Program) -> Result<Decoder, BuildError> {
+        match (program.input.kind, program.input.shape, &program.input.audio) {
+            (InputKind::Image, anneal_spec::Shape::Image(shape), _) => Ok(Decoder::Image(shape)),
+            (InputKind::Audio, _, Some(p)) => Ok(Decoder::Audio(p.rate, Box::new(LogMelPlan::new(p)))),
+            _ => Err(BuildError::NotImages),
+        }
+    }
+
+    /// Append the features of `payload` to `out`, or say what is wrong with it.
+    fn extend(&self, payload: &[u8], out: &mut Vec<f32>) -> Result<(), String> {
+        match self {
+            Decoder::Image([c, h, w]) => {
+                let image = decode_image(payload, *c, *h, *w).map_err(|e| e.0)?;
+                out.extend(image.pixels.iter().map(|&b| f32::from(b)));
+            }
+            Decoder::Audio(rate, plan) => {
+                let samples = decode_wav(payload, *rate).map_err(|e| e.to_string())?;
+                out.extend(plan.features(&samples));
+            }
+        }
         Ok(())
     }
 }

@@ -1,4 +1,4 @@
-//! Assigning splits by seed and fraction, stratified by label.
+//! Assigning splits by seed and fraction, stratified by label, or by a metadata field.
 
 use std::collections::BTreeMap;
 
@@ -35,6 +35,21 @@ pub fn stratified(
         }
     }
     changes
+}
+
+/// The split changes that move every example of `rows` whose metadata `field` is one of
+/// `values` to split `to` (a held-out speaker, the takes a dataset's authors set aside).
+pub fn matching(rows: &[Row], field: &str, values: &[&str], to: &str) -> Vec<Change> {
+    let picked = rows.iter().filter(|r| r.split != to).filter(|r| {
+        let fields = r.meta.fields().unwrap_or_default();
+        fields.get(field).is_some_and(|v| values.contains(&v.as_str()))
+    });
+    picked
+        .map(|r| Change::Split {
+            id: r.id.clone(),
+            split: to.to_string(),
+        })
+        .collect()
 }
 
 /// Where `id` falls in the shuffle of `seed`.

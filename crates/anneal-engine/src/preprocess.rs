@@ -1,10 +1,10 @@
 //! From stored bytes to model inputs.
 
 use anneal_spec::Normalization;
-/// Convert 8-bit pixels to model inputs.
-pub fn preprocess(pixels: &[u8], norm: &Normalization) -> Vec<f32> {
-    pixels
+/// Features (8-bit pixels, or f32 values such as log-mel energies) to model inputs.
+pub fn preprocess<T: Copy + Into<f32>>(values: &[T], norm: &Normalization) -> Vec<f32> {
+    values
         .iter()
-        .map(|&b| (f32::from(b) * norm.scale - norm.mean) / norm.std)
+        .map(|&v| (v.into() * norm.scale - norm.mean) / norm.std)
         .collect()
 }

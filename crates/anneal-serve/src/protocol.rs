@@ -558,7 +558,7 @@ mod tests {
         let program = anneal_spec::Program::parse("anneal.toml", toml).unwrap();
         let sig = Signature::for_program(
             &program,
-            anneal_spec::Normalization::fit(anneal_spec::Normalize::Unit, &[0, 255]),
+            anneal_spec::Normalization::fit(anneal_spec::Normalize::Unit, 255.0, &[0.0, 255.0]),
         );
         let k = sig.classes.len();
         for t in &sig.outputs {

@@ -50,7 +50,9 @@ pub use audio::LogMel;
 pub use error::ManifestError;
 pub use layer::Layer;
 pub use normalization::Normalization;
-pub use program::{Check, Metric, Normalize, Optimizer, Program, Schedule, Slice, SourceFormat};
+pub use program::{
+    Check, InputKind, Metric, Normalize, Optimizer, Program, Schedule, Slice, SourceFormat,
+};
 pub use shape::{CostTable, Shape};
 pub use tensor::NamedTensor;
 

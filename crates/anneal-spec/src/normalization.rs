@@ -21,13 +21,14 @@ pub struct Normalization {
 }
 
 impl Normalization {
-    /// The normalisation for `kind`, with statistics computed from `training` pixels when the
-    /// kind needs them.
-    pub fn fit(kind: Normalize, training: &[u8]) -> Normalization {
+    /// The normalisation for `kind` of features whose `full_scale` maps to 1 (255 for 8-bit
+    /// pixels, 1 for log-mel values), with statistics computed from `training` features when
+    /// the kind needs them.
+    pub fn fit(kind: Normalize, full_scale: f32, training: &[f32]) -> Normalization {
         match kind {
             Normalize::None => Normalization::new(1.0, 0.0, 1.0),
-            Normalize::Unit => Normalization::new(1.0 / 255.0, 0.0, 1.0),
-            Normalize::Standard => Normalization::standard(training),
+            Normalize::Unit => Normalization::new(1.0 / full_scale, 0.0, 1.0),
+            Normalize::Standard => Normalization::standard(full_scale, training),
         }
     }
 
@@ -35,17 +36,17 @@ impl Normalization {
         Normalization { scale, mean, std }
     }
 
-    /// Pixels scaled to [0, 1], then to mean 0 and deviation 1 over `training`.
-    fn standard(training: &[u8]) -> Normalization {
-        let (mean, std) = moments(training);
-        Normalization::new(1.0 / 255.0, mean as f32, std as f32)
+    /// Features scaled by `1 / full_scale`, then to mean 0 and deviation 1 over `training`.
+    fn standard(full_scale: f32, training: &[f32]) -> Normalization {
+        let (mean, std) = moments(full_scale, training);
+        Normalization::new(1.0 / full_scale, mean as f32, std as f32)
     }
 }
 
-/// The mean and deviation of the pixels scaled to [0, 1] (the deviation at least 1e-6).
-fn moments(pixels: &[u8]) -> (f64, f64) {
-    let n = pixels.len().max(1) as f64;
-    let scaled = pixels.iter().map(|&b| f64::from(b) / 255.0);
+/// The mean and deviation of the features over `full_scale` (the deviation at least 1e-6).
+fn moments(full_scale: f32, features: &[f32]) -> (f64, f64) {
+    let n = features.len().max(1) as f64;
+    let scaled = features.iter().map(|&v| f64::from(v) / f64::from(full_scale));
     let (sum, sq) = scaled.fold((0f64, 0f64), |(s, q), v| (s + v, q + v * v));
     let mean = sum / n;
     (mean, (sq / n - mean * mean).max(1e-12).sqrt())

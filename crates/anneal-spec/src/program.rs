@@ -52,6 +52,17 @@ pub struct Input {
     pub audio: Option<LogMel>,
 }
 
+impl Input {
+    /// The feature value that normalisation `unit` maps to 1: 255 for 8-bit pixels, 1 for
+    /// log-mel values.
+    pub fn full_scale(&self) -> f32 {
+        match self.kind {
+            InputKind::Image => 255.0,
+            InputKind::Audio => 1.0,
+        }
+    }
+}
+
 /// What kind of payload an example carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -57,6 +57,13 @@ pub struct SplitArgs {
     /// Seed of the shuffle.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Instead of fractions: move the examples whose metadata FIELD is one of the VALUES
+    /// (`take=0,1,2,3,4`, `speaker=lucas`) to the split `--to`.
+    #[arg(long = "where", value_name = "FIELD=VALUES", conflicts_with_all = ["from"])]
+    where_: Option<String>,
+    /// The split `--where` moves examples to.
+    #[arg(long, default_value = "test", requires = "where_")]
+    to: String,
     #[command(flatten)]
     dir: crate::Dir,
     /// Print JSON.
@@ -276,6 +283,26 @@ impl fmt::Display for Split {
     }
 }
 
+/// `--where FIELD=V1,V2 --to SPLIT`: the changes and the commit message.
+fn by_field(rows: &[Row], rule: &str, to: &str) -> Result<(Vec<Change>, String), CliError> {
+    let Some((field, values)) = rule.split_once('=') else {
+        let message = format!("--where {rule:?}: expected FIELD=VALUE[,VALUE...]");
+        return Err(CliError::new(message).hint("e.g. `--where take=0,1,2,3,4 --to test`"));
+    };
+    let values: Vec<&str> = values.split(',').map(str::trim).collect();
+    let changes = anneal_data::split::matching(rows, field.trim(), &values, to);
+    Ok((changes, format!("split {rule} to {to}")))
+}
+
+/// `--test F --validation F --seed S`: the changes and the commit message.
+fn by_fraction(rows: &[Row], args: &SplitArgs) -> Result<(Vec<Change>, String), CliError> {
+    let (test, validation, seed) = (args.test, args.validation, args.seed);
+    let fractions = fractions(test, validation)?;
+    let from = args.from.as_deref();
+    let changes = anneal_data::split::stratified(rows, from, &fractions, "train", seed);
+    Ok((changes, format!("split test {test} validation {validation} seed {seed}")))
+}
+
 /// The splits to draw: test, and validation when asked for.
 fn fractions(test: f64, validation: f64) -> Result<Vec<(String, f64)>, CliError> {
     let fraction = |x: f64| (0.0..=1.0).contains(&x);
@@ -300,13 +327,12 @@ fn head_rows(store: &Store) -> Result<Vec<Row>, CliError> {
 }
 
 pub fn split(args: &SplitArgs) -> Result<u8, CliError> {
-    let (test, validation, seed) = (args.test, args.validation, args.seed);
-    let fractions = fractions(test, validation)?;
     let store = Store::open(&args.dir.dir)?;
     let rows = head_rows(&store)?;
-    let from = args.from.as_deref();
-    let changes = anneal_data::split::stratified(&rows, from, &fractions, "train", seed);
-    let message = format!("split test {test} validation {validation} seed {seed}");
+    let (changes, message) = match &args.where_ {
+        Some(rule) => by_field(&rows, rule, &args.to)?,
+        None => by_fraction(&rows, args)?,
+    };
     let split = Split {
         commit: store.apply(&message, &changes)?,
         message,
