@@ -25,9 +25,7 @@ pub fn evaluate(
         let split = split.to_string();
         return Err(BuildError::EmptySplit { split, test: true });
     }
-    let model = Model::new(&package.program, &package.weights)?;
-    let norm = &package.signature.normalization;
-    let probs = model.predict(&preprocess(&examples.pixels, norm))?;
+    let probs = predict(package, &examples)?;
     let metrics = Metrics::compute(&probs, &examples.labels, &package.signature.classes);
     let Some(field) = by else { return Ok(metrics) };
     let k = package.signature.classes.len();
@@ -39,6 +37,13 @@ pub fn evaluate(
         }),
         None => Err(no_field(field, split, &examples)),
     }
+}
+
+/// The package's class probabilities for `examples`, back to back.
+fn predict(package: &Package, examples: &split::Split) -> Result<Vec<f32>, BuildError> {
+    let model = Model::new(&package.program, &package.weights)?;
+    let norm = &package.signature.normalization;
+    Ok(model.predict(&preprocess(&examples.pixels, norm))?)
 }
 
 /// The error for a field no example of `split` has, naming the fields they do have.
