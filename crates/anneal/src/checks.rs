@@ -59,10 +59,10 @@ pub fn run(check: &Check, metrics: &Metrics) -> Vec<CheckResult> {
     let name = check.name.clone();
     let result = match &check.slice {
         None => Ok((whole(check.metric, metrics), None)),
-        Some(Slice::Label { class, .. }) => Ok(match metrics.per_class.get(*class) {
-            Some(c) => (of_class(c, check.metric), Some(c.support as usize)),
-            None => (0.0, Some(0)),
-        }),
+        Some(Slice::Label { class, name }) => match metrics.per_class.get(*class) {
+            Some(c) => class_slice(c, check.metric),
+            None => Err(format!("no test examples where label = {name}")),
+        },
         Some(Slice::Meta { field, value }) => meta_slice(metrics, field, value),
     };
     vec![match result {
@@ -90,6 +90,14 @@ fn of_class(c: &ClassMetrics, metric: Metric) -> f64 {
     }
 }
 
+/// A metric on the slice of one class, and its size, or why there is none.
+fn class_slice(c: &ClassMetrics, metric: Metric) -> Result<(f64, Option<usize>), String> {
+    match c.support {
+        0 => Err(format!("no test examples where label = {}", c.class)),
+        n => Ok((of_class(c, metric), Some(n as usize))),
+    }
+}
+
 /// Accuracy and size of the slice `field = value`, or why there is none.
 fn meta_slice(metrics: &Metrics, field: &str, value: &str) -> Result<(f64, Option<usize>), String> {
     let slices = sliced_field(metrics, field)?;
@@ -108,9 +116,9 @@ fn for_each(check: &Check, field: &str, metrics: &Metrics) -> Vec<CheckResult> {
     let base = base.unwrap_or(&check.name);
     let named = |value: &str| format!("{base} where {field} = {value}");
     if field == LABEL {
-        let class = |c: &ClassMetrics| {
-            let (value, n) = (of_class(c, check.metric), Some(c.support as usize));
-            CheckResult::measured(check, named(&c.class), value, n)
+        let class = |c: &ClassMetrics| match class_slice(c, check.metric) {
+            Ok((value, n)) => CheckResult::measured(check, named(&c.class), value, n),
+            Err(problem) => CheckResult::unmeasured(check, named(&c.class), problem),
         };
         return metrics.per_class.iter().map(class).collect();
     }
@@ -205,4 +213,58 @@ fn xml(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(slice: Option<Slice>, for_each: Option<&str>) -> Check {
+        Check {
+            name: "c".into(),
+            metric: Metric::Accuracy,
+            slice,
+            for_each: for_each.map(str::to_string),
+            at_least: 0.0,
+        }
+    }
+
+    /// Two classes, one test example of class `a` predicted right; no slices measured.
+    fn metrics() -> Metrics {
+        Metrics::compute(&[0.9, 0.1], &[0], &["a".to_string(), "b".to_string()])
+    }
+
+    #[test]
+    fn an_empty_slice_fails_even_under_a_floor_of_zero() {
+        let b = Slice::Label {
+            class: 1,
+            name: "b".into(),
+        };
+        let r = &run(&check(Some(b), None), &metrics())[0];
+        assert!(!r.passed);
+        assert_eq!(
+            r.problem.as_deref(),
+            Some("no test examples where label = b")
+        );
+        let each = run(&check(None, Some(LABEL)), &metrics());
+        let passed: Vec<bool> = each.iter().map(|r| r.passed).collect();
+        assert_eq!(passed, [true, false]);
+        assert_eq!(each[1].name, "c where label = b");
+    }
+
+    #[test]
+    fn a_package_without_slices_says_to_build_again() {
+        let sex = Slice::Meta {
+            field: "sex".into(),
+            value: "F".into(),
+        };
+        let r = &run(&check(Some(sex), None), &metrics())[0];
+        assert!(!r.passed);
+        assert!(
+            r.problem
+                .as_deref()
+                .unwrap()
+                .ends_with("run `anneal build`")
+        );
+    }
 }
