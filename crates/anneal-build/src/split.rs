@@ -1,5 +1,7 @@
 //! One split of a dataset commit, or its unlabeled pool, decoded into the program's input shape.
 
+use std::collections::BTreeMap;
+
 use anneal_data::object::Row;
 use anneal_data::payload::decode_image;
 use anneal_data::{CommitId, ExampleId, Snapshot, Store};
@@ -7,7 +9,7 @@ use anneal_spec::Program;
 
 use crate::BuildError;
 
-/// Examples of one split (or the pool): ids, pixels back to back, class indices.
+/// Examples of one split (or the pool): ids, pixels back to back, class indices, metadata.
 #[derive(Debug, Default)]
 pub struct Split {
     /// Example ids, in id order.
@@ -16,6 +18,8 @@ pub struct Split {
     pub pixels: Vec<u8>,
     /// Class index per example (empty for the unlabeled pool).
     pub labels: Vec<u32>,
+    /// Metadata fields per example (empty maps where there are none).
+    pub meta: Vec<BTreeMap<String, String>>,
 }
 
 /// The labelled examples of `split` at `commit`, decoded to the program's image shape.
@@ -50,6 +54,7 @@ fn gather(
         ids: Vec::with_capacity(rows.len()),
         pixels: Vec::with_capacity(rows.len() * shape.iter().product::<usize>()),
         labels: Vec::with_capacity(rows.len()),
+        meta: Vec::with_capacity(rows.len()),
     };
     for row in rows {
         out.push(program, snap, row, shape)?;
@@ -74,6 +79,7 @@ impl Split {
         };
         let image = decode_image(snap.payload(row)?, c, h, w).map_err(|e| payload(e.0))?;
         self.ids.push(row.id.clone());
+        self.meta.push(row.meta.fields().unwrap_or_default());
         self.pixels.extend_from_slice(&image.pixels);
         Ok(())
     }

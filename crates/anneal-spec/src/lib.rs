@@ -47,7 +47,9 @@ mod validate;
 pub use error::ManifestError;
 pub use layer::Layer;
 pub use normalization::Normalization;
-pub use program::{Check, Metric, Normalize, Optimizer, Program, Schedule, Slice, SourceFormat};
+pub use program::{
+    Check, LABEL, Metric, Normalize, Optimizer, Program, Schedule, Slice, SourceFormat,
+};
 pub use shape::{CostTable, Shape};
 pub use tensor::NamedTensor;
 

@@ -10,12 +10,11 @@ use crate::error::ManifestError;
 use crate::layer::{Layer, parse_layer, suggest};
 use crate::manifest::{CheckTable, Classes, DataTable, Manifest, TrainTable};
 use crate::program::{
-    Check, Input, InputKind, Metric, Normalize, Optimizer, Program, Schedule, Slice, Source,
-    SourceFormat, Train,
+    Input, InputKind, Normalize, Optimizer, Program, Schedule, Source, SourceFormat, Train,
 };
 use crate::shape::{CostTable, Shape, infer};
 
-const METRICS: &[&str] = &["accuracy", "precision", "recall", "f1"];
+mod checks;
 
 /// The manifest's file name and text, for errors.
 pub(crate) struct Validator<'a> {
@@ -370,68 +369,6 @@ impl Validator<'_> {
             })
         };
         d.source.iter().map(source).collect()
-    }
-
-    fn check(&self, c: &CheckTable, classes: &[String]) -> Result<Check, ManifestError> {
-        let metric = self.metric(&c.metric)?;
-        let slice = match &c.where_ {
-            None => None,
-            Some(w) => Some(self.slice(w, classes)?),
-        };
-        let floor = *c.at_least.get_ref();
-        if !(0.0..=1.0).contains(&floor) {
-            let message = format!("`at_least = {floor}` is outside [0, 1]");
-            let hint = "metrics are fractions: write e.g. `at_least = 0.98`";
-            return Err(self.fail(c.at_least.span(), message).with_hint(hint));
-        }
-        let name = c.name.clone().unwrap_or_else(|| match &slice {
-            None => c.metric.get_ref().clone(),
-            Some(Slice::Label { name, .. }) => format!("{}[label = {name}]", c.metric.get_ref()),
-        });
-        let at_least = floor;
-        Ok(Check {
-            name,
-            metric,
-            slice,
-            at_least,
-        })
-    }
-
-    fn metric(&self, m: &Spanned<String>) -> Result<Metric, ManifestError> {
-        match m.get_ref().as_str() {
-            "accuracy" => Ok(Metric::Accuracy),
-            "precision" => Ok(Metric::Precision),
-            "recall" => Ok(Metric::Recall),
-            "f1" => Ok(Metric::F1),
-            other => Err(self.err(
-                m.span(),
-                format!(
-                    "unknown metric `{other}`: expected one of {}",
-                    METRICS.join(", ")
-                ),
-                suggest(other, METRICS).map(|s| format!("did you mean `{s}`?")),
-            )),
-        }
-    }
-
-    fn slice(&self, w: &Spanned<String>, classes: &[String]) -> Result<Slice, ManifestError> {
-        let text = w.get_ref();
-        let Some((field, value)) = text.split_once('=') else {
-            let message = format!("invalid slice `{text}`: expected `label = NAME`");
-            return Err(self.fail(w.span(), message));
-        };
-        let (field, value) = (field.trim(), value.trim().trim_matches(['"', '\'']));
-        if field != "label" {
-            let message = format!("unknown slice field `{field}`: only `label` is supported");
-            return Err(self.fail(w.span(), message));
-        }
-        let Some(class) = classes.iter().position(|c| c == value) else {
-            let classes = classes.join(", ");
-            let message = format!("unknown class `{value}` in slice: the classes are {classes}");
-            return Err(self.fail(w.span(), message));
-        };
-        let name = value.to_string();
-        Ok(Slice::Label { class, name })
     }
 }
 
