@@ -28,6 +28,7 @@ from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -77,7 +78,8 @@ class Session:
     def __init__(self, driver, shots):
         self.d = driver
         self.shots = shots
-        self.wait = WebDriverWait(driver, 20)
+        # A page that reloads (after a bulk edit) leaves found elements stale: look again.
+        self.wait = WebDriverWait(driver, 20, ignored_exceptions=[StaleElementReferenceException])
 
     def shot(self, name):
         path = self.shots / f"studio-{name}.png"
@@ -98,7 +100,11 @@ class Session:
         )
 
     def banner_says(self, text):
-        self.wait.until(lambda d: text in d.find_element(By.ID, "banner").text)
+        # Read in the page, and look again while a reload (after a bulk edit) swaps the
+        # document: the banner's message is carried across it.
+        read = "const b = document.getElementById('banner'); return b ? b.textContent : '';"
+        wait = WebDriverWait(self.d, 20, ignored_exceptions=[WebDriverException])
+        wait.until(lambda d: text in (d.execute_script(read) or ""))
 
     def prefetched(self):
         self.wait.until(lambda d: d.execute_script("return document.documentElement.dataset.prefetched") == "1")

@@ -55,6 +55,19 @@ pub enum BuildError {
         /// Whether it is the test split.
         test: bool,
     },
+    /// No example of a split has the metadata field asked for.
+    #[error(
+        "no example of split `{split}` has the metadata field `{field}`{}",
+        fields_note(fields, field)
+    )]
+    NoField {
+        /// The field asked for.
+        field: String,
+        /// The split.
+        split: String,
+        /// The fields its examples have.
+        fields: Vec<String>,
+    },
     /// An example's label is not one of the program's classes.
     #[error("example `{id}` has label `{label}`, which is not one of the program's classes ({})", classes.join(", "))]
     UnknownLabel {
@@ -120,8 +133,13 @@ impl BuildError {
             BuildError::Payload {
                 kind: anneal_spec::InputKind::Audio,
                 ..
-            } => "convert the recordings to mono WAV at the `rate` of [data.audio], or set `rate` to theirs",
+            } => {
+                "convert the recordings to mono WAV at the `rate` of [data.audio], or set `rate` to theirs"
+            }
             BuildError::Budget(_) => "train for fewer epochs",
+            BuildError::NoField { .. } => {
+                "`anneal data stats` lists each metadata field and its values"
+            }
             BuildError::NoReport { .. } => "run `anneal build` first: the queues rank its report",
             _ => return None,
         })
@@ -133,5 +151,17 @@ fn shown(dir: &std::path::Path) -> String {
         "the current folder".into()
     } else {
         dir.display().to_string()
+    }
+}
+
+/// "; did you mean `speaker`?", or the fields there are, or that there are none.
+fn fields_note(fields: &[String], field: &str) -> String {
+    let names: Vec<&str> = fields.iter().map(String::as_str).collect();
+    if let Some(close) = anneal_spec::layer::suggest(field, &names) {
+        return format!("; did you mean `{close}`?");
+    }
+    match names.as_slice() {
+        [] => " (its examples have no metadata)".into(),
+        _ => format!(" (its fields: {})", names.join(", ")),
     }
 }

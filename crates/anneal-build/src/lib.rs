@@ -11,11 +11,13 @@
 //! - [`report`]: the report (per-example losses, probabilities on the training, test and
 //!   unlabeled examples) and `anneal.lock`.
 //! - [`queue`]: the mislabel and active-learning queues, from a report.
+//! - [`evaluate`]: a package's metrics on a split of the store, per value of a metadata field.
 //! - [`build`]: the whole pipeline; a cache hit returns at once.
 //!
 //! Every error is a [`BuildError`] naming the input, with a [`BuildError::hint`].
 
 mod error;
+pub mod evaluate;
 pub mod key;
 pub mod project;
 pub mod queue;
@@ -108,14 +110,15 @@ pub fn build(
     })
 }
 
-/// The existing package for `key`, if it and its report (of the current format) are there (a
-/// lost lock is written again from it).
+/// The existing package for `key`, if it (with slice metrics) and its report (of the current
+/// format) are there (a lost lock is written again from it).
 fn fresh(project: &Project, commit: &CommitId, key: &str) -> Result<Option<Built>, BuildError> {
     let path = project.package_path();
     let Ok(header) = anneal_pack::Header::read(&path) else {
         return Ok(None);
     };
-    if header.lineage.build_key != key || !Report::is_current(&project.report_path()) {
+    let sliced = header.metrics.slices.is_some();
+    if header.lineage.build_key != key || !sliced || !Report::is_current(&project.report_path()) {
         return Ok(None);
     }
     let bytes = std::fs::read(&path).map_err(|source| BuildError::Io {
@@ -150,7 +153,11 @@ fn compile(
         program: program.clone(),
         signature: Signature::for_program(program, norm),
         lineage: lineage(project, commit, key),
-        metrics: Metrics::compute(&probs, &test.labels, &program.classes),
+        metrics: Metrics::compute(&probs, &test.labels, &program.classes).with_slices(
+            &probs,
+            &test.labels,
+            &test.meta,
+        ),
         cost: program.cost.clone(),
         weights: trained.weights,
     };

@@ -1,6 +1,8 @@
 //! One split of a dataset commit, or its unlabeled pool, decoded into the program's features:
 //! pixel values for images, log-mel spectrograms for audio (both before normalisation).
 
+use std::collections::BTreeMap;
+
 use anneal_data::object::Row;
 use anneal_data::payload::decode_image;
 use anneal_data::{CommitId, ExampleId, Snapshot, Store};
@@ -9,7 +11,7 @@ use anneal_spec::{InputKind, Program};
 
 use crate::BuildError;
 
-/// Examples of one split (or the pool): ids, features back to back, class indices.
+/// Examples of one split (or the pool): ids, features back to back, class indices, metadata.
 #[derive(Debug, Default)]
 pub struct Split {
     /// Example ids, in id order.
@@ -18,6 +20,8 @@ pub struct Split {
     pub features: Vec<f32>,
     /// Class index per example (empty for the unlabeled pool).
     pub labels: Vec<u32>,
+    /// Metadata fields per example (empty maps where there are none).
+    pub meta: Vec<BTreeMap<String, String>>,
 }
 
 /// The labelled examples of `split` at `commit`, decoded to the program's image shape.
@@ -50,6 +54,7 @@ fn gather(
         ids: Vec::with_capacity(rows.len()),
         features: Vec::with_capacity(rows.len() * program.input.shape.elements()),
         labels: Vec::with_capacity(rows.len()),
+        meta: Vec::with_capacity(rows.len()),
     };
     for row in rows {
         out.push(program, snap, row, &decoder)?;
@@ -73,8 +78,11 @@ impl Split {
             message,
             kind: program.input.kind,
         };
-        decoder.extend(snap.payload(row)?, &mut self.features).map_err(payload)?;
+        decoder
+            .extend(snap.payload(row)?, &mut self.features)
+            .map_err(payload)?;
         self.ids.push(row.id.clone());
+        self.meta.push(row.meta.fields().unwrap_or_default());
         Ok(())
     }
 }
@@ -89,9 +97,15 @@ enum Decoder {
 
 impl Decoder {
     fn new(program: &Program) -> Result<Decoder, BuildError> {
-        match (program.input.kind, program.input.shape, &program.input.audio) {
+        match (
+            program.input.kind,
+            program.input.shape,
+            &program.input.audio,
+        ) {
             (InputKind::Image, anneal_spec::Shape::Image(shape), _) => Ok(Decoder::Image(shape)),
-            (InputKind::Audio, _, Some(p)) => Ok(Decoder::Audio(p.rate, Box::new(LogMelPlan::new(p)))),
+            (InputKind::Audio, _, Some(p)) => {
+                Ok(Decoder::Audio(p.rate, Box::new(LogMelPlan::new(p))))
+            }
             _ => Err(BuildError::NotImages),
         }
     }

@@ -234,3 +234,79 @@ fn a_report_of_an_older_format_is_built_again() {
     assert!(!again.fresh);
     assert!(Report::is_current(&path) && Report::read(&path).unwrap().format == 2);
 }
+
+/// The tiny program, built once so its data is imported, then its test examples given
+/// metadata: `group` a for the first ten, b for the other six; `rare` on four (every fifth).
+fn with_metadata() -> (tempfile::TempDir, Project) {
+    let (dir, project) = program(TINY);
+    build(&project, &mut NoObserver, &mut |_| {}).unwrap();
+    let store = anneal_data::Store::open(&project.dir).unwrap();
+    let mut rows = store.commit_rows(&store.head().unwrap().unwrap()).unwrap();
+    let test = rows.iter_mut().filter(|r| r.split == "test");
+    for (i, row) in test.enumerate() {
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert(
+            "group".to_string(),
+            if i < 10 { "a" } else { "b" }.to_string(),
+        );
+        if i % 5 == 0 {
+            fields.insert("rare".to_string(), "yes".to_string());
+        }
+        row.meta = anneal_data::row::Meta::from_fields(&fields);
+    }
+    store.commit(rows, &[], "add metadata").unwrap();
+    (dir, project)
+}
+
+#[test]
+fn the_package_metrics_hold_each_metadata_value_of_the_test_split() {
+    let (_dir, project) = with_metadata();
+    let built = build(&project, &mut NoObserver, &mut |_| {}).unwrap();
+    assert!(!built.fresh, "new metadata is a new dataset commit");
+    let metrics = anneal_pack::Header::read(&built.package).unwrap().metrics;
+    let fields: Vec<_> = metrics.slices.iter().flatten().map(|f| &f.field).collect();
+    assert_eq!(fields, ["group", "rare"]);
+    let group = metrics.field("group").unwrap();
+    assert_eq!((group.distinct, group.missing), (2, 0));
+    let rare = metrics.field("rare").unwrap();
+    assert_eq!(
+        (rare.distinct, rare.missing, rare.values[0].examples),
+        (1, 12, 4)
+    );
+    // Each slice's correct count is the report's: the same predictions, counted by group.
+    let report = Report::read(&project.report_path()).unwrap();
+    let mut correct = [0usize; 2];
+    for (i, (p, &y)) in report
+        .test
+        .probs
+        .iter()
+        .zip(&report.test.labels)
+        .enumerate()
+    {
+        let right = anneal_pack::argmax(p) == y as usize;
+        correct[usize::from(i >= 10)] += usize::from(right);
+    }
+    let (a, b) = (group.value("a").unwrap(), group.value("b").unwrap());
+    assert_eq!((a.examples, b.examples), (10, 6));
+    assert_eq!([a.correct, b.correct], correct);
+    assert!((a.accuracy - correct[0] as f64 / 10.0).abs() < 1e-12);
+}
+
+#[test]
+fn a_package_without_slice_metrics_is_built_again() {
+    let (_dir, project) = program(TINY);
+    let built = build(&project, &mut NoObserver, &mut |_| {}).unwrap();
+    let mut package = anneal_pack::Package::read(&built.package).unwrap();
+    assert_eq!(
+        package.metrics.slices,
+        Some(Vec::new()),
+        "no metadata, no fields"
+    );
+    package.metrics.slices = None;
+    let bytes = package.to_bytes().unwrap();
+    anneal_data::fs::write_atomic(&built.package, &bytes).unwrap();
+    let again = build(&project, &mut NoObserver, &mut |_| {}).unwrap();
+    assert!(!again.fresh);
+    let header = anneal_pack::Header::read(&again.package).unwrap();
+    assert!(header.metrics.slices.is_some());
+}

@@ -42,7 +42,9 @@ pub fn stratified(
 pub fn matching(rows: &[Row], field: &str, values: &[&str], to: &str) -> Vec<Change> {
     let picked = rows.iter().filter(|r| r.split != to).filter(|r| {
         let fields = r.meta.fields().unwrap_or_default();
-        fields.get(field).is_some_and(|v| values.contains(&v.as_str()))
+        fields
+            .get(field)
+            .is_some_and(|v| values.contains(&v.as_str()))
     });
     picked
         .map(|r| Change::Split {

@@ -26,7 +26,9 @@ pub struct LogMelPlan {
 
 impl std::fmt::Debug for LogMelPlan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogMelPlan").field("params", &self.params).finish_non_exhaustive()
+        f.debug_struct("LogMelPlan")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
     }
 }
 
@@ -45,7 +47,11 @@ impl LogMelPlan {
     /// The `[mels, frames]` log-mel features of `waveform` (any length; fixed here).
     pub fn features(&self, waveform: &[f32]) -> Vec<f32> {
         let p = &self.params;
-        let mut x: Vec<f64> = waveform.iter().take(p.samples).map(|&s| f64::from(s)).collect();
+        let mut x: Vec<f64> = waveform
+            .iter()
+            .take(p.samples)
+            .map(|&s| f64::from(s))
+            .collect();
         x.resize(p.samples, 0.0);
         let frames = p.frames();
         let mut out = vec![0f32; p.mels * frames];
@@ -53,7 +59,11 @@ impl LogMelPlan {
         for t in 0..frames {
             self.power(&x[t * p.hop..t * p.hop + p.n_fft], &mut power);
             for (band, (start, weights)) in self.filters.iter().enumerate() {
-                let energy: f64 = weights.iter().zip(&power[*start..]).map(|(w, e)| w * e).sum();
+                let energy: f64 = weights
+                    .iter()
+                    .zip(&power[*start..])
+                    .map(|(w, e)| w * e)
+                    .sum();
                 out[band * frames + t] = (energy + p.floor).ln() as f32;
             }
         }
@@ -76,7 +86,9 @@ impl LogMelPlan {
 /// The periodic Hann window of `n` points.
 fn hann(n: usize) -> Vec<f64> {
     let step = 2.0 * std::f64::consts::PI / n as f64;
-    (0..n).map(|i| 0.5 - 0.5 * (step * i as f64).cos()).collect()
+    (0..n)
+        .map(|i| 0.5 - 0.5 * (step * i as f64).cos())
+        .collect()
 }
 
 /// HTK mel of a frequency in Hz.
@@ -97,16 +109,29 @@ fn filterbank(p: &LogMel) -> Vec<(usize, Vec<f64>)> {
         .collect();
     let bin_hz = f64::from(p.rate) / p.n_fft as f64;
     let bins: Vec<f64> = (0..=p.n_fft / 2).map(|k| k as f64 * bin_hz).collect();
-    edges.windows(3).map(|e| triangle(&bins, e[0], e[1], e[2])).collect()
+    edges
+        .windows(3)
+        .map(|e| triangle(&bins, e[0], e[1], e[2]))
+        .collect()
 }
 
 /// One filter rising from `left` to 1 at `centre` and falling to 0 at `right`, over `bins`.
 fn triangle(bins: &[f64], left: f64, centre: f64, right: f64) -> (usize, Vec<f64>) {
     let weights: Vec<f64> = bins
         .iter()
-        .map(|&f| ((f - left) / (centre - left)).min((right - f) / (right - centre)).max(0.0))
+        .map(|&f| {
+            ((f - left) / (centre - left))
+                .min((right - f) / (right - centre))
+                .max(0.0)
+        })
         .collect();
-    let start = weights.iter().position(|&w| w > 0.0).unwrap_or(weights.len());
-    let end = weights.iter().rposition(|&w| w > 0.0).map_or(start, |i| i + 1);
+    let start = weights
+        .iter()
+        .position(|&w| w > 0.0)
+        .unwrap_or(weights.len());
+    let end = weights
+        .iter()
+        .rposition(|&w| w > 0.0)
+        .map_or(start, |i| i + 1);
     (start, weights[start..end].to_vec())
 }

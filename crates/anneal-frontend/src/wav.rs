@@ -69,12 +69,19 @@ fn check(spec: &hound::WavSpec, samples: u32, rate: u32) -> Result<(), WavError>
     }
     if spec.sample_rate != rate {
         let expected = rate;
-        return Err(WavError::Rate { rate: spec.sample_rate, expected });
+        return Err(WavError::Rate {
+            rate: spec.sample_rate,
+            expected,
+        });
     }
     let limit = MAX_SECONDS.saturating_mul(rate);
     match samples {
         0 => Err(WavError::Empty),
-        n if n > limit => Err(WavError::TooLong { samples: n, limit, seconds: MAX_SECONDS }),
+        n if n > limit => Err(WavError::TooLong {
+            samples: n,
+            limit,
+            seconds: MAX_SECONDS,
+        }),
         _ => Ok(()),
     }
 }

@@ -58,10 +58,26 @@ fn wavs_the_program_cannot_take_are_refused_with_what_was_expected() {
     assert_eq!(e, WavError::Channels { channels: 2 });
     assert!(e.to_string().contains("mono"), "{e}");
     let e = decode_wav(&wav(1, 16000, 100), 8000).unwrap_err();
-    assert_eq!(e.to_string(), "sampled at 16000 Hz; the program takes 8000 Hz (resample it first)");
-    assert_eq!(decode_wav(&wav(1, 8000, 0), 8000).unwrap_err(), WavError::Empty);
+    assert_eq!(
+        e.to_string(),
+        "sampled at 16000 Hz; the program takes 8000 Hz (resample it first)"
+    );
+    assert_eq!(
+        decode_wav(&wav(1, 8000, 0), 8000).unwrap_err(),
+        WavError::Empty
+    );
     let long = decode_wav(&wav(1, 100, 6001), 100).unwrap_err();
-    assert!(matches!(long, WavError::TooLong { samples: 6001, limit: 6000, .. }), "{long}");
+    assert!(
+        matches!(
+            long,
+            WavError::TooLong {
+                samples: 6001,
+                limit: 6000,
+                ..
+            }
+        ),
+        "{long}"
+    );
     let e = decode_wav(b"RIFF\0\0\0\0WAVEfmt garbage", 8000).unwrap_err();
     assert!(matches!(e, WavError::Unreadable(_)), "{e}");
     let x = decode_wav(&wav(1, 8000, 3), 8000).unwrap();

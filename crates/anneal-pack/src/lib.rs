@@ -10,7 +10,7 @@
 //! | `anneal.program` | the validated program ([`anneal_spec::Program`]) |
 //! | `anneal.signature` | [`Signature`]: input and output names, dtypes, shapes, classes, normalisation |
 //! | `anneal.lineage` | [`Lineage`]: dataset commit, build key, engine and version, seed |
-//! | `anneal.metrics` | [`Metrics`] on the test split |
+//! | `anneal.metrics` | [`Metrics`] on the test split, with per-value metrics of each metadata field ([`slices`]) |
 //! | `anneal.cost` | [`anneal_spec::CostTable`]: parameters, FLOPs and bytes per example |
 //!
 //! Any safetensors reader (Python's `safetensors`, for one) can load it; nothing in it is ever
@@ -20,6 +20,7 @@
 //! [safetensors]: https://github.com/huggingface/safetensors
 
 mod metrics;
+pub mod slices;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 
 pub use metrics::{ClassMetrics, Metrics, argmax};
+pub use slices::{FieldSlices, MAX_SLICE_VALUES, SliceMetrics};
 
 /// The package format version this crate writes and reads.
 pub const FORMAT: u32 = 1;

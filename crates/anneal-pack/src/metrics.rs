@@ -1,6 +1,10 @@
 //! Classification metrics: accuracy, per-class precision/recall/F1 and the confusion matrix.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::slices::{FieldSlices, slices};
 
 /// Metrics of a model on one labelled set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,6 +19,10 @@ pub struct Metrics {
     pub per_class: Vec<ClassMetrics>,
     /// `confusion[true][predicted]` counts.
     pub confusion: Vec<Vec<u64>>,
+    /// Per value of each metadata field of the examples (see [`crate::slices`]); `None` in a
+    /// package built before slices were measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slices: Option<Vec<FieldSlices>>,
 }
 
 /// Metrics of one class.
@@ -56,7 +64,29 @@ impl Metrics {
             loss: ratio(loss, n as u64),
             per_class,
             confusion,
+            slices: None,
         }
+    }
+
+    /// These metrics with the slices of every metadata field of the same examples (`meta`,
+    /// one map per example, in the order of `probs` and `labels`).
+    pub fn with_slices(
+        self,
+        probs: &[f32],
+        labels: &[u32],
+        meta: &[BTreeMap<String, String>],
+    ) -> Metrics {
+        let slices = slices(probs, labels, self.per_class.len(), meta);
+        Metrics {
+            slices: Some(slices),
+            ..self
+        }
+    }
+
+    /// The slices of metadata field `field`, if they were measured and an example has it.
+    pub fn field(&self, field: &str) -> Option<&FieldSlices> {
+        let slices = self.slices.as_deref()?;
+        slices.iter().find(|f| f.field == field)
     }
 
     /// Macro average of a per-class figure.
@@ -122,5 +152,21 @@ mod tests {
         assert!((m.per_class[0].recall - 0.5).abs() < 1e-12);
         assert!((m.per_class[1].precision - 0.5).abs() < 1e-12);
         assert!((m.per_class[0].precision - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn metrics_without_slices_read_as_an_older_package_wrote_them() {
+        let classes = vec!["a".to_string(), "b".to_string()];
+        let m = Metrics::compute(&[0.9, 0.1], &[0], &classes);
+        let json = serde_json::to_string(&m).unwrap();
+        assert!(!json.contains("slices"), "{json}");
+        let back: Metrics = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.slices, None);
+        let meta = [BTreeMap::from([("sex".to_string(), "F".to_string())])];
+        let sliced = m.with_slices(&[0.9, 0.1], &[0], &meta);
+        let f = sliced.field("sex").unwrap().value("F").unwrap();
+        assert_eq!((f.examples, f.correct), (1, 1));
+        let json = serde_json::to_string(&sliced).unwrap();
+        assert_eq!(serde_json::from_str::<Metrics>(&json).unwrap(), sliced);
     }
 }

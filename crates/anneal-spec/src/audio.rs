@@ -61,13 +61,37 @@ impl LogMel {
     pub fn check(&self) -> Result<(), (&'static str, String)> {
         let nyquist = self.rate as f32 / 2.0;
         let rules: [(&'static str, bool, String); 7] = [
-            ("rate", (1..=384_000).contains(&self.rate), "must be 1 to 384000 Hz".into()),
-            ("samples", self.samples <= MAX_SECONDS * self.rate as usize, format!("must be at most {MAX_SECONDS} s of audio")),
-            ("n-fft", (2..=self.samples).contains(&self.n_fft) && self.n_fft <= 65_536, "must be 2 to 65536 and at most `samples`".into()),
+            (
+                "rate",
+                (1..=384_000).contains(&self.rate),
+                "must be 1 to 384000 Hz".into(),
+            ),
+            (
+                "samples",
+                self.samples <= MAX_SECONDS * self.rate as usize,
+                format!("must be at most {MAX_SECONDS} s of audio"),
+            ),
+            (
+                "n-fft",
+                (2..=self.samples).contains(&self.n_fft) && self.n_fft <= 65_536,
+                "must be 2 to 65536 and at most `samples`".into(),
+            ),
             ("hop", self.hop >= 1, "must be at least 1".into()),
-            ("mels", (1..=self.n_fft / 2).contains(&self.mels), format!("must be 1 to n-fft / 2 ({})", self.n_fft / 2)),
-            ("fmax", 0.0 <= self.fmin && self.fmin < self.fmax && self.fmax <= nyquist, format!("need 0 <= fmin < fmax <= rate / 2 ({nyquist})")),
-            ("floor", self.floor > 0.0 && self.floor.is_finite(), "must be a positive number".into()),
+            (
+                "mels",
+                (1..=self.n_fft / 2).contains(&self.mels),
+                format!("must be 1 to n-fft / 2 ({})", self.n_fft / 2),
+            ),
+            (
+                "fmax",
+                0.0 <= self.fmin && self.fmin < self.fmax && self.fmax <= nyquist,
+                format!("need 0 <= fmin < fmax <= rate / 2 ({nyquist})"),
+            ),
+            (
+                "floor",
+                self.floor > 0.0 && self.floor.is_finite(),
+                "must be a positive number".into(),
+            ),
         ];
         match rules.into_iter().find(|(_, ok, _)| !ok) {
             Some((field, _, why)) => Err((field, why)),

@@ -51,7 +51,7 @@ pub use error::ManifestError;
 pub use layer::Layer;
 pub use normalization::Normalization;
 pub use program::{
-    Check, InputKind, Metric, Normalize, Optimizer, Program, Schedule, Slice, SourceFormat,
+    Check, InputKind, LABEL, Metric, Normalize, Optimizer, Program, Schedule, Slice, SourceFormat,
 };
 pub use shape::{CostTable, Shape};
 pub use tensor::NamedTensor;

@@ -147,9 +147,12 @@ pub struct CheckTable {
     pub name: Option<String>,
     /// `accuracy`, `precision`, `recall` or `f1`.
     pub metric: Spanned<String>,
-    /// A slice: `label = NAME`.
+    /// A slice: `label = NAME` or `FIELD = VALUE` of the examples' metadata.
     #[serde(default, rename = "where")]
     pub where_: Option<Spanned<String>>,
+    /// A floor on every value of a metadata field (or `label`): one result per value.
+    #[serde(default, alias = "for_each")]
+    pub for_each: Option<Spanned<String>>,
     /// The floor (`at-least`; `at_least` as in DESIGN.md is accepted too).
     #[serde(alias = "at_least")]
     pub at_least: Spanned<f64>,

@@ -46,7 +46,9 @@ impl Normalization {
 /// The mean and deviation of the features over `full_scale` (the deviation at least 1e-6).
 fn moments(full_scale: f32, features: &[f32]) -> (f64, f64) {
     let n = features.len().max(1) as f64;
-    let scaled = features.iter().map(|&v| f64::from(v) / f64::from(full_scale));
+    let scaled = features
+        .iter()
+        .map(|&v| f64::from(v) / f64::from(full_scale));
     let (sum, sq) = scaled.fold((0f64, 0f64), |(s, q), v| (s + v, q + v * v));
     let mean = sum / n;
     (mean, (sq / n - mean * mean).max(1e-12).sqrt())

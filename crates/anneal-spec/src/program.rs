@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::audio::LogMel;
 use crate::error::ManifestError;
 use crate::layer::{Layer, suggest};
 use crate::manifest::Manifest;
-use crate::audio::LogMel;
 use crate::shape::{CostTable, Shape};
 use crate::validate::Validator;
 
@@ -161,6 +161,9 @@ pub struct Check {
     pub metric: Metric,
     /// The slice it is measured on (None: the whole test split).
     pub slice: Option<Slice>,
+    /// A metadata field (or `label`) whose every value in the test split gets the floor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_each: Option<String>,
     /// The floor.
     pub at_least: f64,
 }
@@ -179,12 +182,27 @@ pub enum Metric {
     F1,
 }
 
+/// The field name that slices by the true label: `where = "label = 7"`, `for_each = "label"`.
+pub const LABEL: &str = "label";
+
 /// A subset of the test split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Slice {
     /// Examples whose true label is this class (its index in `classes`).
     Label { class: usize, name: String },
+    /// Examples whose metadata has `field = value` (`speaker = lucas`).
+    Meta { field: String, value: String },
+}
+
+impl std::fmt::Display for Slice {
+    /// As written after `where =`: `label = 7`, `speaker = lucas`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Slice::Label { name, .. } => write!(f, "label = {name}"),
+            Slice::Meta { field, value } => write!(f, "{field} = {value}"),
+        }
+    }
 }
 
 /// The parts of a program that determine its weights, in a canonical encoding: the input, the

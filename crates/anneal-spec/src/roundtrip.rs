@@ -10,7 +10,7 @@
 use serde_json::{Value, json};
 
 use crate::error::ManifestError;
-use crate::program::{Optimizer, Program, Schedule, Slice};
+use crate::program::{Optimizer, Program, Schedule};
 use crate::shape::Shape;
 
 /// The file name used in errors about a decoded program.
@@ -90,8 +90,11 @@ impl Program {
 fn check_json(c: &crate::program::Check) -> Value {
     let metric = serde_json::to_value(c.metric).unwrap_or_default();
     let mut out = json!({"name": c.name, "metric": metric, "at-least": c.at_least});
-    if let Some(Slice::Label { name, .. }) = &c.slice {
-        out["where"] = json!(format!("label = {name}"));
+    if let Some(slice) = &c.slice {
+        out["where"] = json!(slice.to_string());
+    }
+    if let Some(field) = &c.for_each {
+        out["for-each"] = json!(field);
     }
     out
 }

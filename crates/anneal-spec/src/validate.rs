@@ -5,18 +5,17 @@ use std::ops::Range;
 
 use toml::Spanned;
 
+use crate::audio::LogMel;
 use crate::budget;
 use crate::error::ManifestError;
 use crate::layer::{Layer, parse_layer, suggest};
-use crate::audio::LogMel;
 use crate::manifest::{AudioTable, CheckTable, Classes, DataTable, Manifest, TrainTable};
 use crate::program::{
-    Check, Input, InputKind, Metric, Normalize, Optimizer, Program, Schedule, Slice, Source,
-    SourceFormat, Train,
+    Input, InputKind, Normalize, Optimizer, Program, Schedule, Source, SourceFormat, Train,
 };
 use crate::shape::{CostTable, Shape, infer};
 
-const METRICS: &[&str] = &["accuracy", "precision", "recall", "f1"];
+mod checks;
 
 /// The manifest's file name and text, for errors.
 pub(crate) struct Validator<'a> {
@@ -155,10 +154,14 @@ impl Validator<'_> {
     fn image_input(&self, d: &DataTable) -> Result<Input, ManifestError> {
         let Some(shape) = d.shape.as_ref() else {
             let hint = "write e.g. `shape = [1, 28, 28]` ([channels, height, width])";
-            return Err(self.fail(d.input.span(), "an image program needs `shape`").with_hint(hint));
+            return Err(self
+                .fail(d.input.span(), "an image program needs `shape`")
+                .with_hint(hint));
         };
         if let Some(audio) = &d.audio {
-            return Err(self.fail(audio.span(), "`[data.audio]` is for audio programs").with_hint("remove it, or set `input = \"audio\"`"));
+            return Err(self
+                .fail(audio.span(), "`[data.audio]` is for audio programs")
+                .with_hint("remove it, or set `input = \"audio\"`"));
         }
         Ok(Input {
             kind: InputKind::Image,
@@ -171,7 +174,11 @@ impl Validator<'_> {
     /// An audio program: its front end (defaults filled in) and the shape that follows;
     /// features standardised by default.
     fn audio_input(&self, d: &DataTable) -> Result<Input, ManifestError> {
-        let table = d.audio.as_ref().map(|t| t.get_ref().clone()).unwrap_or_default();
+        let table = d
+            .audio
+            .as_ref()
+            .map(|t| t.get_ref().clone())
+            .unwrap_or_default();
         let audio = log_mel(&table);
         let span = d.audio.as_ref().map_or(d.input.span(), |t| t.span());
         if let Err((field, why)) = audio.check() {
@@ -180,8 +187,14 @@ impl Validator<'_> {
         if let Some(shape) = &d.shape
             && audio.shape().dims() != shape.get_ref().as_slice()
         {
-            let message = format!("`shape` {:?} does not match the audio front end's {:?}", shape.get_ref(), audio.shape().dims());
-            return Err(self.fail(shape.span(), message).with_hint("remove `shape`: an audio program's follows from `[data.audio]`"));
+            let message = format!(
+                "`shape` {:?} does not match the audio front end's {:?}",
+                shape.get_ref(),
+                audio.shape().dims()
+            );
+            return Err(self
+                .fail(shape.span(), message)
+                .with_hint("remove `shape`: an audio program's follows from `[data.audio]`"));
         }
         Ok(Input {
             kind: InputKind::Audio,
@@ -413,68 +426,6 @@ impl Validator<'_> {
             })
         };
         d.source.iter().map(source).collect()
-    }
-
-    fn check(&self, c: &CheckTable, classes: &[String]) -> Result<Check, ManifestError> {
-        let metric = self.metric(&c.metric)?;
-        let slice = match &c.where_ {
-            None => None,
-            Some(w) => Some(self.slice(w, classes)?),
-        };
-        let floor = *c.at_least.get_ref();
-        if !(0.0..=1.0).contains(&floor) {
-            let message = format!("`at_least = {floor}` is outside [0, 1]");
-            let hint = "metrics are fractions: write e.g. `at_least = 0.98`";
-            return Err(self.fail(c.at_least.span(), message).with_hint(hint));
-        }
-        let name = c.name.clone().unwrap_or_else(|| match &slice {
-            None => c.metric.get_ref().clone(),
-            Some(Slice::Label { name, .. }) => format!("{}[label = {name}]", c.metric.get_ref()),
-        });
-        let at_least = floor;
-        Ok(Check {
-            name,
-            metric,
-            slice,
-            at_least,
-        })
-    }
-
-    fn metric(&self, m: &Spanned<String>) -> Result<Metric, ManifestError> {
-        match m.get_ref().as_str() {
-            "accuracy" => Ok(Metric::Accuracy),
-            "precision" => Ok(Metric::Precision),
-            "recall" => Ok(Metric::Recall),
-            "f1" => Ok(Metric::F1),
-            other => Err(self.err(
-                m.span(),
-                format!(
-                    "unknown metric `{other}`: expected one of {}",
-                    METRICS.join(", ")
-                ),
-                suggest(other, METRICS).map(|s| format!("did you mean `{s}`?")),
-            )),
-        }
-    }
-
-    fn slice(&self, w: &Spanned<String>, classes: &[String]) -> Result<Slice, ManifestError> {
-        let text = w.get_ref();
-        let Some((field, value)) = text.split_once('=') else {
-            let message = format!("invalid slice `{text}`: expected `label = NAME`");
-            return Err(self.fail(w.span(), message));
-        };
-        let (field, value) = (field.trim(), value.trim().trim_matches(['"', '\'']));
-        if field != "label" {
-            let message = format!("unknown slice field `{field}`: only `label` is supported");
-            return Err(self.fail(w.span(), message));
-        }
-        let Some(class) = classes.iter().position(|c| c == value) else {
-            let classes = classes.join(", ");
-            let message = format!("unknown class `{value}` in slice: the classes are {classes}");
-            return Err(self.fail(w.span(), message));
-        };
-        let name = value.to_string();
-        Ok(Slice::Label { class, name })
     }
 }
 

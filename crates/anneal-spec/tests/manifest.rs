@@ -329,3 +329,114 @@ fn an_error_span_inside_a_multibyte_character_is_not_a_panic() {
     let e = Program::parse("m.toml", &GOOD.replace(line, layers)).unwrap_err();
     assert!(e.render().contains("m.toml"), "{}", e.render());
 }
+
+/// GOOD with its check replaced by `check` (the lines after `[[check]]`).
+fn with_check(check: &str) -> Result<Program, anneal_spec::ManifestError> {
+    let head = GOOD.split("[[check]]").next().unwrap();
+    Program::parse("anneal.toml", &format!("{head}[[check]]\n{check}"))
+}
+
+#[test]
+fn checks_slice_by_metadata_fields_and_for_each_value() {
+    use anneal_spec::Slice;
+    let p =
+        with_check("metric = \"accuracy\"\nwhere = \"sex = Female\"\nat_least = 0.8\n").unwrap();
+    let c = &p.checks[0];
+    let sex = Slice::Meta {
+        field: "sex".into(),
+        value: "Female".into(),
+    };
+    assert_eq!(
+        (c.slice.as_ref(), c.name.as_str()),
+        (Some(&sex), "accuracy where sex = Female")
+    );
+    // Spaces and quotes around a field or value are not part of it; values may hold spaces.
+    let p = with_check("metric = \"accuracy\"\nwhere = \" city='New York' \"\nat_least = 0.8\n");
+    let slice = p.unwrap().checks[0].slice.clone().unwrap();
+    assert_eq!(slice.to_string(), "city = New York");
+    let p = with_check("metric = \"accuracy\"\nfor_each = \"speaker\"\nat_least = 0.75\n").unwrap();
+    let c = &p.checks[0];
+    assert_eq!(
+        (c.for_each.as_deref(), c.slice.as_ref()),
+        (Some("speaker"), None)
+    );
+    assert_eq!(c.name, "accuracy for each speaker");
+    // `for-each` is the kebab-case spelling; `label` slices per class, with any metric.
+    let p = with_check("metric = \"recall\"\nfor-each = \"label\"\nat_least = 0.9\n").unwrap();
+    assert_eq!(p.checks[0].for_each.as_deref(), Some("label"));
+    // Both survive the round trip packages get.
+    p.revalidate().unwrap();
+    let p = with_check("metric = \"accuracy\"\nwhere = \"sex = Female\"\nat_least = 0.8\n");
+    p.unwrap().revalidate().unwrap();
+}
+
+#[test]
+fn slice_errors_point_at_the_check() {
+    // (check body, (line, column), message, hint)
+    type Case<'a> = (&'a str, (usize, usize), &'a str, Option<&'a str>);
+    let cases: &[Case] = &[
+        (
+            "metric = \"accuracy\"\nwhere = \"speaker\"\nat_least = 0.8\n",
+            (20, 9),
+            "invalid slice `speaker`: expected `FIELD = VALUE`",
+            Some("write e.g. `where = \"label = 7\"` or `where = \"speaker = lucas\"`"),
+        ),
+        (
+            "metric = \"accuracy\"\nwhere = \"sex = \"\nat_least = 0.8\n",
+            (20, 9),
+            "invalid slice `sex = `: the value is empty",
+            None,
+        ),
+        (
+            "metric = \"accuracy\"\nwhere = \"sex = F\"\nfor_each = \"speaker\"\nat_least = 0.8\n",
+            (21, 12),
+            "a check takes `where` or `for_each`, not both",
+            Some("split it into two `[[check]]`s"),
+        ),
+        (
+            "metric = \"accuracy\"\nfor_each = \"speaker = lucas\"\nat_least = 0.8\n",
+            (20, 12),
+            "invalid `for_each = \"speaker = lucas\"`: expected a field name",
+            Some("for one slice, write `where = \"speaker = lucas\"`"),
+        ),
+        (
+            "metric = \"accuracy\"\nfor_each = \" \"\nat_least = 0.8\n",
+            (20, 12),
+            "invalid `for_each = \" \"`: expected a field name",
+            None,
+        ),
+        (
+            "metric = \"recall\"\nfor_each = \"speaker\"\nat_least = 0.8\n",
+            (19, 10),
+            "metric `recall` on the metadata field `speaker`: only `accuracy` is measured per metadata value",
+            Some("write `metric = \"accuracy\"`, or slice by `label`"),
+        ),
+        (
+            "metric = \"f1\"\nwhere = \"sex = Female\"\nat_least = 0.8\n",
+            (19, 10),
+            "metric `f1` on the metadata field `sex`",
+            None,
+        ),
+        (
+            "metric = \"accuracy\"\nfor_eachh = \"speaker\"\nat_least = 0.8\n",
+            (20, 1),
+            "unknown field `for_eachh`",
+            Some("did you mean `for_each`?"),
+        ),
+    ];
+    for (check, (line, col), message, hint) in cases {
+        let e = with_check(check).unwrap_err();
+        assert_eq!((e.line, e.column), (*line, *col), "{check:?}: {e}");
+        assert!(e.message.starts_with(message), "{check:?}: {}", e.message);
+        if hint.is_some() {
+            assert_eq!(e.hint.as_deref(), *hint, "{check:?}");
+        }
+    }
+}
+
+#[test]
+fn a_check_with_both_where_and_for_each_renders_like_a_compiler_error() {
+    let check =
+        "metric = \"accuracy\"\nwhere = \"sex = F\"\nfor_each = \"speaker\"\nat_least = 0.8\n";
+    insta::assert_snapshot!(with_check(check).unwrap_err().render());
+}

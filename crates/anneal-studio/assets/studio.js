@@ -16,6 +16,27 @@
     b.hidden = !text;
   }
 
+  // A message that outlives the reload it precedes (the page is rendered again after a bulk
+  // edit, and the banner must still say what happened).
+  function bannerAfterReload(text) {
+    sessionStorage.setItem('anneal-banner', text);
+    location.reload();
+  }
+
+  function storedBanner() {
+    const text = sessionStorage.getItem('anneal-banner');
+    if (text) { sessionStorage.removeItem('anneal-banner'); banner(text, true); }
+  }
+
+  // Edits reach the server in the order they were made: a commit after the edits before it,
+  // an undo after the edit it undoes. The page does not wait for them.
+  let edits = Promise.resolve();
+  function inOrder(url, body) {
+    const sent = edits.then(() => post(url, body));
+    edits = sent.catch(() => {});
+    return sent;
+  }
+
   async function post(url, body) {
     const r = await fetch(url, {
       method: 'POST',
@@ -35,14 +56,14 @@
 
   async function commit() {
     try {
-      const o = await post('/api/commit');
+      const o = await inOrder('/api/commit');
       setStaged(0);
       banner(o.commit ? 'committed ' + o.commit.slice(0, 12) + ': ' + o.message : 'nothing changed', true);
     } catch (e) { banner('commit failed: ' + e.message); }
   }
 
   async function discard() {
-    try { await post('/api/discard'); setStaged(0); location.reload(); } catch (e) { banner('discard failed: ' + e.message); }
+    try { await inOrder('/api/discard'); setStaged(0); location.reload(); } catch (e) { banner('discard failed: ' + e.message); }
   }
 
   async function pollBuild() {
@@ -56,7 +77,7 @@
   }
 
   async function rebuild() {
-    try { await post('/api/rebuild'); pollBuild(); } catch (e) { banner('rebuild: ' + e.message); }
+    try { await inOrder('/api/rebuild'); pollBuild(); } catch (e) { banner('rebuild: ' + e.message); }
   }
 
   function header() {
@@ -87,9 +108,8 @@
       const ids = picks.filter(p => p.checked).map(p => p.value);
       if (!ids.length) { banner('select examples first'); return; }
       try {
-        const o = await post('/api/bulk', { ids, label: $('#bulk-label').value });
-        banner('committed: ' + o.message, true);
-        setTimeout(() => location.reload(), 400);
+        const o = await inOrder('/api/bulk', { ids, label: $('#bulk-label').value });
+        bannerAfterReload('committed: ' + o.message);
       } catch (e) { banner('bulk label failed: ' + e.message); }
     });
     $$('.play').forEach(b => b.addEventListener('click', () => new Audio(b.dataset.src).play()));
@@ -159,7 +179,7 @@
     forget(self);
     const staged = $('#staged');
     setStaged(Number(staged ? staged.dataset.n : 0) + 1);
-    post('/api/stage', { id, label: value })
+    inOrder('/api/stage', { id, label: value })
       .then(o => setStaged(o.staged))
       .catch(e => banner('not saved: ' + id + ' -> ' + value + ': ' + e.message));
     go('next');
@@ -169,7 +189,7 @@
     const u = undo.pop();
     if (!u) { banner('nothing to undo', true); return; }
     try {
-      const o = await post('/api/stage', { id: u.id, label: u.before });
+      const o = await inOrder('/api/stage', { id: u.id, label: u.before });
       setStaged(o.staged);
       forget(u.self);
       swap(await fetchPanel(u.self), u.href);
@@ -196,7 +216,7 @@
     const p = current();
     if (!p) return;
     const id = p.dataset.id;
-    post('/api/keep', { id, label: p.dataset.label })
+    inOrder('/api/keep', { id, label: p.dataset.label })
       .catch(e => banner('not kept: ' + id + ': ' + e.message));
     go('next');
   }
@@ -228,6 +248,7 @@
   }
 
   header();
+  storedBanner();
   if (view === 'grid') grid();
   if (panelView) { bindKeys(); prefetch(); }
   document.addEventListener('keydown', onKey);

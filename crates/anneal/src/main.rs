@@ -75,19 +75,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Accuracy, per-class precision, recall and F1, and the confusion matrix on a labelled source.
-    Eval {
-        /// The package (.anneal).
-        package: PathBuf,
-        /// A labelled source (IDX images file or prefix).
-        source: PathBuf,
-        /// Source format (only `idx` for now).
-        #[arg(long, default_value = "idx")]
-        format: String,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    /// Accuracy, per-class precision, recall and F1, and the confusion matrix on a labelled
+    /// source or a split of the program's dataset; per value of a metadata field with --by.
+    Eval(commands::eval::EvalArgs),
     /// The mislabel and active-learning queues of the last build.
     Queue {
         #[command(subcommand)]
@@ -291,12 +281,7 @@ fn run(command: Command) -> Result<u8, CliError> {
             inputs,
             json,
         } => commands::predict::run(&package, &inputs, json),
-        Command::Eval {
-            package,
-            source,
-            format,
-            json,
-        } => commands::eval::run(&package, &source, &format, json),
+        Command::Eval(args) => commands::eval::run(&args),
         Command::Test { dir, junit, json } => commands::test::run(&dir.dir, junit.as_deref(), json),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Studio(args) => commands::studio::run(&args),

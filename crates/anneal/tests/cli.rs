@@ -10,6 +10,8 @@ use tempfile::TempDir;
 
 #[path = "cli/hostile.rs"]
 mod hostile;
+#[path = "cli/slices.rs"]
+mod slices;
 
 fn anneal(cwd: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_anneal"))

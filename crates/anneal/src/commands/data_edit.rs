@@ -300,7 +300,10 @@ fn by_fraction(rows: &[Row], args: &SplitArgs) -> Result<(Vec<Change>, String), 
     let fractions = fractions(test, validation)?;
     let from = args.from.as_deref();
     let changes = anneal_data::split::stratified(rows, from, &fractions, "train", seed);
-    Ok((changes, format!("split test {test} validation {validation} seed {seed}")))
+    Ok((
+        changes,
+        format!("split test {test} validation {validation} seed {seed}"),
+    ))
 }
 
 /// The splits to draw: test, and validation when asked for.

@@ -26,7 +26,7 @@ pub fn run(dir: &Path, junit_path: Option<&Path>, json: bool) -> Result<u8, CliE
         .program
         .checks
         .iter()
-        .map(|c| run_check(c, &header.metrics))
+        .flat_map(|c| run_check(c, &header.metrics))
         .collect();
     if let Some(j) = junit_path {
         write_atomic(j, junit(&project.program.name, &results).as_bytes())
@@ -75,7 +75,14 @@ impl fmt::Display for Tested {
         for r in &self.results {
             let mark = if r.passed { "ok  " } else { "FAIL" };
             let (name, value, floor) = (&r.name, r.value, r.at_least);
-            writeln!(f, "{mark} {name:<32} {value:.4} (at least {floor:.4})")?;
+            match (&r.problem, r.examples) {
+                (Some(problem), _) => writeln!(f, "{mark} {name:<32} {problem}")?,
+                (None, None) => writeln!(f, "{mark} {name:<32} {value:.4} (at least {floor:.4})")?,
+                (None, Some(n)) => writeln!(
+                    f,
+                    "{mark} {name:<32} {value:.4} (at least {floor:.4}) on {n} examples"
+                )?,
+            }
         }
         write!(f, "{} passed, {} failed", self.passed, self.failed)
     }
