@@ -236,7 +236,12 @@ impl<'a> Run<'a> {
             let row = &self.examples.x[i * features..(i + 1) * features];
             match (self.train.augment_shift, self.input) {
                 (s, Shape::Image(dims)) if s > 0 => {
-                    let dy = self.rng.below(2 * s + 1) as isize - s as isize;
+                    let time_only = self.train.augment_time_only;
+                    let dy = if time_only {
+                        0
+                    } else {
+                        self.rng.below(2 * s + 1) as isize - s as isize
+                    };
                     let dx = self.rng.below(2 * s + 1) as isize - s as isize;
                     shifted(row, dims, dy, dx, self.fill, &mut self.xb);
                 }

@@ -294,3 +294,33 @@ fn small_batches_predict_as_large_ones() {
         }
     }
 }
+
+/// Spectrograms are wider than tall: on a 1x5x8 input (bands by frames), the compiled engine
+/// still trains as burn does, so no height is taken for a width anywhere.
+#[test]
+fn a_non_square_input_trains_as_burn_does() {
+    let text = "[program]\nname = \"t\"\nversion = \"0.1.0\"\n[data]\ninput = \"image\"\nshape = [1, 5, 8]\nclasses = 3\n\
+         [model]\nlayers = [\"conv 4 3x3 pad 1\", \"relu\", \"maxpool 2\", \"conv 5 2x2\", \"batchnorm\", \"flatten\", \"dense 3\"]\n[train]\nepochs = 2\nbatch = 8\nseed = 9\noptimizer = \"sgd 0.1 momentum 0.9\"\n";
+    let p = Program::parse("anneal.toml", text).unwrap();
+    let (n, mut x, mut y) = (48, Vec::new(), Vec::new());
+    for i in 0..n {
+        let class = i % 3;
+        x.extend((0..40).map(|j| {
+            let (row, col) = (j / 8, j % 8);
+            let on = col / 3 == class && row > 0;
+            let base = if on { 0.9 } else { 0.05 };
+            base + ((i * 7 + row * 5 + col * 3) % 11) as f32 * 0.01
+        }));
+        y.push(class as u32);
+    }
+    let ex = Examples { x: &x, y: &y };
+    let ours = train_with(Backend::Compiled, &p, &ex, &mut NoObserver).unwrap();
+    let burn = train_with(Backend::Burn, &p, &ex, &mut NoObserver).unwrap();
+    let (diff, name) = max_difference(&ours.weights, &burn.weights, &[]);
+    assert!(diff < 1e-3, "{name} differs by {diff}");
+    let a = Model::with_backend(Backend::Compiled, &p, &burn.weights).unwrap();
+    let b = Model::with_backend(Backend::Burn, &p, &burn.weights).unwrap();
+    for (u, v) in a.predict(&x).unwrap().iter().zip(&b.predict(&x).unwrap()) {
+        assert!((u - v).abs() < 1e-5, "probability {u} vs {v}");
+    }
+}

@@ -121,6 +121,9 @@ pub struct Train {
     pub seed: u64,
     /// Random translation by up to this many pixels (0: none).
     pub augment_shift: usize,
+    /// Translate along the last axis only (time, in a spectrogram): `augment = "time-shift N"`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub augment_time_only: bool,
 }
 
 /// The optimiser and its hyper-parameters.

@@ -64,10 +64,15 @@ impl Program {
             .iter()
             .map(|s| json!({"path": s.path, "format": s.format, "split": s.split}))
             .collect();
-        json!({
-            "input": "image", "shape": shape, "classes": self.classes, "normalize": normalize,
+        let kind = serde_json::to_value(self.input.kind).unwrap_or_default();
+        let mut data = json!({
+            "input": kind, "shape": shape, "classes": self.classes, "normalize": normalize,
             "train-split": self.train_split, "test-split": self.test_split, "source": sources,
-        })
+        });
+        if let Some(audio) = &self.input.audio {
+            data["audio"] = serde_json::to_value(audio).unwrap_or_default();
+        }
+        data
     }
 
     fn train_json(&self) -> Value {
@@ -80,9 +85,15 @@ impl Program {
             Schedule::Constant => "constant",
             Schedule::Cosine => "cosine",
         };
+        let kind = if t.augment_time_only {
+            "time-shift"
+        } else {
+            "shift"
+        };
+        let augment = format!("{kind} {}", t.augment_shift);
         json!({
             "epochs": t.epochs, "batch": t.batch, "optimizer": optimizer, "schedule": schedule,
-            "seed": t.seed, "augment": format!("shift {}", t.augment_shift),
+            "seed": t.seed, "augment": augment,
         })
     }
 }
@@ -144,6 +155,21 @@ at_least = 0.9
     #[test]
     fn a_valid_program_survives_the_round_trip() {
         let p = Program::parse("anneal.toml", GOOD).unwrap();
+        let text = p.to_manifest().unwrap();
+        assert_eq!(Program::parse("again", &text).unwrap(), p);
+        p.revalidate().unwrap();
+    }
+
+    #[test]
+    fn an_audio_program_survives_the_round_trip() {
+        let audio = "[program]\nname = \"a\"\nversion = \"0.1.0\"\n[data]\ninput = \"audio\"\nclasses = 3\n[data.audio]\nrate = 16000\nmels = 20\n[model]\nlayers = [\"flatten\", \"dense 3\"]\n";
+        let p = Program::parse("anneal.toml", audio).unwrap();
+        let log_mel = p.input.audio.clone().unwrap();
+        assert_eq!(
+            (log_mel.rate, log_mel.fmax, log_mel.mels),
+            (16000, 8000.0, 20)
+        );
+        assert_eq!(p.input.shape.dims(), vec![1, 20, 61]);
         let text = p.to_manifest().unwrap();
         assert_eq!(Program::parse("again", &text).unwrap(), p);
         p.revalidate().unwrap();

@@ -337,13 +337,18 @@ impl Validator<'_> {
             ("cosine", Schedule::Cosine),
         ];
         let schedule = self.keyword(t.schedule.as_ref(), "schedule", &schedules)?;
+        let augment = t
+            .augment
+            .as_ref()
+            .map_or(Ok((0, false)), |a| self.augment(a))?;
         Ok(Train {
             epochs: self.bounded(&t.epochs, 5, "epochs", budget::MAX_EPOCHS)?,
             batch: self.bounded(&t.batch, 64, "batch", budget::MAX_BATCH)?,
             optimizer,
             schedule: schedule.unwrap_or(Schedule::Constant),
             seed: t.seed.unwrap_or(42),
-            augment_shift: t.augment.as_ref().map_or(Ok(0), |a| self.augment(a))?,
+            augment_shift: augment.0,
+            augment_time_only: augment.1,
         })
     }
 
@@ -366,20 +371,23 @@ impl Validator<'_> {
         }
     }
 
-    /// `augment = "shift N"` (N pixels, 0 to 8) or `"none"`.
-    fn augment(&self, a: &Spanned<String>) -> Result<usize, ManifestError> {
+    /// `augment = "shift N"` (N pixels, 0 to 8), `"time-shift N"` (along the last axis only,
+    /// 0 to 16) or `"none"`: the shift and whether it is along time only.
+    fn augment(&self, a: &Spanned<String>) -> Result<(usize, bool), ManifestError> {
         let words: Vec<&str> = a.get_ref().split_whitespace().collect();
+        let shift = |n: &str, most: usize, time| {
+            let n = n.parse::<usize>().ok().filter(|n| *n <= most);
+            let message = format!("invalid shift `{}`: expected 0 to {most}", a.get_ref());
+            n.map(|n| (n, time))
+                .ok_or_else(|| self.fail(a.span(), message))
+        };
         match words.as_slice() {
-            ["shift", n] => n.parse::<usize>().ok().filter(|n| *n <= 8).ok_or_else(|| {
-                self.fail(
-                    a.span(),
-                    format!("invalid shift `{n}`: expected 0 to 8 pixels"),
-                )
-            }),
-            ["none"] => Ok(0),
+            ["shift", n] => shift(n, 8, false),
+            ["time-shift", n] => shift(n, 16, true),
+            ["none"] => Ok((0, false)),
             _ => {
                 let message = format!(
-                    "unknown augmentation `{}`: expected `shift N` or `none`",
+                    "unknown augmentation `{}`: expected `shift N`, `time-shift N` or `none`",
                     a.get_ref()
                 );
                 Err(self

@@ -8,6 +8,8 @@ use std::process::{Command, Output, Stdio};
 
 use tempfile::TempDir;
 
+#[path = "cli/audio.rs"]
+mod audio;
 #[path = "cli/hostile.rs"]
 mod hostile;
 #[path = "cli/slices.rs"]
