@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The mislabel queue's bench: flip labels, build once, score `anneal queue mislabeled`.
 
-usage: bench/mislabel.py ANNEAL WORKDIR [--rate 0.1] [--seed 1] [--programs digits,fashion]
+usage: bench/mislabel.py ANNEAL WORKDIR [--rate 0.1] [--seed 1] [--programs digits,fashion,spoken]
 
 For each program: copy it (anneal.toml and data/) into WORKDIR/NAME, import its
 [[data.source]]s, flip RATE of the training labels to a different class chosen uniformly at
@@ -11,7 +11,8 @@ suggested label is the true one; and precision at N = the true count (ranking al
 
 `digits` is examples/digits (MNIST train10k / t10k). `fashion` is the same network on
 Fashion-MNIST: the first 10,000 images of ../shared/datasets/fashion-mnist/train60k to train and
-the next 10,000 to test (skipped when that folder is absent).
+the next 10,000 to test (skipped when that folder is absent). `spoken` is
+examples/spoken-digits on FSDD (its import.sh, the standard split by take).
 """
 import argparse, csv, gzip, json, os, random, shutil, struct, subprocess, sys, time, tomllib
 from pathlib import Path
@@ -24,6 +25,7 @@ def run(anneal, *args, cwd):
 
 ROOT = Path(__file__).resolve().parent.parent
 FASHION = ROOT.parent / "shared/datasets/fashion-mnist"
+FSDD = ROOT.parent / "shared/datasets/fsdd"
 
 
 def main():
@@ -51,6 +53,8 @@ def program(name, work):
     """The folder of program NAME (fashion is written from the shared dataset)."""
     if name == "digits":
         return ROOT / "examples/digits"
+    if name == "spoken":
+        return ROOT / "examples/spoken-digits" if FSDD.is_dir() else None
     if not FASHION.is_dir():
         return None
     dst = work / "fashion-src"
@@ -78,10 +82,14 @@ def fashion_program(dst):
 def setup(anneal, src, dst, rate, seed):
     dst.mkdir(parents=True)
     shutil.copy(src / "anneal.toml", dst)
-    shutil.copytree(src / "data", dst / "data")
-    manifest = tomllib.loads((dst / "anneal.toml").read_text())
-    for source in manifest["data"]["source"]:
-        run(anneal, "data", "import", source["path"], "--split", source["split"], cwd=dst)
+    if (src / "import.sh").exists():
+        shutil.copy(src / "import.sh", dst)
+        subprocess.run(["bash", str(dst / "import.sh"), anneal, str(FSDD)], check=True, capture_output=True)
+    else:
+        shutil.copytree(src / "data", dst / "data")
+        manifest = tomllib.loads((dst / "anneal.toml").read_text())
+        for source in manifest["data"]["source"]:
+            run(anneal, "data", "import", source["path"], "--split", source["split"], cwd=dst)
     flip(anneal, dst, imported(anneal, dst), rate, seed)
 
 
@@ -106,12 +114,14 @@ def score(anneal, name, dst):
 
 
 def imported(anneal, dst):
-    """Every example the import commits added: id, label, split."""
-    rows = []
-    for commit in json.loads(run(anneal, "data", "log", "--json", cwd=dst)):
-        shown = json.loads(run(anneal, "data", "show", commit["commit"], "--json", cwd=dst))
-        rows += shown["diff"]["added"]
-    return rows
+    """Every example at HEAD (id, label, split): the import commits' additions, oldest first,
+    with later split changes applied."""
+    rows = {}
+    for commit in reversed(json.loads(run(anneal, "data", "log", "--json", cwd=dst))):
+        diff = json.loads(run(anneal, "data", "show", commit["commit"], "--json", cwd=dst))["diff"]
+        for r in diff["added"] + diff.get("changed", []):
+            rows[r["id"]] = r
+    return list(rows.values())
 
 
 def flip(anneal, dst, rows, rate, seed):
