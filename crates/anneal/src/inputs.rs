@@ -1,9 +1,12 @@
-//! Prediction inputs: PNG and JPEG files (converted and resized to the signature's image size)
-//! and IDX image files, as raw 8-bit pixels.
+//! Prediction inputs, as the package's features before normalisation: for image programs PNG
+//! and JPEG files (converted and resized to the signature's image size) and IDX image files as
+//! pixel values; for audio programs WAV files through the package's log-mel front end.
 
 use std::path::Path;
 
-use anneal_pack::ImageSpec;
+use anneal_frontend::{LogMelPlan, decode_wav};
+use anneal_pack::{ImageSpec, Package};
+use anneal_spec::LogMel;
 
 use crate::error::CliError;
 
@@ -12,12 +15,31 @@ use crate::error::CliError;
 pub struct Input {
     /// A name for output: the file, or `FILE#INDEX` for IDX rows.
     pub name: String,
-    /// `channels * height * width` pixels, channel-major.
-    pub pixels: Vec<u8>,
+    /// The input shape's worth of features (pixels channel-major, or a log-mel spectrogram).
+    pub features: Vec<f32>,
 }
 
-/// Read `path` as one or more inputs shaped as `spec`.
-pub fn read(path: &Path, spec: &ImageSpec) -> Result<Vec<Input>, CliError> {
+/// Read `path` as one or more inputs of `package`.
+pub fn read(path: &Path, package: &Package) -> Result<Vec<Input>, CliError> {
+    match &package.program.input.audio {
+        Some(audio) => Ok(vec![read_wav(path, audio)?]),
+        None => read_images(path, &package.signature.image),
+    }
+}
+
+/// A WAV file through the front end `audio`.
+fn read_wav(path: &Path, audio: &LogMel) -> Result<Input, CliError> {
+    let bytes = read_regular(path)?;
+    let samples = decode_wav(&bytes, audio.rate)
+        .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+    Ok(Input {
+        name: path.display().to_string(),
+        features: LogMelPlan::new(audio).features(&samples),
+    })
+}
+
+/// Read `path` as one or more images shaped as `spec`.
+fn read_images(path: &Path, spec: &ImageSpec) -> Result<Vec<Input>, CliError> {
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
@@ -44,7 +66,7 @@ fn read_idx(path: &Path, spec: &ImageSpec) -> Result<Vec<Input>, CliError> {
     let rows = set.pixels.chunks(set.rows * set.cols).enumerate();
     let input = |(i, p): (usize, &[u8])| Input {
         name: format!("{}#{i}", path.display()),
-        pixels: p.to_vec(),
+        features: p.iter().map(|&b| f32::from(b)).collect(),
     };
     Ok(rows.map(input).collect())
 }
@@ -55,7 +77,7 @@ fn read_image(path: &Path, spec: &ImageSpec) -> Result<Input, CliError> {
         .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
     Ok(Input {
         name: path.display().to_string(),
-        pixels: img.pixels,
+        features: img.pixels.iter().map(|&b| f32::from(b)).collect(),
     })
 }
 

@@ -26,13 +26,13 @@ pub fn run(package: &Path, inputs: &[PathBuf], json: bool) -> Result<u8, CliErro
     let model = Model::new(&pkg.program, &pkg.weights)?;
     let mut items = Vec::new();
     for path in inputs {
-        items.extend(anneal::inputs::read(path, &pkg.signature.image)?);
+        items.extend(anneal::inputs::read(path, &pkg)?);
     }
-    let pixels: Vec<u8> = items
+    let features: Vec<f32> = items
         .iter()
-        .flat_map(|i| i.pixels.iter().copied())
+        .flat_map(|i| i.features.iter().copied())
         .collect();
-    let probs = model.predict(&preprocess(&pixels, &pkg.signature.normalization))?;
+    let probs = model.predict(&preprocess(&features, &pkg.signature.normalization))?;
     let classes = &pkg.signature.classes;
     let rows = items.iter().zip(probs.chunks(classes.len()));
     let predictions = rows.map(|(item, p)| predicted(&item.name, p, classes));

@@ -92,6 +92,32 @@ fn an_audio_program_builds_from_fsdd_and_is_tested_per_speaker() {
     let results = tested["results"].as_array().unwrap();
     assert_eq!(results.len(), 6, "one result per speaker: {tested}");
     assert!(results.iter().all(|r| r["examples"] == 20), "{tested}");
+    let package = "prog/target/spoken-0.1.0.anneal";
+    let heard = json_of(&ok(
+        tmp.path(),
+        &["predict", package, "rec/7_theo_0.wav", "--json"],
+    ));
+    assert_eq!(
+        heard[0]["probabilities"].as_array().unwrap().len(),
+        10,
+        "{heard}"
+    );
+    std::fs::write(tmp.path().join("stereo.wav"), stereo(4000)).unwrap();
+    let o = anneal(tmp.path(), &["predict", package, "stereo.wav"]);
+    assert!(
+        stderr(&o).contains("stereo.wav: 2 channels; the program takes mono audio"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// `wav_bytes` with two channels.
+fn stereo(n: usize) -> Vec<u8> {
+    let mut b = wav_bytes(n);
+    b[22..24].copy_from_slice(&2u16.to_le_bytes());
+    b[28..32].copy_from_slice(&32000u32.to_le_bytes());
+    b[32..34].copy_from_slice(&4u16.to_le_bytes());
+    b
 }
 
 /// `wav_bytes` at another sample rate.
