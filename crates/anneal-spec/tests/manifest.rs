@@ -138,9 +138,15 @@ fn errors_point_at_the_offending_text() {
             Some("did you mean `recall`?"),
         ),
         (
-            ("input = \"image\"", "input = \"audio\""),
+            ("input = \"image\"", "input = \"table\""),
             (6, 9),
-            "unsupported input kind `audio`",
+            "unsupported input kind `table`",
+            None,
+        ),
+        (
+            ("input = \"image\"", "input = \"audio\""),
+            (7, 9),
+            "`shape` [1, 28, 28] does not match the audio front end's [1, 40, 61]",
             None,
         ),
     ];
