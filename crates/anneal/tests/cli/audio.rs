@@ -46,15 +46,21 @@ fn some_recordings(fsdd: &Path, dir: &Path) {
     }
 }
 
+/// A temp folder holding `prog/` with the `SPOKEN` program and no data.
+fn spoken_program() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let prog = tmp.path().join("prog");
+    std::fs::create_dir_all(&prog).unwrap();
+    std::fs::write(prog.join("anneal.toml"), SPOKEN).unwrap();
+    tmp
+}
+
 #[test]
 fn an_audio_program_builds_from_fsdd_and_is_tested_per_speaker() {
     let Some(fsdd) = shared_dataset("fsdd") else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let prog = tmp.path().join("prog");
-    std::fs::create_dir_all(&prog).unwrap();
-    std::fs::write(prog.join("anneal.toml"), SPOKEN).unwrap();
+    let tmp = spoken_program();
     some_recordings(&fsdd, &tmp.path().join("rec"));
     let meta = fsdd.join("speakers.csv");
     let import = [
@@ -130,12 +136,9 @@ fn wav_at(rate: u32, n: usize) -> Vec<u8> {
 
 #[test]
 fn a_recording_at_another_rate_fails_the_build_naming_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let prog = tmp.path().join("prog");
+    let tmp = spoken_program();
     let rec = tmp.path().join("rec");
-    std::fs::create_dir_all(&prog).unwrap();
     std::fs::create_dir_all(&rec).unwrap();
-    std::fs::write(prog.join("anneal.toml"), SPOKEN).unwrap();
     for (i, bytes) in [wav_at(8000, 4000), wav_at(8000, 9000), wav_at(16000, 4000)]
         .iter()
         .enumerate()
