@@ -88,6 +88,9 @@ pub enum BuildError {
         /// The program's input kind (for the hint).
         kind: anneal_spec::InputKind,
     },
+    /// A table program's columns cannot be fitted or encoded as declared.
+    #[error("[data.table]: {0}")]
+    Table(String),
     /// The program's input kind cannot be built yet.
     #[error("this program's input kind cannot be built yet")]
     NotImages,
@@ -135,6 +138,12 @@ impl BuildError {
                 ..
             } => {
                 "convert the recordings to mono WAV at the `rate` of [data.audio], or set `rate` to theirs"
+            }
+            BuildError::Payload {
+                kind: anneal_spec::InputKind::Table,
+                ..
+            } => {
+                "import the table with `anneal data import FILE.csv`, and list its numeric columns in `numeric` in the order the import printed them"
             }
             BuildError::Budget(_) => "train for fewer epochs",
             BuildError::NoField { .. } => {

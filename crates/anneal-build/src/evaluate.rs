@@ -47,7 +47,7 @@ fn predict(package: &Package, examples: &split::Split) -> Result<Vec<f32>, Build
 }
 
 /// The error for a field no example of `split` has, naming the fields they do have.
-fn no_field(field: &str, split: &str, examples: &split::Split) -> BuildError {
+pub(crate) fn no_field(field: &str, split: &str, examples: &split::Split) -> BuildError {
     let mut fields: Vec<String> = examples
         .meta
         .iter()

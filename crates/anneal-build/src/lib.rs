@@ -137,8 +137,8 @@ fn compile(
     observer: &mut dyn Observer,
     log: &mut dyn FnMut(String),
 ) -> Result<Built, BuildError> {
-    let program = &project.program;
     let store = Store::open(&project.dir)?;
+    let program = &split::fit_table(&project.program, &store, commit)?;
     let train = split::collect(program, &store, commit, &program.train_split)?;
     let test = split::collect(program, &store, commit, &program.test_split)?;
     check_splits(project, &train, &test)?;

@@ -1,13 +1,14 @@
 //! One split of a dataset commit, or its unlabeled pool, decoded into the program's features:
-//! pixel values for images, log-mel spectrograms for audio (both before normalisation).
+//! pixel values for images, log-mel spectrograms for audio (both before normalisation), encoded
+//! rows for tables (once [`fit_table`] has fitted the program's columns on the training split).
 
 use std::collections::BTreeMap;
 
 use anneal_data::object::Row;
-use anneal_data::payload::decode_image;
+use anneal_data::payload::{decode_f32, decode_image};
 use anneal_data::{CommitId, ExampleId, Snapshot, Store};
-use anneal_frontend::{LogMelPlan, decode_wav};
-use anneal_spec::{InputKind, Program};
+use anneal_frontend::{LogMelPlan, TablePlan, decode_wav};
+use anneal_spec::{InputKind, Program, Table};
 
 use crate::BuildError;
 
@@ -78,11 +79,12 @@ impl Split {
             message,
             kind: program.input.kind,
         };
+        let meta = row.meta.fields().unwrap_or_default();
         decoder
-            .extend(snap.payload(row)?, &mut self.features)
+            .extend(snap.payload(row)?, &meta, &mut self.features)
             .map_err(payload)?;
         self.ids.push(row.id.clone());
-        self.meta.push(row.meta.fields().unwrap_or_default());
+        self.meta.push(meta);
         Ok(())
     }
 }
@@ -93,6 +95,10 @@ enum Decoder {
     Image([usize; 3]),
     /// A WAV at this rate, through the log-mel front end.
     Audio(u32, Box<LogMelPlan>),
+    /// An `F32V` row and its metadata, encoded by the fitted table.
+    Table(Box<TablePlan>),
+    /// An `F32V` row of this many values, as it is (for fitting the table).
+    Raw(usize),
 }
 
 impl Decoder {
@@ -106,12 +112,23 @@ impl Decoder {
             (InputKind::Audio, _, Some(p)) => {
                 Ok(Decoder::Audio(p.rate, Box::new(LogMelPlan::new(p))))
             }
+            (InputKind::Table, _, _) => {
+                let table = program.input.table.as_ref().ok_or(BuildError::NotImages)?;
+                let plan = TablePlan::new(table).map_err(|e| BuildError::Table(e.to_string()))?;
+                Ok(Decoder::Table(Box::new(plan)))
+            }
             _ => Err(BuildError::NotImages),
         }
     }
 
-    /// Append the features of `payload` to `out`, or say what is wrong with it.
-    fn extend(&self, payload: &[u8], out: &mut Vec<f32>) -> Result<(), String> {
+    /// Append the features of `payload` (with metadata `meta`) to `out`, or say what is wrong
+    /// with it.
+    fn extend(
+        &self,
+        payload: &[u8],
+        meta: &BTreeMap<String, String>,
+        out: &mut Vec<f32>,
+    ) -> Result<(), String> {
         match self {
             Decoder::Image([c, h, w]) => {
                 let image = decode_image(payload, *c, *h, *w).map_err(|e| e.0)?;
@@ -121,8 +138,66 @@ impl Decoder {
                 let samples = decode_wav(payload, *rate).map_err(|e| e.to_string())?;
                 out.extend(plan.features(&samples));
             }
+            Decoder::Table(plan) => {
+                let row = table_row(payload, plan.table().numeric.len())?;
+                let numbers: Vec<Option<f32>> = row.into_iter().map(Some).collect();
+                plan.encode(&numbers, |f| meta.get(f).map(String::as_str), out);
+            }
+            Decoder::Raw(k) => out.extend(table_row(payload, *k)?),
         }
         Ok(())
+    }
+}
+
+/// The `k` numeric columns of an `F32V` table row.
+fn table_row(payload: &[u8], k: usize) -> Result<Vec<f32>, String> {
+    let values = decode_f32(payload).map_err(|e| e.0)?;
+    match values.len() == k {
+        true => Ok(values),
+        false => Err(format!(
+            "its row has {} numeric values; `[data.table] numeric` names {k}",
+            values.len()
+        )),
+    }
+}
+
+/// `program` with its table's open columns fitted on the labelled examples of its training
+/// split at `commit` (the program itself when it is not a table program, or is fitted).
+pub fn fit_table(
+    program: &Program,
+    store: &Store,
+    commit: &CommitId,
+) -> Result<Program, BuildError> {
+    let Some(table) = program.input.table.as_ref().filter(|t| !t.is_fitted()) else {
+        return Ok(program.clone());
+    };
+    let snap = store.snapshot(commit)?;
+    let split = &program.train_split;
+    let decoder = Decoder::Raw(table.numeric.len());
+    let mut train = Split::default();
+    for row in snap
+        .rows
+        .iter()
+        .filter(|r| &r.split == split && r.label.is_some())
+    {
+        train.push(program, &snap, row, &decoder)?;
+    }
+    if train.labels.is_empty() {
+        let split = split.clone();
+        return Err(BuildError::EmptySplit { split, test: false });
+    }
+    let missing = |c: &&anneal_spec::table::Categorical| c.values.is_none() && !train.has(&c.name);
+    if let Some(c) = table.categorical.iter().find(missing) {
+        return Err(crate::evaluate::no_field(&c.name, split, &train));
+    }
+    let fitted: Table = anneal_frontend::table::fit(table, &train.features, &train.meta);
+    program.with_table(fitted).map_err(BuildError::Table)
+}
+
+impl Split {
+    /// True when some example has metadata `field`.
+    fn has(&self, field: &str) -> bool {
+        self.meta.iter().any(|m| m.contains_key(field))
     }
 }
 

@@ -7,6 +7,8 @@
 //! - [`mel`]: the log-mel spectrogram of a waveform ([`LogMel`](anneal_spec::LogMel)'s
 //!   parameters): fixed length, framing, periodic Hann window, power spectrum, HTK mel
 //!   filterbank, natural log.
+//! - [`table`]: table rows to inputs ([`Table`](anneal_spec::Table)'s columns): numeric
+//!   columns standardised, categorical ones one-hot; [`table::fit`] on the training split.
 //!
 //! ```
 //! use anneal_spec::LogMel;
@@ -17,7 +19,9 @@
 //! ```
 
 pub mod mel;
+pub mod table;
 pub mod wav;
 
 pub use mel::LogMelPlan;
+pub use table::{TableError, TablePlan};
 pub use wav::{WavError, decode_wav};

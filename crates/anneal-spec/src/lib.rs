@@ -9,6 +9,7 @@
 //!   file per layer kind under `layer/`, owning its grammar, shape and cost rule and parameters.
 //! - [`shape`]: shape inference and the forward-pass cost model (parameters, FLOPs, bytes).
 //! - [`audio`]: the audio front end's parameters ([`LogMel`]).
+//! - [`table`]: a table program's columns and their fitted encoding ([`Table`]).
 //! - [`normalization`]: how pixels become inputs, fitted by a build and recorded in its package.
 //! - [`tensor`]: [`NamedTensor`], weights as plain f32 buffers.
 //! - [`budget`]: the bounds on what a program may ask for (layers, classes, sizes, epochs).
@@ -43,6 +44,7 @@ pub mod normalization;
 pub mod program;
 mod roundtrip;
 pub mod shape;
+pub mod table;
 pub mod tensor;
 mod validate;
 
@@ -54,6 +56,7 @@ pub use program::{
     Check, InputKind, LABEL, Metric, Normalize, Optimizer, Program, Schedule, Slice, SourceFormat,
 };
 pub use shape::{CostTable, Shape};
+pub use table::Table;
 pub use tensor::NamedTensor;
 
 /// The manifest file name.

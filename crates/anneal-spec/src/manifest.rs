@@ -42,7 +42,7 @@ pub struct ProgramTable {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct DataTable {
-    /// `image` or `audio` (`table` to come).
+    /// `image`, `audio` or `table`.
     pub input: Spanned<String>,
     /// Per-example input shape, `[C, H, W]` for images (audio's follows from `[data.audio]`).
     #[serde(default)]
@@ -50,6 +50,9 @@ pub struct DataTable {
     /// `[data.audio]`: the audio front end (defaults: see [`crate::LogMel`]).
     #[serde(default)]
     pub audio: Option<Spanned<AudioTable>>,
+    /// `[data.table]`: a table program's columns (see [`crate::table`]).
+    #[serde(default)]
+    pub table: Option<Spanned<TableTable>>,
     /// Class names, or a count `N` meaning `"0"` … `"N-1"`.
     pub classes: Spanned<Classes>,
     /// `unit` (pixels / 255, the default), `standard` (then minus the training mean, over the
@@ -87,6 +90,28 @@ pub struct AudioTable {
     pub fmax: Option<f32>,
     /// Added before the log.
     pub floor: Option<f64>,
+}
+
+/// `[data.table]`: columns by name, or with their fitted statistics or values given.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TableTable {
+    /// Numeric columns, in the order of the examples' `F32V` payload values.
+    #[serde(default)]
+    pub numeric: Vec<Column<crate::table::Numeric>>,
+    /// Categorical columns (metadata fields).
+    #[serde(default)]
+    pub categorical: Vec<Column<crate::table::Categorical>>,
+}
+
+/// A column as a bare name, or as a table with its fitted part.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Column<T> {
+    /// `"age"`
+    Name(String),
+    /// `{ name = "sex", values = ["Female", "Male"] }`
+    Full(T),
 }
 
 /// Class names or a class count.

@@ -6,7 +6,8 @@ use crate::audio::LogMel;
 use crate::error::ManifestError;
 use crate::layer::{Layer, suggest};
 use crate::manifest::Manifest;
-use crate::shape::{CostTable, Shape};
+use crate::shape::{CostTable, Shape, infer};
+use crate::table::Table;
 use crate::validate::Validator;
 
 /// A program: the architecture and how to train and test it.
@@ -50,6 +51,9 @@ pub struct Input {
     /// The audio front end (audio programs only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<LogMel>,
+    /// The columns and their encoding (table programs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<Table>,
 }
 
 impl Input {
@@ -58,7 +62,7 @@ impl Input {
     pub fn full_scale(&self) -> f32 {
         match self.kind {
             InputKind::Image => 255.0,
-            InputKind::Audio => 1.0,
+            InputKind::Audio | InputKind::Table => 1.0,
         }
     }
 }
@@ -71,6 +75,8 @@ pub enum InputKind {
     Image,
     /// WAV recordings, as log-mel spectrograms `[1, mels, frames]`.
     Audio,
+    /// Table rows: numeric columns standardised, categorical ones one-hot, `[width]`.
+    Table,
 }
 
 /// How pixels become model inputs.
@@ -244,6 +250,22 @@ impl Program {
             test_split: &self.test_split,
         };
         serde_json::to_string(&relevant).unwrap_or_default()
+    }
+
+    /// This table program with its columns fitted as `table` says: the input shape and the
+    /// cost table follow from the fitted width. An error says why the model cannot take it.
+    pub fn with_table(&self, table: Table) -> Result<Program, String> {
+        table
+            .check()
+            .map_err(|(field, why)| format!("column `{field}` {why}"))?;
+        let shape = table.shape();
+        let cost = infer(shape, &self.layers, self.classes.len()).map_err(|e| e.to_string())?;
+        crate::budget::params(cost.params)?;
+        let mut program = self.clone();
+        program.input.shape = shape;
+        program.input.table = Some(table);
+        program.cost = cost;
+        Ok(program)
     }
 
     /// The layers used for training: the model without a trailing `softmax` (the loss applies

@@ -72,6 +72,11 @@ impl Program {
         if let Some(audio) = &self.input.audio {
             data["audio"] = serde_json::to_value(audio).unwrap_or_default();
         }
+        if let Some(table) = &self.input.table {
+            data["table"] = serde_json::to_value(table).unwrap_or_default();
+            data.as_object_mut().map(|d| d.remove("shape"));
+            data.as_object_mut().map(|d| d.remove("normalize"));
+        }
         data
     }
 

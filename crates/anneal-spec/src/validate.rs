@@ -16,6 +16,7 @@ use crate::program::{
 use crate::shape::{CostTable, Shape, infer};
 
 mod checks;
+mod table;
 
 /// The manifest's file name and text, for errors.
 pub(crate) struct Validator<'a> {
@@ -145,8 +146,9 @@ impl Validator<'_> {
 
     fn input(&self, d: &DataTable) -> Result<Input, ManifestError> {
         match self.input_kind(&d.input)? {
-            InputKind::Image => self.image_input(d),
-            InputKind::Audio => self.audio_input(d),
+            InputKind::Image => self.no_table(d).and_then(|()| self.image_input(d)),
+            InputKind::Audio => self.no_table(d).and_then(|()| self.audio_input(d)),
+            InputKind::Table => self.table_input(d),
         }
     }
 
@@ -168,6 +170,7 @@ impl Validator<'_> {
             shape: self.image_shape(shape)?,
             normalize: self.normalize(d)?.unwrap_or(Normalize::Unit),
             audio: None,
+            table: None,
         })
     }
 
@@ -201,6 +204,7 @@ impl Validator<'_> {
             shape: audio.shape(),
             normalize: self.normalize(d)?.unwrap_or(Normalize::Standard),
             audio: Some(audio),
+            table: None,
         })
     }
 
@@ -216,21 +220,16 @@ impl Validator<'_> {
         )
     }
 
-    /// `input`: `image` or `audio`.
+    /// `input`: `image`, `audio` or `table`.
     fn input_kind(&self, kind: &Spanned<String>) -> Result<InputKind, ManifestError> {
-        match kind.get_ref().as_str() {
-            "image" => Ok(InputKind::Image),
-            "audio" => Ok(InputKind::Audio),
-            other => {
-                let hint = if other == "table" {
-                    "only `image` and `audio` programs can be built by this version"
-                } else {
-                    "expected `image` or `audio`"
-                };
-                let message = format!("unsupported input kind `{other}`");
-                Err(self.fail(kind.span(), message).with_hint(hint))
-            }
-        }
+        let kinds = [
+            ("image", InputKind::Image),
+            ("audio", InputKind::Audio),
+            ("table", InputKind::Table),
+        ];
+        Ok(self
+            .keyword(Some(kind), "input kind", &kinds)?
+            .unwrap_or(InputKind::Image))
     }
 
     /// `shape = [C, H, W]` with C 1 or 3, within the budget.

@@ -140,8 +140,14 @@ fn errors_point_at_the_offending_text() {
         (
             ("input = \"image\"", "input = \"table\""),
             (6, 9),
-            "unsupported input kind `table`",
+            "a table program needs `[data.table]`",
             None,
+        ),
+        (
+            ("input = \"image\"", "input = \"tabel\""),
+            (6, 9),
+            "unknown input kind `tabel`",
+            Some("did you mean `table`?"),
         ),
         (
             ("input = \"image\"", "input = \"audio\""),

@@ -1,6 +1,7 @@
 //! Prediction inputs, as the package's features before normalisation: for image programs PNG
 //! and JPEG files (converted and resized to the signature's image size) and IDX image files as
-//! pixel values; for audio programs WAV files through the package's log-mel front end.
+//! pixel values; for audio programs WAV files through the package's log-mel front end; for
+//! table programs the rows of CSV and JSONL files ([`crate::rows`]).
 
 use std::path::Path;
 
@@ -21,9 +22,11 @@ pub struct Input {
 
 /// Read `path` as one or more inputs of `package`.
 pub fn read(path: &Path, package: &Package) -> Result<Vec<Input>, CliError> {
-    match &package.program.input.audio {
-        Some(audio) => Ok(vec![read_wav(path, audio)?]),
-        None => read_images(path, &package.signature.image),
+    let input = &package.program.input;
+    match (&input.audio, &input.table) {
+        (Some(audio), _) => Ok(vec![read_wav(path, audio)?]),
+        (_, Some(table)) => crate::rows::read(path, table),
+        _ => read_images(path, &package.signature.image),
     }
 }
 

@@ -4,7 +4,8 @@
 //! only parses arguments and renders output.
 //!
 //! The build itself is the `anneal-build` crate.
-//! - [`inputs`]: read prediction inputs (PNG, JPEG, IDX) as the package's signature wants them.
+//! - [`inputs`]: read prediction inputs (PNG, JPEG, IDX, WAV) as the package's signature wants
+//!   them; [`rows`]: table rows (CSV, JSONL) through the package's fitted table.
 //! - [`checks`]: run a program's `[[check]]`s against a package's metrics; JUnit XML.
 //! - [`templates`]: the skeletons `anneal new` writes.
 //! - [`error`]: the error type the binary renders, with exit codes.
@@ -12,4 +13,5 @@
 pub mod checks;
 pub mod error;
 pub mod inputs;
+pub mod rows;
 pub mod templates;
