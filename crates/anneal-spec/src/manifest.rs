@@ -106,7 +106,10 @@ pub struct TableTable {
 
 /// A column as a bare name, or as a table with its fitted part.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a column name, or a table: `{ name = \"age\", log = true, mean = 38.6, std = 13.6 }` for a numeric column (all but `name` optional), `{ name = \"sex\", values = [\"Female\", \"Male\"] }` for a categorical one"
+)]
 pub enum Column<T> {
     /// `"age"`
     Name(String),

@@ -452,3 +452,94 @@ fn a_check_with_both_where_and_for_each_renders_like_a_compiler_error() {
         "metric = \"accuracy\"\nwhere = \"sex = F\"\nfor_each = \"speaker\"\nat_least = 0.8\n";
     insta::assert_snapshot!(with_check(check).unwrap_err().render());
 }
+
+const TABLE: &str = r#"[program]
+name = "income"
+version = "0.1.0"
+
+[data]
+input = "table"
+classes = ["<=50K", ">50K"]
+
+[data.table]
+numeric = ["age", { name = "capital-gain", log = true }]
+categorical = ["workclass", { name = "sex", values = ["Female", "Male"] }]
+
+[model]
+layers = ["dense 8", "relu", "dense 2"]
+"#;
+
+#[test]
+fn a_table_program_is_provisional_until_fitted_and_its_fitted_form_round_trips() {
+    let p = Program::parse("anneal.toml", TABLE).unwrap();
+    let table = p.input.table.clone().unwrap();
+    assert!(!table.is_fitted());
+    assert!(table.numeric[1].log && !table.numeric[0].log);
+    assert_eq!(
+        p.input.shape.dims(),
+        vec![2 + 1 + 3],
+        "workclass counts its `other` slot only"
+    );
+    p.revalidate().unwrap();
+
+    let mut fitted = table.clone();
+    for (c, (mean, std)) in fitted.numeric.iter_mut().zip([(38.5, 13.6), (0.7, 2.4)]) {
+        (c.mean, c.std) = (Some(mean), Some(std));
+    }
+    fitted.categorical[0].values = Some(vec!["Private".into(), "?".into()]);
+    let p = p.with_table(fitted).unwrap();
+    assert_eq!(p.input.shape.dims(), vec![2 + 3 + 3]);
+    assert_eq!(p.cost.params, 8 * 8 + 8 + 8 * 2 + 2);
+    p.revalidate().unwrap();
+    let again = Program::parse("anneal.program", &p.to_manifest().unwrap()).unwrap();
+    assert_eq!(again, p);
+}
+
+#[test]
+fn table_manifest_errors_name_the_column_or_field() {
+    let bad =
+        |from: &str, to: &str| Program::parse("anneal.toml", &TABLE.replace(from, to)).unwrap_err();
+    let cases = [
+        (
+            bad("\"workclass\"", "\"age\""),
+            "[data.table] `name` `age` is empty or named twice",
+        ),
+        (
+            bad("log = true", "mean = 1.0"),
+            "[data.table] `capital-gain` gives one of `mean` and `std`",
+        ),
+        (
+            bad("log = true", "mean = 1.0, std = 0.0"),
+            "[data.table] `capital-gain` needs a finite `mean` and `std` > 0",
+        ),
+        (
+            bad("\"Female\", \"Male\"", "\"Male\", \"Male\""),
+            "[data.table] `sex` lists `Male` twice",
+        ),
+        (
+            bad("[data.table]", "shape = [1, 2, 2]\n[data.table]"),
+            "`shape` does not apply to a table program",
+        ),
+        (
+            bad("input = \"table\"", "input = \"image\"\nshape = [1, 2, 2]"),
+            "`[data.table]` is for table programs",
+        ),
+        (
+            bad("log = true", "bins = 4"),
+            "a column name, or a table: `{ name = \"age\", log = true",
+        ),
+    ];
+    for (e, message) in cases {
+        assert!(e.message.contains(message), "{message}: {}", e.message);
+    }
+    let e = bad(
+        "numeric = [\"age\", { name = \"capital-gain\", log = true }]\ncategorical = [\"workclass\", { name = \"sex\", values = [\"Female\", \"Male\"] }]",
+        "",
+    );
+    assert!(
+        e.message
+            .contains("`numeric` and `categorical` are both empty"),
+        "{}",
+        e.message
+    );
+}

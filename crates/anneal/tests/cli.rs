@@ -14,6 +14,8 @@ mod audio;
 mod hostile;
 #[path = "cli/slices.rs"]
 mod slices;
+#[path = "cli/table.rs"]
+mod table;
 
 fn anneal(cwd: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_anneal"))

@@ -3,7 +3,8 @@ use std::path::Path;
 
 use anneal::error::CliError;
 use anneal_build::Project;
-use anneal_spec::CostTable;
+use anneal_data::Store;
+use anneal_spec::{CostTable, Program};
 use serde::Serialize;
 
 /// What `anneal check` reports: the program and its shape and cost table.
@@ -15,21 +16,44 @@ struct Checked<'a> {
     version: &'a str,
     #[serde(skip)]
     checks: usize,
+    /// How a table program's input width was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'static str>,
 }
 
 pub fn run(dir: &Path, json: bool) -> Result<u8, CliError> {
     let project = Project::load(dir)?;
-    let p = &project.program;
+    let (p, note) = table_fitted(&project);
     let checked = Checked {
         classes: &p.classes,
         cost: &p.cost,
         program: &p.name,
         version: &p.version,
         checks: p.checks.len(),
+        note,
     };
     super::print(&checked, json);
     Ok(0)
 }
+
+/// The program, a table program with its columns fitted on the training split at HEAD where
+/// the store has one (the width a build would give), with a note saying which.
+fn table_fitted(project: &Project) -> (Program, Option<&'static str>) {
+    let program = &project.program;
+    if program.input.table.as_ref().is_none_or(|t| t.is_fitted()) {
+        return (program.clone(), None);
+    }
+    let fitted = Store::open(&project.dir).ok().and_then(|store| {
+        let head = store.head().ok()??;
+        anneal_build::split::fit_table(program, &store, &head).ok()
+    });
+    match fitted {
+        Some(p) => (p, Some("input width fitted on the training split at HEAD")),
+        None => (program.clone(), Some(PROVISIONAL)),
+    }
+}
+
+const PROVISIONAL: &str = "input width provisional: each categorical column counts one slot until it is fitted on the training split";
 
 impl fmt::Display for Checked<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -70,7 +94,11 @@ impl fmt::Display for Checked<'_> {
         write!(
             f,
             "weights {weights} (f32), {flops} FLOPs and {acts} of activations per example"
-        )
+        )?;
+        match self.note {
+            Some(note) => write!(f, "\n{note}"),
+            None => Ok(()),
+        }
     }
 }
 
