@@ -425,3 +425,42 @@ async fn metadata_lists_the_raw_inputs_and_the_front_end() {
     assert_eq!(table, fitted());
     assert_eq!(m["outputs"][2]["name"], "label");
 }
+
+mod fuzzed {
+    use anneal_serve::frontend::Frontend;
+    use anneal_serve::protocol::{self, Limits};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn rows_front() -> Frontend {
+        let program = table_program();
+        let identity = Normalization {
+            scale: 1.0,
+            mean: 0.0,
+            std: 1.0,
+        };
+        Frontend::for_package(&program, &Signature::for_program(&program, identity)).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(anneal_fuzz::config_or(5_000))]
+
+        /// Any binary payload for a `BYTES` column, under any claimed size and shape, is
+        /// parsed or refused with a 4xx.
+        #[test]
+        fn binary_bytes_parse_or_4xx(payload in prop::collection::vec(any::<u8>(), 0..40),
+                                     rows in 0i64..4, slack in -2i64..3) {
+            let size = (payload.len() as i64 + slack).max(0);
+            let head = json!({"inputs": [{"name": "job", "shape": [rows], "datatype": "BYTES",
+                                           "parameters": {"binary_data_size": size}}]})
+            .to_string();
+            let mut body = head.clone().into_bytes();
+            body.extend(&payload);
+            let limits = Limits { max_examples: 64, max_depth: 32 };
+            if let Err(e) = protocol::parse(&body, Some(head.len()), &rows_front(), limits) {
+                prop_assert!(e.status().is_client_error(), "{e:?}");
+            }
+        }
+    }
+}
