@@ -11,6 +11,9 @@
 //! - [`body`]: reading request bodies under size, time and memory limits.
 //! - [`protocol`]: parsing and validating requests, encoding responses (JSON and binary); the
 //!   one list of served outputs ([`protocol::Output::ALL`]); `dtype`: the tensor datatypes.
+//! - [`frontend`]: per package, the request's inputs to the model's input: the normalised
+//!   tensor (images), a waveform through the log-mel front end (audio), one input per column
+//!   (tables); the one list of served inputs ([`frontend::Frontend::inputs`]).
 //! - [`batcher`]: dynamic batching on a worker thread per model, with a bounded queue.
 //! - [`metrics`]: Prometheus counters and histograms for `/metrics`.
 //! - [`error`]: [`ServeError`], mapped to status codes and `{"error": "..."}` bodies.
@@ -19,7 +22,7 @@
 //! |---|---|
 //! | `GET /v2/health/live`, `GET /v2/health/ready` | liveness; readiness (503 once shutdown starts) |
 //! | `GET /v2` | server metadata |
-//! | `GET /v2/models/{m}[/versions/{v}]` | model metadata: the package signature's input, the served outputs |
+//! | `GET /v2/models/{m}[/versions/{v}]` | model metadata: the served inputs and outputs, the front end's parameters |
 //! | `GET /v2/models/{m}[/versions/{v}]/ready` | model readiness |
 //! | `POST /v2/models/{m}[/versions/{v}]/infer` | inference |
 //! | `GET /metrics` | Prometheus text format |
@@ -28,6 +31,7 @@ pub mod batcher;
 pub mod body;
 mod dtype;
 pub mod error;
+pub mod frontend;
 pub mod metrics;
 pub mod protocol;
 pub mod server;
@@ -56,6 +60,7 @@ pub use server::serve;
 use crate::batcher::{Batcher, SubmitError};
 use crate::body::Budget;
 use crate::error::bad;
+use crate::frontend::{Frontend, FrontendError};
 use crate::metrics::{Metrics, ModelLabel, StatusLabel};
 use crate::protocol::{Limits, Output};
 use crate::server::Slot;
@@ -116,6 +121,8 @@ pub struct Served {
     pub header: PackageHeader,
     /// Its worker.
     pub batcher: Batcher,
+    /// How its requests become model inputs.
+    pub frontend: Frontend,
 }
 
 impl Served {
@@ -126,6 +133,13 @@ impl Served {
         config: Config,
         metrics: &Arc<Metrics>,
     ) -> Result<Served, LoadError> {
+        let frontend =
+            Frontend::for_package(&package.program, &package.signature).map_err(|source| {
+                LoadError::Frontend {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
         let name = package.program.name.clone();
         let (program, weights) = (package.program.clone(), package.weights);
         let batcher = Batcher::start(name, program, weights, config.batch, metrics.clone())
@@ -140,7 +154,11 @@ impl Served {
             metrics: package.metrics,
             cost: package.cost,
         };
-        Ok(Served { header, batcher })
+        Ok(Served {
+            header,
+            batcher,
+            frontend,
+        })
     }
 }
 
@@ -172,6 +190,15 @@ pub enum LoadError {
         path: PathBuf,
         /// Why.
         message: String,
+    },
+    /// A package's front end cannot be set up.
+    #[error("{path}: {source}")]
+    Frontend {
+        /// The package.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: FrontendError,
     },
     /// Two packages with one name and version.
     #[error("{path}: model `{name}` version `{version}` is already served from another package")]
@@ -390,26 +417,27 @@ fn metadata(state: &State, model: &str, version: Option<&str>) -> Result<Respons
         .map(|v| v.keys().collect())
         .unwrap_or_default();
     let sig = &served.header.signature;
-    let tensors = |specs: &[anneal_pack::TensorSpec]| {
-        specs
-            .iter()
-            .map(|t| json!({"name": t.name, "datatype": t.datatype, "shape": t.shape}))
-            .collect::<Vec<_>>()
-    };
+    let inputs: Vec<_> = (served.frontend.inputs().iter())
+        .map(|t| json!({"name": t.name, "datatype": t.datatype, "shape": t.shape}))
+        .collect();
     let k = sig.classes.len();
     let outputs: Vec<_> = Output::ALL.iter().map(|o| o.describe(-1, k)).collect();
+    let mut parameters = json!({
+        "classes": sig.classes,
+        "normalization": sig.normalization,
+        "image": sig.image,
+        "build_key": served.header.lineage.build_key,
+    });
+    if let Some((key, value)) = served.frontend.parameters() {
+        parameters[key] = value;
+    }
     Ok(axum::Json(json!({
         "name": model,
         "versions": versions,
         "platform": "anneal",
-        "inputs": tensors(&sig.inputs),
+        "inputs": inputs,
         "outputs": outputs,
-        "parameters": {
-            "classes": sig.classes,
-            "normalization": sig.normalization,
-            "image": sig.image,
-            "build_key": served.header.lineage.build_key,
-        },
+        "parameters": parameters,
     }))
     .into_response())
 }
@@ -498,7 +526,7 @@ async fn run_infer(
         max_depth: state.config.max_json_depth,
     };
     let sig = &served.header.signature;
-    let parsed = protocol::parse(&body.bytes, header_len, sig, limits)?;
+    let parsed = protocol::parse(&body.bytes, header_len, &served.frontend, limits)?;
     drop(body);
     let probs = predict(&state, &model, &served, &parsed).await?;
     let encoded = protocol::respond(&model, &version, &parsed, &probs, &sig.classes);

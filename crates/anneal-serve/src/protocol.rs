@@ -7,14 +7,20 @@
 //! little-endian, in input order. Outputs are returned as JSON `data` unless the request asks
 //! for binary (`parameters.binary_data` on a requested output, or `binary_data_output` on the
 //! request); binary outputs follow the JSON response header in output order.
+//!
+//! [`read`] is generic: it reads every input by name, numbers or (`BYTES`) strings, each
+//! checked against its own shape; a `BYTES` input in the binary part is its elements one after
+//! the other, each a 4-byte little-endian length and the bytes. The package's
+//! [`Frontend`] then checks the inputs against what the model takes ([`parse`] does both).
+
+use std::collections::HashSet;
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use anneal_pack::Signature;
-
 use crate::dtype::DType;
 use crate::error::{ServeError, bad, truncate};
+use crate::frontend::Frontend;
 
 /// The request's JSON header.
 #[derive(Debug, Deserialize)]
@@ -97,7 +103,7 @@ impl Output {
     }
 }
 
-/// A validated request.
+/// A validated request: the model's input, made by the package's front end.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parsed {
     /// The request id, echoed back.
@@ -108,6 +114,47 @@ pub struct Parsed {
     pub x: Vec<f32>,
     /// Outputs to return, each with whether it is binary.
     pub outputs: Vec<(Output, bool)>,
+}
+
+/// A request read but not yet interpreted: its input tensors, whatever their names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inputs {
+    /// The request id, echoed back.
+    pub id: Option<String>,
+    /// The input tensors, in request order, names unique.
+    pub tensors: Vec<Tensor>,
+    /// Outputs to return, each with whether it is binary.
+    pub outputs: Vec<(Output, bool)>,
+}
+
+/// One input tensor of a request with its values: a batch of 1 to `max_examples`, as many
+/// values as its shape holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensor {
+    /// Its name.
+    pub name: String,
+    /// Its datatype as sent.
+    pub datatype: String,
+    /// Its shape; the first dimension is the batch.
+    pub shape: Vec<i64>,
+    /// Its values.
+    pub values: Values,
+}
+
+/// The values of a tensor.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    /// A numeric (or BOOL) datatype's values, converted to f32, all finite.
+    Numbers(Vec<f32>),
+    /// `BYTES` values, which must be UTF-8 text.
+    Strings(Vec<String>),
+}
+
+impl Tensor {
+    /// The batch size (the first dimension).
+    pub fn batch(&self) -> usize {
+        self.shape[0] as usize
+    }
 }
 
 /// Limits applied while parsing.
@@ -148,28 +195,58 @@ pub fn json_depth(bytes: &[u8], limit: usize) -> usize {
     max
 }
 
-/// Parse and validate a request body against the model's signature.
+/// Parse a request body and turn its inputs into the model's input with `front`.
 pub fn parse(
     body: &[u8],
     header_len: Option<usize>,
-    sig: &Signature,
+    front: &Frontend,
     limits: Limits,
 ) -> Result<Parsed, ServeError> {
-    let (json_part, binary) = split_body(body, header_len)?;
-    let req = read_request(json_part, limits.max_depth)?;
-    let spec = sig.inputs.first().ok_or(ServeError::Internal)?;
-    let input = the_input(&req, &spec.name)?;
-    let dtype = DType::parse(&input.datatype)?;
-    let n = check_shape(&input.shape, &spec.shape, limits.max_examples)?;
-    let count = n * spec.shape[1..].iter().product::<i64>() as usize;
-    let binary = header_len.map(|_| binary);
-    let x = input_values(input, dtype, count, binary)?;
+    let req = read(body, header_len, limits)?;
+    let (n, x) = front.model_input(req.tensors)?;
     Ok(Parsed {
-        id: req.id.clone(),
+        id: req.id,
         n,
         x,
+        outputs: req.outputs,
+    })
+}
+
+/// Read a request body: every input tensor's values, checked against its own shape and
+/// datatype, the binary part used up exactly.
+pub fn read(body: &[u8], header_len: Option<usize>, limits: Limits) -> Result<Inputs, ServeError> {
+    let (json_part, binary) = split_body(body, header_len)?;
+    let req = read_request(json_part, limits.max_depth)?;
+    let mut binary = header_len.map(|_| binary);
+    let mut names = HashSet::new();
+    let mut tensors = Vec::with_capacity(req.inputs.len());
+    for input in &req.inputs {
+        if !names.insert(input.name.as_str()) {
+            let name = truncate(&input.name);
+            return Err(bad(format!("input `{name}` appears more than once")));
+        }
+        let t = tensor(input, &mut binary, limits.max_examples).map_err(|e| named(input, e))?;
+        tensors.push(t);
+    }
+    if let Some(rest) = binary.filter(|rest| !rest.is_empty()) {
+        return Err(bad(format!(
+            "{} bytes of binary data follow that no input claims",
+            rest.len()
+        )));
+    }
+    Ok(Inputs {
+        id: req.id.clone(),
+        tensors,
         outputs: requested_outputs(&req)?,
     })
+}
+
+/// A 400 about `input`, its message prefixed with the input's name.
+fn named(input: &InputTensor, e: ServeError) -> ServeError {
+    match e {
+        ServeError::BadRequest(m) => bad(format!("input `{}`: {m}", truncate(&input.name))),
+        other => other,
+    }
 }
 
 /// The JSON header and the binary part after it.
@@ -195,21 +272,93 @@ fn read_request(json_part: &[u8], max_depth: usize) -> Result<Request, ServeErro
         .map_err(|e| bad(format!("invalid inference request JSON: {e}")))
 }
 
-/// The request's one input, which must be the model's `name`.
-fn the_input<'r>(req: &'r Request, name: &str) -> Result<&'r InputTensor, ServeError> {
-    let [input] = req.inputs.as_slice() else {
-        return Err(bad(format!(
-            "expected exactly 1 input (`{name}`), got {}",
-            req.inputs.len()
-        )));
+/// One input's values, from its `data` or from the front of `binary` (`None`: the request
+/// has no binary part), which is advanced past them.
+fn tensor(
+    input: &InputTensor,
+    binary: &mut Option<&[u8]>,
+    max_examples: usize,
+) -> Result<Tensor, ServeError> {
+    let count = element_count(&input.shape, max_examples)?;
+    let values = match input.datatype.as_str() {
+        "BYTES" => Values::Strings(strings(input, count, binary)?),
+        other => Values::Numbers(numbers(input, DType::parse(other)?, count, binary)?),
     };
-    if input.name != name {
+    Ok(Tensor {
+        name: input.name.clone(),
+        datatype: input.datatype.clone(),
+        shape: input.shape.clone(),
+        values,
+    })
+}
+
+/// The element count of `shape`: rank at least 1, no dimension negative, a batch (the first
+/// dimension) of 1 to `max_examples`, the count within 64 bits.
+fn element_count(shape: &[i64], max_examples: usize) -> Result<usize, ServeError> {
+    let Some(&batch) = shape.first() else {
+        return Err(bad("shape [] has no batch dimension"));
+    };
+    if let Some(d) = shape.iter().find(|d| **d < 0) {
+        return Err(bad(format!("shape {shape:?} has a negative dimension {d}")));
+    }
+    match batch as u64 {
+        0 => return Err(bad("the batch dimension is 0")),
+        n if n > max_examples as u64 => {
+            return Err(bad(format!(
+                "a request may hold at most {max_examples} examples, this one has {n}"
+            )));
+        }
+        _ => {}
+    }
+    let total = shape.iter().try_fold(1u64, |t, d| t.checked_mul(*d as u64));
+    total.and_then(|t| usize::try_from(t).ok()).ok_or_else(|| {
+        bad(format!(
+            "shape {shape:?} has more elements than can be addressed"
+        ))
+    })
+}
+
+/// Where an input's values are.
+enum Source<'a> {
+    /// JSON `data`.
+    Data(&'a Value),
+    /// This many bytes of the binary part.
+    Binary(usize),
+}
+
+fn source(input: &InputTensor) -> Result<Source<'_>, ServeError> {
+    let size = match parameter(&input.parameters, "binary_data_size") {
+        None => None,
+        Some(v) => Some(
+            v.as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| bad("`binary_data_size` must be a non-negative integer"))?,
+        ),
+    };
+    match (&input.data, size) {
+        (Some(_), Some(_)) => Err(bad("both `data` and `binary_data_size` are given")),
+        (None, None) => Err(bad("neither `data` nor `binary_data_size` is given")),
+        (None, Some(size)) => Ok(Source::Binary(size)),
+        (Some(data), None) => Ok(Source::Data(data)),
+    }
+}
+
+/// The first `size` bytes of the binary part, which is advanced past them.
+fn take<'b>(binary: &mut Option<&'b [u8]>, size: usize) -> Result<&'b [u8], ServeError> {
+    let Some(rest) = binary else {
+        return Err(bad(
+            "a binary input needs the Inference-Header-Content-Length header",
+        ));
+    };
+    if rest.len() < size {
         return Err(bad(format!(
-            "unknown input `{}`: the model's input is `{name}`",
-            truncate(&input.name)
+            "the body holds {} bytes of binary data, the input needs {size}",
+            rest.len()
         )));
     }
-    Ok(input)
+    let (mine, after) = rest.split_at(size);
+    *binary = Some(after);
+    Ok(mine)
 }
 
 /// `key` in an optional `parameters` object.
@@ -227,88 +376,93 @@ fn flag(params: &Option<Map<String, Value>>, key: &str, default: bool) -> Result
     }
 }
 
-/// The input's `count` values, from its `data` or from the binary part (`None`: the request
-/// has no binary part), which it must use up; all finite.
-fn input_values(
+/// A numeric input's `count` values, all finite.
+fn numbers(
     input: &InputTensor,
     dtype: DType,
     count: usize,
-    binary: Option<&[u8]>,
+    binary: &mut Option<&[u8]>,
 ) -> Result<Vec<f32>, ServeError> {
-    let size = match parameter(&input.parameters, "binary_data_size") {
-        None => None,
-        Some(v) => Some(
-            v.as_u64()
-                .ok_or_else(|| bad("`binary_data_size` must be a non-negative integer"))?,
-        ),
-    };
-    let (x, rest) = match (&input.data, size) {
-        (Some(_), Some(_)) => {
-            return Err(bad("input `input` has both `data` and `binary_data_size`"));
+    let x = match source(input)? {
+        Source::Data(data) => {
+            let leaf = |v: &Value| number_leaf(v, dtype);
+            json_values(input, data, count, &leaf)?
         }
-        (None, None) => {
-            return Err(bad(
-                "input `input` has neither `data` nor `binary_data_size`",
-            ));
+        Source::Binary(size) => {
+            let want = count.checked_mul(dtype.size());
+            if want != Some(size) {
+                return Err(bad(format!(
+                    "binary_data_size is {size} but shape {:?} of {} needs {count} values of {} bytes",
+                    input.shape,
+                    input.datatype,
+                    dtype.size()
+                )));
+            }
+            let bytes = take(binary, size)?;
+            let x = bytes.chunks_exact(dtype.size()).map(|b| dtype.decode(b));
+            x.collect()
         }
-        (None, Some(size)) => binary_values(input, dtype, count, size, binary)?,
-        (Some(data), None) => (
-            json_values(input, data, dtype, count)?,
-            binary.unwrap_or_default(),
-        ),
     };
-    if !rest.is_empty() {
-        return Err(bad(format!(
-            "{} bytes of binary data follow that no input claims",
-            rest.len()
-        )));
-    }
     match x.iter().find(|v| !v.is_finite()) {
-        Some(v) => Err(bad(format!("input values must be finite, found {v}"))),
+        Some(v) => Err(bad(format!("values must be finite, found {v}"))),
         None => Ok(x),
     }
 }
 
-/// `size` bytes of the binary part as `count` values; the rest of the binary part.
-fn binary_values<'b>(
+/// A `BYTES` input's `count` strings: JSON strings, or binary elements each a 4-byte
+/// little-endian length and that many bytes; all UTF-8.
+fn strings(
     input: &InputTensor,
-    dtype: DType,
     count: usize,
-    size: u64,
-    binary: Option<&'b [u8]>,
-) -> Result<(Vec<f32>, &'b [u8]), ServeError> {
-    let Some(binary) = binary else {
-        return Err(bad(
-            "a binary input needs the Inference-Header-Content-Length header",
-        ));
-    };
-    let want = count * dtype.size();
-    if size != want as u64 {
-        return Err(bad(format!(
-            "binary_data_size is {size} but shape {:?} of {} needs {want} bytes",
-            input.shape, input.datatype
-        )));
+    binary: &mut Option<&[u8]>,
+) -> Result<Vec<String>, ServeError> {
+    match source(input)? {
+        Source::Data(data) => json_values(input, data, count, &string_leaf),
+        Source::Binary(size) => binary_strings(take(binary, size)?, count),
     }
-    if binary.len() < want {
-        return Err(bad(format!(
-            "the body holds {} bytes of binary data, the input needs {want}",
-            binary.len()
-        )));
-    }
-    let (mine, rest) = binary.split_at(want);
-    let x = mine.chunks_exact(dtype.size()).map(|b| dtype.decode(b));
-    Ok((x.collect(), rest))
 }
 
-/// The `count` values of a JSON `data` (flat or nested).
-fn json_values(
+/// `count` binary `BYTES` elements filling `bytes` exactly.
+fn binary_strings(mut bytes: &[u8], count: usize) -> Result<Vec<String>, ServeError> {
+    let mut out = Vec::with_capacity(count.min(bytes.len() / 4));
+    while !bytes.is_empty() {
+        if out.len() == count {
+            return Err(bad(format!(
+                "binary_data_size holds more than the {count} elements of its shape"
+            )));
+        }
+        let Some((len, rest)) = bytes.split_first_chunk::<4>() else {
+            return Err(bad("binary data ends inside an element's 4-byte length"));
+        };
+        let len = u32::from_le_bytes(*len) as usize;
+        if rest.len() < len {
+            return Err(bad(format!(
+                "an element of {len} bytes runs past binary_data_size"
+            )));
+        }
+        let (text, rest) = rest.split_at(len);
+        let text = std::str::from_utf8(text).map_err(|_| bad("an element is not UTF-8 text"))?;
+        out.push(text.to_string());
+        bytes = rest;
+    }
+    if out.len() != count {
+        return Err(bad(format!(
+            "binary_data_size holds {} elements, its shape needs {count}",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// The `count` leaves of a JSON `data` (flat or nested), each read by `leaf`.
+fn json_values<T>(
     input: &InputTensor,
     data: &Value,
-    dtype: DType,
     count: usize,
-) -> Result<Vec<f32>, ServeError> {
-    let mut out = Vec::with_capacity(count);
-    flatten(data, dtype, count, &mut out)?;
+    leaf: &impl Fn(&Value) -> Result<T, ServeError>,
+) -> Result<Vec<T>, ServeError> {
+    let mut out = Vec::with_capacity(count.min(1 << 16));
+    flatten(data, count, leaf, &mut out)?;
     if out.len() != count {
         return Err(bad(format!(
             "`data` holds {} values, shape {:?} needs {count}",
@@ -345,65 +499,31 @@ fn output_kind(name: &str) -> Result<Output, ServeError> {
     })
 }
 
-/// Check a request shape against the signature's (`-1` is the batch) and return the batch size.
-fn check_shape(shape: &[i64], spec: &[i64], max_examples: usize) -> Result<usize, ServeError> {
-    addressable(shape, spec)?;
-    if shape[1..] != spec[1..] {
-        return Err(bad(format!(
-            "input shape {shape:?} does not match the model's {spec:?}"
-        )));
+/// Append the leaves of nested `data` to `out`, each read by `leaf`, stopping past `limit`.
+fn flatten<T>(
+    v: &Value,
+    limit: usize,
+    leaf: &impl Fn(&Value) -> Result<T, ServeError>,
+    out: &mut Vec<T>,
+) -> Result<(), ServeError> {
+    let Value::Array(items) = v else {
+        out.push(leaf(v)?);
+        return Ok(());
+    };
+    for item in items {
+        flatten(item, limit, leaf, out)?;
+        if out.len() > limit {
+            return Ok(());
+        }
     }
-    match shape[0] as u64 {
-        0 => Err(bad("the batch dimension is 0")),
-        n if n > max_examples as u64 => Err(bad(format!(
-            "a request may hold at most {max_examples} examples, this one has {n}"
-        ))),
-        n => Ok(n as usize),
-    }
+    Ok(())
 }
 
-/// A shape of the model's rank, no dimension negative, its element count within 64 bits.
-fn addressable(shape: &[i64], spec: &[i64]) -> Result<(), ServeError> {
-    if shape.len() != spec.len() {
-        return Err(bad(format!(
-            "input shape {shape:?} has rank {}, the model expects {spec:?}",
-            shape.len()
-        )));
-    }
-    if let Some(d) = shape.iter().find(|d| **d < 0) {
-        return Err(bad(format!(
-            "input shape {shape:?} has a negative dimension {d}"
-        )));
-    }
-    let total = shape.iter().try_fold(1u64, |t, d| t.checked_mul(*d as u64));
-    match total {
-        Some(_) => Ok(()),
-        None => Err(bad(format!(
-            "input shape {shape:?} has more elements than can be addressed"
-        ))),
-    }
-}
-
-/// Append the leaves of nested `data` to `out`, stopping past `limit`.
-fn flatten(v: &Value, dtype: DType, limit: usize, out: &mut Vec<f32>) -> Result<(), ServeError> {
+/// A leaf of a numeric input's `data`: a boolean for `BOOL`, a number otherwise.
+fn number_leaf(v: &Value, dtype: DType) -> Result<f32, ServeError> {
     match v {
-        Value::Array(items) => {
-            for item in items {
-                flatten(item, dtype, limit, out)?;
-                if out.len() > limit {
-                    return Ok(());
-                }
-            }
-            Ok(())
-        }
-        Value::Bool(b) if dtype == DType::Bool => {
-            out.push(f32::from(u8::from(*b)));
-            Ok(())
-        }
-        Value::Number(num) if dtype != DType::Bool => {
-            out.push(number(num, dtype)?);
-            Ok(())
-        }
+        Value::Bool(b) if dtype == DType::Bool => Ok(f32::from(u8::from(*b))),
+        Value::Number(num) if dtype != DType::Bool => number(num, dtype),
         other => {
             let expected = if dtype == DType::Bool {
                 "booleans"
@@ -415,6 +535,17 @@ fn flatten(v: &Value, dtype: DType, limit: usize, out: &mut Vec<f32>) -> Result<
                 kind(other)
             )))
         }
+    }
+}
+
+/// A leaf of a `BYTES` input's `data`: a string.
+fn string_leaf(v: &Value) -> Result<String, ServeError> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        other => Err(bad(format!(
+            "`data` holds {}, expected strings (datatype BYTES)",
+            kind(other)
+        ))),
     }
 }
 
@@ -542,6 +673,7 @@ impl Answer<'_> {
 #[allow(clippy::unwrap_used)] // test code: panics are failures
 mod tests {
     use super::*;
+    use anneal_pack::Signature;
 
     #[test]
     fn depth_ignores_brackets_in_strings() {

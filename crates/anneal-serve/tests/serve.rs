@@ -1,10 +1,13 @@
 //! The server through its router (no sockets) and on a real socket: every endpoint, JSON and
 //! binary tensors, a table of malformed requests (all 4xx), backpressure, timeouts and graceful
-//! shutdown; slow and idle clients in [`slow_clients`], the request parser fuzzed in [`fuzz`].
+//! shutdown; slow and idle clients in [`slow_clients`], the request parser fuzzed in [`fuzz`],
+//! audio and table packages' raw inputs in [`kinds`].
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // test code: panics are failures
 
 #[path = "serve/fuzz.rs"]
 mod fuzz;
+#[path = "serve/kinds.rs"]
+mod kinds;
 #[path = "serve/slow_clients.rs"]
 mod slow_clients;
 

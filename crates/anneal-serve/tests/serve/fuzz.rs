@@ -56,9 +56,14 @@ fn signature() -> anneal_pack::Signature {
     }
 }
 
+/// The front end of an image package with [`signature`].
+fn front() -> anneal_serve::frontend::Frontend {
+    anneal_serve::frontend::Frontend::Tensor(signature().inputs[0].clone())
+}
+
 /// The property: `Ok`, or an error the client caused.
 fn parses_or_4xx(body: &[u8], header_len: Option<usize>) -> Result<(), TestCaseError> {
-    if let Err(e) = protocol::parse(body, header_len, &signature(), LIMITS) {
+    if let Err(e) = protocol::parse(body, header_len, &front(), LIMITS) {
         let status = e.status();
         prop_assert!(status.is_client_error(), "{status} for {e:?}");
     }
@@ -331,7 +336,7 @@ proptest! {
     fn fuzz_mutated_requests(mut valid in valid(),
                              mutations in prop::collection::vec(mutation(), 0..5)) {
         let original = mutate_bytes(&valid, &[]);
-        let parsed = protocol::parse(&original.0, original.1, &signature(), LIMITS);
+        let parsed = protocol::parse(&original.0, original.1, &front(), LIMITS);
         prop_assert!(parsed.is_ok(), "the unmutated request was refused: {parsed:?}");
         for m in &mutations {
             mutate_head(&mut valid, m);
