@@ -73,7 +73,8 @@ def cnn(Xtr, ytr, Xte, epochs=15, batch=32, lr=2e-3, shift=4, seed=42):
         nn.Flatten(), nn.Linear(32 * 10 * 15, 64), nn.ReLU(), nn.Linear(64, 10))
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     steps = math.ceil(len(ytr) / batch)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.5 * (1 + math.cos(math.pi * k / (steps * epochs))))
+    cosine = lambda k: 0.5 * (1 + math.cos(math.pi * k / (steps * epochs)))  # noqa
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine)
     for _ in range(epochs):
         perm = torch.randperm(len(ytr))
         for s in range(steps):
@@ -97,7 +98,8 @@ def adult():
     def read(name):
         lines = (DATA / "adult" / name).read_text().strip().splitlines()
         rows = [line.split(", ") for line in lines[1:]]
-        return [r[:-1] for r in rows], np.array([r[-1].rstrip(".") == ">50K" for r in rows], dtype=int)
+        labels = np.array([r[-1].rstrip(".") == ">50K" for r in rows], dtype=int)
+        return [r[:-1] for r in rows], labels
 
     (tr, ytr), (te, yte) = read("adult.data"), read("adult.test")
     numeric = [0, 2, 4, 10, 11, 12]  # age, fnlwgt, education-num, capital-gain, capital-loss, hours
@@ -126,10 +128,12 @@ def anneal_build(anneal, example):
         shutil.copytree(src, dst)
         extra = [str(DATA / "fsdd")] if example == "spoken-digits" else []
         try:
-            subprocess.run([str(dst / "import.sh"), anneal, *extra], check=True, capture_output=True, text=True)
-            out = subprocess.run([anneal, "build", "--json", "-C", str(dst)], check=True, capture_output=True, text=True)
+            quiet = dict(check=True, capture_output=True, text=True)
+            subprocess.run([dst / "import.sh", anneal, *extra], **quiet)
+            out = subprocess.run([anneal, "build", "--json", "-C", dst], **quiet)
         except subprocess.CalledProcessError as e:
-            print(f"{example}: {' '.join(map(str, e.cmd[:3]))} failed: {(e.stderr or e.stdout).strip()[-300:]}")
+            msg = ((e.stderr or e.stdout).strip() or "?").splitlines()[0]
+            print(f"{example}: {Path(e.cmd[0]).name} {e.cmd[1]} failed: {msg}")
             return None
         built = json.loads(out.stdout.strip().splitlines()[-1])
         return built["accuracy"], built["seconds"]
@@ -139,6 +143,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--anneal", help="an anneal binary: also build the examples with it")
     args = ap.parse_args()
+    anneal = args.anneal and str(Path(args.anneal).resolve())
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
@@ -146,34 +151,35 @@ def main():
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    rows = []
-
     def row(program, method, result):
-        rows.append((program, method, *result))
-        print(f"{program:<14}{method:<34}{result[0]:>9.4f}{result[1]:>9.1f}", flush=True)
+        if result:
+            print(f"{program:<14}{method:<38}{result[0]:>9.4f}{result[1]:>9.1f}", flush=True)
 
-    print(f"{'program':<14}{'method':<34}{'accuracy':>9}{'seconds':>9}")
+    def fit(model, Xtr, ytr, Xte, yte):
+        return timed(lambda: model.fit(Xtr, ytr).predict(Xte), yte)
+
+    print(f"{'program':<14}{'method':<38}{'accuracy':>9}{'seconds':>9}")
     X, y, test = fsdd()
-    M = mfcc_stats(X)
-    tr, te = ~test, test
-    row("spoken-digits", "small CNN (PyTorch, log-mel)", timed(lambda: cnn(X[tr], y[tr], X[te]), y[te]))
+    M, tr, te = mfcc_stats(X), ~test, test
+    small_cnn = timed(lambda: cnn(X[tr], y[tr], X[te]), y[te])
+    row("spoken-digits", "small CNN (PyTorch, log-mel)", small_cnn)
     svm = make_pipeline(StandardScaler(), SVC(C=10))
-    row("spoken-digits", "SVM RBF (MFCC mean+std)", timed(lambda: svm.fit(M[tr], y[tr]).predict(M[te]), y[te]))
+    row("spoken-digits", "SVM RBF (MFCC mean+std)", fit(svm, M[tr], y[tr], M[te], y[te]))
     lr = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    row("spoken-digits", "logistic regression (MFCC mean+std)", timed(lambda: lr.fit(M[tr], y[tr]).predict(M[te]), y[te]))
-    if args.anneal and (r := anneal_build(str(Path(args.anneal).resolve()), "spoken-digits")):
-        row("spoken-digits", "anneal build", r)
+    row("spoken-digits", "logistic regression (MFCC mean+std)", fit(lr, M[tr], y[tr], M[te], y[te]))
+    if anneal:
+        row("spoken-digits", "anneal build", anneal_build(anneal, "spoken-digits"))
 
     Xtr, ytr, Xte, yte = adult()
     majority = int(np.bincount(ytr).argmax())
     row("income", "majority class", timed(lambda: np.full(len(yte), majority), yte))
-    row("income", "logistic regression", timed(lambda: LogisticRegression(max_iter=2000).fit(Xtr, ytr).predict(Xte), yte))
+    row("income", "logistic regression", fit(LogisticRegression(max_iter=2000), Xtr, ytr, Xte, yte))
     mlp = MLPClassifier((64, 64), early_stopping=True, random_state=42)
-    row("income", "MLP 2x64 (sklearn, early stopping)", timed(lambda: mlp.fit(Xtr, ytr).predict(Xte), yte))
+    row("income", "MLP 2x64 (sklearn, early stopping)", fit(mlp, Xtr, ytr, Xte, yte))
     gbt = HistGradientBoostingClassifier(random_state=42)
-    row("income", "gradient-boosted trees (sklearn)", timed(lambda: gbt.fit(Xtr, ytr).predict(Xte), yte))
-    if args.anneal and (r := anneal_build(str(Path(args.anneal).resolve()), "income")):
-        row("income", "anneal build", r)
+    row("income", "gradient-boosted trees (sklearn)", fit(gbt, Xtr, ytr, Xte, yte))
+    if anneal:
+        row("income", "anneal build", anneal_build(anneal, "income"))
 
 
 if __name__ == "__main__":
