@@ -35,6 +35,7 @@ classes = 10
 
 [data.audio]
 mels = 32
+range = 8.0
 
 [model]
 layers = ["flatten", "dense 32", "relu", "dense 10"]

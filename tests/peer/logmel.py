@@ -48,7 +48,10 @@ def log_mel(x, p):
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)
     idx = np.arange(n)[None, :] + hop * np.arange(frames)[:, None]
     power = np.abs(np.fft.rfft(x[idx] * window, axis=1)) ** 2
-    return np.log(filterbank(p) @ power.T + p["floor"])
+    features = np.log(filterbank(p) @ power.T + p["floor"])
+    if p.get("range") is not None:  # per utterance: relative to its maximum, clamped below
+        features = np.maximum(features - features.max(), -p["range"])
+    return features
 
 
 if __name__ == "__main__":

@@ -67,6 +67,9 @@ impl LogMelPlan {
                 out[band * frames + t] = (energy + p.floor).ln() as f32;
             }
         }
+        if let Some(range) = p.range {
+            relative_to_max(&mut out, range);
+        }
         out
     }
 
@@ -134,4 +137,12 @@ fn triangle(bins: &[f64], left: f64, centre: f64, right: f64) -> (usize, Vec<f64
         .rposition(|&w| w > 0.0)
         .map_or(start, |i| i + 1);
     (start, weights[start..end].to_vec())
+}
+
+/// Each value relative to the largest, clamped `range` below it.
+fn relative_to_max(features: &mut [f32], range: f32) {
+    let max = features.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    for v in features {
+        *v = (*v - max).max(-range);
+    }
 }

@@ -14,6 +14,8 @@ use anneal_spec::table::{Categorical, Numeric};
 
 const CHIRP: &[u8] = include_bytes!("golden/chirp.wav");
 const CHIRP_NUMPY: &str = include_str!("golden/chirp.logmel.json");
+/// `logmel.py chirp.wav` with `{"range": 8.0}`.
+const CHIRP_RANGE8_NUMPY: &str = include_str!("golden/chirp.logmel-range8.json");
 
 /// A WAV of `n` samples of 16-bit PCM.
 fn wav(channels: u16, rate: u32, n: usize) -> Vec<u8> {
@@ -34,8 +36,26 @@ fn wav(channels: u16, rate: u32, n: usize) -> Vec<u8> {
 
 #[test]
 fn log_mel_features_match_numpy_within_1e_4() {
-    let numpy: Vec<Vec<f64>> = serde_json::from_str(CHIRP_NUMPY).unwrap();
-    let params = LogMel::default();
+    worst_difference_from_numpy(CHIRP_NUMPY, LogMel::default());
+}
+
+#[test]
+fn per_utterance_range_matches_numpy_and_tops_out_at_zero() {
+    let params = LogMel {
+        range: Some(8.0),
+        ..LogMel::default()
+    };
+    worst_difference_from_numpy(CHIRP_RANGE8_NUMPY, params.clone());
+    let x = decode_wav(CHIRP, params.rate).unwrap();
+    let ours = LogMelPlan::new(&params).features(&x);
+    let max = ours.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    assert_eq!(max, 0.0);
+    assert!(ours.iter().all(|&v| v >= -8.0) && ours.contains(&-8.0));
+}
+
+/// The features of the chirp under `params` against numpy's `golden` (within 1e-4).
+fn worst_difference_from_numpy(golden: &str, params: LogMel) {
+    let numpy: Vec<Vec<f64>> = serde_json::from_str(golden).unwrap();
     let x = decode_wav(CHIRP, params.rate).unwrap();
     assert_eq!(x.len(), 6000);
     let ours = LogMelPlan::new(&params).features(&x);

@@ -28,6 +28,11 @@ pub struct LogMel {
     pub fmax: f32,
     /// Added to each band's energy before the natural log.
     pub floor: f64,
+    /// Per utterance: each spectrogram taken relative to its own largest value and clamped
+    /// this far below it (in natural-log units; 8 is about 35 dB), so loudness and background
+    /// level do not tell speakers apart. `None`: the log energies as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<f32>,
 }
 
 impl Default for LogMel {
@@ -42,6 +47,7 @@ impl Default for LogMel {
             fmin: 0.0,
             fmax: 4000.0,
             floor: 1e-6,
+            range: None,
         }
     }
 }
@@ -60,7 +66,7 @@ impl LogMel {
     /// The first parameter that cannot work, as (field, what is wrong).
     pub fn check(&self) -> Result<(), (&'static str, String)> {
         let nyquist = self.rate as f32 / 2.0;
-        let rules: [(&'static str, bool, String); 7] = [
+        let rules: [(&'static str, bool, String); 8] = [
             (
                 "rate",
                 (1..=384_000).contains(&self.rate),
@@ -90,6 +96,11 @@ impl LogMel {
             (
                 "floor",
                 self.floor > 0.0 && self.floor.is_finite(),
+                "must be a positive number".into(),
+            ),
+            (
+                "range",
+                self.range.is_none_or(|r| r > 0.0 && r.is_finite()),
                 "must be a positive number".into(),
             ),
         ];

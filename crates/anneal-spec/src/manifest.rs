@@ -90,6 +90,8 @@ pub struct AudioTable {
     pub fmax: Option<f32>,
     /// Added before the log.
     pub floor: Option<f64>,
+    /// Per-utterance range below the spectrogram's maximum (natural-log units).
+    pub range: Option<f32>,
 }
 
 /// `[data.table]`: columns by name, or with their fitted statistics or values given.

@@ -167,12 +167,12 @@ at_least = 0.9
 
     #[test]
     fn an_audio_program_survives_the_round_trip() {
-        let audio = "[program]\nname = \"a\"\nversion = \"0.1.0\"\n[data]\ninput = \"audio\"\nclasses = 3\n[data.audio]\nrate = 16000\nmels = 20\n[model]\nlayers = [\"flatten\", \"dense 3\"]\n";
+        let audio = "[program]\nname = \"a\"\nversion = \"0.1.0\"\n[data]\ninput = \"audio\"\nclasses = 3\n[data.audio]\nrate = 16000\nmels = 20\nrange = 6.5\n[model]\nlayers = [\"flatten\", \"dense 3\"]\n";
         let p = Program::parse("anneal.toml", audio).unwrap();
         let log_mel = p.input.audio.clone().unwrap();
         assert_eq!(
-            (log_mel.rate, log_mel.fmax, log_mel.mels),
-            (16000, 8000.0, 20)
+            (log_mel.rate, log_mel.fmax, log_mel.mels, log_mel.range),
+            (16000, 8000.0, 20, Some(6.5))
         );
         assert_eq!(p.input.shape.dims(), vec![1, 20, 61]);
         let text = p.to_manifest().unwrap();

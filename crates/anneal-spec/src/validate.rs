@@ -509,5 +509,6 @@ fn log_mel(t: &AudioTable) -> LogMel {
         fmin: t.fmin.unwrap_or(d.fmin),
         fmax: t.fmax.unwrap_or(t.rate.map_or(d.fmax, |r| r as f32 / 2.0)),
         floor: t.floor.unwrap_or(d.floor),
+        range: t.range,
     }
 }

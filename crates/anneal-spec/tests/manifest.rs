@@ -543,3 +543,38 @@ fn table_manifest_errors_name_the_column_or_field() {
         e.message
     );
 }
+
+#[test]
+fn audio_front_end_errors_name_the_field() {
+    let audio = |body: &str| {
+        let text = format!(
+            "[program]\nname = \"a\"\nversion = \"0.1.0\"\n[data]\ninput = \"audio\"\nclasses = 3\n[data.audio]\n{body}\n[model]\nlayers = [\"flatten\", \"dense 3\"]\n"
+        );
+        Program::parse("anneal.toml", &text)
+    };
+    assert_eq!(
+        audio("range = 8.0").unwrap().input.audio.unwrap().range,
+        Some(8.0)
+    );
+    for (body, message) in [
+        (
+            "range = 0.0",
+            "[data.audio] `range` must be a positive number",
+        ),
+        (
+            "range = -3.0",
+            "[data.audio] `range` must be a positive number",
+        ),
+        (
+            "floor = 0.0",
+            "[data.audio] `floor` must be a positive number",
+        ),
+        (
+            "mels = 200",
+            "[data.audio] `mels` must be 1 to n-fft / 2 (128)",
+        ),
+    ] {
+        let e = audio(body).unwrap_err();
+        assert_eq!(e.message, message, "{body}");
+    }
+}
