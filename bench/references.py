@@ -125,8 +125,8 @@ def anneal_build(anneal, example):
         return None
     with tempfile.TemporaryDirectory() as tmp:
         dst = Path(tmp) / example
-        shutil.copytree(src, dst)
-        extra = [str(DATA / "fsdd")] if example == "spoken-digits" else []
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".anneal", "target", "anneal.lock"))
+        extra = [str(DATA / ("fsdd" if example == "spoken-digits" else "adult"))]
         try:
             quiet = dict(check=True, capture_output=True, text=True)
             subprocess.run([dst / "import.sh", anneal, *extra], **quiet)

@@ -9,8 +9,9 @@
 //! - [`server`]: [`serve`] runs it on a listener, with header, idle and body timeouts, a
 //!   connection cap that keeps room for health checks, and a deadline on graceful shutdown.
 //! - [`body`]: reading request bodies under size, time and memory limits.
-//! - [`protocol`]: parsing and validating requests, encoding responses (JSON and binary); the
-//!   one list of served outputs ([`protocol::Output::ALL`]); `dtype`: the tensor datatypes.
+//! - [`protocol`]: parsing and validating requests; the one list of served outputs
+//!   ([`protocol::Output::ALL`]); `response`: encoding the outputs (JSON and binary); `dtype`:
+//!   the tensor datatypes.
 //! - [`frontend`]: per package, the request's inputs to the model's input: the normalised
 //!   tensor (images), a waveform through the log-mel front end (audio), one input per column
 //!   (tables); the one list of served inputs ([`frontend::Frontend::inputs`]).
@@ -34,6 +35,7 @@ pub mod error;
 pub mod frontend;
 pub mod metrics;
 pub mod protocol;
+mod response;
 pub mod server;
 
 use std::collections::BTreeMap;
@@ -531,7 +533,7 @@ async fn run_infer(
     let probs = predict(&state, &model, &served, &parsed).await?;
     let encoded = protocol::respond(&model, &version, &parsed, &probs, &sig.classes);
     state.metrics.latency.observe(start.elapsed().as_secs_f64());
-    Ok(encoded_response(encoded))
+    Ok(encoded.into_response())
 }
 
 /// The `Inference-Header-Content-Length` header, if any.
@@ -572,27 +574,6 @@ async fn predict(
         }
         Ok(Ok(Ok(p))) => Ok(p),
     }
-}
-
-fn encoded_response(encoded: protocol::Encoded) -> Response {
-    let mut resp = Response::new(Body::from(encoded.body));
-    let h = resp.headers_mut();
-    match encoded.header_len {
-        Some(n) => {
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            );
-            h.insert("inference-header-content-length", HeaderValue::from(n));
-        }
-        None => {
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-        }
-    }
-    resp
 }
 
 /// Load the packages at `paths` into a shared state (see [`State::load`]).
