@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | image | `input`, FP32 `[-1, ...input shape]` | as sent: the client normalises |
 //! | audio | `waveform`, FP32 `[-1, samples]`, in [-1, 1) | log-mel features per example (`anneal_frontend::LogMelPlan`), then the package's normalisation |
-//! | table | one per column, named by it, `[-1]` or `[-1, 1]`: numeric columns any numeric datatype, categorical ones `BYTES` | the table encoding (`anneal_frontend::TablePlan`): standardised, one-hot |
+//! | table | one per column, named by it, `[-1]` or `[-1, 1]`: numeric columns any numeric datatype (or `BYTES` text, where `""` is a missing value), categorical ones `BYTES` | the table encoding (`anneal_frontend::TablePlan`): standardised, one-hot |
 //!
 //! Any numeric datatype feeds a numeric input. The served inputs ([`Frontend::inputs`]) are
 //! what model metadata lists; the package's signature keeps describing the model's own
@@ -284,13 +284,7 @@ fn rows(tensors: Vec<Tensor>, plan: &TablePlan) -> Result<(usize, Vec<f32>), Ser
     let (columns, n) = columns(tensors, plan)?;
     let table = plan.table();
     let numeric = (table.numeric.iter())
-        .map(|c| match &columns[&c.name] {
-            Column::Numbers(x) => Ok(x.as_slice()),
-            Column::Strings(_) => Err(bad(format!(
-                "input `{}` is a numeric column: send FP32 (or another numeric datatype), not BYTES",
-                c.name
-            ))),
-        })
+        .map(|c| numeric_column(&c.name, &columns[&c.name]))
         .collect::<Result<Vec<_>, _>>()?;
     for c in &table.categorical {
         if let Column::Numbers(_) = &columns[&c.name] {
@@ -302,7 +296,7 @@ fn rows(tensors: Vec<Tensor>, plan: &TablePlan) -> Result<(usize, Vec<f32>), Ser
     }
     let mut x = Vec::with_capacity(n * plan.width());
     for row in 0..n {
-        let numbers: Vec<Option<f32>> = numeric.iter().map(|col| Some(col[row])).collect();
+        let numbers: Vec<Option<f32>> = numeric.iter().map(|col| col[row]).collect();
         let category = |name: &str| match columns.get(name) {
             Some(Column::Strings(s)) => Some(s[row].as_str()).filter(|v| !v.is_empty()),
             _ => None,
@@ -310,4 +304,23 @@ fn rows(tensors: Vec<Tensor>, plan: &TablePlan) -> Result<(usize, Vec<f32>), Ser
         plan.encode(&numbers, category, &mut x);
     }
     Ok((n, x))
+}
+
+/// A numeric column's values: numbers as sent, or text (`BYTES`) parsed, an empty string
+/// meaning missing (encoded as the training mean, as `anneal predict` does).
+fn numeric_column(name: &str, column: &Column) -> Result<Vec<Option<f32>>, ServeError> {
+    let parse = |(row, v): (usize, &String)| match v.trim() {
+        "" => Ok(None),
+        text => match text.parse::<f32>() {
+            Ok(x) if x.is_finite() => Ok(Some(x)),
+            _ => Err(bad(format!(
+                "input `{name}` is a numeric column: row {row} holds `{}`, not a number",
+                truncate(text)
+            ))),
+        },
+    };
+    match column {
+        Column::Numbers(x) => Ok(x.iter().map(|&v| Some(v)).collect()),
+        Column::Strings(s) => s.iter().enumerate().map(parse).collect(),
+    }
 }

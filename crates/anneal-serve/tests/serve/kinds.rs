@@ -307,6 +307,33 @@ async fn table_requests_in_binary_bytes_give_the_same_answer() {
 }
 
 #[tokio::test]
+async fn a_numeric_column_sent_as_text_may_leave_a_value_missing() {
+    let (_d, s) = audio_and_table();
+    let plan = TablePlan::new(&fitted()).unwrap();
+    let mut x = Vec::new();
+    for (i, row) in ROWS.iter().enumerate() {
+        let age = if i == 1 { "" } else { row[0] };
+        let get = |name: &str| match name {
+            "age" => Some(age),
+            _ => COLUMNS.iter().position(|c| *c == name).map(|c| row[c]),
+        };
+        plan.encode_record(get, &mut x).unwrap();
+    }
+    let model = Model::new(&table_program(), &weights("layers.0", 9, 2)).unwrap();
+    let want = model.predict(&x).unwrap();
+    let mut inputs = json_columns();
+    inputs[0] = json!({"name": "age", "shape": [3], "datatype": "BYTES", "data": ["25", "", "38"]});
+    let r = post(&s, ROWS_INFER, json!({"inputs": inputs}).to_string(), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.json());
+    let got = probabilities(&r.json());
+    assert_close(&got, &want);
+    assert!(
+        (got[2] - table_reference()[2]).abs() > 1e-6,
+        "a missing age is not 61.5"
+    );
+}
+
+#[tokio::test]
 async fn table_requests_that_do_not_fit_are_400s_naming_the_column() {
     let (_d, s) = audio_and_table();
     let without = |name: &str| {
@@ -344,11 +371,11 @@ async fn table_requests_that_do_not_fit_are_400s_naming_the_column() {
             "`sex`",
         ),
         (
-            "strings for a numeric column",
+            "text that is not a number in a numeric column",
             with(
-                json!({"name": "age", "shape": [3], "datatype": "BYTES", "data": ["1", "2", "3"]}),
+                json!({"name": "age", "shape": [3], "datatype": "BYTES", "data": ["1", "two", "3"]}),
             ),
-            "`age`",
+            "`age` is a numeric column: row 1 holds `two`",
         ),
         (
             "a column of two per row",
