@@ -3,11 +3,10 @@
 //! pixel values; for audio programs WAV files through the package's log-mel front end; for
 //! table programs the rows of CSV and JSONL files ([`crate::rows`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anneal_frontend::{LogMelPlan, decode_wav};
+use anneal_frontend::{LogMelPlan, TablePlan, decode_wav};
 use anneal_pack::{ImageSpec, Package};
-use anneal_spec::LogMel;
 
 use crate::error::CliError;
 
@@ -20,24 +19,57 @@ pub struct Input {
     pub features: Vec<f32>,
 }
 
-/// Read `path` as one or more inputs of `package`.
-pub fn read(path: &Path, package: &Package) -> Result<Vec<Input>, CliError> {
-    let input = &package.program.input;
-    match (&input.audio, &input.table) {
-        (Some(audio), _) => Ok(vec![read_wav(path, audio)?]),
-        (_, Some(table)) => crate::rows::read(path, table),
-        _ => read_images(path, &package.signature.image),
+/// Read every file of `paths` as inputs of `package`, in order (the front end planned once).
+pub fn read_all(paths: &[PathBuf], package: &Package) -> Result<Vec<Input>, CliError> {
+    let reader = Reader::new(package)?;
+    let mut out = Vec::new();
+    for path in paths {
+        out.extend(reader.read(path)?);
+    }
+    Ok(out)
+}
+
+/// How a package reads its input files.
+enum Reader<'p> {
+    /// WAV files at this rate, through the log-mel front end.
+    Audio(u32, Box<LogMelPlan>),
+    /// CSV or JSONL rows, through the fitted table.
+    Table(Box<TablePlan>),
+    /// PNG, JPEG or IDX images of this layout.
+    Images(&'p ImageSpec),
+}
+
+impl<'p> Reader<'p> {
+    fn new(package: &'p Package) -> Result<Reader<'p>, CliError> {
+        let input = &package.program.input;
+        Ok(match (&input.audio, &input.table) {
+            (Some(audio), _) => Reader::Audio(audio.rate, Box::new(LogMelPlan::new(audio))),
+            (_, Some(table)) => {
+                let plan = TablePlan::new(table).map_err(|e| CliError::new(e.to_string()))?;
+                Reader::Table(Box::new(plan))
+            }
+            _ => Reader::Images(&package.signature.image),
+        })
+    }
+
+    /// `path` as one or more inputs.
+    fn read(&self, path: &Path) -> Result<Vec<Input>, CliError> {
+        match self {
+            Reader::Audio(rate, plan) => Ok(vec![read_wav(path, *rate, plan)?]),
+            Reader::Table(plan) => crate::rows::read(path, plan),
+            Reader::Images(spec) => read_images(path, spec),
+        }
     }
 }
 
-/// A WAV file through the front end `audio`.
-fn read_wav(path: &Path, audio: &LogMel) -> Result<Input, CliError> {
+/// A WAV file at `rate` through the front end `plan`.
+fn read_wav(path: &Path, rate: u32, plan: &LogMelPlan) -> Result<Input, CliError> {
     let bytes = read_regular(path)?;
-    let samples = decode_wav(&bytes, audio.rate)
-        .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+    let samples =
+        decode_wav(&bytes, rate).map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
     Ok(Input {
         name: path.display().to_string(),
-        features: LogMelPlan::new(audio).features(&samples),
+        features: plan.features(&samples),
     })
 }
 

@@ -12,16 +12,15 @@ use anneal_spec::Table;
 use crate::error::CliError;
 use crate::inputs::Input;
 
-/// Every row of the CSV or JSONL file at `path`, named `FILE:LINE`.
-pub fn read(path: &Path, table: &Table) -> Result<Vec<Input>, CliError> {
-    let plan = TablePlan::new(table).map_err(|e| CliError::new(e.to_string()))?;
+/// Every row of the CSV or JSONL file at `path` through `plan`, named `FILE:LINE`.
+pub fn read(path: &Path, plan: &TablePlan) -> Result<Vec<Input>, CliError> {
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
     match ext.as_str() {
-        "csv" => read_csv(path, &plan),
-        "jsonl" | "json" | "ndjson" => read_jsonl(path, &plan),
+        "csv" => read_csv(path, plan),
+        "jsonl" | "json" | "ndjson" => read_jsonl(path, plan),
         _ => Err(CliError::new(format!(
             "{}: a table program predicts on .csv (with a header line) or .jsonl files",
             path.display()

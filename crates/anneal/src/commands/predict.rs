@@ -24,10 +24,7 @@ struct Predictions(Vec<Prediction>);
 pub fn run(package: &Path, inputs: &[PathBuf], json: bool) -> Result<u8, CliError> {
     let pkg = Package::read(package)?;
     let model = Model::new(&pkg.program, &pkg.weights)?;
-    let mut items = Vec::new();
-    for path in inputs {
-        items.extend(anneal::inputs::read(path, &pkg)?);
-    }
+    let items = anneal::inputs::read_all(inputs, &pkg)?;
     let features: Vec<f32> = items
         .iter()
         .flat_map(|i| i.features.iter().copied())
