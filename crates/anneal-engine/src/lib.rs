@@ -56,6 +56,7 @@ use anneal_spec::{Layer, Program, Shape};
 
 pub use anneal_spec::Normalization;
 pub use preprocess::preprocess;
+pub use rng::SplitMix64;
 pub use train::{EpochStats, NoObserver, Observer, Trained, train, train_with};
 
 /// The engine's name and version, recorded in every package's lineage and in the build key.

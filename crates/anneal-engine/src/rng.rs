@@ -1,14 +1,17 @@
 //! A small, portable, seeded generator (SplitMix64) for shuffling and augmentation, so a seed
 //! means the same order on every machine and every version of every dependency.
 
+/// SplitMix64: 64 bits of state, one addition and two multiply-xorshifts per draw.
 #[derive(Debug, Clone)]
-pub(crate) struct SplitMix64(u64);
+pub struct SplitMix64(u64);
 
 impl SplitMix64 {
+    /// A generator from `seed`.
     pub fn new(seed: u64) -> Self {
         Self(seed)
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;

@@ -78,6 +78,10 @@ enum Command {
     /// Accuracy, per-class precision, recall and F1, and the confusion matrix on a labelled
     /// source or a split of the program's dataset; per value of a metadata field with --by.
     Eval(commands::eval::EvalArgs),
+    /// The last build's test predictions per group of a metadata field (sex, race, speaker):
+    /// accuracy, selection rate, true and false positive rates with bootstrap intervals, and
+    /// the demographic parity and equalized-odds gaps.
+    Audit(commands::audit::AuditArgs),
     /// The mislabel and active-learning queues of the last build.
     Queue {
         #[command(subcommand)]
@@ -282,6 +286,7 @@ fn run(command: Command) -> Result<u8, CliError> {
             json,
         } => commands::predict::run(&package, &inputs, json),
         Command::Eval(args) => commands::eval::run(&args),
+        Command::Audit(args) => commands::audit::run(&args),
         Command::Test { dir, junit, json } => commands::test::run(&dir.dir, junit.as_deref(), json),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Studio(args) => commands::studio::run(&args),

@@ -1,5 +1,6 @@
 //! One module per verb; each `run` returns the process exit code.
 
+pub mod audit;
 pub mod build;
 pub mod check;
 pub mod data;

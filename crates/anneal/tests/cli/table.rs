@@ -199,3 +199,54 @@ fn a_table_program_whose_columns_do_not_match_its_rows_is_refused_before_trainin
     );
     assert!(!tmp.path().join("prog/target/income-0.1.0.anneal").exists());
 }
+
+#[test]
+fn audit_reports_groups_with_intervals_and_the_fairness_gaps() {
+    let Some(adult) = shared_dataset("adult") else {
+        return;
+    };
+    let tmp = income_program(&adult);
+    let o = anneal(tmp.path(), &["audit", "-C", "prog"]);
+    assert!(stderr(&o).contains("no build report"), "{}", stderr(&o));
+    ok(tmp.path(), &["build", "-C", "prog"]);
+    let audit = json_of(&ok(
+        tmp.path(),
+        &["audit", "-C", "prog", "--by", "sex", "--json"],
+    ));
+    let sex = &audit["fields"][0];
+    assert_eq!(sex["field"], "sex");
+    assert_eq!(sex["positive"], ">50K");
+    let groups: Vec<&str> = sex["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(groups, ["Female", "Male"]);
+    let dpd = &sex["demographic_parity_difference"];
+    let (v, lo, hi) = (
+        dpd["value"].as_f64().unwrap(),
+        dpd["low"].as_f64().unwrap(),
+        dpd["high"].as_f64().unwrap(),
+    );
+    assert!(lo < v && v < hi && v > 0.0, "{dpd}");
+    // Every field with 2 to 64 values when none is named; the text form prints the gaps.
+    let text = ok(tmp.path(), &["audit", "-C", "prog", "--resamples", "100"]);
+    for field in ["race", "sex", "workclass"] {
+        assert!(text.contains(&format!("\n{field} (")), "{field}: {text}");
+    }
+    assert!(text.contains("demographic parity difference"), "{text}");
+    let e = stderr(&anneal(
+        tmp.path(),
+        &["audit", "-C", "prog", "--by", "gender"],
+    ));
+    assert!(e.contains("has the metadata field `gender`"), "{e}");
+    let e = stderr(&anneal(
+        tmp.path(),
+        &["audit", "-C", "prog", "--positive", "rich"],
+    ));
+    assert!(
+        e.contains("--positive `rich` is not one of the program's classes (<=50K, >50K)"),
+        "{e}"
+    );
+}

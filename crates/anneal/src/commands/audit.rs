@@ -1,0 +1,176 @@
+use std::fmt;
+use std::path::PathBuf;
+
+use anneal::error::CliError;
+use anneal_audit::{Audit, Estimate, FieldAudit, Options};
+use anneal_build::Project;
+use serde::Serialize;
+
+/// `anneal audit`: the last build's test predictions per group of a metadata field.
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// The program folder.
+    #[arg(short = 'C', value_name = "DIR", default_value = ".")]
+    dir: PathBuf,
+    /// A metadata field to group by (repeatable); default: every field with 2 to 64 values.
+    #[arg(long, value_name = "FIELD")]
+    by: Vec<String>,
+    /// The class counted as selected; default: the second class of a binary program.
+    #[arg(long, value_name = "CLASS")]
+    positive: Option<String>,
+    /// Groups with fewer test examples are reported but left out of the gaps.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    min_group: usize,
+    /// Bootstrap resamples behind the 95% intervals.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    resamples: usize,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What `anneal audit` prints.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+struct Audited(Audit);
+
+pub fn run(args: &AuditArgs) -> Result<u8, CliError> {
+    let project = Project::load(&args.dir)?;
+    let opts = Options {
+        positive: positive(&project, args.positive.as_deref())?,
+        min_group: args.min_group,
+        resamples: args.resamples.min(100_000),
+        ..Options::default()
+    };
+    let audit = anneal_audit::audit(&project, &args.by, &opts)?;
+    super::print(&Audited(audit), args.json);
+    Ok(0)
+}
+
+/// The index of the class named `--positive`, or an error listing the classes.
+fn positive(project: &Project, name: Option<&str>) -> Result<Option<u32>, CliError> {
+    let Some(name) = name else { return Ok(None) };
+    let classes = &project.program.classes;
+    match classes.iter().position(|c| c == name) {
+        Some(k) => Ok(Some(k as u32)),
+        None => Err(CliError::new(format!(
+            "--positive `{name}` is not one of the program's classes ({})",
+            classes.join(", ")
+        ))),
+    }
+}
+
+impl fmt::Display for Audited {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = &self.0;
+        write!(
+            f,
+            "audit of build {} ({} test examples, accuracy {:.4})",
+            &a.build_key[..12.min(a.build_key.len())],
+            a.examples,
+            a.accuracy
+        )?;
+        if a.fields.is_empty() {
+            write!(
+                f,
+                "\nno metadata field of the test examples has 2 to 64 values: name one with --by"
+            )?;
+        }
+        a.fields
+            .iter()
+            .try_for_each(|field| write!(f, "\n\n{}", Field(field)))
+    }
+}
+
+/// One field's table and gaps.
+struct Field<'a>(&'a FieldAudit);
+
+impl fmt::Display for Field<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = self.0;
+        let positive =
+            (a.positive.as_deref()).map_or(String::new(), |p| format!(", positive class {p}"));
+        let (groups, resamples) = (a.groups.len(), a.resamples);
+        writeln!(
+            f,
+            "{} ({groups} groups{positive}; 95% bootstrap intervals over {resamples} resamples)",
+            a.field
+        )?;
+        self.table(f)?;
+        if a.missing > 0 {
+            writeln!(f, "  ({} test examples have no `{}`)", a.missing, a.field)?;
+        }
+        self.gaps(f)
+    }
+}
+
+impl Field<'_> {
+    /// One line per group.
+    fn table(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let groups = &self.0.groups;
+        let w = groups
+            .iter()
+            .map(|g| g.value.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(5);
+        let head = [
+            "accuracy",
+            "selection rate",
+            "true positive rate",
+            "false positive rate",
+        ];
+        let [h0, h1, h2, h3] = head;
+        writeln!(
+            f,
+            "  {:<w$} {:>8}  {h0:<24} {h1:<24} {h2:<24} {h3}",
+            "value", "examples"
+        )?;
+        for g in groups {
+            let small = if g.gated {
+                ""
+            } else {
+                "  (small: not in the gaps)"
+            };
+            let figures = [
+                g.accuracy,
+                g.selection_rate,
+                g.true_positive_rate,
+                g.false_positive_rate,
+            ];
+            let [acc, sel, tpr, fpr] = figures.map(shown);
+            let (value, n) = (&g.value, g.examples);
+            writeln!(
+                f,
+                "  {value:<w$} {n:>8}  {acc:<24} {sel:<24} {tpr:<24} {fpr}{small}"
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The gaps between the groups.
+    fn gaps(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = self.0;
+        let rows = [
+            ("accuracy difference", a.accuracy_difference),
+            (
+                "demographic parity difference",
+                a.demographic_parity_difference,
+            ),
+            ("demographic parity ratio", a.demographic_parity_ratio),
+            ("equalized odds difference", a.equalized_odds_difference),
+        ];
+        let lines: Vec<String> = rows
+            .iter()
+            .map(|(name, e)| format!("  {name:<30} {}", shown(*e)))
+            .collect();
+        write!(f, "{}", lines.join("\n"))
+    }
+}
+
+/// `0.9295 [0.9226, 0.9361]`, or `-` where the figure is undefined.
+fn shown(e: Option<Estimate>) -> String {
+    e.map_or("-".into(), |e| {
+        format!("{:.4} [{:.4}, {:.4}]", e.value, e.low, e.high)
+    })
+}
