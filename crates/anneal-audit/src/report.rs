@@ -35,7 +35,9 @@ pub struct Audit {
 pub fn audit(project: &Project, by: &[String], opts: &Options) -> Result<Audit, BuildError> {
     let report = last_report(project)?;
     let meta = test_metadata(project, &report)?;
-    let predicted: Vec<u32> = report.test.probs.iter().map(|p| argmax(p)).collect();
+    let predicted: Vec<u32> = (report.test.probs.iter())
+        .map(|p| anneal_pack::argmax(p) as u32)
+        .collect();
     let outcomes = Outcomes {
         labels: &report.test.labels,
         predicted: &predicted,
@@ -116,10 +118,4 @@ fn chosen_fields(
         .filter(useful)
         .map(|(k, _)| k.to_string())
         .collect())
-}
-
-/// The most probable class.
-fn argmax(probs: &[f32]) -> u32 {
-    let best = probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1));
-    best.map_or(0, |(k, _)| k as u32)
 }

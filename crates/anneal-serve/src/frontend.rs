@@ -229,9 +229,7 @@ fn columns(
     plan: &TablePlan,
 ) -> Result<(HashMap<String, Column>, usize), ServeError> {
     let table = plan.table();
-    let names: Vec<&str> = (table.numeric.iter().map(|c| c.name.as_str()))
-        .chain(table.categorical.iter().map(|c| c.name.as_str()))
-        .collect();
+    let names: Vec<&str> = table.names().collect();
     let mut batch: Option<(String, usize)> = None;
     let mut out = HashMap::new();
     for t in tensors {

@@ -55,6 +55,20 @@ fn reference(x: &[f32]) -> Vec<f32> {
         .collect()
 }
 
+/// The lineage of the packages these tests write.
+fn test_lineage() -> Lineage {
+    Lineage {
+        dataset_commit: "0".repeat(64),
+        build_key: "1".repeat(64),
+        engine: "burn-flex".into(),
+        engine_version: "0.22.1".into(),
+        seed: 1,
+        threads: 1,
+        anneal_version: "0.1.0".into(),
+        parents: vec![],
+    }
+}
+
 fn write_package(dir: &Path, version: &str) -> std::path::PathBuf {
     let program = Program::parse("anneal.toml", &MANIFEST.replace("0.2.0", version)).unwrap();
     let package = Package {
@@ -88,16 +102,7 @@ fn write_package(dir: &Path, version: &str) -> std::path::PathBuf {
                 std: 1.0,
             },
         },
-        lineage: Lineage {
-            dataset_commit: "0".repeat(64),
-            build_key: "1".repeat(64),
-            engine: "burn-flex".into(),
-            engine_version: "0.22.1".into(),
-            seed: 1,
-            threads: 1,
-            anneal_version: "0.1.0".into(),
-            parents: vec![],
-        },
+        lineage: test_lineage(),
         metrics: PackMetrics::compute(&[], &[], &program.classes),
         cost: program.cost.clone(),
         weights: vec![

@@ -117,7 +117,10 @@ fn encoded<'a>(
 }
 
 fn read_jsonl(path: &Path, plan: &TablePlan) -> Result<Vec<Input>, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
+    let mut text = String::new();
+    anneal_data::fs::open_regular(path)
+        .and_then(|mut f| std::io::Read::read_to_string(&mut f, &mut text))
+        .map_err(|e| CliError::io(path, e))?;
     let mut out = Vec::new();
     for (i, line) in text
         .lines()

@@ -60,16 +60,7 @@ fn weights(name: &str, inputs: usize, outputs: usize) -> Vec<NamedTensor> {
 fn write(dir: &Path, program: Program, norm: Normalization, weights: Vec<NamedTensor>) {
     let package = Package {
         signature: Signature::for_program(&program, norm),
-        lineage: Lineage {
-            dataset_commit: "0".repeat(64),
-            build_key: "1".repeat(64),
-            engine: "burn-flex".into(),
-            engine_version: "0.22.1".into(),
-            seed: 1,
-            threads: 1,
-            anneal_version: "0.1.0".into(),
-            parents: vec![],
-        },
+        lineage: test_lineage(),
         metrics: PackMetrics::compute(&[], &[], &program.classes),
         cost: program.cost.clone(),
         weights,
