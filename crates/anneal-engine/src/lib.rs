@@ -11,7 +11,8 @@
 //!
 //! - [`train`]: the training loop (seeded shuffling, augmentation, Adam/SGD, schedules),
 //!   reporting progress and per-example losses through an [`Observer`].
-//! - [`Model`]: a loaded set of weights for batched inference (softmax probabilities).
+//! - [`Model`]: a loaded set of weights for batched inference (softmax probabilities), and
+//!   [`Model::gradient`], the gradient of a loss or a logit with respect to the inputs.
 //! - [`preprocess`]: bytes to model inputs, the one normalisation used by build, predict,
 //!   eval and serve alike.
 //!
@@ -42,6 +43,7 @@
 //! ```
 
 mod cpu;
+mod gradient;
 #[cfg(feature = "burn")]
 mod net;
 mod params;
@@ -52,6 +54,7 @@ mod rng;
 mod train;
 
 pub use anneal_spec::NamedTensor;
+pub use gradient::{Gradient, Objective};
 use anneal_spec::{Layer, Program, Shape};
 
 pub use anneal_spec::Normalization;
@@ -296,13 +299,7 @@ impl Model {
     /// Class probabilities for `x.len() / features` inputs, `classes` values each.
     pub fn predict(&self, x: &[f32]) -> Result<Vec<f32>, EngineError> {
         let features = self.input.elements();
-        if !x.len().is_multiple_of(features) {
-            return Err(EngineError::Input(format!(
-                "{} input values are not a whole number of {features}-value examples",
-                x.len()
-            )));
-        }
-        let mut out = Vec::with_capacity(x.len() / features * self.classes);
+        let mut out = Vec::with_capacity(self.examples(x)? * self.classes);
         for chunk in x.chunks(INFER_BATCH * features) {
             let b = chunk.len() / features;
             match &self.inner {

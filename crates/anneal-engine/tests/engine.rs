@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // test code: panics are failures
 
 use anneal_engine::{
-    Backend, EngineError, Examples, Model, NoObserver, Observer, train, train_with,
+    Backend, EngineError, Examples, Model, NoObserver, Objective, Observer, train, train_with,
 };
 use anneal_spec::Program;
 
@@ -323,4 +323,77 @@ fn a_non_square_input_trains_as_burn_does() {
     for (u, v) in a.predict(&x).unwrap().iter().zip(&b.predict(&x).unwrap()) {
         assert!((u - v).abs() < 1e-5, "probability {u} vs {v}");
     }
+}
+
+/// The objective of example `i` at `x` (one example's worth of inputs).
+fn objective_value(model: &Model, x: &[f32], class: u32, loss: bool) -> f32 {
+    let classes = [class];
+    let objective = if loss {
+        Objective::Loss(&classes)
+    } else {
+        Objective::Logit(&classes)
+    };
+    model.gradient(x, objective).unwrap().value[0]
+}
+
+/// Every layer kind, trained a little (so batch norm's running statistics are not the
+/// initial ones), on 3-channel inputs (the channels-last layout must be undone).
+fn trained_rgb_model() -> (Program, Model, Vec<f32>, Vec<u32>) {
+    let p = rgb_program(
+        r#""conv 4 3x3 pad 1", "batchnorm", "gelu", "avgpool 2", "conv 4 2x2 stride 1", "sigmoid", "maxpool 2", "flatten", "dropout 0.3", "dense 8", "tanh", "batchnorm", "layernorm", "dense 3""#,
+        "adam 0.01",
+    );
+    let (x, y) = rgb_data(48);
+    let t = train(&p, &Examples { x: &x, y: &y }, &mut NoObserver).unwrap();
+    let model = Model::new(&p, &t.weights).unwrap();
+    (p, model, x, y)
+}
+
+/// The input gradient of the loss and of a logit agrees with central finite differences of
+/// the same objective, on every input value of two examples, through every layer kind.
+#[test]
+fn input_gradients_match_finite_differences() {
+    let (_, model, x, y) = trained_rgb_model();
+    let features = 108;
+    for loss in [true, false] {
+        let (x, y) = (&x[..2 * features], &y[..2]);
+        let targets: Vec<u32> = y.iter().map(|c| (c + 1) % 3).collect();
+        let objective = if loss {
+            Objective::Loss(&targets)
+        } else {
+            Objective::Logit(&targets)
+        };
+        let g = model.gradient(x, objective).unwrap();
+        let scale = g.input.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(scale > 1e-3, "a vanishing gradient tests nothing: {scale}");
+        let h = 1e-2;
+        for (i, &analytic) in g.input.iter().enumerate() {
+            let e = i / features;
+            let mut xe = x[e * features..(e + 1) * features].to_vec();
+            xe[i % features] += h;
+            let up = objective_value(&model, &xe, targets[e], loss);
+            xe[i % features] -= 2.0 * h;
+            let down = objective_value(&model, &xe, targets[e], loss);
+            let numeric = (up - down) / (2.0 * h);
+            assert!(
+                (numeric - analytic).abs() <= 0.02 * scale + 1e-4,
+                "loss {loss}, value {i}: numeric {numeric}, analytic {analytic} (scale {scale})"
+            );
+        }
+    }
+}
+
+/// Each example's gradient depends on its own input alone (inference statistics, no
+/// dropout), and its probabilities are what `predict` gives.
+#[test]
+fn input_gradients_are_per_example() {
+    let (_, model, x, y) = trained_rgb_model();
+    let all = model.gradient(&x, Objective::Loss(&y)).unwrap();
+    assert_eq!(all.probs, model.predict(&x).unwrap());
+    let one = model.gradient(&x[108..216], Objective::Loss(&y[1..2])).unwrap();
+    let diff = one.input.iter().zip(&all.input[108..216]).map(|(a, b)| (a - b).abs());
+    assert!(diff.fold(0f32, f32::max) < 1e-5);
+    assert!((one.value[0] - all.value[1]).abs() < 1e-5);
+    let bad = model.gradient(&x[..108], Objective::Loss(&[3]));
+    assert!(matches!(bad, Err(EngineError::Input(_))), "{bad:?}");
 }

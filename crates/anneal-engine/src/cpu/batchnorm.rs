@@ -50,21 +50,57 @@ impl BatchNorm {
                 batchnorm_train(f.x, rows, gamma, beta, rm, rv, &mut f.scratch.saved, f.y);
             }
             Mode::Eval(stats, _) => {
-                let (rm, rv) = (
-                    &stats[self.mean..self.mean + c],
-                    &stats[self.var..self.var + c],
-                );
+                let (rm, rv) = self.running(stats);
                 batchnorm_eval(f.x, rows, gamma, beta, rm, rv, f.y);
             }
+            Mode::Frozen(stats) => {
+                let (rm, rv) = self.running(stats);
+                batchnorm_eval(f.x, rows, gamma, beta, rm, rv, f.y);
+                let (mean, inv) = f.scratch.saved[..2 * c].split_at_mut(c);
+                mean.copy_from_slice(rm);
+                for (i, v) in inv.iter_mut().zip(rv) {
+                    *i = inverse_sd(*v);
+                }
+            }
         }
+    }
+
+    /// This layer's running mean and variance.
+    fn running<'s>(&self, stats: &'s [f32]) -> (&'s [f32], &'s [f32]) {
+        let c = self.c;
+        (seg(stats, self.mean, c), seg(stats, self.var, c))
     }
 
     pub fn backward(&self, k: Backward<'_>) {
         let c = self.c;
         let rows = k.x.len() / c;
-        let (gg, gb) = grad_pair(k.grads, self.gamma, c, self.beta, c);
         let gamma = seg(k.params, self.gamma, c);
+        if k.frozen {
+            // A fixed affine map per channel: only the input gradient is wanted.
+            let inv = &k.scratch.saved[c..2 * c];
+            let scale: Vec<f32> = gamma.iter().zip(inv).map(|(g, i)| g * i).collect();
+            if let Some(dx) = k.dx {
+                scale_channels(k.dy, &scale, dx);
+            }
+            return;
+        }
+        let (gg, gb) = grad_pair(k.grads, self.gamma, c, self.beta, c);
         batchnorm_backward(k.x, rows, gamma, &k.scratch.saved, k.dy, gg, gb, k.dx);
+    }
+}
+
+/// `1 / sqrt(var + eps)`, as inference computes it.
+fn inverse_sd(var: f32) -> f32 {
+    (1.0 / (f64::from(var) + BN_EPS).sqrt()) as f32
+}
+
+/// `dx = dy * scale` per channel, over channels-last rows.
+fn scale_channels(dy: &[f32], scale: &[f32], dx: &mut [f32]) {
+    let c = scale.len();
+    for (dx, dy) in dx.chunks_exact_mut(c).zip(dy.chunks_exact(c)) {
+        for ((d, g), s) in dx.iter_mut().zip(dy).zip(scale) {
+            *d = g * s;
+        }
     }
 }
 
@@ -125,10 +161,7 @@ pub(crate) fn batchnorm_eval(
     running_var: &[f32],
     y: &mut [f32],
 ) {
-    let inv: Vec<f32> = running_var
-        .iter()
-        .map(|v| (1.0 / (f64::from(*v) + BN_EPS).sqrt()) as f32)
-        .collect();
+    let inv: Vec<f32> = running_var.iter().map(|v| inverse_sd(*v)).collect();
     normalize(x, rows, running_mean, &inv, gamma, beta, y);
 }
 

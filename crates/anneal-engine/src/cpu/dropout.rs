@@ -32,7 +32,7 @@ impl Dropout {
 
     pub fn backward(&self, k: Backward<'_>) {
         match k.dx {
-            Some(dx) if self.p > 0.0 => ops::multiply(k.dy, &k.scratch.mask, dx),
+            Some(dx) if self.p > 0.0 && !k.frozen => ops::multiply(k.dy, &k.scratch.mask, dx),
             Some(dx) => dx.copy_from_slice(k.dy),
             None => {}
         }

@@ -64,6 +64,10 @@ pub(crate) enum Mode<'a> {
     Eval(&'a [f32], Option<&'a Latency>),
     /// Batch statistics, dropout masks from the generator, running statistics updated.
     Train(&'a mut SplitMix64, &'a mut [f32]),
+    /// Inference's arithmetic (running statistics, no dropout) with every activation kept, so
+    /// that a backward pass can follow ([`Plan::input_gradient`]): what attacks and
+    /// attributions differentiate.
+    Frozen(&'a [f32]),
 }
 
 /// Buffers for one batch size; reused across steps.
@@ -275,16 +279,52 @@ impl Plan {
     /// [`Workspace::logits_and_grad`]) and the activations of the last training-mode
     /// [`Plan::forward`] of the same `b` examples.
     pub fn backward(&self, params: &[f32], ws: &mut Workspace, b: usize, grads: &mut [f32]) {
+        // No gradient is needed below the first node with parameters (for an MLP that skips a
+        // whole product, the first layer's input gradient).
+        self.backward_to(params, ws, b, grads, self.first_trainable + 1, false);
+    }
+
+    /// The gradient with respect to the input of the last [`Mode::Frozen`] forward pass of the
+    /// same `b` examples, channel-major as the input was given, into `dx`; the logit gradient
+    /// written by the caller as for [`Plan::backward`]. `grads` receives the parameter
+    /// gradients on the way (batch norm's excepted).
+    pub fn input_gradient(
+        &self,
+        params: &[f32],
+        ws: &mut Workspace,
+        b: usize,
+        grads: &mut [f32],
+        dx: &mut [f32],
+    ) {
+        let cur = self.backward_to(params, ws, b, grads, 0, true);
+        let g = &ws.grad[cur][..b * self.sizes[0]];
+        match self.input {
+            Shape::Image([c, h, w]) if c > 1 => ops::to_channel_major(g, b, c, h * w, dx),
+            _ => dx[..g.len()].copy_from_slice(g),
+        }
+    }
+
+    /// Run the nodes backwards, computing input gradients down to node `lowest`'s; `frozen`:
+    /// the forward pass ran in [`Mode::Frozen`]. Returns the gradient buffer the last input
+    /// gradient is in.
+    fn backward_to(
+        &self,
+        params: &[f32],
+        ws: &mut Workspace,
+        b: usize,
+        grads: &mut [f32],
+        lowest: usize,
+        frozen: bool,
+    ) -> usize {
         // `cur` holds the gradient flowing into the output of node `i`.
         let mut cur = 0;
         for (i, node) in self.nodes.iter().enumerate().rev() {
             let started = ws.profile.is_some().then(Instant::now);
             let [g0, g1] = &mut ws.grad;
             let (dy, dx) = if cur == 0 { (&*g0, g1) } else { (&*g1, g0) };
-            // No gradient is needed below the first node with parameters (for an MLP that
-            // skips a whole product, the first layer's input gradient).
-            let need_dx = i > self.first_trainable;
+            let need_dx = i >= lowest;
             node.backward(Backward {
+                frozen,
                 params,
                 grads: &mut *grads,
                 x: &ws.acts[i][..b * self.sizes[i]],
@@ -297,6 +337,7 @@ impl Plan {
             record(&mut ws.profile, i, 1, started);
             cur = 1 - cur;
         }
+        cur
     }
 }
 

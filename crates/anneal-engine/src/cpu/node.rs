@@ -174,6 +174,9 @@ pub(super) struct Backward<'a> {
     pub dx: Option<&'a mut [f32]>,
     pub b: usize,
     pub scratch: &'a mut Scratch,
+    /// The forward pass ran in [`Mode::Frozen`]: batch norm used its running statistics and
+    /// dropout copied.
+    pub frozen: bool,
 }
 
 impl Node {
