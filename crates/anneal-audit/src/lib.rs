@@ -9,6 +9,8 @@
 //!   bootstrap interval; the gaps between groups: demographic parity difference and ratio,
 //!   equalized-odds difference (Fairlearn's definitions), over the groups large enough to
 //!   judge.
+//! - [`attack`], [`robust`]: accuracy under FGSM and PGD attacks of growing radius, with
+//!   the examples each attack turns wrong.
 //!
 //! ```
 //! use anneal_audit::groups::{Options, Outcomes, audit_field};
@@ -22,12 +24,14 @@
 //! assert_eq!(dpd.value, 0.5); // group a selects half its examples, group b none
 //! ```
 
-// Errors are the build's own (`BuildError`: no report, a field no test example has, the
-// store), returned as anneal-build returns them.
-#![allow(clippy::result_large_err)]
-
+pub mod attack;
+mod error;
 pub mod groups;
 pub mod report;
+pub mod robust;
 
+pub use attack::{AttackOptions, Method};
+pub use error::AuditError;
 pub use groups::{Estimate, FieldAudit, GroupAudit, Options, Outcomes, audit_field};
 pub use report::{Audit, audit};
+pub use robust::{Progress, Robustness, robustness};

@@ -7,7 +7,9 @@ use anneal_build::{BuildError, Project, Report};
 use anneal_data::{CommitId, Store};
 use serde::Serialize;
 
+use crate::error::AuditError;
 use crate::groups::{FieldAudit, Options, Outcomes, audit_field};
+use crate::robust::Robustness;
 
 /// Fields with more values than this are left out unless named (an id-like field says nothing
 /// per value).
@@ -28,11 +30,14 @@ pub struct Audit {
     pub accuracy: f64,
     /// One audit per metadata field.
     pub fields: Vec<FieldAudit>,
+    /// Accuracy under attack, when measured ([`crate::robustness`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub robustness: Option<Robustness>,
 }
 
 /// The last build of `project` audited by the metadata fields `by`, or, when none are named,
 /// by every field of the test examples with 2 to [`MAX_GROUPS`] values.
-pub fn audit(project: &Project, by: &[String], opts: &Options) -> Result<Audit, BuildError> {
+pub fn audit(project: &Project, by: &[String], opts: &Options) -> Result<Audit, AuditError> {
     let report = last_report(project)?;
     let meta = test_metadata(project, &report)?;
     let predicted: Vec<u32> = (report.test.probs.iter())
@@ -59,23 +64,24 @@ pub fn audit(project: &Project, by: &[String], opts: &Options) -> Result<Audit, 
         examples: predicted.len(),
         accuracy: correct.count() as f64 / predicted.len().max(1) as f64,
         fields: audited.collect(),
+        robustness: None,
     })
 }
 
 /// The report of the last build, or the error saying to build first.
-fn last_report(project: &Project) -> Result<Report, BuildError> {
+fn last_report(project: &Project) -> Result<Report, AuditError> {
     let path = project.report_path();
     if !path.is_file() {
-        return Err(BuildError::NoReport { path });
+        return Err(BuildError::NoReport { path }.into());
     }
-    Report::read(&path)
+    Ok(Report::read(&path)?)
 }
 
 /// Each test example's metadata at the build's dataset commit.
 fn test_metadata(
     project: &Project,
     report: &Report,
-) -> Result<Vec<BTreeMap<String, String>>, BuildError> {
+) -> Result<Vec<BTreeMap<String, String>>, AuditError> {
     let commit: CommitId = report.dataset_commit.parse().map_err(|e| BuildError::Io {
         path: project.report_path(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{e}")),
@@ -97,17 +103,17 @@ fn chosen_fields(
     meta: &[BTreeMap<String, String>],
     by: &[String],
     split: &str,
-) -> Result<Vec<String>, BuildError> {
+) -> Result<Vec<String>, AuditError> {
     let mut values: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for (k, v) in meta.iter().flatten() {
         values.entry(k).or_default().insert(v);
     }
     if let Some(missing) = by.iter().find(|f| !values.contains_key(f.as_str())) {
-        return Err(BuildError::NoField {
+        return Err(AuditError::from(BuildError::NoField {
             field: missing.clone(),
             split: split.to_string(),
             fields: values.keys().map(|k| k.to_string()).collect(),
-        });
+        }));
     }
     if !by.is_empty() {
         return Ok(by.to_vec());

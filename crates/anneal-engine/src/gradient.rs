@@ -83,7 +83,9 @@ impl Model {
             input: Vec::new(),
         };
         let mut input = vec![0.0; x.len()];
-        let chunks = x.chunks(INFER_BATCH * features).zip(input.chunks_mut(INFER_BATCH * features));
+        let chunks = x
+            .chunks(INFER_BATCH * features)
+            .zip(input.chunks_mut(INFER_BATCH * features));
         for (i, (chunk, dx)) in chunks.enumerate() {
             let targets = &classes[i * INFER_BATCH..][..chunk.len() / features];
             model.gradient(chunk, &objective, targets, dx, &mut out);

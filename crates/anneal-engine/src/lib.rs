@@ -54,8 +54,8 @@ mod rng;
 mod train;
 
 pub use anneal_spec::NamedTensor;
-pub use gradient::{Gradient, Objective};
 use anneal_spec::{Layer, Program, Shape};
+pub use gradient::{Gradient, Objective};
 
 pub use anneal_spec::Normalization;
 pub use preprocess::preprocess;

@@ -390,8 +390,14 @@ fn input_gradients_are_per_example() {
     let (_, model, x, y) = trained_rgb_model();
     let all = model.gradient(&x, Objective::Loss(&y)).unwrap();
     assert_eq!(all.probs, model.predict(&x).unwrap());
-    let one = model.gradient(&x[108..216], Objective::Loss(&y[1..2])).unwrap();
-    let diff = one.input.iter().zip(&all.input[108..216]).map(|(a, b)| (a - b).abs());
+    let one = model
+        .gradient(&x[108..216], Objective::Loss(&y[1..2]))
+        .unwrap();
+    let diff = one
+        .input
+        .iter()
+        .zip(&all.input[108..216])
+        .map(|(a, b)| (a - b).abs());
     assert!(diff.fold(0f32, f32::max) < 1e-5);
     assert!((one.value[0] - all.value[1]).abs() < 1e-5);
     let bad = model.gradient(&x[..108], Objective::Loss(&[3]));

@@ -152,6 +152,20 @@ impl From<anneal_data::remote::RemoteError> for CliError {
     }
 }
 
+impl From<anneal_audit::AuditError> for CliError {
+    fn from(e: anneal_audit::AuditError) -> Self {
+        use anneal_audit::AuditError;
+        match e {
+            AuditError::Build(b) => (*b).into(),
+            AuditError::Package(p) => p.into(),
+            AuditError::Engine(x) => x.into(),
+            no_package @ AuditError::NoPackage { .. } => {
+                Self::new(no_package.to_string()).hint("run `anneal build` first")
+            }
+        }
+    }
+}
+
 impl From<anneal_build::BuildError> for CliError {
     fn from(e: anneal_build::BuildError) -> Self {
         use anneal_build::BuildError;

@@ -141,3 +141,39 @@ impl anneal_data::import::Progress for ImportBar {
         }
     }
 }
+
+/// The attacks' progress on stderr: hidden with `--json` and when stderr is not a terminal.
+pub struct AttackBar {
+    json: bool,
+    bar: Option<ProgressBar>,
+}
+
+impl AttackBar {
+    /// A bar, or none with `json`.
+    pub fn new(json: bool) -> AttackBar {
+        AttackBar { json, bar: None }
+    }
+}
+
+impl Drop for AttackBar {
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl anneal_audit::Progress for AttackBar {
+    fn start(&mut self, total: u64) {
+        if !self.json {
+            let template = "attacks [{bar:30}] {pos}/{len} gradient steps eta {eta}";
+            self.bar = Some(styled_bar(total, template));
+        }
+    }
+
+    fn tick(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+    }
+}

@@ -12,6 +12,8 @@ use tempfile::TempDir;
 mod audio;
 #[path = "cli/hostile.rs"]
 mod hostile;
+#[path = "cli/robust.rs"]
+mod robust;
 #[path = "cli/slices.rs"]
 mod slices;
 #[path = "cli/table.rs"]

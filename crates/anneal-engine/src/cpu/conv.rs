@@ -77,8 +77,15 @@ impl Conv {
 
     pub fn backward(&self, k: Backward<'_>) {
         let g = &self.g;
-        let (gw, gb) = grad_pair(k.grads, self.w, g.oc * g.k(), self.b, g.oc);
         let w = seg(k.params, self.w, g.oc * g.k());
+        if k.frozen {
+            // Only the input gradient is wanted.
+            if let Some(dx) = k.dx {
+                conv_input_gradient(k.b, g, w, k.dy, &mut k.scratch.col, dx);
+            }
+            return;
+        }
+        let (gw, gb) = grad_pair(k.grads, self.w, g.oc * g.k(), self.b, g.oc);
         conv_backward(k.b, g, w, k.dy, &mut k.scratch.col, gw, gb, k.dx);
     }
 }
@@ -265,13 +272,26 @@ pub(crate) fn conv_backward(
     dx: Option<&mut [f32]>,
 ) {
     let (rows, k) = (b * g.rows(), g.k());
-    let dyv = View::rows(&dy[..rows * g.oc], rows, g.oc);
     weight_gradient(gw, dy, g.oc, &col[..rows * k], rows, k);
     column_sums(dy, rows, g.oc, gb);
     if let Some(dx) = dx {
-        matmul(&mut col[..rows * k], false, dyv, View::rows(w, g.oc, k));
-        col2im(col, b, g, dx);
+        conv_input_gradient(b, g, w, dy, col, dx);
     }
+}
+
+/// The input gradient of [`conv_forward`] through the unfolded patches (overwriting `col`).
+fn conv_input_gradient(
+    b: usize,
+    g: &ConvGeom,
+    w: &[f32],
+    dy: &[f32],
+    col: &mut [f32],
+    dx: &mut [f32],
+) {
+    let (rows, k) = (b * g.rows(), g.k());
+    let dyv = View::rows(&dy[..rows * g.oc], rows, g.oc);
+    matmul(&mut col[..rows * k], false, dyv, View::rows(w, g.oc, k));
+    col2im(col, b, g, dx);
 }
 
 /// `gw = dyᵀ col` (`oc x k`, summed over `rows`). A small product over many rows (a first

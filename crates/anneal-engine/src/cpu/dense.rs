@@ -38,8 +38,16 @@ impl Dense {
 
     pub fn backward(&self, k: Backward<'_>) {
         let n = self.inp * self.out;
+        let w = seg(k.params, self.w, n);
+        if k.frozen {
+            // Only the input gradient is wanted.
+            if let Some(dx) = k.dx {
+                dense_input_gradient(k.b, w, k.dy, dx);
+            }
+            return;
+        }
         let (gw, gb) = grad_pair(k.grads, self.w, n, self.b, self.out);
-        dense_backward(k.x, k.b, seg(k.params, self.w, n), k.dy, gw, gb, k.dx);
+        dense_backward(k.x, k.b, w, k.dy, gw, gb, k.dx);
     }
 }
 
@@ -80,6 +88,13 @@ pub(crate) fn dense_backward(
     matmul(gw, false, View::rows(&x[..b * inp], b, inp).t(), dyv);
     column_sums(dy, b, out, gb);
     if let Some(dx) = dx {
-        matmul(&mut dx[..b * inp], false, dyv, View::rows(w, inp, out).t());
+        dense_input_gradient(b, w, dy, dx);
     }
+}
+
+/// `dx = dy Wᵀ`.
+fn dense_input_gradient(b: usize, w: &[f32], dy: &[f32], dx: &mut [f32]) {
+    let (inp, out) = (dx.len() / b, dy.len() / b);
+    let dyv = View::rows(&dy[..b * out], b, out);
+    matmul(&mut dx[..b * inp], false, dyv, View::rows(w, inp, out).t());
 }

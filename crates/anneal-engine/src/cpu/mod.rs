@@ -286,8 +286,8 @@ impl Plan {
 
     /// The gradient with respect to the input of the last [`Mode::Frozen`] forward pass of the
     /// same `b` examples, channel-major as the input was given, into `dx`; the logit gradient
-    /// written by the caller as for [`Plan::backward`]. `grads` receives the parameter
-    /// gradients on the way (batch norm's excepted).
+    /// written by the caller as for [`Plan::backward`]. Parameter gradients are not computed
+    /// (`grads` is only written by layer norm, as scratch).
     pub fn input_gradient(
         &self,
         params: &[f32],

@@ -1,8 +1,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::progress::AttackBar;
 use anneal::error::CliError;
-use anneal_audit::{Audit, Estimate, FieldAudit, Options};
+use anneal_audit::attack::Point;
+use anneal_audit::{AttackOptions, Audit, Estimate, FieldAudit, Method, Options, Robustness};
 use anneal_build::Project;
 use serde::Serialize;
 
@@ -24,6 +26,27 @@ pub struct AuditArgs {
     /// Bootstrap resamples behind the 95% intervals.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     resamples: usize,
+    /// The attacks: `fgsm`, `pgd`, both (comma-separated), or `none`.
+    #[arg(long, value_name = "LIST", default_value = "fgsm,pgd", value_parser = attacks)]
+    attacks: Attacks,
+    /// Attack radii (L-infinity, in input units before normalisation: a fraction of the pixel
+    /// range for images).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "0.05,0.1,0.2,0.3"
+    )]
+    epsilon: Vec<f32>,
+    /// PGD steps.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    steps: usize,
+    /// PGD step, in the units of epsilon; default 2.5 * epsilon / steps.
+    #[arg(long, value_name = "X")]
+    step_size: Option<f32>,
+    /// Attack only the first N test examples (in id order).
+    #[arg(long, value_name = "N")]
+    examples: Option<usize>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -42,9 +65,68 @@ pub fn run(args: &AuditArgs) -> Result<u8, CliError> {
         resamples: args.resamples.min(100_000),
         ..Options::default()
     };
-    let audit = anneal_audit::audit(&project, &args.by, &opts)?;
+    let mut audit = anneal_audit::audit(&project, &args.by, &opts)?;
+    if let Some(opts) = attack_options(args)? {
+        let mut bar = AttackBar::new(args.json);
+        let robust = anneal_audit::robustness(&project, &opts, args.examples, &mut bar)?;
+        audit.robustness = Some(robust);
+    }
     super::print(&Audited(audit), args.json);
     Ok(0)
+}
+
+/// Which attacks `--attacks` names.
+#[derive(Debug, Clone, Copy)]
+struct Attacks {
+    fgsm: bool,
+    pgd: bool,
+}
+
+/// `--attacks`: `fgsm`, `pgd`, `fgsm,pgd` or `none`.
+fn attacks(s: &str) -> Result<Attacks, String> {
+    let mut a = Attacks {
+        fgsm: false,
+        pgd: false,
+    };
+    for name in s.split(',').map(str::trim) {
+        match name {
+            "fgsm" => a.fgsm = true,
+            "pgd" => a.pgd = true,
+            "none" => {}
+            other => return Err(format!("`{other}` is not an attack: fgsm, pgd or none")),
+        }
+    }
+    Ok(a)
+}
+
+/// The attacks to run, or `None` for `--attacks none`.
+fn attack_options(args: &AuditArgs) -> Result<Option<AttackOptions>, CliError> {
+    let bad = |v: &f32| !(v.is_finite() && *v >= 0.0);
+    if let Some(e) = args.epsilon.iter().find(|v| bad(v)) {
+        return Err(CliError::new(format!(
+            "--epsilon {e}: a radius is a finite number >= 0"
+        )));
+    }
+    if args.steps == 0 || args.step_size.is_some_and(|s| bad(&s)) {
+        return Err(CliError::new(
+            "--steps is at least 1 and --step-size a number >= 0",
+        ));
+    }
+    let pgd = Method::Pgd {
+        steps: args.steps,
+        step: args.step_size,
+    };
+    let Attacks {
+        fgsm,
+        pgd: with_pgd,
+    } = args.attacks;
+    let methods = [(fgsm, Method::Fgsm), (with_pgd, pgd)];
+    let methods: Vec<Method> = methods.into_iter().filter(|m| m.0).map(|m| m.1).collect();
+    Ok((!methods.is_empty()).then(|| AttackOptions {
+        methods,
+        epsilons: args.epsilon.clone(),
+        ..AttackOptions::default()
+    }))
 }
 
 /// The index of the class named `--positive`, or an error listing the classes.
@@ -78,8 +160,40 @@ impl fmt::Display for Audited {
         }
         a.fields
             .iter()
-            .try_for_each(|field| write!(f, "\n\n{}", Field(field)))
+            .try_for_each(|field| write!(f, "\n\n{}", Field(field)))?;
+        match &a.robustness {
+            Some(r) => write!(f, "\n\n{}", Robust(r)),
+            None => Ok(()),
+        }
     }
+}
+
+/// The accuracy-under-attack table: one row per attack, one column per radius.
+struct Robust<'a>(&'a Robustness);
+
+impl fmt::Display for Robust<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.0;
+        writeln!(
+            f,
+            "robustness on {} test examples (clean accuracy {:.4}); epsilon in {}",
+            r.examples, r.clean_accuracy, r.units
+        )?;
+        let rows = r.points.chunk_by(|a, b| a.method == b.method);
+        let first = rows.clone().next().unwrap_or_default();
+        let head: Vec<String> = first.iter().map(|p| format!("{:>8}", p.epsilon)).collect();
+        write!(f, "  {:<8} {}", "epsilon", head.join(" "))?;
+        for row in rows {
+            write!(f, "\n  {:<8} {}", row[0].method.name(), accuracies(row))?;
+        }
+        Ok(())
+    }
+}
+
+/// A row's accuracies, aligned under the radii.
+fn accuracies(row: &[Point]) -> String {
+    let cells: Vec<String> = row.iter().map(|p| format!("{:>8.4}", p.accuracy)).collect();
+    cells.join(" ")
 }
 
 /// One field's table and gaps.

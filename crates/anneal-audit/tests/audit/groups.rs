@@ -1,7 +1,3 @@
-//! Group metrics against a small table computed by hand, the gaps over the groups large enough
-//! to judge, multiclass programs (accuracy only), and the bootstrap's intervals.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: panics are failures
-
 use anneal_audit::{Estimate, Options, Outcomes, audit_field};
 
 fn classes(n: usize) -> Vec<String> {
