@@ -30,7 +30,7 @@ pub mod groups;
 pub mod report;
 pub mod robust;
 
-pub use attack::{AttackOptions, Method};
+pub use attack::AttackOptions;
 pub use error::AuditError;
 pub use groups::{Estimate, FieldAudit, GroupAudit, Options, Outcomes, audit_field};
 pub use report::{Audit, audit};

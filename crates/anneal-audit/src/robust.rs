@@ -5,12 +5,11 @@ use std::io::ErrorKind;
 
 use anneal_build::{Project, split};
 use anneal_data::{CommitId, Store};
-use anneal_engine::Model;
+use anneal_engine::{Model, preprocess};
 use anneal_pack::{PackError, Package};
-use anneal_spec::InputKind;
 use serde::Serialize;
 
-use crate::attack::{AttackOptions, Point, Space, curve, steps_total};
+use crate::attack::{AttackOptions, Inputs, Point, curve, steps_total};
 use crate::error::AuditError;
 
 /// Accuracy under attack, per attack and radius.
@@ -58,16 +57,22 @@ pub fn robustness(
     let test =
         split::collect(program, &store, &commit, &program.test_split).map_err(AuditError::from)?;
     let n = limit.map_or(test.labels.len(), |l| l.min(test.labels.len()));
-    let space = space(&package);
-    let x = space.to_units(&test.features[..n * space.features]);
+    let norm = package.signature.normalization;
+    let x = preprocess(&test.features[..n * program.input.shape.elements()], &norm);
     let labels = &test.labels[..n];
     let model = Model::new(program, &package.weights)?;
+    let inputs = Inputs {
+        input: &program.input,
+        norm: &norm,
+        x: &x,
+        labels,
+    };
     progress.start(steps_total(opts, n));
-    let points = curve(&model, &space, &x, labels, opts, &mut || progress.tick())?;
+    let points = curve(&model, inputs, opts, &mut || progress.tick())?;
     Ok(Robustness {
-        units: units(program.input.kind).into(),
+        units: program.input.attack_units().into(),
         examples: n,
-        clean_accuracy: clean_accuracy(&model, &space, &x, labels)?,
+        clean_accuracy: clean_accuracy(&model, &x, labels)?,
         points,
     })
 }
@@ -83,49 +88,9 @@ fn read_package(project: &Project) -> Result<Package, AuditError> {
     }
 }
 
-/// Where attacks on this package's inputs move.
-pub fn space(package: &Package) -> Space {
-    let input = &package.program.input;
-    let features = input.shape.elements();
-    let (unit, bounds, editable) = match input.kind {
-        InputKind::Image => (255.0, Some((0.0, 1.0)), features),
-        InputKind::Audio => {
-            let range = input.audio.as_ref().and_then(|a| a.range);
-            (1.0, range.map(|r| (-r, 0.0)), features)
-        }
-        InputKind::Table => {
-            let numeric = input.table.as_ref().map_or(0, |t| t.numeric.len());
-            (1.0, None, numeric)
-        }
-    };
-    Space {
-        norm: package.signature.normalization,
-        unit,
-        bounds,
-        features,
-        editable,
-    }
-}
-
-/// What epsilon means for inputs of `kind`.
-fn units(kind: InputKind) -> &'static str {
-    match kind {
-        InputKind::Image => "fraction of the full pixel range (L-infinity; inputs kept in [0, 1])",
-        InputKind::Audio => "log-mel units (L-infinity, on the spectrogram)",
-        InputKind::Table => {
-            "standard deviations of each numeric column (L-infinity; categories unchanged)"
-        }
-    }
-}
-
-/// Accuracy on `x` (attack units) as it is.
-fn clean_accuracy(
-    model: &Model,
-    space: &Space,
-    x: &[f32],
-    labels: &[u32],
-) -> Result<f64, AuditError> {
-    let probs = model.predict(&space.model_input(x))?;
+/// Accuracy on the model inputs `x` as they are.
+fn clean_accuracy(model: &Model, x: &[f32], labels: &[u32]) -> Result<f64, AuditError> {
+    let probs = model.predict(x)?;
     let k = model.classes();
     let rows = probs.chunks(k).zip(labels);
     let correct = rows.filter(|(p, y)| anneal_pack::argmax(p) == **y as usize);

@@ -202,7 +202,9 @@ fn train_on(
         x: &x,
         y: &train.labels,
     };
-    Ok(anneal_engine::train(program, &examples, observer)?)
+    Ok(anneal_engine::train_normalised(
+        program, &examples, norm, observer,
+    )?)
 }
 
 fn train_report(

@@ -51,6 +51,7 @@ mod preprocess;
 #[cfg(feature = "burn")]
 mod reference;
 mod rng;
+mod threat;
 mod train;
 
 pub use anneal_spec::NamedTensor;
@@ -60,7 +61,8 @@ pub use gradient::{Gradient, Objective};
 pub use anneal_spec::Normalization;
 pub use preprocess::preprocess;
 pub use rng::SplitMix64;
-pub use train::{EpochStats, NoObserver, Observer, Trained, train, train_with};
+pub use threat::Threat;
+pub use train::{EpochStats, NoObserver, Observer, Trained, train, train_normalised, train_with};
 
 /// The engine's name and version, recorded in every package's lineage and in the build key.
 pub const ENGINE: &str = "anneal-cpu";

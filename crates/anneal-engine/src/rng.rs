@@ -25,6 +25,11 @@ impl SplitMix64 {
         ((self.next_u64() >> 32).wrapping_mul(n as u64) >> 32) as usize
     }
 
+    /// Uniform in `[-1, 1)`, on a grid of 2^-23.
+    pub fn symmetric(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+
     /// Fisher-Yates shuffle.
     pub fn shuffle<T>(&mut self, v: &mut [T]) {
         for i in (1..v.len()).rev() {

@@ -8,7 +8,7 @@ use anneal_spec::{Optimizer, Program, Schedule, Shape};
 use crate::cpu::{self, Mode, Plan, Workspace};
 use crate::params::initial_weights;
 use crate::rng::SplitMix64;
-use crate::{Backend, EngineError, Examples, NamedTensor};
+use crate::{Backend, EngineError, Examples, NamedTensor, Normalization, Threat};
 
 /// Figures for one finished epoch.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,11 +69,47 @@ pub fn train(
     train_with(Backend::Compiled, program, examples, observer)
 }
 
+/// [`train`] of inputs normalised by `norm` (as [`crate::preprocess`] does): a program's
+/// adversarial radius (`[train] adversarial`), in input units before normalisation, is
+/// converted with it. ([`train`] takes the inputs as they are: 8-bit images scaled to
+/// `[0, 1]`, other features unscaled.)
+pub fn train_normalised(
+    program: &Program,
+    examples: &Examples<'_>,
+    norm: &Normalization,
+    observer: &mut dyn Observer,
+) -> Result<Trained, EngineError> {
+    let threat = threat(program, norm);
+    run(Backend::Compiled, program, examples, threat, observer)
+}
+
 /// [`train`] on a chosen backend.
 pub fn train_with(
     backend: Backend,
     program: &Program,
     examples: &Examples<'_>,
+    observer: &mut dyn Observer,
+) -> Result<Trained, EngineError> {
+    let unit = Normalization {
+        scale: 1.0 / program.input.full_scale(),
+        mean: 0.0,
+        std: 1.0,
+    };
+    run(backend, program, examples, threat(program, &unit), observer)
+}
+
+/// The program's adversarial threat in model units, if it trains adversarially.
+fn threat(program: &Program, norm: &Normalization) -> Option<Threat> {
+    let a = program.train.adversarial.as_ref()?;
+    Some(Threat::new(&program.input, norm, a))
+}
+
+/// Train, on adversarial examples within `threat` when given.
+fn run(
+    backend: Backend,
+    program: &Program,
+    examples: &Examples<'_>,
+    threat: Option<Threat>,
     observer: &mut dyn Observer,
 ) -> Result<Trained, EngineError> {
     check_examples(program, examples)?;
@@ -87,6 +123,7 @@ pub fn train_with(
         Backend::Burn => reference_stepper(program, &init)?,
     };
     let mut run = Run::new(program, examples, stepper, rng);
+    run.threat = threat;
     let epochs = program.train.epochs;
     let (mut losses, mut stats) = (Vec::with_capacity(epochs), Vec::with_capacity(epochs));
     for epoch in 1..=epochs {
@@ -142,6 +179,8 @@ struct Run<'a> {
     fill: f32,
     /// Seconds spent assembling batches.
     batching: f64,
+    /// Train on adversarial examples within this threat.
+    threat: Option<Threat>,
 }
 
 /// One epoch's figures as its steps add them up.
@@ -170,6 +209,7 @@ impl<'a> Run<'a> {
             xb: Vec::with_capacity(train.batch * input.elements()),
             fill: background(examples.x, input.elements()),
             batching: 0.0,
+            threat: None,
         }
     }
 
@@ -212,6 +252,10 @@ impl<'a> Run<'a> {
         let started = Instant::now();
         self.fill_batch(idx);
         let yb: Vec<u32> = idx.iter().map(|&i| self.examples.y[i]).collect();
+        if let Some(threat) = &self.threat {
+            self.stepper
+                .perturb(&mut self.xb, &yb, threat, &mut self.rng)?;
+        }
         self.batching += started.elapsed().as_secs_f64();
         let lr = self.learning_rate(epoch, step);
         let (values, predicted) = self.stepper.step(&self.xb, &yb, lr, &mut self.rng)?;
@@ -339,6 +383,16 @@ pub(crate) trait Stepper {
         rng: &mut SplitMix64,
     ) -> Result<(Vec<f32>, Vec<u32>), EngineError>;
     fn export(&self) -> Result<Vec<NamedTensor>, EngineError>;
+    /// Replace the batch `x` by its adversarial examples against the current weights.
+    fn perturb(
+        &mut self,
+        _x: &mut Vec<f32>,
+        _y: &[u32],
+        _threat: &Threat,
+        _rng: &mut SplitMix64,
+    ) -> Result<(), EngineError> {
+        Err(EngineError::Unavailable("adversarial training on burn"))
+    }
     /// With `ANNEAL_PROFILE` set: where the steps' time went, as text.
     fn profile(&self) -> Option<String> {
         None
@@ -411,6 +465,18 @@ impl Stepper for CompiledStepper {
         Ok(self.plan.export(&self.params, &self.stats))
     }
 
+    fn perturb(
+        &mut self,
+        x: &mut Vec<f32>,
+        y: &[u32],
+        threat: &Threat,
+        rng: &mut SplitMix64,
+    ) -> Result<(), EngineError> {
+        let mut gradient = |v: &[f32]| Ok(rayon::scope(|_| self.input_gradient(v, y)));
+        *x = threat.perturb(x, rng, &mut gradient, &mut || {})?;
+        Ok(())
+    }
+
     fn profile(&self) -> Option<String> {
         self.profile_text()
     }
@@ -444,6 +510,22 @@ impl CompiledStepper {
         self.steps += 1;
         self.update(lr as f32);
         Ok((losses, predicted))
+    }
+
+    /// The loss gradient with respect to the inputs `x` of classes `y`, the model running as
+    /// in inference (the running statistics as they are now).
+    fn input_gradient(&mut self, x: &[f32], y: &[u32]) -> Vec<f32> {
+        let (b, classes) = (y.len(), self.plan.classes());
+        let mode = Mode::Frozen(&self.stats);
+        self.plan.forward(&self.params, &mut self.ws, x, b, mode);
+        let (mut losses, mut predicted) = (vec![0f32; b], vec![0u32; b]);
+        let (logits, dlogits) = self.ws.logits_and_grad(b * classes);
+        cpu::softmax_cross_entropy(logits, y, classes, &mut losses, &mut predicted, dlogits);
+        let mut dx = vec![0f32; x.len()];
+        let (params, ws) = (&self.params, &mut self.ws);
+        self.plan
+            .input_gradient(params, ws, b, &mut self.grads, &mut dx);
+        dx
     }
 
     /// One optimiser step on the gradients of the last backward pass.

@@ -3,9 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // test code: panics are failures
 
 use anneal_engine::{
-    Backend, EngineError, Examples, Model, NoObserver, Objective, Observer, train, train_with,
+    Backend, EngineError, Examples, Model, NoObserver, Objective, Observer, Threat, train,
+    train_with,
 };
-use anneal_spec::Program;
+use anneal_spec::{Adversarial, Program};
 
 fn program(layers: &str, extra: &str) -> Program {
     let text = format!(
@@ -402,4 +403,65 @@ fn input_gradients_are_per_example() {
     assert!((one.value[0] - all.value[1]).abs() < 1e-5);
     let bad = model.gradient(&x[..108], Objective::Loss(&[3]));
     assert!(matches!(bad, Err(EngineError::Input(_))), "{bad:?}");
+}
+
+/// Accuracy of `model` on `x` (in `[0, 1]`) under PGD of radius `eps`.
+fn pgd_accuracy(p: &Program, model: &Model, x: &[f32], y: &[u32], eps: f32) -> f64 {
+    let unit = anneal_engine::Normalization {
+        scale: 1.0 / 255.0,
+        mean: 0.0,
+        std: 1.0,
+    };
+    let threat = Threat::new(&p.input, &unit, &Adversarial::pgd(eps, 10));
+    let mut rng = anneal_engine::SplitMix64::new(1);
+    let adv = model.attack(&threat, (x, y), &mut rng, &mut || {}).unwrap();
+    let probs = model.predict(&adv).unwrap();
+    let right = probs
+        .chunks(3)
+        .zip(y)
+        .filter(|(p, y)| anneal_pack_free_argmax(p) == **y as usize);
+    right.count() as f64 / y.len() as f64
+}
+
+/// `[train] adversarial` trains on PGD examples of each batch: deterministic, and more robust
+/// to PGD than the same program trained on clean inputs.
+#[test]
+fn adversarial_training_resists_the_attack_it_trained_on() {
+    let layers = r#""flatten", "dense 16", "relu", "dense 3""#;
+    let plain = program(layers, "optimizer = \"adam 0.02\"");
+    let settings = anneal_spec::program::Train {
+        epochs: 12,
+        ..plain.train.clone()
+    };
+    let plain = Program {
+        train: settings,
+        ..plain
+    };
+    let robust = Program {
+        train: anneal_spec::program::Train {
+            adversarial: Some(Adversarial::pgd(0.35, 5)),
+            ..plain.train.clone()
+        },
+        ..plain.clone()
+    };
+    let (x, y) = data(150);
+    let examples = Examples { x: &x, y: &y };
+    let a = train(&plain, &examples, &mut NoObserver).unwrap();
+    let b = train(&robust, &examples, &mut NoObserver).unwrap();
+    assert_eq!(
+        b.weights,
+        train(&robust, &examples, &mut NoObserver).unwrap().weights
+    );
+    let a = Model::new(&plain, &a.weights).unwrap();
+    let b = Model::new(&robust, &b.weights).unwrap();
+    let (pa, pb) = (
+        pgd_accuracy(&plain, &a, &x, &y, 0.35),
+        pgd_accuracy(&robust, &b, &x, &y, 0.35),
+    );
+    assert!(
+        pb > pa + 0.2,
+        "PGD accuracy: plain {pa}, adversarially trained {pb}"
+    );
+    let burn = train_with(Backend::Burn, &robust, &examples, &mut NoObserver);
+    assert!(matches!(burn, Err(EngineError::Unavailable(_))), "{burn:?}");
 }

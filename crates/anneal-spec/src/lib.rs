@@ -8,6 +8,8 @@
 //! - [`layer`]: the layer grammar (`"conv 32 5x5 pad 2"`), with suggestions for typos; one
 //!   file per layer kind under `layer/`, owning its grammar, shape and cost rule and parameters.
 //! - [`shape`]: shape inference and the forward-pass cost model (parameters, FLOPs, bytes).
+//! - [`adversarial`]: attacks as a program states them ([`Adversarial`]), and what an
+//!   attack's radius means for each kind of input.
 //! - [`audio`]: the audio front end's parameters ([`LogMel`]).
 //! - [`table`]: a table program's columns and their fitted encoding ([`Table`]).
 //! - [`normalization`]: how pixels become inputs, fitted by a build and recorded in its package.
@@ -35,6 +37,7 @@
 //! assert_eq!(err.hint.as_deref(), Some("did you mean `relu`?"));
 //! ```
 
+pub mod adversarial;
 pub mod audio;
 pub mod budget;
 pub mod error;
@@ -48,6 +51,7 @@ pub mod table;
 pub mod tensor;
 mod validate;
 
+pub use adversarial::{Adversarial, Attack};
 pub use audio::LogMel;
 pub use error::ManifestError;
 pub use layer::Layer;

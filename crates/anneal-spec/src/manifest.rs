@@ -166,6 +166,8 @@ pub struct TrainTable {
     pub seed: Option<u64>,
     /// Data augmentation for images: `shift N` (random translation by up to N pixels).
     pub augment: Option<Spanned<String>>,
+    /// Adversarial training: `pgd EPSILON STEPS [step SIZE]`, `fgsm EPSILON` or `none`.
+    pub adversarial: Option<Spanned<String>>,
 }
 
 /// `[[check]]`

@@ -130,6 +130,9 @@ pub struct Train {
     /// Translate along the last axis only (time, in a spectrogram): `augment = "time-shift N"`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub augment_time_only: bool,
+    /// Train on adversarial examples of each batch (`adversarial = "pgd 0.1 7"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adversarial: Option<crate::Adversarial>,
 }
 
 /// The optimiser and its hyper-parameters.

@@ -348,6 +348,21 @@ impl Validator<'_> {
             seed: t.seed.unwrap_or(42),
             augment_shift: augment.0,
             augment_time_only: augment.1,
+            adversarial: self.adversarial(t.adversarial.as_ref())?,
+        })
+    }
+
+    /// `adversarial = "pgd EPS STEPS [step S]"`, `"fgsm EPS"` or `"none"`.
+    fn adversarial(
+        &self,
+        a: Option<&Spanned<String>>,
+    ) -> Result<Option<crate::Adversarial>, ManifestError> {
+        let Some(a) = a.filter(|a| a.get_ref().trim() != "none") else {
+            return Ok(None);
+        };
+        crate::Adversarial::parse(a.get_ref()).map(Some).map_err(|message| {
+            let hint = "write e.g. `adversarial = \"pgd 0.1 7\"` (radius in input units before normalisation)";
+            self.fail(a.span(), message).with_hint(hint)
         })
     }
 

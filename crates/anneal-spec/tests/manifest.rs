@@ -578,3 +578,45 @@ fn audio_front_end_errors_name_the_field() {
         assert_eq!(e.message, message, "{body}");
     }
 }
+
+#[test]
+fn adversarial_training_is_stated_in_train_and_keyed() {
+    use anneal_spec::{Adversarial, Attack};
+    let with = |a: &str| GOOD.replace("epochs = 2", &format!("epochs = 2\nadversarial = \"{a}\""));
+    let p = Program::parse("a", &with("pgd 0.1 7")).unwrap();
+    let a = p.train.adversarial.unwrap();
+    assert_eq!(
+        (a.attack, a.epsilon, a.steps, a.step),
+        (Attack::Pgd, 0.1, 7, None)
+    );
+    assert!((a.step_size() - 2.5 * 0.1 / 7.0).abs() < 1e-7);
+    let stepped = Program::parse("a", &with("pgd 0.3 40 step 0.01")).unwrap();
+    assert_eq!(stepped.train.adversarial.unwrap().step_size(), 0.01);
+    let fgsm = Program::parse("a", &with("fgsm 0.2")).unwrap();
+    assert_eq!(fgsm.train.adversarial, Some(Adversarial::fgsm(0.2)));
+    // `none` is no adversarial training, and keys as a program without the line does.
+    let plain = Program::parse("a", GOOD).unwrap();
+    let none = Program::parse("a", &with("none")).unwrap();
+    assert_eq!(none.canonical_json(), plain.canonical_json());
+    assert_ne!(p.canonical_json(), plain.canonical_json());
+    for (bad, message) in [
+        (
+            "pgd 0.1",
+            "`pgd 0.1` is not an attack: expected `fgsm EPSILON` or `pgd EPSILON STEPS [step SIZE]`",
+        ),
+        (
+            "pgd -0.1 7",
+            "`-0.1` is not a radius: expected a number above 0",
+        ),
+        (
+            "pgd 0.1 0",
+            "`0` is not a number of steps: expected 1 to 1000",
+        ),
+        ("fgsm nan", "`nan` is not a radius"),
+    ] {
+        let e = Program::parse("anneal.toml", &with(bad)).unwrap_err();
+        assert!(e.message.contains(message), "{bad}: {}", e.message);
+        assert_eq!(e.line, 15, "{bad}");
+        assert!(e.hint.as_deref().unwrap().contains("pgd 0.1 7"));
+    }
+}

@@ -1,9 +1,11 @@
 //! FGSM on a linear model against its closed form; PGD never leaves the epsilon ball, the
-//! valid range or the editable features; the curve's figures agree with its examples.
+//! valid range or the editable features; the curve's figures agree with its examples. Inputs
+//! are normalised as `(pixel / 255 - 0.5) / 0.25`, so radii in pixel units are checked
+//! through the conversion to model units.
 
-use anneal_audit::attack::{Attack, AttackOptions, Method, Space, curve, steps_total};
-use anneal_engine::{Model, NamedTensor, Normalization, SplitMix64};
-use anneal_spec::Program;
+use anneal_audit::attack::{AttackOptions, Inputs, curve, steps_total};
+use anneal_engine::{Model, NamedTensor, Normalization, SplitMix64, Threat};
+use anneal_spec::{Adversarial, Program};
 
 const FEATURES: usize = 6;
 
@@ -30,19 +32,19 @@ fn tensor(name: &str, shape: Vec<usize>, seed: u64) -> NamedTensor {
     NamedTensor { name, shape, data }
 }
 
-/// Images in attack units, normalised as `(pixel / 255 - 0.5) / 0.25`, inside [0, 1].
-fn space(editable: usize) -> Space {
-    Space {
-        norm: Normalization {
-            scale: 1.0 / 255.0,
-            mean: 0.5,
-            std: 0.25,
-        },
-        unit: 255.0,
-        bounds: Some((0.0, 1.0)),
-        features: FEATURES,
-        editable,
-    }
+const NORM: Normalization = Normalization {
+    scale: 1.0 / 255.0,
+    mean: 0.5,
+    std: 0.25,
+};
+
+/// Fractions of the pixel range to model inputs, and back.
+fn to_model(u: &[f32]) -> Vec<f32> {
+    u.iter().map(|u| (u - 0.5) / 0.25).collect()
+}
+
+fn to_units(z: &[f32]) -> Vec<f32> {
+    z.iter().map(|z| z * 0.25 + 0.5).collect()
 }
 
 /// `n` examples in attack units, some at the edges of the range.
@@ -67,19 +69,11 @@ fn fgsm_on_a_linear_model_is_its_closed_form() {
     let (n, eps) = (8, 0.1);
     let x = inputs(n);
     let labels: Vec<u32> = (0..n as u32).map(|i| i % 2).collect();
+    let p = program("\"dense 2\"");
+    let threat = Threat::new(&p.input, &NORM, &Adversarial::fgsm(eps));
     let mut rng = SplitMix64::new(0);
-    let fgsm = Attack {
-        method: Method::Fgsm,
-        epsilon: eps,
-    };
-    let adv = (fgsm.run(
-        &model,
-        &space(FEATURES),
-        (&x, &labels),
-        &mut rng,
-        &mut || {},
-    ))
-    .unwrap();
+    let adv = model.attack(&threat, (&to_model(&x), &labels), &mut rng, &mut || {});
+    let adv = to_units(&adv.unwrap());
     for (i, (&a, &x)) in adv.iter().zip(&x).enumerate() {
         let (f, y) = (i % FEATURES, labels[i / FEATURES] as usize);
         let direction = w.data[f * 2 + (1 - y)] - w.data[f * 2 + y];
@@ -108,17 +102,22 @@ fn pgd_stays_in_the_ball_the_range_and_the_editable_features() {
     let (n, eps) = (40, 0.3);
     let x = inputs(n);
     let labels: Vec<u32> = (0..n as u32).map(|i| i % 2).collect();
-    let pgd = Attack {
-        method: Method::Pgd {
-            steps: 12,
-            step: Some(0.07),
-        },
-        epsilon: eps,
+    let pgd = Adversarial {
+        step: Some(0.07),
+        ..Adversarial::pgd(eps, 12)
     };
+    let mut threat = Threat::new(
+        &program("\"dense 16\", \"tanh\", \"dense 2\"").input,
+        &NORM,
+        &pgd,
+    );
+    threat.editable = 4;
     let mut steps = 0;
-    let space = space(4);
     let mut rng = SplitMix64::new(3);
-    let adv = (pgd.run(&model, &space, (&x, &labels), &mut rng, &mut || steps += 1)).unwrap();
+    let adv = model.attack(&threat, (&to_model(&x), &labels), &mut rng, &mut || {
+        steps += 1
+    });
+    let adv = to_units(&adv.unwrap());
     assert_eq!(steps, 12);
     let mut moved = 0;
     for (i, (&a, &x)) in adv.iter().zip(&x).enumerate() {
@@ -143,17 +142,24 @@ fn the_curve_counts_the_examples_each_attack_turns_wrong() {
     let model = mlp();
     let n = 30;
     let x = inputs(n);
-    let space = space(FEATURES);
-    let probs = model.predict(&space.model_input(&x)).unwrap();
+    let p = program("\"dense 16\", \"tanh\", \"dense 2\"");
+    let z = to_model(&x);
+    let probs = model.predict(&z).unwrap();
     // Label each example as the model predicts it: clean accuracy 1.
     let labels: Vec<u32> = probs.chunks(2).map(|p| u32::from(p[1] > p[0])).collect();
     let opts = AttackOptions {
-        methods: vec![Method::Fgsm, Method::pgd(10)],
+        attacks: vec![Adversarial::fgsm(0.0), Adversarial::pgd(0.0, 10)],
         epsilons: vec![0.0, 0.05, 0.5],
         seed: 1,
     };
+    let inputs = Inputs {
+        input: &p.input,
+        norm: &NORM,
+        x: &z,
+        labels: &labels,
+    };
     let mut ticks = 0u64;
-    let points = curve(&model, &space, &x, &labels, &opts, &mut || ticks += 1).unwrap();
+    let points = curve(&model, inputs, &opts, &mut || ticks += 1).unwrap();
     assert_eq!(ticks, steps_total(&opts, n));
     assert_eq!(points.len(), 6);
     for p in &points {

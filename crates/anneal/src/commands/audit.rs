@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use crate::progress::AttackBar;
 use anneal::error::CliError;
 use anneal_audit::attack::Point;
-use anneal_audit::{AttackOptions, Audit, Estimate, FieldAudit, Method, Options, Robustness};
+use anneal_audit::{AttackOptions, Audit, Estimate, FieldAudit, Options, Robustness};
 use anneal_build::Project;
+use anneal_spec::Adversarial;
 use serde::Serialize;
 
 /// `anneal audit`: the last build's test predictions per group of a metadata field.
@@ -112,18 +113,18 @@ fn attack_options(args: &AuditArgs) -> Result<Option<AttackOptions>, CliError> {
             "--steps is at least 1 and --step-size a number >= 0",
         ));
     }
-    let pgd = Method::Pgd {
-        steps: args.steps,
+    let pgd = Adversarial {
         step: args.step_size,
+        ..Adversarial::pgd(0.0, args.steps)
     };
     let Attacks {
         fgsm,
         pgd: with_pgd,
     } = args.attacks;
-    let methods = [(fgsm, Method::Fgsm), (with_pgd, pgd)];
-    let methods: Vec<Method> = methods.into_iter().filter(|m| m.0).map(|m| m.1).collect();
-    Ok((!methods.is_empty()).then(|| AttackOptions {
-        methods,
+    let chosen = [(fgsm, Adversarial::fgsm(0.0)), (with_pgd, pgd)];
+    let attacks: Vec<Adversarial> = chosen.into_iter().filter(|a| a.0).map(|a| a.1).collect();
+    Ok((!attacks.is_empty()).then(|| AttackOptions {
+        attacks,
         epsilons: args.epsilon.clone(),
         ..AttackOptions::default()
     }))
@@ -179,12 +180,15 @@ impl fmt::Display for Robust<'_> {
             "robustness on {} test examples (clean accuracy {:.4}); epsilon in {}",
             r.examples, r.clean_accuracy, r.units
         )?;
-        let rows = r.points.chunk_by(|a, b| a.method == b.method);
+        let rows = r.points.chunk_by(|a, b| a.attack.name() == b.attack.name());
         let first = rows.clone().next().unwrap_or_default();
-        let head: Vec<String> = first.iter().map(|p| format!("{:>8}", p.epsilon)).collect();
+        let head: Vec<String> = first
+            .iter()
+            .map(|p| format!("{:>8}", p.attack.epsilon))
+            .collect();
         write!(f, "  {:<8} {}", "epsilon", head.join(" "))?;
         for row in rows {
-            write!(f, "\n  {:<8} {}", row[0].method.name(), accuracies(row))?;
+            write!(f, "\n  {:<8} {}", row[0].attack.name(), accuracies(row))?;
         }
         Ok(())
     }
