@@ -15,6 +15,10 @@ shape = [1, 2, 2]
 classes = 2
 [model]
 layers = ["flatten", "dense 2"]
+[[check]]
+metric = "demographic_parity_difference"
+by = "sex"
+at_most = 0.1
 "#;
 
 fn package() -> Package {
