@@ -207,6 +207,22 @@ fn a_gap_without_two_groups_to_compare_fails_saying_why() {
         problem,
         "no test examples have the metadata field `sex` (their fields: g)"
     );
+    // A field of more values than the package keeps figures for.
+    let n = anneal_pack::MAX_SLICE_VALUES + 1;
+    let probs: Vec<f32> = (0..n).flat_map(|_| [0.3, 0.7]).collect();
+    let ids: Vec<_> = (0..n)
+        .map(|i| BTreeMap::from([("g".to_string(), i.to_string())]))
+        .collect();
+    let classes = ["no".to_string(), "yes".to_string()];
+    let m = Metrics::compute(&probs, &vec![1; n], &classes).with_slices(&probs, &vec![1; n], &ids);
+    let r = &run(&gap(Metric::DemographicParityDifference, 1.0, 1), &m)[0];
+    assert!(!r.passed && r.groups.is_none());
+    assert!(
+        r.problem
+            .as_deref()
+            .unwrap()
+            .starts_with("the metadata field `g` has 65 values")
+    );
 }
 
 #[test]
