@@ -1,6 +1,7 @@
 """Peer check for `anneal audit`: Fairlearn's MetricFrame and fairness metrics on the same
 predictions give the same per-group accuracy, selection rate, true and false positive rates,
-demographic parity difference and ratio, and equalized-odds difference (within 1e-9).
+demographic parity difference and ratio, and equalized-odds difference (within 1e-9); and the
+gaps `anneal test` gates examples/income on (its `[[check]]`s with `by`) are Fairlearn's too.
 
 Usage: python3 tests/peer/check_groups.py PATH/TO/anneal
 Builds examples/income (UCI Adult); skips when ../shared/datasets/adult is absent.
@@ -26,6 +27,10 @@ from check_table_package import ADULT, build
 METRICS = {"accuracy": accuracy_score, "selection_rate": selection_rate,
            "true_positive_rate": true_positive_rate, "false_positive_rate": false_positive_rate}
 
+GAPS = {"demographic_parity_difference": demographic_parity_difference,
+        "demographic_parity_ratio": demographic_parity_ratio,
+        "equalized_odds_difference": equalized_odds_difference}
+
 
 def test_rows():
     """adult.test's rows as dicts, in file order (the ids `test:NNNNN` index them)."""
@@ -43,12 +48,22 @@ def compare(field, ours, y_true, y_pred, groups):
             mine = g[name]["value"] if g[name] else float("nan")
             if not (np.isnan(theirs) and np.isnan(mine)):
                 worst = max(worst, abs(theirs - mine))
-    gaps = {"demographic_parity_difference": demographic_parity_difference,
-            "demographic_parity_ratio": demographic_parity_ratio,
-            "equalized_odds_difference": equalized_odds_difference}
-    for name, fn in gaps.items():
+    for name, fn in GAPS.items():
         worst = max(worst, abs(fn(y_true, y_pred, sensitive_features=groups) - ours[name]["value"]))
     return worst
+
+
+def compare_gates(anneal, prog, y_true, y_pred, rows, index):
+    """The example's gap checks as `anneal test` measures them against Fairlearn's functions:
+    how many, and the largest difference (its fields' groups all count: none is under 30)."""
+    out = subprocess.run([anneal, "test", "-C", prog, "--json"], check=True, capture_output=True, text=True)
+    gaps = [r for r in json.loads(out.stdout)["results"] if "groups" in r]
+    worst = 0.0
+    for r in gaps:
+        metric, field = r["name"].split(" by ")
+        groups = np.array([rows[i][field] for i in index])
+        worst = max(worst, abs(GAPS[metric](y_true, y_pred, sensitive_features=groups) - r["value"]))
+    return len(gaps), worst
 
 
 def main():
@@ -77,6 +92,9 @@ def main():
                   f"DPD {field['demographic_parity_difference']['value']:.4f}, "
                   f"EOD {field['equalized_odds_difference']['value']:.4f}, max |anneal - fairlearn| = {worst:.1e}")
             failures += worst > 1e-9
+        gates, worst = compare_gates(anneal, prog, y_true, y_pred, rows, index)
+        print(f"gates peer check: {gates} gaps of `anneal test`, max |anneal - fairlearn| = {worst:.1e}")
+        failures += gates == 0 or worst > 1e-9
         assert failures == 0, "anneal and Fairlearn disagree"
         print(f"{len(audit['fields'])} passed, 0 failed")
     finally:

@@ -110,14 +110,14 @@ pub fn build(
     })
 }
 
-/// The existing package for `key`, if it (with slice metrics) and its report (of the current
-/// format) are there (a lost lock is written again from it).
+/// The existing package for `key`, if it (with slice metrics and their per-class counts) and
+/// its report (of the current format) are there (a lost lock is written again from it).
 fn fresh(project: &Project, commit: &CommitId, key: &str) -> Result<Option<Built>, BuildError> {
     let path = project.package_path();
     let Ok(header) = anneal_pack::Header::read(&path) else {
         return Ok(None);
     };
-    let sliced = header.metrics.slices.is_some();
+    let sliced = header.metrics.slices_current();
     if header.lineage.build_key != key || !sliced || !Report::is_current(&project.report_path()) {
         return Ok(None);
     }

@@ -293,6 +293,30 @@ fn the_package_metrics_hold_each_metadata_value_of_the_test_split() {
 }
 
 #[test]
+fn a_package_whose_slices_lack_the_per_class_counts_is_built_again() {
+    let (_dir, project) = with_metadata();
+    let built = build(&project, &mut NoObserver, &mut |_| {}).unwrap();
+    let mut package = anneal_pack::Package::read(&built.package).unwrap();
+    assert!(package.metrics.slices_current());
+    for field in package.metrics.slices.iter_mut().flatten() {
+        for v in &mut field.values {
+            (v.labelled, v.predicted, v.hits) = (vec![], vec![], vec![]);
+        }
+    }
+    assert!(!package.metrics.slices_current());
+    let bytes = package.to_bytes().unwrap();
+    anneal_data::fs::write_atomic(&built.package, &bytes).unwrap();
+    let again = build(&project, &mut NoObserver, &mut |_| {}).unwrap();
+    assert!(
+        !again.fresh,
+        "a gate on the old package could not be measured"
+    );
+    let header = anneal_pack::Header::read(&again.package).unwrap();
+    let a = header.metrics.field("group").unwrap().value("a").unwrap();
+    assert_eq!(a.labelled.iter().sum::<usize>(), 10);
+}
+
+#[test]
 fn a_package_without_slice_metrics_is_built_again() {
     let (_dir, project) = program(TINY);
     let built = build(&project, &mut NoObserver, &mut |_| {}).unwrap();

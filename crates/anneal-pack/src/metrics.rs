@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::slices::{FieldSlices, slices};
+use crate::slices::{FieldSlices, SliceMetrics, slices};
 
 /// Metrics of a model on one labelled set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +81,15 @@ impl Metrics {
             slices: Some(slices),
             ..self
         }
+    }
+
+    /// Whether the slices were measured with everything this version keeps of them (the
+    /// per-class counts too): a package without is built again.
+    pub fn slices_current(&self) -> bool {
+        let current = |f: &FieldSlices| f.values.iter().all(SliceMetrics::has_counts);
+        self.slices
+            .as_deref()
+            .is_some_and(|s| s.iter().all(current))
     }
 
     /// The slices of metadata field `field`, if they were measured and an example has it.

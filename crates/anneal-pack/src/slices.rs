@@ -6,6 +6,15 @@
 //! [`MAX_SLICE_VALUES`] values (an id-like field such as a file name has as many values as
 //! examples, and a slice of one example says nothing). So the package header grows with the
 //! number of (field, value) pairs, not with the number of examples.
+//!
+//! Each value also keeps three counts per class, from which the group rates of a positive
+//! class `p` follow (the figures Fairlearn's `MetricFrame` gives, and `anneal audit` reports):
+//!
+//! | rate | from the counts | undefined when |
+//! |---|---|---|
+//! | selection rate | `predicted[p] / examples` | never (a value has examples) |
+//! | true positive rate | `hits[p] / labelled[p]` | no example of the group is of class `p` |
+//! | false positive rate | `(predicted[p] - hits[p]) / (examples - labelled[p])` | every example is |
 
 use std::collections::BTreeMap;
 
@@ -42,6 +51,46 @@ pub struct SliceMetrics {
     pub accuracy: f64,
     /// Mean cross-entropy (natural log).
     pub loss: f64,
+    /// Per class, examples whose true label it is; empty in a package built before the counts
+    /// were kept.
+    #[serde(default)]
+    pub labelled: Vec<usize>,
+    /// Per class, examples predicted as it (empty in an older package).
+    #[serde(default)]
+    pub predicted: Vec<usize>,
+    /// Per class, examples of it predicted as it (empty in an older package).
+    #[serde(default)]
+    pub hits: Vec<usize>,
+}
+
+impl SliceMetrics {
+    /// Whether the per-class counts were kept (a package built before them has none).
+    pub fn has_counts(&self) -> bool {
+        !self.labelled.is_empty()
+    }
+
+    /// Share of the examples predicted as class `p`; `None` without counts.
+    pub fn selection_rate(&self, p: usize) -> Option<f64> {
+        share(*self.predicted.get(p)?, self.examples)
+    }
+
+    /// Share of the examples of class `p` predicted as it; `None` without counts or such
+    /// examples.
+    pub fn true_positive_rate(&self, p: usize) -> Option<f64> {
+        share(*self.hits.get(p)?, *self.labelled.get(p)?)
+    }
+
+    /// Share of the examples of other classes predicted as `p`; `None` without counts or such
+    /// examples.
+    pub fn false_positive_rate(&self, p: usize) -> Option<f64> {
+        let wrong = self.predicted.get(p)?.saturating_sub(*self.hits.get(p)?);
+        share(wrong, self.examples.saturating_sub(*self.labelled.get(p)?))
+    }
+}
+
+/// `part / whole`, `None` for an empty whole.
+fn share(part: usize, whole: usize) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
 }
 
 impl FieldSlices {
@@ -57,11 +106,43 @@ impl FieldSlices {
 }
 
 /// Running sums of one slice.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 struct Tally {
     examples: usize,
     correct: usize,
     loss: f64,
+    labelled: Vec<usize>,
+    predicted: Vec<usize>,
+    hits: Vec<usize>,
+}
+
+impl Tally {
+    fn new(classes: usize) -> Tally {
+        Tally {
+            labelled: vec![0; classes],
+            predicted: vec![0; classes],
+            hits: vec![0; classes],
+            ..Tally::default()
+        }
+    }
+
+    /// One example of true class `y` predicted as `guess` (`y` past the classes: counted as
+    /// wrong, in no class's labelled count).
+    fn add(&mut self, y: usize, guess: usize, loss: f64) {
+        let correct = guess == y;
+        self.examples += 1;
+        self.correct += usize::from(correct);
+        self.loss += loss;
+        if let Some(n) = self.labelled.get_mut(y) {
+            *n += 1;
+        }
+        if let Some(n) = self.predicted.get_mut(guess) {
+            *n += 1;
+        }
+        if let Some(n) = self.hits.get_mut(y).filter(|_| correct) {
+            *n += 1;
+        }
+    }
 }
 
 /// Field, then value, then its tally.
@@ -105,16 +186,12 @@ fn tally<'a>(
     let mut tallies = Tallies::new();
     let rows = probs.chunks(classes.max(1)).zip(labels).zip(meta);
     for ((p, &y), fields) in rows {
-        let y = y as usize;
-        let (correct, loss) = match p.get(y) {
-            Some(py) => (argmax(p) == y, -f64::from(py.max(1e-12)).ln()),
-            None => (false, 0.0),
-        };
+        let (y, guess) = (y as usize, argmax(p));
+        let loss = p.get(y).map_or(0.0, |py| -f64::from(py.max(1e-12)).ln());
         for (f, v) in fields.iter().filter(|(f, _)| keep(f)) {
-            let t = tallies.entry(f).or_default().entry(v).or_default();
-            t.examples += 1;
-            t.correct += usize::from(correct);
-            t.loss += loss;
+            let values = tallies.entry(f).or_default();
+            let t = values.entry(v).or_insert_with(|| Tally::new(classes));
+            t.add(y, guess, loss);
         }
     }
     tallies
@@ -155,6 +232,9 @@ fn slice_metrics(value: &str, t: &Tally) -> SliceMetrics {
         correct: t.correct,
         accuracy: per(t.correct as f64),
         loss: per(t.loss),
+        labelled: t.labelled.clone(),
+        predicted: t.predicted.clone(),
+        hits: t.hits.clone(),
     }
 }
 
@@ -191,6 +271,72 @@ mod tests {
         let one = slices_of("speaker", &probs, &labels, 2, &meta).unwrap();
         assert_eq!(one, s[1]);
         assert_eq!(slices_of("accent", &probs, &labels, 2, &meta), None);
+    }
+
+    #[test]
+    fn each_value_counts_labels_predictions_and_hits_per_class() {
+        // (true, predicted) per example, two classes; group a: (1,1) (1,0) (0,1) (0,0) (0,0);
+        // group b: (1,1) (0,0); one example of class 2, past the classes, in group b.
+        let rows = [
+            (1, 1),
+            (1, 0),
+            (0, 1),
+            (0, 0),
+            (0, 0),
+            (1, 1),
+            (0, 0),
+            (2, 0),
+        ];
+        let probs: Vec<f32> = rows.iter().flat_map(|&(_, p)| onehot(p)).collect();
+        let labels: Vec<u32> = rows.iter().map(|&(y, _)| y).collect();
+        let groups = ["a", "a", "a", "a", "a", "b", "b", "b"];
+        let meta: Vec<_> = groups.iter().map(|g| meta(&[("g", g)])).collect();
+        let s = slices(&probs, &labels, 2, &meta);
+        let a = s[0].value("a").unwrap();
+        assert_eq!(
+            (&a.labelled, &a.predicted, &a.hits),
+            (&vec![3, 2], &vec![3, 2], &vec![2, 1])
+        );
+        // Selection 2/5, TPR 1/2, FPR 1/3 for the positive class 1.
+        let rates = (
+            a.selection_rate(1),
+            a.true_positive_rate(1),
+            a.false_positive_rate(1),
+        );
+        assert_eq!(rates, (Some(0.4), Some(0.5), Some(1.0 / 3.0)));
+        let b = s[0].value("b").unwrap();
+        assert_eq!(
+            (&b.labelled, &b.predicted, &b.hits),
+            (&vec![1, 1], &vec![2, 1], &vec![1, 1])
+        );
+        assert_eq!(
+            b.false_positive_rate(1),
+            Some(0.0),
+            "2 negatives (one unknown class)"
+        );
+        assert_eq!(b.false_positive_rate(0), Some(0.5));
+        assert_eq!(b.true_positive_rate(5), None, "no such class");
+    }
+
+    #[test]
+    fn a_rate_of_a_group_without_positives_or_counts_is_undefined() {
+        let probs = [0.9, 0.1, 0.8, 0.2];
+        let meta = [meta(&[("g", "a")]), meta(&[("g", "a")])];
+        let s = slices(&probs, &[0, 0], 2, &meta);
+        let a = s[0].value("a").unwrap();
+        assert_eq!(a.true_positive_rate(1), None);
+        assert_eq!(a.false_positive_rate(0), None);
+        assert_eq!(a.selection_rate(1), Some(0.0));
+        // A package built before the counts: the slice reads, with no rates.
+        let old = r#"{"value":"a","examples":2,"correct":2,"accuracy":1.0,"loss":0.1}"#;
+        let old: SliceMetrics = serde_json::from_str(old).unwrap();
+        assert!(!old.has_counts() && a.has_counts());
+        assert_eq!(old.selection_rate(1), None);
+    }
+
+    /// Probabilities that predict class `p` of two.
+    fn onehot(p: u32) -> [f32; 2] {
+        if p == 1 { [0.2, 0.8] } else { [0.8, 0.2] }
     }
 
     #[test]

@@ -15,6 +15,10 @@ shape = [1, 2, 2]
 classes = 2
 [model]
 layers = ["flatten", "dense 2"]
+[[check]]
+metric = "demographic_parity_difference"
+by = "sex"
+at_most = 0.1
 "#;
 
 fn package() -> Package {
@@ -38,7 +42,11 @@ fn package() -> Package {
             anneal_version: "0.1.0".into(),
             parents: vec![],
         },
-        metrics: Metrics::compute(&[0.9, 0.1], &[0], &program.classes),
+        metrics: Metrics::compute(&[0.9, 0.1], &[0], &program.classes).with_slices(
+            &[0.9, 0.1],
+            &[0],
+            &[[("sex".to_string(), "F".to_string())].into()],
+        ),
         cost: program.cost.clone(),
         weights: vec![
             NamedTensor {
@@ -62,6 +70,11 @@ fn round_trip() {
     let bytes = p.to_bytes().unwrap();
     let back = Package::from_bytes(Path::new("p.anneal"), &bytes).unwrap();
     assert_eq!(back, p);
+    let f = back.metrics.field("sex").unwrap().value("F").unwrap();
+    assert_eq!(
+        (&f.labelled, &f.predicted, &f.hits),
+        (&vec![1, 0], &vec![1, 0], &vec![1, 0])
+    );
     assert_eq!(
         Header::from_bytes(Path::new("p.anneal"), &bytes)
             .unwrap()

@@ -177,15 +177,29 @@ pub struct CheckTable {
     /// A name for reports (default: derived from metric and slice).
     #[serde(default)]
     pub name: Option<String>,
-    /// `accuracy`, `precision`, `recall` or `f1`.
+    /// `accuracy`, `precision`, `recall`, `f1`; the rates `selection_rate`,
+    /// `true_positive_rate`, `false_positive_rate`; the gaps `demographic_parity_difference`,
+    /// `demographic_parity_ratio`, `equalized_odds_difference` (`-` for `_` is read too).
     pub metric: Spanned<String>,
     /// A slice: `label = NAME` or `FIELD = VALUE` of the examples' metadata.
     #[serde(default, rename = "where")]
     pub where_: Option<Spanned<String>>,
-    /// A floor on every value of a metadata field (or `label`): one result per value.
+    /// A bound on every value of a metadata field (or `label`): one result per value.
     #[serde(default, alias = "for_each")]
     pub for_each: Option<Spanned<String>>,
+    /// The metadata field whose groups a gap metric compares (gap metrics only).
+    #[serde(default)]
+    pub by: Option<Spanned<String>>,
     /// The floor (`at-least`; `at_least` as in DESIGN.md is accepted too).
-    #[serde(alias = "at_least")]
-    pub at_least: Spanned<f64>,
+    #[serde(default, alias = "at_least")]
+    pub at_least: Option<Spanned<f64>>,
+    /// The ceiling (`at-most` or `at_most`); a check has exactly one of floor and ceiling.
+    #[serde(default, alias = "at_most")]
+    pub at_most: Option<Spanned<f64>>,
+    /// Groups with fewer test examples are left out of a gap (default 30).
+    #[serde(default, alias = "min_group")]
+    pub min_group: Option<Spanned<i64>>,
+    /// The class counted as positive by the rates and gaps (default: the second of two).
+    #[serde(default)]
+    pub positive: Option<Spanned<String>>,
 }

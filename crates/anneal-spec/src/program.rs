@@ -173,14 +173,49 @@ pub struct Check {
     pub metric: Metric,
     /// The slice it is measured on (None: the whole test split).
     pub slice: Option<Slice>,
-    /// A metadata field (or `label`) whose every value in the test split gets the floor.
+    /// A metadata field (or `label`) whose every value in the test split gets the bound.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub for_each: Option<String>,
-    /// The floor.
-    pub at_least: f64,
+    /// The metadata field whose groups a gap metric compares (gap metrics only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// The floor: the check passes when the value is at least this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_least: Option<f64>,
+    /// The ceiling: the check passes when the value is at most this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_most: Option<f64>,
+    /// Groups of fewer test examples are reported but left out of a gap (gap metrics only;
+    /// [`DEFAULT_MIN_GROUP`] unless the manifest says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_group: Option<usize>,
+    /// The class counted as positive (its index in `classes`), for the rates and the gaps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub positive: Option<usize>,
 }
 
-/// A metric a check can put a floor under.
+impl Check {
+    /// Whether `value` is within the check's bounds, [`BOUND_TOLERANCE`] included: a gap of
+    /// `0.4 - 0.1` computes as `0.30000000000000004`, and must meet `at_most = 0.3`.
+    pub fn admits(&self, value: f64) -> bool {
+        self.at_least
+            .is_none_or(|floor| value >= floor - BOUND_TOLERANCE)
+            && self
+                .at_most
+                .is_none_or(|ceiling| value <= ceiling + BOUND_TOLERANCE)
+    }
+}
+
+/// How far past a bound a value may be from rounding alone: the arithmetic of fractions rounds
+/// by under 1e-15, while a ratio of test-split counts that truly differs from a bound of a few
+/// decimals differs by far more than 1e-12.
+pub const BOUND_TOLERANCE: f64 = 1e-12;
+
+/// Groups smaller than this are left out of a gap unless a check's `min_group` says otherwise
+/// (as `anneal audit --min-group` defaults).
+pub const DEFAULT_MIN_GROUP: usize = 30;
+
+/// A metric a check can bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Metric {
@@ -192,6 +227,72 @@ pub enum Metric {
     Recall,
     /// Macro-averaged (or per-class) F1.
     F1,
+    /// Share predicted as the positive class.
+    SelectionRate,
+    /// Share of the positive class's examples predicted as it.
+    TruePositiveRate,
+    /// Share of the other classes' examples predicted as the positive class.
+    FalsePositiveRate,
+    /// Largest minus smallest selection rate between the groups of a field.
+    DemographicParityDifference,
+    /// Smallest over largest selection rate between the groups of a field.
+    DemographicParityRatio,
+    /// The larger of the true- and false-positive-rate gaps between the groups of a field.
+    EqualizedOddsDifference,
+}
+
+impl Metric {
+    /// Every metric, by its name in a manifest (snake case; kebab case is read too).
+    pub const NAMES: &[(&str, Metric)] = &[
+        ("accuracy", Metric::Accuracy),
+        ("precision", Metric::Precision),
+        ("recall", Metric::Recall),
+        ("f1", Metric::F1),
+        ("selection_rate", Metric::SelectionRate),
+        ("true_positive_rate", Metric::TruePositiveRate),
+        ("false_positive_rate", Metric::FalsePositiveRate),
+        (
+            "demographic_parity_difference",
+            Metric::DemographicParityDifference,
+        ),
+        ("demographic_parity_ratio", Metric::DemographicParityRatio),
+        ("equalized_odds_difference", Metric::EqualizedOddsDifference),
+    ];
+
+    /// The metric named `word` (`selection_rate` or `selection-rate`).
+    pub fn named(word: &str) -> Option<Metric> {
+        let snake = word.replace('-', "_");
+        Metric::NAMES
+            .iter()
+            .find(|(n, _)| *n == snake)
+            .map(|(_, m)| *m)
+    }
+
+    /// Its name in a manifest, snake case.
+    pub fn name(self) -> &'static str {
+        Metric::NAMES
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map_or("", |(n, _)| n)
+    }
+
+    /// A gap between the groups of a field (`by`): one figure for the whole field.
+    pub fn is_gap(self) -> bool {
+        matches!(
+            self,
+            Metric::DemographicParityDifference
+                | Metric::DemographicParityRatio
+                | Metric::EqualizedOddsDifference
+        )
+    }
+
+    /// A rate of predicting the positive class (per group with `where` or `for_each`).
+    pub fn is_rate(self) -> bool {
+        matches!(
+            self,
+            Metric::SelectionRate | Metric::TruePositiveRate | Metric::FalsePositiveRate
+        )
+    }
 }
 
 /// The field name that slices by the true label: `where = "label = 7"`, `for_each = "label"`.

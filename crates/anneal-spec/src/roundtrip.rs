@@ -49,7 +49,7 @@ impl Program {
             "data": self.data_json(),
             "model": {"layers": self.layers.iter().map(ToString::to_string).collect::<Vec<_>>()},
             "train": self.train_json(),
-            "check": self.checks.iter().map(check_json).collect::<Vec<_>>(),
+            "check": self.checks.iter().map(|c| check_json(c, &self.classes)).collect::<Vec<_>>(),
         })
     }
 
@@ -103,16 +103,33 @@ impl Program {
     }
 }
 
-fn check_json(c: &crate::program::Check) -> Value {
+/// A check as its `[[check]]` table; `classes` name its positive class.
+fn check_json(c: &crate::program::Check, classes: &[String]) -> Value {
     let metric = serde_json::to_value(c.metric).unwrap_or_default();
-    let mut out = json!({"name": c.name, "metric": metric, "at-least": c.at_least});
-    if let Some(slice) = &c.slice {
-        out["where"] = json!(slice.to_string());
-    }
-    if let Some(field) = &c.for_each {
-        out["for-each"] = json!(field);
+    let mut out = json!({"name": c.name, "metric": metric});
+    let keys = [
+        ("where", c.slice.as_ref().map(|s| json!(s.to_string()))),
+        ("for-each", c.for_each.as_ref().map(|f| json!(f))),
+        ("by", c.by.as_ref().map(|f| json!(f))),
+        ("at-least", c.at_least.map(|x| json!(x))),
+        ("at-most", c.at_most.map(|x| json!(x))),
+        ("min-group", c.min_group.map(|n| json!(n))),
+        (
+            "positive",
+            c.positive.map(|p| json!(class_name(classes, p))),
+        ),
+    ];
+    for (key, value) in keys {
+        if let Some(v) = value {
+            out[key] = v;
+        }
     }
     out
+}
+
+/// Class `i`'s name, or `#i` (no class's name) past the classes, for the validator to refuse.
+fn class_name(classes: &[String], i: usize) -> String {
+    classes.get(i).cloned().unwrap_or_else(|| format!("#{i}"))
 }
 
 /// The top-level fields in which `a` and `b` differ.

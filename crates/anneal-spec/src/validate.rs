@@ -16,6 +16,7 @@ use crate::program::{
 use crate::shape::{CostTable, Shape, infer};
 
 mod checks;
+mod gates;
 mod table;
 
 /// The manifest's file name and text, for errors.

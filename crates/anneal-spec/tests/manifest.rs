@@ -3,6 +3,9 @@
 
 use anneal_spec::{Optimizer, Program, Schedule};
 
+#[path = "manifest/gates.rs"]
+mod gates;
+
 const GOOD: &str = r#"[program]
 name = "digits"
 version = "0.1.0"
@@ -104,7 +107,7 @@ fn errors_point_at_the_offending_text() {
         (
             ("at_least = 0.9", "at_least = 90"),
             (21, 12),
-            "`at_least = 90` is outside [0, 1]",
+            "check `recall[label = 7]`: `at_least = 90` is outside [0, 1]",
             None,
         ),
         (
@@ -420,7 +423,7 @@ fn slice_errors_point_at_the_check() {
         (
             "metric = \"recall\"\nfor_each = \"speaker\"\nat_least = 0.8\n",
             (19, 10),
-            "metric `recall` on the metadata field `speaker`: only `accuracy` is measured per metadata value",
+            "metric `recall` on the metadata field `speaker`: only `accuracy` and the rates (`selection_rate`, `true_positive_rate`, `false_positive_rate`) are measured per metadata value",
             Some("write `metric = \"accuracy\"`, or slice by `label`"),
         ),
         (

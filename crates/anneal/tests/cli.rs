@@ -10,6 +10,8 @@ use tempfile::TempDir;
 
 #[path = "cli/audio.rs"]
 mod audio;
+#[path = "cli/gates.rs"]
+mod gates;
 #[path = "cli/hostile.rs"]
 mod hostile;
 #[path = "cli/robust.rs"]

@@ -1,5 +1,6 @@
 //! `[[check]]`: a metric, an optional slice (`where = "label = 7"`, `where = "sex = Female"`)
-//! or a field to slice by (`for_each = "speaker"`), and a floor.
+//! or a field to slice by (`for_each = "speaker"`), and a floor or a ceiling. The gap metrics
+//! and their own keys (`by`, `min_group`, `positive`) are checked in [`super::gates`].
 
 use toml::Spanned;
 
@@ -8,8 +9,6 @@ use crate::error::ManifestError;
 use crate::layer::suggest;
 use crate::manifest::CheckTable;
 use crate::program::{Check, LABEL, Metric, Slice};
-
-const METRICS: &[&str] = &["accuracy", "precision", "recall", "f1"];
 
 impl Validator<'_> {
     pub(super) fn check(&self, c: &CheckTable, classes: &[String]) -> Result<Check, ManifestError> {
@@ -23,52 +22,45 @@ impl Validator<'_> {
             Some(f) => Some(self.for_each(f, c.where_.is_some())?),
         };
         self.metric_fits(c, metric, slice.as_ref(), for_each.as_deref())?;
-        let at_least = self.floor(&c.at_least)?;
-        let metric_name = c.metric.get_ref();
-        let name = c.name.clone().unwrap_or_else(|| match (&slice, &for_each) {
-            (Some(Slice::Label { name, .. }), _) => format!("{metric_name}[label = {name}]"),
-            (Some(s @ Slice::Meta { .. }), _) => format!("{metric_name} where {s}"),
-            (None, Some(field)) => format!("{metric_name} for each {field}"),
-            (None, None) => metric_name.clone(),
+        let by = self.by(c, metric)?;
+        let written = c.metric.get_ref();
+        let name = c.name.clone().unwrap_or_else(|| {
+            default_name(written, slice.as_ref(), for_each.as_deref(), by.as_deref())
         });
+        let (at_least, at_most) = self.bounds(c, metric, &name)?;
         Ok(Check {
+            min_group: self.min_group(c, metric, &name)?,
+            positive: self.positive(c, metric, &name, classes)?,
             name,
             metric,
             slice,
             for_each,
+            by,
             at_least,
+            at_most,
         })
     }
 
-    /// `at_least`: a fraction.
-    fn floor(&self, at_least: &Spanned<f64>) -> Result<f64, ManifestError> {
-        let floor = *at_least.get_ref();
-        if (0.0..=1.0).contains(&floor) {
-            return Ok(floor);
-        }
-        let message = format!("`at_least = {floor}` is outside [0, 1]");
-        let hint = "metrics are fractions: write e.g. `at_least = 0.98`";
-        Err(self.fail(at_least.span(), message).with_hint(hint))
-    }
-
     fn metric(&self, m: &Spanned<String>) -> Result<Metric, ManifestError> {
-        match m.get_ref().as_str() {
-            "accuracy" => Ok(Metric::Accuracy),
-            "precision" => Ok(Metric::Precision),
-            "recall" => Ok(Metric::Recall),
-            "f1" => Ok(Metric::F1),
-            other => Err(self.err(
-                m.span(),
-                format!(
-                    "unknown metric `{other}`: expected one of {}",
-                    METRICS.join(", ")
-                ),
-                suggest(other, METRICS).map(|s| format!("did you mean `{s}`?")),
-            )),
+        let word = m.get_ref();
+        if let Some(metric) = Metric::named(word) {
+            return Ok(metric);
         }
+        let names: Vec<&str> = Metric::NAMES.iter().map(|(n, _)| *n).collect();
+        let message = format!(
+            "unknown metric `{word}`: expected one of {}",
+            names.join(", ")
+        );
+        let close = suggest(&word.replace('-', "_"), &names);
+        Err(self.err(
+            m.span(),
+            message,
+            close.map(|s| format!("did you mean `{s}`?")),
+        ))
     }
 
-    /// Metadata slices measure accuracy only (per-class figures are kept for the whole split).
+    /// Metadata slices measure accuracy and the rates (per-class figures are kept for the
+    /// whole split); the rates are not measured per true label; a gap takes no slice.
     fn metric_fits(
         &self,
         c: &CheckTable,
@@ -76,22 +68,39 @@ impl Validator<'_> {
         slice: Option<&Slice>,
         for_each: Option<&str>,
     ) -> Result<(), ManifestError> {
-        let on_meta = match (slice, for_each) {
+        if metric.is_gap() {
+            return self.gap_unsliced(c);
+        }
+        let field = match (slice, for_each) {
             (Some(Slice::Meta { field, .. }), _) => Some(field.as_str()),
-            (None, Some(field)) if field != LABEL => Some(field),
-            _ => None,
+            (Some(Slice::Label { .. }), _) => Some(LABEL),
+            (None, field) => field,
         };
-        match on_meta {
-            Some(field) if metric != Metric::Accuracy => {
-                let m = c.metric.get_ref();
-                let message = format!(
-                    "metric `{m}` on the metadata field `{field}`: only `accuracy` is measured per metadata value"
-                );
-                let hint = "write `metric = \"accuracy\"`, or slice by `label`";
-                Err(self.fail(c.metric.span(), message).with_hint(hint))
+        match field {
+            Some(LABEL) if metric.is_rate() => Err(self.rate_on_label(c)),
+            Some(field) if field != LABEL && !on_metadata(metric) => {
+                Err(self.not_on_metadata(c, field))
             }
             _ => Ok(()),
         }
+    }
+
+    fn not_on_metadata(&self, c: &CheckTable, field: &str) -> ManifestError {
+        let m = c.metric.get_ref();
+        let message = format!(
+            "metric `{m}` on the metadata field `{field}`: only `accuracy` and the rates (`selection_rate`, `true_positive_rate`, `false_positive_rate`) are measured per metadata value"
+        );
+        let hint = "write `metric = \"accuracy\"`, or slice by `label`";
+        self.fail(c.metric.span(), message).with_hint(hint)
+    }
+
+    fn rate_on_label(&self, c: &CheckTable) -> ManifestError {
+        let m = c.metric.get_ref();
+        let message = format!(
+            "metric `{m}` on `label`: the rates are measured on the whole test split or per value of a metadata field"
+        );
+        let hint = "slice by a metadata field, e.g. `for_each = \"sex\"`, or use `recall`";
+        self.fail(c.metric.span(), message).with_hint(hint)
     }
 
     /// `where = "FIELD = VALUE"`: `label = NAME` (a class) or a metadata field's value.
@@ -142,7 +151,29 @@ impl Validator<'_> {
     }
 }
 
+/// Whether `metric` is measured per value of a metadata field.
+fn on_metadata(metric: Metric) -> bool {
+    metric == Metric::Accuracy || metric.is_rate()
+}
+
+/// `recall[label = 7]`, `accuracy where sex = Female`, `accuracy for each speaker`,
+/// `demographic_parity_difference by sex`, or the metric alone.
+fn default_name(
+    metric: &str,
+    slice: Option<&Slice>,
+    for_each: Option<&str>,
+    by: Option<&str>,
+) -> String {
+    match (slice, for_each, by) {
+        (Some(Slice::Label { name, .. }), _, _) => format!("{metric}[label = {name}]"),
+        (Some(s @ Slice::Meta { .. }), _, _) => format!("{metric} where {s}"),
+        (None, Some(field), _) => format!("{metric} for each {field}"),
+        (None, None, Some(field)) => format!("{metric} by {field}"),
+        (None, None, None) => metric.to_string(),
+    }
+}
+
 /// A slice's field or value as written, without surrounding spaces or quotes (`'Female'`).
-fn bare(text: &str) -> &str {
+pub(super) fn bare(text: &str) -> &str {
     text.trim_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'')
 }

@@ -73,16 +73,7 @@ fn warn_if_stale(project: &Project, header: &anneal_pack::Header, path: &Path) {
 impl fmt::Display for Tested {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for r in &self.results {
-            let mark = if r.passed { "ok  " } else { "FAIL" };
-            let (name, value, floor) = (&r.name, r.value, r.at_least);
-            match (&r.problem, r.examples) {
-                (Some(problem), _) => writeln!(f, "{mark} {name:<32} {problem}")?,
-                (None, None) => writeln!(f, "{mark} {name:<32} {value:.4} (at least {floor:.4})")?,
-                (None, Some(n)) => writeln!(
-                    f,
-                    "{mark} {name:<32} {value:.4} (at least {floor:.4}) on {n} examples"
-                )?,
-            }
+            writeln!(f, "{r}")?;
         }
         write!(f, "{} passed, {} failed", self.passed, self.failed)
     }

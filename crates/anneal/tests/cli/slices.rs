@@ -61,7 +61,7 @@ fn write_grouped(dir: &Path, clean: usize, flipped: usize, seed: u32) {
 
 /// The program with 200 clean training images and a test split of 60 clean and 20 flipped,
 /// imported with their group (and take) from the file name, and built.
-fn built() -> (TempDir, PathBuf) {
+pub(super) fn built() -> (TempDir, PathBuf) {
     let (tmp, prog) = tiny_program(SLICED);
     write_grouped(&prog.join("imgs/train"), 200, 0, 1);
     write_grouped(&prog.join("imgs/test"), 60, 20, 2);

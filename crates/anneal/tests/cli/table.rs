@@ -11,35 +11,58 @@ fn head_rows(src: &Path, dst: &Path, n: usize) {
     let text = std::fs::read_to_string(src).unwrap();
     let rows: Vec<&str> = text
         .lines()
-        .take(n + 1)
+        .take(n.saturating_add(1))
         .map(|l| l.trim_end_matches('.'))
         .collect();
     std::fs::write(dst, rows.join("\n") + "\n").unwrap();
 }
 
-/// A temp folder with `prog/` holding the income example's manifest (floors lowered for a
-/// subset), `train.csv` (3,000 rows) and `test.csv` (1,000 rows) imported.
+/// A temp folder with `prog/` holding the income example's manifest (floors lowered and
+/// ceilings raised for a subset), `train.csv` (3,000 rows) and `test.csv` (1,000 rows)
+/// imported.
 fn income_program(adult: &Path) -> tempfile::TempDir {
+    let subset = [
+        ("at_least = 0.85", "at_least = 0.75"),
+        ("at_least = 0.80", "at_least = 0.7"),
+        // 304 women in the first 1,000 test rows, 38 of them earning over $50K: wide gaps.
+        ("at_most = 0.25", "at_most = 0.5"),
+        ("at_most = 0.15", "at_most = 0.5"),
+    ];
+    income_rows(adult, 3000, 1000, &subset)
+}
+
+/// The income example as it is, every row of UCI Adult imported as `import.sh` does.
+pub(super) fn full_income_program(adult: &Path) -> tempfile::TempDir {
+    income_rows(adult, usize::MAX, usize::MAX, &[])
+}
+
+/// A temp folder with `prog/` holding the income example's manifest with `edits` made, the
+/// first `train` rows of adult.data and `test` of adult.test imported.
+fn income_rows(
+    adult: &Path,
+    train: usize,
+    test: usize,
+    edits: &[(&str, &str)],
+) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     let prog = tmp.path().join("prog");
     std::fs::create_dir_all(&prog).unwrap();
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/income/anneal.toml");
-    let manifest = std::fs::read_to_string(example).unwrap();
-    let manifest = manifest.replace("at_least = 0.85", "at_least = 0.75");
-    std::fs::write(
-        prog.join("anneal.toml"),
-        manifest.replace("at_least = 0.80", "at_least = 0.7"),
-    )
-    .unwrap();
+    let mut manifest = std::fs::read_to_string(example).unwrap();
+    for (from, to) in edits {
+        assert!(manifest.contains(from), "the example has no `{from}`");
+        manifest = manifest.replace(from, to);
+    }
+    std::fs::write(prog.join("anneal.toml"), manifest).unwrap();
     head_rows(
         &adult.join("adult.data"),
         &tmp.path().join("train.csv"),
-        3000,
+        train,
     );
     head_rows(
         &adult.join("adult.test"),
         &tmp.path().join("test.csv"),
-        1000,
+        test,
     );
     for split in ["train", "test"] {
         let csv = format!("{split}.csv");
