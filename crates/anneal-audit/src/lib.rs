@@ -9,6 +9,8 @@
 //!   bootstrap interval; the gaps between groups: demographic parity difference and ratio,
 //!   equalized-odds difference (Fairlearn's definitions), over the groups large enough to
 //!   judge.
+//! - [`calibration`]: expected and maximum calibration error over 15 confidence bins, and the
+//!   reliability diagram's data.
 //! - [`attack`], [`robust`]: accuracy under FGSM and PGD attacks of growing radius, with
 //!   the examples each attack turns wrong.
 //!
@@ -25,12 +27,14 @@
 //! ```
 
 pub mod attack;
+pub mod calibration;
 mod error;
 pub mod groups;
 pub mod report;
 pub mod robust;
 
 pub use attack::AttackOptions;
+pub use calibration::{Calibration, calibration};
 pub use error::AuditError;
 pub use groups::{Estimate, FieldAudit, GroupAudit, Options, Outcomes, audit_field};
 pub use report::{Audit, audit};

@@ -7,6 +7,7 @@ use anneal_build::{BuildError, Project, Report};
 use anneal_data::{CommitId, Store};
 use serde::Serialize;
 
+use crate::calibration::{Calibration, calibration};
 use crate::error::AuditError;
 use crate::groups::{FieldAudit, Options, Outcomes, audit_field};
 use crate::robust::Robustness;
@@ -30,6 +31,8 @@ pub struct Audit {
     pub accuracy: f64,
     /// One audit per metadata field.
     pub fields: Vec<FieldAudit>,
+    /// How well the test predictions' confidence matches their accuracy.
+    pub calibration: Calibration,
     /// Accuracy under attack, when measured ([`crate::robustness`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub robustness: Option<Robustness>,
@@ -64,6 +67,7 @@ pub fn audit(project: &Project, by: &[String], opts: &Options) -> Result<Audit, 
         examples: predicted.len(),
         accuracy: correct.count() as f64 / predicted.len().max(1) as f64,
         fields: audited.collect(),
+        calibration: calibration(&report.test.probs, &report.test.labels),
         robustness: None,
     })
 }

@@ -3,4 +3,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: panics are failures
 
 mod attack;
+mod calibration;
 mod groups;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use crate::progress::AttackBar;
 use anneal::error::CliError;
 use anneal_audit::attack::Point;
-use anneal_audit::{AttackOptions, Audit, Estimate, FieldAudit, Options, Robustness};
+use anneal_audit::{AttackOptions, Audit, Calibration, Estimate, FieldAudit, Options, Robustness};
 use anneal_build::Project;
 use anneal_spec::Adversarial;
 use serde::Serialize;
@@ -162,10 +162,39 @@ impl fmt::Display for Audited {
         a.fields
             .iter()
             .try_for_each(|field| write!(f, "\n\n{}", Field(field)))?;
+        write!(f, "\n\n{}", Calibrated(&a.calibration))?;
         match &a.robustness {
             Some(r) => write!(f, "\n\n{}", Robust(r)),
             None => Ok(()),
         }
+    }
+}
+
+/// ECE, MCE and the reliability diagram's non-empty bins.
+struct Calibrated<'a>(&'a Calibration);
+
+impl fmt::Display for Calibrated<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.0;
+        write!(
+            f,
+            "calibration: ECE {:.4}, MCE {:.4}, NLL {:.4} ({} equal-width confidence bins)\n  {:<14} {:>8} {:>11} {:>9}",
+            c.ece,
+            c.mce,
+            c.nll,
+            c.bins.len(),
+            "confidence",
+            "examples",
+            "confidence",
+            "accuracy"
+        )?;
+        let width = 1.0 / c.bins.len().max(1) as f64;
+        for b in c.bins.iter().filter(|b| b.examples > 0) {
+            let range = format!("({:.3}, {:.3}]", b.low, b.low + width);
+            let (n, conf, acc) = (b.examples, b.confidence, b.accuracy);
+            write!(f, "\n  {range:<14} {n:>8} {conf:>11.4} {acc:>9.4}")?;
+        }
+        Ok(())
     }
 }
 
