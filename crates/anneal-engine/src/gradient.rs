@@ -71,6 +71,8 @@ impl Model {
                 self.classes
             )));
         }
+        // Without the `burn` feature the compiled engine is the only variant.
+        #[allow(clippy::infallible_destructuring_match)]
         let model = match &self.inner {
             Inner::Compiled(model) => model,
             #[cfg(feature = "burn")]
