@@ -11,6 +11,8 @@
 //!   judge.
 //! - [`calibration`]: expected and maximum calibration error over 15 confidence bins, and the
 //!   reliability diagram's data.
+//! - [`explain`], [`opacity`]: saliency and integrated gradients of the worst test
+//!   predictions, and how faithful each is (predictions changed when its top inputs go).
 //! - [`attack`], [`robust`]: accuracy under FGSM and PGD attacks of growing radius, with
 //!   the examples each attack turns wrong.
 //!
@@ -29,13 +31,18 @@
 pub mod attack;
 pub mod calibration;
 mod error;
+pub mod explain;
 pub mod groups;
+pub mod opacity;
+pub mod picture;
 pub mod report;
 pub mod robust;
+mod testset;
 
 pub use attack::AttackOptions;
 pub use calibration::{Calibration, calibration};
 pub use error::AuditError;
 pub use groups::{Estimate, FieldAudit, GroupAudit, Options, Outcomes, audit_field};
+pub use opacity::{ExplainOptions, Opacity, opacity};
 pub use report::{Audit, audit};
 pub use robust::{Progress, Robustness, robustness};

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::calibration::{Calibration, calibration};
 use crate::error::AuditError;
 use crate::groups::{FieldAudit, Options, Outcomes, audit_field};
+use crate::opacity::Opacity;
 use crate::robust::Robustness;
 
 /// Fields with more values than this are left out unless named (an id-like field says nothing
@@ -33,6 +34,9 @@ pub struct Audit {
     pub fields: Vec<FieldAudit>,
     /// How well the test predictions' confidence matches their accuracy.
     pub calibration: Calibration,
+    /// Attributions and their faithfulness, when measured ([`crate::opacity`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opacity: Option<Opacity>,
     /// Accuracy under attack, when measured ([`crate::robustness`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub robustness: Option<Robustness>,
@@ -68,6 +72,7 @@ pub fn audit(project: &Project, by: &[String], opts: &Options) -> Result<Audit, 
         accuracy: correct.count() as f64 / predicted.len().max(1) as f64,
         fields: audited.collect(),
         calibration: calibration(&report.test.probs, &report.test.labels),
+        opacity: None,
         robustness: None,
     })
 }

@@ -1,16 +1,13 @@
 //! The robustness audit of a program's built package: its test split at the package's dataset
 //! commit, attacked as [`crate::attack`] describes.
 
-use std::io::ErrorKind;
-
-use anneal_build::{Project, split};
-use anneal_data::{CommitId, Store};
-use anneal_engine::{Model, preprocess};
-use anneal_pack::{PackError, Package};
+use anneal_build::Project;
+use anneal_engine::Model;
 use serde::Serialize;
 
 use crate::attack::{AttackOptions, Inputs, Point, curve, steps_total};
 use crate::error::AuditError;
+use crate::testset::TestSet;
 
 /// Accuracy under attack, per attack and radius.
 #[derive(Debug, Clone, Serialize)]
@@ -46,46 +43,25 @@ pub fn robustness(
     limit: Option<usize>,
     progress: &mut dyn Progress,
 ) -> Result<Robustness, AuditError> {
-    let package = read_package(project)?;
-    let program = &package.program;
-    let commit: CommitId = package.lineage.dataset_commit.parse().map_err(|e| {
-        let path = project.package_path();
-        let message = format!("its lineage's dataset commit is not one: {e}");
-        AuditError::Package(PackError::Metadata { path, message })
-    })?;
-    let store = Store::open(&project.dir)?;
-    let test =
-        split::collect(program, &store, &commit, &program.test_split).map_err(AuditError::from)?;
-    let n = limit.map_or(test.labels.len(), |l| l.min(test.labels.len()));
-    let norm = package.signature.normalization;
-    let x = preprocess(&test.features[..n * program.input.shape.elements()], &norm);
-    let labels = &test.labels[..n];
-    let model = Model::new(program, &package.weights)?;
+    let set = TestSet::load(project)?;
+    let n = limit.map_or(set.examples(), |l| l.min(set.examples()));
+    let program = &set.package.program;
+    let x = &set.x[..n * set.features()];
+    let labels = &set.split.labels[..n];
     let inputs = Inputs {
         input: &program.input,
-        norm: &norm,
-        x: &x,
+        norm: &set.package.signature.normalization,
+        x,
         labels,
     };
     progress.start(steps_total(opts, n));
-    let points = curve(&model, inputs, opts, &mut || progress.tick())?;
+    let points = curve(&set.model, inputs, opts, &mut || progress.tick())?;
     Ok(Robustness {
         units: program.input.attack_units().into(),
         examples: n,
-        clean_accuracy: clean_accuracy(&model, &x, labels)?,
+        clean_accuracy: clean_accuracy(&set.model, x, labels)?,
         points,
     })
-}
-
-/// The program's package, or [`AuditError::NoPackage`].
-fn read_package(project: &Project) -> Result<Package, AuditError> {
-    let path = project.package_path();
-    match Package::read(&path) {
-        Err(PackError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {
-            Err(AuditError::NoPackage { path })
-        }
-        other => Ok(other?),
-    }
 }
 
 /// Accuracy on the model inputs `x` as they are.

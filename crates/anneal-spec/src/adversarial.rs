@@ -94,6 +94,17 @@ impl Adversarial {
     }
 }
 
+impl std::fmt::Display for Adversarial {
+    /// As `[train] adversarial` writes it: `fgsm 0.1`, `pgd 0.1 7`, `pgd 0.3 40 step 0.01`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.attack, self.step) {
+            (Attack::Fgsm, _) => write!(f, "fgsm {}", self.epsilon),
+            (Attack::Pgd, None) => write!(f, "pgd {} {}", self.epsilon, self.steps),
+            (Attack::Pgd, Some(s)) => write!(f, "pgd {} {} step {s}", self.epsilon, self.steps),
+        }
+    }
+}
+
 /// A radius or step: a finite number above 0.
 fn radius(s: &str) -> Result<f32, String> {
     match s.parse::<f32>() {

@@ -96,10 +96,14 @@ impl Program {
             "shift"
         };
         let augment = format!("{kind} {}", t.augment_shift);
-        json!({
+        let mut train = json!({
             "epochs": t.epochs, "batch": t.batch, "optimizer": optimizer, "schedule": schedule,
             "seed": t.seed, "augment": augment,
-        })
+        });
+        if let Some(a) = &t.adversarial {
+            train["adversarial"] = json!(a.to_string());
+        }
+        train
     }
 }
 
@@ -168,6 +172,7 @@ epochs = 2
 optimizer = "sgd 0.1 momentum 0.9"
 schedule = "cosine"
 augment = "shift 2"
+adversarial = "pgd 0.3 40 step 0.01"
 [[check]]
 metric = "recall"
 where = "label = 7"

@@ -10,7 +10,7 @@ use anneal_spec::{Adversarial, Program};
 const FEATURES: usize = 6;
 
 /// `flatten, LAYERS` on 1x2x3 images of two classes.
-fn program(layers: &str) -> Program {
+pub fn program(layers: &str) -> Program {
     let text = format!(
         "[program]\nname = \"t\"\nversion = \"0.1.0\"\n[data]\ninput = \"image\"\nshape = [1, 2, 3]\nclasses = 2\n\
          [model]\nlayers = [\"flatten\", {layers}]\n"
@@ -26,7 +26,7 @@ fn values(n: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-fn tensor(name: &str, shape: Vec<usize>, seed: u64) -> NamedTensor {
+pub fn tensor(name: &str, shape: Vec<usize>, seed: u64) -> NamedTensor {
     let data = values(shape.iter().product(), seed);
     let name = name.to_string();
     NamedTensor { name, shape, data }
@@ -86,7 +86,7 @@ fn fgsm_on_a_linear_model_is_its_closed_form() {
 }
 
 /// A small random MLP (nonlinear, so PGD's steps differ).
-fn mlp() -> Model {
+pub fn mlp() -> Model {
     let weights = [
         tensor("layers.1.weight", vec![FEATURES, 16], 3),
         tensor("layers.1.bias", vec![16], 4),

@@ -4,4 +4,5 @@
 
 mod attack;
 mod calibration;
+mod explain;
 mod groups;
