@@ -24,6 +24,15 @@ pub enum Baseline {
     Mean,
 }
 
+impl std::fmt::Display for Baseline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Baseline::Zero => "zero",
+            Baseline::Mean => "mean",
+        })
+    }
+}
+
 /// Integrated gradients of one example.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Integrated {

@@ -11,7 +11,12 @@ pub const ZOOM: u32 = 4;
 
 /// The heat map of `attributions` over `input` (model inputs, one per value of `shape`), or
 /// `None` for an input that is not a picture (a table row).
-pub fn heatmap(kind: InputKind, shape: Shape, input: &[f32], attributions: &[f32]) -> Option<Vec<u8>> {
+pub fn heatmap(
+    kind: InputKind,
+    shape: Shape,
+    input: &[f32],
+    attributions: &[f32],
+) -> Option<Vec<u8>> {
     let Shape::Image([c, h, w]) = shape else {
         return None;
     };
@@ -35,14 +40,18 @@ pub fn picture(kind: InputKind, shape: Shape, input: &[f32]) -> Option<Vec<u8>> 
 fn channel_mean(v: &[f32], c: usize, hw: usize) -> Vec<f32> {
     let mut out = vec![0f32; hw];
     for plane in v.chunks(hw).take(c) {
-        out.iter_mut().zip(plane).for_each(|(o, p)| *o += p / c as f32);
+        out.iter_mut()
+            .zip(plane)
+            .for_each(|(o, p)| *o += p / c as f32);
     }
     out
 }
 
 /// Values stretched to `[0, 1]`.
 fn normalised(v: &[f32]) -> Vec<f32> {
-    let (lo, hi) = v.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    let (lo, hi) = v
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
     let span = if hi > lo { hi - lo } else { 1.0 };
     v.iter().map(|x| (x - lo) / span).collect()
 }
@@ -51,7 +60,11 @@ fn normalised(v: &[f32]) -> Vec<f32> {
 fn tint(grey: f32, heat: f32) -> [u8; 3] {
     let t = heat.abs().clamp(0.0, 1.0).sqrt();
     let base = 0.35 + 0.5 * grey;
-    let color = if heat >= 0.0 { [1.0, 0.1, 0.05] } else { [0.1, 0.3, 1.0] };
+    let color = if heat >= 0.0 {
+        [1.0, 0.1, 0.05]
+    } else {
+        [0.1, 0.3, 1.0]
+    };
     color.map(|c| ((base * (1.0 - t) + c * t) * 255.0).round() as u8)
 }
 

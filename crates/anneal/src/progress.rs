@@ -142,20 +142,27 @@ impl anneal_data::import::Progress for ImportBar {
     }
 }
 
-/// The attacks' progress on stderr: hidden with `--json` and when stderr is not a terminal.
-pub struct AttackBar {
+/// An audit's progress on stderr (`label [bar] pos/len unit`): hidden with `--json` and when
+/// stderr is not a terminal.
+pub struct AuditBar {
     json: bool,
+    template: String,
     bar: Option<ProgressBar>,
 }
 
-impl AttackBar {
+impl AuditBar {
     /// A bar, or none with `json`.
-    pub fn new(json: bool) -> AttackBar {
-        AttackBar { json, bar: None }
+    pub fn new(json: bool, label: &str, unit: &str) -> AuditBar {
+        let template = format!("{label} [{{bar:30}}] {{pos}}/{{len}} {unit} eta {{eta}}");
+        AuditBar {
+            json,
+            template,
+            bar: None,
+        }
     }
 }
 
-impl Drop for AttackBar {
+impl Drop for AuditBar {
     fn drop(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
@@ -163,11 +170,10 @@ impl Drop for AttackBar {
     }
 }
 
-impl anneal_audit::Progress for AttackBar {
+impl anneal_audit::Progress for AuditBar {
     fn start(&mut self, total: u64) {
         if !self.json {
-            let template = "attacks [{bar:30}] {pos}/{len} gradient steps eta {eta}";
-            self.bar = Some(styled_bar(total, template));
+            self.bar = Some(styled_bar(total, &self.template));
         }
     }
 

@@ -1,11 +1,11 @@
-use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::progress::AttackBar;
+use crate::progress::AuditBar;
 use anneal::error::CliError;
-use anneal_audit::attack::Point;
-use anneal_audit::{AttackOptions, Audit, Calibration, Estimate, FieldAudit, Options, Robustness};
+use anneal_audit::explain::Baseline;
+use anneal_audit::{AttackOptions, Audit, ExplainOptions, Opacity, Options, picture};
 use anneal_build::Project;
+use anneal_data::fs::write_atomic;
 use anneal_spec::Adversarial;
 use serde::Serialize;
 
@@ -48,6 +48,23 @@ pub struct AuditArgs {
     /// Attack only the first N test examples (in id order).
     #[arg(long, value_name = "N")]
     examples: Option<usize>,
+    /// Explain the N worst test predictions (saliency, integrated gradients); 0: no
+    /// attributions.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    explain: usize,
+    /// Where integrated gradients start: `zero` (every input 0 before normalisation) or
+    /// `mean` (the mean test input).
+    #[arg(long, value_name = "KIND", default_value = "zero", value_parser = baseline)]
+    baseline: Baseline,
+    /// Points on the integrated-gradients path.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    ig_steps: usize,
+    /// Test examples the attributions' faithfulness is measured on.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    faithfulness: usize,
+    /// Folder for the heat maps (PNG); default `target/audit` in the program folder.
+    #[arg(long, value_name = "DIR")]
+    maps: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -56,7 +73,7 @@ pub struct AuditArgs {
 /// What `anneal audit` prints.
 #[derive(Debug, Serialize)]
 #[serde(transparent)]
-struct Audited(Audit);
+pub(super) struct Audited(pub Audit);
 
 pub fn run(args: &AuditArgs) -> Result<u8, CliError> {
     let project = Project::load(&args.dir)?;
@@ -67,13 +84,80 @@ pub fn run(args: &AuditArgs) -> Result<u8, CliError> {
         ..Options::default()
     };
     let mut audit = anneal_audit::audit(&project, &args.by, &opts)?;
+    if args.explain > 0 {
+        let mut bar = AuditBar::new(args.json, "attributions", "examples");
+        let opacity = anneal_audit::opacity(&project, &explain_options(args)?, &mut bar)?;
+        let dir = args
+            .maps
+            .clone()
+            .unwrap_or_else(|| project.dir.join("target/audit"));
+        write_maps(&dir, &project, &opacity)?;
+        audit.opacity = Some(opacity);
+    }
     if let Some(opts) = attack_options(args)? {
-        let mut bar = AttackBar::new(args.json);
+        let mut bar = AuditBar::new(args.json, "attacks", "gradient steps");
         let robust = anneal_audit::robustness(&project, &opts, args.examples, &mut bar)?;
         audit.robustness = Some(robust);
     }
     super::print(&Audited(audit), args.json);
     Ok(0)
+}
+
+/// `--explain`'s settings, checked.
+fn explain_options(args: &AuditArgs) -> Result<ExplainOptions, CliError> {
+    if !(1..=10_000).contains(&args.ig_steps) {
+        return Err(CliError::new("--ig-steps is 1 to 10000"));
+    }
+    Ok(ExplainOptions {
+        examples: args.explain,
+        baseline: args.baseline,
+        steps: args.ig_steps,
+        faithfulness: args.faithfulness,
+        ..ExplainOptions::default()
+    })
+}
+
+/// Each explained example's input, saliency and integrated-gradients maps as PNG files in
+/// `dir` (`ID.input.png`, `ID.saliency.png`, `ID.ig.png`), for inputs that are pictures.
+fn write_maps(dir: &Path, project: &Project, opacity: &Opacity) -> Result<(), CliError> {
+    let input = &project.program.input;
+    let package = anneal_pack::Header::read(&project.package_path())?;
+    let (kind, shape) = (input.kind, package.program.input.shape);
+    for e in &opacity.examples {
+        let maps = [
+            ("input", picture::picture(kind, shape, &e.input)),
+            (
+                "saliency",
+                picture::heatmap(kind, shape, &e.input, &e.saliency),
+            ),
+            (
+                "ig",
+                picture::heatmap(kind, shape, &e.input, &e.integrated.attributions),
+            ),
+        ];
+        for (name, png) in maps {
+            let Some(png) = png else { return Ok(()) };
+            std::fs::create_dir_all(dir).map_err(|e| CliError::io(dir, e))?;
+            let path = dir.join(format!("{}.{name}.png", file_name(&e.id)));
+            write_atomic(&path, &png).map_err(|e| CliError::io(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// An example id as a file name: anything but letters, digits, `-`, `_` and `.` becomes `_`.
+fn file_name(id: &str) -> String {
+    let keep = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    id.chars().map(|c| if keep(c) { c } else { '_' }).collect()
+}
+
+/// `--baseline`: `zero` or `mean`.
+fn baseline(s: &str) -> Result<Baseline, String> {
+    match s {
+        "zero" => Ok(Baseline::Zero),
+        "mean" => Ok(Baseline::Mean),
+        other => Err(format!("`{other}` is not a baseline: zero or mean")),
+    }
 }
 
 /// Which attacks `--attacks` names.
@@ -141,183 +225,4 @@ fn positive(project: &Project, name: Option<&str>) -> Result<Option<u32>, CliErr
             classes.join(", ")
         ))),
     }
-}
-
-impl fmt::Display for Audited {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let a = &self.0;
-        write!(
-            f,
-            "audit of build {} ({} test examples, accuracy {:.4})",
-            &a.build_key[..12.min(a.build_key.len())],
-            a.examples,
-            a.accuracy
-        )?;
-        if a.fields.is_empty() {
-            write!(
-                f,
-                "\nno metadata field of the test examples has 2 to 64 values: name one with --by"
-            )?;
-        }
-        a.fields
-            .iter()
-            .try_for_each(|field| write!(f, "\n\n{}", Field(field)))?;
-        write!(f, "\n\n{}", Calibrated(&a.calibration))?;
-        match &a.robustness {
-            Some(r) => write!(f, "\n\n{}", Robust(r)),
-            None => Ok(()),
-        }
-    }
-}
-
-/// ECE, MCE and the reliability diagram's non-empty bins.
-struct Calibrated<'a>(&'a Calibration);
-
-impl fmt::Display for Calibrated<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = self.0;
-        write!(
-            f,
-            "calibration: ECE {:.4}, MCE {:.4}, NLL {:.4} ({} equal-width confidence bins)\n  {:<14} {:>8} {:>11} {:>9}",
-            c.ece,
-            c.mce,
-            c.nll,
-            c.bins.len(),
-            "confidence",
-            "examples",
-            "confidence",
-            "accuracy"
-        )?;
-        let width = 1.0 / c.bins.len().max(1) as f64;
-        for b in c.bins.iter().filter(|b| b.examples > 0) {
-            let range = format!("({:.3}, {:.3}]", b.low, b.low + width);
-            let (n, conf, acc) = (b.examples, b.confidence, b.accuracy);
-            write!(f, "\n  {range:<14} {n:>8} {conf:>11.4} {acc:>9.4}")?;
-        }
-        Ok(())
-    }
-}
-
-/// The accuracy-under-attack table: one row per attack, one column per radius.
-struct Robust<'a>(&'a Robustness);
-
-impl fmt::Display for Robust<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let r = self.0;
-        writeln!(
-            f,
-            "robustness on {} test examples (clean accuracy {:.4}); epsilon in {}",
-            r.examples, r.clean_accuracy, r.units
-        )?;
-        let rows = r.points.chunk_by(|a, b| a.attack.name() == b.attack.name());
-        let first = rows.clone().next().unwrap_or_default();
-        let head: Vec<String> = first
-            .iter()
-            .map(|p| format!("{:>8}", p.attack.epsilon))
-            .collect();
-        write!(f, "  {:<8} {}", "epsilon", head.join(" "))?;
-        for row in rows {
-            write!(f, "\n  {:<8} {}", row[0].attack.name(), accuracies(row))?;
-        }
-        Ok(())
-    }
-}
-
-/// A row's accuracies, aligned under the radii.
-fn accuracies(row: &[Point]) -> String {
-    let cells: Vec<String> = row.iter().map(|p| format!("{:>8.4}", p.accuracy)).collect();
-    cells.join(" ")
-}
-
-/// One field's table and gaps.
-struct Field<'a>(&'a FieldAudit);
-
-impl fmt::Display for Field<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let a = self.0;
-        let positive =
-            (a.positive.as_deref()).map_or(String::new(), |p| format!(", positive class {p}"));
-        let (groups, resamples) = (a.groups.len(), a.resamples);
-        writeln!(
-            f,
-            "{} ({groups} groups{positive}; 95% bootstrap intervals over {resamples} resamples)",
-            a.field
-        )?;
-        self.table(f)?;
-        if a.missing > 0 {
-            writeln!(f, "  ({} test examples have no `{}`)", a.missing, a.field)?;
-        }
-        self.gaps(f)
-    }
-}
-
-impl Field<'_> {
-    /// One line per group.
-    fn table(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let groups = &self.0.groups;
-        let w = groups
-            .iter()
-            .map(|g| g.value.chars().count())
-            .max()
-            .unwrap_or(0)
-            .max(5);
-        let head = [
-            "accuracy",
-            "selection rate",
-            "true positive rate",
-            "false positive rate",
-        ];
-        let [h0, h1, h2, h3] = head;
-        writeln!(
-            f,
-            "  {:<w$} {:>8}  {h0:<24} {h1:<24} {h2:<24} {h3}",
-            "value", "examples"
-        )?;
-        for g in groups {
-            let small = if g.gated {
-                ""
-            } else {
-                "  (small: not in the gaps)"
-            };
-            let figures = [
-                g.accuracy,
-                g.selection_rate,
-                g.true_positive_rate,
-                g.false_positive_rate,
-            ];
-            let [acc, sel, tpr, fpr] = figures.map(shown);
-            let (value, n) = (&g.value, g.examples);
-            writeln!(
-                f,
-                "  {value:<w$} {n:>8}  {acc:<24} {sel:<24} {tpr:<24} {fpr}{small}"
-            )?;
-        }
-        Ok(())
-    }
-
-    /// The gaps between the groups.
-    fn gaps(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let a = self.0;
-        let rows = [
-            ("accuracy difference", a.accuracy_difference),
-            (
-                "demographic parity difference",
-                a.demographic_parity_difference,
-            ),
-            ("demographic parity ratio", a.demographic_parity_ratio),
-            ("equalized odds difference", a.equalized_odds_difference),
-        ];
-        let lines: Vec<String> = rows
-            .iter()
-            .map(|(name, e)| format!("  {name:<30} {}", shown(*e)))
-            .collect();
-        write!(f, "{}", lines.join("\n"))
-    }
-}
-
-/// `0.9295 [0.9226, 0.9361]`, or `-` where the figure is undefined.
-fn shown(e: Option<Estimate>) -> String {
-    e.map_or("-".into(), |e| {
-        format!("{:.4} [{:.4}, {:.4}]", e.value, e.low, e.high)
-    })
 }

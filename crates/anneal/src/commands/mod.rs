@@ -1,6 +1,7 @@
 //! One module per verb; each `run` returns the process exit code.
 
 pub mod audit;
+mod audit_show;
 pub mod build;
 pub mod check;
 pub mod data;

@@ -75,17 +75,50 @@ fn audit_measures_accuracy_under_fgsm_and_pgd() {
     assert!(text.contains("robustness on 100 test examples"), "{text}");
     assert!(text.contains("\n  fgsm "), "{text}");
     assert!(!text.contains("pgd-"), "{text}");
+    let o = &audit["opacity"];
+    assert_eq!(o["examples"].as_array().unwrap().len(), 8);
+    assert_eq!(o["faithfulness"]["examples"], 100);
+    let worst = &o["examples"][0];
+    let (ig, gap) = (
+        &worst["integrated"],
+        worst["integrated"]["completeness_gap"].as_f64().unwrap(),
+    );
+    assert!(
+        gap.abs() <= 0.05 * ig["output_difference"].as_f64().unwrap().abs() + 1e-4,
+        "{ig}"
+    );
+    let id = worst["id"].as_str().unwrap().replace(':', "_");
+    for map in ["input", "saliency", "ig"] {
+        let png =
+            std::fs::read(tmp.path().join(format!("prog/target/audit/{id}.{map}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "{map}");
+    }
     let none = json_of(&ok(
         tmp.path(),
-        &["audit", "-C", "prog", "--attacks", "none", "--json"],
+        &[
+            "audit",
+            "-C",
+            "prog",
+            "--attacks",
+            "none",
+            "--explain",
+            "0",
+            "--json",
+        ],
     ));
     assert!(none.get("robustness").is_none(), "{none}");
+    assert!(none.get("opacity").is_none(), "{none}");
 }
 
 #[test]
 fn bad_attack_settings_are_refused_by_name() {
     let (tmp, _) = tiny_program(TINY);
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--baseline", "grey"],
+            "`grey` is not a baseline: zero or mean",
+        ),
+        (&["--ig-steps", "0"], "--ig-steps is 1 to 10000"),
         (
             &["--attacks", "cw"],
             "`cw` is not an attack: fgsm, pgd or none",
