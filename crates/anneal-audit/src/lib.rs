@@ -30,9 +30,11 @@
 
 pub mod attack;
 pub mod calibration;
+pub mod charts;
 mod error;
 pub mod explain;
 pub mod groups;
+pub mod html;
 pub mod opacity;
 pub mod picture;
 pub mod report;

@@ -6,3 +6,4 @@ mod attack;
 mod calibration;
 mod explain;
 mod groups;
+mod html;

@@ -65,6 +65,9 @@ pub struct AuditArgs {
     /// Folder for the heat maps (PNG); default `target/audit` in the program folder.
     #[arg(long, value_name = "DIR")]
     maps: Option<PathBuf>,
+    /// Also write the audit as one self-contained HTML file.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -99,8 +102,20 @@ pub fn run(args: &AuditArgs) -> Result<u8, CliError> {
         let robust = anneal_audit::robustness(&project, &opts, args.examples, &mut bar)?;
         audit.robustness = Some(robust);
     }
+    if let Some(path) = &args.html {
+        write_html(path, &project, &audit)?;
+    }
     super::print(&Audited(audit), args.json);
     Ok(0)
+}
+
+/// The HTML report of `audit` at `path`.
+fn write_html(path: &Path, project: &Project, audit: &Audit) -> Result<(), CliError> {
+    let package = anneal_pack::Header::read(&project.package_path())?;
+    let title = format!("{} {}", package.program.name, package.program.version);
+    let html = anneal_audit::html::report(&title, &package.program.input, audit)
+        .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+    write_atomic(path, html.as_bytes()).map_err(|e| CliError::io(path, e))
 }
 
 /// `--explain`'s settings, checked.

@@ -20,6 +20,8 @@ fn audit_measures_accuracy_under_fgsm_and_pgd() {
         "0,0.1,0.5",
         "--steps",
         "5",
+        "--html",
+        "report.html",
     ];
     let audit = json_of(&ok(tmp.path(), &args));
     let r = &audit["robustness"];
@@ -92,6 +94,15 @@ fn audit_measures_accuracy_under_fgsm_and_pgd() {
         let png =
             std::fs::read(tmp.path().join(format!("prog/target/audit/{id}.{map}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{map}");
+    }
+    let page = std::fs::read_to_string(tmp.path().join("report.html")).unwrap();
+    for part in [
+        "<h2>Calibration</h2>",
+        "<h2>Opacity</h2>",
+        "<h2>Adversarial robustness</h2>",
+        "data:image/png;base64,",
+    ] {
+        assert!(page.contains(part), "{part}");
     }
     let none = json_of(&ok(
         tmp.path(),
