@@ -202,4 +202,13 @@ pub struct CheckTable {
     /// The class counted as positive by the rates and gaps (default: the second of two).
     #[serde(default)]
     pub positive: Option<Spanned<String>>,
+    /// `robust_accuracy`'s attack: `fgsm` or `pgd`.
+    #[serde(default)]
+    pub attack: Option<Spanned<String>>,
+    /// `robust_accuracy`'s radius, in input units before normalisation.
+    #[serde(default)]
+    pub epsilon: Option<Spanned<f64>>,
+    /// `robust_accuracy`'s PGD steps (default 20).
+    #[serde(default)]
+    pub steps: Option<Spanned<i64>>,
 }

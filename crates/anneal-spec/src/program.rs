@@ -192,6 +192,9 @@ pub struct Check {
     /// The class counted as positive (its index in `classes`), for the rates and the gaps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub positive: Option<usize>,
+    /// The attack `robust_accuracy` is measured under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attack: Option<crate::Adversarial>,
 }
 
 impl Check {
@@ -239,6 +242,8 @@ pub enum Metric {
     DemographicParityRatio,
     /// The larger of the true- and false-positive-rate gaps between the groups of a field.
     EqualizedOddsDifference,
+    /// Accuracy on the test split under an adversarial attack (`attack`, `epsilon`, `steps`).
+    RobustAccuracy,
 }
 
 impl Metric {
@@ -257,6 +262,7 @@ impl Metric {
         ),
         ("demographic_parity_ratio", Metric::DemographicParityRatio),
         ("equalized_odds_difference", Metric::EqualizedOddsDifference),
+        ("robust_accuracy", Metric::RobustAccuracy),
     ];
 
     /// The metric named `word` (`selection_rate` or `selection-rate`).

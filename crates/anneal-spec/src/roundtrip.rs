@@ -128,6 +128,13 @@ fn check_json(c: &crate::program::Check, classes: &[String]) -> Value {
             out[key] = v;
         }
     }
+    if let Some(a) = &c.attack {
+        out["attack"] = json!(a.attack);
+        out["epsilon"] = json!(a.epsilon);
+        if a.attack == crate::Attack::Pgd {
+            out["steps"] = json!(a.steps);
+        }
+    }
     out
 }
 

@@ -17,6 +17,7 @@ use crate::shape::{CostTable, Shape, infer};
 
 mod checks;
 mod gates;
+mod robust;
 mod table;
 
 /// The manifest's file name and text, for errors.

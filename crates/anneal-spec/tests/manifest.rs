@@ -5,6 +5,8 @@ use anneal_spec::{Optimizer, Program, Schedule};
 
 #[path = "manifest/gates.rs"]
 mod gates;
+#[path = "manifest/robust.rs"]
+mod robust;
 
 const GOOD: &str = r#"[program]
 name = "digits"

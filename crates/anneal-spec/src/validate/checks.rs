@@ -28,7 +28,13 @@ impl Validator<'_> {
             default_name(written, slice.as_ref(), for_each.as_deref(), by.as_deref())
         });
         let (at_least, at_most) = self.bounds(c, metric, &name)?;
+        let attack = self.attack(c, metric, &name)?;
+        let name = match (&attack, &c.name) {
+            (Some(a), None) => format!("{name}[{} at {}]", a.name(), a.epsilon),
+            _ => name,
+        };
         Ok(Check {
+            attack,
             min_group: self.min_group(c, metric, &name)?,
             positive: self.positive(c, metric, &name, classes)?,
             name,
@@ -68,7 +74,7 @@ impl Validator<'_> {
         slice: Option<&Slice>,
         for_each: Option<&str>,
     ) -> Result<(), ManifestError> {
-        if metric.is_gap() {
+        if metric.is_gap() || metric == Metric::RobustAccuracy {
             return self.gap_unsliced(c);
         }
         let field = match (slice, for_each) {

@@ -24,9 +24,11 @@ impl Validator<'_> {
             (None, None) => return Ok(()),
         };
         let m = c.metric.get_ref();
-        let message = format!(
-            "check `{m}`: `{key}` does not apply to a gap, which is measured between every group of `by`"
-        );
+        let why = match Metric::named(m) {
+            Some(Metric::RobustAccuracy) => "a robust accuracy, measured on the whole test split",
+            _ => "a gap, which is measured between every group of `by`",
+        };
+        let message = format!("check `{m}`: `{key}` does not apply to {why}");
         Err(self
             .fail(span, message)
             .with_hint(format!("remove `{key}`")))

@@ -125,7 +125,20 @@ fn whole(check: &Check, metrics: &Metrics) -> Result<f64, String> {
         | Metric::EqualizedOddsDifference => {
             Err("a gap needs `by`, the field of its groups".into())
         }
+        Metric::RobustAccuracy => {
+            Err("robust accuracy is measured on the test split, not the package's metrics".into())
+        }
     }
+}
+
+/// The result of a `robust_accuracy` check: the accuracy under its attack and the examples
+/// attacked, or why they could not be.
+pub fn robust(check: &Check, measured: Result<(f64, usize), String>) -> CheckResult {
+    CheckResult::of(
+        check,
+        check.name.clone(),
+        measured.map(|(v, n)| (v, Some(n))),
+    )
 }
 
 /// A rate of the positive class over the whole test split, from the confusion matrix.

@@ -1,11 +1,15 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use anneal::checks::{CheckResult, junit, run as run_check};
+use anneal::checks::{CheckResult, junit, robust, run as run_check};
 use anneal::error::{CliError, EXIT_FAILED};
+use anneal_audit::AttackOptions;
 use anneal_build::{Project, build_key};
 use anneal_data::Store;
 use anneal_data::fs::write_atomic;
+use anneal_spec::Adversarial;
+
+use crate::progress::AuditBar;
 use serde::Serialize;
 
 /// What `anneal test` reports: each check of the program on the built package's metrics.
@@ -26,7 +30,10 @@ pub fn run(dir: &Path, junit_path: Option<&Path>, json: bool) -> Result<u8, CliE
         .program
         .checks
         .iter()
-        .flat_map(|c| run_check(c, &header.metrics))
+        .flat_map(|c| match &c.attack {
+            Some(attack) => vec![robust(c, robust_accuracy(&project, attack, json))],
+            None => run_check(c, &header.metrics),
+        })
         .collect();
     if let Some(j) = junit_path {
         write_atomic(j, junit(&project.program.name, &results).as_bytes())
@@ -42,6 +49,24 @@ pub fn run(dir: &Path, junit_path: Option<&Path>, json: bool) -> Result<u8, CliE
     };
     super::print(&tested, json);
     Ok(if failed > 0 { EXIT_FAILED as u8 } else { 0 })
+}
+
+/// The accuracy of the built package on its test split under `attack`, and the examples
+/// attacked, or why they could not be.
+fn robust_accuracy(
+    project: &Project,
+    attack: &Adversarial,
+    json: bool,
+) -> Result<(f64, usize), String> {
+    let opts = AttackOptions {
+        attacks: vec![*attack],
+        epsilons: vec![attack.epsilon],
+        ..AttackOptions::default()
+    };
+    let mut bar = AuditBar::new(json, &attack.name(), "gradient steps");
+    let r = anneal_audit::robustness(project, &opts, None, &mut bar).map_err(|e| e.to_string())?;
+    let point = r.points.first().ok_or("the attack measured nothing")?;
+    Ok((point.accuracy, r.examples))
 }
 
 /// The package's header, or an error saying to build first.

@@ -148,3 +148,69 @@ fn bad_attack_settings_are_refused_by_name() {
         assert!(e.contains(message), "{extra:?}: {e}");
     }
 }
+
+/// A tiny program with a robust-accuracy floor it meets and one built to fail.
+const ROBUST_CHECKS: &str = r#"
+[[check]]
+metric = "robust_accuracy"
+attack = "fgsm"
+epsilon = 0.01
+at_least = 0.0
+
+[[check]]
+name = "robust under a wide PGD"
+metric = "robust_accuracy"
+attack = "pgd"
+epsilon = 0.5
+steps = 5
+at_least = 1.0
+"#;
+
+#[test]
+fn test_gates_on_robust_accuracy() {
+    let (tmp, prog) = tiny_program(&format!("{TINY}{ROBUST_CHECKS}"));
+    ok(tmp.path(), &["build", "-C", "prog"]);
+    let o = anneal(tmp.path(), &["test", "-C", "prog", "--json"]);
+    assert!(!o.status.success(), "the wide PGD floor of 1.0 must fail");
+    let tested = json_of(&stdout(&o));
+    let results = tested["results"].as_array().unwrap();
+    let named = |n: &str| {
+        results
+            .iter()
+            .find(|r| r["name"] == n)
+            .unwrap_or_else(|| panic!("{n}: {tested}"))
+    };
+    let fgsm = named("robust_accuracy[fgsm at 0.01]");
+    assert_eq!(
+        (fgsm["passed"].as_bool(), fgsm["examples"].as_u64()),
+        (Some(true), Some(100))
+    );
+    let pgd = named("robust under a wide PGD");
+    assert_eq!(pgd["passed"], false);
+    let (clean, robust) = (
+        named("accuracy")["value"].as_f64().unwrap(),
+        pgd["value"].as_f64().unwrap(),
+    );
+    assert!(robust < clean, "PGD at 0.5 hurts: {robust} vs {clean}");
+    // Without the dataset the robust checks cannot be measured: they fail, saying why, and the
+    // package's own checks still run.
+    std::fs::remove_dir_all(prog.join(".anneal")).unwrap();
+    let o = anneal(tmp.path(), &["test", "-C", "prog", "--json"]);
+    let tested = json_of(&stdout(&o));
+    let results = tested["results"].as_array().unwrap();
+    let fgsm = results
+        .iter()
+        .find(|r| r["name"] == "robust_accuracy[fgsm at 0.01]")
+        .unwrap();
+    assert_eq!(fgsm["passed"], false);
+    assert!(
+        fgsm["problem"].as_str().unwrap().contains("store"),
+        "{fgsm}"
+    );
+    assert!(
+        results
+            .iter()
+            .any(|r| r["name"] == "accuracy" && r["passed"] == true),
+        "{tested}"
+    );
+}
