@@ -1,5 +1,7 @@
 """Peer check: open an anneal package with Python's `safetensors`, run the forward pass of a
 small MLP in numpy from its weights and metadata alone, and compare with `anneal predict --json`.
+The program fits temperature scaling on a validation split (here the test split), so the
+reader applies the signature's `temperature` too: softmax(logits / temperature).
 
 Usage: python3 tests/peer/check_package.py PATH/TO/anneal
 Builds a small MLP program on the embedded digits data in a temporary folder.
@@ -18,7 +20,7 @@ from safetensors import safe_open
 from common import DATA, build, read_idx_images
 
 
-def forward(program, tensors, x):
+def forward(program, tensors, x, temperature=1.0):
     """The program's layers in numpy: dense weights are [in, out]."""
     for i, layer in enumerate(program["layers"]):
         op = layer["op"]
@@ -36,6 +38,7 @@ def forward(program, tensors, x):
             pass
         else:
             raise SystemExit(f"peer check does not implement layer {op}")
+    x = x / temperature
     x = x - x.max(axis=1, keepdims=True)
     e = np.exp(x)
     return e / e.sum(axis=1, keepdims=True)
@@ -45,7 +48,8 @@ def main():
     anneal = os.path.abspath(sys.argv[1])
     tmp = tempfile.mkdtemp(prefix="anneal-peer-")
     try:
-        package = build(anneal, tmp, "peer", ["flatten", "dense 64", "relu", "dense 32", "tanh", "dense 10", "softmax"])
+        package = build(anneal, tmp, "peer", ["flatten", "dense 64", "relu", "dense 32", "tanh", "dense 10", "softmax"],
+                        validation="test")
 
         with safe_open(package, framework="np") as f:
             meta = f.metadata()
@@ -63,14 +67,16 @@ def main():
         images = read_idx_images(os.path.join(DATA, "t10k-images-idx3-ubyte.gz"))[:500]
         norm = signature["normalization"]
         x = (images.astype(np.float32) * np.float32(norm["scale"]) - np.float32(norm["mean"])) / np.float32(norm["std"])
-        ours = forward(program, tensors, x)
+        temperature = signature["temperature"]
+        assert 0 < temperature and abs(temperature - 1) > 1e-4, temperature
+        ours = forward(program, tensors, x, temperature)
 
         out = subprocess.run([anneal, "predict", package, os.path.join(DATA, "t10k"), "--json"],
                              check=True, capture_output=True, text=True).stdout
         theirs = np.array([p["probabilities"] for p in json.loads(out)][:500], dtype=np.float64)
         diff = float(np.abs(ours - theirs).max())
         agree = float((ours.argmax(1) == theirs.argmax(1)).mean())
-        print(f"peer check: {len(tensors)} tensors, test accuracy {metrics['accuracy']:.4f}, "
+        print(f"peer check: {len(tensors)} tensors, temperature {temperature:.4f}, test accuracy {metrics['accuracy']:.4f}, "
               f"max |numpy - anneal| = {diff:.2e} over {ours.size} probabilities, argmax agreement {agree:.4f}")
         if diff > 1e-4:
             print("0 passed, 1 failed")

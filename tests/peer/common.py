@@ -11,8 +11,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 DATA = os.path.join(ROOT, "examples", "digits", "data")
 
 
-def manifest(name, layers, normalize="standard", seed=3):
-    """An MLP-style program on train10k/t10k with one training epoch."""
+def manifest(name, layers, normalize="standard", seed=3, validation=None):
+    """An MLP-style program on train10k/t10k with one training epoch; `validation` names the
+    split temperature scaling is fitted on."""
     quoted = ", ".join(f'"{layer}"' for layer in layers)
     return f"""
 [program]
@@ -24,6 +25,7 @@ input = "image"
 shape = [1, 28, 28]
 classes = 10
 normalize = "{normalize}"
+{f'validation-split = "{validation}"' if validation else ""}
 
 [[data.source]]
 path = "data/train10k"
@@ -43,13 +45,13 @@ seed = {seed}
 """
 
 
-def build(anneal, tmp, name, layers, seed=3):
+def build(anneal, tmp, name, layers, seed=3, validation=None):
     """Build the program in tmp/name; return the package path."""
     prog = os.path.join(tmp, name)
     os.makedirs(prog)
     shutil.copytree(DATA, os.path.join(prog, "data"))
     with open(os.path.join(prog, "anneal.toml"), "w") as f:
-        f.write(manifest(name, layers, seed=seed))
+        f.write(manifest(name, layers, seed=seed, validation=validation))
     subprocess.run([anneal, "build", "-C", prog], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return os.path.join(prog, "target", f"{name}-0.1.0.anneal")
 

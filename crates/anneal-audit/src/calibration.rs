@@ -34,6 +34,41 @@ pub struct Calibration {
     pub nll: f64,
     /// The reliability diagram's data.
     pub bins: Vec<Bin>,
+    /// The package's temperature scaling, when it has one ([`Calibration::with_temperature`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<Scaling>,
+}
+
+/// What temperature scaling did to the test predictions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scaling {
+    /// The temperature the build fitted on its validation split.
+    pub temperature: f32,
+    /// The ECE of the same predictions unscaled.
+    pub unscaled_ece: f64,
+    /// Their NLL unscaled.
+    pub unscaled_nll: f64,
+}
+
+impl Calibration {
+    /// This calibration of predictions made at temperature `t`, with the figures the
+    /// predictions would have had unscaled.
+    pub fn with_temperature(self, t: f32, probs: &[Vec<f32>], labels: &[u32]) -> Calibration {
+        let unscale = |p: &Vec<f32>| {
+            let back = anneal_pack::temperature::scaled(p, 1.0 / f64::from(t));
+            back.iter().map(|&v| v as f32).collect::<Vec<f32>>()
+        };
+        let raw = calibration(&probs.iter().map(unscale).collect::<Vec<_>>(), labels);
+        let temperature = Some(Scaling {
+            temperature: t,
+            unscaled_ece: raw.ece,
+            unscaled_nll: raw.nll,
+        });
+        Calibration {
+            temperature,
+            ..self
+        }
+    }
 }
 
 /// Running sums of one bin.
@@ -71,6 +106,7 @@ pub fn calibration(probs: &[Vec<f32>], labels: &[u32]) -> Calibration {
         mce: filled.map(gap).fold(0.0, f64::max),
         nll: nll / total,
         bins,
+        temperature: None,
     }
 }
 

@@ -25,6 +25,7 @@ struct Page {
     mce: String,
     nll: String,
     reliability: String,
+    temperature: Option<String>,
     opacity: Option<OpacityView>,
     robustness: Option<RobustView>,
 }
@@ -92,6 +93,12 @@ pub fn report(title: &str, input: &Input, audit: &Audit) -> Result<String, askam
         mce: format!("{:.4}", c.mce),
         nll: format!("{:.4}", c.nll),
         reliability: charts::reliability(c),
+        temperature: c.temperature.as_ref().map(|s| {
+            format!(
+                "{:.3}, fitted on the validation split (unscaled: ECE {:.4}, NLL {:.4})",
+                s.temperature, s.unscaled_ece, s.unscaled_nll
+            )
+        }),
         opacity: audit.opacity.as_ref().map(|o| opacity(input, o)),
         robustness: audit.robustness.as_ref().map(robust),
     }

@@ -71,10 +71,23 @@ pub fn audit(project: &Project, by: &[String], opts: &Options) -> Result<Audit, 
         examples: predicted.len(),
         accuracy: correct.count() as f64 / predicted.len().max(1) as f64,
         fields: audited.collect(),
-        calibration: calibration(&report.test.probs, &report.test.labels),
+        calibration: calibrated(project, &report),
         opacity: None,
         robustness: None,
     })
+}
+
+/// The calibration of the test predictions, with the package's temperature scaling undone
+/// for comparison when it has one.
+fn calibrated(project: &Project, report: &Report) -> Calibration {
+    let (probs, labels) = (&report.test.probs, &report.test.labels);
+    let c = calibration(probs, labels);
+    let header = anneal_pack::Header::read(&project.package_path()).ok();
+    let current = header.filter(|h| h.lineage.build_key == report.build_key);
+    match current.and_then(|h| h.signature.temperature) {
+        Some(t) => c.with_temperature(t, probs, labels),
+        None => c,
+    }
 }
 
 /// The report of the last build, or the error saying to build first.

@@ -55,6 +55,14 @@ pub enum BuildError {
         /// Whether it is the test split.
         test: bool,
     },
+    /// The program's validation split holds no labelled example.
+    #[error(
+        "the validation split `{split}` has no labelled examples: temperature scaling cannot be fitted"
+    )]
+    NoValidation {
+        /// The split.
+        split: String,
+    },
     /// No example of a split has the metadata field asked for.
     #[error(
         "no example of split `{split}` has the metadata field `{field}`{}",
@@ -125,6 +133,9 @@ impl BuildError {
             }
             BuildError::EmptySplit { test: true, .. } => {
                 "import test data with `anneal data import SOURCE --split test`, or set `test-split` in [data]"
+            }
+            BuildError::NoValidation { .. } => {
+                "import held-out examples with `anneal data import SOURCE --split NAME`, or remove `validation-split` from [data]"
             }
             BuildError::UnknownLabel { .. } => {
                 "fix the label, or add the class to `classes` in anneal.toml"

@@ -33,7 +33,7 @@ use anneal_data::{CommitId, Store};
 use anneal_engine::{
     ENGINE, ENGINE_VERSION, Examples, Model, Normalization, Observer, Trained, preprocess,
 };
-use anneal_pack::{Lineage, Metrics, Package, Signature};
+use anneal_pack::{Lineage, Metrics, Package, Signature, temperature};
 use anneal_spec::Program;
 use serde::Serialize;
 
@@ -147,11 +147,16 @@ fn compile(
     let norm = Normalization::fit(input.normalize, input.full_scale(), &train.features);
     let trained = train_on(program, &train, &norm, observer)?;
     let model = Model::new(program, &trained.weights)?;
+    let temperature = calibrate(program, (&store, commit), &model, &norm, log)?;
+    let model = model.with_temperature(temperature);
     let predict = |split: &split::Split| model.predict(&preprocess(&split.features, &norm));
     let probs = predict(&test)?;
     let package = Package {
         program: program.clone(),
-        signature: Signature::for_program(program, norm),
+        signature: Signature {
+            temperature,
+            ..Signature::for_program(program, norm)
+        },
         lineage: lineage(project, commit, key),
         metrics: Metrics::compute(&probs, &test.labels, &program.classes).with_slices(
             &probs,
@@ -176,6 +181,39 @@ fn compile(
         },
     };
     write(project, commit, key, &package, &report)
+}
+
+/// The temperature fitted on the program's validation split, when it has one, logged with
+/// the split's negative log-likelihood before and after.
+fn calibrate(
+    program: &Program,
+    (store, commit): (&Store, &CommitId),
+    model: &Model,
+    norm: &Normalization,
+    log: &mut dyn FnMut(String),
+) -> Result<Option<f32>, BuildError> {
+    let Some(name) = &program.validation_split else {
+        return Ok(None);
+    };
+    let held = split::collect(program, store, commit, name)?;
+    if held.labels.is_empty() {
+        return Err(BuildError::NoValidation {
+            split: name.clone(),
+        });
+    }
+    let probs = rows(
+        &model.predict(&preprocess(&held.features, norm))?,
+        program.classes.len(),
+    );
+    let t = temperature::fit(&probs, &held.labels);
+    let nll = |t: f64| temperature::mean_nll(&probs, &held.labels, t);
+    log(format!(
+        "temperature {t:.3} fitted on {} examples ({name}): their NLL {:.4} -> {:.4}",
+        held.labels.len(),
+        nll(1.0),
+        nll(f64::from(t))
+    ));
+    Ok(Some(t))
 }
 
 /// The note a build logs before it trains.

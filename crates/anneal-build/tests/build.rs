@@ -334,3 +334,61 @@ fn a_package_without_slice_metrics_is_built_again() {
     let header = anneal_pack::Header::read(&again.package).unwrap();
     assert!(header.metrics.slices.is_some());
 }
+
+/// With a validation split, the build fits a temperature on it, records it in the package's
+/// signature, and the report's probabilities are the scaled ones `predict` gives; a
+/// validation split without examples is an error naming it.
+#[test]
+fn a_validation_split_fits_the_temperature_predict_uses() {
+    let manifest = TINY.replace("classes = 2", "classes = 2\nvalidation-split = \"val\"");
+    let manifest = manifest.replace(
+        "[model]",
+        "[[data.source]]\npath = \"val\"\nsplit = \"val\"\n[model]",
+    );
+    let (dir, project) = program(&manifest);
+    write_idx(dir.path(), "val", 24);
+    let mut notes = Vec::new();
+    let built = build(&project, &mut NoObserver, &mut |n| notes.push(n)).unwrap();
+    let note = notes
+        .iter()
+        .find(|n| n.starts_with("temperature "))
+        .expect("a note");
+    assert!(note.contains("fitted on 24 examples (val)"), "{note}");
+    let package = anneal_pack::Package::read(&built.package).unwrap();
+    let t = package.signature.temperature.expect("a temperature");
+    assert!(t.is_finite() && t > 0.0 && (t - 1.0).abs() > 1e-3, "{t}");
+    let report = Report::read(&built.package.with_extension("report.json")).unwrap();
+    let test = anneal_build::split::collect(
+        &package.program,
+        &anneal_data::Store::open(dir.path()).unwrap(),
+        &report.dataset_commit.parse().unwrap(),
+        "test",
+    )
+    .unwrap();
+    let x = anneal_engine::preprocess(&test.features, &package.signature.normalization);
+    let model = anneal_engine::Model::new(&package.program, &package.weights).unwrap();
+    let raw = model.predict(&x).unwrap();
+    let scaled = model.with_temperature(Some(t)).predict(&x).unwrap();
+    assert_eq!(
+        scaled,
+        report.test.probs.concat(),
+        "the report holds the scaled probabilities"
+    );
+    assert_ne!(raw, scaled);
+    let argmax = |p: &[f32]| p.chunks(2).map(anneal_pack::argmax).collect::<Vec<_>>();
+    assert_eq!(
+        argmax(&raw),
+        argmax(&scaled),
+        "scaling changes no prediction"
+    );
+
+    let empty = TINY.replace(
+        "classes = 2",
+        "classes = 2\nvalidation-split = \"held-out\"",
+    );
+    let (_dir, project) = program(&empty);
+    let e = build(&project, &mut NoObserver, &mut |_| {}).unwrap_err();
+    assert!(matches!(e, BuildError::NoValidation { .. }), "{e}");
+    assert!(e.to_string().contains("`held-out`"), "{e}");
+    assert!(e.hint().unwrap().contains("validation-split"));
+}

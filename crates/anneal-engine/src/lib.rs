@@ -185,6 +185,8 @@ pub struct Model {
     inner: Inner,
     input: Shape,
     classes: usize,
+    /// Logits are divided by this before the softmax (temperature scaling; 1: none).
+    temperature: f32,
 }
 
 #[derive(Debug)]
@@ -295,7 +297,16 @@ impl Model {
             inner,
             input,
             classes,
+            temperature: 1.0,
         })
+    }
+
+    /// Divide the logits by `t` before the softmax (temperature scaling, Guo et al. 2017):
+    /// the predicted classes stay, the probabilities soften (`t > 1`) or sharpen. `None` or a
+    /// value that is not a positive finite number leaves them as trained.
+    pub fn with_temperature(mut self, t: Option<f32>) -> Model {
+        self.temperature = t.filter(|t| t.is_finite() && *t > 0.0).unwrap_or(1.0);
+        self
     }
 
     /// Class probabilities for `x.len() / features` inputs, `classes` values each.
@@ -308,6 +319,9 @@ impl Model {
                 Inner::Compiled(model) => {
                     let start = out.len();
                     model.logits(chunk, b, &mut out);
+                    if self.temperature != 1.0 {
+                        out[start..].iter_mut().for_each(|v| *v /= self.temperature);
+                    }
                     cpu::softmax_rows(&mut out[start..], self.classes);
                 }
                 #[cfg(feature = "burn")]

@@ -21,6 +21,7 @@
 
 mod metrics;
 pub mod slices;
+pub mod temperature;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,10 @@ pub struct Signature {
     pub image: ImageSpec,
     /// `input = (pixel * scale - mean) / std`.
     pub normalization: Normalization,
+    /// Temperature scaling fitted on the program's validation split: the probabilities are
+    /// `softmax(logits / temperature)`. Absent: the model's own softmax.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
 }
 
 impl Signature {
@@ -83,6 +88,7 @@ impl Signature {
                 width,
             },
             normalization,
+            temperature: None,
         }
     }
 }
@@ -334,7 +340,18 @@ impl Header {
                 KEYS[2]
             ));
         }
-        if self.signature != Signature::for_program(&self.program, norm) {
+        let t = self.signature.temperature;
+        if t.is_some_and(|t| !(t.is_finite() && t > 0.0)) {
+            return Err(format!(
+                "metadata `{}`: temperature {t:?} is unusable (it must be finite and positive)",
+                KEYS[2]
+            ));
+        }
+        let expected = Signature {
+            temperature: t,
+            ..Signature::for_program(&self.program, norm)
+        };
+        if self.signature != expected {
             return Err(format!(
                 "metadata `{}` does not match the package's program (inputs, outputs, classes or image size differ)",
                 KEYS[2]

@@ -83,6 +83,13 @@ fn round_trip() {
     );
     // Serialization is deterministic.
     assert_eq!(p.to_bytes().unwrap(), bytes);
+    // A temperature travels in the signature; a package without one has no key for it.
+    assert!(!String::from_utf8_lossy(&bytes).contains("temperature"));
+    let mut scaled = p.clone();
+    scaled.signature.temperature = Some(1.25);
+    let bytes = scaled.to_bytes().unwrap();
+    let back = Package::from_bytes(Path::new("p.anneal"), &bytes).unwrap();
+    assert_eq!(back.signature.temperature, Some(1.25));
 }
 
 #[test]
@@ -170,6 +177,11 @@ fn packages_whose_metadata_lies_are_refused() {
             "no classes",
             |p| p.signature.classes.clear(),
             "does not match the package's program",
+        ),
+        (
+            "negative temperature",
+            |p| p.signature.temperature = Some(-1.0),
+            "temperature Some(-1.0) is unusable",
         ),
         (
             "classes differ",

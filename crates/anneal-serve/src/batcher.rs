@@ -64,11 +64,11 @@ pub enum SubmitError {
 }
 
 impl Batcher {
-    /// Start a worker for `program` with `weights`. The model is built on the worker thread.
+    /// Start a worker for `program` with `weights` (and the package's `temperature`). The
+    /// model is built on the worker thread.
     pub fn start(
         name: String,
-        program: Program,
-        weights: Vec<NamedTensor>,
+        (program, weights, temperature): (Program, Vec<NamedTensor>, Option<f32>),
         config: BatchConfig,
         metrics: Arc<Metrics>,
     ) -> Result<Batcher, String> {
@@ -80,6 +80,7 @@ impl Batcher {
             .name(format!("batch-{name}"))
             .spawn(move || match Model::new(&program, &weights) {
                 Ok(model) => {
+                    let model = model.with_temperature(temperature);
                     let _ = ready_tx.send(Ok(()));
                     run(&model, &rx, config, &worker_depth, &metrics);
                 }

@@ -143,11 +143,17 @@ impl Served {
                 }
             })?;
         let name = package.program.name.clone();
-        let (program, weights) = (package.program.clone(), package.weights);
-        let batcher = Batcher::start(name, program, weights, config.batch, metrics.clone())
-            .map_err(|message| LoadError::Model {
-                path: path.to_path_buf(),
-                message,
+        let model = (
+            package.program.clone(),
+            package.weights,
+            package.signature.temperature,
+        );
+        let batcher =
+            Batcher::start(name, model, config.batch, metrics.clone()).map_err(|message| {
+                LoadError::Model {
+                    path: path.to_path_buf(),
+                    message,
+                }
             })?;
         let header = PackageHeader {
             program: package.program,

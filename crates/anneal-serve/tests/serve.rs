@@ -101,6 +101,7 @@ fn write_package(dir: &Path, version: &str) -> std::path::PathBuf {
                 mean: 0.0,
                 std: 1.0,
             },
+            temperature: None,
         },
         lineage: test_lineage(),
         metrics: PackMetrics::compute(&[], &[], &program.classes),

@@ -65,6 +65,9 @@ pub struct DataTable {
     /// The split evaluated on (default `test`).
     #[serde(default)]
     pub test_split: Option<String>,
+    /// A held-out split the build fits temperature scaling on (none by default).
+    #[serde(default)]
+    pub validation_split: Option<String>,
     /// Sources `anneal build` imports into an empty store.
     #[serde(default)]
     pub source: Vec<SourceTable>,

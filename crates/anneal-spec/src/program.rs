@@ -31,6 +31,9 @@ pub struct Program {
     pub train_split: String,
     /// The split evaluated on.
     pub test_split: String,
+    /// The held-out split temperature scaling is fitted on, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_split: Option<String>,
     /// Sources imported into an empty store by `anneal build`.
     pub sources: Vec<Source>,
     /// The program's tests.
@@ -335,6 +338,8 @@ struct BuildRelevant<'a> {
     train: &'a Train,
     train_split: &'a str,
     test_split: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    validation_split: Option<&'a str>,
 }
 
 impl Program {
@@ -358,6 +363,7 @@ impl Program {
             train: &self.train,
             train_split: &self.train_split,
             test_split: &self.test_split,
+            validation_split: self.validation_split.as_deref(),
         };
         serde_json::to_string(&relevant).unwrap_or_default()
     }

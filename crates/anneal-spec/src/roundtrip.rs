@@ -69,6 +69,9 @@ impl Program {
             "input": kind, "shape": shape, "classes": self.classes, "normalize": normalize,
             "train-split": self.train_split, "test-split": self.test_split, "source": sources,
         });
+        if let Some(v) = &self.validation_split {
+            data["validation-split"] = json!(v);
+        }
         if let Some(audio) = &self.input.audio {
             data["audio"] = serde_json::to_value(audio).unwrap_or_default();
         }
@@ -169,6 +172,7 @@ input = "image"
 shape = [1, 28, 28]
 classes = 10
 normalize = "standard"
+validation-split = "val"
 [[data.source]]
 path = "data/train"
 split = "train"

@@ -59,6 +59,7 @@ impl Validator<'_> {
             train,
             train_split: m.data.train_split.unwrap_or_else(|| "train".into()),
             test_split: m.data.test_split.unwrap_or_else(|| "test".into()),
+            validation_split: m.data.validation_split,
             sources,
             checks,
             cost,

@@ -53,6 +53,7 @@ fn signature() -> anneal_pack::Signature {
             mean: 0.0,
             std: 1.0,
         },
+        temperature: None,
     }
 }
 

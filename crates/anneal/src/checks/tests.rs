@@ -20,6 +20,7 @@ fn check(metric: Metric) -> Check {
         at_most: None,
         min_group: None,
         positive: None,
+        attack: None,
     }
 }
 

@@ -96,6 +96,13 @@ impl fmt::Display for Calibrated<'_> {
             "confidence",
             "accuracy"
         )?;
+        if let Some(s) = &c.temperature {
+            write!(
+                f,
+                "\n  temperature {:.3} (fitted on the validation split); unscaled: ECE {:.4}, NLL {:.4}",
+                s.temperature, s.unscaled_ece, s.unscaled_nll
+            )?;
+        }
         let width = 1.0 / c.bins.len().max(1) as f64;
         for b in c.bins.iter().filter(|b| b.examples > 0) {
             let range = format!("({:.3}, {:.3}]", b.low, b.low + width);
