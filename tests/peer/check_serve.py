@@ -50,6 +50,9 @@ def main():
         check(meta["inputs"][0]["name"] == "input" and meta["inputs"][0]["shape"] == [-1, 1, 28, 28], f"metadata {meta}")
         sig = meta["parameters"]
         norm = sig["normalization"]
+        # The build's audit summary travels in the package and the server shows it.
+        ece = sig["audit"]["calibration"]["ece"]
+        check(0 <= ece < 1, f"metadata audit {sig.get('audit')}")
 
         images = read_idx_images(os.path.join(DATA, "t10k-images-idx3-ubyte.gz"))[:64]
         x = ((images.astype(np.float32) * np.float32(norm["scale"]) - np.float32(norm["mean"])) / np.float32(norm["std"])).astype(np.float32)

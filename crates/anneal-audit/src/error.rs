@@ -16,6 +16,14 @@ pub enum AuditError {
         /// Where the package should be.
         path: PathBuf,
     },
+    /// An example asked for is not in the test split.
+    #[error("no example `{id}` in the test split `{split}`")]
+    UnknownExample {
+        /// The id asked for.
+        id: String,
+        /// The test split.
+        split: String,
+    },
     /// The package could not be read.
     #[error(transparent)]
     Package(#[from] anneal_pack::PackError),

@@ -29,7 +29,7 @@
 //! ```
 
 pub mod attack;
-pub mod calibration;
+pub use anneal_pack::calibration;
 pub mod charts;
 mod error;
 pub mod explain;

@@ -19,6 +19,8 @@ use crate::testset::TestSet;
 pub struct ExplainOptions {
     /// The worst test examples explained one by one.
     pub examples: usize,
+    /// Test examples to explain by id, instead of the worst.
+    pub ids: Vec<String>,
     /// Where integrated gradients start.
     pub baseline: Baseline,
     /// Points on the path.
@@ -35,6 +37,7 @@ impl Default for ExplainOptions {
     fn default() -> Self {
         ExplainOptions {
             examples: 8,
+            ids: Vec::new(),
             baseline: Baseline::Zero,
             steps: 50,
             faithfulness: 500,
@@ -101,12 +104,15 @@ pub fn opacity(
     let set = TestSet::load(project)?;
     let probs = set.model.predict(&set.x)?;
     let baseline = baseline(&set, opts.baseline);
-    let worst = worst(
-        &probs,
-        &set.split.labels,
-        set.model.classes(),
-        opts.examples,
-    );
+    let worst = match opts.ids.as_slice() {
+        [] => worst(
+            &probs,
+            &set.split.labels,
+            set.model.classes(),
+            opts.examples,
+        ),
+        ids => chosen(&set, &probs, ids)?,
+    };
     progress.start((worst.len() + opts.faithfulness.min(set.examples())) as u64);
     let mut examples = Vec::with_capacity(worst.len());
     for (i, loss) in worst {
@@ -154,6 +160,23 @@ fn worst(probs: &[f32], labels: &[u32], k: usize, n: usize) -> Vec<(usize, f32)>
     losses.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     losses.truncate(n);
     losses
+}
+
+/// The test examples named by `ids`, with their losses, or the error naming one that is not
+/// in the test split.
+fn chosen(set: &TestSet, probs: &[f32], ids: &[String]) -> Result<Vec<(usize, f32)>, AuditError> {
+    let k = set.model.classes();
+    let find = |id: &String| {
+        let i = set.split.ids.iter().position(|e| e.to_string() == *id);
+        i.ok_or_else(|| AuditError::UnknownExample {
+            id: id.clone(),
+            split: set.package.program.test_split.clone(),
+        })
+    };
+    let loss = |i: usize| -probs[i * k + set.split.labels[i] as usize].max(1e-12).ln();
+    ids.iter()
+        .map(|id| find(id).map(|i| (i, loss(i))))
+        .collect()
 }
 
 /// Saliency and integrated gradients of test example `i`.

@@ -22,6 +22,7 @@ pub mod key;
 pub mod project;
 pub mod queue;
 pub mod report;
+mod robustness;
 pub mod sources;
 pub mod split;
 
@@ -33,7 +34,7 @@ use anneal_data::{CommitId, Store};
 use anneal_engine::{
     ENGINE, ENGINE_VERSION, Examples, Model, Normalization, Observer, Trained, preprocess,
 };
-use anneal_pack::{Lineage, Metrics, Package, Signature, temperature};
+use anneal_pack::{AuditSummary, Lineage, Metrics, Package, Signature, temperature};
 use anneal_spec::Program;
 use serde::Serialize;
 
@@ -151,6 +152,14 @@ fn compile(
     let model = model.with_temperature(temperature);
     let predict = |split: &split::Split| model.predict(&preprocess(&split.features, &norm));
     let probs = predict(&test)?;
+    let metrics = Metrics::compute(&probs, &test.labels, &program.classes).with_slices(
+        &probs,
+        &test.labels,
+        &test.meta,
+    );
+    let robust = robustness::measure(program, &model, &test, &norm, log)?;
+    let classes = program.classes.len();
+    let audit = AuditSummary::new(&rows(&probs, classes), &test.labels, &metrics, robust);
     let package = Package {
         program: program.clone(),
         signature: Signature {
@@ -158,16 +167,12 @@ fn compile(
             ..Signature::for_program(program, norm)
         },
         lineage: lineage(project, commit, key),
-        metrics: Metrics::compute(&probs, &test.labels, &program.classes).with_slices(
-            &probs,
-            &test.labels,
-            &test.meta,
-        ),
+        metrics,
         cost: program.cost.clone(),
+        audit: Some(audit),
         weights: trained.weights,
     };
     let pool = split::pool(program, &store, commit)?;
-    let classes = program.classes.len();
     let report = Report {
         format: report::FORMAT,
         build_key: key.to_string(),

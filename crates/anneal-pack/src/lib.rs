@@ -19,6 +19,8 @@
 //!
 //! [safetensors]: https://github.com/huggingface/safetensors
 
+pub mod audit;
+pub mod calibration;
 mod metrics;
 pub mod slices;
 pub mod temperature;
@@ -31,6 +33,7 @@ use anneal_spec::{CostTable, NamedTensor, Program};
 use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 
+pub use audit::AuditSummary;
 pub use metrics::{ClassMetrics, Metrics, argmax};
 pub use slices::{FieldSlices, MAX_SLICE_VALUES, SliceMetrics};
 
@@ -149,6 +152,9 @@ pub struct Package {
     pub metrics: Metrics,
     /// Forward-pass cost.
     pub cost: CostTable,
+    /// What the build measured of the package's risks (`anneal.audit`; absent in packages
+    /// built before it was).
+    pub audit: Option<AuditSummary>,
     /// The weights.
     pub weights: Vec<NamedTensor>,
 }
@@ -166,6 +172,8 @@ pub struct Header {
     pub metrics: Metrics,
     /// Forward-pass cost.
     pub cost: CostTable,
+    /// What the build measured of the package's risks, if it did.
+    pub audit: Option<AuditSummary>,
 }
 
 /// Why a package could not be written or read.
@@ -205,6 +213,9 @@ impl PackError {
     }
 }
 
+/// The optional metadata key of [`AuditSummary`].
+const AUDIT_KEY: &str = "anneal.audit";
+
 const KEYS: [&str; 6] = [
     "anneal.format",
     "anneal.program",
@@ -239,14 +250,18 @@ impl Package {
     /// The `__metadata__` entries, by key.
     fn metadata(&self) -> Result<BTreeMap<&'static str, String>, String> {
         let json = |v: &dyn erased::Json| v.json();
-        Ok(BTreeMap::from([
+        let mut meta = BTreeMap::from([
             (KEYS[0], FORMAT.to_string()),
             (KEYS[1], json(&self.program)?),
             (KEYS[2], json(&self.signature)?),
             (KEYS[3], json(&self.lineage)?),
             (KEYS[4], json(&self.metrics)?),
             (KEYS[5], json(&self.cost)?),
-        ]))
+        ]);
+        if let Some(audit) = &self.audit {
+            meta.insert(AUDIT_KEY, json(audit)?);
+        }
+        Ok(meta)
     }
 
     /// Parse a package from bytes; `path` names it in errors.
@@ -271,6 +286,7 @@ impl Package {
             lineage: header.lineage,
             metrics: header.metrics,
             cost: header.cost,
+            audit: header.audit,
             weights,
         })
     }
@@ -318,6 +334,10 @@ impl Header {
             lineage: parse(KEYS[3], get(KEYS[3])?, &bad)?,
             metrics: parse(KEYS[4], get(KEYS[4])?, &bad)?,
             cost: parse(KEYS[5], get(KEYS[5])?, &bad)?,
+            audit: match map.get(AUDIT_KEY) {
+                Some(text) => Some(parse(AUDIT_KEY, text, &bad)?),
+                None => None,
+            },
         };
         header.check().map_err(bad)?;
         Ok(header)
@@ -333,6 +353,11 @@ impl Header {
                 KEYS[1], e.message
             )
         })?;
+        if self.audit.as_ref().is_some_and(|a| !a.is_finite()) {
+            return Err(format!(
+                "metadata `{AUDIT_KEY}` holds a figure that is not a number"
+            ));
+        }
         let norm = self.signature.normalization;
         if !usable(&norm) {
             return Err(format!(

@@ -48,6 +48,7 @@ fn package() -> Package {
             &[[("sex".to_string(), "F".to_string())].into()],
         ),
         cost: program.cost.clone(),
+        audit: None,
         weights: vec![
             NamedTensor {
                 name: "layers.1.bias".into(),

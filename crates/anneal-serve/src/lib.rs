@@ -161,6 +161,7 @@ impl Served {
             lineage: package.lineage,
             metrics: package.metrics,
             cost: package.cost,
+            audit: package.audit,
         };
         Ok(Served {
             header,
@@ -438,6 +439,9 @@ fn metadata(state: &State, model: &str, version: Option<&str>) -> Result<Respons
     });
     if let Some((key, value)) = served.frontend.parameters() {
         parameters[key] = value;
+    }
+    if let Some(audit) = &served.header.audit {
+        parameters["audit"] = json!(audit);
     }
     Ok(axum::Json(json!({
         "name": model,

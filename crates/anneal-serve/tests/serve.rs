@@ -106,6 +106,7 @@ fn write_package(dir: &Path, version: &str) -> std::path::PathBuf {
         lineage: test_lineage(),
         metrics: PackMetrics::compute(&[], &[], &program.classes),
         cost: program.cost.clone(),
+        audit: None,
         weights: vec![
             NamedTensor {
                 name: "layers.1.weight".into(),

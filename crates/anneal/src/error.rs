@@ -162,6 +162,8 @@ impl From<anneal_audit::AuditError> for CliError {
             no_package @ AuditError::NoPackage { .. } => {
                 Self::new(no_package.to_string()).hint("run `anneal build` first")
             }
+            unknown @ AuditError::UnknownExample { .. } => Self::new(unknown.to_string())
+                .hint("test example ids look like `t10k:00042`: see `anneal data log` or the audit's worst examples"),
         }
     }
 }

@@ -63,6 +63,7 @@ fn write(dir: &Path, program: Program, norm: Normalization, weights: Vec<NamedTe
         lineage: test_lineage(),
         metrics: PackMetrics::compute(&[], &[], &program.classes),
         cost: program.cost.clone(),
+        audit: None,
         weights,
         program,
     };

@@ -52,6 +52,9 @@ pub struct AuditArgs {
     /// attributions.
     #[arg(long, value_name = "N", default_value_t = 8)]
     explain: usize,
+    /// Explain this test example (repeatable) instead of the worst ones.
+    #[arg(long = "example", value_name = "ID")]
+    ids: Vec<String>,
     /// Where integrated gradients start: `zero` (every input 0 before normalisation) or
     /// `mean` (the mean test input).
     #[arg(long, value_name = "KIND", default_value = "zero", value_parser = baseline)]
@@ -125,6 +128,7 @@ fn explain_options(args: &AuditArgs) -> Result<ExplainOptions, CliError> {
     }
     Ok(ExplainOptions {
         examples: args.explain,
+        ids: args.ids.clone(),
         baseline: args.baseline,
         steps: args.ig_steps,
         faithfulness: args.faithfulness,

@@ -95,6 +95,22 @@ fn audit_measures_accuracy_under_fgsm_and_pgd() {
             std::fs::read(tmp.path().join(format!("prog/target/audit/{id}.{map}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{map}");
     }
+    let raw_id = worst["id"].as_str().unwrap();
+    let one = json_of(&ok(
+        tmp.path(),
+        &[
+            "audit",
+            "-C",
+            "prog",
+            "--attacks",
+            "none",
+            "--example",
+            raw_id,
+            "--json",
+        ],
+    ));
+    let chosen = one["opacity"]["examples"].as_array().unwrap();
+    assert_eq!((chosen.len(), chosen[0]["id"].as_str()), (1, Some(raw_id)));
     let page = std::fs::read_to_string(tmp.path().join("report.html")).unwrap();
     for part in [
         "<h2>Calibration</h2>",
@@ -124,7 +140,11 @@ fn audit_measures_accuracy_under_fgsm_and_pgd() {
 #[test]
 fn bad_attack_settings_are_refused_by_name() {
     let (tmp, _) = tiny_program(TINY);
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--example", "nope"],
+            "no example `nope` in the test split `test`",
+        ),
         (
             &["--baseline", "grey"],
             "`grey` is not a baseline: zero or mean",
@@ -192,25 +212,28 @@ fn test_gates_on_robust_accuracy() {
         pgd["value"].as_f64().unwrap(),
     );
     assert!(robust < clean, "PGD at 0.5 hurts: {robust} vs {clean}");
-    // Without the dataset the robust checks cannot be measured: they fail, saying why, and the
-    // package's own checks still run.
+    // The build measured both attacks into the package (`anneal.audit`), so they are read
+    // from it without the dataset; a robust check added since cannot be measured without it:
+    // it fails, saying why, and the others still run.
+    let fgsm_value = fgsm["value"].as_f64().unwrap();
     std::fs::remove_dir_all(prog.join(".anneal")).unwrap();
+    let manifest = std::fs::read_to_string(prog.join("anneal.toml")).unwrap();
+    let added = "\n[[check]]\nname = \"added\"\nmetric = \"robust_accuracy\"\nattack = \"fgsm\"\nepsilon = 0.02\nat_least = 0.0\n";
+    std::fs::write(prog.join("anneal.toml"), manifest + added).unwrap();
     let o = anneal(tmp.path(), &["test", "-C", "prog", "--json"]);
     let tested = json_of(&stdout(&o));
     let results = tested["results"].as_array().unwrap();
-    let fgsm = results
-        .iter()
-        .find(|r| r["name"] == "robust_accuracy[fgsm at 0.01]")
-        .unwrap();
-    assert_eq!(fgsm["passed"], false);
-    assert!(
-        fgsm["problem"].as_str().unwrap().contains("store"),
-        "{fgsm}"
+    let find = |n: &str| results.iter().find(|r| r["name"] == n).unwrap();
+    let fgsm = find("robust_accuracy[fgsm at 0.01]");
+    assert_eq!(
+        (fgsm["passed"].as_bool(), fgsm["value"].as_f64()),
+        (Some(true), Some(fgsm_value))
     );
+    let added = find("added");
+    assert_eq!(added["passed"], false);
     assert!(
-        results
-            .iter()
-            .any(|r| r["name"] == "accuracy" && r["passed"] == true),
-        "{tested}"
+        added["problem"].as_str().unwrap().contains("store"),
+        "{added}"
     );
+    assert!(find("accuracy")["passed"] == true, "{tested}");
 }

@@ -55,7 +55,7 @@ impl Calibration {
     /// predictions would have had unscaled.
     pub fn with_temperature(self, t: f32, probs: &[Vec<f32>], labels: &[u32]) -> Calibration {
         let unscale = |p: &Vec<f32>| {
-            let back = anneal_pack::temperature::scaled(p, 1.0 / f64::from(t));
+            let back = crate::temperature::scaled(p, 1.0 / f64::from(t));
             back.iter().map(|&v| v as f32).collect::<Vec<f32>>()
         };
         let raw = calibration(&probs.iter().map(unscale).collect::<Vec<_>>(), labels);
@@ -85,7 +85,7 @@ pub fn calibration(probs: &[Vec<f32>], labels: &[u32]) -> Calibration {
     let mut sums = [Sums::default(); BINS];
     let mut nll = 0f64;
     for (p, &y) in probs.iter().zip(labels) {
-        let top = anneal_pack::argmax(p);
+        let top = crate::argmax(p);
         let confidence = f64::from(p.get(top).copied().unwrap_or(0.0));
         let s = &mut sums[bin_of(confidence)];
         s.n += 1;
