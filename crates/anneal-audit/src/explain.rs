@@ -18,8 +18,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Baseline {
-    /// Every input value 0 before normalisation (a black image).
-    Zero,
+    /// The emptiest valid input: a black image, a silent spectrogram (every value at the
+    /// floor of its `range`), a table row of column means and no category.
+    Blank,
     /// The mean input of the examples explained.
     Mean,
 }
@@ -27,7 +28,7 @@ pub enum Baseline {
 impl std::fmt::Display for Baseline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Baseline::Zero => "zero",
+            Baseline::Blank => "blank",
             Baseline::Mean => "mean",
         })
     }

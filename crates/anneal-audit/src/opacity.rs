@@ -38,7 +38,7 @@ impl Default for ExplainOptions {
         ExplainOptions {
             examples: 8,
             ids: Vec::new(),
-            baseline: Baseline::Zero,
+            baseline: Baseline::Blank,
             steps: 50,
             faithfulness: 500,
             share: 0.02,
@@ -141,7 +141,11 @@ pub fn opacity(
 fn baseline(set: &TestSet, kind: Baseline) -> Vec<f32> {
     let f = set.features();
     match kind {
-        Baseline::Zero => preprocess(&vec![0f32; f], &set.package.signature.normalization),
+        Baseline::Blank => {
+            let input = &set.package.program.input;
+            let floor = input.attack_bounds().map_or(0.0, |(low, _)| low) * input.full_scale();
+            preprocess(&vec![floor; f], &set.package.signature.normalization)
+        }
         Baseline::Mean => {
             let mut mean = vec![0f32; f];
             for row in set.x.chunks(f) {

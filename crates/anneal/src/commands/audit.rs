@@ -55,9 +55,9 @@ pub struct AuditArgs {
     /// Explain this test example (repeatable) instead of the worst ones.
     #[arg(long = "example", value_name = "ID")]
     ids: Vec<String>,
-    /// Where integrated gradients start: `zero` (every input 0 before normalisation) or
-    /// `mean` (the mean test input).
-    #[arg(long, value_name = "KIND", default_value = "zero", value_parser = baseline)]
+    /// Where integrated gradients start (and what removed inputs become): `blank` (a black
+    /// image, a silent spectrogram, a table row of means) or `mean` (the mean test input).
+    #[arg(long, value_name = "KIND", default_value = "blank", value_parser = baseline)]
     baseline: Baseline,
     /// Points on the integrated-gradients path.
     #[arg(long, value_name = "N", default_value_t = 50)]
@@ -173,9 +173,9 @@ fn file_name(id: &str) -> String {
 /// `--baseline`: `zero` or `mean`.
 fn baseline(s: &str) -> Result<Baseline, String> {
     match s {
-        "zero" => Ok(Baseline::Zero),
+        "blank" => Ok(Baseline::Blank),
         "mean" => Ok(Baseline::Mean),
-        other => Err(format!("`{other}` is not a baseline: zero or mean")),
+        other => Err(format!("`{other}` is not a baseline: blank or mean")),
     }
 }
 

@@ -147,7 +147,7 @@ fn bad_attack_settings_are_refused_by_name() {
         ),
         (
             &["--baseline", "grey"],
-            "`grey` is not a baseline: zero or mean",
+            "`grey` is not a baseline: blank or mean",
         ),
         (&["--ig-steps", "0"], "--ig-steps is 1 to 10000"),
         (
