@@ -78,6 +78,9 @@ enum Command {
     /// Accuracy, per-class precision, recall and F1, and the confusion matrix on a labelled
     /// source or a split of the program's dataset; per value of a metadata field with --by.
     Eval(commands::eval::EvalArgs),
+    /// Write a package as an ONNX model (opset 17): raw features in, the package's
+    /// normalisation, layers and softmax inside, probabilities and class out.
+    Export(commands::export::ExportArgs),
     /// The last build's test predictions per group of a metadata field (sex, race, speaker):
     /// accuracy, selection rate, true and false positive rates with bootstrap intervals, and
     /// the demographic parity and equalized-odds gaps.
@@ -286,6 +289,7 @@ fn run(command: Command) -> Result<u8, CliError> {
             json,
         } => commands::predict::run(&package, &inputs, json),
         Command::Eval(args) => commands::eval::run(&args),
+        Command::Export(args) => commands::export::run(&args),
         Command::Audit(args) => commands::audit::run(&args),
         Command::Test { dir, junit, json } => commands::test::run(&dir.dir, junit.as_deref(), json),
         Command::Serve(args) => commands::serve::run(&args),

@@ -294,6 +294,44 @@ fn the_whole_loop_on_a_tiny_program() {
     assert!((m["accuracy"].as_f64().unwrap() - header.metrics.accuracy).abs() < 1e-12);
     assert_eq!(m["confusion"].as_array().unwrap().len(), 2);
 
+    // Export to ONNX: the file lands beside the package by default, or where -o says; a file
+    // that is not a package is an error naming it.
+    let o = anneal(tmp.path(), &["export", "prog/target/tiny-0.1.0.anneal"]);
+    assert!(
+        stdout(&o).starts_with("wrote prog/target/tiny-0.1.0.onnx (ONNX opset 17, "),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let onnx = std::fs::read(prog.join("target/tiny-0.1.0.onnx")).unwrap();
+    assert_eq!(onnx[..2], [0x08, 0x08], "ModelProto.ir_version = 8 first");
+    let o = anneal(
+        tmp.path(),
+        &[
+            "export",
+            "prog/target/tiny-0.1.0.anneal",
+            "--format",
+            "onnx",
+            "-o",
+            "m.onnx",
+            "--json",
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        (report["format"].as_str(), report["opset"].as_i64()),
+        (Some("onnx"), Some(17))
+    );
+    assert_eq!(std::fs::read(tmp.path().join("m.onnx")).unwrap(), onnx);
+    let o = anneal(tmp.path(), &["export", "junit.xml", "-o", "x.onnx"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("error: junit.xml: "),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!tmp.path().join("x.onnx").exists());
+
     // A PNG input is greyscaled and resized: a bright-bottom 32x32 image is class "1".
     let img =
         image::GrayImage::from_fn(32, 32, |_, y| image::Luma([if y >= 16 { 220 } else { 10 }]));

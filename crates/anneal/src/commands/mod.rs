@@ -12,6 +12,7 @@ pub mod data_remote;
 pub mod data_reset;
 pub mod data_show;
 pub mod eval;
+pub mod export;
 pub mod new;
 pub mod predict;
 pub mod queue;

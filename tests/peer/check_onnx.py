@@ -1,0 +1,108 @@
+"""Peer check: `anneal export --format onnx` against onnxruntime. Builds small programs on the
+embedded digits data covering every layer kind (one with temperature scaling fitted on a
+validation split), exports each, checks the model with `onnx.checker` (full check) and strict
+shape inference, runs it in onnxruntime on raw pixels (0-255) and compares the probabilities
+and the argmax with `anneal predict --json`.
+
+Usage: python3 tests/peer/check_onnx.py PATH/TO/anneal
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from safetensors import safe_open
+
+from common import DATA, build, read_idx_images
+
+TOLERANCE = 1e-5
+EXAMPLES = 1000
+
+PROGRAMS = {
+    # Every image layer kind: conv with stride and pad, batchnorm on images and on vectors,
+    # gelu, both poolings, dropout, flatten, dense, layernorm, tanh, sigmoid, relu, softmax.
+    "onnx-cnn": (["conv 4 3x3 pad 1", "batchnorm", "gelu", "maxpool 2", "conv 6 3x3 stride 2 pad 1",
+                  "relu", "avgpool 2 stride 1", "dropout 0.1", "flatten", "dense 32", "layernorm", "tanh",
+                  "batchnorm", "sigmoid", "dense 10", "softmax"], None),
+    # An MLP with temperature scaling: probabilities are softmax(logits / temperature).
+    "onnx-mlp": (["flatten", "dense 64", "relu", "dropout 0.2", "dense 10"], "test"),
+}
+
+
+def export(anneal, package):
+    path = package[: -len(".anneal")] + ".onnx"
+    out = subprocess.run([anneal, "export", package, "--format", "onnx", "-o", path, "--json"],
+                         check=True, capture_output=True, text=True).stdout
+    report = json.loads(out)
+    assert report["path"] == path and report["opset"] == 17, report
+    return path
+
+
+def check_model(path, signature):
+    """The checker, strict shape inference and the declared interface."""
+    model = onnx.load(path)
+    onnx.checker.check_model(model, full_check=True)
+    onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    assert model.ir_version == 8 and model.producer_name == "anneal", (model.ir_version, model.producer_name)
+    assert [(o.domain, o.version) for o in model.opset_import] == [("", 17)]
+    props = {p.key: p.value for p in model.metadata_props}
+    assert json.loads(props["anneal.classes"]) == signature["classes"]
+    norm = json.loads(props["anneal.normalization"])
+    assert all(abs(norm[k] - signature["normalization"][k]) < 1e-6 for k in ("scale", "mean", "std"))
+    if signature.get("temperature") is not None:
+        assert abs(float(props["anneal.temperature"]) - signature["temperature"]) < 1e-6
+    (inp,) = model.graph.input
+    assert inp.name == "input" and inp.type.tensor_type.shape.dim[0].dim_param == "N"
+    outs = [(o.name, o.type.tensor_type.elem_type) for o in model.graph.output]
+    assert outs == [("probabilities", onnx.TensorProto.FLOAT), ("class", onnx.TensorProto.INT64)], outs
+    return len(model.graph.node)
+
+
+def run_ort(path, x):
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    probs, cls = session.run(["probabilities", "class"], {"input": x})
+    one, _ = session.run(["probabilities", "class"], {"input": x[:1]})  # the batch is symbolic
+    assert np.abs(one - probs[:1]).max() < 1e-6
+    return probs, cls
+
+
+def check(anneal, tmp, name, layers, validation, images):
+    package = build(anneal, tmp, name, layers, validation=validation)
+    path = export(anneal, package)
+    with safe_open(package, framework="np") as f:
+        signature = json.loads(f.metadata()["anneal.signature"])
+    nodes = check_model(path, signature)
+    probs, cls = run_ort(path, images.astype(np.float32))
+    out = subprocess.run([anneal, "predict", package, os.path.join(DATA, "t10k"), "--json"],
+                         check=True, capture_output=True, text=True).stdout
+    theirs = np.array([p["probabilities"] for p in json.loads(out)][:len(images)], dtype=np.float64)
+    diff = float(np.abs(probs - theirs).max())
+    agree = float((cls == theirs.argmax(1)).mean())
+    t = signature.get("temperature")
+    print(f"{name}: {nodes} nodes, temperature {t if t is None else round(t, 4)}, "
+          f"max |onnxruntime - anneal| = {diff:.2e} over {probs.size} probabilities, argmax agreement {agree:.4f}")
+    return diff <= TOLERANCE and agree == 1.0
+
+
+def main():
+    anneal = os.path.abspath(sys.argv[1])
+    images = read_idx_images(os.path.join(DATA, "t10k-images-idx3-ubyte.gz"))[:EXAMPLES]
+    tmp = tempfile.mkdtemp(prefix="anneal-onnx-")
+    try:
+        results = [check(anneal, tmp, name, layers, validation, images)
+                   for name, (layers, validation) in PROGRAMS.items()]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    passed = sum(results)
+    print(f"{passed} passed, {len(results) - passed} failed")
+    sys.exit(0 if passed == len(results) else 1)
+
+
+if __name__ == "__main__":
+    main()
