@@ -2,7 +2,9 @@
 embedded digits data covering every layer kind (one with temperature scaling fitted on a
 validation split), exports each, checks the model with `onnx.checker` (full check) and strict
 shape inference, runs it in onnxruntime on raw pixels (0-255) and compares the probabilities
-and the argmax with `anneal predict --json`.
+and the argmax with `anneal predict --json`. Then the same for an audio program (log-mel
+features computed in numpy; skipped without ../shared/datasets/fsdd) and examples/income
+(rows encoded in numpy; skipped without ../shared/datasets/adult).
 
 Usage: python3 tests/peer/check_onnx.py PATH/TO/anneal
 """
@@ -73,21 +75,62 @@ def run_ort(path, x):
 
 
 def check(anneal, tmp, name, layers, validation, images):
+    """An image program on the embedded digits: ONNX on raw pixels against `anneal predict`."""
     package = build(anneal, tmp, name, layers, validation=validation)
+    theirs = predict(anneal, package, [os.path.join(DATA, "t10k")])[:len(images)]
+    return compare(anneal, name, package, images.astype(np.float32), theirs, TOLERANCE)
+
+
+def predict(anneal, package, inputs):
+    out = subprocess.run([anneal, "predict", package, *inputs, "--json"],
+                         check=True, capture_output=True, text=True).stdout
+    return np.array([p["probabilities"] for p in json.loads(out)], dtype=np.float64)
+
+
+def compare(anneal, name, package, x, theirs, tolerance):
+    """Export `package`, check the model, run it on the features `x` and compare with
+    `theirs` (anneal's probabilities on the same examples)."""
     path = export(anneal, package)
     with safe_open(package, framework="np") as f:
         signature = json.loads(f.metadata()["anneal.signature"])
     nodes = check_model(path, signature)
-    probs, cls = run_ort(path, images.astype(np.float32))
-    out = subprocess.run([anneal, "predict", package, os.path.join(DATA, "t10k"), "--json"],
-                         check=True, capture_output=True, text=True).stdout
-    theirs = np.array([p["probabilities"] for p in json.loads(out)][:len(images)], dtype=np.float64)
+    probs, cls = run_ort(path, x)
     diff = float(np.abs(probs - theirs).max())
     agree = float((cls == theirs.argmax(1)).mean())
     t = signature.get("temperature")
     print(f"{name}: {nodes} nodes, temperature {t if t is None else round(t, 4)}, "
           f"max |onnxruntime - anneal| = {diff:.2e} over {probs.size} probabilities, argmax agreement {agree:.4f}")
-    return diff <= TOLERANCE and agree == 1.0
+    return diff <= tolerance and agree == 1.0
+
+
+def audio(anneal, tmp):
+    """The audio program of check_audio_package: log-mel features computed in numpy (the front end is not
+    part of the graph), so the tolerance is that check's, 1e-4."""
+    import check_audio_package as peer
+    from logmel import log_mel, read_wav
+    if not os.path.isdir(peer.FSDD):
+        print(f"onnx-audio: skipped, {peer.FSDD} is absent")
+        return []
+    os.makedirs(os.path.join(tmp, "audio"))
+    package, wavs = peer.program(anneal, os.path.join(tmp, "audio"))
+    with safe_open(package, framework="np") as f:
+        spec = json.loads(f.metadata()["anneal.program"])["input"]["audio"]
+    x = np.stack([log_mel(read_wav(w)[0], spec) for w in wavs])[:, None].astype(np.float32)
+    return [compare(anneal, "onnx-audio", package, x, predict(anneal, package, wavs), 1e-4)]
+
+
+def table(anneal, tmp):
+    """examples/income on UCI Adult: rows encoded in numpy from the package's fitted table."""
+    import check_table_package as peer
+    if not os.path.isdir(peer.ADULT):
+        print(f"onnx-table: skipped, {peer.ADULT} is absent")
+        return []
+    package = peer.build(anneal, tmp)
+    with safe_open(package, framework="np") as f:
+        spec = json.loads(f.metadata()["anneal.program"])["input"]["table"]
+    path, rows = peer.rows_file(tmp, 200)
+    x = np.stack([peer.encode(spec, r) for r in rows]).astype(np.float32)
+    return [compare(anneal, "onnx-table", package, x, predict(anneal, package, [path]), TOLERANCE)]
 
 
 def main():
@@ -97,6 +140,7 @@ def main():
     try:
         results = [check(anneal, tmp, name, layers, validation, images)
                    for name, (layers, validation) in PROGRAMS.items()]
+        results += audio(anneal, tmp) + table(anneal, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     passed = sum(results)
