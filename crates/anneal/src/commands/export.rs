@@ -43,10 +43,7 @@ struct Exported {
 
 pub fn run(args: &ExportArgs) -> Result<u8, CliError> {
     let pkg = Package::read(&args.package)?;
-    let bytes = anneal_onnx::export(&pkg).map_err(|e| {
-        CliError::new(format!("{}: {e}", args.package.display()))
-            .hint("this layer has no ONNX form yet; see `anneal export --help`")
-    })?;
+    let bytes = anneal_onnx::export(&pkg).map_err(|e| export_error(&args.package, &e))?;
     let path = args
         .output
         .clone()
@@ -60,6 +57,17 @@ pub fn run(args: &ExportArgs) -> Result<u8, CliError> {
     };
     super::print(&exported, args.json);
     Ok(0)
+}
+
+/// The export's error, naming the package; a hint for what the user can change.
+fn export_error(package: &Path, e: &anneal_onnx::OnnxError) -> CliError {
+    let err = CliError::new(format!("{}: {e}", package.display()));
+    match e {
+        anneal_onnx::OnnxError::Unsupported { .. } => err.hint(
+            "change the layer in anneal.toml and rebuild, or serve the package with `anneal serve`",
+        ),
+        _ => err.hint("the package is damaged or was written by another anneal; rebuild it"),
+    }
 }
 
 /// `target/p-0.1.0.anneal` -> `target/p-0.1.0.onnx`.
