@@ -8,7 +8,7 @@
 //! for 8-bit images (0.3 is Madry's MNIST setting), log-mel units for audio, standard
 //! deviations of each numeric column for tables (whose one-hot categories stay as they are).
 
-use anneal_engine::{EngineError, Model, Normalization, SplitMix64, Threat};
+use anneal_engine::{ATTACK_CHUNK, EngineError, Model, Normalization, Threat};
 use anneal_spec::Adversarial;
 use anneal_spec::program::Input;
 use serde::Serialize;
@@ -61,9 +61,6 @@ pub struct Inputs<'a> {
     pub labels: &'a [u32],
 }
 
-/// Examples attacked at once (and the progress granularity).
-const CHUNK: usize = 1000;
-
 /// The accuracy of `model` on `inputs` under each attack of `opts` at each radius.
 /// `progress` is told of each gradient step over a chunk of examples: [`steps_total`] in all.
 pub fn curve(
@@ -94,7 +91,7 @@ pub fn curve(
 /// The progress steps [`curve`] reports for `n` examples.
 pub fn steps_total(opts: &AttackOptions, n: usize) -> u64 {
     let per_radius: usize = opts.attacks.iter().map(|a| a.steps).sum();
-    (per_radius * opts.epsilons.len() * n.div_ceil(CHUNK)) as u64
+    (per_radius * opts.epsilons.len() * n.div_ceil(ATTACK_CHUNK)) as u64
 }
 
 /// The indices of the examples misclassified after the attack.
@@ -105,18 +102,7 @@ fn attacked_wrong(
     seed: u64,
     progress: &mut dyn FnMut(),
 ) -> Result<Vec<u32>, EngineError> {
-    let mut rng = SplitMix64::new(seed);
-    let (f, k) = (threat.features, model.classes());
-    let chunks = inputs.x.chunks(CHUNK * f).zip(inputs.labels.chunks(CHUNK));
-    let mut wrong = Vec::new();
-    for (c, (x, y)) in chunks.enumerate() {
-        let adv = model.attack(threat, (x, y), &mut rng, progress)?;
-        let probs = model.predict(&adv)?;
-        for (i, (p, &y)) in probs.chunks(k).zip(y).enumerate() {
-            if anneal_pack::argmax(p) != y as usize {
-                wrong.push((c * CHUNK + i) as u32);
-            }
-        }
-    }
-    Ok(wrong)
+    let survived = model.survivors(threat, (inputs.x, inputs.labels), seed, progress)?;
+    let wrong = survived.iter().enumerate().filter(|(_, s)| !**s);
+    Ok(wrong.map(|(i, _)| i as u32).collect())
 }

@@ -21,6 +21,13 @@ use std::collections::BTreeMap;
 use anneal_engine::SplitMix64;
 use serde::Serialize;
 
+/// `0.9295 [0.9226, 0.9361]`: a figure and its interval, or `-` where it is undefined.
+pub fn shown(e: Option<Estimate>) -> String {
+    e.map_or("-".into(), |e| {
+        format!("{:.4} [{:.4}, {:.4}]", e.value, e.low, e.high)
+    })
+}
+
 /// A figure and its bootstrap interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Estimate {

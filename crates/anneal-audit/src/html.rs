@@ -5,7 +5,7 @@ use askama::Template;
 use base64::Engine;
 
 use crate::charts;
-use crate::groups::{Estimate, FieldAudit, GroupAudit};
+use crate::groups::{Estimate, FieldAudit, GroupAudit, shown};
 use crate::opacity::{Explained, Opacity};
 use crate::picture;
 use crate::report::Audit;
@@ -103,13 +103,6 @@ pub fn report(title: &str, input: &Input, audit: &Audit) -> Result<String, askam
         robustness: audit.robustness.as_ref().map(robust),
     }
     .render()
-}
-
-/// `0.9295 [0.9226, 0.9361]`, or `-`.
-fn shown(e: Option<Estimate>) -> String {
-    e.map_or("-".into(), |e| {
-        format!("{:.4} [{:.4}, {:.4}]", e.value, e.low, e.high)
-    })
 }
 
 fn field(f: &FieldAudit) -> FieldView {

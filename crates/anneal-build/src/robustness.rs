@@ -2,14 +2,11 @@
 //! test split by the build, for the package's `anneal.audit` (so `anneal test` can read it
 //! without the dataset).
 
-use anneal_engine::{Model, Normalization, SplitMix64, Threat, preprocess};
+use anneal_engine::{Model, Normalization, Threat, preprocess};
 use anneal_pack::audit::Robust;
 use anneal_spec::{Adversarial, Program};
 
 use crate::{BuildError, split};
-
-/// Test examples attacked at once.
-const CHUNK: usize = 1000;
 
 /// Accuracy under each distinct attack of the program's checks.
 pub(crate) fn measure(
@@ -52,16 +49,7 @@ fn accuracy_under(
     x: &[f32],
     labels: &[u32],
 ) -> Result<f64, BuildError> {
-    let mut rng = SplitMix64::new(0);
-    let (f, k) = (threat.features, model.classes());
-    let mut right = 0usize;
-    for (x, y) in x.chunks(CHUNK * f).zip(labels.chunks(CHUNK)) {
-        let adv = model.attack(threat, (x, y), &mut rng, &mut || {})?;
-        let probs = model.predict(&adv)?;
-        let rows = probs.chunks(k).zip(y);
-        right += rows
-            .filter(|(p, y)| anneal_pack::argmax(p) == **y as usize)
-            .count();
-    }
+    let survived = model.survivors(threat, (x, labels), 0, &mut || {})?;
+    let right = survived.iter().filter(|s| **s).count();
     Ok(right as f64 / labels.len().max(1) as f64)
 }

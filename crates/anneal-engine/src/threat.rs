@@ -93,6 +93,12 @@ impl Threat {
     }
 }
 
+/// The index of the largest value (the first of ties).
+fn top(p: &[f32]) -> usize {
+    let first = |best: (usize, f32), (i, &v): (usize, &f32)| if v > best.1 { (i, v) } else { best };
+    p.iter().enumerate().fold((0, f32::NEG_INFINITY), first).0
+}
+
 /// The sign of a gradient value, 0 for 0 (as `torch.sign`).
 fn sign(g: f32) -> f32 {
     if g > 0.0 {
@@ -104,7 +110,32 @@ fn sign(g: f32) -> f32 {
     }
 }
 
+/// Examples attacked at once by [`Model::survivors`] (and the progress granularity).
+pub const ATTACK_CHUNK: usize = 1000;
+
 impl Model {
+    /// Whether the model still predicts each example's true class after `threat`'s attack,
+    /// the examples attacked [`ATTACK_CHUNK`] at a time from one generator seeded with `seed`
+    /// (so the build and the audit measure the same figures). `progress` is told after each
+    /// gradient step over a chunk.
+    pub fn survivors(
+        &self,
+        threat: &Threat,
+        (x, labels): (&[f32], &[u32]),
+        seed: u64,
+        progress: &mut dyn FnMut(),
+    ) -> Result<Vec<bool>, EngineError> {
+        let mut rng = SplitMix64::new(seed);
+        let (f, k) = (threat.features, self.classes());
+        let mut out = Vec::with_capacity(labels.len());
+        for (x, y) in x.chunks(ATTACK_CHUNK * f).zip(labels.chunks(ATTACK_CHUNK)) {
+            let adv = self.attack(threat, (x, y), &mut rng, progress)?;
+            let probs = self.predict(&adv)?;
+            out.extend(probs.chunks(k).zip(y).map(|(p, &y)| top(p) == y as usize));
+        }
+        Ok(out)
+    }
+
     /// Adversarial versions of the inputs `x` (preprocessed) against their true classes
     /// `labels`, the model running as in inference.
     pub fn attack(

@@ -126,6 +126,9 @@ fn explain_options(args: &AuditArgs) -> Result<ExplainOptions, CliError> {
     if !(1..=10_000).contains(&args.ig_steps) {
         return Err(CliError::new("--ig-steps is 1 to 10000"));
     }
+    if args.faithfulness == 0 {
+        return Err(CliError::new("--faithfulness is at least 1 test example"));
+    }
     Ok(ExplainOptions {
         examples: args.explain,
         ids: args.ids.clone(),
@@ -211,10 +214,14 @@ fn attack_options(args: &AuditArgs) -> Result<Option<AttackOptions>, CliError> {
             "--epsilon {e}: a radius is a finite number >= 0"
         )));
     }
-    if args.steps == 0 || args.step_size.is_some_and(|s| bad(&s)) {
-        return Err(CliError::new(
-            "--steps is at least 1 and --step-size a number >= 0",
-        ));
+    let most = anneal_spec::adversarial::MAX_STEPS;
+    if !(1..=most).contains(&args.steps) || args.step_size.is_some_and(|s| bad(&s)) {
+        return Err(CliError::new(format!(
+            "--steps is at least 1 (at most {most}) and --step-size a number >= 0"
+        )));
+    }
+    if args.examples == Some(0) {
+        return Err(CliError::new("--examples is at least 1 test example"));
     }
     let pgd = Adversarial {
         step: args.step_size,

@@ -4,7 +4,8 @@
 use std::fmt;
 
 use anneal_audit::attack::Point;
-use anneal_audit::{Calibration, Estimate, FieldAudit, Opacity, Robustness};
+use anneal_audit::groups::shown;
+use anneal_audit::{Calibration, FieldAudit, Opacity, Robustness};
 
 use super::audit::Audited;
 
@@ -228,11 +229,4 @@ impl Field<'_> {
             .collect();
         write!(f, "{}", lines.join("\n"))
     }
-}
-
-/// `0.9295 [0.9226, 0.9361]`, or `-` where the figure is undefined.
-fn shown(e: Option<Estimate>) -> String {
-    e.map_or("-".into(), |e| {
-        format!("{:.4} [{:.4}, {:.4}]", e.value, e.low, e.high)
-    })
 }

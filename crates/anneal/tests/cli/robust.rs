@@ -140,7 +140,15 @@ fn audit_measures_accuracy_under_fgsm_and_pgd() {
 #[test]
 fn bad_attack_settings_are_refused_by_name() {
     let (tmp, _) = tiny_program(TINY);
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
+        (
+            &["--examples", "0"],
+            "--examples is at least 1 test example",
+        ),
+        (
+            &["--faithfulness", "0"],
+            "--faithfulness is at least 1 test example",
+        ),
         (
             &["--example", "nope"],
             "no example `nope` in the test split `test`",
