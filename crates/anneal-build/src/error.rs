@@ -41,6 +41,22 @@ pub enum BuildError {
         /// Where the report would be.
         path: PathBuf,
     },
+    /// The dependency a program `use`s does not fit it, or its package cannot be read.
+    #[error("dependency `{name}` ({}): {message}", package.display())]
+    Dependency {
+        /// The dependency's name in `[dependencies]`.
+        name: String,
+        /// Its package file.
+        package: PathBuf,
+        /// What does not fit.
+        message: String,
+    },
+    /// The program `use`s a dependency that `anneal.lock` does not pin.
+    #[error("the program uses `{name}`, which anneal.lock does not pin")]
+    Unlocked {
+        /// The dependency's name.
+        name: String,
+    },
     /// The store is empty and the program declares no sources.
     #[error("the program in {} has no dataset commit", dir.display())]
     NoDataset {
@@ -157,6 +173,12 @@ impl BuildError {
                 "import the table with `anneal data import FILE.csv`, and list its numeric columns in `numeric` in the order the import printed them"
             }
             BuildError::Budget(_) => "train for fewer epochs",
+            BuildError::Unlocked { .. } => {
+                "declare it in [dependencies] and run `anneal add NAME@VERSION`, then `anneal fetch`"
+            }
+            BuildError::Dependency { .. } => {
+                "`anneal check` shows the wiring; choose a version whose input fits, or change `upto`"
+            }
             BuildError::NoField { .. } => {
                 "`anneal data stats` lists each metadata field and its values"
             }

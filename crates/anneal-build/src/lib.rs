@@ -12,10 +12,12 @@
 //!   unlabeled examples) and `anneal.lock`.
 //! - [`queue`]: the mislabel and active-learning queues, from a report.
 //! - [`evaluate`]: a package's metrics on a split of the store, per value of a metadata field.
+//! - [`compose`]: a program that `use`s a dependency, with the dependency's layers and weights.
 //! - [`build`]: the whole pipeline; a cache hit returns at once.
 //!
 //! Every error is a [`BuildError`] naming the input, with a [`BuildError::hint`].
 
+pub mod compose;
 mod error;
 pub mod evaluate;
 pub mod key;
@@ -98,12 +100,28 @@ pub fn build(
     observer: &mut dyn Observer,
     log: &mut dyn FnMut(String),
 ) -> Result<Built, BuildError> {
+    let dependency = project.base_package()?;
+    let dependency = dependency.as_ref().map(|(p, d)| (p.as_path(), d.as_str()));
+    build_with(project, dependency, observer, log)
+}
+
+/// [`build`] with the package (and its digest) of the dependency the program `use`s, if any.
+pub fn build_with(
+    project: &Project,
+    dependency: Option<(&std::path::Path, &str)>,
+    observer: &mut dyn Observer,
+    log: &mut dyn FnMut(String),
+) -> Result<Built, BuildError> {
     let start = Instant::now();
     let commit = sources::resolve_commit(project, log)?;
-    let key = build_key(&project.program, &commit);
+    let parents: Vec<String> = dependency.iter().map(|(_, d)| d.to_string()).collect();
+    let key = build_key(&project.program, &commit, &parents);
     let built = match fresh(project, &commit, &key)? {
         Some(built) => built,
-        None => compile(project, &commit, &key, observer, log)?,
+        None => {
+            let (composed, base) = composed(project, dependency)?;
+            compile(&composed, base.as_ref(), &commit, &key, observer, log)?
+        }
     };
     Ok(Built {
         seconds: start.elapsed().as_secs_f64(),
@@ -130,9 +148,32 @@ fn fresh(project: &Project, commit: &CommitId, key: &str) -> Result<Option<Built
     Ok(Some(Built::new(path, true, key, commit, &header.metrics)))
 }
 
+/// The project with its program composed with its dependency, and what that gives it.
+fn composed(
+    project: &Project,
+    dependency: Option<(&std::path::Path, &str)>,
+) -> Result<(Project, Option<compose::Base>), BuildError> {
+    let program = &project.program;
+    let (program, base) = match (program.needs_composing(), dependency) {
+        (Some(_), Some((package, digest))) => {
+            let (p, b) = compose::compose(program, package, digest)?;
+            (p, Some(b))
+        }
+        (Some(b), None) => {
+            return Err(BuildError::Unlocked {
+                name: b.name.clone(),
+            });
+        }
+        (None, _) => (program.clone(), None),
+    };
+    let dir = project.dir.clone();
+    Ok((Project { dir, program }, base))
+}
+
 /// Train, evaluate and write everything for `key`.
 fn compile(
     project: &Project,
+    base: Option<&compose::Base>,
     commit: &CommitId,
     key: &str,
     observer: &mut dyn Observer,
@@ -145,8 +186,11 @@ fn compile(
     check_splits(project, &train, &test)?;
     log(training_note(program, &train, &test));
     let input = &program.input;
-    let norm = Normalization::fit(input.normalize, input.full_scale(), &train.features);
-    let trained = train_on(program, &train, &norm, observer)?;
+    let norm = match base {
+        Some(b) => b.normalization,
+        None => Normalization::fit(input.normalize, input.full_scale(), &train.features),
+    };
+    let trained = train_on(program, &train, &norm, base, observer)?;
     let model = Model::new(program, &trained.weights)?;
     let temperature = calibrate(program, (&store, commit), &model, &norm, log)?;
     let model = model.with_temperature(temperature);
@@ -166,7 +210,10 @@ fn compile(
             temperature,
             ..Signature::for_program(program, norm)
         },
-        lineage: lineage(project, commit, key),
+        lineage: Lineage {
+            parents: base.iter().map(|b| b.parent.clone()).collect(),
+            ..lineage(project, commit, key)
+        },
         metrics,
         cost: program.cost.clone(),
         audit: Some(audit),
@@ -238,6 +285,7 @@ fn train_on(
     program: &Program,
     train: &split::Split,
     norm: &Normalization,
+    base: Option<&compose::Base>,
     observer: &mut dyn Observer,
 ) -> Result<Trained, BuildError> {
     let x = preprocess(&train.features, norm);
@@ -245,8 +293,9 @@ fn train_on(
         x: &x,
         y: &train.labels,
     };
+    let base = base.map_or(&[][..], |b| &b.weights);
     Ok(anneal_engine::train_normalised(
-        program, &examples, norm, observer,
+        program, &examples, norm, base, observer,
     )?)
 }
 

@@ -69,3 +69,21 @@ fn read_manifest(path: &Path) -> std::io::Result<String> {
     }
     Ok(text)
 }
+
+impl Project {
+    /// The package of the dependency the program `use`s, fetched and verified, with its
+    /// digest; `None` for a program without a `use` line.
+    pub fn base_package(&self) -> Result<Option<(PathBuf, String)>, BuildError> {
+        match self.program.needs_composing() {
+            None => Ok(None),
+            Some(b) => Err(BuildError::Unlocked {
+                name: b.name.clone(),
+            }),
+        }
+    }
+
+    /// The digests of the packages the program builds on, for its build key.
+    pub fn parents(&self) -> Result<Vec<String>, BuildError> {
+        Ok(self.base_package()?.into_iter().map(|(_, d)| d).collect())
+    }
+}

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anneal_build::queue::{self, Inputs, Kept};
-use anneal_build::{BuildError, Project, Report, build};
+use anneal_build::{BuildError, Project, Report, build, build_with};
 use anneal_data::tables::Change;
 use anneal_engine::NoObserver;
 
@@ -391,4 +391,59 @@ fn a_validation_split_fits_the_temperature_predict_uses() {
     assert!(matches!(e, BuildError::NoValidation { .. }), "{e}");
     assert!(e.to_string().contains("`held-out`"), "{e}");
     assert!(e.hint().unwrap().contains("validation-split"));
+}
+
+#[test]
+fn a_program_built_on_a_frozen_dependency_keeps_its_weights_and_names_it() {
+    let dep_manifest = TINY.replace(
+        r#"layers = ["flatten", "dense 2"]"#,
+        r#"layers = ["conv 4 3x3 pad 1", "batchnorm", "relu", "flatten", "dense 8", "relu", "dense 2"]"#,
+    );
+    let (_d, dep) = program(&dep_manifest);
+    let dep_built = build(&dep, &mut NoObserver, &mut |_| {}).unwrap();
+    let dep_package = anneal_pack::Package::read(&dep_built.package).unwrap();
+    let manifest = TINY.replace(
+        r#"layers = ["flatten", "dense 2"]"#,
+        r#"layers = ["use tiny frozen upto 6", "dense 2"]"#,
+    );
+    let (_c, project) = program(&manifest);
+    // Without the dependency's package the build says which one it needs.
+    let e = build(&project, &mut NoObserver, &mut |_| {}).unwrap_err();
+    assert!(matches!(e, BuildError::Unlocked { .. }), "{e}");
+    let dependency = Some((dep_built.package.as_path(), "sha256:00"));
+    let built = build_with(&project, dependency, &mut NoObserver, &mut |_| {}).unwrap();
+    let package = anneal_pack::Package::read(&built.package).unwrap();
+    assert_eq!(package.lineage.parents, ["tiny@sha256:00"]);
+    assert_eq!(package.program.layers.len(), 7);
+    assert_eq!(package.program.base.as_ref().unwrap().layers, 6);
+    for t in dep_package
+        .weights
+        .iter()
+        .filter(|t| !t.name.starts_with("layers.6."))
+    {
+        let ours = package.weights.iter().find(|w| w.name == t.name).unwrap();
+        assert_eq!(ours.data, t.data, "{}", t.name);
+    }
+    assert!(built.accuracy > 0.9, "{}", built.accuracy);
+    // Another dependency digest is another build.
+    let other = Some((dep_built.package.as_path(), "sha256:01"));
+    let again = build_with(&project, other, &mut NoObserver, &mut |_| {}).unwrap();
+    assert!(!again.fresh && again.build_key != built.build_key);
+    let same = build_with(&project, other, &mut NoObserver, &mut |_| {}).unwrap();
+    assert!(same.fresh);
+    // A dependency whose input does not fit is refused, naming it.
+    let wide = program(&dep_manifest.replace(
+        "shape = [1, 4, 4]",
+        "shape = [1, 4, 4]\nnormalize = \"none\"",
+    ));
+    let wide_built = build(&wide.1, &mut NoObserver, &mut |_| {}).unwrap();
+    let e = build_with(
+        &project,
+        Some((wide_built.package.as_path(), "sha256:02")),
+        &mut NoObserver,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(matches!(e, BuildError::Dependency { .. }), "{e}");
+    assert!(e.to_string().contains("normalised \"none\""), "{e}");
 }

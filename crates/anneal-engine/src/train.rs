@@ -72,15 +72,27 @@ pub fn train(
 /// [`train`] of inputs normalised by `norm` (as [`crate::preprocess`] does): a program's
 /// adversarial radius (`[train] adversarial`), in input units before normalisation, is
 /// converted with it. ([`train`] takes the inputs as they are: 8-bit images scaled to
-/// `[0, 1]`, other features unscaled.)
+/// `[0, 1]`, other features unscaled.) A program composed with a dependency
+/// ([`Program::compose`]) starts from `base`, the dependency's weights, for its first layers;
+/// other programs take `&[]`.
 pub fn train_normalised(
     program: &Program,
     examples: &Examples<'_>,
     norm: &Normalization,
+    base: &[NamedTensor],
     observer: &mut dyn Observer,
 ) -> Result<Trained, EngineError> {
     let threat = threat(program, norm);
-    run(Backend::Compiled, program, examples, threat, observer)
+    let start = Start { threat, base };
+    run(Backend::Compiled, program, examples, start, observer)
+}
+
+/// What a training run starts from besides the program and its examples.
+struct Start<'a> {
+    /// Train on adversarial examples within it.
+    threat: Option<Threat>,
+    /// The dependency's weights, for a composed program's first layers.
+    base: &'a [NamedTensor],
 }
 
 /// [`train`] on a chosen backend.
@@ -95,7 +107,11 @@ pub fn train_with(
         mean: 0.0,
         std: 1.0,
     };
-    run(backend, program, examples, threat(program, &unit), observer)
+    let start = Start {
+        threat: threat(program, &unit),
+        base: &[],
+    };
+    run(backend, program, examples, start, observer)
 }
 
 /// The program's adversarial threat in model units, if it trains adversarially.
@@ -104,12 +120,12 @@ fn threat(program: &Program, norm: &Normalization) -> Option<Threat> {
     Some(Threat::new(&program.input, norm, a))
 }
 
-/// Train, on adversarial examples within `threat` when given.
+/// Train from `start`.
 fn run(
     backend: Backend,
     program: &Program,
     examples: &Examples<'_>,
-    threat: Option<Threat>,
+    start: Start<'_>,
     observer: &mut dyn Observer,
 ) -> Result<Trained, EngineError> {
     check_examples(program, examples)?;
@@ -117,13 +133,19 @@ fn run(
     // seeded generator, never from a process-wide one, so a seed fixes the weights even when
     // other trainings run in the same process.
     let mut rng = SplitMix64::new(program.train.seed);
-    let init = initial_weights(program.input.shape, program.logit_layers(), &mut rng);
+    let mut init = initial_weights(program.input.shape, program.logit_layers(), &mut rng);
+    crate::base::start_from(program, &mut init, start.base)?;
     let stepper: Box<dyn Stepper> = match backend {
         Backend::Compiled => Box::new(CompiledStepper::new(program, &init)?),
+        Backend::Burn if program.base.is_some() => {
+            return Err(EngineError::Unavailable(
+                "training a composed program on burn",
+            ));
+        }
         Backend::Burn => reference_stepper(program, &init)?,
     };
     let mut run = Run::new(program, examples, stepper, rng);
-    run.threat = threat;
+    run.threat = start.threat;
     let epochs = program.train.epochs;
     let (mut losses, mut stats) = (Vec::with_capacity(epochs), Vec::with_capacity(epochs));
     for epoch in 1..=epochs {
@@ -419,11 +441,14 @@ struct CompiledStepper {
 
 impl CompiledStepper {
     fn new(program: &Program, init: &[NamedTensor]) -> Result<Self, EngineError> {
-        let plan = Plan::compile(
+        let mut plan = Plan::compile(
             program.input.shape,
             program.logit_layers(),
             program.classes.len(),
         )?;
+        if let Some(base) = &program.base {
+            plan = plan.with_base(base);
+        }
         let (params, stats) = plan.load(init)?;
         let n = plan.n_params();
         let mut ws = plan.workspace(program.train.batch);
@@ -528,28 +553,35 @@ impl CompiledStepper {
         dx
     }
 
-    /// One optimiser step on the gradients of the last backward pass.
+    /// One optimiser step on the gradients of the last backward pass: a dependency's
+    /// parameters (the first `split`) at their own rate, none when frozen.
     fn update(&mut self, lr: f32) {
         let started = Instant::now();
-        let (params, grads) = (&mut self.params, &self.grads);
+        let (split, factor) = self.plan.base().map_or((0, 1.0), |b| (b.split, b.lr));
+        if factor > 0.0 {
+            self.update_range(..split, lr * factor);
+        }
+        self.update_range(split.., lr);
+        self.optimizer_seconds += started.elapsed().as_secs_f64();
+    }
+
+    /// The optimiser step on the parameters in `range`.
+    fn update_range<R>(&mut self, range: R, lr: f32)
+    where
+        R: std::slice::SliceIndex<[f32], Output = [f32]> + Clone,
+    {
+        let params = &mut self.params[range.clone()];
+        let (grads, m) = (&self.grads[range.clone()], &mut self.m[range.clone()]);
         match self.optimizer {
             Optimizer::Adam { .. } => {
                 let betas = (0.9, 0.999, 1e-8);
-                cpu::adam(
-                    params,
-                    grads,
-                    &mut self.m,
-                    &mut self.v,
-                    lr,
-                    self.steps,
-                    betas,
-                );
+                let v = &mut self.v[range];
+                cpu::adam(params, grads, m, v, lr, self.steps, betas);
             }
             Optimizer::Sgd { momentum, .. } => {
-                cpu::sgd(params, grads, &mut self.m, lr, momentum as f32);
+                cpu::sgd(params, grads, m, lr, momentum as f32);
             }
         }
-        self.optimizer_seconds += started.elapsed().as_secs_f64();
     }
 
     fn profile_text(&self) -> Option<String> {

@@ -8,6 +8,9 @@ use anneal_engine::{
 };
 use anneal_spec::{Adversarial, Program};
 
+#[path = "engine/compose.rs"]
+mod compose;
+
 fn program(layers: &str, extra: &str) -> Program {
     let text = format!(
         "[program]\nname = \"t\"\nversion = \"0.1.0\"\n[data]\ninput = \"image\"\nshape = [1, 6, 6]\nclasses = 3\n\

@@ -11,6 +11,7 @@
 //! batchnorm                     per-feature (or per-channel) normalisation over the batch
 //! layernorm                     per-example normalisation of a feature vector [B, N] -> [B, N]
 //! softmax                       probabilities; only as the last layer
+//! use NAME frozen|finetune ...  a dependency's layers, first only (see [`Base`])
 //! ```
 //!
 //! with `H' = (H + 2P - K) / S + 1`. `KxK` may also be written `K` or `KxL`.
@@ -46,10 +47,12 @@ mod flatten;
 mod grammar;
 mod layernorm;
 mod pool;
+mod reuse;
 mod softmax;
 
 pub use grammar::suggest;
 use grammar::{Args, Word, words};
+pub use reuse::{Base, MAX_LR_FACTOR, Reuse, is_base, parse_base, valid_name};
 
 /// One layer of a model, parsed and range-checked (shapes are checked later, in `shape`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -40,6 +40,7 @@
 pub mod adversarial;
 pub mod audio;
 pub mod budget;
+mod compose;
 pub mod error;
 pub mod layer;
 pub mod manifest;
@@ -54,7 +55,7 @@ mod validate;
 pub use adversarial::{Adversarial, Attack};
 pub use audio::LogMel;
 pub use error::ManifestError;
-pub use layer::Layer;
+pub use layer::{Base, Layer, Reuse};
 pub use normalization::Normalization;
 pub use program::{
     Check, DEFAULT_MIN_GROUP, InputKind, LABEL, Metric, Normalize, Optimizer, Program, Schedule,

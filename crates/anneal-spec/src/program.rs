@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audio::LogMel;
 use crate::error::ManifestError;
-use crate::layer::{Layer, suggest};
+use crate::layer::{Base, Layer, suggest};
 use crate::manifest::Manifest;
 use crate::shape::{CostTable, Shape, infer};
 use crate::table::Table;
@@ -25,6 +25,10 @@ pub struct Program {
     pub classes: Vec<String>,
     /// The model.
     pub layers: Vec<Layer>,
+    /// The dependency the first layers come from (`use NAME ...`), if any. Until the program
+    /// is composed with it ([`Program::compose`]), `layers` holds only the program's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<Base>,
     /// Training settings.
     pub train: Train,
     /// The split trained on.
@@ -335,6 +339,8 @@ struct BuildRelevant<'a> {
     input: &'a Input,
     classes: &'a [String],
     layers: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base: Option<&'a Base>,
     train: &'a Train,
     train_split: &'a str,
     test_split: &'a str,
@@ -360,6 +366,7 @@ impl Program {
             input: &self.input,
             classes: &self.classes,
             layers: self.layers.iter().map(ToString::to_string).collect(),
+            base: self.base.as_ref(),
             train: &self.train,
             train_split: &self.train_split,
             test_split: &self.test_split,

@@ -10,6 +10,7 @@
 use serde_json::{Value, json};
 
 use crate::error::ManifestError;
+use crate::layer::{Base, parse_base};
 use crate::program::{Optimizer, Program, Schedule};
 use crate::shape::Shape;
 
@@ -29,7 +30,13 @@ impl Program {
         let text = self
             .to_manifest()
             .map_err(|e| fail(format!("cannot be written as a manifest: {e}")))?;
-        let again = Program::parse(DECODED, &text).map_err(|e| fail(e.message))?;
+        let mut again = Program::parse(DECODED, &text).map_err(|e| fail(e.message))?;
+        if let Some(base) = &self.base {
+            // A composed program's layers are all written out; its base says how many came
+            // from the dependency and how they were trained.
+            composed_base(base, self.layers.len()).map_err(fail)?;
+            again.base = Some(base.clone());
+        }
         match differing(self, &again).as_slice() {
             [] => Ok(()),
             fields => Err(fail(format!(
@@ -139,6 +146,20 @@ fn check_json(c: &crate::program::Check, classes: &[String]) -> Value {
         }
     }
     out
+}
+
+/// A decoded program's base: a valid `use` line, of a program composed with at least one and
+/// at most all of its `layers` from the dependency.
+fn composed_base(base: &Base, layers: usize) -> Result<(), String> {
+    let again = parse_base(&base.to_string()).map_err(|e| format!("`base`: {}", e.message))?;
+    let same = again.name == base.name && again.reuse == base.reuse && again.upto == base.upto;
+    if same && (1..=layers).contains(&base.layers) {
+        return Ok(());
+    }
+    Err(format!(
+        "`base` (`{base}`, {} layers) does not fit the program's {layers} layers",
+        base.layers
+    ))
 }
 
 /// Class `i`'s name, or `#i` (no class's name) past the classes, for the validator to refuse.

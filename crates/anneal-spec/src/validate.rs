@@ -15,6 +15,7 @@ use crate::program::{
 };
 use crate::shape::{CostTable, Shape, infer};
 
+mod base;
 mod checks;
 mod gates;
 mod robust;
@@ -42,10 +43,17 @@ impl Validator<'_> {
         let version = self.version(&m.program.version)?;
         let input = self.input(&m.data)?;
         let classes = self.classes(&m.data.classes)?;
-        let layers = self.layers(&m.model.layers)?;
-        let cost = self.cost(&input, &layers, classes.len(), &m.model.layers)?;
+        let (base, layers) = self.model(&m.model.layers, &input)?;
         let train = self.train(&m.train)?;
-        self.batch_fits(&cost, &train, &m.train)?;
+        let cost = match base {
+            // Shapes are inferred when the program is composed with the dependency.
+            Some(_) => base::unresolved(&input),
+            None => {
+                let cost = self.cost(&input, &layers, classes.len(), &m.model.layers)?;
+                self.batch_fits(&cost, &train, &m.train)?;
+                cost
+            }
+        };
         let sources = self.sources(&m.data)?;
         let check = |c: &CheckTable| self.check(c, &classes);
         let checks = m.check.iter().map(check).collect::<Result<Vec<_>, _>>()?;
@@ -56,6 +64,7 @@ impl Validator<'_> {
             input,
             classes,
             layers,
+            base,
             train,
             train_split: m.data.train_split.unwrap_or_else(|| "train".into()),
             test_split: m.data.test_split.unwrap_or_else(|| "test".into()),

@@ -76,8 +76,12 @@ impl BatchNorm {
         let rows = k.x.len() / c;
         let gamma = seg(k.params, self.gamma, c);
         if k.frozen {
-            // A fixed affine map per channel: only the input gradient is wanted.
-            let inv = &k.scratch.saved[c..2 * c];
+            // A fixed affine map per channel (the running statistics normalised).
+            let (mean, inv) = k.scratch.saved[..2 * c].split_at(c);
+            if k.weights {
+                let (gg, gb) = grad_pair(k.grads, self.gamma, c, self.beta, c);
+                affine_grads(k.x, rows, mean, inv, k.dy, gg, gb);
+            }
             let scale: Vec<f32> = gamma.iter().zip(inv).map(|(g, i)| g * i).collect();
             if let Some(dx) = k.dx {
                 scale_channels(k.dy, &scale, dx);
@@ -92,6 +96,27 @@ impl BatchNorm {
 /// `1 / sqrt(var + eps)`, as inference computes it.
 fn inverse_sd(var: f32) -> f32 {
     (1.0 / (f64::from(var) + BN_EPS).sqrt()) as f32
+}
+
+/// The gradients of `gamma` and `beta` when batch norm normalised with fixed statistics
+/// (`mean`, `inv`: the running mean and inverse deviation): `sum(dy * xhat)` and `sum(dy)`.
+fn affine_grads(
+    x: &[f32],
+    rows: usize,
+    mean: &[f32],
+    inv: &[f32],
+    dy: &[f32],
+    ggamma: &mut [f32],
+    gbeta: &mut [f32],
+) {
+    let c = mean.len();
+    let (sum_dy, sum_dy_centred) = channel_sums(dy, x, mean, rows, c, |d, x, m| {
+        (d, std::array::from_fn(|j| d[j] * (x[j] - m[j])))
+    });
+    for ch in 0..c {
+        ggamma[ch] = (sum_dy_centred[ch] * f64::from(inv[ch])) as f32;
+        gbeta[ch] = sum_dy[ch] as f32;
+    }
 }
 
 /// `dx = dy * scale` per channel, over channels-last rows.

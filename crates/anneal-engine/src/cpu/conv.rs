@@ -78,7 +78,7 @@ impl Conv {
     pub fn backward(&self, k: Backward<'_>) {
         let g = &self.g;
         let w = seg(k.params, self.w, g.oc * g.k());
-        if k.frozen {
+        if !k.weights {
             // Only the input gradient is wanted.
             if let Some(dx) = k.dx {
                 conv_input_gradient(k.b, g, w, k.dy, &mut k.scratch.col, dx);

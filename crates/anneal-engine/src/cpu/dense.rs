@@ -39,7 +39,7 @@ impl Dense {
     pub fn backward(&self, k: Backward<'_>) {
         let n = self.inp * self.out;
         let w = seg(k.params, self.w, n);
-        if k.frozen {
+        if !k.weights {
             // Only the input gradient is wanted.
             if let Some(dx) = k.dx {
                 dense_input_gradient(k.b, w, k.dy, dx);

@@ -58,7 +58,7 @@ impl LayerNorm {
         let rows = k.x.chunks_exact(n).zip(k.dy.chunks_exact(n));
         for (r, ((x, dy), saved)) in rows.zip(k.scratch.saved.chunks_exact(2)).enumerate() {
             let (mean, rstd) = (saved[0], saved[1]);
-            if !k.frozen {
+            if k.weights {
                 accumulate(x, dy, mean, rstd, gg, gb);
             }
             if let Some(dx) = dx.as_deref_mut() {

@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use std::time::Instant;
 
-use anneal_spec::{Layer, NamedTensor, Shape};
+use anneal_spec::{Base, Layer, NamedTensor, Reuse, Shape};
 
 use crate::EngineError;
 use crate::rng::SplitMix64;
@@ -55,6 +55,21 @@ pub(crate) struct Plan {
     n_params: usize,
     n_stats: usize,
     classes: usize,
+    /// The nodes a dependency gave the program (`use NAME ...`), and how they train.
+    base: Option<BaseNodes>,
+}
+
+/// A plan's first nodes when they are a dependency's layers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BaseNodes {
+    /// How many: the dependency's layers.
+    pub nodes: usize,
+    /// Batch norm and dropout run in them as in inference, in training too.
+    pub inference: bool,
+    /// Their trained parameters are `params[..split]`.
+    pub split: usize,
+    /// Their learning rate, as a factor of the program's (0: frozen).
+    pub lr: f32,
 }
 
 /// Training or inference.
@@ -68,6 +83,18 @@ pub(crate) enum Mode<'a> {
     /// that a backward pass can follow ([`Plan::input_gradient`]): what attacks and
     /// attributions differentiate.
     Frozen(&'a [f32]),
+}
+
+impl Mode<'_> {
+    /// Training's running statistics, read as [`Mode::Frozen`] reads them (other modes: as
+    /// they are, without the latency panels).
+    fn frozen(&self) -> Mode<'_> {
+        match self {
+            Mode::Train(_, stats) => Mode::Frozen(stats),
+            Mode::Eval(stats, _) => Mode::Eval(stats, None),
+            Mode::Frozen(stats) => Mode::Frozen(stats),
+        }
+    }
 }
 
 /// Buffers for one batch size; reused across steps.
@@ -118,7 +145,43 @@ impl Plan {
             n_params: slots.n_params,
             n_stats: slots.n_stats,
             classes,
+            base: None,
         })
+    }
+
+    /// This plan with its first `base.layers` nodes trained as `base` says: frozen nodes take
+    /// no backward pass at all, and with batch norm in inference mode their forward pass in
+    /// training runs as in [`Mode::Frozen`].
+    pub fn with_base(mut self, base: &Base) -> Plan {
+        let own = |s: &&Slot| !s.running && s.layer < base.layers;
+        let split = self
+            .slots
+            .iter()
+            .filter(own)
+            .map(|s| s.offset + s.len)
+            .max();
+        if base.reuse == Reuse::Frozen {
+            let nodes = self.nodes.iter().enumerate().skip(base.layers);
+            let first = nodes.filter(|(_, n)| n.trainable()).map(|(i, _)| i).next();
+            self.first_trainable = first.unwrap_or(self.nodes.len());
+        }
+        self.base = Some(BaseNodes {
+            nodes: base.layers.min(self.nodes.len()),
+            inference: base.reuse.inference_mode(),
+            split: split.unwrap_or(0),
+            lr: base.reuse.lr_factor() as f32,
+        });
+        self
+    }
+
+    /// The dependency's nodes, when the program reuses one.
+    pub fn base(&self) -> Option<BaseNodes> {
+        self.base
+    }
+
+    /// Nodes below this one run batch norm and dropout as in inference when training.
+    fn inference_below(&self) -> usize {
+        self.base.filter(|b| b.inference).map_or(0, |b| b.nodes)
     }
 
     /// Number of classes (logits per example).
@@ -201,6 +264,10 @@ impl Plan {
         };
         let mut src = self.load_input(ws, input, b, eval);
         let mut relu_applied = false;
+        let inference_below = match mode {
+            Mode::Train(..) => self.inference_below(),
+            _ => 0,
+        };
         for (i, node) in self.nodes.iter().enumerate() {
             let started = ws.profile.is_some().then(Instant::now);
             if eval && (relu_applied || node.copies_in_eval()) {
@@ -215,16 +282,23 @@ impl Plan {
             };
             let dense_latency = latency.and_then(|l| l.slot[i].map(|k| (l, k)));
             relu_applied = eval && self.relu_follows_dense(i);
-            node.forward(Forward {
-                params,
-                x,
-                y: &mut after[0][..b * self.sizes[i + 1]],
-                b,
-                scratch: &mut ws.scratch[i],
-                mode: &mut mode,
-                fuse_relu: relu_applied,
-                latency: dense_latency,
-            });
+            let mut run = |mode: &mut Mode<'_>| {
+                node.forward(Forward {
+                    params,
+                    x,
+                    y: &mut after[0][..b * self.sizes[i + 1]],
+                    b,
+                    scratch: &mut ws.scratch[i],
+                    mode,
+                    fuse_relu: relu_applied,
+                    latency: dense_latency,
+                });
+            };
+            if i < inference_below {
+                run(&mut mode.frozen());
+            } else {
+                run(&mut mode);
+            }
             src = Some(i + 1);
             record(&mut ws.profile, i, 0, started);
         }
@@ -318,13 +392,19 @@ impl Plan {
     ) -> usize {
         // `cur` holds the gradient flowing into the output of node `i`.
         let mut cur = 0;
+        let inference_below = self.inference_below();
         for (i, node) in self.nodes.iter().enumerate().rev() {
+            if !frozen && i < self.first_trainable {
+                // Nothing below has parameters to train, nor needs an input gradient.
+                break;
+            }
             let started = ws.profile.is_some().then(Instant::now);
             let [g0, g1] = &mut ws.grad;
             let (dy, dx) = if cur == 0 { (&*g0, g1) } else { (&*g1, g0) };
             let need_dx = i >= lowest;
             node.backward(Backward {
-                frozen,
+                frozen: frozen || i < inference_below,
+                weights: !frozen,
                 params,
                 grads: &mut *grads,
                 x: &ws.acts[i][..b * self.sizes[i]],

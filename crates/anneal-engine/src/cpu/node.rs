@@ -41,6 +41,8 @@ pub(super) struct Slot {
     pub conv: Option<[usize; 4]>,
     /// Running statistics live in the `stats` buffer, trained parameters in `params`.
     pub running: bool,
+    /// The layer it belongs to.
+    pub layer: usize,
 }
 
 /// A plan's trained parameters and running statistics.
@@ -128,6 +130,7 @@ impl Slots {
             offset,
             len,
             running: p.running,
+            layer,
         });
         offset
     }
@@ -177,6 +180,8 @@ pub(super) struct Backward<'a> {
     /// The forward pass ran in [`Mode::Frozen`]: batch norm used its running statistics and
     /// dropout copied.
     pub frozen: bool,
+    /// Parameter gradients are wanted (not when only the input gradient is).
+    pub weights: bool,
 }
 
 impl Node {
