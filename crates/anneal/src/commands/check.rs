@@ -19,11 +19,34 @@ struct Checked<'a> {
     /// How a table program's input width was found.
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<&'static str>,
+    /// The dependency the first layers come from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base: Option<Based<'a>>,
+}
+
+/// The dependency a composed program's first layers come from.
+#[derive(Debug, Serialize)]
+struct Based<'a> {
+    /// The `use` line.
+    line: String,
+    /// How many layers it gives.
+    layers: usize,
+    /// The package's digest, from `anneal.lock`.
+    digest: &'a str,
 }
 
 pub fn run(dir: &Path, json: bool) -> Result<u8, CliError> {
     let project = Project::load(dir)?;
+    let dependency = project.base_package()?;
+    let project = match &dependency {
+        Some((package, digest)) => Project {
+            program: anneal_build::compose::compose(&project.program, package, digest)?.0,
+            dir: project.dir,
+        },
+        None => project,
+    };
     let (p, note) = table_fitted(&project);
+    let base = p.base.as_ref().zip(dependency.as_ref());
     let checked = Checked {
         classes: &p.classes,
         cost: &p.cost,
@@ -31,6 +54,11 @@ pub fn run(dir: &Path, json: bool) -> Result<u8, CliError> {
         version: &p.version,
         checks: p.checks.len(),
         note,
+        base: base.map(|(b, (_, digest))| Based {
+            line: b.to_string(),
+            layers: b.layers,
+            digest,
+        }),
     };
     super::print(&checked, json);
     Ok(0)
@@ -64,6 +92,10 @@ impl fmt::Display for Checked<'_> {
             "{name} {version}: input {}, {classes} classes, {} checks",
             t.input, self.checks
         )?;
+        if let Some(b) = &self.base {
+            let (line, n, digest) = (&b.line, b.layers, b.digest);
+            writeln!(f, "layers 0-{} are `{line}` ({digest})", n.saturating_sub(1))?;
+        }
         writeln!(f)?;
         row(
             f,
