@@ -63,7 +63,9 @@ pub use anneal_spec::Normalization;
 pub use preprocess::preprocess;
 pub use rng::SplitMix64;
 pub use threat::{ATTACK_CHUNK, Threat};
-pub use train::{EpochStats, NoObserver, Observer, Trained, train, train_normalised, train_with};
+pub use train::{
+    EpochStats, NoObserver, Observer, Trained, initial_weights, train, train_normalised, train_with,
+};
 
 /// The engine's name and version, recorded in every package's lineage and in the build key.
 pub const ENGINE: &str = "anneal-cpu";

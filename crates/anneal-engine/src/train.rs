@@ -6,7 +6,6 @@ use std::time::Instant;
 use anneal_spec::{Optimizer, Program, Schedule, Shape};
 
 use crate::cpu::{self, Mode, Plan, Workspace};
-use crate::params::initial_weights;
 use crate::rng::SplitMix64;
 use crate::{Backend, EngineError, Examples, NamedTensor, Normalization, Threat};
 
@@ -87,6 +86,14 @@ pub fn train_normalised(
     run(Backend::Compiled, program, examples, start, observer)
 }
 
+/// The weights a training run of `program` starts from: its seed's initialisation (the first
+/// draws of the run's generator), a composed program's base left as initialised. For handing a
+/// run to another engine (PyTorch) that should start where this one would.
+pub fn initial_weights(program: &Program) -> Vec<NamedTensor> {
+    let mut rng = SplitMix64::new(program.train.seed);
+    crate::params::initial_weights(program.input.shape, program.logit_layers(), &mut rng)
+}
+
 /// What a training run starts from besides the program and its examples.
 struct Start<'a> {
     /// Train on adversarial examples within it.
@@ -133,7 +140,8 @@ fn run(
     // seeded generator, never from a process-wide one, so a seed fixes the weights even when
     // other trainings run in the same process.
     let mut rng = SplitMix64::new(program.train.seed);
-    let mut init = initial_weights(program.input.shape, program.logit_layers(), &mut rng);
+    let mut init =
+        crate::params::initial_weights(program.input.shape, program.logit_layers(), &mut rng);
     crate::base::start_from(program, &mut init, start.base)?;
     let stepper: Box<dyn Stepper> = match backend {
         Backend::Compiled => Box::new(CompiledStepper::new(program, &init)?),

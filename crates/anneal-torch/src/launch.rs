@@ -1,0 +1,182 @@
+//! Run the job with the user's Python: `python3 train.py JOB` for one process, `python3 -m
+//! torch.distributed.run --nproc-per-node N [flags] train.py JOB` (torchrun) for more; rank 0's
+//! progress lines drive the observer; stderr goes to `JOB/train.log`, whose tail an error shows.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use anneal_engine::{EpochStats, Observer};
+use serde::Deserialize;
+
+use crate::{Options, TorchError};
+
+/// PyTorch's version as `python` imports it, or why it cannot.
+pub fn probe(python: &str) -> Result<String, TorchError> {
+    let out = Command::new(python)
+        .args(["-c", "import torch, safetensors; print(torch.__version__)"])
+        .output()
+        .map_err(|e| TorchError::NoPython {
+            python: python.to_string(),
+            message: e.to_string(),
+        })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().last().unwrap_or("").to_string();
+        return Err(TorchError::NoTorch {
+            python: python.to_string(),
+            message: last,
+        });
+    }
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    check_version(python, &version)?;
+    Ok(version)
+}
+
+/// PyTorch 2.0 or newer.
+fn check_version(python: &str, version: &str) -> Result<(), TorchError> {
+    let major = version.split('.').next().and_then(|m| m.parse::<u32>().ok());
+    match major {
+        Some(m) if m >= 2 => Ok(()),
+        _ => Err(TorchError::NoTorch {
+            python: python.to_string(),
+            message: format!("PyTorch {version} is too old; anneal needs 2.0 or newer"),
+        }),
+    }
+}
+
+/// The command that runs the job in `dir`.
+fn command(dir: &Path, options: &Options) -> Command {
+    let mut cmd = Command::new(&options.python);
+    if options.nproc > 1 || !options.torchrun.is_empty() {
+        cmd.args(["-m", "torch.distributed.run"]);
+        cmd.arg(format!("--nproc-per-node={}", options.nproc));
+        cmd.args(&options.torchrun);
+    }
+    cmd.arg(dir.join("train.py")).arg(dir);
+    cmd.env("PYTHONUNBUFFERED", "1");
+    cmd
+}
+
+/// One line of rank 0's progress.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+enum Event {
+    Start {
+        torch: String,
+        device: String,
+        world: usize,
+    },
+    EpochStart {
+        epoch: usize,
+        epochs: usize,
+        steps: usize,
+    },
+    Step {
+        step: usize,
+        loss: f32,
+        seen: usize,
+    },
+    EpochEnd {
+        epoch: usize,
+        epochs: usize,
+        loss: f32,
+        accuracy: f32,
+        seconds: f64,
+        samples_per_sec: f64,
+    },
+    Diverged {
+        epoch: usize,
+        step: usize,
+    },
+    Done,
+}
+
+/// What rank 0 said about the run.
+#[derive(Debug, Default)]
+pub struct Said {
+    pub torch: String,
+    pub device: String,
+    pub world: usize,
+    pub epochs: Vec<EpochStats>,
+    pub diverged: Option<(usize, usize)>,
+    pub done: bool,
+}
+
+/// Run the job in `dir` to its end, reporting progress to `observer`.
+pub fn run(dir: &Path, options: &Options, observer: &mut dyn Observer) -> Result<Said, TorchError> {
+    let log_path = dir.join("train.log");
+    let log = std::fs::File::create(&log_path).map_err(TorchError::io(&log_path))?;
+    let mut child = command(dir, options)
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| TorchError::NoPython {
+            python: options.python.clone(),
+            message: e.to_string(),
+        })?;
+    let said = follow(&mut child, observer);
+    let status = child.wait().map_err(TorchError::io(dir))?;
+    let said = said?;
+    if let Some((epoch, step)) = said.diverged {
+        return Err(TorchError::Diverged { epoch, step });
+    }
+    if !status.success() || !said.done {
+        return Err(TorchError::Failed {
+            status: status.to_string(),
+            tail: tail(&log_path),
+            log: log_path,
+        });
+    }
+    Ok(said)
+}
+
+/// Read the child's progress until it closes stdout; kill it when the observer cancels.
+fn follow(child: &mut Child, observer: &mut dyn Observer) -> Result<Said, TorchError> {
+    let mut said = Said::default();
+    let Some(stdout) = child.stdout.take() else {
+        return Ok(said);
+    };
+    for line in BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        if observer.cancelled() {
+            let _ = child.kill();
+            return Err(TorchError::Interrupted);
+        }
+        if let Ok(event) = serde_json::from_str::<Event>(&line) {
+            said.hear(event, observer);
+        }
+    }
+    Ok(said)
+}
+
+impl Said {
+    fn hear(&mut self, event: Event, observer: &mut dyn Observer) {
+        match event {
+            Event::Start { torch, device, world } => (self.torch, self.device, self.world) = (torch, device, world),
+            Event::EpochStart { epoch, epochs, steps } => observer.epoch_start(epoch, epochs, steps),
+            Event::Step { step, loss, seen } => observer.step(step, loss, seen),
+            Event::EpochEnd { epoch, epochs, loss, accuracy, seconds, samples_per_sec } => {
+                let stats = EpochStats {
+                    epoch,
+                    epochs,
+                    loss,
+                    accuracy,
+                    samples_per_sec,
+                    seconds,
+                };
+                observer.epoch_end(&stats);
+                self.epochs.push(stats);
+            }
+            Event::Diverged { epoch, step } => self.diverged = Some((epoch, step)),
+            Event::Done => self.done = true,
+        }
+    }
+}
+
+/// The last lines of the log, for an error.
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(12)..].join("\n")
+}
