@@ -124,6 +124,9 @@ pub enum BuildError {
     /// Training or evaluation failed (or was interrupted).
     #[error(transparent)]
     Engine(#[from] anneal_engine::EngineError),
+    /// Training handed to PyTorch failed.
+    #[error(transparent)]
+    Torch(#[from] anneal_torch::TorchError),
     /// The package could not be written.
     #[error("could not serialize the {what}: {message}")]
     Serialize {
@@ -183,6 +186,7 @@ impl BuildError {
                 "`anneal data stats` lists each metadata field and its values"
             }
             BuildError::NoReport { .. } => "run `anneal build` first: the queues rank its report",
+            BuildError::Torch(e) => return e.hint(),
             _ => return None,
         })
     }

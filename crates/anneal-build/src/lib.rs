@@ -18,6 +18,7 @@
 //! Every error is a [`BuildError`] naming the input, with a [`BuildError::hint`].
 
 pub mod compose;
+pub mod engine;
 mod error;
 pub mod evaluate;
 pub mod key;
@@ -33,13 +34,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anneal_data::{CommitId, Store};
-use anneal_engine::{
-    ENGINE, ENGINE_VERSION, Examples, Model, Normalization, Observer, Trained, preprocess,
-};
+use anneal_engine::{ENGINE, ENGINE_VERSION, Examples, Model, Normalization, Observer, preprocess};
 use anneal_pack::{AuditSummary, Lineage, Metrics, Package, Signature, temperature};
 use anneal_spec::Program;
 use serde::Serialize;
 
+pub use engine::Engine;
 pub use error::BuildError;
 pub use key::build_key;
 pub use project::Project;
@@ -100,27 +100,46 @@ pub fn build(
     observer: &mut dyn Observer,
     log: &mut dyn FnMut(String),
 ) -> Result<Built, BuildError> {
-    let dependency = project.base_package()?;
-    let dependency = dependency.as_ref().map(|(p, d)| (p.as_path(), d.as_str()));
-    build_with(project, dependency, observer, log)
+    build_on(project, &Engine::Native, observer, log)
 }
 
-/// [`build`] with the package (and its digest) of the dependency the program `use`s, if any.
+/// [`build`] training on `engine`.
+pub fn build_on(
+    project: &Project,
+    engine: &Engine,
+    observer: &mut dyn Observer,
+    log: &mut dyn FnMut(String),
+) -> Result<Built, BuildError> {
+    let dependency = project.base_package()?;
+    let dependency = dependency.as_ref().map(|(p, d)| (p.as_path(), d.as_str()));
+    build_with(project, dependency, engine, observer, log)
+}
+
+/// [`build_on`] with the package (and its digest) of the dependency the program `use`s, if
+/// any.
 pub fn build_with(
     project: &Project,
     dependency: Option<(&std::path::Path, &str)>,
+    engine: &Engine,
     observer: &mut dyn Observer,
     log: &mut dyn FnMut(String),
 ) -> Result<Built, BuildError> {
     let start = Instant::now();
     let commit = sources::resolve_commit(project, log)?;
     let parents: Vec<String> = dependency.iter().map(|(_, d)| d.to_string()).collect();
-    let key = build_key(&project.program, &commit, &parents);
+    let trainer = engine.trainer(log)?;
+    let key = build_key(&project.program, &commit, &trainer.key_lines(&parents));
     let built = match fresh(project, &commit, &key)? {
         Some(built) => built,
         None => {
             let (composed, base) = composed(project, dependency)?;
-            compile(&composed, base.as_ref(), &commit, &key, observer, log)?
+            let inputs = Inputs {
+                base: base.as_ref(),
+                trainer: &trainer,
+                commit: &commit,
+                key: &key,
+            };
+            compile(&composed, &inputs, observer, log)?
         }
     };
     Ok(Built {
@@ -170,15 +189,27 @@ fn composed(
     Ok((Project { dir, program }, base))
 }
 
+/// What a build's compile step works from besides the project.
+struct Inputs<'a> {
+    base: Option<&'a compose::Base>,
+    trainer: &'a engine::Trainer,
+    commit: &'a CommitId,
+    key: &'a str,
+}
+
 /// Train, evaluate and write everything for `key`.
 fn compile(
     project: &Project,
-    base: Option<&compose::Base>,
-    commit: &CommitId,
-    key: &str,
+    inputs: &Inputs<'_>,
     observer: &mut dyn Observer,
     log: &mut dyn FnMut(String),
 ) -> Result<Built, BuildError> {
+    let Inputs {
+        base,
+        trainer,
+        commit,
+        key,
+    } = *inputs;
     let store = Store::open(&project.dir)?;
     let program = &split::fit_table(&project.program, &store, commit)?;
     let train = split::collect(program, &store, commit, &program.train_split)?;
@@ -190,7 +221,14 @@ fn compile(
         Some(b) => b.normalization,
         None => Normalization::fit(input.normalize, input.full_scale(), &train.features),
     };
-    let trained = train_on(program, &train, &norm, base, observer)?;
+    let x = preprocess(&train.features, &norm);
+    let examples = Examples {
+        x: &x,
+        y: &train.labels,
+    };
+    let base_weights = base.map_or(&[][..], |b| &b.weights);
+    let job = project.dir.join("target").join("torch");
+    let (trained, ran) = trainer.train(program, &examples, &norm, base_weights, &job, observer)?;
     let model = Model::new(program, &trained.weights)?;
     let temperature = calibrate(program, (&store, commit), &model, &norm, log)?;
     let model = model.with_temperature(temperature);
@@ -212,7 +250,7 @@ fn compile(
         },
         lineage: Lineage {
             parents: base.iter().map(|b| b.parent.clone()).collect(),
-            ..lineage(project, commit, key)
+            ..ran.lineage(lineage(project, commit, key))
         },
         metrics,
         cost: program.cost.clone(),
@@ -280,25 +318,6 @@ fn training_note(program: &Program, train: &split::Split, test: &split::Split) -
     )
 }
 
-/// Train `program` on the training split, normalised by `norm`.
-fn train_on(
-    program: &Program,
-    train: &split::Split,
-    norm: &Normalization,
-    base: Option<&compose::Base>,
-    observer: &mut dyn Observer,
-) -> Result<Trained, BuildError> {
-    let x = preprocess(&train.features, norm);
-    let examples = Examples {
-        x: &x,
-        y: &train.labels,
-    };
-    let base = base.map_or(&[][..], |b| &b.weights);
-    Ok(anneal_engine::train_normalised(
-        program, &examples, norm, base, observer,
-    )?)
-}
-
 fn train_report(
     probs: &[f32],
     train: split::Split,
@@ -356,6 +375,9 @@ fn lineage(project: &Project, commit: &CommitId, key: &str) -> Lineage {
         threads: anneal_engine::threads(),
         anneal_version: env!("CARGO_PKG_VERSION").into(),
         parents: Vec::new(),
+        device: None,
+        world_size: None,
+        engine_key: None,
     }
 }
 

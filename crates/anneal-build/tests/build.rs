@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anneal_build::queue::{self, Inputs, Kept};
-use anneal_build::{BuildError, Project, Report, build, build_with};
+use anneal_build::{BuildError, Engine, Project, Report, build, build_with};
 use anneal_data::tables::Change;
 use anneal_engine::NoObserver;
 
@@ -411,7 +411,14 @@ fn a_program_built_on_a_frozen_dependency_keeps_its_weights_and_names_it() {
     let e = build(&project, &mut NoObserver, &mut |_| {}).unwrap_err();
     assert!(matches!(e, BuildError::Unlocked { .. }), "{e}");
     let dependency = Some((dep_built.package.as_path(), "sha256:00"));
-    let built = build_with(&project, dependency, &mut NoObserver, &mut |_| {}).unwrap();
+    let built = build_with(
+        &project,
+        dependency,
+        &Engine::Native,
+        &mut NoObserver,
+        &mut |_| {},
+    )
+    .unwrap();
     let package = anneal_pack::Package::read(&built.package).unwrap();
     assert_eq!(package.lineage.parents, ["tiny@sha256:00"]);
     assert_eq!(package.program.layers.len(), 7);
@@ -427,9 +434,23 @@ fn a_program_built_on_a_frozen_dependency_keeps_its_weights_and_names_it() {
     assert!(built.accuracy > 0.9, "{}", built.accuracy);
     // Another dependency digest is another build.
     let other = Some((dep_built.package.as_path(), "sha256:01"));
-    let again = build_with(&project, other, &mut NoObserver, &mut |_| {}).unwrap();
+    let again = build_with(
+        &project,
+        other,
+        &Engine::Native,
+        &mut NoObserver,
+        &mut |_| {},
+    )
+    .unwrap();
     assert!(!again.fresh && again.build_key != built.build_key);
-    let same = build_with(&project, other, &mut NoObserver, &mut |_| {}).unwrap();
+    let same = build_with(
+        &project,
+        other,
+        &Engine::Native,
+        &mut NoObserver,
+        &mut |_| {},
+    )
+    .unwrap();
     assert!(same.fresh);
     // A dependency whose input does not fit is refused, naming it.
     let wide = program(&dep_manifest.replace(
@@ -440,6 +461,7 @@ fn a_program_built_on_a_frozen_dependency_keeps_its_weights_and_names_it() {
     let e = build_with(
         &project,
         Some((wide_built.package.as_path(), "sha256:02")),
+        &Engine::Native,
         &mut NoObserver,
         &mut |_| {},
     )

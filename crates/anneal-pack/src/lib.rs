@@ -137,6 +137,16 @@ pub struct Lineage {
     pub anneal_version: String,
     /// Packages this one was derived from.
     pub parents: Vec<String>,
+    /// Where it trained when not on anneal's CPU engine (`cpu`, `cuda`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// Processes that trained it, when more than anneal's one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub world_size: Option<usize>,
+    /// The build key's line for an engine other than anneal's own (its name, version, device
+    /// and processes), so that the key can be computed again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_key: Option<String>,
 }
 
 /// A package in memory.

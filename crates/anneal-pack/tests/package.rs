@@ -41,6 +41,9 @@ fn package() -> Package {
             threads: 2,
             anneal_version: "0.1.0".into(),
             parents: vec![],
+            device: None,
+            world_size: None,
+            engine_key: None,
         },
         metrics: Metrics::compute(&[0.9, 0.1], &[0], &program.classes).with_slices(
             &[0.9, 0.1],

@@ -66,6 +66,9 @@ fn test_lineage() -> Lineage {
         threads: 1,
         anneal_version: "0.1.0".into(),
         parents: vec![],
+        device: None,
+        world_size: None,
+        engine_key: None,
     }
 }
 

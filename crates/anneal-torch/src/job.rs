@@ -40,15 +40,23 @@ pub fn write(
 ) -> Result<(), TorchError> {
     std::fs::create_dir_all(dir).map_err(TorchError::io(dir))?;
     let settings = settings(program, device);
-    let json = serde_json::to_string_pretty(&settings).map_err(|e| TorchError::io(dir)(e.into()))?;
+    let json =
+        serde_json::to_string_pretty(&settings).map_err(|e| TorchError::io(dir)(e.into()))?;
     put(&dir.join("job.json"), json.as_bytes())?;
     put(&dir.join("model.py"), module::module(program).as_bytes())?;
     put(&dir.join("train.py"), TRAIN_PY.as_bytes())?;
     let n = examples.y.len();
     let x = f32_bytes(examples.x);
-    let y: Vec<u8> = examples.y.iter().flat_map(|&v| i64::from(v).to_le_bytes()).collect();
+    let y: Vec<u8> = examples
+        .y
+        .iter()
+        .flat_map(|&v| i64::from(v).to_le_bytes())
+        .collect();
     let data = [
-        ("x", view(Dtype::F32, vec![n, examples.x.len() / n.max(1)], &x)?),
+        (
+            "x",
+            view(Dtype::F32, vec![n, examples.x.len() / n.max(1)], &x)?,
+        ),
         ("y", view(Dtype::I64, vec![n], &y)?),
     ];
     save(&dir.join("data.safetensors"), data)?;
@@ -116,5 +124,5 @@ fn save<'a>(
 }
 
 fn put(path: &Path, bytes: &[u8]) -> Result<(), TorchError> {
-    std::fs::write(path, bytes).map_err(TorchError::io(path))
+    anneal_data::fs::write_atomic(path, bytes).map_err(TorchError::io(path))
 }

@@ -35,7 +35,10 @@ pub fn probe(python: &str) -> Result<String, TorchError> {
 
 /// PyTorch 2.0 or newer.
 fn check_version(python: &str, version: &str) -> Result<(), TorchError> {
-    let major = version.split('.').next().and_then(|m| m.parse::<u32>().ok());
+    let major = version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse::<u32>().ok());
     match major {
         Some(m) if m >= 2 => Ok(()),
         _ => Err(TorchError::NoTorch {
@@ -66,6 +69,7 @@ enum Event {
         torch: String,
         device: String,
         world: usize,
+        threads: usize,
     },
     EpochStart {
         epoch: usize,
@@ -98,6 +102,7 @@ pub struct Said {
     pub torch: String,
     pub device: String,
     pub world: usize,
+    pub threads: usize,
     pub epochs: Vec<EpochStats>,
     pub diverged: Option<(usize, usize)>,
     pub done: bool,
@@ -153,10 +158,29 @@ fn follow(child: &mut Child, observer: &mut dyn Observer) -> Result<Said, TorchE
 impl Said {
     fn hear(&mut self, event: Event, observer: &mut dyn Observer) {
         match event {
-            Event::Start { torch, device, world } => (self.torch, self.device, self.world) = (torch, device, world),
-            Event::EpochStart { epoch, epochs, steps } => observer.epoch_start(epoch, epochs, steps),
+            Event::Start {
+                torch,
+                device,
+                world,
+                threads,
+            } => {
+                (self.torch, self.device, self.world, self.threads) =
+                    (torch, device, world, threads)
+            }
+            Event::EpochStart {
+                epoch,
+                epochs,
+                steps,
+            } => observer.epoch_start(epoch, epochs, steps),
             Event::Step { step, loss, seen } => observer.step(step, loss, seen),
-            Event::EpochEnd { epoch, epochs, loss, accuracy, seconds, samples_per_sec } => {
+            Event::EpochEnd {
+                epoch,
+                epochs,
+                loss,
+                accuracy,
+                seconds,
+                samples_per_sec,
+            } => {
                 let stats = EpochStats {
                     epoch,
                     epochs,

@@ -67,17 +67,17 @@ pub struct Options {
     pub torchrun: Vec<String>,
 }
 
-/// A run's outcome: what the native engine's training returns, and who trained it.
-#[derive(Debug)]
+/// Who trained a run's weights.
+#[derive(Debug, Clone)]
 pub struct Ran {
-    /// Weights, per-example losses and epoch figures.
-    pub trained: Trained,
     /// PyTorch's version.
     pub torch: String,
     /// `cpu` or `cuda`.
     pub device: String,
     /// Processes in all.
     pub world: usize,
+    /// Each process's intra-op threads.
+    pub threads: usize,
 }
 
 /// Why PyTorch could not train the program.
@@ -138,29 +138,32 @@ impl TorchError {
     }
 }
 
-/// Train `program` (its inputs in `examples`, normalised) with PyTorch in the job folder `dir`.
+/// Train `program` (its inputs in `examples`, normalised) with PyTorch in the job folder `dir`:
+/// what the native engine's training returns, and who trained it.
 pub fn train(
     program: &Program,
     examples: &Examples<'_>,
     dir: &Path,
     options: &Options,
     observer: &mut dyn Observer,
-) -> Result<Ran, TorchError> {
+) -> Result<(Trained, Ran), TorchError> {
     supported(program)?;
     job::write(dir, program, examples, options.device)?;
     let said = launch::run(dir, options, observer)?;
     let weights = read_tensors(&dir.join("weights.safetensors"))?;
     let losses = read_losses(&dir.join("losses.safetensors"), examples.y.len())?;
-    Ok(Ran {
-        trained: Trained {
-            weights,
-            losses,
-            epochs: said.epochs,
-        },
+    let trained = Trained {
+        weights,
+        losses,
+        epochs: said.epochs,
+    };
+    let ran = Ran {
         torch: said.torch,
         device: said.device,
         world: said.world,
-    })
+        threads: said.threads,
+    };
+    Ok((trained, ran))
 }
 
 /// What the PyTorch job does not do.
@@ -190,10 +193,15 @@ fn read_tensors(path: &Path) -> Result<Vec<NamedTensor>, TorchError> {
     let mut out = Vec::new();
     for (name, view) in st.tensors() {
         if view.dtype() != Dtype::F32 {
-            return Err(bad(format!("tensor `{name}` is {:?}, not F32", view.dtype())));
+            return Err(bad(format!(
+                "tensor `{name}` is {:?}, not F32",
+                view.dtype()
+            )));
         }
         let data = view.data().chunks_exact(4);
-        let data = data.map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let data = data
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         out.push(NamedTensor {
             name,
             shape: view.shape().to_vec(),

@@ -27,7 +27,11 @@ pub fn module(program: &Program) -> String {
     );
     let inputs = layer_inputs(program);
     for (i, (layer, cur)) in program.logit_layers().iter().zip(&inputs).enumerate() {
-        let _ = writeln!(out, "            {},  # {i}: {layer}", torch_layer(*layer, *cur));
+        let _ = writeln!(
+            out,
+            "            {},  # {i}: {layer}",
+            torch_layer(*layer, *cur)
+        );
     }
     out.push_str("        )\n\n    def forward(self, x):\n        return self.layers(x)\n\n\n");
     out.push_str(&names(program, &inputs));
@@ -39,7 +43,9 @@ fn layer_inputs(program: &Program) -> Vec<Shape> {
     let input = program.input.shape;
     let table = anneal_spec::shape::infer_layers(input, program.logit_layers());
     let outputs = table.map(|t| t.layers.into_iter().map(|r| r.output));
-    std::iter::once(input).chain(outputs.into_iter().flatten()).collect()
+    std::iter::once(input)
+        .chain(outputs.into_iter().flatten())
+        .collect()
 }
 
 /// The PyTorch module for `layer` on input `cur`.
@@ -86,7 +92,11 @@ fn names(program: &Program, inputs: &[Shape]) -> String {
             };
             let transposed = matches!(layer, Layer::Dense { .. }) && p.name == "weight";
             let t = if transposed { "True" } else { "False" };
-            let _ = writeln!(out, "    \"layers.{i}.{}\": (\"layers.{i}.{theirs}\", {t}),", p.name);
+            let _ = writeln!(
+                out,
+                "    \"layers.{i}.{}\": (\"layers.{i}.{theirs}\", {t}),",
+                p.name
+            );
         }
     }
     out.push_str(

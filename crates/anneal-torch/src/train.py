@@ -100,7 +100,8 @@ def main():
     opt = optimizer(job, net.parameters())
     losses = torch.zeros(epochs, n)
     if rank == 0:
-        say(event="start", torch=torch.__version__, device=str(device.type), world=world)
+        say(event="start", torch=torch.__version__, device=str(device.type), world=world,
+            threads=torch.get_num_threads())
 
     for epoch in range(1, epochs + 1):
         started = time.time()

@@ -69,8 +69,15 @@ fn torch_probs(dir: &Path, x: &[f32], n: usize) -> Vec<f32> {
         w = dir.join("weights.safetensors").display().to_string(),
         xs = xs.join(","),
     );
-    let out = Command::new("python3").args(["-c", &script]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -86,9 +93,16 @@ fn the_generated_module_computes_what_the_engine_computes_for_every_layer_kind()
     anneal_torch::job::write(dir.path(), &p, &Examples { x: &x, y: &y }, Device::Cpu).unwrap();
     let bytes = anneal_pack_free_safetensors(&trained.weights);
     std::fs::write(dir.path().join("weights.safetensors"), bytes).unwrap();
-    let ours = Model::new(&p, &trained.weights).unwrap().predict(&x).unwrap();
+    let ours = Model::new(&p, &trained.weights)
+        .unwrap()
+        .predict(&x)
+        .unwrap();
     let theirs = torch_probs(dir.path(), &x, 48);
-    let worst = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let worst = ours
+        .iter()
+        .zip(&theirs)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
     assert!(worst < 1e-5, "max difference {worst}");
 }
 
@@ -127,13 +141,14 @@ fn one_and_two_processes_train_and_the_weights_come_back() {
     let ex = Examples { x: &x, y: &y };
     for nproc in [1, 2] {
         let dir = tempfile::tempdir().unwrap();
-        let ran = anneal_torch::train(&p, &ex, dir.path(), &options(nproc), &mut NoObserver).unwrap();
+        let (trained, ran) =
+            anneal_torch::train(&p, &ex, dir.path(), &options(nproc), &mut NoObserver).unwrap();
         assert_eq!((ran.world, ran.device.as_str()), (nproc, "cpu"));
-        assert_eq!(ran.trained.epochs.len(), 4);
-        assert_eq!(ran.trained.losses.len(), 4);
+        assert_eq!(trained.epochs.len(), 4);
+        assert_eq!(trained.losses.len(), 4);
         // Every example's loss was recorded in every epoch, whichever rank trained it.
-        assert!(ran.trained.losses.iter().flatten().all(|l| *l > 0.0));
-        let acc = accuracy(&p, &ran.trained.weights, &x, &y);
+        assert!(trained.losses.iter().flatten().all(|l| *l > 0.0));
+        let acc = accuracy(&p, &trained.weights, &x, &y);
         assert!(acc > 0.9, "{nproc} processes: accuracy {acc}");
     }
 }
@@ -153,7 +168,10 @@ fn a_failing_or_diverging_job_is_an_error() {
     assert!(matches!(e, TorchError::Failed { .. }), "{e}");
     assert!(e.to_string().contains("no-such-flag"), "{e}");
     assert!(!dir.path().join("weights.safetensors").exists());
-    let p = program(r#""flatten", "dense 3""#, "epochs = 2\noptimizer = \"sgd 1e38\"");
+    let p = program(
+        r#""flatten", "dense 3""#,
+        "epochs = 2\noptimizer = \"sgd 1e38\"",
+    );
     let e = anneal_torch::train(&p, &ex, dir.path(), &options(1), &mut NoObserver).unwrap_err();
     assert!(matches!(e, TorchError::Diverged { .. }), "{e}");
     let e = anneal_torch::probe("/nonexistent/python3").unwrap_err();

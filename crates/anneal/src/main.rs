@@ -63,6 +63,8 @@ enum Command {
         /// Worker threads (default: 2, or ANNEAL_THREADS).
         #[arg(long)]
         threads: Option<usize>,
+        #[command(flatten)]
+        engine: commands::build::EngineArgs,
     },
     /// Predict the class of PNG/JPEG images or of every image of an IDX file.
     Predict {
@@ -282,7 +284,8 @@ fn run(command: Command) -> Result<u8, CliError> {
             dir,
             json,
             threads,
-        } => commands::build::run(&path.unwrap_or(dir.dir), json, threads),
+            engine,
+        } => commands::build::run(&path.unwrap_or(dir.dir), json, threads, &engine),
         Command::Predict {
             package,
             inputs,

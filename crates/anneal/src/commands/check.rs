@@ -94,7 +94,11 @@ impl fmt::Display for Checked<'_> {
         )?;
         if let Some(b) = &self.base {
             let (line, n, digest) = (&b.line, b.layers, b.digest);
-            writeln!(f, "layers 0-{} are `{line}` ({digest})", n.saturating_sub(1))?;
+            writeln!(
+                f,
+                "layers 0-{} are `{line}` ({digest})",
+                n.saturating_sub(1)
+            )?;
         }
         writeln!(f)?;
         row(

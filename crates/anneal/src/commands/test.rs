@@ -92,8 +92,11 @@ fn read_header(path: &Path) -> Result<anneal_pack::Header, CliError> {
 /// Warn when the program or the dataset changed since the package was built.
 fn warn_if_stale(project: &Project, header: &anneal_pack::Header, path: &Path) {
     if let Ok(Some(commit)) = Store::open(&project.dir).and_then(|s| s.head())
-        && let Ok(parents) = project.parents()
-        && build_key(&project.program, &commit, &parents) != header.lineage.build_key
+        && let Ok(mut lines) = project.parents()
+        && {
+            lines.extend(header.lineage.engine_key.clone());
+            build_key(&project.program, &commit, &lines) != header.lineage.build_key
+        }
     {
         eprintln!(
             "warning: {} is stale (the program or dataset changed since it was built); run `anneal build`",
