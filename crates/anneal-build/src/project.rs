@@ -22,6 +22,11 @@ pub struct Project {
 impl Project {
     /// Load `dir/anneal.toml`.
     pub fn load(dir: &Path) -> Result<Project, BuildError> {
+        Project::load_width(dir, None)
+    }
+
+    /// Load `dir/anneal.toml` with `[model] width` set to `width` when given.
+    pub fn load_width(dir: &Path, width: Option<f64>) -> Result<Project, BuildError> {
         let path = dir.join(MANIFEST);
         let text = read_manifest(&path).map_err(|source| match source.kind() {
             ErrorKind::NotFound => BuildError::NoManifest {
@@ -32,7 +37,7 @@ impl Project {
                 source,
             },
         })?;
-        let program = Program::parse(&path.display().to_string(), &text)?;
+        let program = Program::parse_width(&path.display().to_string(), &text, width)?;
         Ok(Project {
             dir: dir.to_path_buf(),
             program,

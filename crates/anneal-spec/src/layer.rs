@@ -196,6 +196,33 @@ fn unknown(head: &Word<'_>, name: &str) -> LayerError {
     }
 }
 
+/// `layers` with every hidden layer's units and channels times `width` (rounded, at least 1):
+/// every `dense` but the last (which gives the classes) and every `conv`.
+pub fn scaled(layers: &[Layer], width: f64) -> Vec<Layer> {
+    let last = layers
+        .iter()
+        .rposition(|l| matches!(l, Layer::Dense { .. }));
+    let times = |n: usize| ((n as f64 * width).round() as usize).clamp(1, MAX_NUMBER);
+    let scale = |(i, l): (usize, &Layer)| match *l {
+        Layer::Dense { units } if Some(i) != last => Layer::Dense {
+            units: times(units),
+        },
+        Layer::Conv {
+            channels,
+            kernel,
+            stride,
+            pad,
+        } => Layer::Conv {
+            channels: times(channels),
+            kernel,
+            stride,
+            pad,
+        },
+        other => other,
+    };
+    layers.iter().enumerate().map(scale).collect()
+}
+
 /// A tensor a layer owns, as a package names it (`layers.{i}.{name}`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Param {

@@ -151,6 +151,9 @@ pub struct SourceTable {
 pub struct ModelTable {
     /// The layers, one string each (see [`crate::layer`]).
     pub layers: Vec<Spanned<String>>,
+    /// Scale every hidden layer's units and channels by this (1: as written).
+    #[serde(default)]
+    pub width: Option<Spanned<f64>>,
 }
 
 /// `[train]`

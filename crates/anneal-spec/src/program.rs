@@ -25,6 +25,10 @@ pub struct Program {
     pub classes: Vec<String>,
     /// The model.
     pub layers: Vec<Layer>,
+    /// The factor every hidden layer's units and channels were scaled by (`[model] width`):
+    /// `layers` are the scaled ones.
+    #[serde(default = "unit_width", skip_serializing_if = "is_unit_width")]
+    pub width: f64,
     /// The dependency the first layers come from (`use NAME ...`), if any. Until the program
     /// is composed with it ([`Program::compose`]), `layers` holds only the program's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -348,15 +352,36 @@ struct BuildRelevant<'a> {
     validation_split: Option<&'a str>,
 }
 
+fn unit_width() -> f64 {
+    1.0
+}
+
+fn is_unit_width(w: &f64) -> bool {
+    *w == 1.0
+}
+
 impl Program {
     /// Parse and validate a manifest. `file` is only used in error messages.
     pub fn parse(file: &str, source: &str) -> Result<Program, ManifestError> {
-        let manifest: Manifest = toml::from_str(source).map_err(|e| {
+        Program::parse_width(file, source, None)
+    }
+
+    /// [`Program::parse`] with `[model] width` set to `width` when given (`anneal build
+    /// --width`), as if the manifest said so.
+    pub fn parse_width(
+        file: &str,
+        source: &str,
+        width: Option<f64>,
+    ) -> Result<Program, ManifestError> {
+        let mut manifest: Manifest = toml::from_str(source).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
             let message = e.message().trim().to_string();
             let hint = toml_hint(&message);
             ManifestError::at(file, source, span, message, hint)
         })?;
+        if let Some(w) = width {
+            manifest.model.width = Some(toml::Spanned::new(0..0, w));
+        }
         Validator { file, source }.program(manifest)
     }
 

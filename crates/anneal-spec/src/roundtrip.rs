@@ -31,6 +31,8 @@ impl Program {
             .to_manifest()
             .map_err(|e| fail(format!("cannot be written as a manifest: {e}")))?;
         let mut again = Program::parse(DECODED, &text).map_err(|e| fail(e.message))?;
+        // The layers written are the scaled ones; the width says what they were scaled by.
+        again.width = self.width;
         if let Some(base) = &self.base {
             // A composed program's layers are all written out; its base says how many came
             // from the dependency and how they were trained.

@@ -15,9 +15,9 @@ use crate::program::{
 };
 use crate::shape::{CostTable, Shape, infer};
 
-mod base;
 mod checks;
 mod gates;
+mod model;
 mod robust;
 mod table;
 
@@ -44,10 +44,12 @@ impl Validator<'_> {
         let input = self.input(&m.data)?;
         let classes = self.classes(&m.data.classes)?;
         let (base, layers) = self.model(&m.model.layers, &input)?;
+        let width = self.width(m.model.width.as_ref())?;
+        let layers = crate::layer::scaled(&layers, width);
         let train = self.train(&m.train)?;
         let cost = match base {
             // Shapes are inferred when the program is composed with the dependency.
-            Some(_) => base::unresolved(&input),
+            Some(_) => model::unresolved(&input),
             None => {
                 let cost = self.cost(&input, &layers, classes.len(), &m.model.layers)?;
                 self.batch_fits(&cost, &train, &m.train)?;
@@ -64,6 +66,7 @@ impl Validator<'_> {
             input,
             classes,
             layers,
+            width,
             base,
             train,
             train_split: m.data.train_split.unwrap_or_else(|| "train".into()),

@@ -51,8 +51,9 @@ pub fn run(
     json: bool,
     threads: Option<usize>,
     engine: &EngineArgs,
+    width: Option<f64>,
 ) -> Result<u8, CliError> {
-    let project = Project::load(dir)?;
+    let project = Project::load_width(dir, width)?;
     let engine = engine.engine()?;
     anneal_engine::set_threads(thread_count(threads)?)?;
     let mut progress = Progress::new(json, project.program.train.batch);

@@ -91,6 +91,10 @@ fn read_header(path: &Path) -> Result<anneal_pack::Header, CliError> {
 
 /// Warn when the program or the dataset changed since the package was built.
 fn warn_if_stale(project: &Project, header: &anneal_pack::Header, path: &Path) {
+    // Built with `--width`: the program at that width.
+    let width = Some(header.program.width).filter(|w| *w != project.program.width);
+    let rescaled = width.and_then(|w| Project::load_width(&project.dir, Some(w)).ok());
+    let project = rescaled.as_ref().unwrap_or(project);
     if let Ok(Some(commit)) = Store::open(&project.dir).and_then(|s| s.head())
         && let Ok(mut lines) = project.parents()
         && {
