@@ -118,6 +118,9 @@ pub enum BuildError {
     /// The program's input kind cannot be built yet.
     #[error("this program's input kind cannot be built yet")]
     NotImages,
+    /// No variant `anneal tune` built fits the budget.
+    #[error("{0}")]
+    NoVariant(String),
     /// The run would exceed a bound (see `anneal_spec::budget`).
     #[error("{0}")]
     Budget(String),
@@ -126,7 +129,7 @@ pub enum BuildError {
     Engine(#[from] anneal_engine::EngineError),
     /// Training handed to PyTorch failed.
     #[error(transparent)]
-    Torch(#[from] anneal_torch::TorchError),
+    Torch(Box<anneal_torch::TorchError>),
     /// The package could not be written.
     #[error("could not serialize the {what}: {message}")]
     Serialize {
@@ -176,6 +179,7 @@ impl BuildError {
                 "import the table with `anneal data import FILE.csv`, and list its numeric columns in `numeric` in the order the import printed them"
             }
             BuildError::Budget(_) => "train for fewer epochs",
+            BuildError::NoVariant(_) => "raise the budget, or try smaller widths with --widths",
             BuildError::Unlocked { .. } => {
                 "declare it in [dependencies] and run `anneal add NAME@VERSION`, then `anneal fetch`"
             }
@@ -189,6 +193,12 @@ impl BuildError {
             BuildError::Torch(e) => return e.hint(),
             _ => return None,
         })
+    }
+}
+
+impl From<anneal_torch::TorchError> for BuildError {
+    fn from(e: anneal_torch::TorchError) -> Self {
+        BuildError::Torch(Box::new(e))
     }
 }
 

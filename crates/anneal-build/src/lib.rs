@@ -14,6 +14,7 @@
 //! - [`evaluate`]: a package's metrics on a split of the store, per value of a metadata field.
 //! - [`compose`]: a program that `use`s a dependency, with the dependency's layers and weights.
 //! - [`build`]: the whole pipeline; a cache hit returns at once.
+//! - [`tune`]: the program at several widths, and the Pareto front of accuracy against latency.
 //!
 //! Every error is a [`BuildError`] naming the input, with a [`BuildError::hint`].
 
@@ -28,6 +29,7 @@ pub mod report;
 mod robustness;
 pub mod sources;
 pub mod split;
+pub mod tune;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -163,7 +165,9 @@ fn fresh(project: &Project, commit: &CommitId, key: &str) -> Result<Option<Built
         path: path.clone(),
         source,
     })?;
-    report::write_lock(&project.dir, commit, key, &bytes)?;
+    if project.writes_lock() {
+        report::write_lock(&project.dir, commit, key, &bytes)?;
+    }
     Ok(Some(Built::new(path, true, key, commit, &header.metrics)))
 }
 
@@ -185,8 +189,15 @@ fn composed(
         }
         (None, _) => (program.clone(), None),
     };
-    let dir = project.dir.clone();
-    Ok((Project { dir, program }, base))
+    let (dir, target) = (project.dir.clone(), project.target.clone());
+    Ok((
+        Project {
+            dir,
+            program,
+            target,
+        },
+        base,
+    ))
 }
 
 /// What a build's compile step works from besides the project.
@@ -227,7 +238,7 @@ fn compile(
         y: &train.labels,
     };
     let base_weights = base.map_or(&[][..], |b| &b.weights);
-    let job = project.dir.join("target").join("torch");
+    let job = project.target.join("torch");
     let (trained, ran) = trainer.train(program, &examples, &norm, base_weights, &job, observer)?;
     let model = Model::new(program, &trained.weights)?;
     let temperature = calibrate(program, (&store, commit), &model, &norm, log)?;
@@ -395,11 +406,13 @@ fn write(
         message,
     };
     let bytes = package.to_bytes().map_err(serialize)?;
-    let target = project.dir.join("target");
+    let target = &project.target;
     let io = |path: PathBuf| move |source| BuildError::Io { path, source };
-    std::fs::create_dir_all(&target).map_err(io(target.clone()))?;
+    std::fs::create_dir_all(target).map_err(io(target.clone()))?;
     report.write(&project.report_path())?;
     anneal_data::fs::write_atomic(&path, &bytes).map_err(io(path.clone()))?;
-    report::write_lock(&project.dir, commit, key, &bytes)?;
+    if project.writes_lock() {
+        report::write_lock(&project.dir, commit, key, &bytes)?;
+    }
     Ok(Built::new(path, false, key, commit, &package.metrics))
 }

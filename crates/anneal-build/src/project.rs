@@ -17,6 +17,9 @@ pub struct Project {
     pub dir: PathBuf,
     /// The validated program.
     pub program: Program,
+    /// Where builds write the package and report: `dir/target`, or a variant's folder under
+    /// it (`anneal tune`), which leaves `anneal.lock` alone.
+    pub target: PathBuf,
 }
 
 impl Project {
@@ -40,6 +43,7 @@ impl Project {
         let program = Program::parse_width(&path.display().to_string(), &text, width)?;
         Ok(Project {
             dir: dir.to_path_buf(),
+            target: dir.join("target"),
             program,
         })
     }
@@ -52,7 +56,12 @@ impl Project {
     /// The package path: `target/NAME-VERSION.anneal`.
     pub fn package_path(&self) -> PathBuf {
         let file = format!("{}-{}.anneal", self.program.name, self.program.version);
-        self.dir.join("target").join(file)
+        self.target.join(file)
+    }
+
+    /// Whether builds write `anneal.lock` (not a variant's).
+    pub fn writes_lock(&self) -> bool {
+        self.target == self.dir.join("target")
     }
 
     /// The report beside the package: `target/NAME-VERSION.report.json`.

@@ -87,6 +87,10 @@ enum Command {
     /// Write a package as an ONNX model (opset 17): raw features in, the package's
     /// normalisation, layers and softmax inside, probabilities and class out.
     Export(commands::export::ExportArgs),
+    /// Build the program at several widths, measure each variant's accuracy and latency
+    /// (batch 1 and 256) on this machine, and print the Pareto front; with a budget, pick the
+    /// most accurate variant within it.
+    Tune(commands::tune::TuneArgs),
     /// The last build's test predictions per group of a metadata field (sex, race, speaker):
     /// accuracy, selection rate, true and false positive rates with bootstrap intervals, and
     /// the demographic parity and equalized-odds gaps.
@@ -298,6 +302,7 @@ fn run(command: Command) -> Result<u8, CliError> {
         } => commands::predict::run(&package, &inputs, json),
         Command::Eval(args) => commands::eval::run(&args),
         Command::Export(args) => commands::export::run(&args),
+        Command::Tune(args) => commands::tune::run(&args),
         Command::Audit(args) => commands::audit::run(&args),
         Command::Test { dir, junit, json } => commands::test::run(&dir.dir, junit.as_deref(), json),
         Command::Serve(args) => commands::serve::run(&args),

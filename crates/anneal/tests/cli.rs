@@ -20,6 +20,8 @@ mod robust;
 mod slices;
 #[path = "cli/table.rs"]
 mod table;
+#[path = "cli/tune.rs"]
+mod tune;
 
 fn anneal(cwd: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_anneal"))

@@ -41,7 +41,7 @@ pub fn run(dir: &Path, json: bool) -> Result<u8, CliError> {
     let project = match &dependency {
         Some((package, digest)) => Project {
             program: anneal_build::compose::compose(&project.program, package, digest)?.0,
-            dir: project.dir,
+            ..project
         },
         None => project,
     };

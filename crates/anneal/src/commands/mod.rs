@@ -19,6 +19,7 @@ pub mod queue;
 pub mod serve;
 pub mod studio;
 pub mod test;
+pub mod tune;
 
 /// Print a verb's result: as one JSON value with `json`, else as its text.
 pub fn print<T: serde::Serialize + std::fmt::Display>(value: &T, json: bool) {
