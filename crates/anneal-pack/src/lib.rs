@@ -21,6 +21,7 @@
 
 pub mod audit;
 pub mod calibration;
+mod config;
 mod metrics;
 pub mod slices;
 pub mod temperature;

@@ -16,6 +16,7 @@ use crate::program::{
 use crate::shape::{CostTable, Shape, infer};
 
 mod checks;
+mod dependencies;
 mod gates;
 mod robust;
 mod table;
@@ -49,6 +50,7 @@ impl Validator<'_> {
         let sources = self.sources(&m.data)?;
         let check = |c: &CheckTable| self.check(c, &classes);
         let checks = m.check.iter().map(check).collect::<Result<Vec<_>, _>>()?;
+        let dependencies = self.dependencies(&m.dependencies)?;
         Ok(Program {
             name,
             version,
@@ -63,6 +65,7 @@ impl Validator<'_> {
             sources,
             checks,
             cost,
+            dependencies,
         })
     }
 
