@@ -108,6 +108,9 @@ pub enum BuildError {
     /// Training or evaluation failed (or was interrupted).
     #[error(transparent)]
     Engine(#[from] anneal_engine::EngineError),
+    /// A dependency could not be resolved, locked or fetched (see [`crate::deps`]).
+    #[error(transparent)]
+    Dependency(#[from] crate::deps::DependencyError),
     /// The package could not be written.
     #[error("could not serialize the {what}: {message}")]
     Serialize {

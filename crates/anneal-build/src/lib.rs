@@ -16,9 +16,11 @@
 //!
 //! Every error is a [`BuildError`] naming the input, with a [`BuildError::hint`].
 
+pub mod deps;
 mod error;
 pub mod evaluate;
 pub mod key;
+pub mod lock;
 pub mod project;
 pub mod queue;
 pub mod report;
@@ -38,6 +40,7 @@ use anneal_pack::{AuditSummary, Lineage, Metrics, Package, Signature, temperatur
 use anneal_spec::Program;
 use serde::Serialize;
 
+pub use deps::{DependencyError, Resolved, resolve_dependencies};
 pub use error::BuildError;
 pub use key::build_key;
 pub use project::Project;

@@ -348,6 +348,17 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// The innermost source: "Connection refused (os error 111)".
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut last = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        last = s.to_string();
+        source = s.source();
+    }
+    last
+}
+
 /// The first error of a registry's JSON error body: `(code, message)`.
 fn error_body(body: &[u8]) -> (String, String) {
     #[derive(serde::Deserialize)]

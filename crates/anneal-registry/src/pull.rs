@@ -66,7 +66,19 @@ impl Client {
     /// The package at `at` (a tag, or a manifest digest) into `cache`.
     pub fn pull(&self, cache: &Cache, at: &str) -> Result<Pulled, RegistryError> {
         let (artifact, manifest, bytes) = self.package_manifest(at)?;
-        cache.insert(&manifest, &bytes)?;
+        self.pull_artifact(cache, artifact, manifest, &bytes)
+    }
+
+    /// The blobs of a manifest already read (`bytes`, hashing to `manifest`) into `cache`:
+    /// the config read as package metadata, the weights' own metadata required to equal it.
+    pub fn pull_artifact(
+        &self,
+        cache: &Cache,
+        artifact: Artifact,
+        manifest: Digest,
+        bytes: &[u8],
+    ) -> Result<Pulled, RegistryError> {
+        cache.insert(&manifest, bytes)?;
         let (header, mut downloaded) = self.config(cache, &artifact.config)?;
         let (package, got) = cache.fetch(self, &artifact.weights)?;
         downloaded += fetched(got);
