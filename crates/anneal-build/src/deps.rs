@@ -9,10 +9,12 @@
 //!   config and weights.
 //!
 //! Cached blobs are hashed again every time they are used (see [`anneal_registry::cache`]):
-//! a blob that no longer matches is dropped and fetched again.
+//! a blob that no longer matches is dropped and fetched again; the package file is assembled
+//! again from them and rewritten if it differs.
 
 use std::path::{Path, PathBuf};
 
+use anneal_registry::pull::assemble;
 use anneal_registry::{Access, Cache, Client, Reference, RegistryError, VersionReq, credentials};
 use anneal_spec::{Dependency, Program};
 use serde::Serialize;
@@ -218,9 +220,10 @@ pub fn fetch_locked(
         name: l.name.clone(),
         source,
     };
-    let config = cache.verified(&l.config).map_err(registry)?;
-    if let (Some(_), Some(weights)) = (config, cache.verified(&l.weights).map_err(registry)?) {
-        return Ok((weights, 0));
+    let cached = |d| cache.verified(d).map(|p| p.is_some()).map_err(registry);
+    if cached(&l.config)? && cached(&l.weights)? {
+        let (_, package) = assemble(cache, &l.config, &l.weights).map_err(registry)?;
+        return Ok((package, 0));
     }
     let client = client(&l.name, &l.source, plain_http)?;
     let (artifact, manifest, bytes) = client

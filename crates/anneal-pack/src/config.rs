@@ -4,13 +4,18 @@
 //!
 //! `{"format":1,"program":…,"signature":…,"lineage":…,"metrics":…,"cost":…,"audit":…}`
 //! (`audit` when the build measured it), written in that order, compact.
+//!
+//! The weights travel apart, as a safetensors file of the tensors alone (empty
+//! `__metadata__`), so that a new version whose weights did not change shares its weights
+//! blob with the last one. [`Package::assemble`] puts the two back together; the package it
+//! gives serializes to the very bytes the build wrote.
 
 use std::path::Path;
 
 use anneal_spec::{CostTable, Program};
 use serde::{Deserialize, Serialize};
 
-use crate::{AuditSummary, FORMAT, Header, Lineage, Metrics, PackError, Signature};
+use crate::{AuditSummary, FORMAT, Header, Lineage, Metrics, PackError, Package, Signature};
 
 #[derive(Serialize)]
 struct Out<'a> {
@@ -77,5 +82,41 @@ impl Header {
         };
         header.check().map_err(bad)?;
         Ok(header)
+    }
+}
+
+impl Package {
+    /// The package's metadata, as [`Header::to_config_json`] writes it.
+    pub fn header(&self) -> Header {
+        Header {
+            program: self.program.clone(),
+            signature: self.signature.clone(),
+            lineage: self.lineage.clone(),
+            metrics: self.metrics.clone(),
+            cost: self.cost.clone(),
+            audit: self.audit.clone(),
+        }
+    }
+
+    /// The weights alone as a safetensors file (tensors in name order, empty metadata).
+    pub fn weights_file(&self) -> Result<Vec<u8>, String> {
+        let mut tensors: Vec<&anneal_spec::NamedTensor> = self.weights.iter().collect();
+        tensors.sort_by(|a, b| a.name.cmp(&b.name));
+        crate::serialize(std::collections::BTreeMap::new(), &tensors)
+    }
+
+    /// A package from its metadata and a weights file (`path` names it in errors); every
+    /// tensor is checked as a package file's are.
+    pub fn assemble(header: Header, path: &Path, weights: &[u8]) -> Result<Package, PackError> {
+        let weights = crate::tensors(path, weights)?;
+        Ok(Package {
+            program: header.program,
+            signature: header.signature,
+            lineage: header.lineage,
+            metrics: header.metrics,
+            cost: header.cost,
+            audit: header.audit,
+            weights,
+        })
     }
 }

@@ -9,15 +9,17 @@
 //!              "digest": "sha256:…", "size": 2210},
 //!   "layers": [{"mediaType": "application/vnd.anneal.weights.v1.safetensors",
 //!               "digest": "sha256:…", "size": 9036,
-//!               "annotations": {"org.opencontainers.image.title": "digits-0.1.0.anneal"}}],
+//!               "annotations": {"org.opencontainers.image.title": "digits-0.1.0.safetensors"}}],
 //!   "annotations": {"org.opencontainers.image.title": "digits", "…version": "0.1.0",
 //!                   "…created": "2026-…Z", "…source": "…" (when given)}
 //! }
 //! ```
 //!
 //! The config blob is the package's metadata as JSON (program, signature, lineage, metrics,
-//! cost, audit); the one layer is the package file itself, unchanged, so what is fetched is
-//! byte for byte what was built. Readers take `config.mediaType` when `artifactType` is
+//! cost, audit); the one layer is the weights alone, a plain safetensors file, so a new
+//! version whose weights did not change sends no weights. A puller assembles the two into
+//! the package file, byte for byte what was built (the publisher checks that it does).
+//! Readers take `config.mediaType` when `artifactType` is
 //! absent (oras-py never writes it) and refuse anything else by name.
 
 use std::collections::BTreeMap;

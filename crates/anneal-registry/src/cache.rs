@@ -6,6 +6,9 @@
 //! has a blob's name. Reading trusts nothing: [`Cache::verified`] hashes the file again (about
 //! a second per GB) and removes it when it does not match, so it is fetched again.
 //!
+//! A package is assembled from its config and weights blobs into `ROOT/oci/packages/`
+//! (see [`crate::pull::assemble`]), from blobs hashed again each time.
+//!
 //! ROOT is `$ANNEAL_CACHE_DIR`, else `$XDG_CACHE_HOME/anneal`, else `~/.cache/anneal`.
 
 use std::io::Write;
@@ -60,6 +63,30 @@ impl Cache {
     /// Where the blob `digest` lives (whether or not it is there).
     pub fn path(&self, digest: &Digest) -> PathBuf {
         self.blobs().join(digest.hex())
+    }
+
+    /// Where the package made of `config` and `weights` is assembled:
+    /// `ROOT/oci/packages/CONFIGHEX-WEIGHTSHEX.anneal`.
+    pub fn package_path(&self, config: &Digest, weights: &Digest) -> PathBuf {
+        let name = format!("{}-{}.anneal", config.hex(), weights.hex());
+        self.root.join("oci").join("packages").join(name)
+    }
+
+    /// Write an assembled package, unless the file there holds exactly `bytes`.
+    pub(crate) fn put_package(
+        &self,
+        config: &Digest,
+        weights: &Digest,
+        bytes: &[u8],
+    ) -> Result<PathBuf, RegistryError> {
+        let path = self.package_path(config, weights);
+        if std::fs::read(&path).is_ok_and(|b| b == bytes) {
+            return Ok(path);
+        }
+        let dir = self.root.join("oci").join("packages");
+        anneal_data::fs::create_dir_durable(&dir).map_err(|e| RegistryError::io(&dir, e))?;
+        anneal_data::fs::write_atomic(&path, bytes).map_err(|e| RegistryError::io(&path, e))?;
+        Ok(path)
     }
 
     fn blobs(&self) -> PathBuf {

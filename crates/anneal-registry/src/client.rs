@@ -332,7 +332,7 @@ impl Client {
             url: e
                 .url()
                 .map_or_else(|| self.base.to_string(), Url::to_string),
-            message: chain(e),
+            message: root_cause(e),
         }
     }
 }

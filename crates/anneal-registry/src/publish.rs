@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use anneal_pack::Header;
+use anneal_pack::{Header, Package};
 use serde::Serialize;
 
 use crate::artifact::{Artifact, annotation};
@@ -43,55 +43,39 @@ pub struct BlobReport {
     pub sent: bool,
 }
 
-/// Publish the package at `path` as `tag` (its version) of `client`'s repository, with
-/// `source` as the `org.opencontainers.image.source` annotation when given.
+/// Publish the package at `path` as its version's tag in `client`'s repository, with
+/// `source` as the `org.opencontainers.image.source` annotation when given: the config blob
+/// (the metadata) and the weights blob (the tensors alone) unless the registry has them,
+/// then the manifest.
 pub fn publish(
     client: &Client,
     path: &Path,
     source: Option<&str>,
 ) -> Result<Published, RegistryError> {
     let start = Instant::now();
-    let header = Header::read(path)?;
-    let tag = header.program.version.clone();
+    let parts = Parts::of(path)?;
+    let tag = parts.header.program.version.clone();
     let reference = client.reference.with_tag(&tag).to_string();
-    let config = header.to_config_json().map_err(|e| client.http_error(e))?;
-    let weights = Digest::of_file(path).map_err(|e| RegistryError::io(path, e))?;
-    let size = std::fs::metadata(path)
-        .map_err(|e| RegistryError::io(path, e))?
-        .len();
-    let config_digest = Digest::of(&config);
-    let artifact = Artifact {
-        config: config_digest.clone(),
-        config_size: config.len() as u64,
-        weights: weights.clone(),
-        weights_size: size,
-    };
+    let artifact = parts.artifact();
     if let Some(existing) = existing(client, &tag, &reference, &artifact)? {
+        let (manifest, seconds) = (existing.to_string(), start.elapsed().as_secs_f64());
         return Ok(Published {
             reference,
-            manifest: existing.to_string(),
+            manifest,
             blobs: Vec::new(),
             already: true,
             bytes_sent: 0,
-            seconds: start.elapsed().as_secs_f64(),
+            seconds,
         });
     }
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let manifest = artifact.manifest(&file_name, annotations(&header, source));
+    let p = &parts.header.program;
+    let manifest = artifact.manifest(
+        &format!("{}-{}.safetensors", p.name, p.version),
+        annotations(&parts.header, source),
+    );
     let blobs = vec![
-        send_blob(
-            client,
-            "config",
-            &config_digest,
-            config.len() as u64,
-            &|| client.push_bytes(&config, &config_digest),
-        )?,
-        send_blob(client, "weights", &weights, size, &|| {
-            client.push_file(path, &weights, size)
-        })?,
+        send_blob(client, "config", &artifact.config, &parts.config)?,
+        send_blob(client, "weights", &artifact.weights, &parts.weights)?,
     ];
     let digest = client.put_manifest(&tag, &manifest)?;
     let blob_bytes: u64 = blobs.iter().filter(|b| b.sent).map(|b| b.size).sum();
@@ -105,6 +89,44 @@ pub fn publish(
         bytes_sent,
         seconds,
     })
+}
+
+/// A package file as its two blobs.
+struct Parts {
+    header: Header,
+    config: Vec<u8>,
+    weights: Vec<u8>,
+}
+
+impl Parts {
+    /// Split the package at `path`, and require that the two blobs assemble into exactly its
+    /// bytes, as every puller will assemble them.
+    fn of(path: &Path) -> Result<Parts, RegistryError> {
+        let bytes = std::fs::read(path).map_err(|e| RegistryError::io(path, e))?;
+        let package = Package::from_bytes(path, &bytes)?;
+        let header = package.header();
+        let fail = |m: String| RegistryError::io(path, std::io::Error::other(m));
+        let config = header.to_config_json().map_err(fail)?;
+        let weights = package.weights_file().map_err(fail)?;
+        let again = Package::assemble(Header::from_config_json(path, &config)?, path, &weights)?;
+        if again.to_bytes().map_err(fail)? != bytes {
+            return Err(fail("the package does not assemble again byte for byte from its metadata and weights; rebuild it with this anneal".into()));
+        }
+        Ok(Parts {
+            header,
+            config,
+            weights,
+        })
+    }
+
+    fn artifact(&self) -> Artifact {
+        Artifact {
+            config: Digest::of(&self.config),
+            config_size: self.config.len() as u64,
+            weights: Digest::of(&self.weights),
+            weights_size: self.weights.len() as u64,
+        }
+    }
 }
 
 /// The manifest digest when `tag` already names this package; an error when it names another.
@@ -143,17 +165,16 @@ fn send_blob(
     client: &Client,
     what: &'static str,
     digest: &Digest,
-    size: u64,
-    upload: &dyn Fn() -> Result<(), RegistryError>,
+    bytes: &[u8],
 ) -> Result<BlobReport, RegistryError> {
     let sent = !client.has_blob(digest)?;
     if sent {
-        upload()?;
+        client.push_bytes(bytes, digest)?;
     }
     Ok(BlobReport {
         what,
         digest: digest.to_string(),
-        size,
+        size: bytes.len() as u64,
         sent,
     })
 }

@@ -1,10 +1,10 @@
 //! Pulling packages: the highest version a requirement admits, and a package by tag or
-//! digest into the [`Cache`], every blob verified and the weights' own metadata checked
-//! against the config blob.
+//! digest into the [`Cache`], every blob verified, the package assembled from its config and
+//! weights blobs and checked as any package file is.
 
 use std::path::PathBuf;
 
-use anneal_pack::Header;
+use anneal_pack::{Header, Package};
 use semver::{Version, VersionReq};
 
 use crate::artifact::{Artifact, MAX_CONFIG_BYTES};
@@ -20,9 +20,9 @@ pub struct Pulled {
     pub manifest: Digest,
     /// What it points at.
     pub artifact: Artifact,
-    /// The metadata (from the config blob, and equal to the package file's own).
+    /// The metadata (from the config blob).
     pub header: Header,
-    /// The package file in the cache.
+    /// The package file, assembled in the cache.
     pub package: PathBuf,
     /// Bytes downloaded (0 when all was cached).
     pub downloaded: u64,
@@ -69,8 +69,8 @@ impl Client {
         self.pull_artifact(cache, artifact, manifest, &bytes)
     }
 
-    /// The blobs of a manifest already read (`bytes`, hashing to `manifest`) into `cache`:
-    /// the config read as package metadata, the weights' own metadata required to equal it.
+    /// The blobs of a manifest already read (`bytes`, hashing to `manifest`) into `cache`,
+    /// and the package they make (see [`assemble`]).
     pub fn pull_artifact(
         &self,
         cache: &Cache,
@@ -79,16 +79,14 @@ impl Client {
         bytes: &[u8],
     ) -> Result<Pulled, RegistryError> {
         cache.insert(&manifest, bytes)?;
-        let (header, mut downloaded) = self.config(cache, &artifact.config)?;
-        let (package, got) = cache.fetch(self, &artifact.weights)?;
-        downloaded += fetched(got);
-        let own = Header::read(&package)?;
-        if own != header {
-            return Err(RegistryError::Artifact {
-                reference: format!("{}@{manifest}", self.reference),
-                message: "has weights whose own metadata differs from its config blob".into(),
-            });
+        let mut downloaded = 0;
+        if cache.verified(&artifact.config)?.is_none() {
+            let config = self.blob_bytes(&artifact.config, MAX_CONFIG_BYTES)?;
+            cache.insert(&artifact.config, &config)?;
+            downloaded += config.len() as u64;
         }
+        downloaded += fetched(cache.fetch(self, &artifact.weights)?.1);
+        let (header, package) = assemble(cache, &artifact.config, &artifact.weights)?;
         Ok(Pulled {
             manifest,
             artifact,
@@ -97,24 +95,35 @@ impl Client {
             downloaded,
         })
     }
+}
 
-    /// The config blob (cached, verified) read as a package's metadata.
-    fn config(&self, cache: &Cache, digest: &Digest) -> Result<(Header, u64), RegistryError> {
-        let (bytes, downloaded) = match cache.verified(digest)? {
-            Some(path) => (
-                std::fs::read(&path).map_err(|e| RegistryError::io(&path, e))?,
-                0,
-            ),
-            None => {
-                let bytes = self.blob_bytes(digest, MAX_CONFIG_BYTES)?;
-                cache.insert(digest, &bytes)?;
-                let n = bytes.len() as u64;
-                (bytes, n)
-            }
-        };
-        let name = PathBuf::from(format!("{}@{digest} (config)", self.reference));
-        Ok((Header::from_config_json(&name, &bytes)?, downloaded))
-    }
+/// The package made of a config blob and a weights blob, both in `cache` and hashed again
+/// here: the metadata checked as a package's, every tensor checked, written (atomically) to
+/// [`Cache::package_path`] unless the file there already holds exactly these bytes.
+pub fn assemble(
+    cache: &Cache,
+    config: &Digest,
+    weights: &Digest,
+) -> Result<(Header, PathBuf), RegistryError> {
+    let blob = |d: &Digest| -> Result<(PathBuf, Vec<u8>), RegistryError> {
+        let path = cache.verified(d)?.ok_or_else(|| {
+            RegistryError::io(
+                &cache.path(d),
+                std::io::Error::other("missing from the cache"),
+            )
+        })?;
+        let bytes = std::fs::read(&path).map_err(|e| RegistryError::io(&path, e))?;
+        Ok((path, bytes))
+    };
+    let (config_path, config_bytes) = blob(config)?;
+    let header = Header::from_config_json(&config_path, &config_bytes)?;
+    let (weights_path, weights_bytes) = blob(weights)?;
+    let package = Package::assemble(header.clone(), &weights_path, &weights_bytes)?;
+    let bytes = package
+        .to_bytes()
+        .map_err(|e| RegistryError::io(&weights_path, std::io::Error::other(e)))?;
+    let path = cache.put_package(config, weights, &bytes)?;
+    Ok((header, path))
 }
 
 fn fetched(f: Fetched) -> u64 {
