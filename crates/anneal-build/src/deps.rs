@@ -127,7 +127,7 @@ pub enum DependencyError {
         name: String,
         /// What failed.
         #[source]
-        source: RegistryError,
+        source: Box<RegistryError>,
     },
 }
 
@@ -216,10 +216,7 @@ pub fn fetch_locked(
     l: &LockedDependency,
     plain_http: bool,
 ) -> Result<(PathBuf, u64), DependencyError> {
-    let registry = |source| DependencyError::Registry {
-        name: l.name.clone(),
-        source,
-    };
+    let registry = failed(&l.name);
     let cached = |d| cache.verified(d).map(|p| p.is_some()).map_err(registry);
     if cached(&l.config)? && cached(&l.weights)? {
         let (_, package) = assemble(cache, &l.config, &l.weights).map_err(registry)?;
@@ -269,10 +266,7 @@ pub fn lock_dependency(
     previous: Option<&LockedDependency>,
     plain_http: bool,
 ) -> Result<Locked, DependencyError> {
-    let registry = |source| DependencyError::Registry {
-        name: d.name.clone(),
-        source,
-    };
+    let registry = failed(&d.name);
     let source = reference(d)?;
     let client = client(&d.name, &source, plain_http)?;
     let version = client.highest(&requirement(d)?).map_err(registry)?;
@@ -309,17 +303,19 @@ pub fn lock_dependency(
 
 /// The user's cache; `name` is the dependency it is for, in errors.
 pub fn user_cache(name: &str) -> Result<Cache, DependencyError> {
-    Cache::user().map_err(|source| DependencyError::Registry {
+    Cache::user().map_err(failed(name))
+}
+
+/// A registry error, about dependency `name`.
+fn failed(name: &str) -> impl Fn(RegistryError) -> DependencyError + Copy + '_ {
+    move |source| DependencyError::Registry {
         name: name.to_string(),
-        source,
-    })
+        source: Box::new(source),
+    }
 }
 
 fn client(name: &str, source: &Reference, plain_http: bool) -> Result<Client, DependencyError> {
-    let registry = |source| DependencyError::Registry {
-        name: name.to_string(),
-        source,
-    };
+    let registry = failed(name);
     let credentials = credentials::lookup(&source.registry).map_err(registry)?;
     Client::new(source, Access::Pull, credentials, plain_http).map_err(registry)
 }

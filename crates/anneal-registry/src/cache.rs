@@ -193,7 +193,11 @@ mod tests {
         let path = cache.insert(&d, b"weights").unwrap();
         assert!(path.ends_with(format!("oci/blobs/sha256/{}", d.hex())));
         assert_eq!(cache.verified(&d).unwrap(), Some(path.clone()));
-        std::fs::write(&path, b"weightz").unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(b"!").unwrap(); // a corrupted blob
         assert_eq!(cache.verified(&d).unwrap(), None);
         assert!(!path.exists(), "a corrupt blob was kept");
     }

@@ -11,7 +11,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 
 use crate::auth::{Challenge, Credentials, TokenAnswer};
 use crate::digest::Digest;
-use crate::error::RegistryError;
+use crate::error::{Refusal, RegistryError};
 use crate::reference::Reference;
 
 /// The manifest media type, sent as `Accept` on every manifest GET and HEAD (Distribution
@@ -225,14 +225,14 @@ impl Client {
             .await
             .unwrap_or_default();
         let (code, message) = error_body(&body);
-        Err(RegistryError::Status {
+        Err(RegistryError::Status(Box::new(Refusal {
             registry: self.reference.registry.clone(),
             repository: self.reference.repository.clone(),
             what: what.to_string(),
             status: status.as_u16(),
             code,
             message,
-        })
+        })))
     }
 
     /// The whole body, refused past `limit` bytes.

@@ -29,21 +29,8 @@ pub enum RegistryError {
         had_credentials: bool,
     },
     /// The registry answered with an error status.
-    #[error("registry `{registry}`, repository `{repository}`: {what} failed with {status} {code}{}", if message.is_empty() { String::new() } else { format!(": {message}") })]
-    Status {
-        /// `host[:port]`.
-        registry: String,
-        /// The repository.
-        repository: String,
-        /// What was being done (`GET manifest 0.1.0`).
-        what: String,
-        /// The HTTP status.
-        status: u16,
-        /// The error code of the JSON body (`MANIFEST_UNKNOWN`), or `UNKNOWN`.
-        code: String,
-        /// The body's message.
-        message: String,
-    },
+    #[error("{0}")]
+    Status(Box<Refusal>),
     /// Bytes received do not hash to the digest asked for.
     #[error(
         "{what} from `{registry}/{repository}`: expected digest {expected}, got {actual}; nothing was stored"
@@ -86,21 +73,17 @@ pub enum RegistryError {
     },
     /// A version tag that already names other content.
     #[error(
-        "`{reference}` already exists with manifest {existing} (config {existing_config}, weights {existing_weights}); this package would be config {ours_config}, weights {ours_weights}: versions are never overwritten"
+        "`{reference}` already exists with manifest {existing} ({theirs}); this package would be {ours}: versions are never overwritten"
     )]
     TagExists {
         /// The reference.
         reference: String,
         /// The existing manifest's digest.
         existing: String,
-        /// Its config digest.
-        existing_config: String,
-        /// Its weights digest.
-        existing_weights: String,
+        /// Its config and weights digests.
+        theirs: String,
         /// Ours.
-        ours_config: String,
-        /// Ours.
-        ours_weights: String,
+        ours: String,
     },
     /// Credentials could not be read or stored.
     #[error("credentials for `{registry}`: {message}")]
@@ -130,6 +113,24 @@ pub enum RegistryError {
         /// What failed.
         message: String,
     },
+}
+
+/// An error status from a registry, with the code of its JSON body.
+#[derive(Debug, thiserror::Error)]
+#[error("registry `{registry}`, repository `{repository}`: {what} failed with {status} {code}{}", if message.is_empty() { String::new() } else { format!(": {message}") })]
+pub struct Refusal {
+    /// `host[:port]`.
+    pub registry: String,
+    /// The repository.
+    pub repository: String,
+    /// What was being done (`GET manifest 0.1.0`).
+    pub what: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// The error code of the JSON body (`MANIFEST_UNKNOWN`), or `UNKNOWN`.
+    pub code: String,
+    /// The body's message.
+    pub message: String,
 }
 
 impl RegistryError {

@@ -146,17 +146,15 @@ fn existing(
     {
         return Ok(Some(digest));
     }
-    let (config, weights) = match theirs {
-        Ok(t) => (t.config.to_string(), t.weights.to_string()),
-        Err(_) => ("(not an anneal package)".into(), "(none)".into()),
+    let theirs = match theirs {
+        Ok(t) => format!("config {}, weights {}", t.config, t.weights),
+        Err(_) => "not an anneal package".into(),
     };
     Err(RegistryError::TagExists {
         reference: reference.to_string(),
         existing: digest.to_string(),
-        existing_config: config,
-        existing_weights: weights,
-        ours_config: ours.config.to_string(),
-        ours_weights: ours.weights.to_string(),
+        theirs,
+        ours: format!("config {}, weights {}", ours.config, ours.weights),
     })
 }
 
