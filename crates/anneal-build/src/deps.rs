@@ -338,3 +338,56 @@ fn requirement(d: &Dependency) -> Result<VersionReq, DependencyError> {
 pub fn lock_path(dir: &Path) -> PathBuf {
     dir.join(LOCK)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anneal_registry::Digest;
+
+    const PROGRAM: &str = "[program]\nname = \"app\"\nversion = \"0.1.0\"\n[data]\ninput = \"image\"\nshape = [1, 4, 4]\nclasses = 2\n[model]\nlayers = [\"flatten\", \"dense 2\"]\n[dependencies]\nfeatures = { oci = \"127.0.0.1:5000/team/digits\", version = \"^0.1\" }\n";
+
+    fn locked(source: &str, version: &str) -> LockedDependency {
+        LockedDependency {
+            name: "features".into(),
+            source: Reference::parse(source).unwrap(),
+            version: semver::Version::parse(version).unwrap(),
+            manifest: Digest::of(b"m"),
+            config: Digest::of(b"c"),
+            weights: Digest::of(b"w"),
+        }
+    }
+
+    #[test]
+    fn a_dependency_must_be_locked_for_what_the_manifest_declares() {
+        let tmp = tempfile::tempdir().unwrap();
+        let program = Program::parse("anneal.toml", PROGRAM).unwrap();
+        let message = |lock: Option<LockedDependency>| {
+            let lock = Lock {
+                build: None,
+                dependencies: lock.into_iter().collect(),
+            };
+            lock.write(tmp.path()).unwrap();
+            resolve_dependencies(tmp.path(), &program)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            message(None),
+            "dependency `features` is declared in anneal.toml but not locked in anneal.lock"
+        );
+        assert_eq!(
+            message(Some(locked("127.0.0.1:5000/team/digits", "0.2.0"))),
+            "dependency `features`: anneal.toml asks for version `^0.1`, anneal.lock has `0.2.0`"
+        );
+        assert_eq!(
+            message(Some(locked("127.0.0.1:5000/team/other", "0.1.3"))),
+            "dependency `features`: anneal.toml asks for oci `oci://127.0.0.1:5000/team/digits`, anneal.lock has `oci://127.0.0.1:5000/team/other`"
+        );
+        let none = Program::parse(
+            "anneal.toml",
+            PROGRAM.split("[dependencies]").next().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(resolve_dependencies(tmp.path(), &none).unwrap(), Vec::new());
+    }
+}

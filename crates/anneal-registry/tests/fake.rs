@@ -121,3 +121,23 @@ fn an_unreachable_registry_is_named() {
     );
     assert!(e.hint().unwrap().contains("is the registry running?"));
 }
+
+#[test]
+fn a_registry_token_is_sent_as_it_is() {
+    let (port, seen) = fake_registry(b"the weights");
+    let reference = Reference::parse(&format!("127.0.0.1:{port}/a/b")).unwrap();
+    let client = Client::new(
+        &reference,
+        Access::Pull,
+        Some(Credentials::Token("t0k".into())),
+        false,
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let wanted = Digest::of(b"the weights");
+    let (path, _) = Cache::at(tmp.path()).fetch(&client, &wanted).unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), b"the weights");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "no token endpoint was asked: {seen:?}");
+    assert!(seen[1].ends_with("[Bearer t0k]"), "{seen:?}");
+}

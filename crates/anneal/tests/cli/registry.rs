@@ -460,3 +460,88 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// A Docker credential helper `docker-credential-annealtest` in `dir`: `get` answers for
+/// `registry` only ("credentials not found" otherwise), `store` keeps its input in `dir/stored`.
+fn credential_helper(dir: &Path, registry: &str, user: &str, password: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let script = format!(
+        "#!/bin/sh\nread line\ncase \"$1\" in\nget) if [ \"$line\" = \"{registry}\" ]; then printf '{{\"ServerURL\":\"%s\",\"Username\":\"{user}\",\"Secret\":\"{password}\"}}' \"$line\"; else echo 'credentials not found in native keychain'; exit 1; fi;;\nstore) echo \"$line\" > \"{}\";;\nesac\n",
+        dir.join("stored").display()
+    );
+    let path = dir.join("docker-credential-annealtest");
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn docker_credential_helpers_give_and_keep_credentials() {
+    let Some(reg) = registry("ANNEAL_TEST_REGISTRY_AUTH") else {
+        return;
+    };
+    let user = std::env::var("ANNEAL_TEST_REGISTRY_USER").unwrap();
+    let password = std::env::var("ANNEAL_TEST_REGISTRY_PASSWORD").unwrap();
+    let home = Home::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = home.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(home.path("docker")).unwrap();
+    credential_helper(&bin, &reg, &user, &password);
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let config = |c: serde_json::Value| {
+        std::fs::write(home.path("docker/config.json"), c.to_string()).unwrap()
+    };
+    built(&home, tmp.path(), "feat", "0.1.0");
+    let repo = fresh_repository(&reg, "helper");
+    config(serde_json::json!({"credHelpers": {reg.clone(): "annealtest"}}));
+    let o = home
+        .command(tmp.path(), &["publish", "-C", "feat", &repo])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    // `credsStore` for every registry; the helper has none for this one: no credentials.
+    config(serde_json::json!({"credsStore": "annealtest"}));
+    credential_helper(&bin, "elsewhere:1", &user, &password);
+    let o = home
+        .command(tmp.path(), &["add", "-C", "feat", &repo])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&o).contains("(401 unauthorized): no credentials were found for it"),
+        "{}",
+        stderr(&o)
+    );
+    // `login` stores through the configured helper, not in a file.
+    let mut login = home.command(
+        tmp.path(),
+        &["login", &reg, "-u", &user, "--password-stdin"],
+    );
+    let mut child = login
+        .env("PATH", &path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(password.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        stdout(&o).contains("credentials kept in docker-credential-annealtest"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let stored: serde_json::Value = json_of(&std::fs::read_to_string(bin.join("stored")).unwrap());
+    assert_eq!(
+        stored,
+        serde_json::json!({"ServerURL": reg, "Username": user, "Secret": password})
+    );
+    assert!(!home.path("config/anneal/credentials.json").exists());
+}
