@@ -283,7 +283,7 @@ pub fn path(dir: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
-    fn dep() -> LockedDependency {
+    pub(super) fn dep() -> LockedDependency {
         LockedDependency {
             name: "features".into(),
             source: Reference::parse("127.0.0.1:5000/team/digits").unwrap(),
@@ -370,5 +370,27 @@ mod tests {
         let twice = format!("{text}\n{text}");
         let e = Lock::parse(Path::new("l"), &twice.replacen(DEPENDENCY_NOTE, "", 2)).unwrap_err();
         assert!(e.to_string().contains("`features` is locked twice"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(anneal_fuzz::config())]
+
+        /// Lock files edited by anyone: a lock, or an error naming a line; what reads writes
+        /// back to the same lock.
+        #[test]
+        fn fuzz_lock(input in anneal_fuzz::text(vec![
+            Lock { build: None, dependencies: vec![tests::dep()] }.to_text(),
+        ])) {
+            if let Ok(lock) = Lock::parse(Path::new("anneal.lock"), &input) {
+                prop_assert_eq!(Lock::parse(Path::new("again"), &lock.to_text()).unwrap(), lock);
+            }
+        }
     }
 }
