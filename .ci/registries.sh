@@ -1,8 +1,11 @@
-# Sourced by .ci/run: two Distribution 2.8 registries (Debian's `docker-registry`) on
-# loopback, each with a temporary config and filesystem storage in a temporary folder, one
-# anonymous and one with htpasswd (bcrypt cost 4) auth. Exports ANNEAL_TEST_REGISTRY,
-# ANNEAL_TEST_REGISTRY_AUTH, ANNEAL_TEST_REGISTRY_USER and ANNEAL_TEST_REGISTRY_PASSWORD, and
-# sets registry_pids for the caller's trap.
+# Sourced by .ci/run: three Distribution 2.8 registries (Debian's `docker-registry`) on
+# loopback, each with a temporary config and filesystem storage in a temporary folder: one
+# anonymous, one with htpasswd (bcrypt cost 4) auth, and one with Bearer tokens (the `silly`
+# controller, documented as for development: it asks for a token from its realm and takes any)
+# from a small token service that wants the same user and password. Exports
+# ANNEAL_TEST_REGISTRY, ANNEAL_TEST_REGISTRY_AUTH, ANNEAL_TEST_REGISTRY_BEARER (and the token
+# service's log as ANNEAL_TEST_TOKEN_LOG), ANNEAL_TEST_REGISTRY_USER and
+# ANNEAL_TEST_REGISTRY_PASSWORD, and sets registry_pids for the caller's trap.
 registry_tmp=$(mktemp -d /tmp/anneal-registries.XXXXXX)
 registry_pids=""
 
@@ -10,12 +13,14 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_registry NAME PORT [HTPASSWD]
+# start_registry NAME PORT [HTPASSWD [TOKEN_REALM]]
 start_registry() {
   local dir="$registry_tmp/$1" auth=""
   mkdir -p "$dir/data"
   if [ -n "${3:-}" ]; then
     auth=$(printf 'auth:\n  htpasswd:\n    realm: anneal-test\n    path: %s\n' "$3")
+  elif [ -n "${4:-}" ]; then
+    auth=$(printf 'auth:\n  silly:\n    realm: %s\n    service: anneal-test\n' "$4")
   fi
   cat > "$dir/config.yml" <<YAML
 version: 0.1
@@ -55,4 +60,10 @@ ANNEAL_TEST_REGISTRY_USER=anneal ANNEAL_TEST_REGISTRY_PASSWORD=registry-test-pw
 htpasswd -Bbn -C 4 "$ANNEAL_TEST_REGISTRY_USER" "$ANNEAL_TEST_REGISTRY_PASSWORD" > "$registry_tmp/htpasswd"
 port=$(free_port); start_registry open "$port"; ANNEAL_TEST_REGISTRY=127.0.0.1:$port
 port=$(free_port); start_registry auth "$port" "$registry_tmp/htpasswd"; ANNEAL_TEST_REGISTRY_AUTH=127.0.0.1:$port
-export ANNEAL_TEST_REGISTRY ANNEAL_TEST_REGISTRY_AUTH ANNEAL_TEST_REGISTRY_USER ANNEAL_TEST_REGISTRY_PASSWORD
+token_port=$(free_port)
+ANNEAL_TEST_TOKEN_LOG=$registry_tmp/token.log
+python3 .ci/token_service.py "$token_port" "$ANNEAL_TEST_REGISTRY_USER" "$ANNEAL_TEST_REGISTRY_PASSWORD" "$ANNEAL_TEST_TOKEN_LOG" &
+registry_pids="$registry_pids $!"
+port=$(free_port); start_registry bearer "$port" "" "http://127.0.0.1:$token_port/token"; ANNEAL_TEST_REGISTRY_BEARER=127.0.0.1:$port
+export ANNEAL_TEST_REGISTRY ANNEAL_TEST_REGISTRY_AUTH ANNEAL_TEST_REGISTRY_BEARER ANNEAL_TEST_TOKEN_LOG
+export ANNEAL_TEST_REGISTRY_USER ANNEAL_TEST_REGISTRY_PASSWORD

@@ -1,6 +1,7 @@
 """Peer check: anneal's packages as OCI artifacts, against an independent client (oras-py)
-and real registries (Debian's Distribution 2.8, started by .ci/run: ANNEAL_TEST_REGISTRY,
-and ANNEAL_TEST_REGISTRY_AUTH with ANNEAL_TEST_REGISTRY_USER/PASSWORD for htpasswd auth).
+and real registries (Debian's Distribution 2.8, started by .ci/run: ANNEAL_TEST_REGISTRY;
+ANNEAL_TEST_REGISTRY_AUTH with htpasswd auth and ANNEAL_TEST_REGISTRY_BEARER with Bearer
+tokens, both for ANNEAL_TEST_REGISTRY_USER/PASSWORD).
 
 On each registry:
 1. `anneal publish`, then oras-py pulls it: the manifest's artifact and media types, the
@@ -45,10 +46,10 @@ def run(anneal, env, *args, ok=True):
     return p
 
 
-def oras_client(registry, credentials):
+def oras_client(registry, credentials, backend):
     if credentials is None:
         return oras.client.OrasClient(hostname=registry, insecure=True)
-    client = oras.client.OrasClient(hostname=registry, insecure=True, auth_backend="basic")
+    client = oras.client.OrasClient(hostname=registry, insecure=True, auth_backend=backend)
     client.auth.set_basic_auth(*credentials)
     return client
 
@@ -81,13 +82,13 @@ def user_program(tmp, name):
     return prog
 
 
-def check(anneal, registry, credentials, package, tmp):
+def check(anneal, registry, credentials, backend, package, tmp):
     env = dict(os.environ, ANNEAL_CACHE_DIR=os.path.join(tmp, "cache"), XDG_CONFIG_HOME=os.path.join(tmp, "config"))
     if credentials:
         env.update(ANNEAL_REGISTRY_USER=credentials[0], ANNEAL_REGISTRY_PASSWORD=credentials[1])
     stamp = f"{time.time_ns()}"
     repo = f"{registry}/peer/digits-{stamp}"
-    client = oras_client(registry, credentials)
+    client = oras_client(registry, credentials, backend)
 
     start = time.perf_counter()
     out = json.loads(run(anneal, env, "publish", package, repo, "--json").stdout)
@@ -122,18 +123,20 @@ def check(anneal, registry, credentials, package, tmp):
 
 def main():
     anneal = os.path.abspath(sys.argv[1])
-    registries = [(os.environ.get("ANNEAL_TEST_REGISTRY"), None)]
-    auth = os.environ.get("ANNEAL_TEST_REGISTRY_AUTH")
-    if auth:
-        registries.append((auth, (os.environ["ANNEAL_TEST_REGISTRY_USER"], os.environ["ANNEAL_TEST_REGISTRY_PASSWORD"])))
+    registries = [(os.environ.get("ANNEAL_TEST_REGISTRY"), None, None)]
+    credentials = (os.environ.get("ANNEAL_TEST_REGISTRY_USER"), os.environ.get("ANNEAL_TEST_REGISTRY_PASSWORD"))
+    # htpasswd (oras-py's basic backend), and Bearer tokens (its token backend).
+    for var, backend in [("ANNEAL_TEST_REGISTRY_AUTH", "basic"), ("ANNEAL_TEST_REGISTRY_BEARER", "token")]:
+        if os.environ.get(var):
+            registries.append((os.environ[var], credentials, backend))
     if not registries[0][0]:
         print("skipped: set ANNEAL_TEST_REGISTRY (and ANNEAL_TEST_REGISTRY_AUTH) to 127.0.0.1:PORT; .ci/run starts them")
         return
     with tempfile.TemporaryDirectory() as tmp:
         package = build(anneal, tmp, "peer", ["flatten", "dense 32", "relu", "dense 10"])
-        for registry, credentials in registries:
+        for registry, credentials, backend in registries:
             with tempfile.TemporaryDirectory() as each:
-                check(anneal, registry, credentials, package, each)
+                check(anneal, registry, credentials, backend, package, each)
     print("registry peer check: ok")
 
 

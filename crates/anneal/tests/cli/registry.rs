@@ -545,3 +545,51 @@ fn docker_credential_helpers_give_and_keep_credentials() {
     );
     assert!(!home.path("config/anneal/credentials.json").exists());
 }
+
+#[test]
+fn a_bearer_registry_is_spoken_to_through_its_token_service() {
+    let Some(reg) = registry("ANNEAL_TEST_REGISTRY_BEARER") else {
+        return;
+    };
+    let user = std::env::var("ANNEAL_TEST_REGISTRY_USER").unwrap();
+    let password = std::env::var("ANNEAL_TEST_REGISTRY_PASSWORD").unwrap();
+    let log = PathBuf::from(std::env::var("ANNEAL_TEST_TOKEN_LOG").unwrap());
+    let home = Home::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = fresh_repository(&reg, "bearer");
+    let path = &repo[reg.len() + 1..];
+    built(&home, tmp.path(), "feat", "0.1.0");
+    let e = home.fails(tmp.path(), &["publish", "-C", "feat", &repo]);
+    assert!(e.contains(&format!("registry `{reg}` refused access to `{path}` (401 unauthorized): no credentials were found for it")), "{e}");
+    let with_credentials = |args: &[&str]| {
+        let o = home
+            .command(tmp.path(), args)
+            .env("ANNEAL_REGISTRY_USER", &user)
+            .env("ANNEAL_REGISTRY_PASSWORD", &password)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    };
+    with_credentials(&["publish", "-C", "feat", &repo]);
+    built(&home, tmp.path(), "user", "0.1.0");
+    with_credentials(&["add", "-C", "user", &repo]);
+    let asked: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(json_of)
+        .filter(|l| l["scope"].to_string().contains(path))
+        .collect();
+    let push = serde_json::json!(format!("repository:{path}:pull,push"));
+    let pull = serde_json::json!([format!("repository:{path}:pull")]);
+    let asks_push = |l: &serde_json::Value| l["scope"].as_array().unwrap().contains(&push);
+    assert!(
+        asked.iter().any(|l| l["ok"] == true
+            && asks_push(l)
+            && l["service"] == serde_json::json!(["anneal-test"])),
+        "{asked:?}"
+    );
+    assert!(
+        asked.iter().any(|l| l["ok"] == true && l["scope"] == pull),
+        "add asks for pull only: {asked:?}"
+    );
+}
