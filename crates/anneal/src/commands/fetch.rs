@@ -1,6 +1,7 @@
 //! `anneal fetch`: every `[dependencies]` package into the cache, by the digests in
 //! anneal.lock (verified); an entry not locked yet, or locked for another repository or a
-//! version the requirement now excludes, is resolved and locked first.
+//! version the requirement now excludes, is resolved and locked first, and entries for
+//! dependencies no longer declared are dropped from the lock.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -51,7 +52,16 @@ pub fn run(args: &FetchArgs) -> Result<u8, CliError> {
     for d in project.program.dependencies() {
         out.push(one(&cache, &mut lock, d, args.plain_http)?);
     }
-    if out.iter().any(|f| f.newly_locked) {
+    let declared = |name: &str| {
+        project
+            .program
+            .dependencies()
+            .iter()
+            .any(|d| d.name == name)
+    };
+    let stale = lock.dependencies.iter().any(|l| !declared(&l.name));
+    lock.dependencies.retain(|l| declared(&l.name));
+    if stale || out.iter().any(|f| f.newly_locked) {
         lock.write(&args.dir)?;
     }
     super::print(&Report(out), args.json);

@@ -200,6 +200,21 @@ fn publish_add_fetch_and_a_new_version_that_sends_no_weights() {
         home.ok(tmp.path(), &["fetch", "-C", "user"])
             .ends_with(": cached, verified\n")
     );
+    // A dependency no longer declared leaves the lock at the next fetch.
+    let declared = std::fs::read_to_string(user.join("anneal.toml")).unwrap();
+    let undeclared = declared.split("\n[dependencies]").next().unwrap();
+    std::fs::write(user.join("anneal.toml"), undeclared).unwrap();
+    assert_eq!(
+        home.ok(tmp.path(), &["fetch", "-C", "user"]),
+        "no dependencies\n"
+    );
+    let lock = std::fs::read_to_string(user.join("anneal.lock")).unwrap();
+    assert!(!lock.contains("[[dependency]]"), "{lock}");
+    std::fs::write(user.join("anneal.toml"), &declared).unwrap();
+    assert!(
+        home.ok(tmp.path(), &["fetch", "-C", "user"])
+            .contains(": locked, ")
+    );
 
     // A corrupt cached blob is dropped and fetched again by digest.
     let weights = Digest::parse(added["weights"].as_str().unwrap()).unwrap();
