@@ -13,7 +13,7 @@ use crate::BuildError;
 /// What a composed program trains from besides its own data.
 #[derive(Debug, Clone)]
 pub struct Base {
-    /// The lineage entry: `NAME@DIGEST`.
+    /// The lineage entry: `NAME=SOURCE:VERSION@DIGEST` (`DIGEST` alone when built from a file).
     pub parent: String,
     /// The dependency's weights (its first layers' are used).
     pub weights: Vec<NamedTensor>,
@@ -30,7 +30,7 @@ pub fn compose(
     digest: &str,
 ) -> Result<(Program, Base), BuildError> {
     let name = program.base.as_ref().map_or("", |b| b.name.as_str());
-    let fail = |message: String| BuildError::Dependency {
+    let fail = |message: String| BuildError::Composition {
         name: name.to_string(),
         package: package.to_path_buf(),
         message,
@@ -38,7 +38,7 @@ pub fn compose(
     let dep = Package::read(package).map_err(|e| fail(e.to_string()))?;
     let composed = program.compose(&dep.program).map_err(fail)?;
     let base = Base {
-        parent: format!("{name}@{digest}"),
+        parent: format!("{name}={digest}"),
         weights: dep.weights,
         normalization: dep.signature.normalization,
     };

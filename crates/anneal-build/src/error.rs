@@ -43,7 +43,7 @@ pub enum BuildError {
     },
     /// The dependency a program `use`s does not fit it, or its package cannot be read.
     #[error("dependency `{name}` ({}): {message}", package.display())]
-    Dependency {
+    Composition {
         /// The dependency's name in `[dependencies]`.
         name: String,
         /// Its package file.
@@ -51,12 +51,9 @@ pub enum BuildError {
         /// What does not fit.
         message: String,
     },
-    /// The program `use`s a dependency that `anneal.lock` does not pin.
-    #[error("the program uses `{name}`, which anneal.lock does not pin")]
-    Unlocked {
-        /// The dependency's name.
-        name: String,
-    },
+    /// A package the build wrote cannot be read back.
+    #[error("{0}")]
+    Package(#[from] anneal_pack::PackError),
     /// The store is empty and the program declares no sources.
     #[error("the program in {} has no dataset commit", dir.display())]
     NoDataset {
@@ -130,6 +127,9 @@ pub enum BuildError {
     /// Training handed to PyTorch failed.
     #[error(transparent)]
     Torch(Box<anneal_torch::TorchError>),
+    /// A dependency could not be resolved, locked or fetched (see [`crate::deps`]).
+    #[error(transparent)]
+    Dependency(#[from] crate::deps::DependencyError),
     /// The package could not be written.
     #[error("could not serialize the {what}: {message}")]
     Serialize {
@@ -180,10 +180,7 @@ impl BuildError {
             }
             BuildError::Budget(_) => "train for fewer epochs",
             BuildError::NoVariant(_) => "raise the budget, or try smaller widths with --widths",
-            BuildError::Unlocked { .. } => {
-                "declare it in [dependencies] and run `anneal add NAME@VERSION`, then `anneal fetch`"
-            }
-            BuildError::Dependency { .. } => {
+            BuildError::Composition { .. } => {
                 "`anneal check` shows the wiring; choose a version whose input fits, or change `upto`"
             }
             BuildError::NoField { .. } => {

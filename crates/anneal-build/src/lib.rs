@@ -19,10 +19,12 @@
 //! Every error is a [`BuildError`] naming the input, with a [`BuildError::hint`].
 
 pub mod compose;
+pub mod deps;
 pub mod engine;
 mod error;
 pub mod evaluate;
 pub mod key;
+pub mod lock;
 pub mod project;
 pub mod queue;
 pub mod report;
@@ -41,6 +43,7 @@ use anneal_pack::{AuditSummary, Lineage, Metrics, Package, Signature, temperatur
 use anneal_spec::Program;
 use serde::Serialize;
 
+pub use deps::{DependencyError, Resolved, resolve_dependencies};
 pub use engine::Engine;
 pub use error::BuildError;
 pub use key::build_key;
@@ -183,9 +186,11 @@ fn composed(
             (p, Some(b))
         }
         (Some(b), None) => {
-            return Err(BuildError::Unlocked {
-                name: b.name.clone(),
-            });
+            return Err(BuildError::Dependency(
+                crate::deps::DependencyError::Unlocked {
+                    name: b.name.clone(),
+                },
+            ));
         }
         (None, _) => (program.clone(), None),
     };

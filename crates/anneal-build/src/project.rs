@@ -88,11 +88,20 @@ impl Project {
     /// The package of the dependency the program `use`s, fetched and verified, with its
     /// digest; `None` for a program without a `use` line.
     pub fn base_package(&self) -> Result<Option<(PathBuf, String)>, BuildError> {
-        match self.program.needs_composing() {
-            None => Ok(None),
-            Some(b) => Err(BuildError::Unlocked {
-                name: b.name.clone(),
-            }),
+        let Some(base) = self.program.needs_composing() else {
+            return Ok(None);
+        };
+        let resolved = crate::resolve_dependencies(&self.dir, &self.program)?;
+        match resolved.into_iter().find(|r| r.name == base.name) {
+            Some(r) => Ok(Some((
+                r.package,
+                format!("{}:{}@{}", r.source, r.version, r.manifest),
+            ))),
+            None => Err(BuildError::Dependency(
+                crate::deps::DependencyError::Unlocked {
+                    name: base.name.clone(),
+                },
+            )),
         }
     }
 

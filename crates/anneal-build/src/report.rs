@@ -10,6 +10,7 @@ use anneal_pack::Package;
 use serde::{Deserialize, Serialize};
 
 use crate::BuildError;
+use crate::lock::{BuildLock, Lock};
 
 /// The report encoding this build writes: 2 added the probabilities on the training and
 /// unlabeled examples that the queues rank by.
@@ -148,20 +149,20 @@ fn same(what: &str, len: usize, expected: usize) -> Result<(), String> {
     Err(format!("{what} has {len} entries, expected {expected}"))
 }
 
-/// Write `anneal.lock` in `dir` for a package of `bytes`, unless it already says exactly that.
+/// Write `anneal.lock` in `dir` for a package of `bytes`, keeping its `[[dependency]]`
+/// tables, unless it already says exactly that. A lock edited into nonsense is an error.
 pub fn write_lock(
     dir: &Path,
     commit: &CommitId,
     key: &str,
     bytes: &[u8],
 ) -> Result<(), BuildError> {
-    let lock = dir.join("anneal.lock");
-    let digest = Package::digest(bytes);
-    let text = format!(
-        "# Written by `anneal build`: what the last build used.\ndataset-commit = \"{commit}\"\nengine = \"{ENGINE} {ENGINE_VERSION}\"\nbuild-key = \"{key}\"\npackage = \"{digest}\"\n"
-    );
-    if std::fs::read_to_string(&lock).is_ok_and(|t| t == text) {
-        return Ok(());
-    }
-    write_atomic(&lock, text.as_bytes()).map_err(|source| BuildError::Io { path: lock, source })
+    let mut lock = Lock::read(dir)?;
+    lock.build = Some(BuildLock {
+        dataset_commit: commit.to_string(),
+        engine: format!("{ENGINE} {ENGINE_VERSION}"),
+        build_key: key.to_string(),
+        package: Package::digest(bytes),
+    });
+    Ok(lock.write(dir)?)
 }

@@ -97,11 +97,7 @@ fn at_width(project: &Project, width: f64) -> Result<Project, BuildError> {
 
 /// A built variant's figures.
 fn measure(package: &std::path::Path, width: f64, key: &str) -> Result<Variant, BuildError> {
-    let p = Package::read(package).map_err(|e| BuildError::Dependency {
-        name: format!("width {width}"),
-        package: package.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let p = Package::read(package)?;
     let model = Model::new(&p.program, &p.weights)?;
     let features = p.program.input.shape.elements();
     let (latency_ms, batch_us) = latency(&model, features)?;

@@ -21,6 +21,7 @@
 
 pub mod audit;
 pub mod calibration;
+mod config;
 mod metrics;
 pub mod slices;
 pub mod temperature;
@@ -243,18 +244,7 @@ impl Package {
     pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
         let mut tensors: Vec<&NamedTensor> = self.weights.iter().collect();
         tensors.sort_by(|a, b| a.name.cmp(&b.name));
-        let (mut text, size) = safetensors_header(self.metadata()?, &tensors)?;
-        // Pad the header with spaces so the data starts 8-byte aligned, as the format suggests.
-        while (8 + text.len()) % 8 != 0 {
-            text.push(' ');
-        }
-        let mut out = Vec::with_capacity(8 + text.len() + size);
-        out.extend_from_slice(&(text.len() as u64).to_le_bytes());
-        out.extend_from_slice(text.as_bytes());
-        for t in tensors {
-            out.extend(t.data.iter().flat_map(|v| v.to_le_bytes()));
-        }
-        Ok(out)
+        serialize(self.metadata()?, &tensors)
     }
 
     /// The `__metadata__` entries, by key.
@@ -277,28 +267,7 @@ impl Package {
     /// Parse a package from bytes; `path` names it in errors.
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Package, PackError> {
         let header = Header::from_bytes(path, bytes)?;
-        let st = SafeTensors::deserialize(bytes).map_err(|e| PackError::Safetensors {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        let tensors = st.tensors().into_iter();
-        let mut weights = tensors
-            .map(|(name, view)| weight(name, &view))
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(|message| PackError::Metadata {
-                path: path.to_path_buf(),
-                message,
-            })?;
-        weights.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Package {
-            program: header.program,
-            signature: header.signature,
-            lineage: header.lineage,
-            metrics: header.metrics,
-            cost: header.cost,
-            audit: header.audit,
-            weights,
-        })
+        Package::assemble(header, path, bytes)
     }
 
     /// Read a package file.
@@ -405,6 +374,41 @@ impl Header {
     pub fn read(path: &Path) -> Result<Header, PackError> {
         Self::from_bytes(path, &read_file(path)?)
     }
+}
+
+/// A safetensors file of `meta` and `tensors` (in the order given).
+fn serialize(meta: BTreeMap<&str, String>, tensors: &[&NamedTensor]) -> Result<Vec<u8>, String> {
+    let (mut text, size) = safetensors_header(meta, tensors)?;
+    // Pad the header with spaces so the data starts 8-byte aligned, as the format suggests.
+    while (8 + text.len()) % 8 != 0 {
+        text.push(' ');
+    }
+    let mut out = Vec::with_capacity(8 + text.len() + size);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+    for t in tensors {
+        out.extend(t.data.iter().flat_map(|v| v.to_le_bytes()));
+    }
+    Ok(out)
+}
+
+/// The tensors of a safetensors file, each checked (F32, finite), in name order.
+fn tensors(path: &Path, bytes: &[u8]) -> Result<Vec<NamedTensor>, PackError> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| PackError::Safetensors {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let mut weights = st
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| weight(name, &view))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(|message| PackError::Metadata {
+            path: path.to_path_buf(),
+            message,
+        })?;
+    weights.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(weights)
 }
 
 /// The safetensors JSON header for `meta` and `tensors` (laid out in order), and the size of

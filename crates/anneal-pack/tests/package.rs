@@ -277,6 +277,16 @@ mod fuzz {
     proptest! {
         #![proptest_config(anneal_fuzz::config())]
 
+        /// Config blobs (a registry's copy of a package's metadata): any bytes read or get a
+        /// typed error, and whatever reads writes back to the same bytes.
+        #[test]
+        fn fuzz_config(input in anneal_fuzz::bytes(vec![package().header().to_config_json().unwrap()])) {
+            if let Ok(h) = Header::from_config_json(Path::new("config"), &input) {
+                let again = Header::from_config_json(Path::new("again"), &h.to_config_json().unwrap());
+                prop_assert_eq!(again.unwrap(), h);
+            }
+        }
+
         /// Package files: any bytes load or get a typed error, and whatever loads writes back
         /// to a package that loads as the same.
         #[test]
@@ -300,4 +310,39 @@ fn metadata_floats_are_read_exactly() {
     let loaded = Package::from_bytes(Path::new("long-float.anneal"), bytes).unwrap();
     let again = Package::from_bytes(Path::new("g"), &loaded.to_bytes().unwrap()).unwrap();
     assert_eq!(again, loaded);
+}
+
+/// A package as a registry holds it: its metadata as config JSON and its tensors as a plain
+/// safetensors file, which assemble into the very bytes of the package; a config that lies
+/// is refused as the package's metadata would be.
+#[test]
+fn a_package_splits_into_config_and_weights_and_assembles_byte_for_byte() {
+    let p = package();
+    let config = p.header().to_config_json().unwrap();
+    let weights = p.weights_file().unwrap();
+    assert!(
+        Header::from_bytes(Path::new("w"), &weights).is_err(),
+        "the weights alone are no package"
+    );
+    let header = Header::from_config_json(Path::new("config"), &config).unwrap();
+    let again = Package::assemble(header, Path::new("weights"), &weights).unwrap();
+    assert_eq!(again.to_bytes().unwrap(), p.to_bytes().unwrap());
+    let mut lying = p.clone();
+    lying.signature.classes.reverse();
+    let e = Header::from_config_json(
+        Path::new("config"),
+        &lying.header().to_config_json().unwrap(),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("does not match the package's program"),
+        "{e}"
+    );
+    let e = Header::from_config_json(Path::new("config"), b"{\"format\":1}").unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("config: not an anneal package config: missing field"),
+        "{e}"
+    );
 }

@@ -84,7 +84,7 @@ mod tests {
 
     fn program(name: &str, shape: &str, layers: &str) -> Program {
         let text = format!(
-            "[program]\nname = \"{name}\"\nversion = \"0.1.0\"\n[data]\ninput = \"image\"\nshape = {shape}\nclasses = 10\n[model]\nlayers = [{layers}]\n"
+            "[program]\nname = \"{name}\"\nversion = \"0.1.0\"\n[data]\ninput = \"image\"\nshape = {shape}\nclasses = 10\n[model]\nlayers = [{layers}]\n[dependencies]\ndigits = {{ oci = \"127.0.0.1:5000/anneal/digits\", version = \"^0.1\" }}\n"
         );
         Program::parse("anneal.toml", &text).unwrap()
     }
@@ -162,5 +162,15 @@ mod tests {
             .replace("[model]", "[data.table]\nnumeric = [\"age\"]\n[model]");
         let e = Program::parse("anneal.toml", &table).unwrap_err();
         assert!(e.message.contains("table program"), "{}", e.message);
+        let e = Program::parse(
+            "anneal.toml",
+            &text(r#""use d frozen", "flatten", "dense 2""#, image),
+        );
+        let e = e.unwrap_err();
+        assert_eq!(e.message, "`d` is not declared in [dependencies]");
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("run `anneal add HOST/REPOSITORY@VERSION --name d`")
+        );
     }
 }

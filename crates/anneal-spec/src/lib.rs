@@ -58,8 +58,8 @@ pub use error::ManifestError;
 pub use layer::{Base, Layer, Reuse};
 pub use normalization::Normalization;
 pub use program::{
-    Check, DEFAULT_MIN_GROUP, InputKind, LABEL, Metric, Normalize, Optimizer, Program, Schedule,
-    Slice, SourceFormat,
+    Check, DEFAULT_MIN_GROUP, Dependency, InputKind, LABEL, Metric, Normalize, Optimizer, Program,
+    Schedule, Slice, SourceFormat,
 };
 pub use shape::{CostTable, Shape};
 pub use table::Table;

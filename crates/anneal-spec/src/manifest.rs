@@ -20,6 +20,19 @@ pub struct Manifest {
     /// `[[check]]`: the program's tests.
     #[serde(default)]
     pub check: Vec<CheckTable>,
+    /// `[dependencies]`: packages from OCI registries, by name.
+    #[serde(default)]
+    pub dependencies: std::collections::BTreeMap<String, Spanned<DependencyTable>>,
+}
+
+/// `NAME = { oci = "host[:port]/repository", version = "^0.1" }` in `[dependencies]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DependencyTable {
+    /// The repository: `host[:port]/path`, no tag or digest.
+    pub oci: Spanned<String>,
+    /// A semver requirement (`^0.1`, `=0.1.2`, `>=1.0, <2`).
+    pub version: Spanned<String>,
 }
 
 /// `[program]`

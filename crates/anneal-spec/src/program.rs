@@ -48,6 +48,20 @@ pub struct Program {
     pub checks: Vec<Check>,
     /// The shape table and forward-pass cost, computed when the program was validated.
     pub cost: CostTable,
+    /// `[dependencies]`: packages it uses, from OCI registries, in name order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<Dependency>,
+}
+
+/// A package the program depends on: `NAME = { oci = "host/repo", version = "^0.1" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dependency {
+    /// The name the program uses it by.
+    pub name: String,
+    /// `host[:port]/repository`.
+    pub oci: String,
+    /// A valid semver requirement.
+    pub version: String,
 }
 
 /// The input kind and shape.
@@ -414,6 +428,11 @@ impl Program {
         program.input.table = Some(table);
         program.cost = cost;
         Ok(program)
+    }
+
+    /// The packages of `[dependencies]`, in name order.
+    pub fn dependencies(&self) -> &[Dependency] {
+        &self.dependencies
     }
 
     /// The layers used for training: the model without a trailing `softmax` (the loss applies

@@ -53,13 +53,17 @@ impl Program {
         if let Some(d) = &self.description {
             program["description"] = json!(d);
         }
-        json!({
+        let mut manifest = json!({
             "program": program,
             "data": self.data_json(),
             "model": {"layers": self.layers.iter().map(ToString::to_string).collect::<Vec<_>>()},
             "train": self.train_json(),
             "check": self.checks.iter().map(|c| check_json(c, &self.classes)).collect::<Vec<_>>(),
-        })
+        });
+        for d in &self.dependencies {
+            manifest["dependencies"][&d.name] = json!({"oci": d.oci, "version": d.version});
+        }
+        manifest
     }
 
     fn data_json(&self) -> Value {

@@ -16,6 +16,7 @@ use crate::program::{
 use crate::shape::{CostTable, Shape, infer};
 
 mod checks;
+mod dependencies;
 mod gates;
 mod model;
 mod robust;
@@ -59,6 +60,8 @@ impl Validator<'_> {
         let sources = self.sources(&m.data)?;
         let check = |c: &CheckTable| self.check(c, &classes);
         let checks = m.check.iter().map(check).collect::<Result<Vec<_>, _>>()?;
+        let dependencies = self.dependencies(&m.dependencies)?;
+        self.base_declared(base.as_ref(), &dependencies, &m.model.layers)?;
         Ok(Program {
             name,
             version,
@@ -75,6 +78,7 @@ impl Validator<'_> {
             sources,
             checks,
             cost,
+            dependencies,
         })
     }
 

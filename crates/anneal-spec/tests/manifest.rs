@@ -625,3 +625,54 @@ fn adversarial_training_is_stated_in_train_and_keyed() {
         assert!(e.hint.as_deref().unwrap().contains("pgd 0.1 7"));
     }
 }
+
+#[test]
+fn dependencies_are_read_and_checked() {
+    let deps = "\n[dependencies]\nfeatures = { oci = \"127.0.0.1:5000/team/digits\", version = \"^0.1\" }\n";
+    let p = Program::parse("anneal.toml", &format!("{GOOD}{deps}")).unwrap();
+    let d = &p.dependencies()[0];
+    assert_eq!(
+        (d.name.as_str(), d.oci.as_str(), d.version.as_str()),
+        ("features", "127.0.0.1:5000/team/digits", "^0.1")
+    );
+    p.revalidate().unwrap();
+    let text = p.to_manifest().unwrap();
+    assert_eq!(Program::parse("again", &text).unwrap(), p);
+    let cases = [
+        (
+            "^0.1",
+            "^one",
+            "`version = \"^one\"` is not a semver requirement",
+        ),
+        (
+            "127.0.0.1:5000/team/digits",
+            "team/digits:0.1.0",
+            "has a tag",
+        ),
+        (
+            "127.0.0.1:5000/team/digits",
+            "oci://h/team/digits",
+            "has a scheme",
+        ),
+        (
+            "127.0.0.1:5000/team/digits",
+            "digits",
+            "has no repository path",
+        ),
+        ("127.0.0.1:5000/team/digits", "h/Team", "not lowercase"),
+        ("features =", "Features =", "dependency name `Features`"),
+    ];
+    for (from, to, expected) in cases {
+        let e = Program::parse("anneal.toml", &format!("{GOOD}{}", deps.replace(from, to)))
+            .unwrap_err();
+        assert!(e.message.contains(expected), "{to}: {}", e.message);
+        assert_eq!(e.line, 24, "{to}: {e}");
+    }
+    let unknown = deps.replace("version", "versoin");
+    let e = Program::parse("anneal.toml", &format!("{GOOD}{unknown}")).unwrap_err();
+    assert!(
+        e.message.contains("unknown field `versoin`"),
+        "{}",
+        e.message
+    );
+}

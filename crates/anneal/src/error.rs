@@ -176,11 +176,26 @@ impl From<anneal_build::BuildError> for CliError {
             BuildError::Manifest(m) => return m.into(),
             BuildError::Store(s) => return s.into(),
             BuildError::Engine(x) => return x.into(),
+            BuildError::Dependency(d) => return d.into(),
             BuildError::Import { manifest, source } => {
                 Self::from(source).context(format!("the declared sources in {manifest}"))
             }
             other => Self::new(other.to_string()),
         };
         err.hint_if(hint)
+    }
+}
+
+impl From<anneal_registry::RegistryError> for CliError {
+    fn from(e: anneal_registry::RegistryError) -> Self {
+        let hint = e.hint();
+        Self::new(e.to_string()).hint_if(hint)
+    }
+}
+
+impl From<anneal_build::DependencyError> for CliError {
+    fn from(e: anneal_build::DependencyError) -> Self {
+        let hint = e.hint();
+        Self::new(e.to_string()).hint_if(hint)
     }
 }

@@ -91,6 +91,17 @@ enum Command {
     /// (batch 1 and 256) on this machine, and print the Pareto front; with a budget, pick the
     /// most accurate variant within it.
     Tune(commands::tune::TuneArgs),
+    /// Publish a package to an OCI registry (`host[:port]/repository`) at its version: blobs
+    /// the registry lacks, then the manifest; an existing version is never overwritten.
+    Publish(commands::publish::PublishArgs),
+    /// Check credentials for an OCI registry and keep them (Docker credential helper, else a
+    /// 0600 file in the user's config folder, never in the project).
+    Login(commands::login::LoginArgs),
+    /// Depend on a published package: the highest version a requirement admits, locked by
+    /// digest in anneal.lock and declared in anneal.toml's [dependencies].
+    Add(commands::add::AddArgs),
+    /// Fetch every dependency into the cache by the digests in anneal.lock, verified.
+    Fetch(commands::fetch::FetchArgs),
     /// The last build's test predictions per group of a metadata field (sex, race, speaker):
     /// accuracy, selection rate, true and false positive rates with bootstrap intervals, and
     /// the demographic parity and equalized-odds gaps.
@@ -304,6 +315,10 @@ fn run(command: Command) -> Result<u8, CliError> {
         Command::Export(args) => commands::export::run(&args),
         Command::Tune(args) => commands::tune::run(&args),
         Command::Audit(args) => commands::audit::run(&args),
+        Command::Publish(args) => commands::publish::run(&args),
+        Command::Login(args) => commands::login::run(&args),
+        Command::Add(args) => commands::add::run(&args),
+        Command::Fetch(args) => commands::fetch::run(&args),
         Command::Test { dir, junit, json } => commands::test::run(&dir.dir, junit.as_deref(), json),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Studio(args) => commands::studio::run(&args),

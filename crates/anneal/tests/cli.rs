@@ -14,6 +14,8 @@ mod audio;
 mod gates;
 #[path = "cli/hostile.rs"]
 mod hostile;
+#[path = "cli/registry.rs"]
+mod registry;
 #[path = "cli/robust.rs"]
 mod robust;
 #[path = "cli/slices.rs"]

@@ -22,7 +22,8 @@ fn dep() -> (Program, Vec<NamedTensor>) {
 fn composed(line: &str, train: &str, dep: &Program) -> Program {
     let text = format!(
         "[program]\nname = \"c\"\nversion = \"0.1.0\"\n[data]\ninput = \"image\"\nshape = [1, 6, 6]\nclasses = 3\n\
-         [model]\nlayers = [\"{line}\", \"dense 3\"]\n[train]\nseed = 9\n{train}"
+         [model]\nlayers = [\"{line}\", \"dense 3\"]\n\
+         [dependencies]\nt = {{ oci = \"127.0.0.1:5000/x/t\", version = \"^0.1\" }}\n[train]\nseed = 9\n{train}"
     );
     Program::parse("anneal.toml", &text)
         .unwrap()

@@ -1,5 +1,6 @@
 //! One module per verb; each `run` returns the process exit code.
 
+pub mod add;
 pub mod audit;
 mod audit_show;
 pub mod build;
@@ -13,8 +14,11 @@ pub mod data_reset;
 pub mod data_show;
 pub mod eval;
 pub mod export;
+pub mod fetch;
+pub mod login;
 pub mod new;
 pub mod predict;
+pub mod publish;
 pub mod queue;
 pub mod serve;
 pub mod studio;
