@@ -4,7 +4,7 @@
 # package, bench/mlserver/anneal_runtime.py) under the same load from the same generator;
 # then a 60 s soak of anneal's memory. Loopback only, bounded in time. Not run in CI.
 #
-# Usage: bench/serve_load.sh [SECONDS_PER_POINT] [SOAK_SECONDS]
+# Usage: [ANNEAL=PATH LOADGEN=PATH] bench/serve_load.sh [SECONDS_PER_POINT] [SOAK_SECONDS]
 # Needs: pip install mlserver safetensors numpy (MLServer is skipped when absent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,10 +13,16 @@ soak=${2:-60}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-cargo build --release -q
-cargo build --release -q -p anneal-serve --example loadgen
-anneal=$PWD/target/release/anneal
-loadgen=$PWD/target/release/examples/loadgen
+# ANNEAL=PATH and LOADGEN=PATH use those binaries instead of building them.
+if [ -n "${ANNEAL:-}" ] && [ -n "${LOADGEN:-}" ]; then
+  anneal=$(realpath "$ANNEAL")
+  loadgen=$(realpath "$LOADGEN")
+else
+  cargo build --release -q
+  cargo build --release -q -p anneal-serve --example loadgen
+  anneal=$PWD/target/release/anneal
+  loadgen=$PWD/target/release/examples/loadgen
+fi
 
 # The two packages: the embedded digits CNN, and an MLP on the same data.
 $anneal build examples/digits > /dev/null 2>&1
