@@ -57,9 +57,11 @@ impl Trainer {
     /// version the key always has).
     pub fn key_line(&self) -> Option<String> {
         let (o, version) = self.torch.as_ref()?;
-        let flags = o.torchrun.join(" ");
         let (device, n) = (o.device.name(), o.nproc);
-        Some(format!("engine pytorch {version} {device} x{n} {flags}"))
+        Some(format!(
+            "engine pytorch {version} {device} x{n}{}",
+            nodes(&o.torchrun)
+        ))
     }
 
     /// The build key's lines for this engine after `parents` (the dependency's digests).
@@ -86,6 +88,20 @@ impl Trainer {
         let torch = Some((ran, self.key_line()));
         Ok((trained, TrainedBy { torch }))
     }
+}
+
+/// ` nodes N` when torchrun's flags say `--nnodes N` (what changes the training; a node's rank
+/// and the rendezvous address do not).
+fn nodes(flags: &[String]) -> String {
+    let value = flags
+        .iter()
+        .enumerate()
+        .find_map(|(i, f)| match f.strip_prefix("--nnodes") {
+            Some(rest) if rest.starts_with('=') => Some(rest[1..].to_string()),
+            Some("") => flags.get(i + 1).cloned(),
+            _ => None,
+        });
+    value.map_or_else(String::new, |n| format!(" nodes {n}"))
 }
 
 impl TrainedBy {

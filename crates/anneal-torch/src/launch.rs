@@ -93,7 +93,13 @@ enum Event {
         epoch: usize,
         step: usize,
     },
-    Done,
+    Done {
+        /// The global rank that says so: 0 on the node that writes the weights.
+        #[serde(default)]
+        rank: usize,
+        #[serde(default)]
+        world: usize,
+    },
 }
 
 /// What rank 0 said about the run.
@@ -106,6 +112,8 @@ pub struct Said {
     pub epochs: Vec<EpochStats>,
     pub diverged: Option<(usize, usize)>,
     pub done: bool,
+    /// The global rank of this node's first process (0 on the node that writes the weights).
+    pub rank: usize,
 }
 
 /// Run the job in `dir` to its end, reporting progress to `observer`.
@@ -132,6 +140,10 @@ pub fn run(dir: &Path, options: &Options, observer: &mut dyn Observer) -> Result
             tail: tail(&log_path),
             log: log_path,
         });
+    }
+    if said.rank > 0 {
+        let (rank, world) = (said.rank, said.world);
+        return Err(TorchError::OtherNode { rank, world });
     }
     Ok(said)
 }
@@ -193,7 +205,12 @@ impl Said {
                 self.epochs.push(stats);
             }
             Event::Diverged { epoch, step } => self.diverged = Some((epoch, step)),
-            Event::Done => self.done = true,
+            Event::Done { rank, world } => {
+                self.done = true;
+                if rank > 0 {
+                    (self.rank, self.world) = (rank, world);
+                }
+            }
         }
     }
 }

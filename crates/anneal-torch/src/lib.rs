@@ -109,6 +109,11 @@ pub enum TorchError {
     /// The loss stopped being finite.
     #[error("training diverged at epoch {epoch}, step {step}: the loss is not finite")]
     Diverged { epoch: usize, step: usize },
+    /// This node trained its share as `rank` of `world`; the node of rank 0 writes the package.
+    #[error(
+        "this node trained as rank {rank} of {world}; the package is written on the node of rank 0"
+    )]
+    OtherNode { rank: usize, world: usize },
     /// Interrupted (Ctrl-C).
     #[error("training interrupted")]
     Interrupted,

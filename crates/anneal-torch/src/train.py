@@ -150,6 +150,9 @@ def main():
         (job_dir / "result.json").write_text(json.dumps(
             {"torch": torch.__version__, "device": device.type, "world": world}))
         say(event="done")
+    elif local_rank == 0:
+        # Another node: its launcher hears that it trained, and that rank 0 holds the weights.
+        say(event="done", rank=rank, world=world)
     if world > 1:
         torch.distributed.destroy_process_group()
 

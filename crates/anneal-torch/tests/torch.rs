@@ -177,3 +177,48 @@ fn a_failing_or_diverging_job_is_an_error() {
     let e = anneal_torch::probe("/nonexistent/python3").unwrap_err();
     assert!(matches!(e, TorchError::NoPython { .. }), "{e}");
 }
+
+#[test]
+fn two_nodes_train_together_and_rank_0_brings_the_weights_back() {
+    if !torch() {
+        return;
+    }
+    let p = program(
+        r#""flatten", "dense 8", "relu", "dense 3""#,
+        "epochs = 2\noptimizer = \"adam 0.02\"",
+    );
+    let (x, y) = data(48);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let node = |rank: usize| {
+        let (p, x, y) = (p.clone(), x.clone(), y.clone());
+        std::thread::spawn(move || {
+            let dir = tempfile::tempdir().unwrap();
+            let mut o = options(1);
+            o.torchrun = [
+                "--nnodes",
+                "2",
+                "--node-rank",
+                &rank.to_string(),
+                "--master-addr",
+                "127.0.0.1",
+            ]
+            .iter()
+            .map(ToString::to_string)
+            .chain([format!("--master-port={port}")])
+            .collect();
+            let ex = Examples { x: &x, y: &y };
+            anneal_torch::train(&p, &ex, dir.path(), &o, &mut NoObserver).map(|(_, ran)| ran.world)
+        })
+    };
+    let (zero, one) = (node(0), node(1));
+    assert_eq!(zero.join().unwrap().unwrap(), 2);
+    let e = one.join().unwrap().unwrap_err();
+    assert!(
+        matches!(e, TorchError::OtherNode { rank: 1, world: 2 }),
+        "{e}"
+    );
+}

@@ -64,7 +64,16 @@ pub fn run(
             eprintln!("{line}");
         }
     };
-    let out = build_on(&project, &engine, &mut progress, &mut log)?;
+    let out = match build_on(&project, &engine, &mut progress, &mut log) {
+        Err(anneal_build::BuildError::Torch(e))
+            if matches!(*e, anneal_torch::TorchError::OtherNode { .. }) =>
+        {
+            // A node of a multi-node run other than rank 0's: its part is done.
+            eprintln!("{e}");
+            return Ok(0);
+        }
+        out => out?,
+    };
     if json {
         // The last event of the stream `--json` prints (notes and progress come before it).
         let mut v = serde_json::to_value(&out).map_err(|e| CliError::new(e.to_string()))?;
