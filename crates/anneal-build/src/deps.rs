@@ -60,6 +60,12 @@ pub enum DependencyError {
         /// The OS error.
         message: String,
     },
+    /// A `use` line names a dependency `[dependencies]` does not declare.
+    #[error("the model's `use {name}` names no dependency declared in [dependencies]")]
+    Undeclared {
+        /// The name the `use` line gives.
+        name: String,
+    },
     /// Declared but not locked.
     #[error("dependency `{name}` is declared in anneal.toml but not locked in anneal.lock")]
     Unlocked {
@@ -139,6 +145,7 @@ impl DependencyError {
             DependencyError::Unlocked { .. } | DependencyError::Stale { .. } => "run `anneal fetch` to lock it (or `anneal add` to choose a version)".into(),
             DependencyError::TagMoved { .. } => "a published version must not change: ask its publisher, or delete the entry from anneal.lock to accept the new content deliberately".into(),
             DependencyError::Changed { .. } => "anneal.lock was edited by hand: restore it, or delete the entry and run `anneal fetch`".into(),
+            DependencyError::Undeclared { name } => format!("run `anneal add HOST/REPOSITORY@VERSION --name {name}`"),
             DependencyError::Registry { source, .. } => return source.hint(),
             _ => return None,
         })

@@ -91,6 +91,17 @@ impl Project {
         let Some(base) = self.program.needs_composing() else {
             return Ok(None);
         };
+        if !self
+            .program
+            .dependencies()
+            .iter()
+            .any(|d| d.name == base.name)
+        {
+            let name = base.name.clone();
+            return Err(BuildError::Dependency(
+                crate::deps::DependencyError::Undeclared { name },
+            ));
+        }
         let resolved = crate::resolve_dependencies(&self.dir, &self.program)?;
         match resolved.into_iter().find(|r| r.name == base.name) {
             Some(r) => Ok(Some((

@@ -162,15 +162,5 @@ mod tests {
             .replace("[model]", "[data.table]\nnumeric = [\"age\"]\n[model]");
         let e = Program::parse("anneal.toml", &table).unwrap_err();
         assert!(e.message.contains("table program"), "{}", e.message);
-        let e = Program::parse(
-            "anneal.toml",
-            &text(r#""use d frozen", "flatten", "dense 2""#, image),
-        );
-        let e = e.unwrap_err();
-        assert_eq!(e.message, "`d` is not declared in [dependencies]");
-        assert_eq!(
-            e.hint.as_deref(),
-            Some("run `anneal add HOST/REPOSITORY@VERSION --name d`")
-        );
     }
 }

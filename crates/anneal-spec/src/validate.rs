@@ -61,7 +61,6 @@ impl Validator<'_> {
         let check = |c: &CheckTable| self.check(c, &classes);
         let checks = m.check.iter().map(check).collect::<Result<Vec<_>, _>>()?;
         let dependencies = self.dependencies(&m.dependencies)?;
-        self.base_declared(base.as_ref(), &dependencies, &m.model.layers)?;
         Ok(Program {
             name,
             version,

@@ -8,7 +8,7 @@ use toml::Spanned;
 use super::Validator;
 use crate::error::ManifestError;
 use crate::layer::{Base, Layer, is_base, parse_base};
-use crate::program::{Dependency, Input, InputKind};
+use crate::program::{Input, InputKind};
 use crate::shape::CostTable;
 
 impl Validator<'_> {
@@ -29,22 +29,6 @@ impl Validator<'_> {
             return Err(self.fail(later.span(), message));
         }
         Ok((base, self.layers(own)?))
-    }
-
-    /// The `use` line names a dependency `[dependencies]` declares.
-    pub(super) fn base_declared(
-        &self,
-        base: Option<&Base>,
-        dependencies: &[Dependency],
-        ls: &[Spanned<String>],
-    ) -> Result<(), ManifestError> {
-        let Some(b) = base.filter(|b| !dependencies.iter().any(|d| d.name == b.name)) else {
-            return Ok(());
-        };
-        let span = ls.first().map_or(0..0, Spanned::span);
-        let message = format!("`{}` is not declared in [dependencies]", b.name);
-        let hint = format!("run `anneal add HOST/REPOSITORY@VERSION --name {}`", b.name);
-        Err(self.fail(span, message).with_hint(hint))
     }
 
     fn base(&self, line: &Spanned<String>, input: &Input) -> Result<Base, ManifestError> {

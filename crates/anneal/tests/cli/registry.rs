@@ -608,3 +608,95 @@ fn a_bearer_registry_is_spoken_to_through_its_token_service() {
         "add asks for pull only: {asked:?}"
     );
 }
+
+/// The tensors of a package file, by name.
+fn tensors(package: &Path) -> std::collections::BTreeMap<String, Vec<f32>> {
+    let p = anneal_pack::Package::read(package).unwrap();
+    p.weights.into_iter().map(|t| (t.name, t.data)).collect()
+}
+
+#[test]
+fn a_published_package_reused_frozen_keeps_its_weights_and_is_named_in_the_lineage() {
+    let Some(reg) = registry("ANNEAL_TEST_REGISTRY") else {
+        return;
+    };
+    let home = Home::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let feats = built(&home, tmp.path(), "feats", "0.1.0");
+    let repo = fresh_repository(&reg, "feats");
+    home.ok(
+        tmp.path(),
+        &["publish", "-C", "feats", &format!("{repo}:0.1.0")],
+    );
+    let user = tmp.path().join("user");
+    std::fs::create_dir_all(user.join("data")).unwrap();
+    let manifest = TINY.replace("name = \"tiny\"", "name = \"user\"").replace(
+        r#"["flatten", "dense 16", "relu", "dense 2", "softmax"]"#,
+        r#"["use feats frozen upto 3", "dense 2"]"#,
+    );
+    std::fs::write(user.join("anneal.toml"), manifest).unwrap();
+    write_idx(&user.join("data"), "train", 400, 3);
+    write_idx(&user.join("data"), "test", 100, 4);
+    // Before `anneal add`, the use line names an undeclared dependency.
+    let e = home.fails(tmp.path(), &["check", "-C", "user"]);
+    assert!(
+        e.contains("`use feats` names no dependency declared in [dependencies]"),
+        "{e}"
+    );
+    assert!(
+        e.contains("anneal add HOST/REPOSITORY@VERSION --name feats"),
+        "{e}"
+    );
+    let add = ["add", "-C", "user", "--name", "feats"];
+    home.ok(tmp.path(), &[&add[..], &[&format!("{repo}@^0.1")]].concat());
+    let check = home.ok(tmp.path(), &["check", "-C", "user"]);
+    assert!(
+        check.contains("layers 0-2 are `use feats frozen upto 3`"),
+        "{check}"
+    );
+    let built = json_of(
+        home.ok(tmp.path(), &["build", "-C", "user", "--json"])
+            .lines()
+            .last()
+            .unwrap(),
+    );
+    let package = tmp.path().join(built["package"].as_str().unwrap());
+    let header = anneal_pack::Header::read(&package).unwrap();
+    let parent = &header.lineage.parents[0];
+    assert!(
+        parent.starts_with(&format!("feats=oci://{repo}:0.1.0@sha256:")),
+        "{parent}"
+    );
+    assert_eq!(
+        parent.rsplit('@').next(),
+        Some(lock_value(&user, "manifest").as_str())
+    );
+    let (ours, theirs) = (
+        tensors(&package),
+        tensors(&feats.join("target/feats-0.1.0.anneal")),
+    );
+    for name in ["layers.1.weight", "layers.1.bias"] {
+        assert_eq!(ours[name], theirs[name], "{name}");
+    }
+    let o = home.run(tmp.path(), &["test", "-C", "user"]);
+    assert!(
+        o.status.success() && !stderr(&o).contains("stale"),
+        "{}",
+        stderr(&o)
+    );
+    let again = json_of(
+        home.ok(tmp.path(), &["build", "-C", "user", "--json"])
+            .lines()
+            .last()
+            .unwrap(),
+    );
+    assert_eq!(again["fresh"], true);
+    // A cut past the dependency's layers is refused, naming it.
+    let text = std::fs::read_to_string(user.join("anneal.toml")).unwrap();
+    std::fs::write(user.join("anneal.toml"), text.replace("upto 3", "upto 7")).unwrap();
+    let e = home.fails(tmp.path(), &["build", "-C", "user"]);
+    assert!(
+        e.contains("dependency `feats`") && e.contains("has 4 layers"),
+        "{e}"
+    );
+}
