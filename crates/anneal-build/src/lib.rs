@@ -220,31 +220,14 @@ fn compile(
     observer: &mut dyn Observer,
     log: &mut dyn FnMut(String),
 ) -> Result<Built, BuildError> {
-    let Inputs {
-        base,
-        trainer,
-        commit,
-        key,
-    } = *inputs;
+    let (base, commit, key) = (inputs.base, inputs.commit, inputs.key);
     let store = Store::open(&project.dir)?;
     let program = &split::fit_table(&project.program, &store, commit)?;
     let train = split::collect(program, &store, commit, &program.train_split)?;
     let test = split::collect(program, &store, commit, &program.test_split)?;
     check_splits(project, &train, &test)?;
     log(training_note(program, &train, &test));
-    let input = &program.input;
-    let norm = match base {
-        Some(b) => b.normalization,
-        None => Normalization::fit(input.normalize, input.full_scale(), &train.features),
-    };
-    let x = preprocess(&train.features, &norm);
-    let examples = Examples {
-        x: &x,
-        y: &train.labels,
-    };
-    let base_weights = base.map_or(&[][..], |b| &b.weights);
-    let job = project.target.join("torch");
-    let (trained, ran) = trainer.train(program, &examples, &norm, base_weights, &job, observer)?;
+    let (norm, trained, ran) = train_on(project, program, &train, inputs, observer)?;
     let model = Model::new(program, &trained.weights)?;
     let temperature = calibrate(program, (&store, commit), &model, &norm, log)?;
     let model = model.with_temperature(temperature);
@@ -287,6 +270,31 @@ fn compile(
         },
     };
     write(project, commit, key, &package, &report)
+}
+
+/// The normalisation (the dependency's for a composed program, else fitted on the training
+/// split) and the trained weights, from the trainer `inputs` names.
+fn train_on(
+    project: &Project,
+    program: &Program,
+    train: &split::Split,
+    inputs: &Inputs<'_>,
+    observer: &mut dyn Observer,
+) -> Result<(Normalization, anneal_engine::Trained, engine::TrainedBy), BuildError> {
+    let input = &program.input;
+    let norm = match inputs.base {
+        Some(b) => b.normalization,
+        None => Normalization::fit(input.normalize, input.full_scale(), &train.features),
+    };
+    let x = preprocess(&train.features, &norm);
+    let examples = Examples {
+        x: &x,
+        y: &train.labels,
+    };
+    let base = inputs.base.map_or(&[][..], |b| &b.weights);
+    let job = project.target.join("torch");
+    let (trained, by) = inputs.trainer.train(program, &examples, &norm, base, &job, observer)?;
+    Ok((norm, trained, by))
 }
 
 /// The temperature fitted on the program's validation split, when it has one, logged with

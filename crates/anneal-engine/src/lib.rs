@@ -42,6 +42,7 @@
 //! assert_eq!(predicted, [0, 1, 1, 0]);
 //! ```
 
+mod augment;
 mod base;
 mod cpu;
 mod gradient;

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use anneal_spec::{Optimizer, Program, Schedule, Shape};
 
+use crate::augment::{background, shifted};
 use crate::cpu::{self, Mode, Plan, Workspace};
 use crate::rng::SplitMix64;
 use crate::{Backend, EngineError, Examples, NamedTensor, Normalization, Threat};
@@ -354,38 +355,6 @@ impl Tally {
             accuracy: self.correct as f32 / n as f32,
             samples_per_sec: n as f64 / seconds.max(1e-9),
             seconds,
-        }
-    }
-}
-
-/// The most common input value (the background, e.g. black pixels), used to fill shifted images.
-fn background(x: &[f32], features: usize) -> f32 {
-    let sample = &x[..x.len().min(features * 64)];
-    sample.iter().copied().fold(f32::INFINITY, f32::min)
-}
-
-/// Append `row` (an image `[c, h, w]`) translated by `(dy, dx)`, filling with `fill`.
-fn shifted(
-    row: &[f32],
-    [c, h, w]: [usize; 3],
-    dy: isize,
-    dx: isize,
-    fill: f32,
-    out: &mut Vec<f32>,
-) {
-    for ch in 0..c {
-        let plane = &row[ch * h * w..(ch + 1) * h * w];
-        for y in 0..h as isize {
-            let sy = y - dy;
-            for x in 0..w as isize {
-                let sx = x - dx;
-                let inside = (0..h as isize).contains(&sy) && (0..w as isize).contains(&sx);
-                out.push(if inside {
-                    plane[(sy * w as isize + sx) as usize]
-                } else {
-                    fill
-                });
-            }
         }
     }
 }

@@ -179,8 +179,17 @@ impl Plan {
         self.base
     }
 
-    /// Nodes below this one run batch norm and dropout as in inference when training.
-    fn inference_below(&self) -> usize {
+    /// Nodes below this one run batch norm and dropout as in inference in `mode` (only
+    /// training's differs, for a base in inference mode).
+    fn inference_below(&self, mode: &Mode<'_>) -> usize {
+        match mode {
+            Mode::Train(..) => self.base_in_inference(),
+            _ => 0,
+        }
+    }
+
+    /// The base's nodes when its batch norm and dropout run as in inference, else 0.
+    fn base_in_inference(&self) -> usize {
         self.base.filter(|b| b.inference).map_or(0, |b| b.nodes)
     }
 
@@ -264,10 +273,7 @@ impl Plan {
         };
         let mut src = self.load_input(ws, input, b, eval);
         let mut relu_applied = false;
-        let inference_below = match mode {
-            Mode::Train(..) => self.inference_below(),
-            _ => 0,
-        };
+        let inference_below = self.inference_below(&mode);
         for (i, node) in self.nodes.iter().enumerate() {
             let started = ws.profile.is_some().then(Instant::now);
             if eval && (relu_applied || node.copies_in_eval()) {
@@ -392,7 +398,7 @@ impl Plan {
     ) -> usize {
         // `cur` holds the gradient flowing into the output of node `i`.
         let mut cur = 0;
-        let inference_below = self.inference_below();
+        let inference_below = self.base_in_inference();
         for (i, node) in self.nodes.iter().enumerate().rev() {
             if !frozen && i < self.first_trainable {
                 // Nothing below has parameters to train, nor needs an input gradient.
