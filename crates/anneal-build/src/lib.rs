@@ -293,7 +293,9 @@ fn train_on(
     };
     let base = inputs.base.map_or(&[][..], |b| &b.weights);
     let job = project.target.join("torch");
-    let (trained, by) = inputs.trainer.train(program, &examples, &norm, base, &job, observer)?;
+    let (trained, by) = inputs
+        .trainer
+        .train(program, &examples, &norm, base, &job, observer)?;
     Ok((norm, trained, by))
 }
 
