@@ -22,6 +22,8 @@ mod robust;
 mod slices;
 #[path = "cli/table.rs"]
 mod table;
+#[path = "cli/torch.rs"]
+mod torch;
 #[path = "cli/tune.rs"]
 mod tune;
 
