@@ -127,6 +127,8 @@ def serve_and_probe(anneal, runtime, isvc, mount, problems):
     port = free_port()
     old = str(flag([str(a) for a in c["args"]], "--port"))
     args = [mount if a == MOUNT else str(port) if str(a) == old else str(a) for a in c["args"]]
+    # KServe's template: the InferenceService's name.
+    args = [a.replace("{{.Name}}", isvc["metadata"]["name"]) for a in args]
     cmd = [anneal, *c["command"][1:], *args]
     print("runtime command:", " ".join(cmd))
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -153,7 +155,7 @@ def check_model(anneal, base, isvc, mount, problems):
     print(f"/v2/models/{name}: {status}, ready: {ready}")
     if status != 200 or ready != 200:
         problems.append(f"model `{name}` (the InferenceService's name, which KServe routes "
-                        f"/v2/models/{name} for) is not served: name it after the program")
+                        f"/v2/models/{name} for) is not served: pass --model-name {{{{.Name}}}}")
         return
     norm = json.loads(meta)["parameters"]["normalization"]
     if isinstance(norm, str):

@@ -222,6 +222,14 @@ pub enum LoadError {
     /// Nothing to serve.
     #[error("no packages to serve (expected .anneal files or folders holding them)")]
     Empty,
+    /// `--model-name` given for packages of several programs, or a name unfit for a route.
+    #[error("--model-name `{name}` needs the packages of one program (these are of: {}) and a name without `/`, `?`, `#` or `%`", programs.join(", "))]
+    Named {
+        /// The name asked for.
+        name: String,
+        /// The programs loaded.
+        programs: Vec<String>,
+    },
     /// A folder could not be listed.
     #[error("{path}: {source}")]
     Io {
@@ -268,6 +276,22 @@ impl State {
             metrics,
             budget,
         })
+    }
+
+    /// This state with its one program served under `name` instead of the program's own (a
+    /// KServe runtime is given the InferenceService's name); packages of more than one program,
+    /// or a name that cannot be a path segment, are an error.
+    pub fn named(mut self, name: &str) -> Result<State, LoadError> {
+        let programs: Vec<String> = self.models.keys().cloned().collect();
+        let bad_name = name.is_empty() || name.contains(['/', '?', '#', '%']);
+        let (Some(program), false, 1) = (programs.first(), bad_name, programs.len()) else {
+            let name = name.to_string();
+            return Err(LoadError::Named { name, programs });
+        };
+        if let Some(versions) = self.models.remove(program) {
+            self.models.insert(name.to_string(), versions);
+        }
+        Ok(self)
     }
 
     fn model(&self, name: &str, version: Option<&str>) -> Result<(&str, &Arc<Served>), ServeError> {
@@ -589,4 +613,17 @@ async fn predict(
 /// Load the packages at `paths` into a shared state (see [`State::load`]).
 pub fn load(paths: &[PathBuf], config: Config) -> Result<Shared, LoadError> {
     State::load(paths, config).map(Arc::new)
+}
+
+/// [`load`], the one program served under `name` when given ([`State::named`]).
+pub fn load_named(
+    paths: &[PathBuf],
+    config: Config,
+    name: Option<&str>,
+) -> Result<Shared, LoadError> {
+    let state = State::load(paths, config)?;
+    match name {
+        Some(n) => state.named(n).map(Arc::new),
+        None => Ok(Arc::new(state)),
+    }
 }

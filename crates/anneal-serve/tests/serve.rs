@@ -920,3 +920,28 @@ async fn on_a_real_socket_shutdown_lets_in_flight_requests_finish() {
         "still accepting after shutdown"
     );
 }
+
+#[tokio::test]
+async fn a_model_name_serves_the_one_program_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_package(dir.path(), "0.1.0");
+    write_package(dir.path(), "0.2.0");
+    let paths = [dir.path().to_path_buf()];
+    let state = anneal_serve::load_named(&paths, Config::default(), Some("mnist-digits")).unwrap();
+    assert_eq!(
+        get(&state, "/v2/models/mnist-digits/ready").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&state, "/v2/models/mnist-digits/versions/0.1.0")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let program = state.models.keys().next().unwrap().clone();
+    assert_eq!(program, "mnist-digits");
+    for bad in ["", "a/b", "a?b"] {
+        let e = anneal_serve::load_named(&paths, Config::default(), Some(bad)).unwrap_err();
+        assert!(e.to_string().contains("--model-name"), "{e}");
+    }
+}

@@ -12,6 +12,10 @@ pub struct ServeArgs {
     /// Address to bind.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
+    /// Serve the (one program's) packages under this model name instead of the program's, as
+    /// a KServe runtime is given the InferenceService's name.
+    #[arg(long)]
+    pub model_name: Option<String>,
     /// Port (0 picks a free one).
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
@@ -84,8 +88,9 @@ pub fn run(args: &ServeArgs) -> Result<u8, CliError> {
     init_logging();
     let config = args.config();
     check(&config)?;
-    let state =
-        anneal_serve::load(&args.packages, config).map_err(|e| CliError::new(e.to_string()))?;
+    let name = args.model_name.as_deref();
+    let state = anneal_serve::load_named(&args.packages, config, name)
+        .map_err(|e| CliError::new(e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
