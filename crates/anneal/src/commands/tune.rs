@@ -177,7 +177,7 @@ impl fmt::Display for Tuned {
         writeln!(
             f,
             "{:>6} {:>9} {:>10} {:>11} {:>11} {:>12}  front",
-            "width", "accuracy", "params", "FLOPs", "batch 1 ms", "batch 256 us"
+            "width", "accuracy", "params", "FLOPs", "batch 1 us", "batch 256 us"
         )?;
         for (i, v) in self.variants.iter().enumerate() {
             let front = if v.pareto { "*" } else { "" };
@@ -188,8 +188,13 @@ impl fmt::Display for Tuned {
             };
             writeln!(
                 f,
-                "{:>6} {:>9.4} {:>10} {:>11} {:>11.3} {:>12.2}  {front}{picked}",
-                v.width, v.accuracy, v.params, v.flops, v.latency_ms, v.batch_us
+                "{:>6} {:>9.4} {:>10} {:>11} {:>11.1} {:>12.2}  {front}{picked}",
+                v.width,
+                v.accuracy,
+                v.params,
+                v.flops,
+                v.latency_ms * 1e3,
+                v.batch_us
             )?;
         }
         write!(f, "plot {}", self.plot.display())?;
