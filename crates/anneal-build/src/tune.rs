@@ -163,13 +163,18 @@ pub fn pick(variants: &[Variant], budget: Budget) -> Result<&Variant, BuildError
     if let Some(best) = fits.max_by(|a, b| a.accuracy.total_cmp(&b.accuracy)) {
         return Ok(best);
     }
-    let smallest = variants
-        .iter()
-        .min_by(|a, b| a.latency_ms.total_cmp(&b.latency_ms));
+    // Smallest by the budget's own measure (latencies of tiny models are mostly noise).
+    let size = |v: &Variant| match budget {
+        Budget::Ms(_) => v.latency_ms,
+        Budget::Flops(_) => v.flops as f64,
+    };
+    let smallest = variants.iter().min_by(|a, b| size(a).total_cmp(&size(b)));
     let smallest = smallest.map_or_else(String::new, |v| {
         format!(
-            "; the smallest is width {} at {:.3} ms and {} FLOPs per example",
-            v.width, v.latency_ms, v.flops
+            "; the smallest is width {} at {:.1} us and {} FLOPs per example",
+            v.width,
+            v.latency_ms * 1e3,
+            v.flops
         )
     });
     Err(BuildError::NoVariant(format!(
@@ -215,6 +220,6 @@ mod tests {
         assert_eq!(pick(&vs, Budget::Ms(2.5)).unwrap().width, 0.25);
         assert_eq!(pick(&vs, Budget::Flops(100)).unwrap().width, 1.0);
         let e = pick(&vs, Budget::Ms(0.5)).unwrap_err().to_string();
-        assert!(e.contains("the smallest is width 0.25 at 1.000 ms"), "{e}");
+        assert!(e.contains("the smallest is width 0.25 at 1000.0 us"), "{e}");
     }
 }
