@@ -34,6 +34,7 @@ mod dtype;
 pub mod error;
 pub mod frontend;
 pub mod metrics;
+pub mod named;
 pub mod protocol;
 mod response;
 pub mod server;
@@ -57,6 +58,7 @@ use anneal_pack::{Header as PackageHeader, Package};
 
 pub use batcher::BatchConfig;
 pub use error::ServeError;
+pub use named::{load, load_named};
 pub use server::serve;
 
 use crate::batcher::{Batcher, SubmitError};
@@ -276,22 +278,6 @@ impl State {
             metrics,
             budget,
         })
-    }
-
-    /// This state with its one program served under `name` instead of the program's own (a
-    /// KServe runtime is given the InferenceService's name); packages of more than one program,
-    /// or a name that cannot be a path segment, are an error.
-    pub fn named(mut self, name: &str) -> Result<State, LoadError> {
-        let programs: Vec<String> = self.models.keys().cloned().collect();
-        let bad_name = name.is_empty() || name.contains(['/', '?', '#', '%']);
-        let (Some(program), false, 1) = (programs.first(), bad_name, programs.len()) else {
-            let name = name.to_string();
-            return Err(LoadError::Named { name, programs });
-        };
-        if let Some(versions) = self.models.remove(program) {
-            self.models.insert(name.to_string(), versions);
-        }
-        Ok(self)
     }
 
     fn model(&self, name: &str, version: Option<&str>) -> Result<(&str, &Arc<Served>), ServeError> {
@@ -607,23 +593,5 @@ async fn predict(
             Err(ServeError::Internal)
         }
         Ok(Ok(Ok(p))) => Ok(p),
-    }
-}
-
-/// Load the packages at `paths` into a shared state (see [`State::load`]).
-pub fn load(paths: &[PathBuf], config: Config) -> Result<Shared, LoadError> {
-    State::load(paths, config).map(Arc::new)
-}
-
-/// [`load`], the one program served under `name` when given ([`State::named`]).
-pub fn load_named(
-    paths: &[PathBuf],
-    config: Config,
-    name: Option<&str>,
-) -> Result<Shared, LoadError> {
-    let state = State::load(paths, config)?;
-    match name {
-        Some(n) => state.named(n).map(Arc::new),
-        None => Ok(Arc::new(state)),
     }
 }
