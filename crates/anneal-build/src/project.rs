@@ -106,18 +106,33 @@ impl Project {
         match resolved.into_iter().find(|r| r.name == base.name) {
             Some(r) => Ok(Some((
                 r.package,
-                format!("{}:{}@{}", r.source, r.version, r.manifest),
+                parent(&r.source, &r.version, &r.manifest),
             ))),
-            None => Err(BuildError::Dependency(
-                crate::deps::DependencyError::Unlocked {
-                    name: base.name.clone(),
-                },
-            )),
+            None => Err(unlocked(&base.name)),
         }
     }
 
-    /// The digests of the packages the program builds on, for its build key.
+    /// The digests of the packages the program builds on, for its build key: read from
+    /// `anneal.lock` alone (nothing fetched or assembled, as a staleness check needs).
     pub fn parents(&self) -> Result<Vec<String>, BuildError> {
-        Ok(self.base_package()?.into_iter().map(|(_, d)| d).collect())
+        let Some(base) = self.program.needs_composing() else {
+            return Ok(Vec::new());
+        };
+        let lock = crate::lock::Lock::read(&self.dir)?;
+        let l = lock
+            .dependency(&base.name)
+            .ok_or_else(|| unlocked(&base.name))?;
+        let (source, version) = (l.source.source(), l.version.to_string());
+        Ok(vec![parent(&source, &version, &l.manifest.to_string())])
     }
+}
+
+/// A dependency's lineage and build-key entry: `oci://HOST/REPO:VERSION@MANIFEST`.
+fn parent(source: &str, version: &str, manifest: &str) -> String {
+    format!("{source}:{version}@{manifest}")
+}
+
+fn unlocked(name: &str) -> BuildError {
+    let name = name.to_string();
+    BuildError::Dependency(crate::deps::DependencyError::Unlocked { name })
 }

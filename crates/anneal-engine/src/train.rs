@@ -147,8 +147,8 @@ fn run(
     let stepper: Box<dyn Stepper> = match backend {
         Backend::Compiled => Box::new(CompiledStepper::new(program, &init)?),
         Backend::Burn if program.base.is_some() => {
-            return Err(EngineError::Unavailable(
-                "training a composed program on burn",
+            return Err(EngineError::Input(
+                "a program that `use`s a dependency trains on the compiled engine only".into(),
             ));
         }
         Backend::Burn => reference_stepper(program, &init)?,
