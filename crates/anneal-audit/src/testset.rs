@@ -37,8 +37,9 @@ impl TestSet {
         let split = split::collect(program, &store, &commit, &program.test_split)
             .map_err(AuditError::from)?;
         let x = preprocess(&split.features, &package.signature.normalization);
-        let model =
-            Model::new(program, &package.weights)?.with_temperature(package.signature.temperature);
+        let model = Model::new(program, &package.weights)?
+            .quantized(package.quantization.as_ref())?
+            .with_temperature(package.signature.temperature);
         Ok(TestSet {
             package,
             model,

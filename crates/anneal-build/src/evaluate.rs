@@ -42,6 +42,7 @@ pub fn evaluate(
 /// The package's class probabilities for `examples`, back to back.
 fn predict(package: &Package, examples: &split::Split) -> Result<Vec<f32>, BuildError> {
     let model = Model::new(&package.program, &package.weights)?
+        .quantized(package.quantization.as_ref())?
         .with_temperature(package.signature.temperature);
     let norm = &package.signature.normalization;
     Ok(model.predict(&preprocess(&examples.features, norm))?)

@@ -26,6 +26,7 @@ pub mod evaluate;
 pub mod key;
 pub mod lock;
 pub mod project;
+pub mod quantize;
 pub mod queue;
 pub mod report;
 mod robustness;
@@ -228,7 +229,9 @@ fn compile(
     check_splits(project, &train, &test)?;
     log(training_note(program, &train, &test));
     let (norm, trained, ran) = train_on(project, program, &train, inputs, observer)?;
-    let model = Model::new(program, &trained.weights)?;
+    let (weights, quantization) =
+        quantize::quantize(program, trained.weights, &norm, (&train, &test))?;
+    let model = Model::new(program, &weights)?.quantized(quantization.as_ref())?;
     let temperature = calibrate(program, (&store, commit), &model, &norm, log)?;
     let model = model.with_temperature(temperature);
     let predict = |split: &split::Split| model.predict(&preprocess(&split.features, &norm));
@@ -254,7 +257,8 @@ fn compile(
         metrics,
         cost: program.cost.clone(),
         audit: Some(audit),
-        weights: trained.weights,
+        quantization,
+        weights,
     };
     let pool = split::pool(program, &store, commit)?;
     let report = Report {

@@ -23,6 +23,8 @@ pub const DEFAULT_WIDTHS: [f64; 4] = [0.25, 0.5, 1.0, 2.0];
 pub struct Variant {
     /// `[model] width`.
     pub width: f64,
+    /// Quantized to int8 (`[model] quantize = "int8"`).
+    pub int8: bool,
     /// Its package.
     pub package: PathBuf,
     /// Its build key: building the program at this width again gives the same package.
@@ -68,41 +70,51 @@ impl Budget {
     }
 }
 
-/// Build `project` at each of `widths` on `engine` and measure every variant, the Pareto front
-/// marked. `observer` and `log` follow each build in turn.
+/// Build `project` at each of `widths` on `engine`, each also quantized to int8 with `int8`,
+/// and measure every variant, the Pareto front marked. `observer` and `log` follow each build
+/// in turn.
 pub fn tune(
     project: &Project,
-    widths: &[f64],
+    (widths, int8): (&[f64], bool),
     engine: &Engine,
     observer: &mut dyn Observer,
     log: &mut dyn FnMut(String),
 ) -> Result<Vec<Variant>, BuildError> {
     let mut variants = Vec::with_capacity(widths.len());
+    let kinds: &[bool] = if int8 { &[false, true] } else { &[false] };
     for &width in widths {
-        let variant = at_width(project, width)?;
-        log(format!("width {width}: {}", variant.target.display()));
-        let built = build_on(&variant, engine, observer, log)?;
-        variants.push(measure(&built.package, width, &built.build_key)?);
+        for &int8 in kinds {
+            let variant = at_width(project, width, int8)?;
+            log(format!("width {width}: {}", variant.target.display()));
+            let built = build_on(&variant, engine, observer, log)?;
+            variants.push(measure(&built.package, width, &built.build_key)?);
+        }
     }
     mark_front(&mut variants);
     Ok(variants)
 }
 
-/// The project at `width`, building into its own folder.
-fn at_width(project: &Project, width: f64) -> Result<Project, BuildError> {
+/// The project at `width` (quantized with `int8`), building into its own folder.
+fn at_width(project: &Project, width: f64, int8: bool) -> Result<Project, BuildError> {
     let mut variant = Project::load_width(&project.dir, Some(width))?;
-    variant.target = project.target.join("tune").join(format!("w{width}"));
+    let mut folder = format!("w{width}");
+    if int8 {
+        variant.program.quantize = Some(anneal_spec::Scheme::Int8);
+        folder += "-int8";
+    }
+    variant.target = project.target.join("tune").join(folder);
     Ok(variant)
 }
 
 /// A built variant's figures.
 fn measure(package: &std::path::Path, width: f64, key: &str) -> Result<Variant, BuildError> {
     let p = Package::read(package)?;
-    let model = Model::new(&p.program, &p.weights)?;
+    let model = Model::new(&p.program, &p.weights)?.quantized(p.quantization.as_ref())?;
     let features = p.program.input.shape.elements();
     let (latency_ms, batch_us) = latency(&model, features)?;
     Ok(Variant {
         width,
+        int8: p.quantization.is_some(),
         package: package.to_path_buf(),
         build_key: key.to_string(),
         accuracy: p.metrics.accuracy,
@@ -189,6 +201,7 @@ mod tests {
     fn v(width: f64, accuracy: f64, latency_ms: f64) -> Variant {
         Variant {
             width,
+            int8: false,
             package: PathBuf::new(),
             build_key: String::new(),
             accuracy,

@@ -50,6 +50,7 @@ mod gradient;
 mod net;
 mod params;
 mod preprocess;
+mod quantize;
 #[cfg(feature = "burn")]
 mod reference;
 mod rng;
@@ -62,6 +63,7 @@ pub use gradient::{Gradient, Objective};
 
 pub use anneal_spec::Normalization;
 pub use preprocess::preprocess;
+pub use quantize::{Calibrated, calibrate};
 pub use rng::SplitMix64;
 pub use threat::{ATTACK_CHUNK, Threat};
 pub use train::{
@@ -211,6 +213,8 @@ struct Compiled {
     ws: std::sync::Mutex<cpu::Workspace>,
     /// Built at the first small batch: packed dense weights and the partner thread.
     latency: std::sync::OnceLock<cpu::Latency>,
+    /// The quantized layers' integer form, for a quantized package.
+    int8: Option<cpu::Int8>,
 }
 
 impl Compiled {
@@ -230,6 +234,7 @@ impl Compiled {
             stats,
             ws,
             latency,
+            int8: None,
         })
     }
 
@@ -240,10 +245,19 @@ impl Compiled {
         let mut ws = self.ws.lock().unwrap_or_else(|e| e.into_inner());
         let ws: &mut cpu::Workspace = &mut ws;
         let (plan, params, stats) = (&self.plan, &self.params, &self.stats);
-        if b > cpu::MAX_SMALL_BATCH {
+        if let Some(q) = &self.int8 {
+            let mode = cpu::Mode::Eval(stats, cpu::Kernels::Int8(q));
+            let run = || plan.forward(params, ws, x, b, mode);
+            let logits = if b > cpu::MAX_SMALL_BATCH {
+                rayon::scope(|_| run())
+            } else {
+                run()
+            };
+            out.extend_from_slice(logits);
+        } else if b > cpu::MAX_SMALL_BATCH {
             // Larger batches run on the engine's threads (as training steps do), so the
             // parallel loops find them awake.
-            let mode = cpu::Mode::Eval(stats, None);
+            let mode = cpu::Mode::Eval(stats, cpu::Kernels::Gemm);
             out.extend_from_slice(rayon::scope(|_| plan.forward(params, ws, x, b, mode)));
         } else {
             // A handful of rows is quicker on this thread than any handoff to the pool (batch
@@ -252,7 +266,7 @@ impl Compiled {
             let latency = self
                 .latency
                 .get_or_init(|| plan.latency(params, partner_wanted()));
-            let mode = cpu::Mode::Eval(stats, Some(latency));
+            let mode = cpu::Mode::Eval(stats, cpu::Kernels::Latency(latency));
             out.extend_from_slice(plan.forward(params, ws, x, b, mode));
         }
     }

@@ -10,6 +10,8 @@ use anneal_spec::{Adversarial, Program};
 
 #[path = "engine/compose.rs"]
 mod compose;
+#[path = "engine/int8.rs"]
+mod int8;
 
 fn program(layers: &str, extra: &str) -> Program {
     let text = format!(

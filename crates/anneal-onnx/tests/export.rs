@@ -147,6 +147,7 @@ fn package(shape: &str, layers: &str) -> Package {
         metrics: Metrics::compute(&[0.8, 0.1, 0.1], &[0], &program.classes),
         cost: program.cost.clone(),
         audit: None,
+        quantization: None,
         weights,
         program,
     }

@@ -3,7 +3,8 @@
 //! weights, and checked like the metadata of a package file.
 //!
 //! `{"format":1,"program":…,"signature":…,"lineage":…,"metrics":…,"cost":…,"audit":…}`
-//! (`audit` when the build measured it), written in that order, compact.
+//! (`audit` when the build measured it, then `quantization` in an int8 package), written in
+//! that order, compact.
 //!
 //! The weights travel apart, as a safetensors file of the tensors alone (empty
 //! `__metadata__`), so that a new version whose weights did not change shares its weights
@@ -12,7 +13,7 @@
 
 use std::path::Path;
 
-use anneal_spec::{CostTable, Program};
+use anneal_spec::{CostTable, Program, Quantization};
 use serde::{Deserialize, Serialize};
 
 use crate::{AuditSummary, FORMAT, Header, Lineage, Metrics, PackError, Package, Signature};
@@ -27,6 +28,8 @@ struct Out<'a> {
     cost: &'a CostTable,
     #[serde(skip_serializing_if = "Option::is_none")]
     audit: Option<&'a AuditSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quantization: Option<&'a Quantization>,
 }
 
 #[derive(Deserialize)]
@@ -40,6 +43,8 @@ struct In {
     cost: CostTable,
     #[serde(default)]
     audit: Option<AuditSummary>,
+    #[serde(default)]
+    quantization: Option<Quantization>,
 }
 
 impl Header {
@@ -53,6 +58,7 @@ impl Header {
             metrics: &self.metrics,
             cost: &self.cost,
             audit: self.audit.as_ref(),
+            quantization: self.quantization.as_ref(),
         };
         serde_json::to_vec(&out).map_err(|e| e.to_string())
     }
@@ -79,6 +85,7 @@ impl Header {
             metrics: c.metrics,
             cost: c.cost,
             audit: c.audit,
+            quantization: c.quantization,
         };
         header.check().map_err(bad)?;
         Ok(header)
@@ -95,6 +102,7 @@ impl Package {
             metrics: self.metrics.clone(),
             cost: self.cost.clone(),
             audit: self.audit.clone(),
+            quantization: self.quantization.clone(),
         }
     }
 
@@ -102,13 +110,14 @@ impl Package {
     pub fn weights_file(&self) -> Result<Vec<u8>, String> {
         let mut tensors: Vec<&anneal_spec::NamedTensor> = self.weights.iter().collect();
         tensors.sort_by(|a, b| a.name.cmp(&b.name));
-        crate::serialize(std::collections::BTreeMap::new(), &tensors)
+        let q = self.quantization.as_ref();
+        crate::serialize(std::collections::BTreeMap::new(), &tensors, q)
     }
 
     /// A package from its metadata and a weights file (`path` names it in errors); every
     /// tensor is checked as a package file's are.
     pub fn assemble(header: Header, path: &Path, weights: &[u8]) -> Result<Package, PackError> {
-        let weights = crate::tensors(path, weights)?;
+        let weights = crate::tensors(path, weights, header.quantization.as_ref())?;
         Ok(Package {
             program: header.program,
             signature: header.signature,
@@ -116,6 +125,7 @@ impl Package {
             metrics: header.metrics,
             cost: header.cost,
             audit: header.audit,
+            quantization: header.quantization,
             weights,
         })
     }

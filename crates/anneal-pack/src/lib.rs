@@ -12,6 +12,12 @@
 //! | `anneal.lineage` | [`Lineage`]: dataset commit, build key, engine and version, seed |
 //! | `anneal.metrics` | [`Metrics`] on the test split, with per-value metrics of each metadata field ([`slices`]) |
 //! | `anneal.cost` | [`anneal_spec::CostTable`]: parameters, FLOPs and bytes per example |
+//! | `anneal.audit` | [`AuditSummary`], when the build measured it |
+//! | `anneal.quantization` | [`anneal_spec::Quantization`], in an int8 package ([`quant`]) |
+//!
+//! In an int8 package (`[model] quantize = "int8"`) the weight of every `dense` and `conv`
+//! layer is stored as an I8 tensor, one scale per output channel in `anneal.quantization`;
+//! readers here give it back as the f32 values it stands for (see [`quant`]).
 //!
 //! Any safetensors reader (Python's `safetensors`, for one) can load it; nothing in it is ever
 //! executed. Readers here check the header before allocating (the `safetensors` crate caps the
@@ -23,6 +29,7 @@ pub mod audit;
 pub mod calibration;
 mod config;
 mod metrics;
+pub mod quant;
 pub mod slices;
 pub mod temperature;
 
@@ -30,7 +37,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use anneal_spec::Normalization;
-use anneal_spec::{CostTable, NamedTensor, Program};
+use anneal_spec::{CostTable, NamedTensor, Program, Quantization};
 use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 
@@ -166,7 +173,9 @@ pub struct Package {
     /// What the build measured of the package's risks (`anneal.audit`; absent in packages
     /// built before it was).
     pub audit: Option<AuditSummary>,
-    /// The weights.
+    /// How the weights were quantized (`anneal.quantization`; absent: f32).
+    pub quantization: Option<Quantization>,
+    /// The weights (a quantized layer's as the f32 values its int8 weights stand for).
     pub weights: Vec<NamedTensor>,
 }
 
@@ -185,6 +194,8 @@ pub struct Header {
     pub cost: CostTable,
     /// What the build measured of the package's risks, if it did.
     pub audit: Option<AuditSummary>,
+    /// How the weights were quantized, if they were.
+    pub quantization: Option<Quantization>,
 }
 
 /// Why a package could not be written or read.
@@ -244,7 +255,7 @@ impl Package {
     pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
         let mut tensors: Vec<&NamedTensor> = self.weights.iter().collect();
         tensors.sort_by(|a, b| a.name.cmp(&b.name));
-        serialize(self.metadata()?, &tensors)
+        serialize(self.metadata()?, &tensors, self.quantization.as_ref())
     }
 
     /// The `__metadata__` entries, by key.
@@ -260,6 +271,9 @@ impl Package {
         ]);
         if let Some(audit) = &self.audit {
             meta.insert(AUDIT_KEY, json(audit)?);
+        }
+        if let Some(q) = &self.quantization {
+            meta.insert(quant::KEY, json(q)?);
         }
         Ok(meta)
     }
@@ -317,6 +331,10 @@ impl Header {
                 Some(text) => Some(parse(AUDIT_KEY, text, &bad)?),
                 None => None,
             },
+            quantization: match map.get(quant::KEY) {
+                Some(text) => Some(parse(quant::KEY, text, &bad)?),
+                None => None,
+            },
         };
         header.check().map_err(bad)?;
         Ok(header)
@@ -367,7 +385,7 @@ impl Header {
                 KEYS[5]
             ));
         }
-        Ok(())
+        quant::check(&self.program, self.quantization.as_ref())
     }
 
     /// Read only the metadata of a package file.
@@ -377,8 +395,13 @@ impl Header {
 }
 
 /// A safetensors file of `meta` and `tensors` (in the order given).
-fn serialize(meta: BTreeMap<&str, String>, tensors: &[&NamedTensor]) -> Result<Vec<u8>, String> {
-    let (mut text, size) = safetensors_header(meta, tensors)?;
+fn serialize(
+    meta: BTreeMap<&str, String>,
+    tensors: &[&NamedTensor],
+    q: Option<&Quantization>,
+) -> Result<Vec<u8>, String> {
+    let encoded: Vec<quant::Encoded> = tensors.iter().map(|t| quant::encode(t, q)).collect();
+    let (mut text, size) = safetensors_header(meta, tensors, &encoded)?;
     // Pad the header with spaces so the data starts 8-byte aligned, as the format suggests.
     while (8 + text.len()) % 8 != 0 {
         text.push(' ');
@@ -386,14 +409,18 @@ fn serialize(meta: BTreeMap<&str, String>, tensors: &[&NamedTensor]) -> Result<V
     let mut out = Vec::with_capacity(8 + text.len() + size);
     out.extend_from_slice(&(text.len() as u64).to_le_bytes());
     out.extend_from_slice(text.as_bytes());
-    for t in tensors {
-        out.extend(t.data.iter().flat_map(|v| v.to_le_bytes()));
+    for e in &encoded {
+        out.extend_from_slice(&e.bytes);
     }
     Ok(out)
 }
 
 /// The tensors of a safetensors file, each checked (F32, finite), in name order.
-fn tensors(path: &Path, bytes: &[u8]) -> Result<Vec<NamedTensor>, PackError> {
+fn tensors(
+    path: &Path,
+    bytes: &[u8],
+    q: Option<&Quantization>,
+) -> Result<Vec<NamedTensor>, PackError> {
     let st = SafeTensors::deserialize(bytes).map_err(|e| PackError::Safetensors {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -401,7 +428,10 @@ fn tensors(path: &Path, bytes: &[u8]) -> Result<Vec<NamedTensor>, PackError> {
     let mut weights = st
         .tensors()
         .into_iter()
-        .map(|(name, view)| weight(name, &view))
+        .map(|(name, view)| match quant::scales_of(q, &name) {
+            Some(scales) => quant::decode(name, &view, scales),
+            None => weight(name, &view),
+        })
         .collect::<Result<Vec<_>, String>>()
         .map_err(|message| PackError::Metadata {
             path: path.to_path_buf(),
@@ -416,21 +446,22 @@ fn tensors(path: &Path, bytes: &[u8]) -> Result<Vec<NamedTensor>, PackError> {
 fn safetensors_header(
     meta: BTreeMap<&str, String>,
     tensors: &[&NamedTensor],
+    encoded: &[quant::Encoded],
 ) -> Result<(String, usize), String> {
     let mut header = serde_json::Map::new();
     let meta = serde_json::to_value(&meta).map_err(|e| e.to_string())?;
     header.insert("__metadata__".into(), meta);
     let mut offset = 0usize;
-    for t in tensors {
+    for (t, e) in tensors.iter().zip(encoded) {
         if t.shape.iter().product::<usize>() != t.data.len() {
             let (name, n, shape) = (&t.name, t.data.len(), &t.shape);
             return Err(format!(
                 "tensor `{name}` has {n} values for shape {shape:?}"
             ));
         }
-        let end = offset + 4 * t.data.len();
+        let end = offset + e.bytes.len();
         let entry =
-            serde_json::json!({"dtype": "F32", "shape": t.shape, "data_offsets": [offset, end]});
+            serde_json::json!({"dtype": e.dtype, "shape": t.shape, "data_offsets": [offset, end]});
         header.insert(t.name.clone(), entry);
         offset = end;
     }

@@ -52,6 +52,7 @@ fn package() -> Package {
         ),
         cost: program.cost.clone(),
         audit: None,
+        quantization: None,
         weights: vec![
             NamedTensor {
                 name: "layers.1.bias".into(),
@@ -345,4 +346,54 @@ fn a_package_splits_into_config_and_weights_and_assembles_byte_for_byte() {
             .starts_with("config: not an anneal package config: missing field"),
         "{e}"
     );
+}
+
+/// An int8 package: the program says so, the quantized weight is stored as I8 with its
+/// per-channel scales in `anneal.quantization`, read back as the values it stands for, and
+/// written again to the same bytes; metadata that does not fit the program is refused.
+#[test]
+fn an_int8_package_stores_its_weights_as_i8_and_round_trips() {
+    use anneal_spec::quant::{round_weight, weight_scales};
+    use anneal_spec::{QuantLayer, Quantization, Scheme};
+    let mut p = package();
+    p.program.quantize = Some(Scheme::Int8);
+    let w = &p.weights[1];
+    let scales = weight_scales(w);
+    p.weights[1] = round_weight(w, &scales);
+    p.quantization = Some(Quantization {
+        scheme: Scheme::Int8,
+        calibration_examples: 10,
+        f32_accuracy: 0.5,
+        layers: vec![QuantLayer::calibrated(1, 0.0, 1.0, scales)],
+    });
+    let bytes = p.to_bytes().unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    assert_eq!(header["layers.1.weight"]["dtype"], "I8");
+    assert_eq!(header["layers.1.bias"]["dtype"], "F32");
+    let back = Package::from_bytes(Path::new("q.anneal"), &bytes).unwrap();
+    assert_eq!(back, p);
+    assert_eq!(back.to_bytes().unwrap(), bytes);
+    let (config, weights) = (
+        p.header().to_config_json().unwrap(),
+        p.weights_file().unwrap(),
+    );
+    let header = Header::from_config_json(Path::new("c.json"), &config).unwrap();
+    let assembled = Package::assemble(header, Path::new("w"), &weights).unwrap();
+    assert_eq!(assembled.to_bytes().unwrap(), bytes);
+    let refused = |q: &Package, want: &str| {
+        let e = Package::from_bytes(Path::new("q.anneal"), &q.to_bytes().unwrap()).unwrap_err();
+        assert!(e.to_string().contains(want), "{e}");
+    };
+    let mut lost = p.clone();
+    lost.quantization = None;
+    refused(&lost, "has no `anneal.quantization`");
+    let mut wrong = p.clone();
+    if let Some(q) = &mut wrong.quantization {
+        q.layers[0].weight_scales.push(1.0);
+    }
+    refused(&wrong, "3 weight scales for 2 output channels");
+    let mut unasked = p.clone();
+    unasked.program.quantize = None;
+    refused(&unasked, "the program is not quantized");
 }

@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync
 use std::time::{Duration, Instant};
 
 use anneal_engine::Model;
-use anneal_spec::{NamedTensor, Program};
+use anneal_spec::{NamedTensor, Program, Quantization};
 use tokio::sync::oneshot;
 
 use crate::metrics::Metrics;
@@ -63,12 +63,15 @@ pub enum SubmitError {
     Closed,
 }
 
+/// A package's model as a worker loads it: program, weights, temperature, quantization.
+pub type Loaded = (Program, Vec<NamedTensor>, Option<f32>, Option<Quantization>);
+
 impl Batcher {
-    /// Start a worker for `program` with `weights` (and the package's `temperature`). The
-    /// model is built on the worker thread.
+    /// Start a worker for `program` with `weights` (and the package's `temperature` and
+    /// quantization). The model is built on the worker thread.
     pub fn start(
         name: String,
-        (program, weights, temperature): (Program, Vec<NamedTensor>, Option<f32>),
+        (program, weights, temperature, quantization): Loaded,
         config: BatchConfig,
         metrics: Arc<Metrics>,
     ) -> Result<Batcher, String> {
@@ -78,14 +81,18 @@ impl Batcher {
         let worker_depth = depth.clone();
         std::thread::Builder::new()
             .name(format!("batch-{name}"))
-            .spawn(move || match Model::new(&program, &weights) {
-                Ok(model) => {
-                    let model = model.with_temperature(temperature);
-                    let _ = ready_tx.send(Ok(()));
-                    run(&model, &rx, config, &worker_depth, &metrics);
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e.to_string()));
+            .spawn(move || {
+                match Model::new(&program, &weights)
+                    .and_then(|m| m.quantized(quantization.as_ref()))
+                {
+                    Ok(model) => {
+                        let model = model.with_temperature(temperature);
+                        let _ = ready_tx.send(Ok(()));
+                        run(&model, &rx, config, &worker_depth, &metrics);
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.to_string()));
+                    }
                 }
             })
             .map_err(|e| format!("could not start a worker thread: {e}"))?;

@@ -149,6 +149,7 @@ impl Served {
             package.program.clone(),
             package.weights,
             package.signature.temperature,
+            package.quantization.clone(),
         );
         let batcher =
             Batcher::start(name, model, config.batch, metrics.clone()).map_err(|message| {
@@ -164,6 +165,7 @@ impl Served {
             metrics: package.metrics,
             cost: package.cost,
             audit: package.audit,
+            quantization: package.quantization,
         };
         Ok(Served {
             header,

@@ -110,6 +110,7 @@ fn write_package(dir: &Path, version: &str) -> std::path::PathBuf {
         metrics: PackMetrics::compute(&[], &[], &program.classes),
         cost: program.cost.clone(),
         audit: None,
+        quantization: None,
         weights: vec![
             NamedTensor {
                 name: "layers.1.weight".into(),

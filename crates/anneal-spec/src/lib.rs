@@ -46,6 +46,7 @@ pub mod layer;
 pub mod manifest;
 pub mod normalization;
 pub mod program;
+pub mod quant;
 mod roundtrip;
 pub mod shape;
 pub mod table;
@@ -61,6 +62,7 @@ pub use program::{
     Check, DEFAULT_MIN_GROUP, Dependency, InputKind, LABEL, Metric, Normalize, Optimizer, Program,
     Schedule, Slice, SourceFormat,
 };
+pub use quant::{QuantLayer, Quantization, Scheme};
 pub use shape::{CostTable, Shape};
 pub use table::Table;
 pub use tensor::NamedTensor;

@@ -167,6 +167,9 @@ pub struct ModelTable {
     /// Scale every hidden layer's units and channels by this (1: as written).
     #[serde(default)]
     pub width: Option<Spanned<f64>>,
+    /// Post-training quantization of the built package: `"int8"` (absent: f32).
+    #[serde(default)]
+    pub quantize: Option<Spanned<String>>,
 }
 
 /// `[train]`

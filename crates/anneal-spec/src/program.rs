@@ -29,6 +29,9 @@ pub struct Program {
     /// `layers` are the scaled ones.
     #[serde(default = "unit_width", skip_serializing_if = "is_unit_width")]
     pub width: f64,
+    /// Post-training quantization of the package (`[model] quantize`; `anneal build --int8`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantize: Option<crate::quant::Scheme>,
     /// The dependency the first layers come from (`use NAME ...`), if any. Until the program
     /// is composed with it ([`Program::compose`]), `layers` holds only the program's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -359,6 +362,8 @@ struct BuildRelevant<'a> {
     layers: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     base: Option<&'a Base>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quantize: Option<crate::quant::Scheme>,
     train: &'a Train,
     train_split: &'a str,
     test_split: &'a str,
@@ -406,6 +411,7 @@ impl Program {
             classes: &self.classes,
             layers: self.layers.iter().map(ToString::to_string).collect(),
             base: self.base.as_ref(),
+            quantize: self.quantize,
             train: &self.train,
             train_split: &self.train_split,
             test_split: &self.test_split,

@@ -60,6 +60,9 @@ impl Program {
             "train": self.train_json(),
             "check": self.checks.iter().map(|c| check_json(c, &self.classes)).collect::<Vec<_>>(),
         });
+        if let Some(q) = self.quantize {
+            manifest["model"]["quantize"] = json!(q.name());
+        }
         for d in &self.dependencies {
             manifest["dependencies"][&d.name] = json!({"oci": d.oci, "version": d.version});
         }

@@ -47,6 +47,7 @@ impl Validator<'_> {
         let (base, layers) = self.model(&m.model.layers, &input)?;
         let width = self.width(m.model.width.as_ref())?;
         let layers = crate::layer::scaled(&layers, width);
+        let quantize = self.quantize(m.model.quantize.as_ref())?;
         let train = self.train(&m.train)?;
         let cost = match base {
             // Shapes are inferred when the program is composed with the dependency.
@@ -69,6 +70,7 @@ impl Validator<'_> {
             classes,
             layers,
             width,
+            quantize,
             base,
             train,
             train_split: m.data.train_split.unwrap_or_else(|| "train".into()),

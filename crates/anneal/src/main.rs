@@ -69,6 +69,10 @@ enum Command {
         /// does (0.5: about a quarter of the FLOPs of a CNN; the build key covers it).
         #[arg(long)]
         width: Option<f64>,
+        /// Quantize the package to int8 after training, as `[model] quantize = "int8"` does
+        /// (per-channel int8 weights, activation ranges calibrated on the train split).
+        #[arg(long)]
+        int8: bool,
     },
     /// Predict the class of PNG/JPEG images or of every image of an IDX file.
     Predict {
@@ -305,7 +309,14 @@ fn run(command: Command) -> Result<u8, CliError> {
             threads,
             engine,
             width,
-        } => commands::build::run(&path.unwrap_or(dir.dir), json, threads, &engine, width),
+            int8,
+        } => commands::build::run(
+            &path.unwrap_or(dir.dir),
+            json,
+            threads,
+            &engine,
+            (width, int8),
+        ),
         Command::Predict {
             package,
             inputs,

@@ -22,6 +22,7 @@ mod dense;
 mod dropout;
 pub(crate) mod gemm;
 mod gemv;
+mod int8;
 mod layernorm;
 mod node;
 mod ops;
@@ -74,9 +75,8 @@ pub(crate) struct BaseNodes {
 
 /// Training or inference.
 pub(crate) enum Mode<'a> {
-    /// Running statistics (read only), no dropout; dense layers of batches up to
-    /// [`MAX_SMALL_BATCH`] run from the [`Latency`] panels when one is given.
-    Eval(&'a [f32], Option<&'a Latency>),
+    /// Running statistics (read only), no dropout; products as [`Kernels`] says.
+    Eval(&'a [f32], Kernels<'a>),
     /// Batch statistics, dropout masks from the generator, running statistics updated.
     Train(&'a mut SplitMix64, &'a mut [f32]),
     /// Inference's arithmetic (running statistics, no dropout) with every activation kept, so
@@ -85,13 +85,24 @@ pub(crate) enum Mode<'a> {
     Frozen(&'a [f32]),
 }
 
+/// How inference runs the products of `dense` and `conv` layers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kernels<'a> {
+    /// Through the GEMM, in f32.
+    Gemm,
+    /// Dense layers of batches up to [`MAX_SMALL_BATCH`] from the [`Latency`] panels.
+    Latency(&'a Latency),
+    /// The layers [`Int8`] quantizes as integer products, the others through the GEMM.
+    Int8(&'a Int8),
+}
+
 impl Mode<'_> {
     /// Training's running statistics, read as [`Mode::Frozen`] reads them (other modes: as
     /// they are, without the latency panels).
     fn frozen(&self) -> Mode<'_> {
         match self {
             Mode::Train(_, stats) => Mode::Frozen(stats),
-            Mode::Eval(stats, _) => Mode::Eval(stats, None),
+            Mode::Eval(stats, _) => Mode::Eval(stats, Kernels::Gemm),
             Mode::Frozen(stats) => Mode::Frozen(stats),
         }
     }
@@ -268,7 +279,11 @@ impl Plan {
         // bias in one pass. `src` is the buffer the next node reads (`None`: the caller's).
         let eval = matches!(mode, Mode::Eval(..));
         let latency = match mode {
-            Mode::Eval(_, Some(l)) if b <= MAX_SMALL_BATCH => Some(l),
+            Mode::Eval(_, Kernels::Latency(l)) if b <= MAX_SMALL_BATCH => Some(l),
+            _ => None,
+        };
+        let int8 = match mode {
+            Mode::Eval(_, Kernels::Int8(q)) => Some(q),
             _ => None,
         };
         let mut src = self.load_input(ws, input, b, eval);
@@ -288,11 +303,18 @@ impl Plan {
             };
             let dense_latency = latency.and_then(|l| l.slot[i].map(|k| (l, k)));
             relu_applied = eval && self.relu_follows_dense(i);
+            let y = &mut after[0][..b * self.sizes[i + 1]];
+            if let Some(q) = int8.and_then(|q| q.layer(i)) {
+                q.forward(params, x, b, relu_applied, &mut ws.scratch[i], y);
+                src = Some(i + 1);
+                record(&mut ws.profile, i, 0, started);
+                continue;
+            }
             let mut run = |mode: &mut Mode<'_>| {
                 node.forward(Forward {
                     params,
                     x,
-                    y: &mut after[0][..b * self.sizes[i + 1]],
+                    y: &mut *y,
                     b,
                     scratch: &mut ws.scratch[i],
                     mode,
@@ -535,4 +557,5 @@ impl Workspace {
     }
 }
 
+pub(crate) use int8::Int8;
 pub(crate) use ops::{adam, sgd, softmax_cross_entropy, softmax_rows};

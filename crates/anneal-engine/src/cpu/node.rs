@@ -147,6 +147,10 @@ pub(super) struct Scratch {
     pub saved: Vec<f32>,
     /// Dropout: the mask of the last training step.
     pub mask: Vec<f32>,
+    /// int8 inference: the quantized input, its unfolded patches and the integer sums.
+    pub qx: Vec<u8>,
+    pub qcol: Vec<u8>,
+    pub acc: Vec<i32>,
 }
 
 /// What a node's forward pass reads and writes.

@@ -64,6 +64,7 @@ fn write(dir: &Path, program: Program, norm: Normalization, weights: Vec<NamedTe
         metrics: PackMetrics::compute(&[], &[], &program.classes),
         cost: program.cost.clone(),
         audit: None,
+        quantization: None,
         weights,
         program,
     };

@@ -58,6 +58,20 @@ impl Validator<'_> {
             .fail(w.span(), message)
             .with_hint("e.g. `width = 0.5` halves every hidden layer"))
     }
+
+    /// `[model] quantize`: `"int8"`, or absent (f32).
+    pub(super) fn quantize(
+        &self,
+        q: Option<&Spanned<String>>,
+    ) -> Result<Option<crate::quant::Scheme>, ManifestError> {
+        let Some(q) = q else { return Ok(None) };
+        match q.get_ref().as_str() {
+            "int8" => Ok(Some(crate::quant::Scheme::Int8)),
+            other => Err(self
+                .fail(q.span(), format!("unknown quantization `{other}`"))
+                .with_hint("the one scheme is `quantize = \"int8\"`; leave it out for f32")),
+        }
+    }
 }
 
 /// The largest `[model] width`.

@@ -51,9 +51,12 @@ pub fn run(
     json: bool,
     threads: Option<usize>,
     engine: &EngineArgs,
-    width: Option<f64>,
+    (width, int8): (Option<f64>, bool),
 ) -> Result<u8, CliError> {
-    let project = Project::load_width(dir, width)?;
+    let mut project = Project::load_width(dir, width)?;
+    if int8 {
+        project.program.quantize = Some(anneal_spec::Scheme::Int8);
+    }
     let engine = engine.engine()?;
     anneal_engine::set_threads(thread_count(threads)?)?;
     let mut progress = Progress::new(json, project.program.train.batch);

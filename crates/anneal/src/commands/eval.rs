@@ -73,7 +73,9 @@ fn on_source(args: &EvalArgs, package: &Path, source: &Path) -> Result<Metrics, 
         return Err(CliError::new(message).hint(hint));
     }
     let pkg = Package::read(package)?;
-    let model = Model::new(&pkg.program, &pkg.weights)?.with_temperature(pkg.signature.temperature);
+    let model = Model::new(&pkg.program, &pkg.weights)?
+        .quantized(pkg.quantization.as_ref())?
+        .with_temperature(pkg.signature.temperature);
     let set = anneal_data::idx::read(source, false)?;
     check_size(&set, &pkg)?;
     let labels = class_indices(&set, &pkg.signature.classes, source)?;

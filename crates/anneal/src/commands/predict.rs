@@ -23,7 +23,9 @@ struct Predictions(Vec<Prediction>);
 
 pub fn run(package: &Path, inputs: &[PathBuf], json: bool) -> Result<u8, CliError> {
     let pkg = Package::read(package)?;
-    let model = Model::new(&pkg.program, &pkg.weights)?.with_temperature(pkg.signature.temperature);
+    let model = Model::new(&pkg.program, &pkg.weights)?
+        .quantized(pkg.quantization.as_ref())?
+        .with_temperature(pkg.signature.temperature);
     let items = anneal::inputs::read_all(inputs, &pkg)?;
     let features: Vec<f32> = items
         .iter()

@@ -94,7 +94,10 @@ fn warn_if_stale(project: &Project, header: &anneal_pack::Header, path: &Path) {
     // Built with `--width`: the program at that width.
     let width = Some(header.program.width).filter(|w| *w != project.program.width);
     let rescaled = width.and_then(|w| Project::load_width(&project.dir, Some(w)).ok());
-    let project = rescaled.as_ref().unwrap_or(project);
+    // Built with `--int8`: the program quantized.
+    let mut project = rescaled.unwrap_or_else(|| project.clone());
+    project.program.quantize = header.program.quantize;
+    let project = &project;
     if let Ok(Some(commit)) = Store::open(&project.dir).and_then(|s| s.head())
         && let Ok(mut lines) = project.parents()
         && {

@@ -21,6 +21,9 @@ pub struct TuneArgs {
     /// The widths to build, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_WIDTHS)]
     widths: Vec<f64>,
+    /// Also build each width quantized to int8.
+    #[arg(long)]
+    int8: bool,
     /// Pick the most accurate variant whose batch-1 latency is at most this many milliseconds.
     #[arg(long, conflicts_with = "budget_flops")]
     budget_ms: Option<f64>,
@@ -65,7 +68,7 @@ pub fn run(args: &TuneArgs) -> Result<u8, CliError> {
     let mut log = |line: String| eprintln!("{line}");
     let variants = tune::tune(
         &project,
-        &args.widths,
+        (&args.widths, args.int8),
         &Engine::Native,
         &mut progress,
         &mut log,
@@ -163,10 +166,10 @@ fn plot(variants: &[Variant]) -> String {
         let (px, py) = (x(v.latency_ms), y(v.accuracy));
         let fill = if v.pareto { "#1f77b4" } else { "#bbb" };
         svg += &format!(
-            "<circle cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"4\" fill=\"{fill}\"/><text x=\"{:.1}\" y=\"{:.1}\">w{}</text>\n",
+            "<circle cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"4\" fill=\"{fill}\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>\n",
             px + 6.0,
             py - 6.0,
-            v.width
+            label(v)
         );
     }
     svg + "</svg>\n"
@@ -176,7 +179,7 @@ impl fmt::Display for Tuned {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:>6} {:>9} {:>10} {:>11} {:>11} {:>12}  front",
+            "{:>9} {:>9} {:>10} {:>11} {:>11} {:>12}  front",
             "width", "accuracy", "params", "FLOPs", "batch 1 us", "batch 256 us"
         )?;
         for (i, v) in self.variants.iter().enumerate() {
@@ -188,8 +191,8 @@ impl fmt::Display for Tuned {
             };
             writeln!(
                 f,
-                "{:>6} {:>9.4} {:>10} {:>11} {:>11.1} {:>12.2}  {front}{picked}",
-                v.width,
+                "{:>9} {:>9.4} {:>10} {:>11} {:>11.1} {:>12.2}  {front}{picked}",
+                label(v),
                 v.accuracy,
                 v.params,
                 v.flops,
@@ -203,4 +206,10 @@ impl fmt::Display for Tuned {
             None => Ok(()),
         }
     }
+}
+
+/// A variant as the table and the plot name it: `w0.5`, `w0.5 int8`.
+fn label(v: &Variant) -> String {
+    let int8 = if v.int8 { " int8" } else { "" };
+    format!("w{}{int8}", v.width)
 }

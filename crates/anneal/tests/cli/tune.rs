@@ -93,3 +93,58 @@ fn tune_marks_the_front_and_picks_within_a_budget() {
         stderr(&o)
     );
 }
+
+/// `anneal build --int8`: its own build key, I8 weights in the package with the f32 accuracy
+/// beside them, used by `test`, `eval` and `predict` (not stale); `anneal tune --int8` builds
+/// each width both ways.
+#[test]
+fn int8_builds_and_is_used_by_test_eval_and_predict() {
+    let (tmp, prog) = tiny_program(TINY);
+    let f32_build = ok(tmp.path(), &["build", "-C", "prog", "--json"]);
+    let int8_build = ok(tmp.path(), &["build", "-C", "prog", "--json", "--int8"]);
+    let key = |s: &str| json_of(s.lines().last().unwrap())["build_key"].clone();
+    assert_ne!(key(&f32_build), key(&int8_build));
+    let package = prog.join("target/tiny-0.1.0.anneal");
+    let bytes = std::fs::read(&package).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let dtypes: Vec<&str> = header
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.ends_with(".weight"))
+        .map(|(_, v)| v["dtype"].as_str().unwrap())
+        .collect();
+    assert!(
+        !dtypes.is_empty() && dtypes.iter().all(|d| *d == "I8"),
+        "{dtypes:?}"
+    );
+    let q: serde_json::Value = serde_json::from_str(
+        header["__metadata__"]["anneal.quantization"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(q["f32_accuracy"].as_f64().unwrap() > 0.5, "{q}");
+    let o = anneal(tmp.path(), &["test", "-C", "prog"]);
+    assert!(
+        o.status.success() && !stderr(&o).contains("stale"),
+        "{}",
+        stderr(&o)
+    );
+    let eval = ok(tmp.path(), &["eval", "-C", "prog", "--json"]);
+    assert!(eval.contains("accuracy"), "{eval}");
+    let args = ["tune", "-C", "prog", "--widths", "0.5", "--int8", "--json"];
+    let tuned = json_of(ok(tmp.path(), &args).lines().last().unwrap());
+    let kinds: Vec<bool> = tuned["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["int8"].as_bool().unwrap())
+        .collect();
+    assert_eq!(kinds, [false, true]);
+    assert!(
+        prog.join("target/tune/w0.5-int8/tiny-0.1.0.anneal")
+            .is_file()
+    );
+}

@@ -1,0 +1,94 @@
+//! Inference speed, f32 against int8, as `anneal predict` and `anneal serve` run it: the MLP
+//! 784-512-256-10 and the CNN conv32 5x5-pool-conv64 5x5-pool-dense128-dense10 of
+//! `throughput`, at batch 1 (latency, us) and batch 256 (samples/s), through
+//! [`anneal_engine::Model`] with and without [`Model::quantized`]. The weights are random and
+//! the int8 model is calibrated on 256 random inputs: speed does not depend on what was
+//! learned. `bench/int8.sh` puts these beside onnxruntime (f32 and its own int8) and PyTorch.
+//!
+//! Every figure is the median of 3 blocks of at least SECONDS each, after a warm-up.
+//!
+//! Usage: inference [SECONDS_PER_BLOCK] [THREADS]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // bench code: panics are failures
+
+use std::time::Instant;
+
+use anneal_engine::{Model, calibrate, initial_weights};
+use anneal_spec::{Program, Quantization, Scheme};
+
+const MLP: &str = r#""flatten", "dense 512", "relu", "dense 256", "relu", "dense 10""#;
+const CNN: &str = r#""conv 32 5x5", "relu", "maxpool 2", "conv 64 5x5", "relu", "maxpool 2", "flatten", "dense 128", "relu", "dense 10""#;
+
+fn program(name: &str, layers: &str) -> Program {
+    let text = format!(
+        "[program]\nname = {name:?}\nversion = \"0.1.0\"\n[data]\ninput = \"image\"\n\
+         shape = [1, 28, 28]\nclasses = 10\n[model]\nlayers = [{layers}]\n"
+    );
+    Program::parse(name, &text).unwrap()
+}
+
+/// Uniform values in [0, 1) from a fixed seed.
+fn random(n: usize, seed: u64) -> Vec<f32> {
+    let mut rng = anneal_engine::SplitMix64::new(seed);
+    (0..n)
+        .map(|_| (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32)
+        .collect()
+}
+
+/// The median over 3 blocks of at least `seconds` of the rate `work` reports per call.
+fn median_rate(seconds: f64, mut work: impl FnMut() -> f64) -> f64 {
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < seconds / 4.0 {
+        work();
+    }
+    let mut rates: Vec<f64> = (0..3)
+        .map(|_| {
+            let (start, mut done) = (Instant::now(), 0.0);
+            while start.elapsed().as_secs_f64() < seconds {
+                done += work();
+            }
+            done / start.elapsed().as_secs_f64()
+        })
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    rates[1]
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let seconds: f64 = args.get(1).map_or(Ok(2.0), |s| s.parse())?;
+    let threads: usize = args.get(2).map_or(Ok(2), |s| s.parse())?;
+    anneal_engine::set_threads(threads)?;
+    println!(
+        "engine {} {}, {threads} threads",
+        anneal_engine::ENGINE,
+        anneal_engine::ENGINE_VERSION
+    );
+    let x = random(256 * 784, 3);
+    for (name, layers) in [("mlp", MLP), ("cnn", CNN)] {
+        let p = program(name, layers);
+        let weights = initial_weights(&p);
+        let c = calibrate(&p, &weights, &x)?;
+        let q = Quantization {
+            scheme: Scheme::Int8,
+            calibration_examples: 256,
+            f32_accuracy: 0.0,
+            layers: c.layers,
+        };
+        for (kind, model) in [
+            ("f32", Model::new(&p, &weights)?),
+            ("int8", Model::new(&p, &c.weights)?.quantized(Some(&q))?),
+        ] {
+            let one = median_rate(seconds, || {
+                std::hint::black_box(model.predict(&x[..784]).unwrap());
+                1.0
+            });
+            let many = median_rate(seconds, || {
+                std::hint::black_box(model.predict(&x).unwrap());
+                256.0
+            });
+            println!("anneal {kind} {name} infer batch 1: {:.1} us", 1e6 / one);
+            println!("anneal {kind} {name} infer batch 256: {many:.0} samples/s");
+        }
+    }
+    Ok(())
+}
