@@ -45,14 +45,14 @@ seed = {seed}
 """
 
 
-def build(anneal, tmp, name, layers, seed=3, validation=None):
-    """Build the program in tmp/name; return the package path."""
+def build(anneal, tmp, name, layers, seed=3, validation=None, flags=()):
+    """Build the program in tmp/name (`anneal build` with `flags`); return the package path."""
     prog = os.path.join(tmp, name)
     os.makedirs(prog)
     shutil.copytree(DATA, os.path.join(prog, "data"))
     with open(os.path.join(prog, "anneal.toml"), "w") as f:
         f.write(manifest(name, layers, seed=seed, validation=validation))
-    subprocess.run([anneal, "build", "-C", prog], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run([anneal, "build", "-C", prog, *flags], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return os.path.join(prog, "target", f"{name}-0.1.0.anneal")
 
 

@@ -7,7 +7,9 @@
 //!
 //! Every figure is the median of 3 blocks of at least SECONDS each, after a warm-up.
 //!
-//! Usage: inference [SECONDS_PER_BLOCK] [THREADS]
+//! Usage: inference [SECONDS_PER_BLOCK] [THREADS] [kernels]
+//!
+//! `kernels` measures the MLP's first product alone, f32 (GEMM) and int8.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // bench code: panics are failures
 
 use std::time::Instant;
@@ -64,6 +66,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         anneal_engine::ENGINE_VERSION
     );
     let x = random(256 * 784, 3);
+    if args.get(3).map(String::as_str) == Some("kernels") {
+        kernels(seconds);
+        return Ok(());
+    }
     for (name, layers) in [("mlp", MLP), ("cnn", CNN)] {
         let p = program(name, layers);
         let weights = initial_weights(&p);
@@ -91,4 +97,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// The products alone: the MLP's first layer at batch 256, f32 through the GEMM and int8.
+fn kernels(seconds: f64) {
+    let (m, k, n): (usize, usize, usize) = (256, 784, 512);
+    let kp = k.div_ceil(64) * 64;
+    let (a, w) = (random(m * k, 1), random(k * n, 2));
+    let mut c = vec![0f32; m * n];
+    let f32_rate = median_rate(seconds, || {
+        anneal_engine::matmul(m, k, n, &a, false, &w, false, &mut c);
+        (m * k * n) as f64
+    });
+    let (qa, qw) = (vec![100i16; m * kp], vec![-50i16; n * kp]);
+    let mut acc = vec![0i32; m * n];
+    let int8_rate = median_rate(seconds, || {
+        anneal_engine::int8_product(&qa, m, &qw, kp, n, &mut acc);
+        (m * k * n) as f64
+    });
+    let (ua, uw) = (vec![100u8; m * kp], vec![-50i8; n * kp]);
+    let vnni_rate = median_rate(seconds, || {
+        anneal_engine::int8_product_vnni(&ua, m, &uw, kp, n, &mut acc);
+        (m * k * n) as f64
+    });
+    println!("f32 product {m}x{k}x{n}: {:.1} GMAC/s", f32_rate / 1e9);
+    println!(
+        "int8 product {m}x{kp}x{n} (vpmaddwd): {:.1} GMAC/s",
+        int8_rate / 1e9
+    );
+    if anneal_engine::int8_product_vnni(&ua, m, &uw, kp, n, &mut acc) {
+        println!(
+            "int8 product {m}x{kp}x{n} (vpdpbusd): {:.1} GMAC/s",
+            vnni_rate / 1e9
+        );
+    }
 }

@@ -180,6 +180,37 @@ pub fn matmul(
     cpu::gemm::matmul(c, false, a, b);
 }
 
+/// `acc = a * wᵀ` for `a` (`m x kp`) and `w` (`n x kp`) holding int8-range values as i16,
+/// `kp` a multiple of 32, sums in i32: the product int8 inference runs, on the engine's
+/// threads, for measuring it.
+///
+/// # Panics
+/// When a slice is shorter than its shape says.
+#[doc(hidden)]
+pub fn int8_product(a: &[i16], m: usize, w: &[i16], kp: usize, n: usize, acc: &mut [i32]) {
+    rayon::scope(|_| cpu::int8_product(a, m, w, kp, n, acc));
+}
+
+/// [`int8_product`] on AVX-512 VNNI (uint8 `a`, int8 `w`, `kp` a multiple of 64); `false`
+/// (and nothing computed) where the CPU has no VNNI.
+///
+/// # Panics
+/// When a slice is shorter than its shape says.
+#[doc(hidden)]
+pub fn int8_product_vnni(
+    a: &[u8],
+    m: usize,
+    w: &[i8],
+    kp: usize,
+    n: usize,
+    acc: &mut [i32],
+) -> bool {
+    cpu::vnni_available() && {
+        rayon::scope(|_| cpu::vnni_product(a, m, w, kp, n, acc));
+        true
+    }
+}
+
 /// The number of worker threads the engine uses.
 pub fn threads() -> usize {
     rayon::current_num_threads()

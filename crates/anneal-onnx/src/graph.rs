@@ -1,6 +1,6 @@
 //! The graph being built: nodes in order and the initializers they read.
 
-use crate::onnx::{self, Attr, Node};
+use crate::onnx::{self, Attr, DataType, Node};
 use crate::proto::Msg;
 
 /// Nodes and initializers, each node's one output named after the node.
@@ -14,6 +14,12 @@ impl Graph {
     /// An FP32 initializer; returns its name.
     pub fn constant(&mut self, name: &str, dims: &[usize], data: &[f32]) -> String {
         self.initializers.push(onnx::float_tensor(name, dims, data));
+        name.to_string()
+    }
+
+    /// An initializer of type `elem` from its bytes; returns its name.
+    pub fn raw(&mut self, name: &str, dims: &[usize], elem: DataType, raw: &[u8]) -> String {
+        self.initializers.push(onnx::tensor(name, dims, elem, raw));
         name.to_string()
     }
 

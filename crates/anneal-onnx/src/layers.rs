@@ -13,9 +13,12 @@
 //! | `flatten` | `Flatten`, axis 1 (channel-major `C, H, W`, as the package's flatten) |
 //! | `dropout P` | nothing |
 //! | `softmax` | nothing here: the exporter ends every graph with the softmax |
+//!
+//! In an int8 package, `dense` and `conv` read their input and weight through
+//! `QuantizeLinear`/`DequantizeLinear` pairs (see `qdq`).
 
 use anneal_spec::layer::Param;
-use anneal_spec::{Layer, NamedTensor, Shape};
+use anneal_spec::{Layer, NamedTensor, QuantLayer, Shape};
 
 use crate::OnnxError;
 use crate::graph::Graph;
@@ -31,12 +34,18 @@ pub(crate) struct At<'a> {
     pub layer: Layer,
     pub input: Shape,
     pub weights: &'a [NamedTensor],
+    /// The layer's int8 quantization, in an int8 package.
+    pub quant: Option<&'a QuantLayer>,
 }
 
 /// Emit layer `at` on the activation named `x`; returns the name of its output.
 pub(crate) fn emit(g: &mut Graph, at: &At<'_>, x: &str) -> Result<String, OnnxError> {
     let params = initializers(g, at)?;
-    let mut inputs = vec![x];
+    let x = &match at.quant {
+        Some(q) => crate::qdq::input(g, at.index, q, x),
+        None => x.to_string(),
+    };
+    let mut inputs = vec![x.as_str()];
     inputs.extend(params.iter().map(String::as_str));
     let name = format!("layers.{}.{}", at.index, at.layer.name());
     let ints = |v: [usize; 2]| Attr::Ints(v.iter().map(|&d| d as i64).collect());
@@ -116,7 +125,10 @@ fn initializers(g: &mut Graph, at: &At<'_>) -> Result<Vec<String>, OnnxError> {
         .iter()
         .map(|p| {
             let t = weight(at, p)?;
-            Ok(g.constant(&t.name, &t.shape, &t.data))
+            Ok(match at.quant {
+                Some(q) if p.name == "weight" => crate::qdq::weight(g, q, t),
+                _ => g.constant(&t.name, &t.shape, &t.data),
+            })
         })
         .collect()
 }

@@ -17,6 +17,13 @@
 //! `anneal.classes` (a JSON array), `anneal.normalization` (JSON `{scale, mean, std}`),
 //! `anneal.build_key` and, when fitted, `anneal.temperature`.
 //!
+//! An int8 package exports as a QDQ model, the form onnxruntime's own static quantization
+//! writes: each `dense` and `conv` layer's input goes through `QuantizeLinear` (uint8, the
+//! calibrated scale and zero point) and `DequantizeLinear`, and its weight is an INT8
+//! initializer (`layers.{i}.weight_quantized`) read through `DequantizeLinear` with one scale
+//! per output channel. A runtime that fuses the pairs runs integer kernels; one that does not
+//! computes the same values in f32.
+//!
 //! The protobuf is written by hand: `proto` is the wire format, `onnx` the few ONNX messages
 //! (with their field numbers), `graph` the node list, `layers` one layer's nodes.
 
@@ -24,6 +31,7 @@ mod graph;
 mod layers;
 mod onnx;
 mod proto;
+mod qdq;
 
 use anneal_pack::{Normalization, Package};
 use anneal_spec::{Layer, Shape};
@@ -113,11 +121,14 @@ fn body(g: &mut Graph, pkg: &Package, x: &str) -> Result<String, OnnxError> {
     let mut input = cost.input;
     for (index, &layer) in pkg.program.logit_layers().iter().enumerate() {
         let weights = &pkg.weights;
+        let quant = pkg.quantization.as_ref();
+        let quant = quant.and_then(|q| q.layers.iter().find(|l| l.layer == index));
         let at = layers::At {
             index,
             layer,
             input,
             weights,
+            quant,
         };
         cur = layers::emit(g, &at, &cur)?;
         input = cost.layers.get(index).map_or(input, |row| row.output);

@@ -24,6 +24,8 @@ pub const OPSET: i64 = 17;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DataType {
     Float = 1,
+    Uint8 = 2,
+    Int8 = 3,
     Int64 = 7,
 }
 
@@ -86,12 +88,17 @@ fn attribute(name: &str, value: &Attr) -> Msg {
 
 /// An FP32 initializer `name` of shape `dims`.
 pub(crate) fn float_tensor(name: &str, dims: &[usize], data: &[f32]) -> Msg {
+    let raw: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    tensor(name, dims, DataType::Float, &raw)
+}
+
+/// An initializer `name` of shape `dims` and type `elem`, from its little-endian bytes.
+pub(crate) fn tensor(name: &str, dims: &[usize], elem: DataType, raw: &[u8]) -> Msg {
     let mut m = Msg::new();
     for &d in dims {
         m.int(1, d as i64);
     }
-    let raw: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-    m.int(2, DataType::Float as i64).str(8, name).bytes(9, &raw);
+    m.int(2, elem as i64).str(8, name).bytes(9, raw);
     m
 }
 

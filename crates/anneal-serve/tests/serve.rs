@@ -946,3 +946,51 @@ async fn a_model_name_serves_the_one_program_under_it() {
         assert!(e.to_string().contains("--model-name"), "{e}");
     }
 }
+
+/// An int8 package is served through its integer kernels: the probabilities are the scheme's
+/// (inputs rounded to their uint8 grid, weights to their int8 one), computed here by hand.
+#[tokio::test]
+async fn an_int8_package_is_served_as_int8() {
+    use anneal_spec::quant::{round_weight, weight_scales};
+    use anneal_spec::{QuantLayer, Quantization, Scheme};
+    let dir = tempfile::tempdir().unwrap();
+    let f32_path = write_package(dir.path(), "0.3.0");
+    let mut p = Package::read(&f32_path).unwrap();
+    p.program.quantize = Some(Scheme::Int8);
+    let scales = weight_scales(&p.weights[1]);
+    p.weights[1] = round_weight(&p.weights[1], &scales);
+    let q = QuantLayer::calibrated(1, 0.0, 1.0, scales);
+    p.quantization = Some(Quantization {
+        scheme: Scheme::Int8,
+        calibration_examples: 1,
+        f32_accuracy: 1.0,
+        layers: vec![q.clone()],
+    });
+    std::fs::write(&f32_path, p.to_bytes().unwrap()).unwrap();
+    let s = load(&[dir.path().to_path_buf()], Config::default()).unwrap();
+    let body = json!({"inputs": [{"name": "input", "shape": [2, 1, 2, 2], "datatype": "FP32", "data": X}]});
+    let r = post(&s, INFER, body.to_string(), None).await.json();
+    let got: Vec<f64> = r["outputs"][0]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let w = &p.weights[1].data;
+    let (b, zp) = (&p.weights[0].data, f32::from(q.input_zero_point));
+    let dequantized: Vec<f32> = X
+        .iter()
+        .map(|x| (f32::from(q.quantize_input(*x)) - zp) * q.input_scale)
+        .collect();
+    for (e, row) in dequantized.chunks(4).enumerate() {
+        let z: Vec<f32> = (0..2)
+            .map(|j| (0..4).map(|i| row[i] * w[i * 2 + j]).sum::<f32>() + b[j])
+            .collect();
+        let p1 = 1.0 / (1.0 + (z[0] - z[1]).exp());
+        assert!(
+            (got[2 * e + 1] - f64::from(p1)).abs() < 1e-5,
+            "{got:?}, {z:?}"
+        );
+    }
+    assert_ne!(dequantized, X, "the inputs were rounded");
+}

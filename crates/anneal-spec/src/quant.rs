@@ -88,7 +88,7 @@ impl QuantLayer {
     /// `x` as this layer's uint8 input.
     #[inline(always)]
     pub fn quantize_input(&self, x: f32) -> u8 {
-        let q = (x / self.input_scale).round() + f32::from(self.input_zero_point);
+        let q = (x / self.input_scale).round_ties_even() + f32::from(self.input_zero_point);
         q.clamp(0.0, 255.0) as u8
     }
 
@@ -150,7 +150,7 @@ pub fn weight_scales(w: &NamedTensor) -> Vec<f32> {
 pub fn quantize_weight(w: &NamedTensor, scales: &[f32]) -> Vec<i8> {
     let q = |(i, v): (usize, &f32)| {
         (v / scales[channel(&w.shape, i)])
-            .round()
+            .round_ties_even()
             .clamp(-WEIGHT_MAX, WEIGHT_MAX) as i8
     };
     w.data.iter().enumerate().map(q).collect()

@@ -4,9 +4,10 @@
 //! pass, the product kernel and the calibration of the input ranges.
 //!
 //! A quantized layer's forward pass: quantize its input to uint8 (an image first, then its
-//! patches unfolded with the zero point as padding), take the integer product with the int8
-//! weights, then `y = (sum - zero_point * Σw) * input_scale * weight_scale + bias` (and the
-//! relu, when one follows a dense layer). The product is exact, so results depend on neither
+//! patches unfolded with the zero point as padding), take the integer product of the inputs
+//! less their zero point with the int8 weights (both held as i16, rows padded to a multiple
+//! of [`STEP`], summed in i32 by AVX2's `vpmaddwd` where the CPU has it), then `y = sum *
+//! input_scale * weight_scale + bias` (and the relu, when one follows a dense layer). The product is exact, so results depend on neither
 //! the thread count nor the CPU's vector width.
 
 use anneal_spec::{QuantLayer, Quantization};
@@ -15,6 +16,7 @@ use rayon::prelude::*;
 use super::conv::{ConvGeom, im2col};
 use super::node::{Node, Scratch, seg};
 use super::ops::simd;
+use super::vnni;
 use super::{Mode, Plan, Workspace};
 use crate::EngineError;
 
@@ -32,9 +34,13 @@ pub(super) struct QNode {
     out: usize,
     /// A convolution's geometry (its rows are unfolded patches).
     conv: Option<ConvGeom>,
-    /// `out x inp` int8 weights, each output's row contiguous.
-    w: Vec<i8>,
-    /// Per output: `zero_point * Σ w`, taken off each sum.
+    /// `inp` rounded up to a multiple of [`STEP`]: the length of the product's rows.
+    kp: usize,
+    /// `out x kp` int8 weights held as i16, each output's row contiguous, zero-padded.
+    w: Vec<i16>,
+    /// The same as int8, for VNNI, where the CPU has it (else empty).
+    w8: Vec<i8>,
+    /// Per output: `zero_point * Σ w`, taken off VNNI's sums (of inputs with their zero point).
     offset: Vec<i32>,
     /// Per output: `input_scale * weight_scale`.
     scale: Vec<f32>,
@@ -94,22 +100,33 @@ impl QNode {
         l: &QuantLayer,
     ) -> QNode {
         let max = anneal_spec::quant::WEIGHT_MAX;
-        let q = |o: usize, i: usize| (at(o, i) / l.weight_scales[o]).round().clamp(-max, max);
-        let w: Vec<i8> = (0..out)
-            .flat_map(|o| (0..inp).map(move |i| (o, i)))
-            .map(|(o, i)| q(o, i) as i8)
+        let q = |o: usize, i: usize| {
+            (at(o, i) / l.weight_scales[o])
+                .round_ties_even()
+                .clamp(-max, max)
+        };
+        let kp = inp.div_ceil(vnni::STEP) * vnni::STEP;
+        let w: Vec<i16> = (0..out)
+            .flat_map(|o| (0..kp).map(move |i| (o, i)))
+            .map(|(o, i)| if i < inp { q(o, i) as i16 } else { 0 })
             .collect();
         let zp = i32::from(l.input_zero_point);
         let offset = w
-            .chunks_exact(inp.max(1))
-            .map(|row| zp * row.iter().map(|&v| i32::from(v)).sum::<i32>())
+            .chunks_exact(kp.max(1))
+            .map(|r| zp * r.iter().map(|v| i32::from(*v)).sum::<i32>())
             .collect();
+        let w8 = match vnni::available() {
+            true => w.iter().map(|v| *v as i8).collect(),
+            false => Vec::new(),
+        };
         let scale = l.weight_scales.iter().map(|s| s * l.input_scale).collect();
         QNode {
             inp,
             out,
             conv,
+            kp,
             w,
+            w8,
             offset,
             scale,
             bias,
@@ -127,60 +144,145 @@ impl QNode {
         s: &mut Scratch,
         y: &mut [f32],
     ) {
-        let rows = self.quantize(x, b, s);
-        let a = match self.conv {
-            Some(_) => &s.qcol[..rows * self.inp],
-            None => &s.qx[..rows * self.inp],
-        };
+        let (rows, kp) = (self.rows(b), self.kp);
         grow(&mut s.acc, rows * self.out);
-        product(a, rows, &self.w, self.inp, self.out, &mut s.acc);
+        grow(&mut s.padded, rows * kp);
+        match self.conv {
+            Some(_) => self.unfold(x, b, s),
+            // A dense layer's rows are quantized straight into their padded places.
+            None => self.quantize(x, self.inp, &mut s.padded[..rows * kp]),
+        }
+        let offset = if self.w8.is_empty() {
+            grow(&mut s.wide, rows * kp);
+            self.widen(&s.padded[..rows * kp], &mut s.wide[..rows * kp]);
+            product(&s.wide, rows, &self.w, kp, self.out, &mut s.acc);
+            None
+        } else {
+            vnni::product(&s.padded, rows, &self.w8, kp, self.out, &mut s.acc);
+            Some(&self.offset[..])
+        };
         let bias = seg(params, self.bias, self.out);
-        self.dequantize(
-            &s.acc[..rows * self.out],
-            bias,
-            relu,
-            &mut y[..rows * self.out],
+        let acc = &s.acc[..rows * self.out];
+        self.dequantize(acc, offset, bias, relu, &mut y[..rows * self.out]);
+    }
+
+    /// Rows of the product for `b` examples.
+    fn rows(&self, b: usize) -> usize {
+        self.conv.map_or(b, |g| b * g.oh * g.ow)
+    }
+
+    /// `x` (rows of `n` values) quantized to uint8 into `dst` (rows `dst.len() / rows` long,
+    /// the rest of each row zero), in parallel over blocks of rows.
+    fn quantize(&self, x: &[f32], n: usize, dst: &mut [u8]) {
+        let q = &self.input;
+        let rows = x.len() / n.max(1);
+        let width = dst.len() / rows.max(1);
+        let block = |(dst, x): (&mut [u8], &[f32])| {
+            simd(
+                #[inline(always)]
+                || {
+                    for (d, x) in dst.chunks_exact_mut(width).zip(x.chunks_exact(n)) {
+                        for (d, v) in d.iter_mut().zip(x) {
+                            *d = q.quantize_input(*v);
+                        }
+                        d[n..].fill(0);
+                    }
+                },
+            )
+        };
+        par_rows(dst, width, x, n, block);
+    }
+
+    /// A convolution's input quantized (`s.qx`), its patches unfolded with the zero point as
+    /// padding (`s.qcol`) and laid into their padded rows (`s.padded`).
+    fn unfold(&self, x: &[f32], b: usize, s: &mut Scratch) {
+        let Some(g) = &self.conv else { return };
+        let (n, rows) = (x.len(), self.rows(b));
+        grow(&mut s.qx, n);
+        let per = g.h * g.w * g.c;
+        self.quantize(x, per, &mut s.qx[..n]);
+        grow(&mut s.qcol, rows * self.inp);
+        im2col(&s.qx[..n], b, g, &mut s.qcol, self.input.input_zero_point);
+        let (inp, kp) = (self.inp, self.kp);
+        let block = |(dst, src): (&mut [u8], &[u8])| {
+            for (d, q) in dst.chunks_exact_mut(kp).zip(src.chunks_exact(inp)) {
+                d[..inp].copy_from_slice(q);
+                d[inp..].fill(0);
+            }
+        };
+        par_rows(
+            &mut s.padded[..rows * kp],
+            kp,
+            &s.qcol[..rows * inp],
+            inp,
+            block,
         );
     }
 
-    /// The product's uint8 rows (in `s.qx`, or unfolded into `s.qcol`); returns how many.
-    fn quantize(&self, x: &[f32], b: usize, s: &mut Scratch) -> usize {
-        let n = x.len();
-        grow(&mut s.qx, n);
-        let q = &self.input;
-        simd(
-            #[inline(always)]
-            || {
-                for (d, v) in s.qx[..n].iter_mut().zip(x) {
-                    *d = q.quantize_input(*v);
-                }
-            },
-        );
-        match &self.conv {
-            Some(g) => {
-                let rows = b * g.oh * g.ow;
-                grow(&mut s.qcol, rows * self.inp);
-                im2col(&s.qx[..n], b, g, &mut s.qcol, q.input_zero_point);
-                rows
-            }
-            None => b,
-        }
+    /// The uint8 rows `q` (`kp` long) less the zero point, as i16 (padding stays 0).
+    fn widen(&self, q: &[u8], wide: &mut [i16]) {
+        let (zp, inp) = (i16::from(self.input.input_zero_point), self.inp);
+        let block = |(d, q): (&mut [i16], &[u8])| {
+            simd(
+                #[inline(always)]
+                || {
+                    for (d, q) in d.chunks_exact_mut(self.kp).zip(q.chunks_exact(self.kp)) {
+                        for (d, q) in d.iter_mut().zip(&q[..inp]) {
+                            *d = i16::from(*q) - zp;
+                        }
+                        d[inp..].fill(0);
+                    }
+                },
+            )
+        };
+        par_rows(wide, self.kp, q, self.kp, block);
     }
 
     /// `y = (acc - offset) * scale + bias`, then relu when asked.
-    fn dequantize(&self, acc: &[i32], bias: &[f32], relu: bool, y: &mut [f32]) {
+    fn dequantize(
+        &self,
+        acc: &[i32],
+        offset: Option<&[i32]>,
+        bias: &[f32],
+        relu: bool,
+        y: &mut [f32],
+    ) {
+        let zeros = vec![0; if offset.is_some() { 0 } else { self.out }];
+        let offset = offset.unwrap_or(&zeros);
         let floor = if relu { 0.0 } else { f32::NEG_INFINITY };
-        simd(
-            #[inline(always)]
-            || {
-                for (y, acc) in y.chunks_exact_mut(self.out).zip(acc.chunks_exact(self.out)) {
-                    for j in 0..self.out {
-                        let v = (acc[j] - self.offset[j]) as f32 * self.scale[j] + bias[j];
-                        y[j] = v.max(floor);
+        let block = |(y, acc): (&mut [f32], &[i32])| {
+            simd(
+                #[inline(always)]
+                || {
+                    for (y, acc) in y.chunks_exact_mut(self.out).zip(acc.chunks_exact(self.out)) {
+                        let per = acc.iter().zip(offset).zip(&self.scale).zip(bias);
+                        for (y, (((acc, offset), scale), bias)) in y.iter_mut().zip(per) {
+                            *y = ((acc - offset) as f32 * scale + bias).max(floor);
+                        }
                     }
-                }
-            },
-        );
+                },
+            )
+        };
+        par_rows(y, self.out, acc, self.out, block);
+    }
+}
+
+/// `f` on matching blocks of rows of `dst` (rows `dw` long) and `src` (rows `sw` long): in
+/// parallel for more than [`ROWS_PER_TASK`] rows, else on this thread.
+fn par_rows<T: Send, U: Sync>(
+    dst: &mut [T],
+    dw: usize,
+    src: &[U],
+    sw: usize,
+    f: impl Fn((&mut [T], &[U])) + Sync + Send,
+) {
+    let rows = dst.len() / dw.max(1);
+    if rows <= ROWS_PER_TASK {
+        f((dst, src));
+    } else {
+        let dst = dst.par_chunks_mut(ROWS_PER_TASK * dw.max(1));
+        dst.zip(src.par_chunks(ROWS_PER_TASK * sw.max(1)))
+            .for_each(f);
     }
 }
 
@@ -197,19 +299,19 @@ const ROWS_PER_TASK: usize = 32;
 /// Products with fewer multiply-adds than this run on the calling thread.
 const PARALLEL_MIN_MACS: usize = 1 << 20;
 
-/// `acc[m x n] = a[m x k] * wᵀ` for uint8 `a` and int8 `w` (`n x k`), sums in i32.
-pub(crate) fn product(a: &[u8], m: usize, w: &[i8], k: usize, n: usize, acc: &mut [i32]) {
-    let block = |(rows, acc): (&[u8], &mut [i32])| {
-        simd(
-            #[inline(always)]
-            || rows_times(rows, w, k, n, acc),
-        )
-    };
-    let (a, acc) = (&a[..m * k], &mut acc[..m * n]);
-    if m * n * k < PARALLEL_MIN_MACS || m <= ROWS_PER_TASK {
+/// Values of `k` per step of the kernel: rows are padded with zeros to a multiple of it.
+pub(crate) const STEP: usize = 32;
+
+/// `acc[m x n] = a[m x kp] * wᵀ` for `a` and `w` (`n x kp`) holding small integers (inputs
+/// less their zero point, int8 weights) as i16, `kp` a multiple of [`STEP`]; sums in i32.
+pub(crate) fn product(a: &[i16], m: usize, w: &[i16], kp: usize, n: usize, acc: &mut [i32]) {
+    let kernel = Kernel::new();
+    let block = |(rows, acc): (&[i16], &mut [i32])| kernel.rows_times(rows, w, kp, n, acc);
+    let (a, acc) = (&a[..m * kp], &mut acc[..m * n]);
+    if m * n * kp < PARALLEL_MIN_MACS || m <= ROWS_PER_TASK {
         block((a, acc));
     } else {
-        let tasks = a.par_chunks(ROWS_PER_TASK * k);
+        let tasks = a.par_chunks(ROWS_PER_TASK * kp);
         tasks
             .zip(acc.par_chunks_mut(ROWS_PER_TASK * n))
             .for_each(block);
@@ -221,48 +323,162 @@ pub(crate) fn product(a: &[u8], m: usize, w: &[i8], k: usize, n: usize, acc: &mu
 const MR: usize = 4;
 const NR: usize = 4;
 
-/// [`product`] for the rows in `a`, tile by tile.
-#[inline(always)]
-fn rows_times(a: &[u8], w: &[i8], k: usize, n: usize, acc: &mut [i32]) {
-    let m = a.len() / k.max(1);
-    for i in (0..m).step_by(MR) {
-        let mr = (m - i).min(MR);
-        for j in (0..n).step_by(NR) {
-            let nr = (n - j).min(NR);
-            let (rows, cols) = (&a[i * k..(i + mr) * k], &w[j * k..(j + nr) * k]);
-            let out = &mut acc[i * n + j..];
-            if (mr, nr) == (MR, NR) {
-                let sums = tile::<MR, NR>(rows, cols, k);
-                for (r, s) in sums.iter().enumerate() {
-                    out[r * n..r * n + NR].copy_from_slice(s);
-                }
-                continue;
-            }
-            for (r, row) in rows.chunks_exact(k).enumerate() {
-                for (c, col) in cols.chunks_exact(k).enumerate() {
-                    out[r * n + c] = tile::<1, 1>(row, col, k)[0][0];
+/// The instructions the tiles run with: `vpmaddwd` (products summed in pairs, exact in
+/// i32) on 512-bit vectors with AVX-512, on 256-bit ones with AVX2, else portable code.
+#[derive(Clone, Copy)]
+struct Kernel {
+    #[cfg(target_arch = "x86_64")]
+    v4: Option<pulp::x86::V4>,
+    #[cfg(target_arch = "x86_64")]
+    v3: Option<pulp::x86::V3>,
+}
+
+impl Kernel {
+    fn new() -> Kernel {
+        Kernel {
+            #[cfg(target_arch = "x86_64")]
+            v4: pulp::x86::V4::try_new(),
+            #[cfg(target_arch = "x86_64")]
+            v3: pulp::x86::V3::try_new(),
+        }
+    }
+
+    /// [`product`] for the rows in `a`, tile by tile.
+    fn rows_times(self, a: &[i16], w: &[i16], kp: usize, n: usize, acc: &mut [i32]) {
+        let m = a.len() / kp.max(1);
+        for i in (0..m).step_by(MR) {
+            let mr = (m - i).min(MR);
+            for j in (0..n).step_by(NR) {
+                let nr = (n - j).min(NR);
+                let (rows, cols) = (&a[i * kp..(i + mr) * kp], &w[j * kp..(j + nr) * kp]);
+                let sums = self.tile(rows, cols, kp, (mr, nr));
+                for (r, s) in sums.iter().take(mr).enumerate() {
+                    acc[(i + r) * n + j..][..nr].copy_from_slice(&s[..nr]);
                 }
             }
         }
+    }
+
+    /// The dot products of up to [`MR`] rows of `a` and [`NR`] rows of `w`.
+    #[inline(always)]
+    fn tile(self, a: &[i16], w: &[i16], kp: usize, (mr, nr): (usize, usize)) -> [[i32; NR]; MR] {
+        #[cfg(target_arch = "x86_64")]
+        if nr == NR {
+            match (self.v4, self.v3, mr) {
+                (Some(v4), _, 1) => return x86::tile512::<1>(v4, a, w, kp),
+                (Some(v4), _, 2) => return x86::tile512::<2>(v4, a, w, kp),
+                (Some(v4), _, 3) => return x86::tile512::<3>(v4, a, w, kp),
+                (Some(v4), _, _) => return x86::tile512::<MR>(v4, a, w, kp),
+                (None, Some(v3), MR) => return x86::tile::<MR>(v3, a, w, kp),
+                (None, Some(v3), 1) => return x86::tile::<1>(v3, a, w, kp),
+                _ => {}
+            }
+        }
+        let mut sums = [[0i32; NR]; MR];
+        for (r, row) in a.chunks_exact(kp).take(mr).enumerate() {
+            for (c, col) in w.chunks_exact(kp).take(nr).enumerate() {
+                sums[r][c] = row
+                    .iter()
+                    .zip(col)
+                    .map(|(x, y)| i32::from(*x) * i32::from(*y))
+                    .sum();
+            }
+        }
+        sums
     }
 }
 
-/// The `R x C` dot products of `R` rows of `a` and `C` rows of `w` (each `k` long), in i32:
-/// one pass over `k` (which LLVM turns into `pmaddwd` or `vpdpbusd` on vectors).
-#[inline(always)]
-fn tile<const R: usize, const C: usize>(a: &[u8], w: &[i8], k: usize) -> [[i32; C]; R] {
-    let a: [&[u8]; R] = std::array::from_fn(|r| &a[r * k..(r + 1) * k]);
-    let w: [&[i8]; C] = std::array::from_fn(|c| &w[c * k..(c + 1) * k]);
-    let mut sums = [[0i32; C]; R];
-    for t in 0..k {
-        for r in 0..R {
-            let x = i32::from(a[r][t]);
-            for c in 0..C {
-                sums[r][c] += x * i32::from(w[c][t]);
-            }
-        }
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{MR, NR, STEP};
+    use core::arch::x86_64::{__m256i, __m512i};
+    use pulp::x86::{V3, V4};
+
+    /// Row `i` (`kp` long) of `v` in steps.
+    #[inline(always)]
+    fn steps(v: &[i16], i: usize, kp: usize) -> &[[i16; STEP]] {
+        pulp::as_arrays::<STEP, i16>(&v[i * kp..(i + 1) * kp]).0
     }
-    sums
+
+    /// `R` rows against [`NR`] on AVX2: per half step, `R` + [`NR`] loads and `R * NR`
+    /// `vpmaddwd` of 16 values.
+    #[inline(always)]
+    pub(super) fn tile<const R: usize>(
+        simd: V3,
+        a: &[i16],
+        w: &[i16],
+        kp: usize,
+    ) -> [[i32; NR]; MR] {
+        simd.vectorize(
+            #[inline(always)]
+            || {
+                let rows: [&[[i16; STEP]]; R] = std::array::from_fn(|r| steps(a, r, kp));
+                let cols: [&[[i16; STEP]]; NR] = std::array::from_fn(|c| steps(w, c, kp));
+                let zero = simd.avx._mm256_setzero_si256();
+                let mut acc = [[zero; NR]; R];
+                for s in 0..kp / STEP {
+                    for half in 0..2 {
+                        let at = |v: &[i16; STEP]| -> __m256i {
+                            let h: [i16; 16] = std::array::from_fn(|t| v[half * 16 + t]);
+                            pulp::cast(h)
+                        };
+                        let x: [__m256i; R] = std::array::from_fn(|r| at(&rows[r][s]));
+                        let y: [__m256i; NR] = std::array::from_fn(|c| at(&cols[c][s]));
+                        for r in 0..R {
+                            for c in 0..NR {
+                                let p = simd.avx2._mm256_madd_epi16(x[r], y[c]);
+                                acc[r][c] = simd.avx2._mm256_add_epi32(acc[r][c], p);
+                            }
+                        }
+                    }
+                }
+                let mut sums = [[0i32; NR]; MR];
+                for r in 0..R {
+                    for c in 0..NR {
+                        sums[r][c] = pulp::cast::<__m256i, [i32; 8]>(acc[r][c]).iter().sum();
+                    }
+                }
+                sums
+            },
+        )
+    }
+
+    /// `R` rows against [`NR`] on AVX-512: per step, `R` + [`NR`] loads and `R * NR`
+    /// `vpmaddwd` of 32 values.
+    #[inline(always)]
+    pub(super) fn tile512<const R: usize>(
+        simd: V4,
+        a: &[i16],
+        w: &[i16],
+        kp: usize,
+    ) -> [[i32; NR]; MR] {
+        simd.vectorize(
+            #[inline(always)]
+            || {
+                let rows: [&[[i16; STEP]]; R] = std::array::from_fn(|r| steps(a, r, kp));
+                let cols: [&[[i16; STEP]]; NR] = std::array::from_fn(|c| steps(w, c, kp));
+                let zero = simd.avx512f._mm512_setzero_si512();
+                let mut acc = [[zero; NR]; R];
+                for s in 0..kp / STEP {
+                    let x: [__m512i; R] = std::array::from_fn(|r| pulp::cast(rows[r][s]));
+                    let y: [__m512i; NR] = std::array::from_fn(|c| pulp::cast(cols[c][s]));
+                    for r in 0..R {
+                        for c in 0..NR {
+                            let p = simd.avx512bw._mm512_madd_epi16(x[r], y[c]);
+                            acc[r][c] = simd.avx512f._mm512_add_epi32(acc[r][c], p);
+                        }
+                    }
+                }
+                let mut sums = [[0i32; NR]; MR];
+                for r in 0..R {
+                    for c in 0..NR {
+                        sums[r][c] = pulp::cast::<__m512i, [i32; 16]>(acc[r][c]).iter().sum();
+                    }
+                }
+                sums
+            },
+        )
+    }
 }
 
 impl Plan {
@@ -307,17 +523,43 @@ fn widen(a: Option<(f32, f32)>, (lo, hi): (f32, f32)) -> (f32, f32) {
 mod tests {
     use super::*;
 
+    /// The kernels this CPU can run: AVX-512, AVX2 and portable code.
+    fn kernels() -> Vec<Kernel> {
+        let k = Kernel::new();
+        #[cfg(target_arch = "x86_64")]
+        return vec![k, Kernel { v4: None, ..k }, Kernel { v4: None, v3: None }];
+        #[cfg(not(target_arch = "x86_64"))]
+        vec![k]
+    }
+
     #[test]
     fn the_integer_product_is_exact_for_every_tile_shape() {
-        // Shapes that leave remainders in every direction, and sums near the i32 extremes of
-        // one step (255 * 127 * 2).
-        for &(m, n, k) in &[(1, 1, 1), (5, 7, 33), (9, 4, 16), (4, 9, 50), (33, 10, 784)] {
-            let a: Vec<u8> = (0..m * k).map(|i| (i * 37 % 256) as u8).collect();
-            let w: Vec<i8> = (0..n * k)
-                .map(|i| ((i * 53 % 255) as i32 - 127) as i8)
-                .collect();
+        // Shapes that leave remainders in every direction (tiles and steps), inputs and
+        // weights at their extremes (±255 less a zero point, ±127).
+        for &(m, n, k) in &[
+            (1usize, 1usize, 1usize),
+            (5, 7, 33),
+            (9, 4, 16),
+            (4, 9, 50),
+            (33, 10, 784),
+        ] {
+            let kp = k.div_ceil(STEP) * STEP;
+            let pad = |v: &[i16]| -> Vec<i16> {
+                let tail = std::iter::repeat_n(0, kp - k);
+                v.chunks(k)
+                    .flat_map(|r| r.iter().copied().chain(tail.clone()))
+                    .collect()
+            };
+            let a: Vec<i16> = (0..m * k).map(|i| (i * 37 % 511) as i16 - 255).collect();
+            let w: Vec<i16> = (0..n * k).map(|i| (i * 53 % 255) as i16 - 127).collect();
             let mut acc = vec![0; m * n];
-            product(&a, m, &w, k, n, &mut acc);
+            product(&pad(&a), m, &pad(&w), kp, n, &mut acc);
+            // Every instruction set this CPU has gives the same sums.
+            for kernel in kernels() {
+                let mut other = vec![0; m * n];
+                kernel.rows_times(&pad(&a), &pad(&w), kp, n, &mut other);
+                assert_eq!(other, acc);
+            }
             for i in 0..m {
                 for j in 0..n {
                     let want: i32 = (0..k)

@@ -29,6 +29,7 @@ mod ops;
 mod partner;
 mod pool;
 mod reshape;
+mod vnni;
 
 use std::sync::Arc;
 
@@ -97,6 +98,15 @@ pub(crate) enum Kernels<'a> {
 }
 
 impl Mode<'_> {
+    /// This mode, borrowed again.
+    fn reborrow(&mut self) -> Mode<'_> {
+        match self {
+            Mode::Train(rng, stats) => Mode::Train(rng, stats),
+            Mode::Eval(stats, k) => Mode::Eval(stats, *k),
+            Mode::Frozen(stats) => Mode::Frozen(stats),
+        }
+    }
+
     /// Training's running statistics, read as [`Mode::Frozen`] reads them (other modes: as
     /// they are, without the latency panels).
     fn frozen(&self) -> Mode<'_> {
@@ -262,6 +272,11 @@ impl Plan {
     /// Run `b` examples (`x`, channel-major as the package and callers see them) through the
     /// plan; returns the logits, `b x classes`. Training mode updates the running statistics
     /// and keeps what [`Plan::backward`] needs in `ws`.
+    ///
+    /// Inference keeps no activations for a backward pass, so it copies nothing it need not:
+    /// node 0 reads the caller's input where the layout already fits, nodes that only copy
+    /// pass their input buffer on, and a relu after a dense layer is applied with its bias in
+    /// one pass. (`src` is the buffer the next node reads; `None`: the caller's.)
     pub fn forward<'w>(
         &self,
         params: &[f32],
@@ -273,18 +288,11 @@ impl Plan {
         if b > ws.batch {
             *ws = self.workspace(b);
         }
-        // Inference keeps no activations for a backward pass, so it copies nothing it need
-        // not: node 0 reads the caller's input where the layout already fits, nodes that only
-        // copy pass their input buffer on, and a relu after a dense layer is applied with its
-        // bias in one pass. `src` is the buffer the next node reads (`None`: the caller's).
         let eval = matches!(mode, Mode::Eval(..));
-        let latency = match mode {
-            Mode::Eval(_, Kernels::Latency(l)) if b <= MAX_SMALL_BATCH => Some(l),
-            _ => None,
-        };
-        let int8 = match mode {
-            Mode::Eval(_, Kernels::Int8(q)) => Some(q),
-            _ => None,
+        let (latency, int8) = match mode {
+            Mode::Eval(_, Kernels::Latency(l)) if b <= MAX_SMALL_BATCH => (Some(l), None),
+            Mode::Eval(_, Kernels::Int8(q)) => (None, Some(q)),
+            _ => (None, None),
         };
         let mut src = self.load_input(ws, input, b, eval);
         let mut relu_applied = false;
@@ -303,30 +311,24 @@ impl Plan {
             };
             let dense_latency = latency.and_then(|l| l.slot[i].map(|k| (l, k)));
             relu_applied = eval && self.relu_follows_dense(i);
-            let y = &mut after[0][..b * self.sizes[i + 1]];
-            if let Some(q) = int8.and_then(|q| q.layer(i)) {
-                q.forward(params, x, b, relu_applied, &mut ws.scratch[i], y);
-                src = Some(i + 1);
-                record(&mut ws.profile, i, 0, started);
-                continue;
-            }
             let mut run = |mode: &mut Mode<'_>| {
                 node.forward(Forward {
                     params,
                     x,
-                    y: &mut *y,
+                    y: &mut after[0][..b * self.sizes[i + 1]],
                     b,
                     scratch: &mut ws.scratch[i],
                     mode,
                     fuse_relu: relu_applied,
                     latency: dense_latency,
+                    int8: int8.and_then(|q| q.layer(i)),
                 });
             };
-            if i < inference_below {
-                run(&mut mode.frozen());
+            run(&mut if i < inference_below {
+                mode.frozen()
             } else {
-                run(&mut mode);
-            }
+                mode.reborrow()
+            });
             src = Some(i + 1);
             record(&mut ws.profile, i, 0, started);
         }
@@ -557,5 +559,6 @@ impl Workspace {
     }
 }
 
-pub(crate) use int8::Int8;
+pub(crate) use int8::{Int8, product as int8_product};
 pub(crate) use ops::{adam, sgd, softmax_cross_entropy, softmax_rows};
+pub(crate) use vnni::{available as vnni_available, product as vnni_product};

@@ -147,9 +147,12 @@ pub(super) struct Scratch {
     pub saved: Vec<f32>,
     /// Dropout: the mask of the last training step.
     pub mask: Vec<f32>,
-    /// int8 inference: the quantized input, its unfolded patches and the integer sums.
+    /// int8 inference: the quantized input, its unfolded patches, the product's rows (less
+    /// the zero point, widened) and the integer sums.
     pub qx: Vec<u8>,
     pub qcol: Vec<u8>,
+    pub wide: Vec<i16>,
+    pub padded: Vec<u8>,
     pub acc: Vec<i32>,
 }
 
@@ -166,6 +169,8 @@ pub(super) struct Forward<'a, 'm> {
     pub fuse_relu: bool,
     /// Small-batch inference: this dense layer's packed weights.
     pub latency: Option<(&'a Latency, usize)>,
+    /// int8 inference: this dense or conv layer's integer form.
+    pub int8: Option<&'a super::int8::QNode>,
 }
 
 /// What a node's backward pass reads and writes.
@@ -278,6 +283,9 @@ impl Node {
     }
 
     pub fn forward(&self, f: Forward<'_, '_>) {
+        if let Some(q) = f.int8 {
+            return q.forward(f.params, f.x, f.b, f.fuse_relu, f.scratch, f.y);
+        }
         match self {
             Node::Dense(d) => d.forward(f),
             Node::Conv(c) => c.forward(f),

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# anneal's int8 and f32 inference beside onnxruntime (f32 and its own int8 quantization) and
+# PyTorch, from one run on this machine: the MLP 784-512-256-10 and the CNN of
+# bench/train_throughput.sh, random weights, latency at batch 1 and samples/s at batch 256.
+# Every figure is the median of 3 blocks of at least SECONDS after a warm-up, THREADS threads
+# for everyone. Not run in CI. The accuracy int8 costs is measured by `anneal build --int8` on
+# real programs (the package keeps the f32 accuracy beside its own).
+#
+# PyTorch and onnxruntime come from PyPI: pip install torch onnx onnxruntime
+#
+# Usage: bench/int8.sh [SECONDS_PER_BLOCK] [THREADS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-2}
+threads=${2:-2}
+cargo build --release -q -p anneal-engine --example inference
+ours=$(./target/release/examples/inference "$secs" "$threads")
+echo "$ours"
+if ! python3 -c 'import torch, onnxruntime' 2>/dev/null; then
+  echo "pytorch or onnxruntime not importable: pip install torch onnx onnxruntime to print their figures beside ours"
+  exit 0
+fi
+theirs=$(python3 bench/int8_peers.py "$secs" "$threads" 2>/dev/null)
+echo "$theirs"
+python3 - "$ours
+$theirs" <<'PY'
+import re, sys
+
+text = sys.argv[1]
+
+def find(who, name, batch):
+    unit = "us" if batch == 1 else "samples/s"
+    m = re.search(rf"^{who} {name} infer batch {batch}: ([\d.]+) {unit}$", text, re.M)
+    return float(m.group(1)) if m else float("nan")
+
+whos = ["anneal f32", "anneal int8", "onnxruntime f32", "onnxruntime int8", "pytorch f32"]
+print(f"\n{'workload':<22}" + "".join(f"{w:>18}" for w in whos) + f"{'int8/ort int8':>15}")
+for name in ["mlp", "cnn"]:
+    for batch in [1, 256]:
+        v = [find(w, name, batch) for w in whos]
+        # Speed ratio of anneal int8 to onnxruntime int8 (above 1: anneal faster).
+        ratio = v[3] / v[1] if batch == 1 else v[1] / v[3]
+        label = f"{name} b{batch} " + ("(us)" if batch == 1 else "(/s)")
+        print(f"{label:<22}" + "".join(f"{x:>18.1f}" for x in v) + f"{ratio:>14.2f}x")
+PY
