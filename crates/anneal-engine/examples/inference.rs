@@ -102,7 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// The products alone: the MLP's first layer at batch 256, f32 through the GEMM and int8.
 fn kernels(seconds: f64) {
     let (m, k, n): (usize, usize, usize) = (256, 784, 512);
-    let kp = k.div_ceil(64) * 64;
+    let kp = k.div_ceil(32) * 32;
     let (a, w) = (random(m * k, 1), random(k * n, 2));
     let mut c = vec![0f32; m * n];
     let f32_rate = median_rate(seconds, || {
@@ -116,19 +116,22 @@ fn kernels(seconds: f64) {
         (m * k * n) as f64
     });
     let (ua, uw) = (vec![100u8; m * kp], vec![-50i8; n * kp]);
-    let vnni_rate = median_rate(seconds, || {
-        anneal_engine::int8_product_vnni(&ua, m, &uw, kp, n, &mut acc);
-        (m * k * n) as f64
+    let packed = anneal_engine::VnniWeights::new(&uw, n, kp);
+    let vnni_rate = packed.as_ref().map(|w| {
+        median_rate(seconds, || {
+            w.product(&ua, m, &mut acc);
+            (m * k * n) as f64
+        })
     });
     println!("f32 product {m}x{k}x{n}: {:.1} GMAC/s", f32_rate / 1e9);
     println!(
         "int8 product {m}x{kp}x{n} (vpmaddwd): {:.1} GMAC/s",
         int8_rate / 1e9
     );
-    if anneal_engine::int8_product_vnni(&ua, m, &uw, kp, n, &mut acc) {
+    if let Some(rate) = vnni_rate {
         println!(
             "int8 product {m}x{kp}x{n} (vpdpbusd): {:.1} GMAC/s",
-            vnni_rate / 1e9
+            rate / 1e9
         );
     }
 }

@@ -191,23 +191,24 @@ pub fn int8_product(a: &[i16], m: usize, w: &[i16], kp: usize, n: usize, acc: &m
     rayon::scope(|_| cpu::int8_product(a, m, w, kp, n, acc));
 }
 
-/// [`int8_product`] on AVX-512 VNNI (uint8 `a`, int8 `w`, `kp` a multiple of 64); `false`
-/// (and nothing computed) where the CPU has no VNNI.
-///
-/// # Panics
-/// When a slice is shorter than its shape says.
+/// int8 weights (`n x kp`, `kp` a multiple of 4) packed for the AVX-512 VNNI product, for
+/// measuring it.
 #[doc(hidden)]
-pub fn int8_product_vnni(
-    a: &[u8],
-    m: usize,
-    w: &[i8],
-    kp: usize,
-    n: usize,
-    acc: &mut [i32],
-) -> bool {
-    cpu::vnni_available() && {
-        rayon::scope(|_| cpu::vnni_product(a, m, w, kp, n, acc));
-        true
+#[derive(Debug)]
+pub struct VnniWeights(cpu::VnniPacked);
+
+impl VnniWeights {
+    /// `w` packed; `None` where the CPU has no VNNI.
+    pub fn new(w: &[i8], n: usize, kp: usize) -> Option<VnniWeights> {
+        cpu::vnni_available().then(|| VnniWeights(cpu::VnniPacked::new(w, n, kp)))
+    }
+
+    /// `acc = a * wᵀ` for uint8 `a` (`m x kp`), on the engine's threads.
+    ///
+    /// # Panics
+    /// When a slice is shorter than its shape says.
+    pub fn product(&self, a: &[u8], m: usize, acc: &mut [i32]) {
+        rayon::scope(|_| cpu::vnni_product(a, m, &self.0, acc));
     }
 }
 

@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use super::conv::{ConvGeom, im2col};
 use super::node::{Node, Scratch, seg};
 use super::ops::simd;
+use super::tiles::{self, MR, NR, ROWS_PER_TASK};
 use super::vnni;
 use super::{Mode, Plan, Workspace};
 use crate::EngineError;
@@ -38,8 +39,8 @@ pub(super) struct QNode {
     kp: usize,
     /// `out x kp` int8 weights held as i16, each output's row contiguous, zero-padded.
     w: Vec<i16>,
-    /// The same as int8, for VNNI, where the CPU has it (else empty).
-    w8: Vec<i8>,
+    /// The same as int8, packed for VNNI, where the CPU has it.
+    w8: Option<vnni::Packed>,
     /// Per output: `zero_point * Σ w`, taken off VNNI's sums (of inputs with their zero point).
     offset: Vec<i32>,
     /// Per output: `input_scale * weight_scale`.
@@ -105,7 +106,7 @@ impl QNode {
                 .round_ties_even()
                 .clamp(-max, max)
         };
-        let kp = inp.div_ceil(vnni::STEP) * vnni::STEP;
+        let kp = inp.div_ceil(STEP) * STEP;
         let w: Vec<i16> = (0..out)
             .flat_map(|o| (0..kp).map(move |i| (o, i)))
             .map(|(o, i)| if i < inp { q(o, i) as i16 } else { 0 })
@@ -115,10 +116,10 @@ impl QNode {
             .chunks_exact(kp.max(1))
             .map(|r| zp * r.iter().map(|v| i32::from(*v)).sum::<i32>())
             .collect();
-        let w8 = match vnni::available() {
-            true => w.iter().map(|v| *v as i8).collect(),
-            false => Vec::new(),
-        };
+        let w8 = vnni::available().then(|| {
+            let bytes: Vec<i8> = w.iter().map(|v| *v as i8).collect();
+            vnni::Packed::new(&bytes, out, kp)
+        });
         let scale = l.weight_scales.iter().map(|s| s * l.input_scale).collect();
         QNode {
             inp,
@@ -152,14 +153,14 @@ impl QNode {
             // A dense layer's rows are quantized straight into their padded places.
             None => self.quantize(x, self.inp, &mut s.padded[..rows * kp]),
         }
-        let offset = if self.w8.is_empty() {
+        let offset = if let Some(w8) = &self.w8 {
+            vnni::product(&s.padded, rows, w8, &mut s.acc);
+            Some(&self.offset[..])
+        } else {
             grow(&mut s.wide, rows * kp);
             self.widen(&s.padded[..rows * kp], &mut s.wide[..rows * kp]);
             product(&s.wide, rows, &self.w, kp, self.out, &mut s.acc);
             None
-        } else {
-            vnni::product(&s.padded, rows, &self.w8, kp, self.out, &mut s.acc);
-            Some(&self.offset[..])
         };
         let bias = seg(params, self.bias, self.out);
         let acc = &s.acc[..rows * self.out];
@@ -193,30 +194,16 @@ impl QNode {
         par_rows(dst, width, x, n, block);
     }
 
-    /// A convolution's input quantized (`s.qx`), its patches unfolded with the zero point as
-    /// padding (`s.qcol`) and laid into their padded rows (`s.padded`).
+    /// A convolution's input quantized (`s.qx`) and its patches unfolded into their padded
+    /// rows (`s.padded`), with the zero point as padding. Their tails may hold what the
+    /// unfolding spills: the weights' tails are zeros.
     fn unfold(&self, x: &[f32], b: usize, s: &mut Scratch) {
         let Some(g) = &self.conv else { return };
-        let (n, rows) = (x.len(), self.rows(b));
+        let n = x.len();
         grow(&mut s.qx, n);
-        let per = g.h * g.w * g.c;
-        self.quantize(x, per, &mut s.qx[..n]);
-        grow(&mut s.qcol, rows * self.inp);
-        im2col(&s.qx[..n], b, g, &mut s.qcol, self.input.input_zero_point);
-        let (inp, kp) = (self.inp, self.kp);
-        let block = |(dst, src): (&mut [u8], &[u8])| {
-            for (d, q) in dst.chunks_exact_mut(kp).zip(src.chunks_exact(inp)) {
-                d[..inp].copy_from_slice(q);
-                d[inp..].fill(0);
-            }
-        };
-        par_rows(
-            &mut s.padded[..rows * kp],
-            kp,
-            &s.qcol[..rows * inp],
-            inp,
-            block,
-        );
+        self.quantize(x, g.h * g.w * g.c, &mut s.qx[..n]);
+        let padded = (&mut s.padded[..self.rows(b) * self.kp], self.kp);
+        im2col(&s.qx[..n], b, g, padded, self.input.input_zero_point);
     }
 
     /// The uint8 rows `q` (`kp` long) less the zero point, as i16 (padding stays 0).
@@ -254,10 +241,13 @@ impl QNode {
             simd(
                 #[inline(always)]
                 || {
-                    for (y, acc) in y.chunks_exact_mut(self.out).zip(acc.chunks_exact(self.out)) {
-                        let per = acc.iter().zip(offset).zip(&self.scale).zip(bias);
-                        for (y, (((acc, offset), scale), bias)) in y.iter_mut().zip(per) {
-                            *y = ((acc - offset) as f32 * scale + bias).max(floor);
+                    let out = self.out;
+                    let (offset, scale, bias) = (&offset[..out], &self.scale[..out], &bias[..out]);
+                    for (y, acc) in y.chunks_exact_mut(out).zip(acc.chunks_exact(out)) {
+                        let (y, acc) = (&mut y[..out], &acc[..out]);
+                        for j in 0..out {
+                            let v = (acc[j] - offset[j]) as f32 * scale[j] + bias[j];
+                            y[j] = if v > floor { v } else { floor };
                         }
                     }
                 },
@@ -293,12 +283,6 @@ fn grow<T: Copy + Default>(v: &mut Vec<T>, n: usize) {
     }
 }
 
-/// Rows of the left operand per parallel task.
-const ROWS_PER_TASK: usize = 32;
-
-/// Products with fewer multiply-adds than this run on the calling thread.
-const PARALLEL_MIN_MACS: usize = 1 << 20;
-
 /// Values of `k` per step of the kernel: rows are padded with zeros to a multiple of it.
 pub(crate) const STEP: usize = 32;
 
@@ -306,22 +290,10 @@ pub(crate) const STEP: usize = 32;
 /// less their zero point, int8 weights) as i16, `kp` a multiple of [`STEP`]; sums in i32.
 pub(crate) fn product(a: &[i16], m: usize, w: &[i16], kp: usize, n: usize, acc: &mut [i32]) {
     let kernel = Kernel::new();
-    let block = |(rows, acc): (&[i16], &mut [i32])| kernel.rows_times(rows, w, kp, n, acc);
-    let (a, acc) = (&a[..m * kp], &mut acc[..m * n]);
-    if m * n * kp < PARALLEL_MIN_MACS || m <= ROWS_PER_TASK {
-        block((a, acc));
-    } else {
-        let tasks = a.par_chunks(ROWS_PER_TASK * kp);
-        tasks
-            .zip(acc.par_chunks_mut(ROWS_PER_TASK * n))
-            .for_each(block);
-    }
+    tiles::tiled((a, m), (w, n), kp, acc, |a, w, shape| {
+        kernel.tile(a, w, kp, shape)
+    });
 }
-
-/// Tile sizes: rows of `a` and of `w` whose dot products one pass over `k` computes together,
-/// each value loaded once for several products.
-const MR: usize = 4;
-const NR: usize = 4;
 
 /// The instructions the tiles run with: `vpmaddwd` (products summed in pairs, exact in
 /// i32) on 512-bit vectors with AVX-512, on 256-bit ones with AVX2, else portable code.
@@ -343,25 +315,9 @@ impl Kernel {
         }
     }
 
-    /// [`product`] for the rows in `a`, tile by tile.
-    fn rows_times(self, a: &[i16], w: &[i16], kp: usize, n: usize, acc: &mut [i32]) {
-        let m = a.len() / kp.max(1);
-        for i in (0..m).step_by(MR) {
-            let mr = (m - i).min(MR);
-            for j in (0..n).step_by(NR) {
-                let nr = (n - j).min(NR);
-                let (rows, cols) = (&a[i * kp..(i + mr) * kp], &w[j * kp..(j + nr) * kp]);
-                let sums = self.tile(rows, cols, kp, (mr, nr));
-                for (r, s) in sums.iter().take(mr).enumerate() {
-                    acc[(i + r) * n + j..][..nr].copy_from_slice(&s[..nr]);
-                }
-            }
-        }
-    }
-
     /// The dot products of up to [`MR`] rows of `a` and [`NR`] rows of `w`.
     #[inline(always)]
-    fn tile(self, a: &[i16], w: &[i16], kp: usize, (mr, nr): (usize, usize)) -> [[i32; NR]; MR] {
+    fn tile(self, a: &[i16], w: &[i16], kp: usize, (mr, nr): (usize, usize)) -> tiles::Sums {
         #[cfg(target_arch = "x86_64")]
         if nr == NR {
             match (self.v4, self.v3, mr) {
@@ -374,17 +330,7 @@ impl Kernel {
                 _ => {}
             }
         }
-        let mut sums = [[0i32; NR]; MR];
-        for (r, row) in a.chunks_exact(kp).take(mr).enumerate() {
-            for (c, col) in w.chunks_exact(kp).take(nr).enumerate() {
-                sums[r][c] = row
-                    .iter()
-                    .zip(col)
-                    .map(|(x, y)| i32::from(*x) * i32::from(*y))
-                    .sum();
-            }
-        }
-        sums
+        tiles::portable(a, w, kp, (mr, nr))
     }
 }
 
@@ -557,7 +503,10 @@ mod tests {
             // Every instruction set this CPU has gives the same sums.
             for kernel in kernels() {
                 let mut other = vec![0; m * n];
-                kernel.rows_times(&pad(&a), &pad(&w), kp, n, &mut other);
+                let (a, w) = (pad(&a), pad(&w));
+                tiles::tiled((&a[..], m), (&w[..], n), kp, &mut other, |a, w, shape| {
+                    kernel.tile(a, w, kp, shape)
+                });
                 assert_eq!(other, acc);
             }
             for i in 0..m {

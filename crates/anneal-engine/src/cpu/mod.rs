@@ -29,6 +29,7 @@ mod ops;
 mod partner;
 mod pool;
 mod reshape;
+mod tiles;
 mod vnni;
 
 use std::sync::Arc;
@@ -561,4 +562,4 @@ impl Workspace {
 
 pub(crate) use int8::{Int8, product as int8_product};
 pub(crate) use ops::{adam, sgd, softmax_cross_entropy, softmax_rows};
-pub(crate) use vnni::{available as vnni_available, product as vnni_product};
+pub(crate) use vnni::{Packed as VnniPacked, available as vnni_available, product as vnni_product};

@@ -147,12 +147,11 @@ pub(super) struct Scratch {
     pub saved: Vec<f32>,
     /// Dropout: the mask of the last training step.
     pub mask: Vec<f32>,
-    /// int8 inference: the quantized input, its unfolded patches, the product's rows (less
-    /// the zero point, widened) and the integer sums.
+    /// int8 inference: the quantized input, the product's rows (padded; for the vpmaddwd
+    /// kernels also widened, less the zero point) and the integer sums.
     pub qx: Vec<u8>,
-    pub qcol: Vec<u8>,
-    pub wide: Vec<i16>,
     pub padded: Vec<u8>,
+    pub wide: Vec<i16>,
     pub acc: Vec<i32>,
 }
 

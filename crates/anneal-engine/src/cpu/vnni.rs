@@ -10,16 +10,7 @@
 
 use rayon::prelude::*;
 
-/// Values of `k` per step: rows are padded with zeros to a multiple of it.
-pub(crate) const STEP: usize = 64;
-
-/// Tile sizes, as the AVX2 and AVX-512 kernels'.
-const MR: usize = 4;
-const NR: usize = 4;
-
-/// Rows of the left operand per parallel task, and the smallest product split.
-const ROWS_PER_TASK: usize = 32;
-const PARALLEL_MIN_MACS: usize = 1 << 20;
+use super::tiles::ROWS_PER_TASK;
 
 /// Whether this CPU runs VNNI (checked once; `ANNEAL_VNNI=off` turns it off, for measuring
 /// and testing the other kernels).
@@ -43,10 +34,47 @@ fn detected() -> bool {
     false
 }
 
-/// `acc[m x n] = a[m x kp] * wᵀ` for uint8 `a` and int8 `w` (`n x kp`), `kp` a multiple of
-/// [`STEP`]. Only when [`available`].
-pub(crate) fn product(a: &[u8], m: usize, w: &[i8], kp: usize, n: usize, acc: &mut [i32]) {
-    let block = |(rows, acc): (&[u8], &mut [i32])| rows_times(rows, w, kp, n, acc);
+/// Output columns per panel: two vectors of 16 sums.
+const PANEL: usize = 32;
+
+/// Rows of the inputs one kernel call takes (its sums, 2 vectors per row, stay in registers).
+const ROWS: usize = 8;
+
+/// An int8 weight (`n x kp`, each output's row contiguous) repacked for [`product`]: panels of
+/// [`PANEL`] outputs, each holding, for every 4 values of `k`, the 4 weights of each of its
+/// outputs side by side (`[kp / 4][PANEL][4]`), outputs past `n` zero. One `vpdpbusd` then
+/// takes 4 inputs of a row (broadcast) against 16 outputs, with no sums across lanes.
+#[derive(Debug)]
+pub(crate) struct Packed {
+    kp: usize,
+    n: usize,
+    data: Vec<i8>,
+}
+
+impl Packed {
+    /// Repack `w` (`n` rows of `kp`, `kp` a multiple of 4).
+    pub fn new(w: &[i8], n: usize, kp: usize) -> Packed {
+        let panels = n.div_ceil(PANEL);
+        let mut data = vec![0i8; panels * kp * PANEL];
+        for (p, panel) in data.chunks_exact_mut(kp * PANEL).enumerate() {
+            for (t, group) in panel.chunks_exact_mut(4 * PANEL).enumerate() {
+                for (c, dst) in group.chunks_exact_mut(4).enumerate() {
+                    let o = p * PANEL + c;
+                    if o < n {
+                        dst.copy_from_slice(&w[o * kp + 4 * t..][..4]);
+                    }
+                }
+            }
+        }
+        Packed { kp, n, data }
+    }
+}
+
+/// `acc[m x n] = a[m x kp] * wᵀ` for uint8 `a` (rows `kp` long) and the packed int8 `w`, in
+/// parallel over blocks of rows when the product is large. Only when [`available`].
+pub(crate) fn product(a: &[u8], m: usize, w: &Packed, acc: &mut [i32]) {
+    let (kp, n) = (w.kp, w.n);
+    let block = |(rows, acc): (&[u8], &mut [i32])| rows_times(rows, w, acc);
     let (a, acc) = (&a[..m * kp], &mut acc[..m * n]);
     if m * n * kp < PARALLEL_MIN_MACS || m <= ROWS_PER_TASK {
         block((a, acc));
@@ -58,45 +86,60 @@ pub(crate) fn product(a: &[u8], m: usize, w: &[i8], kp: usize, n: usize, acc: &m
     }
 }
 
-fn rows_times(a: &[u8], w: &[i8], kp: usize, n: usize, acc: &mut [i32]) {
-    let m = a.len() / kp.max(1);
-    for i in (0..m).step_by(MR) {
-        let mr = (m - i).min(MR);
-        for j in (0..n).step_by(NR) {
-            let nr = (n - j).min(NR);
-            let (rows, cols) = (&a[i * kp..(i + mr) * kp], &w[j * kp..(j + nr) * kp]);
-            let sums = tile(rows, cols, kp, (mr, nr));
-            for (r, s) in sums.iter().take(mr).enumerate() {
-                acc[(i + r) * n + j..][..nr].copy_from_slice(&s[..nr]);
+/// Products with fewer multiply-adds than this run on the calling thread.
+const PARALLEL_MIN_MACS: usize = 1 << 20;
+
+/// [`product`] for the rows in `a`: [`ROWS`] rows against each panel in turn.
+fn rows_times(a: &[u8], w: &Packed, acc: &mut [i32]) {
+    let (kp, n) = (w.kp, w.n);
+    for (rows, out) in a.chunks(ROWS * kp).zip(acc.chunks_mut(ROWS * n)) {
+        for (p, panel) in w.data.chunks_exact(kp * PANEL).enumerate() {
+            let cols = (n - p * PANEL).min(PANEL);
+            let sums = panel_sums(rows, panel, kp);
+            for (r, s) in out.chunks_exact_mut(n).zip(&sums) {
+                r[p * PANEL..][..cols].copy_from_slice(&s[..cols]);
             }
         }
     }
 }
 
-/// The dot products of up to [`MR`] rows of `a` and [`NR`] rows of `w`.
-fn tile(a: &[u8], w: &[i8], kp: usize, (mr, nr): (usize, usize)) -> [[i32; NR]; MR] {
+/// The sums of up to [`ROWS`] rows of `a` against one panel.
+fn panel_sums(a: &[u8], panel: &[i8], kp: usize) -> [[i32; PANEL]; ROWS] {
     #[cfg(target_arch = "x86_64")]
-    if nr == NR && available() {
+    if available() {
         #[allow(unsafe_code)]
         // SAFETY: `available()` checked that this CPU has AVX-512F, AVX-512BW and VNNI, the
-        // features `x86::tile` is compiled for; it reads its slices through safe indexing.
+        // features `x86::panel` is compiled for; it reads its slices through safe indexing.
         return unsafe {
-            match mr {
-                1 => x86::tile::<1>(a, w, kp),
-                2 => x86::tile::<2>(a, w, kp),
-                3 => x86::tile::<3>(a, w, kp),
-                _ => x86::tile::<MR>(a, w, kp),
+            match a.len() / kp.max(1) {
+                1 => x86::panel::<1>(a, panel, kp),
+                2 => x86::panel::<2>(a, panel, kp),
+                3 => x86::panel::<3>(a, panel, kp),
+                4 => x86::panel::<4>(a, panel, kp),
+                5 => x86::panel::<5>(a, panel, kp),
+                6 => x86::panel::<6>(a, panel, kp),
+                7 => x86::panel::<7>(a, panel, kp),
+                _ => x86::panel::<ROWS>(a, panel, kp),
             }
         };
     }
-    let mut sums = [[0i32; NR]; MR];
-    for (r, row) in a.chunks_exact(kp).take(mr).enumerate() {
-        for (c, col) in w.chunks_exact(kp).take(nr).enumerate() {
-            sums[r][c] = row
-                .iter()
-                .zip(col)
-                .map(|(x, y)| i32::from(*x) * i32::from(*y))
-                .sum();
+    portable(a, panel, kp)
+}
+
+/// [`panel_sums`] in portable code (for tests on CPUs without VNNI).
+fn portable(a: &[u8], panel: &[i8], kp: usize) -> [[i32; PANEL]; ROWS] {
+    let mut sums = [[0i32; PANEL]; ROWS];
+    for (r, row) in a.chunks_exact(kp).enumerate() {
+        for (t, group) in panel.chunks_exact(4 * PANEL).enumerate() {
+            for (c, w) in group.chunks_exact(4).enumerate() {
+                let x = &row[4 * t..4 * t + 4];
+                let dot: i32 = x
+                    .iter()
+                    .zip(w)
+                    .map(|(x, w)| i32::from(*x) * i32::from(*w))
+                    .sum();
+                sums[r][c] += dot;
+            }
         }
     }
     sums
@@ -104,33 +147,33 @@ fn tile(a: &[u8], w: &[i8], kp: usize, (mr, nr): (usize, usize)) -> [[i32; NR]; 
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{MR, NR, STEP};
+    use super::{PANEL, ROWS};
     use core::arch::x86_64::{
-        __m512i, _mm512_dpbusd_epi32, _mm512_reduce_add_epi32, _mm512_setzero_si512,
+        __m512i, _mm512_dpbusd_epi32, _mm512_set1_epi32, _mm512_setzero_si512,
     };
 
-    /// `R` rows against [`NR`]: per step, `R` + [`NR`] loads and `R * NR` `vpdpbusd`.
+    /// `R` rows against one panel: per 4 values of `k`, 2 loads of weights, `R` broadcasts
+    /// and `2 R` `vpdpbusd`.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub(super) fn tile<const R: usize>(a: &[u8], w: &[i8], kp: usize) -> [[i32; NR]; MR] {
-        let rows: [&[[u8; STEP]]; R] =
-            std::array::from_fn(|r| a[r * kp..(r + 1) * kp].as_chunks::<STEP>().0);
-        let cols: [&[[i8; STEP]]; NR] =
-            std::array::from_fn(|c| w[c * kp..(c + 1) * kp].as_chunks::<STEP>().0);
-        let mut acc = [[_mm512_setzero_si512(); NR]; R];
-        for s in 0..kp / STEP {
-            let x: [__m512i; R] = std::array::from_fn(|r| pulp::cast(rows[r][s]));
-            let y: [__m512i; NR] = std::array::from_fn(|c| pulp::cast(cols[c][s]));
+    pub(super) fn panel<const R: usize>(a: &[u8], panel: &[i8], kp: usize) -> [[i32; PANEL]; ROWS] {
+        let rows: [&[[u8; 4]]; R] =
+            std::array::from_fn(|r| a[r * kp..(r + 1) * kp].as_chunks::<4>().0);
+        let halves = panel.as_chunks::<64>().0;
+        let mut acc = [[_mm512_setzero_si512(); 2]; R];
+        for t in 0..kp / 4 {
+            let w: [__m512i; 2] = [pulp::cast(halves[2 * t]), pulp::cast(halves[2 * t + 1])];
             for r in 0..R {
-                for c in 0..NR {
-                    acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], x[r], y[c]);
-                }
+                let x = _mm512_set1_epi32(i32::from_le_bytes(rows[r][t]));
+                acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], x, w[0]);
+                acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], x, w[1]);
             }
         }
-        let mut sums = [[0i32; NR]; MR];
+        let mut sums = [[0i32; PANEL]; ROWS];
         for r in 0..R {
-            for c in 0..NR {
-                sums[r][c] = _mm512_reduce_add_epi32(acc[r][c]);
-            }
+            let lo: [i32; 16] = pulp::cast(acc[r][0]);
+            let hi: [i32; 16] = pulp::cast(acc[r][1]);
+            sums[r][..16].copy_from_slice(&lo);
+            sums[r][16..].copy_from_slice(&hi);
         }
         sums
     }
@@ -146,6 +189,7 @@ mod tests {
             eprintln!("skipped: this CPU has no AVX-512 VNNI");
             return;
         }
+        const STEP: usize = 32;
         for &(m, n, k) in &[
             (1usize, 1usize, 1usize),
             (5, 7, 65),
@@ -167,7 +211,19 @@ mod tests {
                 })
                 .collect();
             let mut acc = vec![0; m * n];
-            product(&a, m, &w, kp, n, &mut acc);
+            let packed = Packed::new(&w, n, kp);
+            product(&a, m, &packed, &mut acc);
+            let mut other = vec![0; m * n];
+            for (rows, out) in a.chunks(ROWS * kp).zip(other.chunks_mut(ROWS * n)) {
+                for (p, panel) in packed.data.chunks_exact(kp * PANEL).enumerate() {
+                    let sums = portable(rows, panel, kp);
+                    for (o, s) in out.chunks_exact_mut(n).zip(&sums) {
+                        let cols = (n - p * PANEL).min(PANEL);
+                        o[p * PANEL..][..cols].copy_from_slice(&s[..cols]);
+                    }
+                }
+            }
+            assert_eq!(other, acc, "portable code gives the same sums");
             for i in 0..m {
                 for j in 0..n {
                     let want: i32 = (0..kp)
