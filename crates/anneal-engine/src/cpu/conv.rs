@@ -193,11 +193,11 @@ pub(crate) fn im2col<T: Copy + Send + Sync>(
 /// Runs of up to this many values are unfolded as one vector move (see [`im2col`]).
 const SHORT_RUN: usize = 16;
 
-/// The first [`SHORT_RUN`] values of `src` onto `dst`'s, as one fixed-size move.
+/// The first [`SHORT_RUN`] values of `src` onto `dst`'s: a copy of a length known when
+/// compiling, which is one vector move rather than a call into `memmove`.
 #[inline(always)]
 fn short_copy<T: Copy>(src: &[T], dst: &mut [T]) {
-    let v: [T; SHORT_RUN] = std::array::from_fn(|j| src[j]);
-    dst[..SHORT_RUN].copy_from_slice(&v);
+    dst[..SHORT_RUN].copy_from_slice(&src[..SHORT_RUN]);
 }
 
 /// The adjoint of [`im2col`]: add each patch row back onto the image it came from.
