@@ -61,10 +61,8 @@ def build(anneal, tmp, name, *flags):
     shutil.copytree(DATA, os.path.join(prog, "data"))
     with open(os.path.join(prog, "anneal.toml"), "w") as f:
         f.write(manifest(name))
-    run = subprocess.run([anneal, "build", "-C", prog, "--json", *flags], capture_output=True, text=True)
-    if run.returncode != 0:
-        sys.exit(f"anneal build {' '.join(flags)} failed ({run.returncode}):\n{run.stderr}")
-    out = run.stdout
+    out = subprocess.run([anneal, "build", "-C", prog, "--json", *flags], check=True,
+                         capture_output=True, text=True).stdout
     done = json.loads(out.strip().splitlines()[-1])
     return prog, done
 

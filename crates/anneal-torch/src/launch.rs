@@ -54,11 +54,6 @@ fn command(dir: &Path, options: &Options) -> Command {
     if options.nproc > 1 || !options.torchrun.is_empty() {
         cmd.args(["-m", "torch.distributed.run"]);
         cmd.arg(format!("--nproc-per-node={}", options.nproc));
-        if options.torchrun.is_empty() {
-            // One node: its own rendezvous on a free port, rather than torchrun's default
-            // 29500, which another job (or anything else on the machine) may hold.
-            cmd.arg("--standalone");
-        }
         cmd.args(&options.torchrun);
     }
     cmd.arg(dir.join("train.py")).arg(dir);
