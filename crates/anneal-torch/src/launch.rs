@@ -215,9 +215,74 @@ impl Said {
     }
 }
 
-/// The last lines of the log, for an error.
+/// The end of the log, for an error. Under torchrun the log ends with the launcher's own
+/// traceback, which says only that a child failed: what the ranks last wrote (before the
+/// launcher's first report) and its root-cause lines are shown in its place.
 fn tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(12)..].join("\n")
+    let launcher = lines
+        .iter()
+        .position(|l| l.contains("torch/distributed/elastic/"));
+    match launcher {
+        Some(at) => [last(&lines[..at], 8), root_cause(&lines[at..])]
+            .concat()
+            .join("\n"),
+        None => last(&lines, 12).join("\n"),
+    }
+}
+
+/// The last `n` of `lines`.
+fn last<'a>(lines: &[&'a str], n: usize) -> Vec<&'a str> {
+    lines[lines.len().saturating_sub(n)..].to_vec()
+}
+
+/// The rank and exit code under torchrun's "Root Cause" heading.
+fn root_cause<'a>(lines: &[&'a str]) -> Vec<&'a str> {
+    let from = lines.iter().position(|l| l.starts_with("Root Cause"));
+    let cause = from.map_or(&[][..], |at| &lines[at..]);
+    let wanted = |l: &&str| {
+        ["Root Cause", "rank", "exitcode"]
+            .iter()
+            .any(|k| l.trim_start().starts_with(k))
+    };
+    cause.iter().copied().filter(wanted).collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)] // fixtures in a temporary folder
+mod tests {
+    use super::*;
+
+    /// A two-process run whose rank 1 aborted, as torchrun logged it (trimmed).
+    const ABORTED: &str = include_str!("../tests/aborted.log");
+
+    #[test]
+    fn a_failed_torchrun_shows_the_ranks_last_words_and_the_root_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("train.log");
+        std::fs::write(&log, ABORTED).unwrap();
+        let shown = tail(&log);
+        assert!(
+            shown.contains("terminate called without an active exception"),
+            "{shown}"
+        );
+        assert!(shown.contains("rank      : 1 (local_rank: 1)"), "{shown}");
+        assert!(shown.contains("exitcode  : -6"), "{shown}");
+        assert!(!shown.contains("launch_agent"), "{shown}");
+    }
+
+    #[test]
+    fn a_log_without_torchrun_shows_its_last_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("train.log");
+        let text: String = (1..=20).map(|i| format!("line {i}\n\n")).collect();
+        std::fs::write(&log, text).unwrap();
+        let shown = tail(&log);
+        assert_eq!(shown.lines().count(), 12);
+        assert!(
+            shown.starts_with("line 9\n") && shown.ends_with("line 20"),
+            "{shown}"
+        );
+    }
 }
