@@ -393,6 +393,15 @@ fn an_int8_package_stores_its_weights_as_i8_and_round_trips() {
         q.layers[0].weight_scales.push(1.0);
     }
     refused(&wrong, "3 weight scales for 2 output channels");
+    // A scale whose multiples overflow would read back as infinite weights.
+    let mut huge = p.clone();
+    if let Some(q) = &mut huge.quantization {
+        q.layers[0].weight_scales[0] = 1e38;
+    }
+    refused(
+        &huge,
+        "a weight scale, 100000000000000000000000000000000000000, is not a positive",
+    );
     let mut unasked = p.clone();
     unasked.program.quantize = None;
     refused(&unasked, "the program is not quantized");

@@ -92,14 +92,16 @@ impl QuantLayer {
         q.clamp(0.0, 255.0) as u8
     }
 
-    /// Why this entry cannot describe a layer with `channels` output channels, if it cannot.
+    /// Why this entry cannot describe a layer with `channels` output channels, if it cannot. A
+    /// scale must be positive and small enough that every value it stands for (255 input
+    /// steps, 127 weight steps) is finite.
     pub fn check(&self, channels: usize) -> Result<(), String> {
-        let good = |s: f32| s.is_finite() && s > 0.0;
+        let good = |s: f32| s > 0.0 && (s * 255.0).is_finite();
+        let bad = |what: &str, s: f32| {
+            format!("{what}, {s}, is not a positive number whose multiples up to 255 are finite")
+        };
         if !good(self.input_scale) {
-            return Err(format!(
-                "its input scale {} is not a positive number",
-                self.input_scale
-            ));
+            return Err(bad("its input scale", self.input_scale));
         }
         if self.weight_scales.len() != channels {
             let n = self.weight_scales.len();
@@ -108,7 +110,7 @@ impl QuantLayer {
             ));
         }
         match self.weight_scales.iter().find(|s| !good(**s)) {
-            Some(s) => Err(format!("a weight scale, {s}, is not a positive number")),
+            Some(s) => Err(bad("a weight scale", *s)),
             None => Ok(()),
         }
     }
