@@ -62,6 +62,22 @@ const PARALLEL_MIN_MACS: usize = 1 << 20;
 /// When the shapes disagree or a view reaches outside its slice: these are programming errors
 /// of the plan, never user input.
 pub(crate) fn matmul(dst: &mut [f32], accumulate: bool, a: View<'_>, b: View<'_>) {
+    let parallel = a.rows * a.cols * b.cols >= PARALLEL_MIN_MACS;
+    product(
+        dst,
+        accumulate,
+        a,
+        b,
+        parallel && rayon::current_num_threads() > 1,
+    );
+}
+
+/// [`matmul`] on the calling thread alone (for a caller that already has the others busy).
+pub(crate) fn matmul_here(dst: &mut [f32], accumulate: bool, a: View<'_>, b: View<'_>) {
+    product(dst, accumulate, a, b, false);
+}
+
+fn product(dst: &mut [f32], accumulate: bool, a: View<'_>, b: View<'_>, parallel: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "matmul: inner dimensions differ");
     assert!(dst.len() >= m * n, "matmul: destination too small");
@@ -75,7 +91,7 @@ pub(crate) fn matmul(dst: &mut [f32], accumulate: bool, a: View<'_>, b: View<'_>
         }
         return;
     }
-    let parallelism = if m * n * k >= PARALLEL_MIN_MACS && rayon::current_num_threads() > 1 {
+    let parallelism = if parallel {
         gemm::Parallelism::Rayon(rayon::current_num_threads())
     } else {
         gemm::Parallelism::None

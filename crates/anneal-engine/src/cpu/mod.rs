@@ -12,7 +12,8 @@
 //!
 //! One file per layer kind owns its compilation, parameters, scratch, forward and backward
 //! passes and kernels: [`dense`], [`conv`], [`pool`], [`batchnorm`], [`activation`],
-//! [`dropout`], [`reshape`]; [`node`] dispatches to them. Shared kernels are in `ops`, the
+//! [`dropout`], [`reshape`]; [`node`] dispatches to them, and
+//! [`fold`] names the nodes inference runs inside the one before. Shared kernels are in `ops`, the
 //! matrix products in `gemm` (batches) and `gemv` (a few rows, with a `partner` thread).
 
 mod activation;
@@ -20,6 +21,7 @@ mod batchnorm;
 mod conv;
 mod dense;
 mod dropout;
+mod fold;
 pub(crate) mod gemm;
 mod gemv;
 mod int8;
@@ -40,8 +42,8 @@ use anneal_spec::{Base, Layer, NamedTensor, Reuse, Shape};
 
 use crate::EngineError;
 use crate::rng::SplitMix64;
-use activation::Activation;
-use node::{Backward, Buffers, Forward, Node, Scratch, Slot, Slots, seg};
+use fold::{Fold, pool_before_activation};
+use node::{Backward, Buffers, Forward, Node, Pooled, Scratch, Slot, Slots, seg};
 
 /// A program compiled for the CPU.
 #[derive(Debug, Clone)]
@@ -276,8 +278,8 @@ impl Plan {
     ///
     /// Inference keeps no activations for a backward pass, so it copies nothing it need not:
     /// node 0 reads the caller's input where the layout already fits, nodes that only copy
-    /// pass their input buffer on, and a relu after a dense layer is applied with its bias in
-    /// one pass. (`src` is the buffer the next node reads; `None`: the caller's.)
+    /// pass their input buffer on, and the nodes [`Fold`] names run inside the node before
+    /// them. (`src` is the buffer the next node reads; `None`: the caller's.)
     pub fn forward<'w>(
         &self,
         params: &[f32],
@@ -296,41 +298,33 @@ impl Plan {
             _ => (None, None),
         };
         let mut src = self.load_input(ws, input, b, eval);
-        let mut relu_applied = false;
+        let mut skip = 0usize;
         let inference_below = self.inference_below(&mode);
+        let pass = Pass {
+            params,
+            input,
+            b,
+            latency,
+        };
         for (i, node) in self.nodes.iter().enumerate() {
             let started = ws.profile.is_some().then(Instant::now);
-            if eval && (relu_applied || node.copies_in_eval()) {
-                relu_applied = false;
+            if eval && (skip > 0 || node.copies_in_eval()) {
+                skip = skip.saturating_sub(1);
                 record(&mut ws.profile, i, 0, started);
                 continue;
             }
-            let (before, after) = ws.acts.split_at_mut(i + 1);
-            let x = match src {
-                Some(s) => &before[s][..b * self.sizes[i]],
-                None => &input[..b * self.sizes[i]],
+            let int8 = int8.and_then(|q| q.layer(i));
+            let fold = match eval {
+                true => Fold::of(&self.nodes, i, int8.is_some()),
+                false => Fold::None,
             };
-            let dense_latency = latency.and_then(|l| l.slot[i].map(|k| (l, k)));
-            relu_applied = eval && self.relu_follows_dense(i);
-            let mut run = |mode: &mut Mode<'_>| {
-                node.forward(Forward {
-                    params,
-                    x,
-                    y: &mut after[0][..b * self.sizes[i + 1]],
-                    b,
-                    scratch: &mut ws.scratch[i],
-                    mode,
-                    fuse_relu: relu_applied,
-                    latency: dense_latency,
-                    int8: int8.and_then(|q| q.layer(i)),
-                });
+            let mut mode = match i < inference_below {
+                true => mode.frozen(),
+                false => mode.reborrow(),
             };
-            run(&mut if i < inference_below {
-                mode.frozen()
-            } else {
-                mode.reborrow()
-            });
-            src = Some(i + 1);
+            self.run_node(i, &pass, ws, src, (fold, int8), &mut mode);
+            src = Some(i + 1 + fold.output());
+            skip = fold.skips();
             record(&mut ws.profile, i, 0, started);
         }
         self.logits(ws, src, input, b)
@@ -353,10 +347,44 @@ impl Plan {
         }
     }
 
-    /// Whether node `i` is a dense layer followed by a relu (which inference fuses into it).
-    fn relu_follows_dense(&self, i: usize) -> bool {
-        matches!(self.nodes[i], Node::Dense(_))
-            && matches!(self.nodes.get(i + 1), Some(Node::Act(Activation::Relu)))
+    /// Node `i`'s forward pass, reading buffer `src` (`None`: the caller's input), writing its
+    /// own, or with `fold` the last folded node's.
+    fn run_node(
+        &self,
+        i: usize,
+        p: &Pass<'_, '_>,
+        ws: &mut Workspace,
+        src: Option<usize>,
+        (fold, int8): (Fold<'_>, Option<&int8::QNode>),
+        mode: &mut Mode<'_>,
+    ) {
+        let b = p.b;
+        let (before, after) = ws.acts.split_at_mut(i + 1);
+        let x = match src {
+            Some(s) => &before[s][..b * self.sizes[i]],
+            None => &p.input[..b * self.sizes[i]],
+        };
+        let (y, rest) = after.split_at_mut(1);
+        let pool = match fold {
+            Fold::Pool(g, relu) => Some(Pooled {
+                g,
+                relu,
+                out: &mut rest[fold.skips() - 1][..b * self.sizes[i + 1 + fold.skips()]],
+            }),
+            _ => None,
+        };
+        self.nodes[i].forward(Forward {
+            params: p.params,
+            x,
+            y: &mut y[0][..b * self.sizes[i + 1]],
+            b,
+            scratch: &mut ws.scratch[i],
+            mode,
+            fuse_relu: matches!(fold, Fold::Relu),
+            latency: p.latency.and_then(|l| l.slot[i].map(|k| (l, k))),
+            int8,
+            pool,
+        });
     }
 
     /// The logits of the last forward pass, which wrote them to `acts[src]`.
@@ -452,27 +480,19 @@ impl Plan {
     }
 }
 
+/// What every node of one forward pass shares.
+struct Pass<'a, 'l> {
+    params: &'a [f32],
+    /// The caller's input.
+    input: &'a [f32],
+    b: usize,
+    latency: Option<&'l Latency>,
+}
+
 /// Add the time since `started` to node `i`'s forward (0) or backward (1) total.
 fn record(profile: &mut Option<Vec<[f64; 2]>>, i: usize, pass: usize, started: Option<Instant>) {
     if let (Some(t), Some(p)) = (started, profile) {
         p[i][pass] += t.elapsed().as_secs_f64();
-    }
-}
-
-/// A monotone activation followed by max pooling runs as the pooling then the activation: the
-/// same values and gradients (both pick the same window element), on a quarter of the elements
-/// for a 2x2 pool. (Only a NaN input can tell them apart.)
-fn pool_before_activation(nodes: &mut [Node], labels: &mut [String], sizes: &mut [usize]) {
-    for i in 0..nodes.len().saturating_sub(1) {
-        let monotone = matches!(
-            nodes[i],
-            Node::Act(Activation::Relu | Activation::Tanh | Activation::Sigmoid)
-        );
-        if monotone && matches!(nodes[i + 1], Node::MaxPool(_)) {
-            nodes.swap(i, i + 1);
-            labels.swap(i, i + 1);
-            sizes[i + 1] = sizes[i + 2];
-        }
     }
 }
 

@@ -170,6 +170,17 @@ pub(super) struct Forward<'a, 'm> {
     pub latency: Option<(&'a Latency, usize)>,
     /// int8 inference: this dense or conv layer's integer form.
     pub int8: Option<&'a super::int8::QNode>,
+    /// Inference of a convolution that a max pooling follows: where the pooling goes.
+    pub pool: Option<Pooled<'a>>,
+}
+
+/// A convolution's max pooling (and relu), run by the convolution in inference: its bias,
+/// pooling and relu in one pass over the product, into `out`, the output of the last node
+/// folded in.
+pub(super) struct Pooled<'a> {
+    pub g: &'a super::pool::PoolGeom,
+    pub relu: bool,
+    pub out: &'a mut [f32],
 }
 
 /// What a node's backward pass reads and writes.

@@ -81,7 +81,7 @@ impl PoolGeom {
     fn input_len(&self) -> usize {
         self.h * self.w * self.c
     }
-    fn output_len(&self) -> usize {
+    pub(super) fn output_len(&self) -> usize {
         self.oh * self.ow * self.c
     }
 }
@@ -122,6 +122,55 @@ pub(crate) fn maxpool_forward(x: &[f32], b: usize, g: &PoolGeom, y: &mut [f32], 
                 },
             )
         });
+}
+
+/// Inference's max pooling of one image of a convolution's product before its bias and relu,
+/// into `y`: the same values as adding the bias, (relu,) and pooling, since adding a channel's
+/// constant and relu are monotone and so commute with the maximum; in one pass, without the
+/// indices a backward pass would need.
+pub(crate) fn maxpool_bias_relu(
+    x: &[f32],
+    g: &PoolGeom,
+    (bias, relu): (&[f32], bool),
+    y: &mut [f32],
+) {
+    simd(
+        #[inline(always)]
+        move || {
+            for (o, y) in y[..g.output_len()].chunks_exact_mut(g.c).enumerate() {
+                window_max(x, g, (o / g.ow, o % g.ow), y);
+                add_bias(y, bias, relu);
+            }
+        },
+    )
+}
+
+/// `y + bias`, through relu when `relu`.
+#[inline(always)]
+pub(super) fn add_bias(y: &mut [f32], bias: &[f32], relu: bool) {
+    if relu {
+        for (y, b) in y.iter_mut().zip(bias) {
+            *y = (*y + b).max(0.0);
+        }
+    } else {
+        for (y, b) in y.iter_mut().zip(bias) {
+            *y += b;
+        }
+    }
+}
+
+/// The maximum of each channel over output `(oy, ox)`'s window of `x`, into `y`.
+#[inline(always)]
+fn window_max(x: &[f32], g: &PoolGeom, (oy, ox): (usize, usize), y: &mut [f32]) {
+    let at = |ky: usize, kx: usize| ((oy * g.stride + ky) * g.w + ox * g.stride + kx) * g.c;
+    y.copy_from_slice(&x[at(0, 0)..][..g.c]);
+    for ky in 0..g.k {
+        for kx in 0..g.k {
+            for (y, v) in y.iter_mut().zip(&x[at(ky, kx)..][..g.c]) {
+                *y = if *v > *y { *v } else { *y };
+            }
+        }
+    }
 }
 
 /// Routes each output gradient to the input [`maxpool_forward`] chose.
