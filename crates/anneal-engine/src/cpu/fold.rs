@@ -1,7 +1,8 @@
 //! What inference runs inside a node: the nodes after it that need no pass of their own over
 //! memory. A relu after a dense layer is applied with its bias; a max pooling after a
 //! convolution (the plan puts it before the relu that the program writes first) pools the
-//! product before its bias, in the convolution's blocks, and applies the relu after it too.
+//! product before its bias, in the convolution's blocks, and applies the relu after it too
+//! (an int8 convolution pools its product after the bias, in one pass with the relu).
 //! Adding a channel's bias and relu are monotone, so they commute with the maximum: the values
 //! are those of the separate passes. Training keeps every node's output, so it folds nothing.
 
@@ -20,13 +21,13 @@ pub(super) enum Fold<'p> {
 }
 
 impl<'p> Fold<'p> {
-    /// What inference folds into node `i` of `nodes` (nothing into an int8 convolution).
-    pub fn of(nodes: &'p [Node], i: usize, int8: bool) -> Fold<'p> {
+    /// What inference folds into node `i` of `nodes`.
+    pub fn of(nodes: &'p [Node], i: usize) -> Fold<'p> {
         let next = |j: usize| nodes.get(i + j);
         let relu = |n: Option<&Node>| matches!(n, Some(Node::Act(Activation::Relu)));
         match (&nodes[i], next(1)) {
             (Node::Dense(_), n) if relu(n) => Fold::Relu,
-            (Node::Conv(_), Some(Node::MaxPool(p))) if !int8 => Fold::Pool(&p.g, relu(next(2))),
+            (Node::Conv(_), Some(Node::MaxPool(p))) => Fold::Pool(&p.g, relu(next(2))),
             _ => Fold::None,
         }
     }

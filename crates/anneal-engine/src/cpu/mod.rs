@@ -315,7 +315,7 @@ impl Plan {
             }
             let int8 = int8.and_then(|q| q.layer(i));
             let fold = match eval {
-                true => Fold::of(&self.nodes, i, int8.is_some()),
+                true => Fold::of(&self.nodes, i),
                 false => Fold::None,
             };
             let mut mode = match i < inference_below {

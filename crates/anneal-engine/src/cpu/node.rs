@@ -294,7 +294,11 @@ impl Node {
 
     pub fn forward(&self, f: Forward<'_, '_>) {
         if let Some(q) = f.int8 {
-            return q.forward(f.params, f.x, f.b, f.fuse_relu, f.scratch, f.y);
+            q.forward(f.params, f.x, f.b, f.fuse_relu, f.scratch, f.y);
+            if let Some(p) = f.pool {
+                pool::maxpool_relu(f.y, f.b, p.g, p.relu, p.out);
+            }
+            return;
         }
         match self {
             Node::Dense(d) => d.forward(f),

@@ -145,6 +145,28 @@ pub(crate) fn maxpool_bias_relu(
     )
 }
 
+/// Inference's max pooling of products that have their bias already (int8 convolutions), then
+/// relu when `relu`: one pass, without the indices a backward pass would need.
+pub(crate) fn maxpool_relu(x: &[f32], b: usize, g: &PoolGeom, relu: bool, y: &mut [f32]) {
+    let (pi, po) = (g.input_len(), g.output_len());
+    y[..b * po]
+        .par_chunks_mut(po)
+        .zip(x[..b * pi].par_chunks(pi))
+        .for_each(|(y, x)| {
+            simd(
+                #[inline(always)]
+                move || {
+                    for (o, y) in y.chunks_exact_mut(g.c).enumerate() {
+                        window_max(x, g, (o / g.ow, o % g.ow), y);
+                        if relu {
+                            y.iter_mut().for_each(|v| *v = v.max(0.0));
+                        }
+                    }
+                },
+            )
+        });
+}
+
 /// `y + bias`, through relu when `relu`.
 #[inline(always)]
 pub(super) fn add_bias(y: &mut [f32], bias: &[f32], relu: bool) {

@@ -84,7 +84,7 @@ fn softmax(v: &[f32]) -> Vec<f32> {
 #[test]
 fn a_quantized_model_predicts_as_its_f32_model() {
     let p = rgb_program(
-        r#""conv 8 3x3 pad 1", "batchnorm", "relu", "maxpool 2", "conv 8 2x2 stride 1 pad 1", "relu", "flatten", "dense 16", "relu", "dense 3""#,
+        r#""conv 8 3x3 pad 1", "relu", "maxpool 2", "batchnorm", "conv 8 2x2 stride 1 pad 1", "relu", "flatten", "dense 16", "relu", "dense 3""#,
         "adam 0.01",
     );
     let (x, y) = rgb_data(96);
