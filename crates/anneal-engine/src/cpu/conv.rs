@@ -11,8 +11,8 @@ use rayon::prelude::*;
 use super::Mode;
 use super::gemm::{View, matmul, matmul_here};
 use super::node::Pooled;
-use super::ops::{add_rows, column_sums, simd};
-use super::pool::{PoolGeom, add_bias, maxpool_bias_relu};
+use super::ops::{add_rows, bias_rows, column_sums, simd};
+use super::pool::{PoolGeom, maxpool_bias_relu};
 
 /// A compiled convolution: its geometry and parameter offsets.
 #[derive(Debug, Clone)]
@@ -348,22 +348,15 @@ fn finish(
         (Some((g, relu)), Some(out)) => {
             let per = g.output_len();
             for (y, out) in y.chunks(per_out).zip(out.chunks_mut(per)) {
-                maxpool_bias_relu(y, g, (bias, relu), out);
+                maxpool_bias_relu(y, g, (Some(bias), relu), out);
             }
         }
-        _ => simd(
-            #[inline(always)]
-            || {
-                for row in y.chunks_exact_mut(bias.len()) {
-                    add_bias(row, bias, false);
-                }
-            },
-        ),
+        _ => bias_rows(y, bias, false),
     }
 }
 
-/// Gradients of [`conv_product`] plus a bias. `col` must still hold the forward pass's unfolded input; it
-/// is overwritten with the unfolded input gradient when `dx` is asked for.
+/// Gradients of [`conv_product`] plus a bias. `col` must still hold the forward pass's
+/// unfolded input; it is overwritten with the unfolded input gradient when `dx` is asked for.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn conv_backward(
     b: usize,

@@ -12,9 +12,9 @@
 //!
 //! One file per layer kind owns its compilation, parameters, scratch, forward and backward
 //! passes and kernels: [`dense`], [`conv`], [`pool`], [`batchnorm`], [`activation`],
-//! [`dropout`], [`reshape`]; [`node`] dispatches to them, and
-//! [`fold`] names the nodes inference runs inside the one before. Shared kernels are in `ops`, the
-//! matrix products in `gemm` (batches) and `gemv` (a few rows, with a `partner` thread).
+//! [`dropout`], [`reshape`]; [`node`] dispatches to them, and [`fold`] names the nodes that
+//! inference runs inside the one before. Shared kernels are in `ops`, the matrix products in
+//! `gemm` (batches) and `gemv` (a few rows, with a `partner` thread).
 
 mod activation;
 mod batchnorm;

@@ -17,30 +17,37 @@ pub(super) const CHUNK: usize = 1 << 14;
 pub(crate) fn add_rows(out: &mut [f32], rows: usize, bias: &[f32], relu: bool) {
     let n = bias.len();
     let per = n * (CHUNK / n).max(1);
-    let kernel = |block: &mut [f32]| {
-        simd(
-            #[inline(always)]
-            move || {
-                if relu {
-                    for row in block.chunks_exact_mut(n) {
-                        for j in 0..n {
-                            row[j] = (row[j] + bias[j]).max(0.0);
-                        }
-                    }
-                } else {
-                    for row in block.chunks_exact_mut(n) {
-                        for j in 0..n {
-                            row[j] += bias[j];
-                        }
-                    }
-                }
-            },
-        )
-    };
+    let kernel = |block: &mut [f32]| bias_rows(block, bias, relu);
     if rows * n <= per {
         kernel(&mut out[..rows * n]);
     } else {
         out[..rows * n].par_chunks_mut(per).for_each(kernel);
+    }
+}
+
+/// [`add_rows`] on the calling thread: every `bias.len()` values of `block`.
+pub(super) fn bias_rows(block: &mut [f32], bias: &[f32], relu: bool) {
+    simd(
+        #[inline(always)]
+        move || {
+            for row in block.chunks_exact_mut(bias.len()) {
+                bias_row(row, bias, relu);
+            }
+        },
+    )
+}
+
+/// `row + bias`, through relu when `relu`.
+#[inline(always)]
+pub(super) fn bias_row(row: &mut [f32], bias: &[f32], relu: bool) {
+    if relu {
+        for (y, b) in row.iter_mut().zip(bias) {
+            *y = (*y + b).max(0.0);
+        }
+    } else {
+        for (y, b) in row.iter_mut().zip(bias) {
+            *y += b;
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 use super::node::{Backward, Forward, Scratch};
 use rayon::prelude::*;
 
-use super::ops::simd;
+use super::ops::{bias_row, simd};
 
 /// A compiled pooling layer.
 #[derive(Debug, Clone)]
@@ -124,14 +124,15 @@ pub(crate) fn maxpool_forward(x: &[f32], b: usize, g: &PoolGeom, y: &mut [f32], 
         });
 }
 
-/// Inference's max pooling of one image of a convolution's product before its bias and relu,
-/// into `y`: the same values as adding the bias, (relu,) and pooling, since adding a channel's
-/// constant and relu are monotone and so commute with the maximum; in one pass, without the
-/// indices a backward pass would need.
+/// Inference's max pooling of one image of a convolution's product, into `y`, then its bias
+/// (when `bias` is given; an int8 convolution's product has it already) and relu (when
+/// `relu`): the same values as adding the bias, applying relu and pooling, since adding a
+/// channel's constant and relu are monotone and so commute with the maximum; in one pass,
+/// without the indices a backward pass would need.
 pub(crate) fn maxpool_bias_relu(
     x: &[f32],
     g: &PoolGeom,
-    (bias, relu): (&[f32], bool),
+    (bias, relu): (Option<&[f32]>, bool),
     y: &mut [f32],
 ) {
     simd(
@@ -139,46 +140,24 @@ pub(crate) fn maxpool_bias_relu(
         move || {
             for (o, y) in y[..g.output_len()].chunks_exact_mut(g.c).enumerate() {
                 window_max(x, g, (o / g.ow, o % g.ow), y);
-                add_bias(y, bias, relu);
+                match bias {
+                    Some(bias) => bias_row(y, bias, relu),
+                    None if relu => y.iter_mut().for_each(|v| *v = v.max(0.0)),
+                    None => {}
+                }
             }
         },
     )
 }
 
-/// Inference's max pooling of products that have their bias already (int8 convolutions), then
-/// relu when `relu`: one pass, without the indices a backward pass would need.
+/// [`maxpool_bias_relu`] of `b` images whose products have their bias already (int8
+/// convolutions).
 pub(crate) fn maxpool_relu(x: &[f32], b: usize, g: &PoolGeom, relu: bool, y: &mut [f32]) {
     let (pi, po) = (g.input_len(), g.output_len());
     y[..b * po]
         .par_chunks_mut(po)
         .zip(x[..b * pi].par_chunks(pi))
-        .for_each(|(y, x)| {
-            simd(
-                #[inline(always)]
-                move || {
-                    for (o, y) in y.chunks_exact_mut(g.c).enumerate() {
-                        window_max(x, g, (o / g.ow, o % g.ow), y);
-                        if relu {
-                            y.iter_mut().for_each(|v| *v = v.max(0.0));
-                        }
-                    }
-                },
-            )
-        });
-}
-
-/// `y + bias`, through relu when `relu`.
-#[inline(always)]
-pub(super) fn add_bias(y: &mut [f32], bias: &[f32], relu: bool) {
-    if relu {
-        for (y, b) in y.iter_mut().zip(bias) {
-            *y = (*y + b).max(0.0);
-        }
-    } else {
-        for (y, b) in y.iter_mut().zip(bias) {
-            *y += b;
-        }
-    }
+        .for_each(|(y, x)| maxpool_bias_relu(x, g, (None, relu), y));
 }
 
 /// The maximum of each channel over output `(oy, ox)`'s window of `x`, into `y`.
