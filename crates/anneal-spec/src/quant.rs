@@ -88,8 +88,14 @@ impl QuantLayer {
     /// `x` as this layer's uint8 input.
     #[inline(always)]
     pub fn quantize_input(&self, x: f32) -> u8 {
-        let q = (x / self.input_scale).round_ties_even() + f32::from(self.input_zero_point);
-        q.clamp(0.0, 255.0) as u8
+        // round(x / scale) + zero point, clamped to 0..=255, in steps compilers turn into
+        // vector code (float-to-int casts stay scalar): clamp into [-256, 512] (`max` sends NaN
+        // to the low end, so it quantizes to 0), then add 1.5 * 2^23, which rounds to the
+        // nearest integer, ties to even, and leaves it in the low bits.
+        const MAGIC: f32 = 12_582_912.0;
+        let q = (x / self.input_scale).max(-256.0).min(512.0) + MAGIC;
+        let q = q.to_bits() as i32 - MAGIC.to_bits() as i32;
+        (q + i32::from(self.input_zero_point)).clamp(0, 255) as u8
     }
 
     /// Why this entry cannot describe a layer with `channels` output channels, if it cannot. A
@@ -217,6 +223,24 @@ mod tests {
         assert_eq!(signed.input_zero_point, 100);
         assert_eq!(signed.quantize_input(0.0), 100);
         assert_eq!(signed.quantize_input(-5.0), 0);
+        assert_eq!(signed.quantize_input(f32::NAN), 0);
+        assert_eq!(signed.quantize_input(f32::INFINITY), 255);
+        assert_eq!(signed.quantize_input(f32::NEG_INFINITY), 0);
+        assert_eq!(signed.quantize_input(1e30), 255);
         assert!(signed.check(1).is_ok() && signed.check(2).is_err());
+    }
+
+    #[test]
+    fn quantizing_in_integer_steps_equals_the_float_formula() {
+        let q = QuantLayer::calibrated(0, -1.3, 2.2, vec![1.0]);
+        let float = |x: f32| {
+            let v = (x / q.input_scale).round_ties_even() + f32::from(q.input_zero_point);
+            v.clamp(0.0, 255.0) as u8
+        };
+        // Every half step (the ties) and points between them, past both ends of the range.
+        for i in -2000..2000 {
+            let x = i as f32 * q.input_scale / 4.0;
+            assert_eq!(q.quantize_input(x), float(x), "at {x}");
+        }
     }
 }

@@ -5,10 +5,11 @@
 //!
 //! A quantized layer's forward pass: quantize its input to uint8 (an image first, then its
 //! patches unfolded with the zero point as padding), take the integer product of the inputs
-//! less their zero point with the int8 weights (both held as i16, rows padded to a multiple
-//! of [`STEP`], summed in i32 by AVX2's `vpmaddwd` where the CPU has it), then `y = sum *
-//! input_scale * weight_scale + bias` (and the relu, when one follows a dense layer). The product is exact, so results depend on neither
-//! the thread count nor the CPU's vector width.
+//! with the int8 weights (rows padded to a multiple of [`STEP`]; AVX-512 VNNI's `vpdpbusd` on
+//! uint8 and int8 where the CPU has it, else AVX2's `vpmaddwd` on both held as i16), then
+//! `y = (sum - zero_point * Σ w) * input_scale * weight_scale + bias` (and the relu, when one
+//! follows). The product is exact, so results depend on neither the thread count nor the
+//! CPU's vector width.
 
 use anneal_spec::{QuantLayer, Quantization};
 use rayon::prelude::*;
@@ -41,7 +42,7 @@ pub(super) struct QNode {
     w: Vec<i16>,
     /// The same as int8, packed for VNNI, where the CPU has it.
     w8: Option<vnni::Packed>,
-    /// Per output: `zero_point * Σ w`, taken off VNNI's sums (of inputs with their zero point).
+    /// Per output: `zero_point * Σ w`, taken off the sums (of inputs with their zero point).
     offset: Vec<i32>,
     /// Per output: `input_scale * weight_scale`.
     scale: Vec<f32>,
@@ -146,25 +147,28 @@ impl QNode {
         y: &mut [f32],
     ) {
         let (rows, kp) = (self.rows(b), self.kp);
-        grow(&mut s.acc, rows * self.out);
         grow(&mut s.padded, rows * kp);
         match self.conv {
             Some(_) => self.unfold(x, b, s),
             // A dense layer's rows are quantized straight into their padded places.
             None => self.quantize(x, self.inp, &mut s.padded[..rows * kp]),
         }
-        let offset = if let Some(w8) = &self.w8 {
-            vnni::product(&s.padded, rows, w8, &mut s.acc);
-            Some(&self.offset[..])
-        } else {
-            grow(&mut s.wide, rows * kp);
-            self.widen(&s.padded[..rows * kp], &mut s.wide[..rows * kp]);
-            product(&s.wide, rows, &self.w, kp, self.out, &mut s.acc);
-            None
-        };
         let bias = seg(params, self.bias, self.out);
-        let acc = &s.acc[..rows * self.out];
-        self.dequantize(acc, offset, bias, relu, &mut y[..rows * self.out]);
+        let y = &mut y[..rows * self.out];
+        if let Some(w8) = &self.w8 {
+            let finish = Dequantize {
+                q: self,
+                bias,
+                relu,
+            };
+            vnni::product_into(&s.padded, rows, w8, y, &finish);
+            return;
+        }
+        grow(&mut s.wide, rows * kp);
+        grow(&mut s.acc, rows * self.out);
+        self.widen(&s.padded[..rows * kp], &mut s.wide[..rows * kp]);
+        product(&s.wide, rows, &self.w, kp, self.out, &mut s.acc);
+        self.dequantize(&s.acc[..rows * self.out], bias, relu, y);
     }
 
     /// Rows of the product for `b` examples.
@@ -206,16 +210,16 @@ impl QNode {
         im2col(&s.qx[..n], b, g, padded, self.input.input_zero_point);
     }
 
-    /// The uint8 rows `q` (`kp` long) less the zero point, as i16 (padding stays 0).
+    /// The uint8 rows `q` (`kp` long) as i16 (padding stays 0).
     fn widen(&self, q: &[u8], wide: &mut [i16]) {
-        let (zp, inp) = (i16::from(self.input.input_zero_point), self.inp);
+        let inp = self.inp;
         let block = |(d, q): (&mut [i16], &[u8])| {
             simd(
                 #[inline(always)]
                 || {
                     for (d, q) in d.chunks_exact_mut(self.kp).zip(q.chunks_exact(self.kp)) {
                         for (d, q) in d.iter_mut().zip(&q[..inp]) {
-                            *d = i16::from(*q) - zp;
+                            *d = i16::from(*q);
                         }
                         d[inp..].fill(0);
                     }
@@ -226,34 +230,60 @@ impl QNode {
     }
 
     /// `y = (acc - offset) * scale + bias`, then relu when asked.
-    fn dequantize(
-        &self,
-        acc: &[i32],
-        offset: Option<&[i32]>,
-        bias: &[f32],
-        relu: bool,
-        y: &mut [f32],
-    ) {
-        let zeros = vec![0; if offset.is_some() { 0 } else { self.out }];
-        let offset = offset.unwrap_or(&zeros);
-        let floor = if relu { 0.0 } else { f32::NEG_INFINITY };
+    fn dequantize(&self, acc: &[i32], bias: &[f32], relu: bool, y: &mut [f32]) {
+        let out = self.out;
         let block = |(y, acc): (&mut [f32], &[i32])| {
             simd(
                 #[inline(always)]
                 || {
-                    let out = self.out;
-                    let (offset, scale, bias) = (&offset[..out], &self.scale[..out], &bias[..out]);
                     for (y, acc) in y.chunks_exact_mut(out).zip(acc.chunks_exact(out)) {
-                        let (y, acc) = (&mut y[..out], &acc[..out]);
-                        for j in 0..out {
-                            let v = (acc[j] - offset[j]) as f32 * scale[j] + bias[j];
-                            y[j] = if v > floor { v } else { floor };
-                        }
+                        dequantize_row(acc, (&self.offset, &self.scale, bias), relu, y);
                     }
                 },
             )
         };
-        par_rows(y, self.out, acc, self.out, block);
+        par_rows(y, out, acc, out, block);
+    }
+}
+
+/// A layer's [`vnni::Finish`]: its sums dequantized into f32 (with the bias, and the relu
+/// when asked) as the product hands them over.
+struct Dequantize<'a> {
+    q: &'a QNode,
+    bias: &'a [f32],
+    relu: bool,
+}
+
+impl vnni::Finish for Dequantize<'_> {
+    type Out = f32;
+    fn finish(&self, sums: &vnni::Sums, first: usize, cols: usize, out: &mut [f32], n: usize) {
+        let (q, end) = (self.q, first + cols);
+        let row = (&q.offset[first..end], &q.scale[first..end], &self.bias[first..end]);
+        simd(
+            #[inline(always)]
+            || {
+                for (y, s) in out.chunks_exact_mut(n).zip(sums) {
+                    dequantize_row(&s[..cols], row, self.relu, &mut y[first..end]);
+                }
+            },
+        );
+    }
+}
+
+/// `y = (acc - offset) * scale + bias` for one row's outputs, then relu when asked.
+#[inline(always)]
+fn dequantize_row(
+    acc: &[i32],
+    (offset, scale, bias): (&[i32], &[f32], &[f32]),
+    relu: bool,
+    y: &mut [f32],
+) {
+    let n = y.len();
+    let (acc, offset, scale, bias) = (&acc[..n], &offset[..n], &scale[..n], &bias[..n]);
+    let floor = if relu { 0.0 } else { f32::NEG_INFINITY };
+    for j in 0..n {
+        let v = (acc[j] - offset[j]) as f32 * scale[j] + bias[j];
+        y[j] = if v > floor { v } else { floor };
     }
 }
 

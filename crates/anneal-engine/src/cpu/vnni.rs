@@ -10,7 +10,6 @@
 
 use rayon::prelude::*;
 
-use super::tiles::ROWS_PER_TASK;
 
 /// Whether this CPU runs VNNI (checked once; `ANNEAL_VNNI=off` turns it off, for measuring
 /// and testing the other kernels).
@@ -37,8 +36,9 @@ fn detected() -> bool {
 /// Output columns per panel: two vectors of 16 sums.
 const PANEL: usize = 32;
 
-/// Rows of the inputs one kernel call takes (its sums, 2 vectors per row, stay in registers).
-const ROWS: usize = 8;
+/// Rows of the inputs one kernel call takes (its sums, 2 vectors per row, stay in registers:
+/// 24 of the 32).
+const ROWS: usize = 12;
 
 /// An int8 weight (`n x kp`, each output's row contiguous) repacked for [`product`]: panels of
 /// [`PANEL`] outputs, each holding, for every 4 values of `k`, the 4 weights of each of its
@@ -73,15 +73,44 @@ impl Packed {
 /// `acc[m x n] = a[m x kp] * wᵀ` for uint8 `a` (rows `kp` long) and the packed int8 `w`, in
 /// parallel over blocks of rows when the product is large. Only when [`available`].
 pub(crate) fn product(a: &[u8], m: usize, w: &Packed, acc: &mut [i32]) {
+    product_into(a, m, w, acc, &Store);
+}
+
+/// What becomes of a tile's sums while they are in cache: `sums[r][..cols]` are row `r`'s
+/// sums for outputs `first..first + cols`, to be written into `out` (the tile's rows of the
+/// `m x n` output).
+pub(crate) trait Finish: Sync {
+    type Out: Send;
+    fn finish(&self, sums: &Sums, first: usize, cols: usize, out: &mut [Self::Out], n: usize);
+}
+
+/// The sums of one tile.
+pub(crate) type Sums = [[i32; PANEL]; ROWS];
+
+/// [`Finish`] by writing the sums as they are.
+struct Store;
+
+impl Finish for Store {
+    type Out = i32;
+    fn finish(&self, sums: &Sums, first: usize, cols: usize, out: &mut [i32], n: usize) {
+        for (o, s) in out.chunks_exact_mut(n).zip(sums) {
+            o[first..][..cols].copy_from_slice(&s[..cols]);
+        }
+    }
+}
+
+/// [`product`], each tile's sums handed to `finish` (so a layer scales them into f32
+/// without writing them out first).
+pub(crate) fn product_into<F: Finish>(a: &[u8], m: usize, w: &Packed, out: &mut [F::Out], finish: &F) {
     let (kp, n) = (w.kp, w.n);
-    let block = |(rows, acc): (&[u8], &mut [i32])| rows_times(rows, w, acc);
-    let (a, acc) = (&a[..m * kp], &mut acc[..m * n]);
+    let block = |(rows, out): (&[u8], &mut [F::Out])| rows_times(rows, w, out, finish);
+    let (a, out) = (&a[..m * kp], &mut out[..m * n]);
     if m * n * kp < PARALLEL_MIN_MACS || m <= ROWS_PER_TASK {
-        block((a, acc));
+        block((a, out));
     } else {
         let tasks = a.par_chunks(ROWS_PER_TASK * kp);
         tasks
-            .zip(acc.par_chunks_mut(ROWS_PER_TASK * n))
+            .zip(out.par_chunks_mut(ROWS_PER_TASK * n))
             .for_each(block);
     }
 }
@@ -89,50 +118,87 @@ pub(crate) fn product(a: &[u8], m: usize, w: &Packed, acc: &mut [i32]) {
 /// Products with fewer multiply-adds than this run on the calling thread.
 const PARALLEL_MIN_MACS: usize = 1 << 20;
 
-/// [`product`] for the rows in `a`: [`ROWS`] rows against each panel in turn.
-fn rows_times(a: &[u8], w: &Packed, acc: &mut [i32]) {
+/// Rows per parallel task: whole tiles, small enough to share out evenly.
+const ROWS_PER_TASK: usize = 2 * ROWS;
+
+/// [`product_into`] for the rows in `a`: [`ROWS`] rows at a time, interleaved, against each
+/// panel in turn.
+fn rows_times<F: Finish>(a: &[u8], w: &Packed, out: &mut [F::Out], finish: &F) {
     let (kp, n) = (w.kp, w.n);
-    for (rows, out) in a.chunks(ROWS * kp).zip(acc.chunks_mut(ROWS * n)) {
+    let mut tile = vec![0u8; ROWS * kp];
+    for (rows, out) in a.chunks(ROWS * kp).zip(out.chunks_mut(ROWS * n)) {
+        let tile = interleave(rows, kp, &mut tile);
         for (p, panel) in w.data.chunks_exact(kp * PANEL).enumerate() {
             let cols = (n - p * PANEL).min(PANEL);
-            let sums = panel_sums(rows, panel, kp);
-            for (r, s) in out.chunks_exact_mut(n).zip(&sums) {
-                r[p * PANEL..][..cols].copy_from_slice(&s[..cols]);
-            }
+            let sums = panel_sums(tile, rows.len() / kp, panel);
+            finish.finish(&sums, p * PANEL, cols, out, n);
         }
     }
 }
 
-/// The sums of up to [`ROWS`] rows of `a` against one panel.
-fn panel_sums(a: &[u8], panel: &[i8], kp: usize) -> [[i32; PANEL]; ROWS] {
+/// The rows of `a` (`kp` long, at most [`ROWS`]) with their values four at a time side by
+/// side (`[kp / 4][rows][4]`), so one pass over `tile` reads every row's next four together.
+fn interleave<'t>(a: &[u8], kp: usize, tile: &'t mut [u8]) -> &'t [u8] {
+    let tile = &mut tile[..a.len()];
+    match a.len() / kp {
+        ROWS => interleave_rows::<ROWS>(a, kp, tile),
+        rows => {
+            for (r, row) in a.chunks_exact(kp).enumerate() {
+                let fours = tile.as_chunks_mut::<4>().0[r..].iter_mut().step_by(rows);
+                for (dst, four) in fours.zip(row.as_chunks::<4>().0) {
+                    *dst = *four;
+                }
+            }
+        }
+    }
+    tile
+}
+
+/// [`interleave`] for `R` rows: each step's `R` groups of four written side by side.
+fn interleave_rows<const R: usize>(a: &[u8], kp: usize, tile: &mut [u8]) {
+    let rows: [&[[u8; 4]]; R] = std::array::from_fn(|r| a[r * kp..][..kp].as_chunks::<4>().0);
+    let steps = tile.as_chunks_mut::<4>().0.chunks_exact_mut(R);
+    for (t, step) in steps.enumerate() {
+        for (dst, row) in step.iter_mut().zip(&rows) {
+            *dst = row[t];
+        }
+    }
+}
+
+/// The sums of the `rows` interleaved rows of `tile` against one panel.
+fn panel_sums(tile: &[u8], rows: usize, panel: &[i8]) -> Sums {
     #[cfg(target_arch = "x86_64")]
     if available() {
         #[allow(unsafe_code)]
         // SAFETY: `available()` checked that this CPU has AVX-512F, AVX-512BW and VNNI, the
         // features `x86::panel` is compiled for; it reads its slices through safe indexing.
         return unsafe {
-            match a.len() / kp.max(1) {
-                1 => x86::panel::<1>(a, panel, kp),
-                2 => x86::panel::<2>(a, panel, kp),
-                3 => x86::panel::<3>(a, panel, kp),
-                4 => x86::panel::<4>(a, panel, kp),
-                5 => x86::panel::<5>(a, panel, kp),
-                6 => x86::panel::<6>(a, panel, kp),
-                7 => x86::panel::<7>(a, panel, kp),
-                _ => x86::panel::<ROWS>(a, panel, kp),
+            match rows {
+                1 => x86::panel::<1>(tile, panel),
+                2 => x86::panel::<2>(tile, panel),
+                3 => x86::panel::<3>(tile, panel),
+                4 => x86::panel::<4>(tile, panel),
+                5 => x86::panel::<5>(tile, panel),
+                6 => x86::panel::<6>(tile, panel),
+                7 => x86::panel::<7>(tile, panel),
+                8 => x86::panel::<8>(tile, panel),
+                9 => x86::panel::<9>(tile, panel),
+                10 => x86::panel::<10>(tile, panel),
+                11 => x86::panel::<11>(tile, panel),
+                _ => x86::panel::<ROWS>(tile, panel),
             }
         };
     }
-    portable(a, panel, kp)
+    portable(tile, rows, panel)
 }
 
 /// [`panel_sums`] in portable code (for tests on CPUs without VNNI).
-fn portable(a: &[u8], panel: &[i8], kp: usize) -> [[i32; PANEL]; ROWS] {
+fn portable(tile: &[u8], rows: usize, panel: &[i8]) -> Sums {
     let mut sums = [[0i32; PANEL]; ROWS];
-    for (r, row) in a.chunks_exact(kp).enumerate() {
-        for (t, group) in panel.chunks_exact(4 * PANEL).enumerate() {
+    let steps = tile.chunks_exact(4 * rows.max(1));
+    for (step, group) in steps.zip(panel.chunks_exact(4 * PANEL)) {
+        for (r, x) in step.chunks_exact(4).enumerate() {
             for (c, w) in group.chunks_exact(4).enumerate() {
-                let x = &row[4 * t..4 * t + 4];
                 let dot: i32 = x
                     .iter()
                     .zip(w)
@@ -147,23 +213,22 @@ fn portable(a: &[u8], panel: &[i8], kp: usize) -> [[i32; PANEL]; ROWS] {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{PANEL, ROWS};
+    use super::{PANEL, ROWS, Sums};
     use core::arch::x86_64::{
         __m512i, _mm512_dpbusd_epi32, _mm512_set1_epi32, _mm512_setzero_si512,
     };
 
-    /// `R` rows against one panel: per 4 values of `k`, 2 loads of weights, `R` broadcasts
-    /// and `2 R` `vpdpbusd`.
+    /// `R` interleaved rows against one panel: per 4 values of `k`, 2 loads of weights, `R`
+    /// broadcasts and `2 R` `vpdpbusd`.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub(super) fn panel<const R: usize>(a: &[u8], panel: &[i8], kp: usize) -> [[i32; PANEL]; ROWS] {
-        let rows: [&[[u8; 4]]; R] =
-            std::array::from_fn(|r| a[r * kp..(r + 1) * kp].as_chunks::<4>().0);
-        let halves = panel.as_chunks::<64>().0;
+    pub(super) fn panel<const R: usize>(tile: &[u8], panel: &[i8]) -> Sums {
+        let steps = tile.as_chunks::<4>().0.chunks_exact(R);
+        let halves = panel.as_chunks::<64>().0.chunks_exact(2);
         let mut acc = [[_mm512_setzero_si512(); 2]; R];
-        for t in 0..kp / 4 {
-            let w: [__m512i; 2] = [pulp::cast(halves[2 * t]), pulp::cast(halves[2 * t + 1])];
+        for (x, w) in steps.zip(halves) {
+            let w: [__m512i; 2] = [pulp::cast(w[0]), pulp::cast(w[1])];
             for r in 0..R {
-                let x = _mm512_set1_epi32(i32::from_le_bytes(rows[r][t]));
+                let x = _mm512_set1_epi32(i32::from_le_bytes(x[r]));
                 acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], x, w[0]);
                 acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], x, w[1]);
             }
@@ -196,6 +261,8 @@ mod tests {
             (9, 4, 64),
             (4, 9, 50),
             (33, 10, 784),
+            (13, 33, 100),
+            (70, 64, 256),
         ] {
             let kp = k.div_ceil(STEP) * STEP;
             let a: Vec<u8> = (0..m * kp)
@@ -214,9 +281,11 @@ mod tests {
             let packed = Packed::new(&w, n, kp);
             product(&a, m, &packed, &mut acc);
             let mut other = vec![0; m * n];
+            let mut tile = vec![0u8; ROWS * kp];
             for (rows, out) in a.chunks(ROWS * kp).zip(other.chunks_mut(ROWS * n)) {
+                let tile = interleave(rows, kp, &mut tile);
                 for (p, panel) in packed.data.chunks_exact(kp * PANEL).enumerate() {
-                    let sums = portable(rows, panel, kp);
+                    let sums = portable(tile, rows.len() / kp, panel);
                     for (o, s) in out.chunks_exact_mut(n).zip(&sums) {
                         let cols = (n - p * PANEL).min(PANEL);
                         o[p * PANEL..][..cols].copy_from_slice(&s[..cols]);
