@@ -105,32 +105,41 @@ pub(crate) fn product_into<F: Finish>(a: &[u8], m: usize, w: &Packed, out: &mut 
     let (kp, n) = (w.kp, w.n);
     let block = |(rows, out): (&[u8], &mut [F::Out])| rows_times(rows, w, out, finish);
     let (a, out) = (&a[..m * kp], &mut out[..m * n]);
-    if m * n * kp < PARALLEL_MIN_MACS || m <= ROWS_PER_TASK {
+    let task = rows_per_task(m, kp);
+    if m * n * kp < PARALLEL_MIN_MACS || m <= task {
         block((a, out));
     } else {
-        let tasks = a.par_chunks(ROWS_PER_TASK * kp);
-        tasks
-            .zip(out.par_chunks_mut(ROWS_PER_TASK * n))
-            .for_each(block);
+        let tasks = a.par_chunks(task * kp);
+        tasks.zip(out.par_chunks_mut(task * n)).for_each(block);
     }
 }
 
 /// Products with fewer multiply-adds than this run on the calling thread.
 const PARALLEL_MIN_MACS: usize = 1 << 20;
 
-/// Rows per parallel task: whole tiles, small enough to share out evenly.
-const ROWS_PER_TASK: usize = 2 * ROWS;
+/// The most input bytes one task interleaves: its tiles stay in L2 while every panel passes.
+const TASK_BYTES: usize = 1 << 17;
 
-/// [`product_into`] for the rows in `a`: [`ROWS`] rows at a time, interleaved, against each
-/// panel in turn.
+/// Rows per parallel task: whole tiles, an even share of `m` for each thread where that fits
+/// in [`TASK_BYTES`].
+fn rows_per_task(m: usize, kp: usize) -> usize {
+    let share = m.div_ceil(rayon::current_num_threads().max(1));
+    let most = (TASK_BYTES / kp.max(1) / ROWS).max(1) * ROWS;
+    (share.div_ceil(ROWS).max(1) * ROWS).min(most)
+}
+
+/// [`product_into`] for the rows in `a`: interleaved [`ROWS`] at a time, then each panel of
+/// weights (from L1) against every tile in turn.
 fn rows_times<F: Finish>(a: &[u8], w: &Packed, out: &mut [F::Out], finish: &F) {
     let (kp, n) = (w.kp, w.n);
-    let mut tile = vec![0u8; ROWS * kp];
-    for (rows, out) in a.chunks(ROWS * kp).zip(out.chunks_mut(ROWS * n)) {
-        let tile = interleave(rows, kp, &mut tile);
-        for (p, panel) in w.data.chunks_exact(kp * PANEL).enumerate() {
-            let cols = (n - p * PANEL).min(PANEL);
-            let sums = panel_sums(tile, rows.len() / kp, panel);
+    let mut tiles = vec![0u8; a.len()];
+    for (rows, tile) in a.chunks(ROWS * kp).zip(tiles.chunks_mut(ROWS * kp)) {
+        interleave(rows, kp, tile);
+    }
+    for (p, panel) in w.data.chunks_exact(kp * PANEL).enumerate() {
+        let cols = (n - p * PANEL).min(PANEL);
+        for (tile, out) in tiles.chunks(ROWS * kp).zip(out.chunks_mut(ROWS * n)) {
+            let sums = panel_sums(tile, tile.len() / kp, panel);
             finish.finish(&sums, p * PANEL, cols, out, n);
         }
     }
@@ -138,8 +147,7 @@ fn rows_times<F: Finish>(a: &[u8], w: &Packed, out: &mut [F::Out], finish: &F) {
 
 /// The rows of `a` (`kp` long, at most [`ROWS`]) with their values four at a time side by
 /// side (`[kp / 4][rows][4]`), so one pass over `tile` reads every row's next four together.
-fn interleave<'t>(a: &[u8], kp: usize, tile: &'t mut [u8]) -> &'t [u8] {
-    let tile = &mut tile[..a.len()];
+fn interleave(a: &[u8], kp: usize, tile: &mut [u8]) {
     match a.len() / kp {
         ROWS => interleave_rows::<ROWS>(a, kp, tile),
         rows => {
@@ -151,7 +159,6 @@ fn interleave<'t>(a: &[u8], kp: usize, tile: &'t mut [u8]) -> &'t [u8] {
             }
         }
     }
-    tile
 }
 
 /// [`interleave`] for `R` rows: each step's `R` groups of four written side by side.
@@ -283,7 +290,8 @@ mod tests {
             let mut other = vec![0; m * n];
             let mut tile = vec![0u8; ROWS * kp];
             for (rows, out) in a.chunks(ROWS * kp).zip(other.chunks_mut(ROWS * n)) {
-                let tile = interleave(rows, kp, &mut tile);
+                let tile = &mut tile[..rows.len()];
+                interleave(rows, kp, tile);
                 for (p, panel) in packed.data.chunks_exact(kp * PANEL).enumerate() {
                     let sums = portable(tile, rows.len() / kp, panel);
                     for (o, s) in out.chunks_exact_mut(n).zip(&sums) {
