@@ -3,8 +3,10 @@
 # PyTorch, from one run on this machine: the MLP 784-512-256-10 and the CNN of
 # bench/train_throughput.sh, random weights, latency at batch 1 and samples/s at batch 256.
 # Every figure is the median of 3 blocks of at least SECONDS after a warm-up, THREADS threads
-# for everyone. Not run in CI. The accuracy int8 costs is measured by `anneal build --int8` on
-# real programs (the package keeps the f32 accuracy beside its own).
+# for everyone. The example also measures this machine's multiply-add peaks (f32 FMA, int8
+# VNNI), and the summary puts every batch-256 figure against them. Not run in CI. The accuracy
+# int8 costs is measured by `anneal build --int8` on real programs (the package keeps the f32
+# accuracy beside its own).
 #
 # PyTorch and onnxruntime come from PyPI: pip install torch onnx onnxruntime
 #
@@ -34,12 +36,26 @@ def find(who, name, batch):
     return float(m.group(1)) if m else float("nan")
 
 whos = ["anneal f32", "anneal int8", "onnxruntime f32", "onnxruntime int8", "pytorch f32"]
-print(f"\n{'workload':<22}" + "".join(f"{w:>18}" for w in whos) + f"{'int8/ort int8':>15}")
+print(f"\n{'workload':<22}" + "".join(f"{w:>18}" for w in whos) + f"{'f32/ort f32':>13}{'int8/ort int8':>15}")
 for name in ["mlp", "cnn"]:
     for batch in [1, 256]:
         v = [find(w, name, batch) for w in whos]
-        # Speed ratio of anneal int8 to onnxruntime int8 (above 1: anneal faster).
-        ratio = v[3] / v[1] if batch == 1 else v[1] / v[3]
+        # Speed ratios of anneal to onnxruntime, f32 and int8 (above 1: anneal faster).
+        ratios = [v[2] / v[0], v[3] / v[1]] if batch == 1 else [v[0] / v[2], v[1] / v[3]]
         label = f"{name} b{batch} " + ("(us)" if batch == 1 else "(/s)")
-        print(f"{label:<22}" + "".join(f"{x:>18.1f}" for x in v) + f"{ratio:>14.2f}x")
+        print(f"{label:<22}" + "".join(f"{x:>18.1f}" for x in v) + "".join(f"{r:>12.2f}x" for r in ratios))
+
+# Batch 256 against the machine's ceiling: multiply-adds per example (the MLP's three products;
+# the CNN's two 5x5 convolutions, 24x24x32 and 8x8x64 outputs, and two dense layers) times
+# samples/s, as a share of this run's peak (f32 FMA for the f32 columns, VNNI for int8).
+MACS = {"mlp": 784 * 512 + 512 * 256 + 256 * 10,
+        "cnn": 24 * 24 * 32 * 25 + 8 * 8 * 64 * 800 + 1024 * 128 + 128 * 10}
+peaks = {k: re.search(rf"^{k} peak: ([\d.]+) GMAC/s$", text, re.M) for k in ["f32 fma", "int8 vnni"]}
+if all(peaks.values()):
+    peak = {k: float(m.group(1)) for k, m in peaks.items()}
+    print(f"\n{'b256, share of peak':<22}" + "".join(f"{w:>18}" for w in whos))
+    for name in ["mlp", "cnn"]:
+        v = [find(w, name, 256) * MACS[name] / 1e9 for w in whos]
+        shares = [x / peak["int8 vnni" if "int8" in w else "f32 fma"] for x, w in zip(v, whos)]
+        print(f"{name:<22}" + "".join(f"{100 * x:>17.0f}%" for x in shares))
 PY

@@ -10,6 +10,10 @@
 //! Usage: inference [SECONDS_PER_BLOCK] [THREADS] [kernels]
 //!
 //! `kernels` measures the MLP's first product alone, f32 (GEMM) and int8.
+//!
+//! It also prints this machine's multiply-add peaks on THREADS threads, f32 (AVX-512 FMA) and
+//! int8 (VNNI), from independent chains of the instruction in registers (no memory traffic):
+//! the ceiling any engine's batch figures are measured against.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)] // bench code: panics are failures
 
 use std::time::Instant;
@@ -65,6 +69,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         anneal_engine::ENGINE,
         anneal_engine::ENGINE_VERSION
     );
+    for (name, rate) in peaks(seconds, threads) {
+        println!("{name} peak: {rate:.1} GMAC/s");
+    }
     let x = random(256 * 784, 3);
     if args.get(3).map(String::as_str) == Some("kernels") {
         kernels(seconds);
@@ -133,5 +140,77 @@ fn kernels(seconds: f64) {
             "int8 product {m}x{kp}x{n} (vpdpbusd): {:.1} GMAC/s",
             rate / 1e9
         );
+    }
+}
+
+/// Instructions per thread per call of the chains below: 24 chains of [`CHAIN`] (a few
+/// hundred microseconds, so starting the threads costs nothing to speak of).
+const CHAIN_STEPS: usize = 24 * CHAIN;
+const CHAIN: usize = 1 << 16;
+
+/// The multiply-add peaks on `threads` threads, where the CPU has AVX-512: f32 FMA (16
+/// multiply-adds per instruction) and, with VNNI, int8 `vpdpbusd` (64).
+fn peaks(seconds: f64, threads: usize) -> Vec<(&'static str, f64)> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V4::try_new() {
+        let all = |macs: f64, work: &(dyn Fn() + Sync)| {
+            median_rate(seconds / 2.0, || {
+                rayon::broadcast(|_| work());
+                macs * (threads * CHAIN_STEPS) as f64
+            }) / 1e9
+        };
+        let mut out = vec![("f32 fma", all(16.0, &|| fma_chains(simd)))];
+        if std::arch::is_x86_feature_detected!("avx512vnni") {
+            out.push(("int8 vnni", all(64.0, &|| vnni_chains(simd))));
+        }
+        return out;
+    }
+    Vec::new()
+}
+
+/// 24 independent chains of [`CHAIN`] f32 FMAs each, in registers.
+#[cfg(target_arch = "x86_64")]
+fn fma_chains(simd: pulp::x86::V4) {
+    simd.vectorize(
+        #[inline(always)]
+        || {
+            let f = simd.avx512f;
+            let (a, b) = (f._mm512_set1_ps(0.999), f._mm512_set1_ps(1e-3));
+            let mut acc = [f._mm512_set1_ps(1.0); 24];
+            for _ in 0..CHAIN / 32 {
+                for _ in 0..32 {
+                    for v in &mut acc {
+                        *v = f._mm512_fmadd_ps(*v, a, b);
+                    }
+                }
+                std::hint::black_box(&mut acc);
+            }
+        },
+    )
+}
+
+/// 24 independent chains of [`CHAIN`] `vpdpbusd` each, in registers.
+#[cfg(target_arch = "x86_64")]
+fn vnni_chains(_: pulp::x86::V4) {
+    #[allow(unsafe_code)]
+    // SAFETY: `peaks` calls this only on a CPU with AVX-512F (a V4 token) and VNNI (checked).
+    unsafe {
+        dpbusd_chains()
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vnni")]
+fn dpbusd_chains() {
+    use std::arch::x86_64::{_mm512_dpbusd_epi32, _mm512_set1_epi32, _mm512_setzero_si512};
+    let (a, b) = (_mm512_set1_epi32(0x0101_0101), _mm512_set1_epi32(0x0102_0304));
+    let mut acc = [_mm512_setzero_si512(); 24];
+    for _ in 0..CHAIN / 32 {
+        for _ in 0..32 {
+            for v in &mut acc {
+                *v = _mm512_dpbusd_epi32(*v, a, b);
+            }
+        }
+        std::hint::black_box(&mut acc);
     }
 }
