@@ -219,7 +219,9 @@ impl Said {
 /// traceback, which says only that a child failed: what the ranks last wrote (before the
 /// launcher's first report) and its root-cause lines are shown in its place.
 fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
+    // Lossy: a rank that printed bytes that are not UTF-8 still has its last lines shown.
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let launcher = lines
         .iter()
@@ -284,5 +286,15 @@ mod tests {
             shown.starts_with("line 9\n") && shown.ends_with("line 20"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn a_log_with_bytes_that_are_not_utf8_still_shows_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("train.log");
+        std::fs::write(&log, b"loss \xff\xfe 0.5\nRuntimeError: out of memory\n").unwrap();
+        let shown = tail(&log);
+        assert!(shown.contains("RuntimeError: out of memory"), "{shown}");
+        assert!(shown.contains("loss \u{fffd}\u{fffd} 0.5"), "{shown}");
     }
 }
