@@ -203,7 +203,10 @@ fn vnni_chains(_: pulp::x86::V4) {
 #[target_feature(enable = "avx512f,avx512vnni")]
 fn dpbusd_chains() {
     use std::arch::x86_64::{_mm512_dpbusd_epi32, _mm512_set1_epi32, _mm512_setzero_si512};
-    let (a, b) = (_mm512_set1_epi32(0x0101_0101), _mm512_set1_epi32(0x0102_0304));
+    let (a, b) = (
+        _mm512_set1_epi32(0x0101_0101),
+        _mm512_set1_epi32(0x0102_0304),
+    );
     let mut acc = [_mm512_setzero_si512(); 24];
     for _ in 0..CHAIN / 32 {
         for _ in 0..32 {

@@ -93,6 +93,7 @@ impl QuantLayer {
         // to the low end, so it quantizes to 0), then add 1.5 * 2^23, which rounds to the
         // nearest integer, ties to even, and leaves it in the low bits.
         const MAGIC: f32 = 12_582_912.0;
+        #[allow(clippy::manual_clamp)] // `clamp` keeps NaN; `max` must drop it
         let q = (x / self.input_scale).max(-256.0).min(512.0) + MAGIC;
         let q = q.to_bits() as i32 - MAGIC.to_bits() as i32;
         (q + i32::from(self.input_zero_point)).clamp(0, 255) as u8

@@ -258,7 +258,11 @@ impl vnni::Finish for Dequantize<'_> {
     type Out = f32;
     fn finish(&self, sums: &vnni::Sums, first: usize, cols: usize, out: &mut [f32], n: usize) {
         let (q, end) = (self.q, first + cols);
-        let row = (&q.offset[first..end], &q.scale[first..end], &self.bias[first..end]);
+        let row = (
+            &q.offset[first..end],
+            &q.scale[first..end],
+            &self.bias[first..end],
+        );
         simd(
             #[inline(always)]
             || {

@@ -10,7 +10,6 @@
 
 use rayon::prelude::*;
 
-
 /// Whether this CPU runs VNNI (checked once; `ANNEAL_VNNI=off` turns it off, for measuring
 /// and testing the other kernels).
 pub(crate) fn available() -> bool {
@@ -101,7 +100,13 @@ impl Finish for Store {
 
 /// [`product`], each tile's sums handed to `finish` (so a layer scales them into f32
 /// without writing them out first).
-pub(crate) fn product_into<F: Finish>(a: &[u8], m: usize, w: &Packed, out: &mut [F::Out], finish: &F) {
+pub(crate) fn product_into<F: Finish>(
+    a: &[u8],
+    m: usize,
+    w: &Packed,
+    out: &mut [F::Out],
+    finish: &F,
+) {
     let (kp, n) = (w.kp, w.n);
     let block = |(rows, out): (&[u8], &mut [F::Out])| rows_times(rows, w, out, finish);
     let (a, out) = (&a[..m * kp], &mut out[..m * n]);
