@@ -513,6 +513,33 @@ mod tests {
     }
 
     #[test]
+    fn the_vnni_and_vpmaddwd_paths_give_the_same_outputs() {
+        if !vnni::available() {
+            eprintln!("skipped: this CPU has no AVX-512 VNNI");
+            return;
+        }
+        let (inp, out, b) = (50, 40, 37);
+        let scales = (0..out).map(|o| 0.002 + o as f32 * 1e-4).collect();
+        let l = QuantLayer::calibrated(0, -1.0, 2.0, scales);
+        let at = |o: usize, i: usize| ((o * 31 + i * 17) % 41) as f32 * 0.01 - 0.2;
+        let bias: Vec<f32> = (0..out).map(|o| o as f32 * 0.05 - 1.0).collect();
+        let with_vnni = QNode::from_rows(inp, out, None, at, 0, &l);
+        let mut without = QNode::from_rows(inp, out, None, at, 0, &l);
+        without.w8 = None;
+        let x: Vec<f32> = (0..b * inp)
+            .map(|i| (i * 13 % 97) as f32 * 0.03 - 1.0)
+            .collect();
+        for relu in [false, true] {
+            let run = |q: &QNode| {
+                let mut y = vec![0.0; b * out];
+                q.forward(&bias, &x, b, relu, &mut Scratch::default(), &mut y);
+                y
+            };
+            assert_eq!(run(&with_vnni), run(&without), "relu {relu}");
+        }
+    }
+
+    #[test]
     fn the_integer_product_is_exact_for_every_tile_shape() {
         // Shapes that leave remainders in every direction (tiles and steps), inputs and
         // weights at their extremes (±255 less a zero point, ±127).

@@ -148,7 +148,7 @@ pub(super) struct Scratch {
     /// Dropout: the mask of the last training step.
     pub mask: Vec<f32>,
     /// int8 inference: the quantized input, the product's rows (padded; for the vpmaddwd
-    /// kernels also widened, less the zero point) and the integer sums.
+    /// kernels also widened to i16) and their integer sums.
     pub qx: Vec<u8>,
     pub padded: Vec<u8>,
     pub wide: Vec<i16>,
