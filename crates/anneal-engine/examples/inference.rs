@@ -148,24 +148,80 @@ fn kernels(seconds: f64) {
 const CHAIN_STEPS: usize = 24 * CHAIN;
 const CHAIN: usize = 1 << 16;
 
-/// The multiply-add peaks on `threads` threads, where the CPU has AVX-512: f32 FMA (16
-/// multiply-adds per instruction) and, with VNNI, int8 `vpdpbusd` (64).
+/// The multiply-add peaks on `threads` threads, for the instructions the engine's kernels use
+/// on this CPU: with AVX-512, f32 FMA (16 multiply-adds per instruction) and, with VNNI, int8
+/// `vpdpbusd` (64); with AVX2 only, f32 FMA on 8 lanes and int8's `vpmaddwd` plus `vpaddd`
+/// (16 per pair).
 fn peaks(seconds: f64, threads: usize) -> Vec<(&'static str, f64)> {
+    let all = |macs: f64, work: &(dyn Fn() + Sync)| {
+        median_rate(seconds / 2.0, || {
+            rayon::broadcast(|_| work());
+            macs * (threads * CHAIN_STEPS) as f64
+        }) / 1e9
+    };
     #[cfg(target_arch = "x86_64")]
     if let Some(simd) = pulp::x86::V4::try_new() {
-        let all = |macs: f64, work: &(dyn Fn() + Sync)| {
-            median_rate(seconds / 2.0, || {
-                rayon::broadcast(|_| work());
-                macs * (threads * CHAIN_STEPS) as f64
-            }) / 1e9
-        };
         let mut out = vec![("f32 fma", all(16.0, &|| fma_chains(simd)))];
         if std::arch::is_x86_feature_detected!("avx512vnni") {
             out.push(("int8 vnni", all(64.0, &|| vnni_chains(simd))));
         }
         return out;
     }
+    #[cfg(target_arch = "x86_64")]
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        return vec![
+            ("f32 fma", all(8.0, &|| fma256_chains(simd))),
+            ("int8 vpmaddwd", all(16.0, &|| madd_chains(simd))),
+        ];
+    }
     Vec::new()
+}
+
+/// 12 independent chains of [`CHAIN`] f32 FMAs on 8 lanes each, in registers (AVX2 has 16).
+/// Counted as 24 chains of half the length, so [`peaks`] can count every call alike.
+#[cfg(target_arch = "x86_64")]
+fn fma256_chains(simd: pulp::x86::V3) {
+    simd.vectorize(
+        #[inline(always)]
+        || {
+            let f = simd.fma;
+            let avx = simd.avx;
+            let (a, b) = (avx._mm256_set1_ps(0.999), avx._mm256_set1_ps(1e-3));
+            let mut acc = [avx._mm256_set1_ps(1.0); 12];
+            for _ in 0..CHAIN / 16 {
+                for _ in 0..32 {
+                    for v in &mut acc {
+                        *v = f._mm256_fmadd_ps(*v, a, b);
+                    }
+                }
+                std::hint::black_box(&mut acc);
+            }
+        },
+    )
+}
+
+/// 7 independent chains of `vpmaddwd` each added into its own sum (`vpaddd`), as the AVX2
+/// int8 kernel does; counted as 24 chains of [`CHAIN`] pairs.
+#[cfg(target_arch = "x86_64")]
+fn madd_chains(simd: pulp::x86::V3) {
+    simd.vectorize(
+        #[inline(always)]
+        || {
+            let i = simd.avx2;
+            let b = simd.avx._mm256_set1_epi16(3);
+            let mut v = [simd.avx._mm256_set1_epi16(1); 7];
+            let mut acc = [simd.avx._mm256_setzero_si256(); 7];
+            for _ in 0..CHAIN * 24 / (7 * 28) {
+                for _ in 0..28 {
+                    for (v, acc) in v.iter_mut().zip(&mut acc) {
+                        *v = i._mm256_madd_epi16(*v, b);
+                        *acc = i._mm256_add_epi32(*acc, *v);
+                    }
+                }
+                std::hint::black_box((&mut v, &mut acc));
+            }
+        },
+    )
 }
 
 /// 24 independent chains of [`CHAIN`] f32 FMAs each, in registers.

@@ -359,7 +359,7 @@ impl Kernel {
                 (Some(v4), _, 2) => return x86::tile512::<2>(v4, a, w, kp),
                 (Some(v4), _, 3) => return x86::tile512::<3>(v4, a, w, kp),
                 (Some(v4), _, _) => return x86::tile512::<MR>(v4, a, w, kp),
-                (None, Some(v3), MR) => return x86::tile::<MR>(v3, a, w, kp),
+                (None, Some(v3), MR) => return x86::pairs(v3, a, w, kp),
                 (None, Some(v3), 1) => return x86::tile::<1>(v3, a, w, kp),
                 _ => {}
             }
@@ -378,6 +378,18 @@ mod x86 {
     #[inline(always)]
     fn steps(v: &[i16], i: usize, kp: usize) -> &[[i16; STEP]] {
         pulp::as_arrays::<STEP, i16>(&v[i * kp..(i + 1) * kp]).0
+    }
+
+    /// [`MR`] rows against [`NR`] on AVX2, two rows at a time: AVX2's 16 registers hold the
+    /// 8 sums of two rows and their operands, where the 16 sums of four would spill.
+    #[inline(always)]
+    pub(super) fn pairs(simd: V3, a: &[i16], w: &[i16], kp: usize) -> [[i32; NR]; MR] {
+        let mut sums = [[0; NR]; MR];
+        for (i, rows) in a.chunks_exact(2 * kp).enumerate() {
+            let two = tile::<2>(simd, rows, w, kp);
+            sums[2 * i..2 * i + 2].copy_from_slice(&two[..2]);
+        }
+        sums
     }
 
     /// `R` rows against [`NR`] on AVX2: per half step, `R` + [`NR`] loads and `R * NR`
@@ -414,13 +426,26 @@ mod x86 {
                 }
                 let mut sums = [[0i32; NR]; MR];
                 for r in 0..R {
-                    for c in 0..NR {
-                        sums[r][c] = pulp::cast::<__m256i, [i32; 8]>(acc[r][c]).iter().sum();
-                    }
+                    sums[r] = reduce(simd, acc[r]);
                 }
                 sums
             },
         )
+    }
+
+    /// The lane sums of four vectors: two rounds of pairwise sums (`vphaddd`) leave each
+    /// vector's sum in two halves of one register, which one add joins. Summing each vector's
+    /// lanes on its own took most of a tile whose rows are short (a 5x5 convolution of one
+    /// channel: one step of [`STEP`]).
+    #[inline(always)]
+    fn reduce(simd: V3, [a, b, c, d]: [__m256i; NR]) -> [i32; NR] {
+        let i = simd.avx2;
+        let q = i._mm256_hadd_epi32(i._mm256_hadd_epi32(a, b), i._mm256_hadd_epi32(c, d));
+        let (lo, hi) = (
+            simd.avx._mm256_castsi256_si128(q),
+            i._mm256_extracti128_si256::<1>(q),
+        );
+        pulp::cast(simd.sse2._mm_add_epi32(lo, hi))
     }
 
     /// `R` rows against [`NR`] on AVX-512: per step, `R` + [`NR`] loads and `R * NR`

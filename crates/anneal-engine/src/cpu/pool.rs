@@ -160,18 +160,36 @@ pub(crate) fn maxpool_relu(x: &[f32], b: usize, g: &PoolGeom, relu: bool, y: &mu
         .for_each(|(y, x)| maxpool_bias_relu(x, g, (None, relu), y));
 }
 
-/// The maximum of each channel over output `(oy, ox)`'s window of `x`, into `y`.
+/// Channels whose window maxima [`window_max`] keeps in registers at a time.
+const LANES: usize = 16;
+
+/// The maximum of each channel over output `(oy, ox)`'s window of `x`, into `y`, as
+/// [`maxpool_forward`] takes it (NaN wins and stays). [`LANES`] channels at a time are kept
+/// in registers over the whole window and stored once: updating `y` in place compiled to a
+/// masked store per comparison (`vmaskmovps`), which took 15% of the digits CNN's first
+/// layer on an AVX2 EPYC.
 #[inline(always)]
 fn window_max(x: &[f32], g: &PoolGeom, (oy, ox): (usize, usize), y: &mut [f32]) {
     let at = |ky: usize, kx: usize| ((oy * g.stride + ky) * g.w + ox * g.stride + kx) * g.c;
-    y.copy_from_slice(&x[at(0, 0)..][..g.c]);
-    for ky in 0..g.k {
-        for kx in 0..g.k {
-            for (y, v) in y.iter_mut().zip(&x[at(ky, kx)..][..g.c]) {
-                *y = if *v > *y { *v } else { *y };
+    let window = |first: usize, m: &mut [f32]| {
+        m.fill(f32::NEG_INFINITY);
+        let n = m.len();
+        for ky in 0..g.k {
+            for kx in 0..g.k {
+                for (m, &v) in m.iter_mut().zip(&x[at(ky, kx) + first..][..n]) {
+                    *m = if (v > *m) | v.is_nan() { v } else { *m };
+                }
             }
         }
+    };
+    let mut chunks = y.chunks_exact_mut(LANES);
+    for (i, y) in chunks.by_ref().enumerate() {
+        let mut m = [0.0; LANES];
+        window(i * LANES, &mut m);
+        y.copy_from_slice(&m);
     }
+    let rest = chunks.into_remainder();
+    window(g.c - rest.len(), rest);
 }
 
 /// Routes each output gradient to the input [`maxpool_forward`] chose.
@@ -243,4 +261,47 @@ pub(crate) fn avgpool_backward(dy: &[f32], b: usize, g: &PoolGeom, dx: &mut [f32
                 }
             }
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inference_pools_to_the_training_maxima() {
+        // 20 channels: one chunk of LANES and a remainder; 3x3 windows every 2 (overlapping).
+        let g = PoolGeom {
+            c: 20,
+            h: 7,
+            w: 7,
+            k: 3,
+            stride: 2,
+            oh: 3,
+            ow: 3,
+        };
+        let mut x: Vec<f32> = (0..g.input_len())
+            .map(|i| ((i * 7919) % 101) as f32 - 50.0)
+            .collect();
+        // NaN wins its windows, in the chunk and in the remainder, first in a window or not.
+        for at in [0, 3, 19, 5 * 20 + 17, 3 * 7 * 20 + 2] {
+            x[at] = f32::NAN;
+        }
+        let (mut want, mut arg) = (vec![0.0; g.output_len()], vec![0; g.output_len()]);
+        maxpool_forward(&x, 1, &g, &mut want, &mut arg);
+        let bias: Vec<f32> = (0..g.c).map(|c| c as f32 - 10.0).collect();
+        for (with_bias, relu) in [(false, false), (true, true)] {
+            let mut y = vec![0.0; g.output_len()];
+            let b = with_bias.then_some(&bias[..]);
+            maxpool_bias_relu(&x, &g, (b, relu), &mut y);
+            for (i, (y, w)) in y.iter().zip(&want).enumerate() {
+                let w = if with_bias { w + bias[i % g.c] } else { *w };
+                let w = if relu { w.max(0.0) } else { w };
+                assert!(
+                    y.to_bits() == w.to_bits() || (y.is_nan() && w.is_nan()),
+                    "{i}"
+                );
+            }
+        }
+        assert!(want.iter().filter(|v| v.is_nan()).count() >= 5);
+    }
 }
