@@ -164,11 +164,36 @@ impl QNode {
             vnni::product_into(&s.padded, rows, w8, y, &finish);
             return;
         }
-        grow(&mut s.wide, rows * kp);
-        grow(&mut s.acc, rows * self.out);
-        self.widen(&s.padded[..rows * kp], &mut s.wide[..rows * kp]);
-        product(&s.wide, rows, &self.w, kp, self.out, &mut s.acc);
-        self.dequantize(&s.acc[..rows * self.out], bias, relu, y);
+        let (kernel, q) = (Kernel::new(), &s.padded[..rows * kp]);
+        let block = |(y, q): (&mut [f32], &[u8])| self.block(kernel, q, (bias, relu), y);
+        let task = rows_per_task(rows, kp);
+        if rows <= task {
+            block((y, q));
+        } else {
+            let tasks = y.par_chunks_mut(task * self.out);
+            tasks.zip(q.par_chunks(task * kp)).for_each(block);
+        }
+    }
+
+    /// The `vpmaddwd` path for the rows `q`, on this thread, while they are in its cache:
+    /// widened to i16, multiplied, and their sums dequantized into `y`. Whole-batch passes
+    /// (widen everything, multiply everything, dequantize everything) wrote and read back
+    /// 28 MB for the digits CNN's first layer at batch 256.
+    fn block(&self, kernel: Kernel, q: &[u8], (bias, relu): (&[f32], bool), y: &mut [f32]) {
+        let (kp, n) = (self.kp, self.out);
+        let mut wide = vec![0i16; q.len()];
+        self.widen(q, &mut wide);
+        let mut acc = vec![0i32; q.len() / kp * n];
+        let tile = |a: &[i16], w: &[i16], shape| kernel.tile(a, w, kp, shape);
+        tiles::rows_times(&wide, &self.w, (kp, n), &mut acc, &tile);
+        simd(
+            #[inline(always)]
+            || {
+                for (y, acc) in y.chunks_exact_mut(n).zip(acc.chunks_exact(n)) {
+                    dequantize_row(acc, (&self.offset, &self.scale, bias), relu, y);
+                }
+            },
+        )
     }
 
     /// Rows of the product for `b` examples.
@@ -210,40 +235,30 @@ impl QNode {
         im2col(&s.qx[..n], b, g, padded, self.input.input_zero_point);
     }
 
-    /// The uint8 rows `q` (`kp` long) as i16 (padding stays 0).
+    /// The uint8 rows `q` as i16, on this thread, tails and all (whatever a tail holds meets
+    /// the weights' zero tails).
     fn widen(&self, q: &[u8], wide: &mut [i16]) {
-        let inp = self.inp;
-        let block = |(d, q): (&mut [i16], &[u8])| {
-            simd(
-                #[inline(always)]
-                || {
-                    for (d, q) in d.chunks_exact_mut(self.kp).zip(q.chunks_exact(self.kp)) {
-                        for (d, q) in d.iter_mut().zip(&q[..inp]) {
-                            *d = i16::from(*q);
-                        }
-                        d[inp..].fill(0);
-                    }
-                },
-            )
-        };
-        par_rows(wide, self.kp, q, self.kp, block);
+        simd(
+            #[inline(always)]
+            || {
+                for (d, q) in wide.iter_mut().zip(q) {
+                    *d = i16::from(*q);
+                }
+            },
+        )
     }
+}
 
-    /// `y = (acc - offset) * scale + bias`, then relu when asked.
-    fn dequantize(&self, acc: &[i32], bias: &[f32], relu: bool, y: &mut [f32]) {
-        let out = self.out;
-        let block = |(y, acc): (&mut [f32], &[i32])| {
-            simd(
-                #[inline(always)]
-                || {
-                    for (y, acc) in y.chunks_exact_mut(out).zip(acc.chunks_exact(out)) {
-                        dequantize_row(acc, (&self.offset, &self.scale, bias), relu, y);
-                    }
-                },
-            )
-        };
-        par_rows(y, out, acc, out, block);
-    }
+/// The most i16 input bytes one task of the `vpmaddwd` path widens: with its sums and
+/// outputs, a few hundred kB, in a core's L2.
+const TASK_BYTES: usize = 1 << 16;
+
+/// Rows per parallel task of the `vpmaddwd` path: whole tiles, an even share of `m` for each
+/// thread where that fits in [`TASK_BYTES`].
+fn rows_per_task(m: usize, kp: usize) -> usize {
+    let share = m.div_ceil(rayon::current_num_threads().max(1));
+    let most = (TASK_BYTES / (2 * kp.max(1)) / MR).max(1) * MR;
+    (share.div_ceil(MR).max(1) * MR).min(most)
 }
 
 /// A layer's [`vnni::Finish`]: its sums dequantized into f32 (with the bias, and the relu

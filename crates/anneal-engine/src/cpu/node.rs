@@ -147,12 +147,9 @@ pub(super) struct Scratch {
     pub saved: Vec<f32>,
     /// Dropout: the mask of the last training step.
     pub mask: Vec<f32>,
-    /// int8 inference: the quantized input, the product's rows (padded; for the vpmaddwd
-    /// kernels also widened to i16) and their integer sums.
+    /// int8 inference: the quantized input and the product's rows (padded).
     pub qx: Vec<u8>,
     pub padded: Vec<u8>,
-    pub wide: Vec<i16>,
-    pub acc: Vec<i32>,
 }
 
 /// What a node's forward pass reads and writes.

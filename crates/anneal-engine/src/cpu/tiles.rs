@@ -45,7 +45,7 @@ pub(super) fn tiled<T: Sync, U: Sync>(
 /// Rows outside, strips inside, read all the weights (0.8 MB as i16 for the digits MLP's
 /// first layer, more than an EPYC core's L2) again for every [`MR`] rows, and the AVX2 kernel
 /// ran at 30-39 GMAC/s on one thread instead of 46-51 (`inference 1 1 kernels`).
-fn rows_times<T, U>(
+pub(super) fn rows_times<T, U>(
     a: &[T],
     w: &[U],
     (kp, n): (usize, usize),
