@@ -15,8 +15,9 @@ use anneal_spec::{QuantLayer, Quantization};
 use rayon::prelude::*;
 
 use super::conv::{ConvGeom, im2col};
-use super::node::{Node, Scratch, seg};
+use super::node::{Node, Pooled, Scratch, seg};
 use super::ops::simd;
+use super::pool::{maxpool_bias_relu, maxpool_relu};
 use super::tiles::{self, MR, NR, ROWS_PER_TASK};
 use super::vnni;
 use super::{Mode, Plan, Workspace};
@@ -136,13 +137,14 @@ impl QNode {
         }
     }
 
-    /// `y` (`b` examples) from `x`, as the f32 layer would compute it up to rounding.
+    /// `y` (`b` examples) from `x`, as the f32 layer would compute it up to rounding, through
+    /// relu when `relu`; with `pool`, max pooled too.
     pub fn forward(
         &self,
         params: &[f32],
         x: &[f32],
         b: usize,
-        relu: bool,
+        (relu, pool): (bool, Option<Pooled<'_>>),
         s: &mut Scratch,
         y: &mut [f32],
     ) {
@@ -162,16 +164,49 @@ impl QNode {
                 relu,
             };
             vnni::product_into(&s.padded, rows, w8, y, &finish);
+            if let Some(p) = pool {
+                maxpool_relu(y, b, p.g, p.relu, p.out);
+            }
             return;
         }
-        let (kernel, q) = (Kernel::new(), &s.padded[..rows * kp]);
-        let block = |(y, q): (&mut [f32], &[u8])| self.block(kernel, q, (bias, relu), y);
-        let task = rows_per_task(rows, kp);
-        if rows <= task {
-            block((y, q));
+        self.blocks(&s.padded[..rows * kp], b, (bias, relu), y, pool);
+    }
+
+    /// The `vpmaddwd` path for `b` examples' rows `q`: in tasks of whole examples, each
+    /// multiplied, dequantized and (with `pool`) pooled on one thread while in its cache.
+    fn blocks(
+        &self,
+        q: &[u8],
+        b: usize,
+        (bias, relu): (&[f32], bool),
+        y: &mut [f32],
+        pool: Option<Pooled<'_>>,
+    ) {
+        let (kernel, per) = (Kernel::new(), self.rows(1));
+        let task = examples_per_task(b, per * self.kp);
+        let pooled = pool.as_ref().map_or(0, |p| p.g.output_len());
+        let epilogue = pool.as_ref().map(|p| (p.g, p.relu));
+        let outs: Vec<Option<&mut [f32]>> = match pool.map(|p| p.out) {
+            Some(out) => out[..b * pooled]
+                .chunks_mut(task * pooled)
+                .map(Some)
+                .collect(),
+            None => (0..b.div_ceil(task)).map(|_| None).collect(),
+        };
+        let block = |((y, q), out): Task<'_>| {
+            self.block(kernel, q, (bias, relu), y);
+            if let (Some((g, relu)), Some(out)) = (epilogue, out) {
+                for (y, out) in y.chunks(per * self.out).zip(out.chunks_mut(pooled)) {
+                    maxpool_bias_relu(y, g, (None, relu), out);
+                }
+            }
+        };
+        let (ys, qs) = (task * per * self.out, task * per * self.kp);
+        if b <= task {
+            block(((y, q), outs.into_iter().next().flatten()));
         } else {
-            let tasks = y.par_chunks_mut(task * self.out);
-            tasks.zip(q.par_chunks(task * kp)).for_each(block);
+            let tasks = y.par_chunks_mut(ys).zip(q.par_chunks(qs));
+            tasks.zip(outs).for_each(block);
         }
     }
 
@@ -253,12 +288,16 @@ impl QNode {
 /// outputs, a few hundred kB, in a core's L2.
 const TASK_BYTES: usize = 1 << 16;
 
-/// Rows per parallel task of the `vpmaddwd` path: whole tiles, an even share of `m` for each
-/// thread where that fits in [`TASK_BYTES`].
-fn rows_per_task(m: usize, kp: usize) -> usize {
-    let share = m.div_ceil(rayon::current_num_threads().max(1));
-    let most = (TASK_BYTES / (2 * kp.max(1)) / MR).max(1) * MR;
-    (share.div_ceil(MR).max(1) * MR).min(most)
+/// One task of the `vpmaddwd` path: its outputs and input rows, and where its pooled outputs
+/// go (when a max pooling follows).
+type Task<'a> = ((&'a mut [f32], &'a [u8]), Option<&'a mut [f32]>);
+
+/// Examples per parallel task of the `vpmaddwd` path (each `bytes` of uint8 rows, twice that
+/// widened): an even share of `b` for each thread where that fits in [`TASK_BYTES`], and at
+/// least one.
+fn examples_per_task(b: usize, bytes: usize) -> usize {
+    let share = b.div_ceil(rayon::current_num_threads().max(1));
+    share.min(TASK_BYTES / (2 * bytes.max(1))).max(1)
 }
 
 /// A layer's [`vnni::Finish`]: its sums dequantized into f32 (with the bias, and the relu
@@ -572,7 +611,7 @@ mod tests {
         for relu in [false, true] {
             let run = |q: &QNode| {
                 let mut y = vec![0.0; b * out];
-                q.forward(&bias, &x, b, relu, &mut Scratch::default(), &mut y);
+                q.forward(&bias, &x, b, (relu, None), &mut Scratch::default(), &mut y);
                 y
             };
             assert_eq!(run(&with_vnni), run(&without), "relu {relu}");

@@ -291,10 +291,8 @@ impl Node {
 
     pub fn forward(&self, f: Forward<'_, '_>) {
         if let Some(q) = f.int8 {
-            q.forward(f.params, f.x, f.b, f.fuse_relu, f.scratch, f.y);
-            if let Some(p) = f.pool {
-                pool::maxpool_relu(f.y, f.b, p.g, p.relu, p.out);
-            }
+            let epilogue = (f.fuse_relu, f.pool);
+            q.forward(f.params, f.x, f.b, epilogue, f.scratch, f.y);
             return;
         }
         match self {
