@@ -413,8 +413,7 @@ impl Kernel {
                 (Some(v4), _, 2) => return x86::tile512::<2>(v4, a, w, kp),
                 (Some(v4), _, 3) => return x86::tile512::<3>(v4, a, w, kp),
                 (Some(v4), _, _) => return x86::tile512::<MR>(v4, a, w, kp),
-                (None, Some(v3), MR) => return x86::pairs(v3, a, w, kp),
-                (None, Some(v3), 1) => return x86::tile::<1>(v3, a, w, kp),
+                (None, Some(v3), _) => return x86::pairs(v3, a, w, kp, mr),
                 _ => {}
             }
         }
@@ -434,14 +433,20 @@ mod x86 {
         pulp::as_arrays::<STEP, i16>(&v[i * kp..(i + 1) * kp]).0
     }
 
-    /// [`MR`] rows against [`NR`] on AVX2, two rows at a time: AVX2's 16 registers hold the
-    /// 8 sums of two rows and their operands, where the 16 sums of four would spill.
+    /// `mr` (up to [`MR`]) rows against [`NR`] on AVX2, two rows at a time and an odd one
+    /// alone: AVX2's 16 registers hold the 8 sums of two rows and their operands, where the
+    /// 16 sums of four would spill.
     #[inline(always)]
-    pub(super) fn pairs(simd: V3, a: &[i16], w: &[i16], kp: usize) -> [[i32; NR]; MR] {
+    pub(super) fn pairs(simd: V3, a: &[i16], w: &[i16], kp: usize, mr: usize) -> [[i32; NR]; MR] {
         let mut sums = [[0; NR]; MR];
-        for (i, rows) in a.chunks_exact(2 * kp).enumerate() {
-            let two = tile::<2>(simd, rows, w, kp);
-            sums[2 * i..2 * i + 2].copy_from_slice(&two[..2]);
+        for r in (0..mr).step_by(2) {
+            let rows = &a[r * kp..];
+            let got = match mr - r {
+                1 => tile::<1>(simd, rows, w, kp),
+                _ => tile::<2>(simd, rows, w, kp),
+            };
+            let n = (mr - r).min(2);
+            sums[r..r + n].copy_from_slice(&got[..n]);
         }
         sums
     }
@@ -628,6 +633,8 @@ mod tests {
             (9, 4, 16),
             (4, 9, 50),
             (33, 10, 784),
+            (6, 5, 40),
+            (7, 3, 64),
         ] {
             let kp = k.div_ceil(STEP) * STEP;
             let pad = |v: &[i16]| -> Vec<i16> {
