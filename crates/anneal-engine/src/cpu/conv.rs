@@ -13,6 +13,7 @@ use super::gemm::{View, matmul, matmul_here};
 use super::node::Pooled;
 use super::ops::{add_rows, bias_rows, column_sums, simd};
 use super::pool::{PoolGeom, maxpool_bias_relu};
+use super::winograd::Winograd;
 
 /// A compiled convolution: its geometry and parameter offsets.
 #[derive(Debug, Clone)]
@@ -120,7 +121,7 @@ impl ConvGeom {
         self.kh * self.kw * self.c
     }
 
-    fn input_len(&self) -> usize {
+    pub fn input_len(&self) -> usize {
         self.h * self.w * self.c
     }
 
@@ -286,26 +287,67 @@ fn conv_product(x: &[f32], b: usize, g: &ConvGeom, w: &[f32], col: &mut [f32], y
 /// cache (half of its 2 MB L2 here).
 const BLOCK_VALUES: usize = 1 << 18;
 
+/// How inference multiplies a block of images: unfolded patches times the weights, or
+/// [`Winograd`]'s transforms (the weights already transformed).
+#[derive(Clone, Copy)]
+enum Method<'a> {
+    Unfold(&'a [f32]),
+    Winograd(&'a Winograd, &'a [f32]),
+}
+
+impl Method<'_> {
+    /// Working values for a block of `n` images.
+    fn work_len(&self, g: &ConvGeom, n: usize) -> usize {
+        match self {
+            Method::Unfold(_) => n * g.rows() * g.k(),
+            Method::Winograd(wg, _) => wg.work_len(n),
+        }
+    }
+
+    /// The product of the `n` images `x` (before the bias) into `y`.
+    fn block(&self, g: &ConvGeom, (x, n): (&[f32], usize), work: &mut [f32], y: &mut [f32]) {
+        match self {
+            Method::Unfold(w) => {
+                let per_col = g.rows() * g.k();
+                for (col, x) in work.chunks_mut(per_col).zip(x.chunks(g.input_len())) {
+                    unfold(x, g, (col, g.k()), 0.0);
+                }
+                let a = View::rows(&work[..n * per_col], n * g.rows(), g.k());
+                matmul_here(y, false, a, View::rows(w, g.oc, g.k()).t());
+            }
+            Method::Winograd(wg, u) => wg.product(x, n, u, work, y),
+        }
+    }
+}
+
 /// [`conv_product`] and its bias for inference, which keeps no patches for a backward pass:
-/// the images in one group per thread, each group unfolded a few images at a time into its
-/// own part of `col`, multiplied, and given its bias (or pooled, when `pool` says so) at once,
-/// on its thread, while the patches and products are in that core's cache. Unfolding
-/// everything first wrote 52 MB for the digits CNN's second convolution at batch 256, and the
-/// product read it back.
+/// the images in one group per thread, each group multiplied a few images at a time in its
+/// own part of `work` ([`Method`]), and given its bias (or pooled, when `pool` says so) at
+/// once, on its thread, while the products are in that core's cache. Unfolding everything
+/// first wrote 52 MB for the digits CNN's second convolution at batch 256, and the product
+/// read it back. Batches above [`super::MAX_SMALL_BATCH`] go through [`Winograd`] where it
+/// fits the convolution (its weights are transformed per call, about 50 us for the CNN's
+/// second layer, which small batches would not win back).
 fn blocked_product(
     x: &[f32],
     b: usize,
     (g, w, bias): (&ConvGeom, &[f32], &[f32]),
-    col: &mut [f32],
+    work: &mut Vec<f32>,
     y: &mut [f32],
     pool: Option<Pooled<'_>>,
 ) {
     if b == 0 {
         return;
     }
-    let (per_in, per_col, per_out) = (g.input_len(), g.rows() * g.k(), g.rows() * g.oc);
+    let wino = Winograd::of(g).filter(|_| b > super::MAX_SMALL_BATCH);
+    let (u, work) = prepare(wino.as_ref(), w, work, b);
+    let method = match (&wino, u) {
+        (Some(wg), Some(u)) => Method::Winograd(wg, u),
+        _ => Method::Unfold(w),
+    };
+    let (per_in, per_out) = (g.input_len(), g.rows() * g.oc);
     let group = b.div_ceil(rayon::current_num_threads().clamp(1, b));
-    let block = (BLOCK_VALUES / per_col).clamp(1, group);
+    let block = (BLOCK_VALUES / method.work_len(g, 1)).clamp(1, group);
     let per_pooled = pool.as_ref().map_or(0, |p| p.g.output_len());
     let epilogue = pool.as_ref().map(|p| (p.g, p.relu));
     let pools: Vec<Option<&mut [f32]>> = match pool.map(|p| p.out) {
@@ -315,24 +357,46 @@ fn blocked_product(
     y[..b * per_out]
         .par_chunks_mut(group * per_out)
         .zip(x[..b * per_in].par_chunks(group * per_in))
-        .zip(col.par_chunks_mut(block * per_col))
+        .zip(work.par_chunks_mut(method.work_len(g, block)))
         .zip(pools)
-        .for_each(|(((y, x), col), mut out)| {
+        .for_each(|(((y, x), work), mut out)| {
             for (j, (y, x)) in y
                 .chunks_mut(block * per_out)
                 .zip(x.chunks(block * per_in))
                 .enumerate()
             {
-                let n = x.len() / per_in;
-                for (col, x) in col.chunks_mut(per_col).zip(x.chunks(per_in)) {
-                    unfold(x, g, (col, g.k()), 0.0);
-                }
-                let a = View::rows(&col[..n * per_col], n * g.rows(), g.k());
-                matmul_here(y, false, a, View::rows(w, g.oc, g.k()).t());
+                method.block(g, (x, x.len() / per_in), work, y);
                 let out = out.as_deref_mut().map(|o| &mut o[j * block * per_pooled..]);
                 finish(y, per_out, bias, epilogue, out);
             }
         });
+}
+
+/// `work` grown to hold the transformed weights (with `wino`, transformed into its start) and
+/// every thread's blocks; the weights and the rest.
+fn prepare<'w>(
+    wino: Option<&Winograd>,
+    w: &[f32],
+    work: &'w mut Vec<f32>,
+    b: usize,
+) -> (Option<&'w [f32]>, &'w mut [f32]) {
+    let g = wino.map_or(0, Winograd::weights_len);
+    let per_thread = match wino {
+        Some(wg) => wg.work_len((BLOCK_VALUES / wg.work_len(1)).clamp(1, b)),
+        None => 0,
+    };
+    let need = g + per_thread * rayon::current_num_threads();
+    if work.len() < need {
+        work.resize(need, 0.0);
+    }
+    let (u, rest) = work.split_at_mut(g);
+    match wino {
+        Some(wg) => {
+            wg.weights(w, u);
+            (Some(u), rest)
+        }
+        None => (None, rest),
+    }
 }
 
 /// A block of products `y` (`per_out` values per image) given its bias, or pooled with it

@@ -33,6 +33,7 @@ mod pool;
 mod reshape;
 mod tiles;
 mod vnni;
+mod winograd;
 
 use std::sync::Arc;
 
