@@ -9,11 +9,12 @@ use crate::EngineError;
 use rayon::prelude::*;
 
 use super::Mode;
+use super::direct::Direct;
 use super::gemm::{View, matmul, matmul_here};
 use super::node::Pooled;
 use super::ops::{add_rows, bias_rows, column_sums, simd};
 use super::pool::{PoolGeom, maxpool_bias_relu};
-use super::winograd::Winograd;
+use super::winograd::{Sink, Winograd};
 
 /// A compiled convolution: its geometry and parameter offsets.
 #[derive(Debug, Clone)]
@@ -125,7 +126,7 @@ impl ConvGeom {
         self.h * self.w * self.c
     }
 
-    fn rows(&self) -> usize {
+    pub fn rows(&self) -> usize {
         self.oh * self.ow
     }
 }
@@ -287,27 +288,79 @@ fn conv_product(x: &[f32], b: usize, g: &ConvGeom, w: &[f32], col: &mut [f32], y
 /// cache (half of its 2 MB L2 here).
 const BLOCK_VALUES: usize = 1 << 18;
 
-/// How inference multiplies a block of images: unfolded patches times the weights, or
-/// [`Winograd`]'s transforms (the weights already transformed).
+/// How inference multiplies a block of images: unfolded patches times the weights
+/// ([`Route::Unfold`]), [`Winograd`]'s transforms, or a [`Direct`] product.
 #[derive(Clone, Copy)]
-enum Method<'a> {
-    Unfold(&'a [f32]),
-    Winograd(&'a Winograd, &'a [f32]),
+enum Route {
+    Unfold,
+    Winograd(Winograd),
+    Direct(Direct),
 }
 
-impl Method<'_> {
-    /// Working values for a block of `n` images.
-    fn work_len(&self, g: &ConvGeom, n: usize) -> usize {
-        match self {
-            Method::Unfold(_) => n * g.rows() * g.k(),
-            Method::Winograd(wg, _) => wg.work_len(n),
+impl Route {
+    /// The route for a batch of `b` through `g`: [`Direct`] for images of few channels,
+    /// [`Winograd`] for batches above [`super::MAX_SMALL_BATCH`] where it fits (its weights
+    /// are transformed per call, about 50 us for the CNN's second layer, which small batches
+    /// would not win back), otherwise unfolded.
+    fn of(g: &ConvGeom, b: usize) -> Route {
+        if let Some(d) = Direct::of(g) {
+            return Route::Direct(d);
+        }
+        match Winograd::of(g) {
+            Some(wg) if b > super::MAX_SMALL_BATCH => Route::Winograd(wg),
+            _ => Route::Unfold,
         }
     }
 
-    /// The product of the `n` images `x` (before the bias) into `y`.
-    fn block(&self, g: &ConvGeom, (x, n): (&[f32], usize), work: &mut [f32], y: &mut [f32]) {
+    /// Values of the weights in this route's form (none for unfolding, which reads them as
+    /// they are).
+    fn weights_len(&self) -> usize {
         match self {
-            Method::Unfold(w) => {
+            Route::Unfold => 0,
+            Route::Winograd(wg) => wg.weights_len(),
+            Route::Direct(d) => d.weights_len(),
+        }
+    }
+
+    /// The weights `w` in this route's form, into `u`.
+    fn weights(&self, w: &[f32], u: &mut [f32]) {
+        match self {
+            Route::Unfold => {}
+            Route::Winograd(wg) => wg.weights(w, u),
+            Route::Direct(d) => d.weights(w, u),
+        }
+    }
+
+    /// Images per block, at most `most`: as many as keep a block's working values in a
+    /// core's cache; one for [`Direct`], which works an image at a time and whose product
+    /// (larger than its input) is pooled while it is in cache.
+    fn images_per_block(&self, g: &ConvGeom, most: usize) -> usize {
+        match self {
+            Route::Direct(_) => 1,
+            _ => (BLOCK_VALUES / self.work_len(g, 1)).clamp(1, most),
+        }
+    }
+
+    /// Working values for a block of `n` images.
+    fn work_len(&self, g: &ConvGeom, n: usize) -> usize {
+        match self {
+            Route::Unfold => n * g.rows() * g.k(),
+            Route::Winograd(wg) => wg.work_len(n),
+            Route::Direct(d) => d.work_len(),
+        }
+    }
+
+    /// The product of the `n` images `x` (before the bias) into `y`, with the weights `w` in
+    /// this route's form.
+    fn block(
+        &self,
+        g: &ConvGeom,
+        (x, n): (&[f32], usize),
+        (w, work): (&[f32], &mut [f32]),
+        y: &mut [f32],
+    ) {
+        match self {
+            Route::Unfold => {
                 let per_col = g.rows() * g.k();
                 for (col, x) in work.chunks_mut(per_col).zip(x.chunks(g.input_len())) {
                     unfold(x, g, (col, g.k()), 0.0);
@@ -315,7 +368,8 @@ impl Method<'_> {
                 let a = View::rows(&work[..n * per_col], n * g.rows(), g.k());
                 matmul_here(y, false, a, View::rows(w, g.oc, g.k()).t());
             }
-            Method::Winograd(wg, u) => wg.product(x, n, u, work, y),
+            Route::Winograd(wg) => wg.product(x, n, w, work, Sink::Full(y)),
+            Route::Direct(d) => d.product(x, n, w, work, y),
         }
     }
 }
@@ -339,15 +393,11 @@ fn blocked_product(
     if b == 0 {
         return;
     }
-    let wino = Winograd::of(g).filter(|_| b > super::MAX_SMALL_BATCH);
-    let (u, work) = prepare(wino.as_ref(), w, work, b);
-    let method = match (&wino, u) {
-        (Some(wg), Some(u)) => Method::Winograd(wg, u),
-        _ => Method::Unfold(w),
-    };
+    let route = Route::of(g, b);
+    let (w, work) = prepare((route, g), w, work, b);
     let (per_in, per_out) = (g.input_len(), g.rows() * g.oc);
     let group = b.div_ceil(rayon::current_num_threads().clamp(1, b));
-    let block = (BLOCK_VALUES / method.work_len(g, 1)).clamp(1, group);
+    let block = route.images_per_block(g, group);
     let per_pooled = pool.as_ref().map_or(0, |p| p.g.output_len());
     let epilogue = pool.as_ref().map(|p| (p.g, p.relu));
     let pools: Vec<Option<&mut [f32]>> = match pool.map(|p| p.out) {
@@ -357,7 +407,7 @@ fn blocked_product(
     y[..b * per_out]
         .par_chunks_mut(group * per_out)
         .zip(x[..b * per_in].par_chunks(group * per_in))
-        .zip(work.par_chunks_mut(method.work_len(g, block)))
+        .zip(work.par_chunks_mut(route.work_len(g, block)))
         .zip(pools)
         .for_each(|(((y, x), work), mut out)| {
             for (j, (y, x)) in y
@@ -365,37 +415,44 @@ fn blocked_product(
                 .zip(x.chunks(block * per_in))
                 .enumerate()
             {
-                method.block(g, (x, x.len() / per_in), work, y);
+                let n = x.len() / per_in;
                 let out = out.as_deref_mut().map(|o| &mut o[j * block * per_pooled..]);
-                finish(y, per_out, bias, epilogue, out);
+                match (route, epilogue, out) {
+                    (Route::Winograd(wg), Some((p, relu)), Some(out)) if wg.pools(p) => {
+                        wg.product(x, n, w, work, Sink::Pooled(bias, relu, out));
+                    }
+                    (_, epilogue, out) => {
+                        route.block(g, (x, n), (w, work), y);
+                        finish(y, per_out, bias, epilogue, out);
+                    }
+                }
             }
         });
 }
 
-/// `work` grown to hold the transformed weights (with `wino`, transformed into its start) and
-/// every thread's blocks; the weights and the rest.
+/// `work` grown to hold the weights in `route`'s form (put at its start) and every thread's
+/// blocks; those weights (`w` itself when unfolding) and the rest.
 fn prepare<'w>(
-    wino: Option<&Winograd>,
-    w: &[f32],
+    (route, g): (Route, &ConvGeom),
+    w: &'w [f32],
     work: &'w mut Vec<f32>,
     b: usize,
-) -> (Option<&'w [f32]>, &'w mut [f32]) {
-    let g = wino.map_or(0, Winograd::weights_len);
-    let per_thread = match wino {
-        Some(wg) => wg.work_len((BLOCK_VALUES / wg.work_len(1)).clamp(1, b)),
-        None => 0,
+) -> (&'w [f32], &'w mut [f32]) {
+    let per_thread = match route {
+        // Unfolding works in `col`, which has room for the whole batch.
+        Route::Unfold => 0,
+        _ => route.work_len(g, route.images_per_block(g, b)),
     };
-    let need = g + per_thread * rayon::current_num_threads();
+    let len = route.weights_len();
+    let need = len + per_thread * rayon::current_num_threads();
     if work.len() < need {
         work.resize(need, 0.0);
     }
-    let (u, rest) = work.split_at_mut(g);
-    match wino {
-        Some(wg) => {
-            wg.weights(w, u);
-            (Some(u), rest)
-        }
-        None => (None, rest),
+    let (u, rest) = work.split_at_mut(len);
+    route.weights(w, u);
+    match route {
+        Route::Unfold => (w, rest),
+        _ => (u, rest),
     }
 }
 

@@ -20,6 +20,7 @@ mod activation;
 mod batchnorm;
 mod conv;
 mod dense;
+mod direct;
 mod dropout;
 mod fold;
 pub(crate) mod gemm;

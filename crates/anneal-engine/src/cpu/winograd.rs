@@ -12,6 +12,8 @@
 //! never reach a weight.
 
 use super::conv::ConvGeom;
+use super::ops::bias_row;
+use super::pool::PoolGeom;
 
 /// The output tile's side.
 const M: usize = 2;
@@ -165,10 +167,10 @@ impl Winograd {
         );
     }
 
-    /// The convolution of `n` channels-last images `x` before its bias, into `y`
-    /// (`[n, oh, ow, oc]`), from weights transformed by [`Winograd::weights`]; `work` holds at
-    /// least [`Winograd::work_len`] values.
-    pub fn product(&self, x: &[f32], n: usize, u: &[f32], work: &mut [f32], y: &mut [f32]) {
+    /// The convolution of `n` channels-last images `x` into `y` ([`Sink`]), from weights
+    /// transformed by [`Winograd::weights`]; `work` holds at least [`Winograd::work_len`]
+    /// values.
+    pub fn product(&self, x: &[f32], n: usize, u: &[f32], work: &mut [f32], y: Sink<'_>) {
         let tiles = n * self.tiles_per_image();
         let (v, rest) = work.split_at_mut(self.xi() * tiles * self.cp);
         let (m, tile) = rest.split_at_mut(self.xi() * tiles * self.ocp);
@@ -185,6 +187,13 @@ impl Winograd {
         }
     }
 
+    /// Whether a max pooling `p` after this convolution takes its windows from whole tiles,
+    /// so that [`Sink::Pooled`] can pool each tile as it is computed.
+    pub fn pools(&self, p: &PoolGeom) -> bool {
+        let g = &self.g;
+        (p.k, p.stride, p.c, p.oh * M, p.ow * M) == (M, M, g.oc, g.oh, g.ow)
+    }
+
     /// Tile `t`'s corner in its image (`img`, the tile's top row, its left column).
     fn corner(&self, t: usize) -> (usize, usize, usize) {
         let (ty, tx) = (self.g.oh / M, self.g.ow / M);
@@ -194,6 +203,7 @@ impl Winograd {
 
     /// The `α x α` inputs of tile `t` into `d` (`[k][l][cp]`), zeros outside the image and past
     /// the channels.
+    #[inline(always)]
     fn gather(&self, x: &[f32], t: usize, a: usize, d: &mut [f32]) {
         let (g, cp) = (&self.g, self.cp);
         let (img, y0, x0) = self.corner(t);
@@ -231,7 +241,25 @@ impl Winograd {
         (g.oc == self.ocp).then_some((at, g.ow * g.oc))
     }
 
+    /// Tile `t`'s four outputs (`[i][j][ocp]` in `out`), pooled, with the bias and relu, into
+    /// `y` (`[n, oh / 2, ow / 2, oc]`).
+    #[inline(always)]
+    fn pool(&self, out: &[f32], t: usize, (bias, relu): (&[f32], bool), y: &mut [f32]) {
+        let (g, (img, y0, x0)) = (&self.g, self.corner(t));
+        let at = ((img * g.oh / M + y0 / M) * g.ow / M + x0 / M) * g.oc;
+        let y = &mut y[at..][..g.oc];
+        y.fill(f32::NEG_INFINITY);
+        for out in out.chunks_exact(self.ocp).take(M * M) {
+            // As `pool::window_max` takes them: the first maximum, or NaN.
+            for (m, &v) in y.iter_mut().zip(out) {
+                *m = if (v > *m) | v.is_nan() { v } else { *m };
+            }
+        }
+        bias_row(y, bias, relu);
+    }
+
     /// Tile `t`'s four outputs (`[i][j][ocp]` in `out`) into `y`.
+    #[inline(always)]
     fn scatter(&self, out: &[f32], t: usize, y: &mut [f32]) {
         let g = &self.g;
         let (img, y0, x0) = self.corner(t);
@@ -339,14 +367,23 @@ impl<const A: usize> pulp::WithSimd for Inputs<'_, A> {
     }
 }
 
-/// `Y = Aᵀ M A` for every tile, from `m` (`[tile][ξ][ocp]`), into `y` (`[n, oh, ow, oc]`),
-/// `A` = `α`; `tile` is room for one tile's outputs.
+/// Where [`Winograd::product`] puts the convolution of its images.
+pub(super) enum Sink<'a> {
+    /// All of it, before its bias (`[n, oh, ow, oc]`).
+    Full(&'a mut [f32]),
+    /// Max pooled in 2x2 windows of stride 2 (see [`Winograd::pools`]), with its bias and
+    /// relu when `.1` says so: (`[n, oh / 2, ow / 2, oc]`).
+    Pooled(&'a [f32], bool, &'a mut [f32]),
+}
+
+/// `Y = Aᵀ M A` for every tile, from `m` (`[tile][ξ][ocp]`), into `y`, `A` = `α`; `tile` is
+/// room for one tile's outputs.
 struct Outputs<'a, const A: usize> {
     w: &'a Winograd,
     m: &'a [f32],
     n: usize,
     tile: &'a mut [f32],
-    y: &'a mut [f32],
+    y: Sink<'a>,
 }
 
 impl<const A: usize> pulp::WithSimd for Outputs<'_, A> {
@@ -354,13 +391,22 @@ impl<const A: usize> pulp::WithSimd for Outputs<'_, A> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, simd: S) {
-        let Outputs { w, m, n, tile, y } = self;
+        let Outputs {
+            w,
+            m,
+            n,
+            tile,
+            mut y,
+        } = self;
         let (ocp, tiles, a_t) = (w.ocp, n * w.tiles_per_image(), &AT[which::<A>()]);
         for t in 0..tiles {
-            let outlet = w.outlet(t);
-            let (dst, at, row) = match outlet {
-                Some((at, row)) => (&mut *y, at, row),
-                None => (&mut *tile, 0, M * ocp),
+            let outlet = match &y {
+                Sink::Full(_) => w.outlet(t),
+                Sink::Pooled(..) => None,
+            };
+            let (dst, at, row) = match (outlet, &mut y) {
+                (Some((at, row)), Sink::Full(y)) => (&mut **y, at, row),
+                _ => (&mut *tile, 0, M * ocp),
             };
             for ov in (0..ocp).step_by(S::F32_LANES) {
                 // half[i][b] = Σ_a Aᵀ[i][a] M[a][b], then Y[i][j] = Σ_b Aᵀ[j][b] half[i][b].
@@ -382,8 +428,10 @@ impl<const A: usize> pulp::WithSimd for Outputs<'_, A> {
                     }
                 }
             }
-            if outlet.is_none() {
-                w.scatter(tile, t, y);
+            match &mut y {
+                Sink::Full(y) if outlet.is_none() => w.scatter(tile, t, y),
+                Sink::Pooled(bias, relu, y) => w.pool(tile, t, (bias, *relu), y),
+                Sink::Full(_) => {}
             }
         }
     }
@@ -566,7 +614,7 @@ mod tests {
             wg.weights(&w, &mut u);
             let mut work = vec![f32::NAN; wg.work_len(n)];
             let mut y = vec![f32::NAN; n * g.oh * g.ow * g.oc];
-            wg.product(&x, n, &u, &mut work, &mut y);
+            wg.product(&x, n, &u, &mut work, Sink::Full(&mut y));
             let want = direct(&x, n, &g, &w);
             let largest = want.iter().fold(0f32, |m, v| m.max(v.abs()));
             let worst = y
@@ -578,6 +626,37 @@ mod tests {
                 worst <= 2e-5 * largest,
                 "{shape:?}: off by {worst} (largest output {largest})"
             );
+            // Pooled as it goes, with a bias and relu: as pooling the whole product.
+            let bias = uniform(g.oc, 1.0);
+            let p = PoolGeom {
+                c: g.oc,
+                h: g.oh,
+                w: g.ow,
+                k: 2,
+                stride: 2,
+                oh: g.oh / 2,
+                ow: g.ow / 2,
+            };
+            assert!(wg.pools(&p));
+            let mut pooled = vec![f32::NAN; n * p.output_len()];
+            wg.product(&x, n, &u, &mut work, Sink::Pooled(&bias, true, &mut pooled));
+            for (i, &got) in pooled.iter().enumerate() {
+                let (img, oy, ox, o) = (
+                    i / p.output_len(),
+                    i / (p.ow * g.oc) % p.oh,
+                    i / g.oc % p.ow,
+                    i % g.oc,
+                );
+                let at = |dy: usize, dx: usize| {
+                    want[((img * g.oh + 2 * oy + dy) * g.ow + 2 * ox + dx) * g.oc + o]
+                };
+                let max = at(0, 0).max(at(0, 1)).max(at(1, 0)).max(at(1, 1));
+                let expect = (max + bias[o]).max(0.0);
+                assert!(
+                    (got - expect).abs() <= 2e-5 * largest,
+                    "{shape:?} pooled {i}: {got} against {expect}"
+                );
+            }
         }
     }
 
