@@ -222,6 +222,9 @@ fn the_compiled_engine_trains_as_burn_does() {
     let layers = [
         r#""conv 4 3x3 pad 1", "batchnorm", "gelu", "avgpool 2", "conv 5 2x2", "sigmoid", "maxpool 2", "flatten", "dense 8", "tanh", "batchnorm", "relu", "dense 3""#,
         r#""conv 6 3x3 stride 2 pad 1", "relu", "maxpool 2 stride 1", "flatten", "dense 3""#,
+        // The second convolution (8 channels in, 3x3, stride 1) infers through Winograd's
+        // transforms, its max pooling taken tile by tile.
+        r#""conv 8 3x3 pad 1", "relu", "conv 9 3x3 pad 1", "relu", "maxpool 2", "flatten", "dense 3""#,
         r#""flatten", "dense 16", "relu", "dense 3", "softmax""#,
         r#""flatten", "layernorm", "dense 16", "layernorm", "gelu", "dense 3""#,
     ];
@@ -271,11 +274,23 @@ fn the_compiled_engine_trains_as_burn_does() {
 
 #[test]
 fn small_batches_predict_as_large_ones() {
-    // Dense layers large enough that batches of 1-4 share panels with the partner thread.
-    let text = "[program]\nname = \"t\"\nversion = \"0.1.0\"\n[data]\ninput = \"image\"\nshape = [1, 28, 28]\nclasses = 3\n\
-                [model]\nlayers = [\"flatten\", \"dense 200\", \"relu\", \"dense 70\", \"tanh\", \"dense 3\"]\n\
-                [train]\nepochs = 1\nbatch = 8\nseed = 5\n";
-    let p = Program::parse("anneal.toml", text).unwrap();
+    // Dense layers large enough that batches of 1-4 share panels with the partner thread; a
+    // CNN whose first convolution runs directly and whose second runs through Winograd's
+    // transforms (from weights transformed once for small batches, per call for large ones).
+    for layers in [
+        r#""flatten", "dense 200", "relu", "dense 70", "tanh", "dense 3""#,
+        r#""conv 4 5x5", "relu", "maxpool 2", "conv 12 5x5", "relu", "maxpool 2", "flatten", "dense 3""#,
+    ] {
+        small_batches_predict_as_large_ones_for(layers);
+    }
+}
+
+fn small_batches_predict_as_large_ones_for(layers: &str) {
+    let text = format!(
+        "[program]\nname = \"t\"\nversion = \"0.1.0\"\n[data]\ninput = \"image\"\nshape = [1, 28, 28]\nclasses = 3\n\
+         [model]\nlayers = [{layers}]\n[train]\nepochs = 1\nbatch = 8\nseed = 5\n"
+    );
+    let p = Program::parse("anneal.toml", &text).unwrap();
     let n = 24;
     let x: Vec<f32> = (0..n * 784)
         .map(|i| ((i * 7919) % 1013) as f32 / 1013.0)
@@ -294,7 +309,7 @@ fn small_batches_predict_as_large_ones() {
             for (g, w) in got.iter().zip(want) {
                 assert!(
                     (g - w).abs() < 1e-5,
-                    "{rows} rows from {start}: {got:?} against {want:?}"
+                    "{layers}: {rows} rows from {start}: {got:?} against {want:?}"
                 );
             }
         }

@@ -78,7 +78,15 @@ impl Conv {
             seg(f.params, self.b, g.oc),
         );
         if matches!(f.mode, Mode::Eval(..)) {
-            return blocked_product(f.x, f.b, (g, w, b), &mut f.scratch.col, f.y, f.pool);
+            let weights = (
+                g,
+                Weights {
+                    w,
+                    winograd: f.winograd,
+                },
+                b,
+            );
+            return blocked_product(f.x, f.b, weights, &mut f.scratch.col, f.y, f.pool);
         }
         conv_product(f.x, f.b, g, w, &mut f.scratch.col, f.y);
         add_rows(f.y, f.b * g.rows(), b, false);
@@ -97,6 +105,26 @@ impl Conv {
         let (gw, gb) = grad_pair(k.grads, self.w, g.oc * g.k(), self.b, g.oc);
         conv_backward(k.b, g, w, k.dy, &mut k.scratch.col, gw, gb, k.dx);
     }
+}
+
+/// A convolution node's weights transformed for [`Winograd`] (small-batch inference keeps
+/// them), when it runs through it.
+pub(super) fn winograd_weights(node: &super::node::Node, params: &[f32]) -> Option<Vec<f32>> {
+    let super::node::Node::Conv(c) = node else {
+        return None;
+    };
+    let wg = Winograd::of(&c.g)?;
+    let mut u = vec![0.0; wg.weights_len()];
+    wg.weights(seg(params, c.w, c.g.oc * c.g.k()), &mut u);
+    Some(u)
+}
+
+/// A convolution's weights as stored, and already transformed for [`Winograd`] when small-
+/// batch inference keeps them so.
+#[derive(Clone, Copy)]
+struct Weights<'a> {
+    w: &'a [f32],
+    winograd: Option<&'a [f32]>,
 }
 
 // The kernels, on plain slices (channels-last images).
@@ -299,15 +327,15 @@ enum Route {
 
 impl Route {
     /// The route for a batch of `b` through `g`: [`Direct`] for images of few channels,
-    /// [`Winograd`] for batches above [`super::MAX_SMALL_BATCH`] where it fits (its weights
-    /// are transformed per call, about 50 us for the CNN's second layer, which small batches
-    /// would not win back), otherwise unfolded.
-    fn of(g: &ConvGeom, b: usize) -> Route {
+    /// [`Winograd`] where it fits, for batches above [`super::MAX_SMALL_BATCH`] or with the
+    /// weights `transformed` already (transforming them per call, about 50 us for the CNN's
+    /// second layer, costs a small batch more than it saves), otherwise unfolded.
+    fn of(g: &ConvGeom, b: usize, transformed: bool) -> Route {
         if let Some(d) = Direct::of(g) {
             return Route::Direct(d);
         }
         match Winograd::of(g) {
-            Some(wg) if b > super::MAX_SMALL_BATCH => Route::Winograd(wg),
+            Some(wg) if transformed || b > super::MAX_SMALL_BATCH => Route::Winograd(wg),
             _ => Route::Unfold,
         }
     }
@@ -385,7 +413,7 @@ impl Route {
 fn blocked_product(
     x: &[f32],
     b: usize,
-    (g, w, bias): (&ConvGeom, &[f32], &[f32]),
+    (g, w, bias): (&ConvGeom, Weights<'_>, &[f32]),
     work: &mut Vec<f32>,
     y: &mut [f32],
     pool: Option<Pooled<'_>>,
@@ -393,7 +421,7 @@ fn blocked_product(
     if b == 0 {
         return;
     }
-    let route = Route::of(g, b);
+    let route = Route::of(g, b, w.winograd.is_some());
     let (w, work) = prepare((route, g), w, work, b);
     let (per_in, per_out) = (g.input_len(), g.rows() * g.oc);
     let group = b.div_ceil(rayon::current_num_threads().clamp(1, b));
@@ -430,11 +458,12 @@ fn blocked_product(
         });
 }
 
-/// `work` grown to hold the weights in `route`'s form (put at its start) and every thread's
-/// blocks; those weights (`w` itself when unfolding) and the rest.
+/// `work` grown to hold the weights in `route`'s form (put at its start, unless `w` has them
+/// already) and every thread's blocks; those weights (`w` as stored when unfolding) and the
+/// rest.
 fn prepare<'w>(
     (route, g): (Route, &ConvGeom),
-    w: &'w [f32],
+    w: Weights<'w>,
     work: &'w mut Vec<f32>,
     b: usize,
 ) -> (&'w [f32], &'w mut [f32]) {
@@ -443,16 +472,23 @@ fn prepare<'w>(
         Route::Unfold => 0,
         _ => route.work_len(g, route.images_per_block(g, b)),
     };
-    let len = route.weights_len();
+    let kept = match route {
+        Route::Winograd(_) => w.winograd,
+        _ => None,
+    };
+    let len = kept.map_or(route.weights_len(), |_| 0);
     let need = len + per_thread * rayon::current_num_threads();
     if work.len() < need {
         work.resize(need, 0.0);
     }
     let (u, rest) = work.split_at_mut(len);
-    route.weights(w, u);
-    match route {
-        Route::Unfold => (w, rest),
-        _ => (u, rest),
+    match (route, kept) {
+        (Route::Unfold, _) => (w.w, rest),
+        (_, Some(kept)) => (kept, rest),
+        _ => {
+            route.weights(w.w, u);
+            (u, rest)
+        }
     }
 }
 

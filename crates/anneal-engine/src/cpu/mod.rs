@@ -384,6 +384,7 @@ impl Plan {
             mode,
             fuse_relu: matches!(fold, Fold::Relu),
             latency: p.latency.and_then(|l| l.slot[i].map(|k| (l, k))),
+            winograd: p.latency.and_then(|l| l.winograd[i].as_deref()),
             int8,
             pool,
         });
@@ -530,6 +531,10 @@ fn worth_sharing(w: &gemv::Packed) -> bool {
 pub(crate) struct Latency {
     /// For each node, the index of its packed weights when it is a dense layer.
     slot: Vec<Option<usize>>,
+    /// For each node, its weights transformed for [`winograd::Winograd`] when it is a
+    /// convolution that runs through it: transforming them per call would cost small batches
+    /// more than the transforms save.
+    winograd: Vec<Option<Vec<f32>>>,
     layers: Arc<[gemv::Packed]>,
     partner: Option<partner::Partner>,
 }
@@ -566,8 +571,14 @@ impl Plan {
         let partner = (partner && layers.iter().any(worth_sharing))
             .then(|| partner::Partner::start(Arc::clone(&layers)))
             .flatten();
+        let winograd = self
+            .nodes
+            .iter()
+            .map(|n| conv::winograd_weights(n, params))
+            .collect();
         Latency {
             slot,
+            winograd,
             layers,
             partner,
         }

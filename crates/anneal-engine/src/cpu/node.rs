@@ -167,6 +167,9 @@ pub(super) struct Forward<'a, 'm> {
     pub latency: Option<(&'a Latency, usize)>,
     /// int8 inference: this dense or conv layer's integer form.
     pub int8: Option<&'a super::int8::QNode>,
+    /// Small-batch inference: this convolution's weights transformed for
+    /// [`super::winograd::Winograd`], kept beside the plan.
+    pub winograd: Option<&'a [f32]>,
     /// Inference of a convolution that a max pooling follows: where the pooling goes.
     pub pool: Option<Pooled<'a>>,
 }
