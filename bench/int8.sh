@@ -73,4 +73,6 @@ if all(peaks.values()):
         v = [find(w, name, 256) * MACS[name] / 1e9 for w in whos]
         shares = [x / peak["int8" if "int8" in w else "f32"] for x, w in zip(v, whos)]
         print(f"{name:<22}" + "".join(f"{100 * x:>17.0f}%" for x in shares))
+    print("(shares count the direct product's multiply-adds; anneal's f32 CNN does fewer, through")
+    print(" Winograd's transforms, so its share is an effective rate, not its kernels' use of the FMA)")
 PY

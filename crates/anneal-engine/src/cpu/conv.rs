@@ -403,13 +403,11 @@ impl Route {
 }
 
 /// [`conv_product`] and its bias for inference, which keeps no patches for a backward pass:
-/// the images in one group per thread, each group multiplied a few images at a time in its
-/// own part of `work` ([`Method`]), and given its bias (or pooled, when `pool` says so) at
+/// the images in one group per thread, each group multiplied (by its [`Route`]) a few images
+/// at a time in its own part of `work`, and given its bias (or pooled, when `pool` says so) at
 /// once, on its thread, while the products are in that core's cache. Unfolding everything
 /// first wrote 52 MB for the digits CNN's second convolution at batch 256, and the product
-/// read it back. Batches above [`super::MAX_SMALL_BATCH`] go through [`Winograd`] where it
-/// fits the convolution (its weights are transformed per call, about 50 us for the CNN's
-/// second layer, which small batches would not win back).
+/// read it back.
 fn blocked_product(
     x: &[f32],
     b: usize,

@@ -29,68 +29,33 @@ const MR: usize = 6;
 /// for the transforms (a first layer on grey or RGB images stays on the direct product).
 const MIN_CHANNELS: usize = 8;
 
-/// The weights' transform of F(2x2, r x r): `g` is `α x r`, row-major (the inputs' and
-/// outputs' are [`BT`] and [`AT`]).
-#[derive(Debug)]
-struct Transform {
-    r: usize,
-    g: &'static [f32],
-}
-
-impl Transform {
-    fn alpha(&self) -> usize {
-        self.r + M - 1
-    }
-}
-
-/// F(2, 3) on the points 0, 1, -1 (and ∞).
-const F23: Transform = Transform {
-    r: 3,
-    g: &[-1., 0., 0., 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0., 0., 1.],
-};
-
-/// F(2, 5) on the points 0, 1, -1, 2, -2 (and ∞).
-const F25: Transform = Transform {
-    r: 5,
-    g: &[
-        0.25,
-        0.,
-        0.,
-        0.,
-        0., //
-        -1. / 6.,
-        -1. / 6.,
-        -1. / 6.,
-        -1. / 6.,
-        -1. / 6., //
-        -1. / 6.,
-        1. / 6.,
-        -1. / 6.,
-        1. / 6.,
-        -1. / 6., //
-        1. / 24.,
-        1. / 12.,
-        1. / 6.,
-        1. / 3.,
-        2. / 3., //
-        1. / 24.,
-        -1. / 12.,
-        1. / 6.,
-        -1. / 3.,
-        2. / 3., //
-        0.,
-        0.,
-        0.,
-        0.,
-        1.,
+/// `G` of F(2, 3) and F(2, 5) (`α x r`: 4 x 3 and 6 x 5), padded to 6 x 5: F(2, 3) on the
+/// points 0, 1, -1 (and ∞), F(2, 5) on 0, 1, -1, 2, -2 (and ∞).
+const G: [[[f32; 5]; 6]; 2] = [
+    [
+        [-1., 0., 0., 0., 0.],
+        [0.5, 0.5, 0.5, 0., 0.],
+        [0.5, -0.5, 0.5, 0., 0.],
+        [0., 0., 1., 0., 0.],
+        [0.; 5],
+        [0.; 5],
     ],
-};
+    [
+        [0.25, 0., 0., 0., 0.],
+        [-1. / 6., -1. / 6., -1. / 6., -1. / 6., -1. / 6.],
+        [-1. / 6., 1. / 6., -1. / 6., 1. / 6., -1. / 6.],
+        [1. / 24., 1. / 12., 1. / 6., 1. / 3., 2. / 3.],
+        [1. / 24., -1. / 12., 1. / 6., -1. / 3., 2. / 3.],
+        [0., 0., 0., 0., 1.],
+    ],
+];
 
 /// A convolution run through F(2x2, r x r).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Winograd {
     g: ConvGeom,
-    t: &'static Transform,
+    /// The kernel's side.
+    r: usize,
     /// Input channels padded to whole vectors (of [`NB`] values, every width's multiple).
     cp: usize,
     /// Output channels padded to whole column blocks.
@@ -101,25 +66,27 @@ impl Winograd {
     /// The transform for `g`, when it is a stride-1 3x3 or 5x5 convolution with even output
     /// sides and enough input channels to be worth it.
     pub fn of(g: &ConvGeom) -> Option<Winograd> {
-        let t = match (g.kh, g.kw) {
-            (3, 3) => &F23,
-            (5, 5) => &F25,
-            _ => return None,
-        };
-        let fits = g.stride == 1
+        let fits = g.kh == g.kw
+            && matches!(g.kh, 3 | 5)
+            && g.stride == 1
             && g.oh.is_multiple_of(M)
             && g.ow.is_multiple_of(M)
             && g.c >= MIN_CHANNELS;
         fits.then(|| Winograd {
             g: *g,
-            t,
+            r: g.kh,
             cp: g.c.div_ceil(NB) * NB,
             ocp: g.oc.div_ceil(NB) * NB,
         })
     }
 
+    /// `α`: the side of an input tile.
+    fn alpha(&self) -> usize {
+        self.r + M - 1
+    }
+
     fn xi(&self) -> usize {
-        self.t.alpha() * self.t.alpha()
+        self.alpha() * self.alpha()
     }
 
     fn tiles_per_image(&self) -> usize {
@@ -140,8 +107,8 @@ impl Winograd {
     /// `U = G g Gᵀ` for every pair of channels, from weights stored `[oc, (ky, kx, c)]`, into
     /// `u` as `[ξ][column block][c][NB]`.
     pub fn weights(&self, w: &[f32], u: &mut [f32]) {
-        let (g, t, a) = (&self.g, self.t, self.t.alpha());
-        let (c, r, blocks) = (g.c, t.r, self.ocp / NB);
+        let (g, a, r) = (&self.g, self.alpha(), self.r);
+        let (c, blocks, gm) = (g.c, self.ocp / NB, &G[usize::from(r == 5)][..a]);
         let (mut half, mut row) = (vec![0f32; a * r * c], vec![0f32; a * c]);
         u[..self.weights_len()].fill(0.0);
         super::ops::simd(
@@ -151,10 +118,10 @@ impl Winograd {
                     // half[i][kx][c] = Σ_ky G[i][ky] w[ky][kx][c], then
                     // row[j][c] = Σ_kx G[j][kx] half[i][kx][c] = U[i][j][c].
                     let w = &w[o * g.k()..][..g.k()];
-                    combine(t.g, r, |ky| &w[ky * r * c..][..r * c], &mut half, |i| i);
+                    combine(gm, r, |ky| &w[ky * r * c..][..r * c], &mut half);
                     for i in 0..a {
                         let half = &half[i * r * c..][..r * c];
-                        combine(t.g, r, |kx| &half[kx * c..][..c], &mut row, |j| j);
+                        combine(gm, r, |kx| &half[kx * c..][..c], &mut row);
                         for (j, row) in row.chunks_exact(c).enumerate() {
                             let at = ((i * a + j) * blocks + o / NB) * c * NB + o % NB;
                             for (ci, &value) in row.iter().enumerate() {
@@ -176,12 +143,12 @@ impl Winograd {
         let (m, tile) = rest.split_at_mut(self.xi() * tiles * self.ocp);
         let arch = pulp::Arch::new();
         let w = self;
-        match self.t.r {
+        match self.r {
             3 => arch.dispatch(Inputs::<4> { w, x, n, tile, v }),
             _ => arch.dispatch(Inputs::<6> { w, x, n, tile, v }),
         }
         arch.dispatch(Products { w, u, v, m, tiles });
-        match self.t.r {
+        match self.r {
             3 => arch.dispatch(Outputs::<4> { w, m, n, tile, y }),
             _ => arch.dispatch(Outputs::<6> { w, m, n, tile, y }),
         }
@@ -437,21 +404,14 @@ impl<const A: usize> pulp::WithSimd for Outputs<'_, A> {
     }
 }
 
-/// `out[place(i)][..] = Σ_k mat[i][k] src(k)` for every row `i` of `mat` (`_ x cols`), each
-/// output as long as every `src(k)`, `place(i)` counted in those lengths.
+/// `out[i][..] = Σ_k mat[i][k] src(k)` for every row `i` of `mat` and its first `cols`
+/// columns, each output as long as every `src(k)`.
 #[inline(always)]
-fn combine<'s>(
-    mat: &[f32],
-    cols: usize,
-    src: impl Fn(usize) -> &'s [f32],
-    out: &mut [f32],
-    place: impl Fn(usize) -> usize,
-) {
+fn combine<'s>(mat: &[[f32; 5]], cols: usize, src: impl Fn(usize) -> &'s [f32], out: &mut [f32]) {
     let len = src(0).len();
-    for (i, coefs) in mat.chunks_exact(cols).enumerate() {
-        let dst = &mut out[place(i) * len..][..len];
+    for (coefs, dst) in mat.iter().zip(out.chunks_exact_mut(len)) {
         dst.fill(0.0);
-        for (k, &coef) in coefs.iter().enumerate() {
+        for (k, &coef) in coefs[..cols].iter().enumerate() {
             axpy(coef, src(k), dst);
         }
     }
