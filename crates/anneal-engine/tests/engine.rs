@@ -279,7 +279,7 @@ fn small_batches_predict_as_large_ones() {
     // transforms (from weights transformed once for small batches, per call for large ones).
     for layers in [
         r#""flatten", "dense 200", "relu", "dense 70", "tanh", "dense 3""#,
-        r#""conv 4 5x5", "relu", "maxpool 2", "conv 12 5x5", "relu", "maxpool 2", "flatten", "dense 3""#,
+        r#""conv 8 5x5", "relu", "maxpool 2", "conv 12 5x5", "relu", "maxpool 2", "flatten", "dense 3""#,
     ] {
         small_batches_predict_as_large_ones_for(layers);
     }

@@ -1,5 +1,5 @@
-//! `conv C KxK [stride S] [pad P]`: 2-D convolution of a channels-last image, as one GEMM over
-//! unfolded patches (im2col); weights stored `[C, ky, kx, Cin]` here, `[C, Cin, ky, kx]` in the
+//! `conv C KxK [stride S] [pad P]`: 2-D convolution of a channels-last image, in training as one
+//! GEMM over unfolded patches (im2col), in inference by its [`Route`]; weights stored `[C, ky, kx, Cin]` here, `[C, Cin, ky, kx]` in the
 //! package. `H' = (H + 2P - K) / S + 1`.
 
 use anneal_spec::Layer;
@@ -420,10 +420,10 @@ fn blocked_product(
         return;
     }
     let route = Route::of(g, b, w.winograd.is_some());
-    let (w, work) = prepare((route, g), w, work, b);
-    let (per_in, per_out) = (g.input_len(), g.rows() * g.oc);
     let group = b.div_ceil(rayon::current_num_threads().clamp(1, b));
     let block = route.images_per_block(g, group);
+    let (w, work) = prepare((route, g), w, work, (b.div_ceil(group), block));
+    let (per_in, per_out) = (g.input_len(), g.rows() * g.oc);
     let per_pooled = pool.as_ref().map_or(0, |p| p.g.output_len());
     let epilogue = pool.as_ref().map(|p| (p.g, p.relu));
     let pools: Vec<Option<&mut [f32]>> = match pool.map(|p| p.out) {
@@ -457,25 +457,25 @@ fn blocked_product(
 }
 
 /// `work` grown to hold the weights in `route`'s form (put at its start, unless `w` has them
-/// already) and every thread's blocks; those weights (`w` as stored when unfolding) and the
-/// rest.
+/// already) and a block of `block` images for each of `groups` groups; those weights (`w` as
+/// stored when unfolding) and the rest.
 fn prepare<'w>(
     (route, g): (Route, &ConvGeom),
     w: Weights<'w>,
     work: &'w mut Vec<f32>,
-    b: usize,
+    (groups, block): (usize, usize),
 ) -> (&'w [f32], &'w mut [f32]) {
-    let per_thread = match route {
+    let per_group = match route {
         // Unfolding works in `col`, which has room for the whole batch.
         Route::Unfold => 0,
-        _ => route.work_len(g, route.images_per_block(g, b)),
+        _ => route.work_len(g, block),
     };
     let kept = match route {
         Route::Winograd(_) => w.winograd,
         _ => None,
     };
     let len = kept.map_or(route.weights_len(), |_| 0);
-    let need = len + per_thread * rayon::current_num_threads();
+    let need = len + per_group * groups;
     if work.len() < need {
         work.resize(need, 0.0);
     }

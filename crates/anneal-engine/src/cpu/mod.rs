@@ -96,7 +96,8 @@ pub(crate) enum Mode<'a> {
 pub(crate) enum Kernels<'a> {
     /// Through the GEMM, in f32.
     Gemm,
-    /// Dense layers of batches up to [`MAX_SMALL_BATCH`] from the [`Latency`] panels.
+    /// Dense layers of batches up to [`MAX_SMALL_BATCH`] from the [`Latency`] panels (and the
+    /// Winograd convolutions from the weights it keeps transformed).
     Latency(&'a Latency),
     /// The layers [`Int8`] quantizes as integer products, the others through the GEMM.
     Int8(&'a Int8),
@@ -525,8 +526,9 @@ fn worth_sharing(w: &gemv::Packed) -> bool {
 }
 
 /// What small-batch inference keeps beside a plan: every dense layer's weights repacked into
-/// panels ([`gemv::Packed`], a second copy of those weights) and, on more than one thread, a
-/// partner thread that computes some of the panels of the larger layers.
+/// panels ([`gemv::Packed`], a second copy of those weights), every Winograd convolution's
+/// weights transformed, and, on more than one thread, a partner thread that computes some of
+/// the panels of the larger layers.
 #[derive(Debug)]
 pub(crate) struct Latency {
     /// For each node, the index of its packed weights when it is a dense layer.
@@ -552,8 +554,9 @@ impl Latency {
 }
 
 impl Plan {
-    /// Pack this plan's dense layers for small batches; with `partner`, start a partner thread
-    /// when a layer is large enough to share.
+    /// Pack this plan's dense layers (and transform its Winograd convolutions' weights) for
+    /// small batches; with `partner`, start a partner thread when a layer is large enough to
+    /// share.
     pub fn latency(&self, params: &[f32], partner: bool) -> Latency {
         let mut slot = vec![None; self.nodes.len()];
         let mut layers = Vec::new();

@@ -7,9 +7,13 @@
 //! products become `α²` small matrix products over the channels (`M_ξ = V_ξ · U_ξ`, tiles by
 //! input channels times input by output channels), and the outputs come back as `Aᵀ M A`. The
 //! transforms use the points 0, ±1, ±2 (and ∞), whose matrices have small exact entries; in
-//! f32 the outputs differ from the direct convolution's by about 1e-5 of the largest output
-//! (the tests bound it). Training keeps the direct product, so these rounding differences
-//! never reach a weight.
+//! f32 the outputs differ from the unfolded product's by about 1e-5 of the largest output
+//! (the tests bound it). Training keeps the unfolded product, so these rounding differences
+//! never reach a weight. Two differences beyond rounding: an infinite input can make NaN of
+//! an output the unfolded product makes infinite (the transforms subtract it from itself),
+//! and the transforms scale values by up to 16, so inputs within a factor of 16 of f32's
+//! largest can overflow where the unfolded product would not. A NaN input reaches the same
+//! outputs either way.
 
 use super::conv::ConvGeom;
 use super::ops::bias_row;
@@ -557,10 +561,14 @@ mod tests {
                 .collect()
         };
         // (channels, side, output channels, kernel, pad): the CNN's second layer, the digits
-        // program's, padded ones, output channels off the column blocks, odd tile counts.
+        // program's, padded ones (whole vectors of channels, so inner tiles are read in place
+        // and border tiles gathered; or not, so every tile is gathered), output channels off
+        // the column blocks, odd tile counts.
         for shape in [
             (32, 12, 64, 5, 0),
             (16, 12, 32, 5, 0),
+            (16, 8, 16, 3, 1),
+            (32, 10, 32, 5, 2),
             (8, 10, 21, 5, 2),
             (9, 8, 5, 3, 1),
             (12, 8, 40, 3, 0),
@@ -599,7 +607,8 @@ mod tests {
             };
             assert!(wg.pools(&p));
             let mut pooled = vec![f32::NAN; n * p.output_len()];
-            wg.product(&x, n, &u, &mut work, Sink::Pooled(&bias, true, &mut pooled));
+            let relu = g.c.is_multiple_of(2);
+            wg.product(&x, n, &u, &mut work, Sink::Pooled(&bias, relu, &mut pooled));
             for (i, &got) in pooled.iter().enumerate() {
                 let (img, oy, ox, o) = (
                     i / p.output_len(),
@@ -611,7 +620,11 @@ mod tests {
                     want[((img * g.oh + 2 * oy + dy) * g.ow + 2 * ox + dx) * g.oc + o]
                 };
                 let max = at(0, 0).max(at(0, 1)).max(at(1, 0)).max(at(1, 1));
-                let expect = (max + bias[o]).max(0.0);
+                let expect = if relu {
+                    (max + bias[o]).max(0.0)
+                } else {
+                    max + bias[o]
+                };
                 assert!(
                     (got - expect).abs() <= 2e-5 * largest,
                     "{shape:?} pooled {i}: {got} against {expect}"
@@ -632,9 +645,19 @@ mod tests {
             "odd output side"
         );
         assert!(
-            Winograd::of(&geom((32, 12, 64, 4, 0))).is_none(),
-            "4x4 kernel"
+            Winograd::of(&geom((7, 12, 64, 5, 0))).is_none(),
+            "7 input channels"
         );
+        assert!(
+            Winograd::of(&geom((32, 13, 64, 4, 0))).is_none(),
+            "4x4 kernel (an even output side)"
+        );
+        let wide = ConvGeom {
+            kw: 3,
+            ow: 10,
+            ..geom((32, 12, 64, 5, 0))
+        };
+        assert!(Winograd::of(&wide).is_none(), "5x3 kernel");
         let strided = ConvGeom {
             stride: 2,
             oh: 4,
