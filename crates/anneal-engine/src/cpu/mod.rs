@@ -555,8 +555,7 @@ impl Latency {
 
 impl Plan {
     /// Pack this plan's dense layers (and transform its Winograd convolutions' weights) for
-    /// small batches; with `partner`, start a partner thread when a layer is large enough to
-    /// share.
+    /// small batches; with `partner`, start a partner thread for layers large enough to share.
     pub fn latency(&self, params: &[f32], partner: bool) -> Latency {
         let mut slot = vec![None; self.nodes.len()];
         let mut layers = Vec::new();
