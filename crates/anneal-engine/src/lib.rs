@@ -243,6 +243,8 @@ struct Compiled {
     /// Reused between calls; inference is serialised per model (the server runs one worker
     /// per model).
     ws: std::sync::Mutex<cpu::Workspace>,
+    /// Built at the first f32 call: the convolutions' weights in their routes' forms.
+    kept: std::sync::OnceLock<cpu::Transformed>,
     /// Built at the first small batch: packed dense weights and the partner thread.
     latency: std::sync::OnceLock<cpu::Latency>,
     /// The quantized layers' integer form, for a quantized package.
@@ -259,13 +261,13 @@ impl Compiled {
         let plan = Box::new(cpu::Plan::compile(input, layers, classes)?);
         let (params, stats) = plan.load(weights)?;
         let ws = std::sync::Mutex::new(plan.workspace(1));
-        let latency = std::sync::OnceLock::new();
         Ok(Compiled {
             plan,
             params,
             stats,
             ws,
-            latency,
+            kept: std::sync::OnceLock::new(),
+            latency: std::sync::OnceLock::new(),
             int8: None,
         })
     }
@@ -286,10 +288,13 @@ impl Compiled {
                 run()
             };
             out.extend_from_slice(logits);
-        } else if b > cpu::MAX_SMALL_BATCH {
+            return;
+        }
+        let kept = self.kept.get_or_init(|| plan.transformed(params));
+        if b > cpu::MAX_SMALL_BATCH {
             // Larger batches run on the engine's threads (as training steps do), so the
             // parallel loops find them awake.
-            let mode = cpu::Mode::Eval(stats, cpu::Kernels::Gemm);
+            let mode = cpu::Mode::Eval(stats, cpu::Kernels::Kept(kept, None));
             out.extend_from_slice(rayon::scope(|_| plan.forward(params, ws, x, b, mode)));
         } else {
             // A handful of rows is quicker on this thread than any handoff to the pool (batch
@@ -298,7 +303,7 @@ impl Compiled {
             let latency = self
                 .latency
                 .get_or_init(|| plan.latency(params, partner_wanted()));
-            let mode = cpu::Mode::Eval(stats, cpu::Kernels::Latency(latency));
+            let mode = cpu::Mode::Eval(stats, cpu::Kernels::Kept(kept, Some(latency)));
             out.extend_from_slice(plan.forward(params, ws, x, b, mode));
         }
     }

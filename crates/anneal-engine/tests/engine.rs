@@ -276,7 +276,7 @@ fn the_compiled_engine_trains_as_burn_does() {
 fn small_batches_predict_as_large_ones() {
     // Dense layers large enough that batches of 1-4 share panels with the partner thread; a
     // CNN whose first convolution runs directly and whose second runs through Winograd's
-    // transforms (from weights transformed once for small batches, per call for large ones).
+    // transforms, from weights kept transformed for every batch size.
     for layers in [
         r#""flatten", "dense 200", "relu", "dense 70", "tanh", "dense 3""#,
         r#""conv 8 5x5", "relu", "maxpool 2", "conv 12 5x5", "relu", "maxpool 2", "flatten", "dense 3""#,

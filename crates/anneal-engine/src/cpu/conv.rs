@@ -4,7 +4,7 @@
 
 use anneal_spec::Layer;
 
-use super::node::{Backward, Forward, Scratch, grad_pair, seg};
+use super::node::{Backward, Forward, grad_pair, seg};
 use crate::EngineError;
 use rayon::prelude::*;
 
@@ -62,12 +62,12 @@ impl Conv {
         Ok(Conv { g, w, b })
     }
 
-    pub fn scratch(&self, batch: usize) -> Scratch {
-        let g = &self.g;
-        let col = vec![0.0; batch * g.oh * g.ow * g.k()];
-        Scratch {
-            col,
-            ..Scratch::default()
+    /// The unfolded patches of `b` images, in `col` (grown at first use: inference's routes
+    /// need far less of it, in blocks).
+    fn patches(&self, col: &mut Vec<f32>, b: usize) {
+        let n = b * self.g.rows() * self.g.k();
+        if col.len() < n {
+            col.resize(n, 0.0);
         }
     }
 
@@ -78,16 +78,10 @@ impl Conv {
             seg(f.params, self.b, g.oc),
         );
         if matches!(f.mode, Mode::Eval(..)) {
-            let weights = (
-                g,
-                Weights {
-                    w,
-                    winograd: f.winograd,
-                },
-                b,
-            );
+            let weights = (g, Weights { w, kept: f.kept }, b);
             return blocked_product(f.x, f.b, weights, &mut f.scratch.col, f.y, f.pool);
         }
+        self.patches(&mut f.scratch.col, f.b);
         conv_product(f.x, f.b, g, w, &mut f.scratch.col, f.y);
         add_rows(f.y, f.b * g.rows(), b, false);
     }
@@ -95,6 +89,7 @@ impl Conv {
     pub fn backward(&self, k: Backward<'_>) {
         let g = &self.g;
         let w = seg(k.params, self.w, g.oc * g.k());
+        self.patches(&mut k.scratch.col, k.b);
         if !k.weights {
             // Only the input gradient is wanted.
             if let Some(dx) = k.dx {
@@ -107,24 +102,27 @@ impl Conv {
     }
 }
 
-/// A convolution node's weights transformed for [`Winograd`] (small-batch inference keeps
-/// them), when it runs through it.
-pub(super) fn winograd_weights(node: &super::node::Node, params: &[f32]) -> Option<Vec<f32>> {
+/// A convolution node's weights in the form its inference [`Route`] reads them (kept beside
+/// the plan by [`super::Transformed`]), when that route has one.
+pub(super) fn route_weights(node: &super::node::Node, params: &[f32]) -> Option<Vec<f32>> {
     let super::node::Node::Conv(c) = node else {
         return None;
     };
-    let wg = Winograd::of(&c.g)?;
-    let mut u = vec![0.0; wg.weights_len()];
-    wg.weights(seg(params, c.w, c.g.oc * c.g.k()), &mut u);
+    let route = Route::of(&c.g, usize::MAX, true);
+    let mut u = vec![0.0; route.weights_len()];
+    if u.is_empty() {
+        return None;
+    }
+    route.weights(seg(params, c.w, c.g.oc * c.g.k()), &mut u);
     Some(u)
 }
 
-/// A convolution's weights as stored, and already transformed for [`Winograd`] when small-
-/// batch inference keeps them so.
+/// A convolution's weights as stored, and already in its route's form when inference keeps
+/// them so.
 #[derive(Clone, Copy)]
 struct Weights<'a> {
     w: &'a [f32],
-    winograd: Option<&'a [f32]>,
+    kept: Option<&'a [f32]>,
 }
 
 // The kernels, on plain slices (channels-last images).
@@ -419,7 +417,7 @@ fn blocked_product(
     if b == 0 {
         return;
     }
-    let route = Route::of(g, b, w.winograd.is_some());
+    let route = Route::of(g, b, w.kept.is_some());
     let group = b.div_ceil(rayon::current_num_threads().clamp(1, b));
     let block = route.images_per_block(g, group);
     let (w, work) = prepare((route, g), w, work, (b.div_ceil(group), block));
@@ -465,17 +463,12 @@ fn prepare<'w>(
     work: &'w mut Vec<f32>,
     (groups, block): (usize, usize),
 ) -> (&'w [f32], &'w mut [f32]) {
-    let per_group = match route {
-        // Unfolding works in `col`, which has room for the whole batch.
-        Route::Unfold => 0,
-        _ => route.work_len(g, block),
-    };
     let kept = match route {
-        Route::Winograd(_) => w.winograd,
-        _ => None,
+        Route::Unfold => None,
+        _ => w.kept,
     };
     let len = kept.map_or(route.weights_len(), |_| 0);
-    let need = len + per_group * groups;
+    let need = len + route.work_len(g, block) * groups;
     if work.len() < need {
         work.resize(need, 0.0);
     }
@@ -586,6 +579,7 @@ fn weight_gradient(gw: &mut [f32], dy: &[f32], oc: usize, col: &[f32], rows: usi
 
 #[cfg(test)]
 mod tests {
+    use super::super::node::Node;
     use super::*;
 
     /// `col` by the definition: patch value `(ky, kx, ch)` of output `(oy, ox)`, zero outside.
@@ -665,6 +659,67 @@ mod tests {
                 (lhs - rhs).abs() <= 1e-6 * lhs.abs().max(1.0),
                 "col2im is not im2col's adjoint: {lhs} against {rhs} (c {c}, kernel {kk}, pad {pad})"
             );
+        }
+    }
+
+    /// Inference from weights kept in their route's form gives what it gives from weights put
+    /// in that form per call (the same values where the route is the same; within rounding
+    /// where small batches without kept weights unfold instead of taking Winograd's route).
+    #[test]
+    fn kept_weights_give_what_per_call_weights_give() {
+        let mut rng = crate::SplitMix64::new(3);
+        let mut uniform = |n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|_| (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+                .collect()
+        };
+        // (channels, side, output channels): Winograd's route (5x5, 16 channels in) and the
+        // direct one (one channel in).
+        for (c, side, oc) in [(16, 12, 20), (1, 28, 8)] {
+            let (h, w, k) = (side, side, 5);
+            let (oh, ow) = (side - k + 1, side - k + 1);
+            let g = ConvGeom {
+                c,
+                h,
+                w,
+                oc,
+                kh: k,
+                kw: k,
+                stride: 1,
+                pad: 0,
+                oh,
+                ow,
+            };
+            let params = uniform(oc * g.k() + oc);
+            let node = Node::Conv(Conv {
+                g,
+                w: 0,
+                b: oc * g.k(),
+            });
+            let kept = route_weights(&node, &params).expect("a route with its own weights");
+            let (w, bias) = params.split_at(oc * g.k());
+            for b in [1, 3, 8] {
+                let x = uniform(b * g.input_len());
+                let run = |kept: Option<&[f32]>| {
+                    let mut y = vec![0f32; b * g.rows() * oc];
+                    let weights = (&g, Weights { w, kept }, bias);
+                    blocked_product(&x, b, weights, &mut Vec::new(), &mut y, None);
+                    y
+                };
+                let (with, without) = (run(Some(&kept)), run(None));
+                let same_route = b > super::super::MAX_SMALL_BATCH || c == 1;
+                let largest = without.iter().fold(0f32, |m, v| m.max(v.abs()));
+                for (i, (a, e)) in with.iter().zip(&without).enumerate() {
+                    let close = match same_route {
+                        true => a == e,
+                        false => (a - e).abs() <= 2e-5 * largest,
+                    };
+                    assert!(
+                        close,
+                        "{c} channels, batch {b}, output {i}: {a} against {e}"
+                    );
+                }
+            }
         }
     }
 }

@@ -11,6 +11,7 @@
 //! unfolded product (`ky`, `kx`, then the channel), one fused multiply-add per term.
 
 use super::conv::ConvGeom;
+use super::ops::for_rows;
 
 /// Output channels per column block of the weights.
 const NB: usize = 16;
@@ -127,14 +128,9 @@ impl pulp::WithSimd for Image<'_> {
                         block,
                         cols,
                     };
-                    match rows {
-                        6 => pixels::<S, 6>(simd, d, (x, u), at, y),
-                        5 => pixels::<S, 5>(simd, d, (x, u), at, y),
-                        4 => pixels::<S, 4>(simd, d, (x, u), at, y),
-                        3 => pixels::<S, 3>(simd, d, (x, u), at, y),
-                        2 => pixels::<S, 2>(simd, d, (x, u), at, y),
-                        _ => pixels::<S, 1>(simd, d, (x, u), at, y),
-                    }
+                    for_rows!(rows, [1, 2, 3, 4, 5], 6, |R| {
+                        pixels::<S, R>(simd, d, (x, u), at, y)
+                    });
                     ox += rows;
                 }
             }

@@ -15,6 +15,8 @@
 
 use std::ops::Range;
 
+use super::ops::for_rows;
+
 /// Output columns per panel.
 pub(crate) const PANEL: usize = 64;
 
@@ -78,12 +80,9 @@ impl Packed {
             panels,
             y,
         };
-        match rows {
-            1 => pulp::Arch::new().dispatch(Rows::<1>(job)),
-            2 => pulp::Arch::new().dispatch(Rows::<2>(job)),
-            3 => pulp::Arch::new().dispatch(Rows::<3>(job)),
-            _ => pulp::Arch::new().dispatch(Rows::<4>(job)),
-        }
+        for_rows!(rows, [1, 2, 3], 4, |R| {
+            pulp::Arch::new().dispatch(Rows::<R>(job))
+        });
     }
 }
 

@@ -14,7 +14,8 @@
 //! passes and kernels: [`dense`], [`conv`], [`pool`], [`batchnorm`], [`activation`],
 //! [`dropout`], [`reshape`]; [`node`] dispatches to them, and [`fold`] names the nodes that
 //! inference runs inside the one before. Shared kernels are in `ops`, the matrix products in
-//! `gemm` (batches) and `gemv` (a few rows, with a `partner` thread).
+//! `gemm` (batches) and `gemv` (a few rows, with a `partner` thread), and what inference keeps
+//! per model (transformed convolution weights, packed dense panels) in `kept`.
 
 mod activation;
 mod batchnorm;
@@ -26,6 +27,7 @@ mod fold;
 pub(crate) mod gemm;
 mod gemv;
 mod int8;
+mod kept;
 mod layernorm;
 mod node;
 mod ops;
@@ -36,8 +38,6 @@ mod tiles;
 mod vnni;
 mod winograd;
 
-use std::sync::Arc;
-
 use std::time::Instant;
 
 use anneal_spec::{Base, Layer, NamedTensor, Reuse, Shape};
@@ -45,7 +45,7 @@ use anneal_spec::{Base, Layer, NamedTensor, Reuse, Shape};
 use crate::EngineError;
 use crate::rng::SplitMix64;
 use fold::{Fold, pool_before_activation};
-use node::{Backward, Buffers, Forward, Node, Pooled, Scratch, Slot, Slots, seg};
+use node::{Backward, Buffers, Forward, Node, Pooled, Scratch, Slot, Slots};
 
 /// A program compiled for the CPU.
 #[derive(Debug, Clone)]
@@ -94,11 +94,11 @@ pub(crate) enum Mode<'a> {
 /// How inference runs the products of `dense` and `conv` layers.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Kernels<'a> {
-    /// Through the GEMM, in f32.
+    /// Through the GEMM, in f32, each convolution's weights put in its route's form per call.
     Gemm,
-    /// Dense layers of batches up to [`MAX_SMALL_BATCH`] from the [`Latency`] panels (and the
-    /// Winograd convolutions from the weights it keeps transformed).
-    Latency(&'a Latency),
+    /// In f32, the convolutions from weights [`Transformed`] once, and the dense layers of
+    /// batches up to [`MAX_SMALL_BATCH`] from the [`Latency`] panels when there are some.
+    Kept(&'a Transformed, Option<&'a Latency>),
     /// The layers [`Int8`] quantizes as integer products, the others through the GEMM.
     Int8(&'a Int8),
 }
@@ -295,10 +295,12 @@ impl Plan {
             *ws = self.workspace(b);
         }
         let eval = matches!(mode, Mode::Eval(..));
-        let (latency, int8) = match mode {
-            Mode::Eval(_, Kernels::Latency(l)) if b <= MAX_SMALL_BATCH => (Some(l), None),
-            Mode::Eval(_, Kernels::Int8(q)) => (None, Some(q)),
-            _ => (None, None),
+        let (latency, kept, int8) = match mode {
+            Mode::Eval(_, Kernels::Kept(t, l)) => {
+                (l.filter(|_| b <= MAX_SMALL_BATCH), Some(t), None)
+            }
+            Mode::Eval(_, Kernels::Int8(q)) => (None, None, Some(q)),
+            _ => (None, None, None),
         };
         let mut src = self.load_input(ws, input, b, eval);
         let mut skip = 0usize;
@@ -308,6 +310,7 @@ impl Plan {
             input,
             b,
             latency,
+            kept,
         };
         for (i, node) in self.nodes.iter().enumerate() {
             let started = ws.profile.is_some().then(Instant::now);
@@ -384,8 +387,8 @@ impl Plan {
             scratch: &mut ws.scratch[i],
             mode,
             fuse_relu: matches!(fold, Fold::Relu),
-            latency: p.latency.and_then(|l| l.slot[i].map(|k| (l, k))),
-            winograd: p.latency.and_then(|l| l.winograd[i].as_deref()),
+            latency: p.latency.and_then(|l| l.of(i)),
+            kept: p.kept.and_then(|t| t.get(i)),
             int8,
             pool,
         });
@@ -491,6 +494,7 @@ struct Pass<'a, 'l> {
     input: &'a [f32],
     b: usize,
     latency: Option<&'l Latency>,
+    kept: Option<&'l Transformed>,
 }
 
 /// Add the time since `started` to node `i`'s forward (0) or backward (1) total.
@@ -516,77 +520,6 @@ impl Plan {
 /// ([`Latency`]) rather than through the GEMM.
 pub(crate) const MAX_SMALL_BATCH: usize = gemv::MAX_ROWS;
 
-/// Dense layers with fewer multiply-adds per row than this run on the caller alone: handing
-/// half of them to the partner thread costs more than it saves (about 2 us of work).
-const PARTNER_MIN_MACS: usize = 1 << 15;
-
-/// Whether a layer's panels are worth splitting with the partner thread.
-fn worth_sharing(w: &gemv::Packed) -> bool {
-    w.inp() * w.out() >= PARTNER_MIN_MACS && w.panels() > 1
-}
-
-/// What small-batch inference keeps beside a plan: every dense layer's weights repacked into
-/// panels ([`gemv::Packed`], a second copy of those weights), every Winograd convolution's
-/// weights transformed, and, on more than one thread, a partner thread that computes some of
-/// the panels of the larger layers.
-#[derive(Debug)]
-pub(crate) struct Latency {
-    /// For each node, the index of its packed weights when it is a dense layer.
-    slot: Vec<Option<usize>>,
-    /// For each node, its weights transformed for [`winograd::Winograd`] when it is a
-    /// convolution that runs through it: transforming them per call would cost small batches
-    /// more than the transforms save.
-    winograd: Vec<Option<Vec<f32>>>,
-    layers: Arc<[gemv::Packed]>,
-    partner: Option<partner::Partner>,
-}
-
-impl Latency {
-    fn product(&self, k: usize, x: &[f32], rows: usize, y: &mut [f32]) {
-        let w = &self.layers[k];
-        match &self.partner {
-            Some(p) if worth_sharing(w) => {
-                p.product(k, x, rows, y);
-            }
-            _ => w.product(x, rows, 0..w.panels(), y),
-        }
-    }
-}
-
-impl Plan {
-    /// Pack this plan's dense layers (and transform its Winograd convolutions' weights) for
-    /// small batches; with `partner`, start a partner thread for layers large enough to share.
-    pub fn latency(&self, params: &[f32], partner: bool) -> Latency {
-        let mut slot = vec![None; self.nodes.len()];
-        let mut layers = Vec::new();
-        for (i, node) in self.nodes.iter().enumerate() {
-            if let Node::Dense(d) = node {
-                slot[i] = Some(layers.len());
-                layers.push(gemv::Packed::new(
-                    seg(params, d.w, d.inp * d.out),
-                    d.inp,
-                    d.out,
-                ));
-            }
-        }
-        let layers: Arc<[gemv::Packed]> = layers.into();
-        let partner = (partner && layers.iter().any(worth_sharing))
-            .then(|| partner::Partner::start(Arc::clone(&layers)))
-            .flatten();
-        let winograd = self
-            .nodes
-            .iter()
-            .map(|n| conv::winograd_weights(n, params))
-            .collect();
-        Latency {
-            slot,
-            winograd,
-            layers,
-            partner,
-        }
-    }
-}
-
 impl Workspace {
     /// The logits of the last forward pass and the logit-gradient buffer, together.
     pub fn logits_and_grad(&mut self, len: usize) -> (&[f32], &mut [f32]) {
@@ -596,5 +529,6 @@ impl Workspace {
 }
 
 pub(crate) use int8::{Int8, product as int8_product};
+pub(crate) use kept::{Latency, Transformed};
 pub(crate) use ops::{adam, sgd, softmax_cross_entropy, softmax_rows};
 pub(crate) use vnni::{Packed as VnniPacked, available as vnni_available, product as vnni_product};

@@ -139,7 +139,8 @@ impl Slots {
 /// A node's working buffers for one batch size (each kind uses the one it needs).
 #[derive(Debug, Default)]
 pub(super) struct Scratch {
-    /// Convolution: unfolded patches.
+    /// Convolution: unfolded patches (training), or inference's working values and weights
+    /// in its route's form.
     pub col: Vec<f32>,
     /// Max pooling: the index of each window's maximum.
     pub arg: Vec<u32>,
@@ -167,9 +168,9 @@ pub(super) struct Forward<'a, 'm> {
     pub latency: Option<(&'a Latency, usize)>,
     /// int8 inference: this dense or conv layer's integer form.
     pub int8: Option<&'a super::int8::QNode>,
-    /// Small-batch inference: this convolution's weights transformed for
-    /// [`super::winograd::Winograd`], kept beside the plan.
-    pub winograd: Option<&'a [f32]>,
+    /// Inference: this convolution's weights in its route's form, kept beside the plan
+    /// ([`super::Transformed`]).
+    pub kept: Option<&'a [f32]>,
     /// Inference of a convolution that a max pooling follows: where the pooling goes.
     pub pool: Option<Pooled<'a>>,
 }
@@ -279,12 +280,13 @@ impl Node {
     /// Buffers for `batch` examples of `inp` values in, `out` values out.
     pub fn scratch(&self, batch: usize, inp: usize, out: usize) -> Scratch {
         match self {
-            Node::Conv(c) => c.scratch(batch),
             Node::MaxPool(_) => pool::max_scratch(batch, out),
             Node::BatchNorm(n) => n.scratch(),
             Node::LayerNorm(n) => n.scratch(batch),
             Node::Dropout(_) => dropout::scratch(batch, inp),
+            // A convolution grows its buffers at first use, to what its route needs.
             Node::Dense(_)
+            | Node::Conv(_)
             | Node::AvgPool(_)
             | Node::Act(_)
             | Node::Flatten(_)

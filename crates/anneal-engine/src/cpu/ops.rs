@@ -248,3 +248,22 @@ pub(crate) fn sgd(params: &mut [f32], grads: &[f32], velocity: &mut [f32], lr: f
             .for_each(kernel);
     }
 }
+
+/// `$call` with the constant `$r` set to `$rows`: one arm for each count listed, the last
+/// count taking any other. Kernels are monomorphised per row count, so that their
+/// accumulators stay in registers; this picks the one a tile's rows need.
+macro_rules! for_rows {
+    ($rows:expr, [$($n:literal),*], $last:literal, |$r:ident| $call:expr) => {
+        match $rows {
+            $($n => {
+                const $r: usize = $n;
+                $call
+            })*
+            _ => {
+                const $r: usize = $last;
+                $call
+            }
+        }
+    };
+}
+pub(super) use for_rows;

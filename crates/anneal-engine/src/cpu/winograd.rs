@@ -16,7 +16,7 @@
 //! outputs either way.
 
 use super::conv::ConvGeom;
-use super::ops::bias_row;
+use super::ops::{bias_row, for_rows};
 use super::pool::PoolGeom;
 
 /// The output tile's side.
@@ -463,14 +463,9 @@ impl pulp::WithSimd for Products<'_> {
                     let u = &u[(e * blocks + block) * c * NB..][..c * NB];
                     let at = t0 * xi + e;
                     let (v, m) = (&v[at * cp..], &mut m[at * ocp + block * NB..]);
-                    match rows {
-                        6 => tile::<S, 6>(simd, u, (v, c, xi * cp), (m, xi * ocp)),
-                        5 => tile::<S, 5>(simd, u, (v, c, xi * cp), (m, xi * ocp)),
-                        4 => tile::<S, 4>(simd, u, (v, c, xi * cp), (m, xi * ocp)),
-                        3 => tile::<S, 3>(simd, u, (v, c, xi * cp), (m, xi * ocp)),
-                        2 => tile::<S, 2>(simd, u, (v, c, xi * cp), (m, xi * ocp)),
-                        _ => tile::<S, 1>(simd, u, (v, c, xi * cp), (m, xi * ocp)),
-                    }
+                    for_rows!(rows, [1, 2, 3, 4, 5], 6, |R| {
+                        tile::<S, R>(simd, u, (v, c, xi * cp), (m, xi * ocp))
+                    });
                 }
                 t0 += rows;
             }
