@@ -116,31 +116,19 @@ fn kernels(seconds: f64) {
         anneal_engine::matmul(m, k, n, &a, false, &w, false, &mut c);
         (m * k * n) as f64
     });
-    let (qa, qw) = (vec![100i16; m * kp], vec![-50i16; n * kp]);
+    let (qa, qw) = (vec![100u8; m * kp], vec![-50i8; n * kp]);
+    let packed = anneal_engine::Int8Weights::new(&qw, n, kp);
     let mut acc = vec![0i32; m * n];
     let int8_rate = median_rate(seconds, || {
-        anneal_engine::int8_product(&qa, m, &qw, kp, n, &mut acc);
+        packed.product(&qa, m, &mut acc);
         (m * k * n) as f64
-    });
-    let (ua, uw) = (vec![100u8; m * kp], vec![-50i8; n * kp]);
-    let packed = anneal_engine::VnniWeights::new(&uw, n, kp);
-    let vnni_rate = packed.as_ref().map(|w| {
-        median_rate(seconds, || {
-            w.product(&ua, m, &mut acc);
-            (m * k * n) as f64
-        })
     });
     println!("f32 product {m}x{k}x{n}: {:.1} GMAC/s", f32_rate / 1e9);
     println!(
-        "int8 product {m}x{kp}x{n} (vpmaddwd): {:.1} GMAC/s",
+        "int8 product {m}x{kp}x{n} ({}): {:.1} GMAC/s",
+        packed.kernel(),
         int8_rate / 1e9
     );
-    if let Some(rate) = vnni_rate {
-        println!(
-            "int8 product {m}x{kp}x{n} (vpdpbusd): {:.1} GMAC/s",
-            rate / 1e9
-        );
-    }
 }
 
 /// Instructions per thread per call of the chains below: 24 chains of [`CHAIN`] (a few

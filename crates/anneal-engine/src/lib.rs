@@ -180,27 +180,24 @@ pub fn matmul(
     cpu::gemm::matmul(c, false, a, b);
 }
 
-/// `acc = a * wᵀ` for `a` (`m x kp`) and `w` (`n x kp`) holding int8-range values as i16,
-/// `kp` a multiple of 32, sums in i32: the product int8 inference runs, on the engine's
-/// threads, for measuring it.
-///
-/// # Panics
-/// When a slice is shorter than its shape says.
-#[doc(hidden)]
-pub fn int8_product(a: &[i16], m: usize, w: &[i16], kp: usize, n: usize, acc: &mut [i32]) {
-    rayon::scope(|_| cpu::int8_product(a, m, w, kp, n, acc));
-}
-
-/// int8 weights (`n x kp`, `kp` a multiple of 4) packed for the AVX-512 VNNI product, for
-/// measuring it.
+/// int8 weights (`n x kp`, `kp` a multiple of 32) packed for the product quantized layers run
+/// on this CPU, for measuring it.
 #[doc(hidden)]
 #[derive(Debug)]
-pub struct VnniWeights(cpu::VnniPacked);
+pub struct Int8Weights(cpu::QPacked);
 
-impl VnniWeights {
-    /// `w` packed; `None` where the CPU has no VNNI.
-    pub fn new(w: &[i8], n: usize, kp: usize) -> Option<VnniWeights> {
-        cpu::vnni_available().then(|| VnniWeights(cpu::VnniPacked::new(w, n, kp)))
+impl Int8Weights {
+    /// `w` packed.
+    ///
+    /// # Panics
+    /// When `w` is shorter than `n x kp`.
+    pub fn new(w: &[i8], n: usize, kp: usize) -> Int8Weights {
+        Int8Weights(cpu::QPacked::new(w, n, kp))
+    }
+
+    /// The instruction the product runs on (`vpdpbusd`, `vpmaddwd` or `portable`).
+    pub fn kernel(&self) -> &'static str {
+        self.0.isa().name()
     }
 
     /// `acc = a * wᵀ` for uint8 `a` (`m x kp`), on the engine's threads.
@@ -208,7 +205,7 @@ impl VnniWeights {
     /// # Panics
     /// When a slice is shorter than its shape says.
     pub fn product(&self, a: &[u8], m: usize, acc: &mut [i32]) {
-        rayon::scope(|_| cpu::vnni_product(a, m, &self.0, acc));
+        rayon::scope(|_| cpu::qproduct(a, m, &self.0, acc));
     }
 }
 

@@ -33,9 +33,8 @@ mod node;
 mod ops;
 mod partner;
 mod pool;
+mod qgemm;
 mod reshape;
-mod tiles;
-mod vnni;
 mod winograd;
 
 use std::time::Instant;
@@ -528,7 +527,7 @@ impl Workspace {
     }
 }
 
-pub(crate) use int8::{Int8, product as int8_product};
+pub(crate) use int8::Int8;
 pub(crate) use kept::{Latency, Transformed};
 pub(crate) use ops::{adam, sgd, softmax_cross_entropy, softmax_rows};
-pub(crate) use vnni::{Packed as VnniPacked, available as vnni_available, product as vnni_product};
+pub(crate) use qgemm::{Packed as QPacked, product as qproduct};

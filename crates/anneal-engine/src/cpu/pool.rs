@@ -150,16 +150,6 @@ pub(crate) fn maxpool_bias_relu(
     )
 }
 
-/// [`maxpool_bias_relu`] of `b` images whose products have their bias already (int8
-/// convolutions).
-pub(crate) fn maxpool_relu(x: &[f32], b: usize, g: &PoolGeom, relu: bool, y: &mut [f32]) {
-    let (pi, po) = (g.input_len(), g.output_len());
-    y[..b * po]
-        .par_chunks_mut(po)
-        .zip(x[..b * pi].par_chunks(pi))
-        .for_each(|(y, x)| maxpool_bias_relu(x, g, (None, relu), y));
-}
-
 /// Channels whose window maxima [`window_max`] keeps in registers at a time.
 const LANES: usize = 16;
 
