@@ -64,7 +64,7 @@ impl Conv {
 
     /// The unfolded patches of `b` images, in `col` (grown at first use: inference's routes
     /// need far less of it, in blocks).
-    fn patches(&self, col: &mut Vec<f32>, b: usize) {
+    fn grow_patches(&self, col: &mut Vec<f32>, b: usize) {
         let n = b * self.g.rows() * self.g.k();
         if col.len() < n {
             col.resize(n, 0.0);
@@ -81,7 +81,7 @@ impl Conv {
             let weights = (g, Weights { w, kept: f.kept }, b);
             return blocked_product(f.x, f.b, weights, &mut f.scratch.col, f.y, f.pool);
         }
-        self.patches(&mut f.scratch.col, f.b);
+        self.grow_patches(&mut f.scratch.col, f.b);
         conv_product(f.x, f.b, g, w, &mut f.scratch.col, f.y);
         add_rows(f.y, f.b * g.rows(), b, false);
     }
@@ -89,7 +89,7 @@ impl Conv {
     pub fn backward(&self, k: Backward<'_>) {
         let g = &self.g;
         let w = seg(k.params, self.w, g.oc * g.k());
-        self.patches(&mut k.scratch.col, k.b);
+        self.grow_patches(&mut k.scratch.col, k.b);
         if !k.weights {
             // Only the input gradient is wanted.
             if let Some(dx) = k.dx {

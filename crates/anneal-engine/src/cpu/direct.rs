@@ -18,6 +18,10 @@ const NB: usize = 16;
 
 /// Output pixels per kernel call.
 const MR: usize = 6;
+const _: () = assert!(
+    MR == 6,
+    "for_rows! below takes 1 to 5 rows and 6 for the rest"
+);
 
 /// Most input channels a convolution may have to run here.
 const MAX_CHANNELS: usize = 4;

@@ -1,5 +1,5 @@
 //! The one matrix product of the compiled engine: a bounds-checked, safe front for the `gemm`
-//! crate. With the call into the VNNI kernel (`vnni.rs`), the only `unsafe` in the workspace.
+//! crate. With the call into the VNNI kernel (`qgemm.rs`), the only `unsafe` in the workspace.
 
 /// A read-only matrix view: element `(i, j)` is `data[i * rs + j * cs]`. Transposes are views
 /// with swapped strides, never copies.

@@ -147,12 +147,14 @@ impl QNode {
             None => self.quantize(x, self.inp, &mut s.padded[..rows * kp]),
         }
         let bias = seg(params, self.bias, self.out);
-        let y = &mut y[..rows * self.out];
-        self.blocks(&s.padded[..rows * kp], b, (bias, relu), y, pool);
+        let (q, y) = (&s.padded[..rows * kp], &mut y[..rows * self.out]);
+        self.blocks(q, b, (bias, relu), y, pool);
     }
 
     /// The product for `b` examples' rows `q`: in tasks of whole examples, each multiplied,
-    /// dequantized and (with `pool`) pooled on one thread while in its cache.
+    /// dequantized and (with `pool`) pooled on one thread while in its cache. A single example
+    /// runs on this thread: splitting a convolution's rows over two threads at batch 1 measured
+    /// 200 us for the digits CNN against 160 us here (the pool's threads asleep between calls).
     fn blocks(
         &self,
         q: &[u8],
@@ -392,7 +394,7 @@ mod tests {
             };
             let want = run(Isa::Portable);
             assert!(want.iter().any(|v| *v > 0.5), "outputs worth comparing");
-            for isa in Isa::all() {
+            for isa in Isa::ALL {
                 assert_eq!(run(isa), want, "{} with relu {relu}", isa.name());
             }
         }

@@ -3,7 +3,7 @@
 //! A program's layers are known before training starts, so they are compiled once into a
 //! [`Plan`]: a fixed list of kernels with every shape resolved, every parameter at a fixed
 //! offset of one flat buffer, and every activation, gradient and scratch buffer allocated once
-//! for the largest batch ([`Workspace`]). A training step is then a straight run of matrix
+//! for the largest batch ([`Workspace`]; a convolution's, at its first step). A training step is then a straight run of matrix
 //! products (the `gemm` crate) and simple loops, with no graph recorded, no allocation and no
 //! dispatch per tensor. Internal layouts are the engine's choice: images are channels-last and
 //! convolution weights are stored `[out, ky, kx, in]` so that unfolded patches are contiguous;

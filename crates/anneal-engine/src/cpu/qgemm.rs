@@ -22,6 +22,7 @@
 
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
 use super::ops::for_rows;
 
 /// Values of `k` per step of the kernels: rows are padded with zeros to a multiple of it.
@@ -50,18 +51,10 @@ impl Isa {
         })
     }
 
-    /// Every one this CPU runs, best first.
+    /// Every one, for tests: each runs anywhere (the VNNI and AVX2 layouts through portable
+    /// code on CPUs without those instructions).
     #[cfg(test)]
-    pub fn all() -> Vec<Isa> {
-        let mut all = vec![Isa::Portable];
-        if avx2_detected() {
-            all.insert(0, Isa::Avx2);
-        }
-        if vnni_detected() {
-            all.insert(0, Isa::Vnni);
-        }
-        all
-    }
+    pub const ALL: [Isa; 3] = [Isa::Vnni, Isa::Avx2, Isa::Portable];
 
     /// The instruction's name, for reports.
     pub fn name(self) -> &'static str {
@@ -72,13 +65,30 @@ impl Isa {
         }
     }
 
-    /// Values of `k` side by side, outputs per panel and rows per tile.
-    fn layout(self) -> (usize, usize, usize) {
+    /// How its weights and rows are laid out.
+    fn layout(self) -> Layout {
         match self {
-            Isa::Vnni => (4, 32, 12),
-            Isa::Avx2 | Isa::Portable => (2, 16, 6),
+            Isa::Vnni => Layout {
+                group: 4,
+                width: 32,
+                rows: 12,
+            },
+            Isa::Avx2 | Isa::Portable => Layout {
+                group: 2,
+                width: 16,
+                rows: 6,
+            },
         }
     }
+}
+
+/// An [`Isa`]'s layout: values of `k` side by side (`group`), outputs per panel (`width`),
+/// rows per tile.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    group: usize,
+    width: usize,
+    rows: usize,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -128,7 +138,14 @@ impl Packed {
     }
 
     /// `w` repacked for `isa`.
+    ///
+    /// # Panics
+    /// When `kp` is not a multiple of [`STEP`] or `w` is shorter than `n x kp`.
     pub fn for_isa(isa: Isa, w: &[i8], n: usize, kp: usize) -> Packed {
+        assert!(
+            kp.is_multiple_of(STEP) && w.len() >= n * kp,
+            "int8 weights: {n} x {kp}"
+        );
         let data = match isa {
             Isa::Vnni => Data::Fours(pack(w, (n, kp), isa, |v| v)),
             Isa::Avx2 | Isa::Portable => Data::Pairs(pack(w, (n, kp), isa, i16::from)),
@@ -149,7 +166,9 @@ fn pack<T: Copy + Default>(
     isa: Isa,
     f: impl Fn(i8) -> T,
 ) -> Vec<T> {
-    let (g, width, _) = isa.layout();
+    let Layout {
+        group: g, width, ..
+    } = isa.layout();
     let mut data = vec![T::default(); n.div_ceil(width) * kp * width];
     for (p, panel) in data.chunks_exact_mut(kp * width).enumerate() {
         for (t, step) in panel.chunks_exact_mut(g * width).enumerate() {
@@ -190,7 +209,7 @@ const TASK_BYTES: usize = 1 << 17;
 /// Rows per parallel task of [`product`]: whole tiles, an even share of `m` for each thread
 /// where that fits in [`TASK_BYTES`].
 fn rows_per_task(m: usize, kp: usize, isa: Isa) -> usize {
-    let tile = isa.layout().2;
+    let tile = isa.layout().rows;
     let share = m.div_ceil(rayon::current_num_threads().max(1));
     let most = (TASK_BYTES / kp.max(1) / tile).max(1) * tile;
     (share.div_ceil(tile).max(1) * tile).min(most)
@@ -248,7 +267,7 @@ fn panels_times<X, W, F: Finish>(
     sums: impl Fn(&[X], usize, &[W]) -> Sums,
 ) {
     let (kp, n) = (w.kp, w.n);
-    let (_, width, rows) = w.isa.layout();
+    let Layout { width, rows, .. } = w.isa.layout();
     for (p, panel) in panels.chunks_exact(kp * width).enumerate() {
         let cols = (n - p * width).min(width);
         for (tile, out) in tiles.chunks(rows * kp).zip(out.chunks_mut(rows * n)) {
@@ -261,14 +280,31 @@ fn panels_times<X, W, F: Finish>(
 /// The rows of `a` a VNNI tile at a time, each tile's values four at a time side by side
 /// (`[kp / 4][rows][4]`), so one pass over a tile reads every row's next four together.
 fn interleave(a: &[u8], w: &Packed, tiles: &mut [u8]) {
-    let (kp, rows) = (w.kp, w.isa.layout().2);
-    for (a, tile) in a.chunks(rows * kp).zip(tiles.chunks_mut(rows * kp)) {
-        let rows = a.len() / kp;
-        for (r, row) in a.chunks_exact(kp).enumerate() {
-            let fours = tile.as_chunks_mut::<4>().0[r..].iter_mut().step_by(rows);
-            for (dst, four) in fours.zip(row.as_chunks::<4>().0) {
-                *dst = *four;
+    const ROWS: usize = 12;
+    let kp = w.kp;
+    for (a, tile) in a.chunks(ROWS * kp).zip(tiles.chunks_mut(ROWS * kp)) {
+        match a.len() / kp {
+            ROWS => interleave_rows::<ROWS>(a, kp, tile),
+            rows => {
+                for (r, row) in a.chunks_exact(kp).enumerate() {
+                    let fours = tile.as_chunks_mut::<4>().0[r..].iter_mut().step_by(rows);
+                    for (dst, four) in fours.zip(row.as_chunks::<4>().0) {
+                        *dst = *four;
+                    }
+                }
             }
+        }
+    }
+}
+
+/// [`interleave`] for a whole tile of `R` rows: each step's `R` groups of four written side by
+/// side.
+fn interleave_rows<const R: usize>(a: &[u8], kp: usize, tile: &mut [u8]) {
+    let rows: [&[[u8; 4]]; R] = std::array::from_fn(|r| a[r * kp..][..kp].as_chunks::<4>().0);
+    let steps = tile.as_chunks_mut::<4>().0.chunks_exact_mut(R);
+    for (t, step) in steps.enumerate() {
+        for (dst, row) in step.iter_mut().zip(&rows) {
+            *dst = row[t];
         }
     }
 }
@@ -426,7 +462,7 @@ mod tests {
             let want: Vec<i32> = (0..m * n)
                 .map(|at| dot(&a[at / n * kp..][..kp], &w[at % n * kp..][..kp]))
                 .collect();
-            for isa in Isa::all() {
+            for isa in Isa::ALL {
                 let mut acc = vec![0; m * n];
                 product(&a, m, &Packed::for_isa(isa, &w, n, kp), &mut acc);
                 assert_eq!(acc, want, "{} on {m}x{n}x{k}", isa.name());

@@ -28,6 +28,10 @@ const NB: usize = 16;
 
 /// Tiles (rows of `V_ξ`) per kernel call.
 const MR: usize = 6;
+const _: () = assert!(
+    MR == 6,
+    "for_rows! below takes 1 to 5 rows and 6 for the rest"
+);
 
 /// Fewest input channels worth transforming for: with fewer, each product is too short to pay
 /// for the transforms (a first layer on grey or RGB images stays on the direct product).
