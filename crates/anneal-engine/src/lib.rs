@@ -237,15 +237,61 @@ struct Compiled {
     plan: Box<cpu::Plan>,
     params: Vec<f32>,
     stats: Vec<f32>,
-    /// Reused between calls; inference is serialised per model (the server runs one worker
-    /// per model).
+    /// Reused between calls (gradients and int8 inference); inference is serialised per model
+    /// (the server runs one worker per model).
     ws: std::sync::Mutex<cpu::Workspace>,
-    /// Built at the first f32 call: the convolutions' weights in their routes' forms.
-    kept: std::sync::OnceLock<cpu::Transformed>,
-    /// Built at the first small batch: packed dense weights and the partner thread.
-    latency: std::sync::OnceLock<cpu::Latency>,
+    /// f32 inference's own plan, built at its first call.
+    f32: std::sync::OnceLock<Box<Inference>>,
     /// The quantized layers' integer form, for a quantized package.
     int8: Option<cpu::Int8>,
+}
+
+/// What f32 inference runs: the plan with its batch norms folded into the layers before them
+/// ([`cpu::Plan::without_batchnorm`]), its parameters, its buffers, the convolutions' weights
+/// in their routes' forms and, built at the first small batch, the packed dense weights and
+/// the partner thread.
+#[derive(Debug)]
+struct Inference {
+    plan: cpu::Plan,
+    params: Vec<f32>,
+    ws: std::sync::Mutex<cpu::Workspace>,
+    kept: cpu::Transformed,
+    latency: std::sync::OnceLock<cpu::Latency>,
+}
+
+impl Inference {
+    fn new(model: &Compiled) -> Inference {
+        let (plan, params) = model.plan.without_batchnorm(&model.params, &model.stats);
+        Inference {
+            ws: std::sync::Mutex::new(plan.workspace(1)),
+            kept: plan.transformed(&params),
+            latency: std::sync::OnceLock::new(),
+            plan,
+            params,
+        }
+    }
+
+    /// The logits of the `b` examples in `x`, appended to `out`.
+    fn logits(&self, stats: &[f32], x: &[f32], b: usize, out: &mut Vec<f32>) {
+        let mut ws = self.ws.lock().unwrap_or_else(|e| e.into_inner());
+        let ws: &mut cpu::Workspace = &mut ws;
+        let (plan, params, kept) = (&self.plan, &self.params, &self.kept);
+        if b > cpu::MAX_SMALL_BATCH {
+            // Larger batches run on the engine's threads (as training steps do), so the
+            // parallel loops find them awake.
+            let mode = cpu::Mode::Eval(stats, cpu::Kernels::Kept(kept, None));
+            out.extend_from_slice(rayon::scope(|_| plan.forward(params, ws, x, b, mode)));
+        } else {
+            // A handful of rows is quicker on this thread than any handoff to the pool (batch
+            // 1 measured 51 us inside it, 34 us here); its dense layers stream packed weights,
+            // shared with one partner thread.
+            let latency = self
+                .latency
+                .get_or_init(|| plan.latency(params, partner_wanted()));
+            let mode = cpu::Mode::Eval(stats, cpu::Kernels::Kept(kept, Some(latency)));
+            out.extend_from_slice(plan.forward(params, ws, x, b, mode));
+        }
+    }
 }
 
 impl Compiled {
@@ -263,46 +309,29 @@ impl Compiled {
             params,
             stats,
             ws,
-            kept: std::sync::OnceLock::new(),
-            latency: std::sync::OnceLock::new(),
+            f32: std::sync::OnceLock::new(),
             int8: None,
         })
     }
 
     /// The logits of the `b` examples in `x`, appended to `out`.
     fn logits(&self, x: &[f32], b: usize, out: &mut Vec<f32>) {
+        let Some(q) = &self.int8 else {
+            let f32 = self.f32.get_or_init(|| Box::new(Inference::new(self)));
+            return f32.logits(&self.stats, x, b, out);
+        };
         // A poisoned lock only means another call panicked mid-batch; the buffers are
         // overwritten before use, so they are still fine to use.
         let mut ws = self.ws.lock().unwrap_or_else(|e| e.into_inner());
         let ws: &mut cpu::Workspace = &mut ws;
-        let (plan, params, stats) = (&self.plan, &self.params, &self.stats);
-        if let Some(q) = &self.int8 {
-            let mode = cpu::Mode::Eval(stats, cpu::Kernels::Int8(q));
-            let run = || plan.forward(params, ws, x, b, mode);
-            let logits = if b > cpu::MAX_SMALL_BATCH {
-                rayon::scope(|_| run())
-            } else {
-                run()
-            };
-            out.extend_from_slice(logits);
-            return;
-        }
-        let kept = self.kept.get_or_init(|| plan.transformed(params));
-        if b > cpu::MAX_SMALL_BATCH {
-            // Larger batches run on the engine's threads (as training steps do), so the
-            // parallel loops find them awake.
-            let mode = cpu::Mode::Eval(stats, cpu::Kernels::Kept(kept, None));
-            out.extend_from_slice(rayon::scope(|_| plan.forward(params, ws, x, b, mode)));
-        } else {
-            // A handful of rows is quicker on this thread than any handoff to the pool (batch
-            // 1 measured 51 us inside it, 34 us here); its dense layers stream packed weights,
-            // shared with one partner thread.
-            let latency = self
-                .latency
-                .get_or_init(|| plan.latency(params, partner_wanted()));
-            let mode = cpu::Mode::Eval(stats, cpu::Kernels::Kept(kept, Some(latency)));
-            out.extend_from_slice(plan.forward(params, ws, x, b, mode));
-        }
+        let (plan, params) = (&self.plan, &self.params);
+        let mode = cpu::Mode::Eval(&self.stats, cpu::Kernels::Int8(q));
+        let run = || plan.forward(params, ws, x, b, mode);
+        let logits = match b > cpu::MAX_SMALL_BATCH {
+            true => rayon::scope(|_| run()),
+            false => run(),
+        };
+        out.extend_from_slice(logits);
     }
 }
 

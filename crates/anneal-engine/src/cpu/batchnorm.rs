@@ -65,6 +65,21 @@ impl BatchNorm {
         }
     }
 
+    /// What inference applies per channel, as `y = x * scale + shift`: `gamma / sd` and
+    /// `beta - mean * gamma / sd`, from the running statistics.
+    pub fn affine(&self, params: &[f32], stats: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let c = self.c;
+        let (gamma, beta) = (seg(params, self.gamma, c), seg(params, self.beta, c));
+        let (mean, var) = self.running(stats);
+        let scale: Vec<f32> = gamma
+            .iter()
+            .zip(var)
+            .map(|(g, v)| g * inverse_sd(*v))
+            .collect();
+        let shift = beta.iter().zip(mean).zip(&scale);
+        (scale.clone(), shift.map(|((b, m), s)| b - m * s).collect())
+    }
+
     /// This layer's running mean and variance.
     fn running<'s>(&self, stats: &'s [f32]) -> (&'s [f32], &'s [f32]) {
         let c = self.c;

@@ -5,9 +5,15 @@
 //! (an int8 convolution pools its product after the bias, in one pass with the relu).
 //! Adding a channel's bias and relu are monotone, so they commute with the maximum: the values
 //! are those of the separate passes. Training keeps every node's output, so it folds nothing.
+//!
+//! Before any of that, f32 inference folds a batch norm that follows a convolution or a dense
+//! layer into that layer's weights and bias ([`Plan::without_batchnorm`]): in inference a batch
+//! norm is a fixed scale and shift per channel, so the layer computes the same function (up to
+//! rounding) with no pass of its own, and the pooling after it folds into the convolution again.
 
+use super::Plan;
 use super::activation::Activation;
-use super::node::Node;
+use super::node::{Node, seg};
 use super::pool::PoolGeom;
 
 /// What inference folds into a node.
@@ -67,6 +73,110 @@ pub(super) fn pool_before_activation(
             nodes.swap(i, i + 1);
             labels.swap(i, i + 1);
             sizes[i + 1] = sizes[i + 2];
+        }
+    }
+}
+
+impl Plan {
+    /// This plan and its parameters for f32 inference, with every batch norm that follows a
+    /// convolution or a dense layer folded into that layer: its weights scaled per output
+    /// channel, its bias scaled and shifted, and the batch norm's node gone. Only for
+    /// [`super::Mode::Eval`]: the nodes no longer match the program's layers one for one.
+    pub fn without_batchnorm(&self, params: &[f32], stats: &[f32]) -> (Plan, Vec<f32>) {
+        let (mut plan, mut params) = (self.clone(), params.to_vec());
+        let mut i = 0;
+        while i + 1 < plan.nodes.len() {
+            if let Node::BatchNorm(n) = &plan.nodes[i + 1] {
+                let affine = n.affine(&params, stats);
+                if scale_outputs(&plan.nodes[i], &mut params, affine) {
+                    plan.remove(i + 1);
+                }
+            }
+            i += 1;
+        }
+        (plan, params)
+    }
+
+    /// Node `i` taken out of this (inference) plan; it must keep its input's size.
+    fn remove(&mut self, i: usize) {
+        self.nodes.remove(i);
+        self.labels.remove(i);
+        self.sizes.remove(i);
+        let after = |n: usize| if n > i { n - 1 } else { n };
+        self.first_trainable = after(self.first_trainable);
+        if let Some(base) = &mut self.base {
+            base.nodes = after(base.nodes);
+        }
+    }
+}
+
+/// `node`'s outputs scaled and shifted per channel, `y * scale + shift`, in its weights and
+/// bias, when it is a convolution or dense layer (`false` for other nodes).
+fn scale_outputs(node: &Node, params: &mut [f32], (scale, shift): (Vec<f32>, Vec<f32>)) -> bool {
+    let (w, b, inp, out, rows_out) = match node {
+        // Convolution weights are `[oc, k]`: one row per output.
+        Node::Conv(c) => (c.w, c.b, c.g.k(), c.g.oc, true),
+        // Dense weights are `[inp, out]`: one column per output.
+        Node::Dense(d) => (d.w, d.b, d.inp, d.out, false),
+        _ => return false,
+    };
+    for (o, s) in scale.iter().enumerate().take(out) {
+        for j in 0..inp {
+            params[w + if rows_out { o * inp + j } else { j * out + o }] *= s;
+        }
+    }
+    let bias: Vec<f32> = seg(params, b, out).to_vec();
+    for (o, v) in bias.iter().enumerate() {
+        params[b + o] = v * scale[o] + shift[o];
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Kernels, Mode};
+    use super::*;
+
+    /// Folding the batch norms after a convolution and a dense layer leaves what inference
+    /// computes (up to rounding) with running statistics far from the identity, takes their
+    /// nodes out, and lets the convolution pool again; a batch norm after an activation stays.
+    #[test]
+    fn folded_batch_norms_compute_what_they_did() {
+        let text = "[program]\nname = \"t\"\nversion = \"0.1.0\"\n[data]\ninput = \"image\"\n\
+            shape = [3, 10, 10]\nclasses = 3\n[model]\nlayers = [\"conv 8 3x3\", \"batchnorm\", \
+            \"relu\", \"maxpool 2\", \"flatten\", \"dense 6\", \"batchnorm\", \"tanh\", \
+            \"batchnorm\", \"dense 3\"]\n";
+        let p = anneal_spec::Program::parse("anneal.toml", text).unwrap();
+        let plan = Plan::compile(p.input.shape, p.logit_layers(), 3).unwrap();
+        let mut rng = crate::SplitMix64::new(11);
+        let mut uniform = |n: usize, lo: f32, hi: f32| -> Vec<f32> {
+            let unit = |r: u64| (r >> 40) as f32 / (1u64 << 24) as f32;
+            (0..n)
+                .map(|_| lo + (hi - lo) * unit(rng.next_u64()))
+                .collect()
+        };
+        let params = uniform(plan.n_params(), -0.7, 0.7);
+        // Running means and variances (positive) alike, far from 0 and 1.
+        let stats = uniform(plan.n_stats, 0.2, 3.0);
+        let (folded, fparams) = plan.without_batchnorm(&params, &stats);
+        assert_eq!(
+            folded.nodes.len(),
+            plan.nodes.len() - 2,
+            "two batch norms folded"
+        );
+        assert!(matches!(Fold::of(&folded.nodes, 0), Fold::Pool(_, true)));
+        let b = 5;
+        let x = uniform(b * 300, -1.0, 1.0);
+        let run = |plan: &Plan, params: &[f32]| {
+            let mut ws = plan.workspace(b);
+            let mode = Mode::Eval(&stats, Kernels::Gemm);
+            plan.forward(params, &mut ws, &x, b, mode).to_vec()
+        };
+        let (want, got) = (run(&plan, &params), run(&folded, &fparams));
+        let largest = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(largest > 0.1, "logits worth comparing: {want:?}");
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() <= 1e-5 * largest, "{got:?} against {want:?}");
         }
     }
 }
