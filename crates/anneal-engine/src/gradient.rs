@@ -52,7 +52,8 @@ impl Objective<'_> {
 pub struct Gradient {
     /// The objective's value per example (the loss, or the logit).
     pub value: Vec<f32>,
-    /// Class probabilities, `classes` per example, as [`Model::predict`] gives them.
+    /// Class probabilities, `classes` per example, as [`Model::predict`] gives them (up to
+    /// rounding: `predict` runs batch norms folded into the layer before them).
     pub probs: Vec<f32>,
     /// The gradient with respect to each input value, laid out as the inputs.
     pub input: Vec<f32>,

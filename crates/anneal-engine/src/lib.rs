@@ -237,8 +237,8 @@ struct Compiled {
     plan: Box<cpu::Plan>,
     params: Vec<f32>,
     stats: Vec<f32>,
-    /// Reused between calls (gradients and int8 inference); inference is serialised per model
-    /// (the server runs one worker per model).
+    /// Reused between calls of gradients and int8 inference, which are serialised per model
+    /// (the server runs one worker per model); f32 inference has its own.
     ws: std::sync::Mutex<cpu::Workspace>,
     /// f32 inference's own plan, built at its first call.
     f32: std::sync::OnceLock<Box<Inference>>,
@@ -247,13 +247,12 @@ struct Compiled {
 }
 
 /// What f32 inference runs: the plan with its batch norms folded into the layers before them
-/// ([`cpu::Plan::without_batchnorm`]), its parameters, its buffers, the convolutions' weights
-/// in their routes' forms and, built at the first small batch, the packed dense weights and
-/// the partner thread.
+/// ([`cpu::Plan::without_batchnorm`]; the model's own when there is none to fold), its
+/// buffers, the convolutions' weights in their routes' forms and, built at the first small
+/// batch, the packed dense weights and the partner thread.
 #[derive(Debug)]
 struct Inference {
-    plan: cpu::Plan,
-    params: Vec<f32>,
+    folded: Option<(cpu::Plan, Vec<f32>)>,
     ws: std::sync::Mutex<cpu::Workspace>,
     kept: cpu::Transformed,
     latency: std::sync::OnceLock<cpu::Latency>,
@@ -261,21 +260,35 @@ struct Inference {
 
 impl Inference {
     fn new(model: &Compiled) -> Inference {
-        let (plan, params) = model.plan.without_batchnorm(&model.params, &model.stats);
+        let folded = model.plan.without_batchnorm(&model.params, &model.stats);
+        let (plan, params) = Inference::plan_of(&folded, model);
         Inference {
             ws: std::sync::Mutex::new(plan.workspace(1)),
-            kept: plan.transformed(&params),
+            kept: plan.transformed(params),
             latency: std::sync::OnceLock::new(),
-            plan,
-            params,
+            folded,
+        }
+    }
+
+    /// The plan and parameters inference runs: the folded ones, else the model's.
+    fn plan_of<'a>(
+        folded: &'a Option<(cpu::Plan, Vec<f32>)>,
+        model: &'a Compiled,
+    ) -> (&'a cpu::Plan, &'a [f32]) {
+        match folded {
+            Some((plan, params)) => (plan, params),
+            None => (&model.plan, &model.params),
         }
     }
 
     /// The logits of the `b` examples in `x`, appended to `out`.
-    fn logits(&self, stats: &[f32], x: &[f32], b: usize, out: &mut Vec<f32>) {
+    fn logits(&self, model: &Compiled, x: &[f32], b: usize, out: &mut Vec<f32>) {
+        // A poisoned lock only means another call panicked mid-batch; the buffers are
+        // overwritten before use, so they are still fine to use.
         let mut ws = self.ws.lock().unwrap_or_else(|e| e.into_inner());
         let ws: &mut cpu::Workspace = &mut ws;
-        let (plan, params, kept) = (&self.plan, &self.params, &self.kept);
+        let ((plan, params), kept) = (Inference::plan_of(&self.folded, model), &self.kept);
+        let stats = &model.stats;
         if b > cpu::MAX_SMALL_BATCH {
             // Larger batches run on the engine's threads (as training steps do), so the
             // parallel loops find them awake.
@@ -318,7 +331,7 @@ impl Compiled {
     fn logits(&self, x: &[f32], b: usize, out: &mut Vec<f32>) {
         let Some(q) = &self.int8 else {
             let f32 = self.f32.get_or_init(|| Box::new(Inference::new(self)));
-            return f32.logits(&self.stats, x, b, out);
+            return f32.logits(self, x, b, out);
         };
         // A poisoned lock only means another call panicked mid-batch; the buffers are
         // overwritten before use, so they are still fine to use.

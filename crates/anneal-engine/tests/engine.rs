@@ -274,11 +274,12 @@ fn the_compiled_engine_trains_as_burn_does() {
 
 #[test]
 fn small_batches_predict_as_large_ones() {
-    // Dense layers large enough that batches of 1-4 share panels with the partner thread; a
+    // Dense layers large enough that batches of 1-4 share panels with the partner thread (the
+    // first with a batch norm folded into it); a
     // CNN whose first convolution runs directly and whose second runs through Winograd's
     // transforms, from weights kept transformed for every batch size.
     for layers in [
-        r#""flatten", "dense 200", "relu", "dense 70", "tanh", "dense 3""#,
+        r#""flatten", "dense 200", "batchnorm", "relu", "dense 70", "tanh", "dense 3""#,
         r#""conv 8 5x5", "relu", "maxpool 2", "conv 12 5x5", "relu", "maxpool 2", "flatten", "dense 3""#,
     ] {
         small_batches_predict_as_large_ones_for(layers);

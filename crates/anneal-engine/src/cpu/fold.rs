@@ -80,9 +80,10 @@ pub(super) fn pool_before_activation(
 impl Plan {
     /// This plan and its parameters for f32 inference, with every batch norm that follows a
     /// convolution or a dense layer folded into that layer: its weights scaled per output
-    /// channel, its bias scaled and shifted, and the batch norm's node gone. Only for
-    /// [`super::Mode::Eval`]: the nodes no longer match the program's layers one for one.
-    pub fn without_batchnorm(&self, params: &[f32], stats: &[f32]) -> (Plan, Vec<f32>) {
+    /// channel, its bias scaled and shifted, and the batch norm's node gone; `None` when there
+    /// is none to fold. Only for [`super::Mode::Eval`]: the nodes no longer match the
+    /// program's layers one for one.
+    pub fn without_batchnorm(&self, params: &[f32], stats: &[f32]) -> Option<(Plan, Vec<f32>)> {
         let (mut plan, mut params) = (self.clone(), params.to_vec());
         let mut i = 0;
         while i + 1 < plan.nodes.len() {
@@ -94,7 +95,7 @@ impl Plan {
             }
             i += 1;
         }
-        (plan, params)
+        (plan.nodes.len() < self.nodes.len()).then_some((plan, params))
     }
 
     /// Node `i` taken out of this (inference) plan; it must keep its input's size.
@@ -120,7 +121,8 @@ fn scale_outputs(node: &Node, params: &mut [f32], (scale, shift): (Vec<f32>, Vec
         Node::Dense(d) => (d.w, d.b, d.inp, d.out, false),
         _ => return false,
     };
-    for (o, s) in scale.iter().enumerate().take(out) {
+    debug_assert_eq!(scale.len(), out, "a batch norm over the layer's outputs");
+    for (o, s) in scale.iter().enumerate() {
         for j in 0..inp {
             params[w + if rows_out { o * inp + j } else { j * out + o }] *= s;
         }
@@ -158,7 +160,7 @@ mod tests {
         let params = uniform(plan.n_params(), -0.7, 0.7);
         // Running means and variances (positive) alike, far from 0 and 1.
         let stats = uniform(plan.n_stats, 0.2, 3.0);
-        let (folded, fparams) = plan.without_batchnorm(&params, &stats);
+        let (folded, fparams) = plan.without_batchnorm(&params, &stats).unwrap();
         assert_eq!(
             folded.nodes.len(),
             plan.nodes.len() - 2,
@@ -178,5 +180,13 @@ mod tests {
         for (g, w) in got.iter().zip(&want) {
             assert!((g - w).abs() <= 1e-5 * largest, "{got:?} against {want:?}");
         }
+        // Nothing to fold: no second copy of the plan and its parameters.
+        let nothing = Plan::compile(p.input.shape, &p.logit_layers()[..1], 8 * 8 * 8);
+        assert!(
+            nothing
+                .unwrap()
+                .without_batchnorm(&params, &stats)
+                .is_none()
+        );
     }
 }

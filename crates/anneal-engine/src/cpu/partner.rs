@@ -21,7 +21,7 @@
 //! 1 MiB L2; each half nearly does). Each panel is computed whole by one thread with the same
 //! kernel, so values never depend on who computed what.
 //!
-//! Calls are serialised by the owner (the model's workspace lock); a caller that unwinds
+//! Calls are serialised by the owner (f32 inference's workspace lock); a caller that unwinds
 //! mid-job leaves the job to be closed or finished by the next one before it posts its own.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -128,7 +128,7 @@ impl Partner {
     fn run(&self, layer: usize, x: &[f32], rows: usize, y: &mut [f32], claim: bool) {
         let s = &*self.shared;
         let w = &s.layers[layer];
-        // The owner serialises calls (the model's workspace lock); should a second caller come
+        // The owner serialises calls (f32 inference's workspace lock); should a second caller come
         // anyway, it computes alone rather than share the one job slot.
         let Some(_turn) = Turn::take(&s.busy) else {
             w.product(x, rows, 0..w.panels(), y);
