@@ -58,7 +58,7 @@ mod threat;
 mod train;
 
 pub use anneal_spec::NamedTensor;
-use anneal_spec::{Layer, Program, Shape};
+use anneal_spec::{Layer, Program, Quantization, Shape};
 pub use gradient::{Gradient, Objective};
 
 pub use anneal_spec::Normalization;
@@ -237,46 +237,70 @@ struct Compiled {
     plan: Box<cpu::Plan>,
     params: Vec<f32>,
     stats: Vec<f32>,
-    /// Reused between calls of gradients and int8 inference, which are serialised per model
-    /// (the server runs one worker per model); f32 inference has its own.
+    /// Gradients' buffers, reused between calls, which are serialised per model.
     ws: std::sync::Mutex<cpu::Workspace>,
-    /// f32 inference's own plan, built at its first call.
-    f32: std::sync::OnceLock<Box<Inference>>,
-    /// The quantized layers' integer form, for a quantized package.
-    int8: Option<cpu::Int8>,
+    /// What inference runs, built at its first call (or when the model is quantized).
+    inference: std::sync::OnceLock<Box<Inference>>,
 }
 
-/// What f32 inference runs: the plan with its batch norms folded into the layers before them
+/// What inference runs: the plan with its batch norms folded into the layers before them
 /// ([`cpu::Plan::without_batchnorm`]; the model's own when there is none to fold), its
-/// buffers, the convolutions' weights in their routes' forms and, built at the first small
-/// batch, the packed dense weights and the partner thread.
+/// buffers (inference is serialised per model: the server runs one worker per model), the
+/// quantized layers' integer form for a quantized package, else the convolutions' weights in
+/// their routes' forms and, built at the first small batch, the packed dense weights and the
+/// partner thread.
 #[derive(Debug)]
 struct Inference {
-    folded: Option<(cpu::Plan, Vec<f32>)>,
+    folded: Option<cpu::Folded>,
     ws: std::sync::Mutex<cpu::Workspace>,
     kept: cpu::Transformed,
     latency: std::sync::OnceLock<cpu::Latency>,
+    int8: Option<cpu::Int8>,
 }
 
 impl Inference {
-    fn new(model: &Compiled) -> Inference {
+    /// `model`'s inference in f32.
+    fn f32(model: &Compiled) -> Inference {
         let folded = model.plan.without_batchnorm(&model.params, &model.stats);
         let (plan, params) = Inference::plan_of(&folded, model);
+        let kept = plan.transformed(params);
+        Inference::with(folded, kept, None, model)
+    }
+
+    /// `model`'s inference with the layers `q` quantizes in int8 (the rest in f32).
+    fn int8(model: &Compiled, q: &Quantization) -> Result<Inference, EngineError> {
+        let folded = model.plan.without_batchnorm(&model.params, &model.stats);
+        let int8 = match &folded {
+            Some(f) => cpu::Int8::folded(&model.plan, f, q)?,
+            None => cpu::Int8::new(&model.plan, &model.params, q)?,
+        };
+        let kept = cpu::Transformed::default();
+        Ok(Inference::with(folded, kept, Some(int8), model))
+    }
+
+    fn with(
+        folded: Option<cpu::Folded>,
+        kept: cpu::Transformed,
+        int8: Option<cpu::Int8>,
+        model: &Compiled,
+    ) -> Inference {
+        let ws = Inference::plan_of(&folded, model).0.workspace(1);
         Inference {
-            ws: std::sync::Mutex::new(plan.workspace(1)),
-            kept: plan.transformed(params),
-            latency: std::sync::OnceLock::new(),
             folded,
+            ws: std::sync::Mutex::new(ws),
+            kept,
+            latency: std::sync::OnceLock::new(),
+            int8,
         }
     }
 
     /// The plan and parameters inference runs: the folded ones, else the model's.
     fn plan_of<'a>(
-        folded: &'a Option<(cpu::Plan, Vec<f32>)>,
+        folded: &'a Option<cpu::Folded>,
         model: &'a Compiled,
     ) -> (&'a cpu::Plan, &'a [f32]) {
         match folded {
-            Some((plan, params)) => (plan, params),
+            Some(f) => (&f.plan, &f.params),
             None => (&model.plan, &model.params),
         }
     }
@@ -287,23 +311,29 @@ impl Inference {
         // overwritten before use, so they are still fine to use.
         let mut ws = self.ws.lock().unwrap_or_else(|e| e.into_inner());
         let ws: &mut cpu::Workspace = &mut ws;
-        let ((plan, params), kept) = (Inference::plan_of(&self.folded, model), &self.kept);
-        let stats = &model.stats;
-        if b > cpu::MAX_SMALL_BATCH {
-            // Larger batches run on the engine's threads (as training steps do), so the
-            // parallel loops find them awake.
-            let mode = cpu::Mode::Eval(stats, cpu::Kernels::Kept(kept, None));
-            out.extend_from_slice(rayon::scope(|_| plan.forward(params, ws, x, b, mode)));
-        } else {
-            // A handful of rows is quicker on this thread than any handoff to the pool (batch
-            // 1 measured 51 us inside it, 34 us here); its dense layers stream packed weights,
-            // shared with one partner thread.
-            let latency = self
-                .latency
-                .get_or_init(|| plan.latency(params, partner_wanted()));
-            let mode = cpu::Mode::Eval(stats, cpu::Kernels::Kept(kept, Some(latency)));
-            out.extend_from_slice(plan.forward(params, ws, x, b, mode));
-        }
+        let (plan, params) = Inference::plan_of(&self.folded, model);
+        let kernels = match (&self.int8, b > cpu::MAX_SMALL_BATCH) {
+            (Some(q), _) => cpu::Kernels::Int8(q),
+            (None, true) => cpu::Kernels::Kept(&self.kept, None),
+            // A handful of rows: its dense layers stream packed weights, shared with one
+            // partner thread.
+            (None, false) => {
+                let latency = self
+                    .latency
+                    .get_or_init(|| plan.latency(params, partner_wanted()));
+                cpu::Kernels::Kept(&self.kept, Some(latency))
+            }
+        };
+        let mode = cpu::Mode::Eval(&model.stats, kernels);
+        let run = || plan.forward(params, ws, x, b, mode);
+        // Larger batches run on the engine's threads (as training steps do), so the parallel
+        // loops find them awake; a handful of rows is quicker on this thread than any handoff
+        // to the pool (batch 1 measured 51 us inside it, 34 us here).
+        let logits = match b > cpu::MAX_SMALL_BATCH {
+            true => rayon::scope(|_| run()),
+            false => run(),
+        };
+        out.extend_from_slice(logits);
     }
 }
 
@@ -322,29 +352,23 @@ impl Compiled {
             params,
             stats,
             ws,
-            f32: std::sync::OnceLock::new(),
-            int8: None,
+            inference: std::sync::OnceLock::new(),
         })
+    }
+
+    /// This model's inference with the layers `q` quantizes in int8.
+    fn quantize(&mut self, q: &Quantization) -> Result<(), EngineError> {
+        let int8 = Inference::int8(self, q)?;
+        self.inference = std::sync::OnceLock::from(Box::new(int8));
+        Ok(())
     }
 
     /// The logits of the `b` examples in `x`, appended to `out`.
     fn logits(&self, x: &[f32], b: usize, out: &mut Vec<f32>) {
-        let Some(q) = &self.int8 else {
-            let f32 = self.f32.get_or_init(|| Box::new(Inference::new(self)));
-            return f32.logits(self, x, b, out);
-        };
-        // A poisoned lock only means another call panicked mid-batch; the buffers are
-        // overwritten before use, so they are still fine to use.
-        let mut ws = self.ws.lock().unwrap_or_else(|e| e.into_inner());
-        let ws: &mut cpu::Workspace = &mut ws;
-        let (plan, params) = (&self.plan, &self.params);
-        let mode = cpu::Mode::Eval(&self.stats, cpu::Kernels::Int8(q));
-        let run = || plan.forward(params, ws, x, b, mode);
-        let logits = match b > cpu::MAX_SMALL_BATCH {
-            true => rayon::scope(|_| run()),
-            false => run(),
-        };
-        out.extend_from_slice(logits);
+        let inference = self
+            .inference
+            .get_or_init(|| Box::new(Inference::f32(self)));
+        inference.logits(self, x, b, out);
     }
 }
 

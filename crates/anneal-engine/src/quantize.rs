@@ -64,7 +64,7 @@ impl Model {
     pub fn quantized(mut self, q: Option<&Quantization>) -> Result<Model, EngineError> {
         let Some(q) = q else { return Ok(self) };
         match &mut self.inner {
-            Inner::Compiled(c) => c.int8 = Some(cpu::Int8::new(&c.plan, &c.params, q)?),
+            Inner::Compiled(c) => c.quantize(q)?,
             #[cfg(feature = "burn")]
             Inner::Burn(_) => return Err(EngineError::Unavailable("int8 on the burn backend")),
         }

@@ -11,6 +11,8 @@
 //! norm is a fixed scale and shift per channel, so the layer computes the same function (up to
 //! rounding) with no pass of its own, and the pooling after it folds into the convolution again.
 
+use anneal_spec::QuantLayer;
+
 use super::Plan;
 use super::activation::Activation;
 use super::node::{Node, seg};
@@ -77,43 +79,88 @@ pub(super) fn pool_before_activation(
     }
 }
 
+/// A plan for inference with its batch norms folded into the layers before them
+/// ([`Plan::without_batchnorm`]), its parameters, and how its nodes stand to the plan's as
+/// written.
+#[derive(Debug)]
+pub(crate) struct Folded {
+    pub plan: Plan,
+    pub params: Vec<f32>,
+    /// For each node as written, its node here (a folded batch norm: the layer it went into).
+    at: Vec<usize>,
+    /// For each node here, the scale its outputs took from a folded batch norm.
+    scales: Vec<Option<Vec<f32>>>,
+}
+
+impl Folded {
+    /// The quantization of layer `l` (of the plan as written) for its node here: the same
+    /// integer weights (`w * s` at scale `scale * s`, a negative scale where `s` is), so that
+    /// the dequantization takes the batch norm's scale, and the folded bias its shift.
+    pub fn quant_layer(&self, l: &QuantLayer) -> QuantLayer {
+        let layer = self.at[l.layer];
+        let weight_scales = match &self.scales[layer] {
+            Some(s) => l.weight_scales.iter().zip(s).map(|(w, s)| w * s).collect(),
+            None => l.weight_scales.clone(),
+        };
+        QuantLayer {
+            layer,
+            weight_scales,
+            ..l.clone()
+        }
+    }
+}
+
 impl Plan {
-    /// This plan and its parameters for f32 inference, with every batch norm that follows a
+    /// This plan and its parameters for inference, with every batch norm that follows a
     /// convolution or a dense layer folded into that layer: its weights scaled per output
     /// channel, its bias scaled and shifted, and the batch norm's node gone; `None` when there
     /// is none to fold. Only for [`super::Mode::Eval`]: the nodes no longer match the
     /// program's layers one for one.
-    pub fn without_batchnorm(&self, params: &[f32], stats: &[f32]) -> Option<(Plan, Vec<f32>)> {
-        let (mut plan, mut params) = (self.clone(), params.to_vec());
+    pub fn without_batchnorm(&self, params: &[f32], stats: &[f32]) -> Option<Folded> {
+        let n = self.nodes.len();
+        let mut f = Folded {
+            plan: self.clone(),
+            params: params.to_vec(),
+            at: (0..n).collect(),
+            scales: vec![None; n],
+        };
         let mut i = 0;
-        while i + 1 < plan.nodes.len() {
-            if let Node::BatchNorm(n) = &plan.nodes[i + 1] {
-                let affine = n.affine(&params, stats);
-                if scale_outputs(&plan.nodes[i], &mut params, affine) {
-                    plan.remove(i + 1);
+        while i + 1 < f.plan.nodes.len() {
+            if let Node::BatchNorm(bn) = &f.plan.nodes[i + 1] {
+                let (scale, shift) = bn.affine(&f.params, stats);
+                if scale_outputs(&f.plan.nodes[i], &mut f.params, (&scale, &shift)) {
+                    f.remove(i + 1);
+                    f.scales[i] = Some(scale);
                 }
             }
             i += 1;
         }
-        (plan.nodes.len() < self.nodes.len()).then_some((plan, params))
+        (f.plan.nodes.len() < n).then_some(f)
     }
+}
 
-    /// Node `i` taken out of this (inference) plan; it must keep its input's size.
+impl Folded {
+    /// Node `i` (a batch norm folded into node `i - 1`) taken out; it keeps its input's size.
     fn remove(&mut self, i: usize) {
-        self.nodes.remove(i);
-        self.labels.remove(i);
-        self.sizes.remove(i);
-        let after = |n: usize| if n > i { n - 1 } else { n };
-        self.first_trainable = after(self.first_trainable);
-        if let Some(base) = &mut self.base {
-            base.nodes = after(base.nodes);
+        let plan = &mut self.plan;
+        plan.nodes.remove(i);
+        plan.labels.remove(i);
+        plan.sizes.remove(i);
+        self.scales.remove(i);
+        // Indices from `i` on move down one (`i` itself onto the layer it went into); counts
+        // of nodes before `i` stay.
+        let index = |n: usize| if n >= i { n - 1 } else { n };
+        self.at.iter_mut().for_each(|n| *n = index(*n));
+        plan.first_trainable = index(plan.first_trainable);
+        if let Some(base) = plan.base.as_mut().filter(|b| b.nodes > i) {
+            base.nodes -= 1;
         }
     }
 }
 
 /// `node`'s outputs scaled and shifted per channel, `y * scale + shift`, in its weights and
 /// bias, when it is a convolution or dense layer (`false` for other nodes).
-fn scale_outputs(node: &Node, params: &mut [f32], (scale, shift): (Vec<f32>, Vec<f32>)) -> bool {
+fn scale_outputs(node: &Node, params: &mut [f32], (scale, shift): (&[f32], &[f32])) -> bool {
     let (w, b, inp, out, rows_out) = match node {
         // Convolution weights are `[oc, k]`: one row per output.
         Node::Conv(c) => (c.w, c.b, c.g.k(), c.g.oc, true),
@@ -160,7 +207,11 @@ mod tests {
         let params = uniform(plan.n_params(), -0.7, 0.7);
         // Running means and variances (positive) alike, far from 0 and 1.
         let stats = uniform(plan.n_stats, 0.2, 3.0);
-        let (folded, fparams) = plan.without_batchnorm(&params, &stats).unwrap();
+        let Folded {
+            plan: folded,
+            params: fparams,
+            ..
+        } = plan.without_batchnorm(&params, &stats).unwrap();
         assert_eq!(
             folded.nodes.len(),
             plan.nodes.len() - 2,
@@ -188,5 +239,81 @@ mod tests {
                 .without_batchnorm(&params, &stats)
                 .is_none()
         );
+    }
+
+    /// An int8 model whose batch norms fold into its layers' dequantization (the same integer
+    /// weights, scales times the batch norms' own, some negative) computes what it computed
+    /// with the batch norms as passes of their own, up to the rounding of a few inputs.
+    #[test]
+    fn int8_layers_take_the_batch_norms_in_their_dequantization() {
+        let text = "[program]\nname = \"t\"\nversion = \"0.1.0\"\n[data]\ninput = \"image\"\n\
+            shape = [1, 10, 10]\nclasses = 3\n[model]\nlayers = [\"conv 8 3x3\", \"batchnorm\", \
+            \"relu\", \"maxpool 2\", \"flatten\", \"dense 6\", \"batchnorm\", \"relu\", \
+            \"dense 3\"]\n";
+        let p = anneal_spec::Program::parse("anneal.toml", text).unwrap();
+        let plan = Plan::compile(p.input.shape, p.logit_layers(), 3).unwrap();
+        let mut rng = crate::SplitMix64::new(5);
+        let mut uniform = |n: usize, lo: f32, hi: f32| -> Vec<f32> {
+            let unit = |r: u64| (r >> 40) as f32 / (1u64 << 24) as f32;
+            (0..n)
+                .map(|_| lo + (hi - lo) * unit(rng.next_u64()))
+                .collect()
+        };
+        let mut params = uniform(plan.n_params(), -0.7, 0.7);
+        let stats = uniform(plan.n_stats, 0.2, 3.0);
+        let b = 16;
+        let x = uniform(b * 100, 0.0, 1.0);
+        // Each weight on its output's int8 grid, as a quantized package holds them.
+        let mut layers = Vec::new();
+        for (i, node) in plan.nodes.iter().enumerate() {
+            let (w, inp, out, rows) = match node {
+                Node::Conv(c) => (c.w, c.g.k(), c.g.oc, true),
+                Node::Dense(d) => (d.w, d.inp, d.out, false),
+                _ => continue,
+            };
+            let at = |o: usize, j: usize| w + if rows { o * inp + j } else { j * out + o };
+            let scales: Vec<f32> = (0..out)
+                .map(|o| (0..inp).fold(0f32, |m, j| m.max(params[at(o, j)].abs())) / 127.0)
+                .collect();
+            for (o, s) in scales.iter().enumerate() {
+                for j in 0..inp {
+                    params[at(o, j)] = (params[at(o, j)] / s).round() * s;
+                }
+            }
+            layers.push((i, scales));
+        }
+        let ranges = plan.input_ranges(&params, &stats, &x);
+        let layers = layers
+            .into_iter()
+            .map(|(i, s)| {
+                let (lo, hi) = ranges[i].unwrap();
+                QuantLayer::calibrated(i, lo, hi, s)
+            })
+            .collect();
+        let q = anneal_spec::Quantization {
+            scheme: anneal_spec::Scheme::Int8,
+            calibration_examples: b,
+            f32_accuracy: 0.0,
+            layers,
+        };
+        let run = |plan: &Plan, params: &[f32], q8: &super::super::Int8| {
+            let mut ws = plan.workspace(b);
+            let mode = Mode::Eval(&stats, Kernels::Int8(q8));
+            plan.forward(params, &mut ws, &x, b, mode).to_vec()
+        };
+        let want = run(
+            &plan,
+            &params,
+            &super::super::Int8::new(&plan, &params, &q).unwrap(),
+        );
+        let f = plan.without_batchnorm(&params, &stats).unwrap();
+        let int8 = super::super::Int8::folded(&plan, &f, &q).unwrap();
+        assert!(f.scales.iter().flatten().flatten().any(|s| *s < 0.0));
+        let got = run(&f.plan, &f.params, &int8);
+        let largest = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(largest > 0.1, "logits worth comparing: {want:?}");
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() <= 2e-3 * largest, "{got:?} against {want:?}");
+        }
     }
 }

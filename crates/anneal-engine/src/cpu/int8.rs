@@ -14,6 +14,7 @@ use anneal_spec::{QuantLayer, Quantization};
 use rayon::prelude::*;
 
 use super::conv::{ConvGeom, im2col};
+use super::fold::Folded;
 use super::node::{Node, Pooled, Scratch, seg};
 use super::ops::simd;
 use super::pool::maxpool_bias_relu;
@@ -52,19 +53,45 @@ impl Int8 {
     /// The integer form of `plan`'s layers that `q` quantizes, from the plan's (f32, engine
     /// layout) `params`.
     pub fn new(plan: &Plan, params: &[f32], q: &Quantization) -> Result<Int8, EngineError> {
-        let mut layers: Vec<Option<QNode>> = plan.nodes.iter().map(|_| None).collect();
+        Int8::check(plan, q)?;
+        Ok(Int8::build(plan, params, q.layers.iter().cloned()))
+    }
+
+    /// The integer form of `q`'s layers (of `plan` as written) in `folded`, where batch norms
+    /// went into them: the same integer weights, the batch norms in their dequantization.
+    pub fn folded(plan: &Plan, folded: &Folded, q: &Quantization) -> Result<Int8, EngineError> {
+        Int8::check(plan, q)?;
+        let layers = q.layers.iter().map(|l| folded.quant_layer(l));
+        Ok(Int8::build(&folded.plan, &folded.params, layers))
+    }
+
+    /// That each of `q`'s layers is a dense or conv layer of `plan` with a positive weight
+    /// scale per output.
+    fn check(plan: &Plan, q: &Quantization) -> Result<(), EngineError> {
         for l in &q.layers {
-            let bad = |why: String| {
-                EngineError::Weights(format!("quantization of layer {}: {why}", l.layer + 1))
-            };
-            let qnode = match plan.nodes.get(l.layer) {
-                Some(Node::Dense(d)) => l.check(d.out).map(|_| QNode::dense(d, params, l)),
-                Some(Node::Conv(c)) => l.check(c.g.oc).map(|_| QNode::conv(c, params, l)),
+            let checked = match plan.nodes.get(l.layer) {
+                Some(Node::Dense(d)) => l.check(d.out),
+                Some(Node::Conv(c)) => l.check(c.g.oc),
                 _ => Err("it is not a dense or conv layer".into()),
             };
-            layers[l.layer] = Some(qnode.map_err(bad)?);
+            checked.map_err(|why| {
+                EngineError::Weights(format!("quantization of layer {}: {why}", l.layer + 1))
+            })?;
         }
-        Ok(Int8 { layers })
+        Ok(())
+    }
+
+    /// `layers` (checked) of `plan` in integer form.
+    fn build(plan: &Plan, params: &[f32], layers: impl Iterator<Item = QuantLayer>) -> Int8 {
+        let mut nodes: Vec<Option<QNode>> = plan.nodes.iter().map(|_| None).collect();
+        for l in layers {
+            nodes[l.layer] = match &plan.nodes[l.layer] {
+                Node::Dense(d) => Some(QNode::dense(d, params, &l)),
+                Node::Conv(c) => Some(QNode::conv(c, params, &l)),
+                _ => None,
+            };
+        }
+        Int8 { layers: nodes }
     }
 
     /// Node `i`'s integer form, when it has one.

@@ -21,7 +21,7 @@ fn worth_sharing(w: &gemv::Packed) -> bool {
 /// transforms, the direct product's blocks), when it is a convolution that has such a form.
 /// Transforming them per call costs about 50 us for the digits CNN's second layer: a tenth of
 /// a batch of 8, and more than the transforms save at batches of 1-4.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Transformed {
     weights: Vec<Option<Vec<f32>>>,
 }

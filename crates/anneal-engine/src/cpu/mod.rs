@@ -527,6 +527,7 @@ impl Workspace {
     }
 }
 
+pub(crate) use fold::Folded;
 pub(crate) use int8::Int8;
 pub(crate) use kept::{Latency, Transformed};
 pub(crate) use ops::{adam, sgd, softmax_cross_entropy, softmax_rows};
