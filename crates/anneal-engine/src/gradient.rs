@@ -53,7 +53,8 @@ pub struct Gradient {
     /// The objective's value per example (the loss, or the logit).
     pub value: Vec<f32>,
     /// Class probabilities, `classes` per example, as [`Model::predict`] gives them (up to
-    /// rounding: `predict` runs batch norms folded into the layer before them).
+    /// rounding: `predict` runs batch norms folded into the layer before them; for a quantized
+    /// model, as its f32 model's `predict` gives them).
     pub probs: Vec<f32>,
     /// The gradient with respect to each input value, laid out as the inputs.
     pub input: Vec<f32>,

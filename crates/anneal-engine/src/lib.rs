@@ -271,7 +271,7 @@ impl Inference {
     fn int8(model: &Compiled, q: &Quantization) -> Result<Inference, EngineError> {
         let folded = model.plan.without_batchnorm(&model.params, &model.stats);
         let int8 = match &folded {
-            Some(f) => cpu::Int8::folded(&model.plan, f, q)?,
+            Some(f) => cpu::Int8::folded(&model.plan, &model.params, f, q)?,
             None => cpu::Int8::new(&model.plan, &model.params, q)?,
         };
         let kept = cpu::Transformed::default();

@@ -6,12 +6,11 @@
 //! Adding a channel's bias and relu are monotone, so they commute with the maximum: the values
 //! are those of the separate passes. Training keeps every node's output, so it folds nothing.
 //!
-//! Before any of that, f32 inference folds a batch norm that follows a convolution or a dense
-//! layer into that layer's weights and bias ([`Plan::without_batchnorm`]): in inference a batch
-//! norm is a fixed scale and shift per channel, so the layer computes the same function (up to
-//! rounding) with no pass of its own, and the pooling after it folds into the convolution again.
-
-use anneal_spec::QuantLayer;
+//! Before any of that, inference folds a batch norm that follows a convolution or a dense layer
+//! into that layer's weights and bias ([`Plan::without_batchnorm`]): in inference a batch norm
+//! is a fixed scale and shift per channel, so the layer computes the same function (up to
+//! rounding) with no pass of its own, and the pooling after it folds into the convolution
+//! again. An int8 layer keeps its integer weights and takes the scale in its dequantization.
 
 use super::Plan;
 use super::activation::Activation;
@@ -93,20 +92,11 @@ pub(crate) struct Folded {
 }
 
 impl Folded {
-    /// The quantization of layer `l` (of the plan as written) for its node here: the same
-    /// integer weights (`w * s` at scale `scale * s`, a negative scale where `s` is), so that
-    /// the dequantization takes the batch norm's scale, and the folded bias its shift.
-    pub fn quant_layer(&self, l: &QuantLayer) -> QuantLayer {
-        let layer = self.at[l.layer];
-        let weight_scales = match &self.scales[layer] {
-            Some(s) => l.weight_scales.iter().zip(s).map(|(w, s)| w * s).collect(),
-            None => l.weight_scales.clone(),
-        };
-        QuantLayer {
-            layer,
-            weight_scales,
-            ..l.clone()
-        }
+    /// Where node `i` of the plan as written is here (a folded batch norm: the layer it went
+    /// into), and the scale per output that layer's outputs took from a batch norm, if any.
+    pub fn place(&self, i: usize) -> (usize, Option<&[f32]>) {
+        let at = self.at[i];
+        (at, self.scales[at].as_deref())
     }
 }
 
@@ -261,6 +251,11 @@ mod tests {
         };
         let mut params = uniform(plan.n_params(), -0.7, 0.7);
         let stats = uniform(plan.n_stats, 0.2, 3.0);
+        // One channel's gamma exactly 0: its outputs are the batch norm's beta alone.
+        let Node::BatchNorm(bn) = &plan.nodes[1] else {
+            panic!("the conv's batch norm")
+        };
+        params[bn.gamma + 3] = 0.0;
         let b = 16;
         let x = uniform(b * 100, 0.0, 1.0);
         // Each weight on its output's int8 grid, as a quantized package holds them.
@@ -287,7 +282,7 @@ mod tests {
             .into_iter()
             .map(|(i, s)| {
                 let (lo, hi) = ranges[i].unwrap();
-                QuantLayer::calibrated(i, lo, hi, s)
+                anneal_spec::QuantLayer::calibrated(i, lo, hi, s)
             })
             .collect();
         let q = anneal_spec::Quantization {
@@ -307,8 +302,11 @@ mod tests {
             &super::super::Int8::new(&plan, &params, &q).unwrap(),
         );
         let f = plan.without_batchnorm(&params, &stats).unwrap();
-        let int8 = super::super::Int8::folded(&plan, &f, &q).unwrap();
+        let int8 = super::super::Int8::folded(&plan, &params, &f, &q).unwrap();
         assert!(f.scales.iter().flatten().flatten().any(|s| *s < 0.0));
+        // Every quantized layer is at its place (the conv, the two dense layers).
+        let placed = [0, 4, 6].map(|i| int8.layer(i).is_some());
+        assert_eq!(placed, [true; 3], "{:?}", f.at);
         let got = run(&f.plan, &f.params, &int8);
         let largest = want.iter().fold(0f32, |m, v| m.max(v.abs()));
         assert!(largest > 0.1, "logits worth comparing: {want:?}");

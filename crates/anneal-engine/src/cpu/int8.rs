@@ -53,45 +53,50 @@ impl Int8 {
     /// The integer form of `plan`'s layers that `q` quantizes, from the plan's (f32, engine
     /// layout) `params`.
     pub fn new(plan: &Plan, params: &[f32], q: &Quantization) -> Result<Int8, EngineError> {
-        Int8::check(plan, q)?;
-        Ok(Int8::build(plan, params, q.layers.iter().cloned()))
+        Int8::placed(plan, params, q, None)
     }
 
-    /// The integer form of `q`'s layers (of `plan` as written) in `folded`, where batch norms
-    /// went into them: the same integer weights, the batch norms in their dequantization.
-    pub fn folded(plan: &Plan, folded: &Folded, q: &Quantization) -> Result<Int8, EngineError> {
-        Int8::check(plan, q)?;
-        let layers = q.layers.iter().map(|l| folded.quant_layer(l));
-        Ok(Int8::build(&folded.plan, &folded.params, layers))
+    /// The integer form of `q`'s layers of `plan` (as written, with its `params`) in
+    /// `folded`, where batch norms went into some: the same integer weights, at their layers'
+    /// places there, a folded batch norm's scale in their dequantization and its shift in the
+    /// folded bias. (Quantizing the folded weights instead would divide by a zero gamma.)
+    pub fn folded(
+        plan: &Plan,
+        params: &[f32],
+        folded: &Folded,
+        q: &Quantization,
+    ) -> Result<Int8, EngineError> {
+        Int8::placed(plan, params, q, Some(folded))
     }
 
-    /// That each of `q`'s layers is a dense or conv layer of `plan` with a positive weight
-    /// scale per output.
-    fn check(plan: &Plan, q: &Quantization) -> Result<(), EngineError> {
+    /// `q`'s layers of `plan`, each at its place in `folded` (when given) with its
+    /// dequantization scaled there per output.
+    fn placed(
+        plan: &Plan,
+        params: &[f32],
+        q: &Quantization,
+        folded: Option<&Folded>,
+    ) -> Result<Int8, EngineError> {
+        let n = folded.map_or(plan.nodes.len(), |f| f.plan.nodes.len());
+        let place = |i: usize| folded.map_or((i, None), |f| f.place(i));
+        let mut layers: Vec<Option<QNode>> = (0..n).map(|_| None).collect();
         for l in &q.layers {
-            let checked = match plan.nodes.get(l.layer) {
-                Some(Node::Dense(d)) => l.check(d.out),
-                Some(Node::Conv(c)) => l.check(c.g.oc),
-                _ => Err("it is not a dense or conv layer".into()),
-            };
-            checked.map_err(|why| {
+            let bad = |why: String| {
                 EngineError::Weights(format!("quantization of layer {}: {why}", l.layer + 1))
-            })?;
-        }
-        Ok(())
-    }
-
-    /// `layers` (checked) of `plan` in integer form.
-    fn build(plan: &Plan, params: &[f32], layers: impl Iterator<Item = QuantLayer>) -> Int8 {
-        let mut nodes: Vec<Option<QNode>> = plan.nodes.iter().map(|_| None).collect();
-        for l in layers {
-            nodes[l.layer] = match &plan.nodes[l.layer] {
-                Node::Dense(d) => Some(QNode::dense(d, params, &l)),
-                Node::Conv(c) => Some(QNode::conv(c, params, &l)),
-                _ => None,
             };
+            let mut qnode = match plan.nodes.get(l.layer) {
+                Some(Node::Dense(d)) => l.check(d.out).map(|_| QNode::dense(d, params, l)),
+                Some(Node::Conv(c)) => l.check(c.g.oc).map(|_| QNode::conv(c, params, l)),
+                _ => Err("it is not a dense or conv layer".into()),
+            }
+            .map_err(bad)?;
+            let (at, scale) = place(l.layer);
+            for (q, s) in qnode.scale.iter_mut().zip(scale.into_iter().flatten()) {
+                *q *= s;
+            }
+            layers[at] = Some(qnode);
         }
-        Int8 { layers: nodes }
+        Ok(Int8 { layers })
     }
 
     /// Node `i`'s integer form, when it has one.
