@@ -30,6 +30,16 @@ impl SplitMix64 {
         (self.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
     }
 
+    /// `n` values uniform in `[lo, hi)`, on [`Self::symmetric`]'s grid (tests' inputs and
+    /// weights).
+    #[cfg(test)]
+    pub fn uniform(&mut self, n: usize, (lo, hi): (f32, f32)) -> Vec<f32> {
+        let unit = |s: f32| (s + 1.0) * 0.5;
+        (0..n)
+            .map(|_| lo + (hi - lo) * unit(self.symmetric()))
+            .collect()
+    }
+
     /// Fisher-Yates shuffle.
     pub fn shuffle<T>(&mut self, v: &mut [T]) {
         for i in (1..v.len()).rev() {

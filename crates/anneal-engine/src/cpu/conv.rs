@@ -668,11 +668,7 @@ mod tests {
     #[test]
     fn kept_weights_give_what_per_call_weights_give() {
         let mut rng = crate::SplitMix64::new(3);
-        let mut uniform = |n: usize| -> Vec<f32> {
-            (0..n)
-                .map(|_| (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
-                .collect()
-        };
+        let mut uniform = |n: usize| rng.uniform(n, (-0.5, 0.5));
         // (channels, side, output channels): Winograd's route (5x5, 16 channels in) and the
         // direct one (one channel in).
         for (c, side, oc) in [(16, 12, 20), (1, 28, 8)] {

@@ -230,11 +230,7 @@ mod tests {
     #[test]
     fn products_match_the_definition() {
         let mut rng = crate::SplitMix64::new(11);
-        let mut uniform = |n: usize| -> Vec<f32> {
-            (0..n)
-                .map(|_| (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
-                .collect()
-        };
+        let mut uniform = |n: usize| rng.uniform(n, (-0.5, 0.5));
         // (channels, side, output channels, kernel, stride, pad): the CNN's first layer, RGB,
         // padded, strided, output channels off the column blocks, rows off the pixel groups.
         for (c, h, oc, k, stride, pad) in [

@@ -176,24 +176,28 @@ mod tests {
     use super::super::{Kernels, Mode};
     use super::*;
 
+    /// The plan of an image program of `shape` whose `layers` give `classes` values.
+    fn compiled(shape: &str, layers: &str, classes: usize) -> Plan {
+        let text = format!(
+            "[program]\nname = \"t\"\nversion = \"0.1.0\"\n[data]\ninput = \"image\"\n\
+             shape = {shape}\nclasses = {classes}\n[model]\nlayers = [{layers}]\n"
+        );
+        let p = anneal_spec::Program::parse("anneal.toml", &text).unwrap();
+        Plan::compile(p.input.shape, p.logit_layers(), classes).unwrap()
+    }
+
     /// Folding the batch norms after a convolution and a dense layer leaves what inference
     /// computes (up to rounding) with running statistics far from the identity, takes their
     /// nodes out, and lets the convolution pool again; a batch norm after an activation stays.
     #[test]
     fn folded_batch_norms_compute_what_they_did() {
-        let text = "[program]\nname = \"t\"\nversion = \"0.1.0\"\n[data]\ninput = \"image\"\n\
-            shape = [3, 10, 10]\nclasses = 3\n[model]\nlayers = [\"conv 8 3x3\", \"batchnorm\", \
-            \"relu\", \"maxpool 2\", \"flatten\", \"dense 6\", \"batchnorm\", \"tanh\", \
-            \"batchnorm\", \"dense 3\"]\n";
-        let p = anneal_spec::Program::parse("anneal.toml", text).unwrap();
-        let plan = Plan::compile(p.input.shape, p.logit_layers(), 3).unwrap();
+        let plan = compiled(
+            "[3, 10, 10]",
+            r#""conv 8 3x3", "batchnorm", "relu", "maxpool 2", "flatten", "dense 6", "batchnorm", "tanh", "batchnorm", "dense 3""#,
+            3,
+        );
         let mut rng = crate::SplitMix64::new(11);
-        let mut uniform = |n: usize, lo: f32, hi: f32| -> Vec<f32> {
-            let unit = |r: u64| (r >> 40) as f32 / (1u64 << 24) as f32;
-            (0..n)
-                .map(|_| lo + (hi - lo) * unit(rng.next_u64()))
-                .collect()
-        };
+        let mut uniform = |n: usize, lo: f32, hi: f32| rng.uniform(n, (lo, hi));
         let params = uniform(plan.n_params(), -0.7, 0.7);
         // Running means and variances (positive) alike, far from 0 and 1.
         let stats = uniform(plan.n_stats, 0.2, 3.0);
@@ -222,13 +226,8 @@ mod tests {
             assert!((g - w).abs() <= 1e-5 * largest, "{got:?} against {want:?}");
         }
         // Nothing to fold: no second copy of the plan and its parameters.
-        let nothing = Plan::compile(p.input.shape, &p.logit_layers()[..1], 8 * 8 * 8);
-        assert!(
-            nothing
-                .unwrap()
-                .without_batchnorm(&params, &stats)
-                .is_none()
-        );
+        let nothing = compiled("[3, 10, 10]", r#""conv 8 3x3", "flatten""#, 8 * 8 * 8);
+        assert!(nothing.without_batchnorm(&params, &stats).is_none());
     }
 
     /// An int8 model whose batch norms fold into its layers' dequantization (the same integer
@@ -236,19 +235,13 @@ mod tests {
     /// with the batch norms as passes of their own, up to the rounding of a few inputs.
     #[test]
     fn int8_layers_take_the_batch_norms_in_their_dequantization() {
-        let text = "[program]\nname = \"t\"\nversion = \"0.1.0\"\n[data]\ninput = \"image\"\n\
-            shape = [1, 10, 10]\nclasses = 3\n[model]\nlayers = [\"conv 8 3x3\", \"batchnorm\", \
-            \"relu\", \"maxpool 2\", \"flatten\", \"dense 6\", \"batchnorm\", \"relu\", \
-            \"dense 3\"]\n";
-        let p = anneal_spec::Program::parse("anneal.toml", text).unwrap();
-        let plan = Plan::compile(p.input.shape, p.logit_layers(), 3).unwrap();
+        let plan = compiled(
+            "[1, 10, 10]",
+            r#""conv 8 3x3", "batchnorm", "relu", "maxpool 2", "flatten", "dense 6", "batchnorm", "relu", "dense 3""#,
+            3,
+        );
         let mut rng = crate::SplitMix64::new(5);
-        let mut uniform = |n: usize, lo: f32, hi: f32| -> Vec<f32> {
-            let unit = |r: u64| (r >> 40) as f32 / (1u64 << 24) as f32;
-            (0..n)
-                .map(|_| lo + (hi - lo) * unit(rng.next_u64()))
-                .collect()
-        };
+        let mut uniform = |n: usize, lo: f32, hi: f32| rng.uniform(n, (lo, hi));
         let mut params = uniform(plan.n_params(), -0.7, 0.7);
         let stats = uniform(plan.n_stats, 0.2, 3.0);
         // One channel's gamma exactly 0: its outputs are the batch norm's beta alone.

@@ -555,9 +555,8 @@ mod tests {
     fn products_match_the_direct_convolution() {
         let mut rng = crate::SplitMix64::new(7);
         let mut uniform = |n: usize, s: f32| -> Vec<f32> {
-            (0..n)
-                .map(|_| s * ((rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5))
-                .collect()
+            let v = rng.uniform(n, (-0.5, 0.5));
+            v.into_iter().map(|v| s * v).collect()
         };
         // (channels, side, output channels, kernel, pad): the CNN's second layer, the digits
         // program's, padded ones (whole vectors of channels, so inner tiles are read in place
